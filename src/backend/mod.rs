@@ -1,0 +1,80 @@
+//! Where shard SQL runs. The [`Backend`] trait is the only I/O boundary of d1plus: the
+//! planner produces [`ShardBatch`]es, a backend runs them, and the merge combines what
+//! comes back.
+//!
+//! The trait is asynchronous because in a Worker every D1 call is a future on a single
+//! thread; natively, [`sqlite::SqliteBackend`] runs shards on scoped threads.
+
+use crate::error::Error;
+use crate::value::Value;
+use futures::future::LocalBoxFuture;
+use serde::Serialize;
+
+#[cfg(not(target_arch = "wasm32"))]
+pub mod sqlite;
+
+pub mod recording;
+
+/// A shard number, `0..shard_count`. Shard 0 is the home shard.
+pub type ShardId = usize;
+
+/// One statement as a shard receives it: SQL text and its positional parameters
+/// (`?1` is `params[0]`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ShardStatement {
+    /// SQL text, exactly as sent to the shard.
+    pub sql: String,
+    /// Bound parameters, in SQLite's numbering (`params[i]` binds `?{i+1}`).
+    pub params: Vec<Value>,
+}
+
+/// Statements for one shard that run as one atomic batch (all or nothing).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ShardBatch {
+    /// The shard that runs them.
+    pub shard: ShardId,
+    /// The statements, in order.
+    pub statements: Vec<ShardStatement>,
+}
+
+/// What a shard reports for one statement, as D1 does.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ShardMeta {
+    /// Rows changed by the statement (`sqlite3_changes`), 0 for reads.
+    pub changes: u64,
+    /// The last inserted rowid on this shard's connection.
+    pub last_row_id: i64,
+    /// Rows read (approximation natively: rows returned plus rows changed).
+    pub rows_read: u64,
+    /// Rows written.
+    pub rows_written: u64,
+    /// Whether the statement changed the database.
+    pub changed_db: bool,
+    /// Database size in bytes after the statement.
+    pub size_after: u64,
+    /// Time the shard spent, in milliseconds.
+    pub duration: f64,
+}
+
+/// The result of one statement on one shard.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct StatementOutput {
+    /// Column names, as the shard named them.
+    pub columns: Vec<String>,
+    /// Rows, each with one value per column.
+    pub rows: Vec<Vec<Value>>,
+    /// Counters.
+    pub meta: ShardMeta,
+}
+
+/// Runs shard batches. Implemented over local SQLite files (native) and D1 bindings (wasm).
+pub trait Backend {
+    /// Number of shards this backend serves (a power of two, 1..=64).
+    fn shard_count(&self) -> usize;
+
+    /// Runs every batch on its shard, each batch atomically, with the backend's bounded
+    /// concurrency. The answer has one entry per batch, in the order given; a failed batch
+    /// changed nothing on its shard.
+    fn run(&self, batches: Vec<ShardBatch>)
+        -> LocalBoxFuture<'_, Vec<Result<Vec<StatementOutput>, Error>>>;
+}

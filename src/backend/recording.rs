@@ -1,0 +1,1 @@
+//! A backend that records what each shard received.

@@ -1,0 +1,1 @@
+//! Local SQLite files, one per shard.

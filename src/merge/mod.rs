@@ -1,0 +1,1 @@
+//! Merging multi-shard reads.

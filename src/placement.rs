@@ -1,0 +1,1 @@
+//! Placement: which shard a key lives on.

@@ -1,0 +1,383 @@
+//! The SQLite value model: the five storage classes, type affinity and the conversions
+//! SQLite applies when a value is stored in (or compared with) a column.
+
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::ser::{SerializeSeq, Serializer};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// One SQLite value, in one of the five storage classes.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Value {
+    /// `NULL`.
+    #[default]
+    Null,
+    /// A 64-bit signed integer.
+    Integer(i64),
+    /// An IEEE-754 double.
+    Real(f64),
+    /// UTF-8 text.
+    Text(String),
+    /// Raw bytes.
+    Blob(Vec<u8>),
+}
+
+/// The storage class of a value, in SQLite's sort order (NULL < numbers < TEXT < BLOB).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum StorageClass {
+    /// NULL.
+    Null,
+    /// INTEGER or REAL (they compare with each other numerically).
+    Numeric,
+    /// TEXT.
+    Text,
+    /// BLOB.
+    Blob,
+}
+
+impl Value {
+    /// The storage class used for ordering.
+    pub fn storage_class(&self) -> StorageClass {
+        match self {
+            Value::Null => StorageClass::Null,
+            Value::Integer(_) | Value::Real(_) => StorageClass::Numeric,
+            Value::Text(_) => StorageClass::Text,
+            Value::Blob(_) => StorageClass::Blob,
+        }
+    }
+
+    /// SQLite's `typeof()` name of this value.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Integer(_) => "integer",
+            Value::Real(_) => "real",
+            Value::Text(_) => "text",
+            Value::Blob(_) => "blob",
+        }
+    }
+
+    /// True for `NULL`.
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    /// The value SQLite would store after applying a column's type `affinity`
+    /// (<https://sqlite.org/datatype3.html#type_affinity>).
+    pub fn with_affinity(&self, affinity: Affinity) -> Value {
+        match (affinity, self) {
+            (Affinity::Blob, v) => v.clone(),
+            (Affinity::Text, Value::Integer(i)) => Value::Text(i.to_string()),
+            (Affinity::Text, Value::Real(r)) => Value::Text(format_real(*r)),
+            (Affinity::Text, v) => v.clone(),
+            (Affinity::Integer | Affinity::Numeric, Value::Text(t)) => match parse_numeric_text(t) {
+                Some(Value::Real(r)) => real_to_integer_if_exact(r),
+                Some(v) => v,
+                None => self.clone(),
+            },
+            (Affinity::Integer | Affinity::Numeric, Value::Real(r)) => real_to_integer_if_exact(*r),
+            (Affinity::Real, Value::Text(t)) => match parse_numeric_text(t) {
+                Some(Value::Integer(i)) => Value::Real(i as f64),
+                Some(v) => v,
+                None => self.clone(),
+            },
+            (Affinity::Real, Value::Integer(i)) => Value::Real(*i as f64),
+            (_, v) => v.clone(),
+        }
+    }
+}
+
+/// A REAL that holds an integer exactly becomes that INTEGER (NUMERIC/INTEGER affinity).
+fn real_to_integer_if_exact(r: f64) -> Value {
+    // 2^63 as f64 is exactly representable; values in [-2^63, 2^63) convert without loss
+    // when they have no fractional part.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    if r.fract() == 0.0 && (-LIMIT..LIMIT).contains(&r) {
+        Value::Integer(r as i64)
+    } else {
+        Value::Real(r)
+    }
+}
+
+/// Parses text the way SQLite decides whether text "looks like" a number when applying
+/// NUMERIC affinity: optional surrounding spaces, optional sign, digits with an optional
+/// fraction and exponent. Hexadecimal text is not converted.
+pub fn parse_numeric_text(text: &str) -> Option<Value> {
+    let t = text.trim_matches(|c: char| c.is_ascii_whitespace());
+    let body = t.strip_prefix(['+', '-']).unwrap_or(t);
+    if body.is_empty() {
+        return None;
+    }
+    let bytes = body.as_bytes();
+    let mut i = 0;
+    let mut digits = 0;
+    while i < bytes.len() && bytes[i].is_ascii_digit() {
+        i += 1;
+        digits += 1;
+    }
+    let mut is_real = false;
+    if i < bytes.len() && bytes[i] == b'.' {
+        is_real = true;
+        i += 1;
+        while i < bytes.len() && bytes[i].is_ascii_digit() {
+            i += 1;
+            digits += 1;
+        }
+    }
+    if digits == 0 {
+        return None;
+    }
+    if i < bytes.len() && (bytes[i] == b'e' || bytes[i] == b'E') {
+        is_real = true;
+        i += 1;
+        if i < bytes.len() && (bytes[i] == b'+' || bytes[i] == b'-') {
+            i += 1;
+        }
+        let start = i;
+        while i < bytes.len() && bytes[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+    }
+    if i != bytes.len() {
+        return None;
+    }
+    if !is_real {
+        if let Ok(v) = t.trim_start_matches('+').parse::<i64>() {
+            return Some(Value::Integer(v));
+        }
+    }
+    t.parse::<f64>().ok().map(Value::Real)
+}
+
+/// Formats a REAL the way SQLite prints it as text (`%!.15g`): `1.0`, `0.5`, `1.0e+20`.
+pub fn format_real(r: f64) -> String {
+    if r.is_nan() {
+        return String::new();
+    }
+    if r.is_infinite() {
+        return if r > 0.0 { "Inf".into() } else { "-Inf".into() };
+    }
+    // 15 significant digits, then make sure there is a decimal point, as SQLite does.
+    let s = format!("{:.14e}", r);
+    let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
+    if !(-5..15).contains(&exp) {
+        let m = if mantissa.contains('.') {
+            mantissa.to_string()
+        } else {
+            format!("{mantissa}.0")
+        };
+        let sign = if exp < 0 { '-' } else { '+' };
+        return format!("{m}e{sign}{:02}", exp.abs());
+    }
+    let digits: String = mantissa.chars().filter(|c| c.is_ascii_digit()).collect();
+    let negative = mantissa.starts_with('-');
+    let mut out = String::new();
+    if negative {
+        out.push('-');
+    }
+    if exp < 0 {
+        out.push_str("0.");
+        for _ in 0..(-exp - 1) {
+            out.push('0');
+        }
+        out.push_str(&digits);
+    } else {
+        let point = exp as usize + 1;
+        if digits.len() <= point {
+            out.push_str(&digits);
+            for _ in digits.len()..point {
+                out.push('0');
+            }
+            out.push_str(".0");
+        } else {
+            out.push_str(&digits[..point]);
+            out.push('.');
+            out.push_str(&digits[point..]);
+        }
+    }
+    out
+}
+
+/// A column's type affinity, derived from its declared type by SQLite's five rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Affinity {
+    /// INTEGER affinity (declared type contains "INT").
+    Integer,
+    /// TEXT affinity ("CHAR", "CLOB" or "TEXT").
+    Text,
+    /// BLOB affinity (no declared type, or "BLOB").
+    Blob,
+    /// REAL affinity ("REAL", "FLOA" or "DOUB").
+    Real,
+    /// NUMERIC affinity (everything else).
+    Numeric,
+}
+
+impl Affinity {
+    /// Applies SQLite's affinity rules (<https://sqlite.org/datatype3.html#determination_of_column_affinity>).
+    pub fn from_declared_type(declared: &str) -> Affinity {
+        let t = declared.to_ascii_uppercase();
+        if t.contains("INT") {
+            Affinity::Integer
+        } else if t.contains("CHAR") || t.contains("CLOB") || t.contains("TEXT") {
+            Affinity::Text
+        } else if t.contains("BLOB") || t.trim().is_empty() {
+            Affinity::Blob
+        } else if t.contains("REAL") || t.contains("FLOA") || t.contains("DOUB") {
+            Affinity::Real
+        } else {
+            Affinity::Numeric
+        }
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Null => f.write_str("NULL"),
+            Value::Integer(i) => write!(f, "{i}"),
+            Value::Real(r) => f.write_str(&format_real(*r)),
+            Value::Text(t) => f.write_str(t),
+            Value::Blob(b) => {
+                f.write_str("x'")?;
+                for byte in b {
+                    write!(f, "{byte:02x}")?;
+                }
+                f.write_str("'")
+            }
+        }
+    }
+}
+
+/// JSON shape, as D1 returns values: integers and reals as numbers (a real keeps its
+/// fraction, `1.0`), text as a string, blobs as an array of byte values, NULL as null.
+impl Serialize for Value {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Value::Null => serializer.serialize_unit(),
+            Value::Integer(i) => serializer.serialize_i64(*i),
+            Value::Real(r) if r.is_finite() => serializer.serialize_f64(*r),
+            Value::Real(_) => serializer.serialize_unit(),
+            Value::Text(t) => serializer.serialize_str(t),
+            Value::Blob(b) => {
+                let mut seq = serializer.serialize_seq(Some(b.len()))?;
+                for byte in b {
+                    seq.serialize_element(byte)?;
+                }
+                seq.end()
+            }
+        }
+    }
+}
+
+/// Accepts what a D1 client may bind: numbers (integers stay integers), strings,
+/// booleans (as 1/0), null, and arrays of byte values (blobs).
+impl<'de> Deserialize<'de> for Value {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ValueVisitor;
+        impl<'de> Visitor<'de> for ValueVisitor {
+            type Value = Value;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("null, a number, a string, a boolean or an array of bytes")
+            }
+            fn visit_unit<E>(self) -> Result<Value, E> {
+                Ok(Value::Null)
+            }
+            fn visit_none<E>(self) -> Result<Value, E> {
+                Ok(Value::Null)
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+                Ok(Value::Integer(v as i64))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+                Ok(Value::Integer(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+                Ok(i64::try_from(v)
+                    .map(Value::Integer)
+                    .unwrap_or(Value::Real(v as f64)))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+                Ok(Value::Real(v))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+                Ok(Value::Text(v.to_owned()))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Value, E> {
+                Ok(Value::Text(v))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+                let mut bytes = Vec::new();
+                while let Some(b) = seq.next_element::<u8>()? {
+                    bytes.push(b);
+                }
+                Ok(Value::Blob(bytes))
+            }
+        }
+        deserializer.deserialize_any(ValueVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn affinity_rules() {
+        assert_eq!(Affinity::from_declared_type("INTEGER"), Affinity::Integer);
+        assert_eq!(Affinity::from_declared_type("BIGINT"), Affinity::Integer);
+        assert_eq!(Affinity::from_declared_type("VARCHAR(20)"), Affinity::Text);
+        assert_eq!(Affinity::from_declared_type(""), Affinity::Blob);
+        assert_eq!(Affinity::from_declared_type("DOUBLE"), Affinity::Real);
+        assert_eq!(Affinity::from_declared_type("DECIMAL(10,2)"), Affinity::Numeric);
+        // "POINT" contains "INT": SQLite's rule 1 wins.
+        assert_eq!(Affinity::from_declared_type("POINT"), Affinity::Integer);
+    }
+
+    #[test]
+    fn affinity_conversions() {
+        let t = |s: &str| Value::Text(s.into());
+        assert_eq!(t(" 42 ").with_affinity(Affinity::Integer), Value::Integer(42));
+        assert_eq!(t("42.0").with_affinity(Affinity::Integer), Value::Integer(42));
+        assert_eq!(t("4.5").with_affinity(Affinity::Integer), Value::Real(4.5));
+        assert_eq!(t("0x10").with_affinity(Affinity::Integer), t("0x10"));
+        assert_eq!(t("abc").with_affinity(Affinity::Numeric), t("abc"));
+        assert_eq!(Value::Integer(7).with_affinity(Affinity::Text), t("7"));
+        assert_eq!(Value::Real(7.0).with_affinity(Affinity::Text), t("7.0"));
+        assert_eq!(Value::Integer(7).with_affinity(Affinity::Real), Value::Real(7.0));
+        assert_eq!(t("7").with_affinity(Affinity::Blob), t("7"));
+    }
+
+    #[test]
+    fn real_formatting_matches_sqlite() {
+        assert_eq!(format_real(1.0), "1.0");
+        assert_eq!(format_real(0.5), "0.5");
+        assert_eq!(format_real(-2.25), "-2.25");
+        assert_eq!(format_real(1e20), "1.0e+20");
+        assert_eq!(format_real(123456789012345.0), "123456789012345.0");
+        assert_eq!(format_real(0.1), "0.1");
+        assert_eq!(format_real(0.0001), "0.0001");
+        assert_eq!(format_real(1.5e-7), "1.5e-07");
+    }
+
+    #[test]
+    fn json_round_trip_keeps_storage_classes() {
+        let vals = vec![
+            Value::Null,
+            Value::Integer(3),
+            Value::Real(3.0),
+            Value::Text("x".into()),
+            Value::Blob(vec![1, 2]),
+        ];
+        let json = serde_json::to_string(&vals).unwrap();
+        assert_eq!(json, r#"[null,3,3.0,"x",[1,2]]"#);
+        let back: Vec<Value> = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, vals);
+    }
+}
