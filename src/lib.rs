@@ -7,3 +7,4 @@ pub mod merge;
 pub mod placement;
 pub mod policy;
 pub mod value;
+pub mod lex;
