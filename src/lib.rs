@@ -8,3 +8,4 @@ pub mod placement;
 pub mod policy;
 pub mod value;
 pub mod lex;
+pub mod parse;

@@ -1,0 +1,218 @@
+//! Stage 1, parse: SQL text to tokens, SQLite parameter numbering and (when sqlparser can
+//! read it) an AST. Parsing never fails outright: text sqlparser cannot read keeps its
+//! tokens, and routing falls back to a token scan (see `analyze`).
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::lex::{self, Token, TokenKind};
+use sqlparser::ast::Statement;
+use sqlparser::dialect::SQLiteDialect;
+use sqlparser::parser::{Parser, ParserError};
+use sqlparser::tokenizer::Location;
+
+/// Longest SQL text d1plus accepts (D1 itself allows 100 KB per statement).
+pub const MAX_SQL_BYTES: usize = 1 << 20;
+/// Deepest expression nesting sqlparser may recurse into before refusing.
+pub const MAX_NESTING: usize = 64;
+/// SQLite's highest parameter number (`SQLITE_MAX_VARIABLE_NUMBER`).
+pub const MAX_PARAM_INDEX: usize = 32766;
+
+/// One statement, parsed.
+#[derive(Debug)]
+pub struct Parsed {
+    /// The original text.
+    pub sql: String,
+    /// Significant tokens (no spaces or comments).
+    pub tokens: Vec<Token>,
+    /// Parameter numbering.
+    pub params: Params,
+    /// The AST, or why sqlparser could not read the text.
+    pub ast: std::result::Result<Statement, ParserError>,
+    source_map: SourceMap,
+}
+
+/// How SQLite numbers the parameters of a statement: `?` takes the next number, `?NNN`
+/// takes NNN, and a named parameter (`:a`, `@a`, `$a`) takes the next number the first
+/// time it appears and the same number afterwards.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Params {
+    /// Number of values the statement binds (the highest parameter number).
+    pub count: usize,
+    /// For each variable token, in text order: its byte offset and its 1-based number.
+    pub occurrences: Vec<(usize, usize)>,
+    /// Named parameters and their numbers.
+    pub names: Vec<(String, usize)>,
+}
+
+impl Params {
+    /// Numbers the variable tokens of `sql` as SQLite does.
+    pub fn number(sql: &str, tokens: &[Token]) -> Result<Params> {
+        let mut p = Params::default();
+        for t in tokens.iter().filter(|t| t.kind == TokenKind::Variable) {
+            let text = t.text(sql);
+            let index = if text == "?" {
+                p.count + 1
+            } else if let Some(digits) = text.strip_prefix('?') {
+                match digits.parse::<usize>() {
+                    Ok(n) if (1..=MAX_PARAM_INDEX).contains(&n) => n,
+                    _ => {
+                        return Err(Error::new(
+                            ErrorCode::ParseError,
+                            format!("variable number must be between ?1 and ?{MAX_PARAM_INDEX}: {text}"),
+                        ))
+                    }
+                }
+            } else if let Some((_, n)) = p.names.iter().find(|(name, _)| name == text) {
+                *n
+            } else {
+                p.names.push((text.to_string(), p.count + 1));
+                p.count + 1
+            };
+            p.count = p.count.max(index);
+            p.occurrences.push((t.start, index));
+        }
+        Ok(p)
+    }
+
+    /// The number of the variable token starting at byte `offset`.
+    pub fn index_at(&self, offset: usize) -> Option<usize> {
+        self.occurrences
+            .binary_search_by_key(&offset, |(o, _)| *o)
+            .ok()
+            .map(|i| self.occurrences[i].1)
+    }
+}
+
+/// Converts sqlparser's (line, column) locations into byte offsets.
+#[derive(Debug, Clone)]
+struct SourceMap {
+    line_starts: Vec<usize>,
+}
+
+impl SourceMap {
+    fn new(sql: &str) -> SourceMap {
+        let mut line_starts = vec![0];
+        line_starts.extend(sql.match_indices('\n').map(|(i, _)| i + 1));
+        SourceMap { line_starts }
+    }
+
+    fn offset(&self, sql: &str, loc: Location) -> Option<usize> {
+        let line_start = *self.line_starts.get((loc.line as usize).checked_sub(1)?)?;
+        let col = (loc.column as usize).checked_sub(1)?;
+        let rest = sql.get(line_start..)?;
+        match rest.char_indices().nth(col) {
+            Some((i, _)) => Some(line_start + i),
+            None if rest.chars().count() == col => Some(sql.len()),
+            None => None,
+        }
+    }
+}
+
+impl Parsed {
+    /// Parses one statement. Errors only for input no SQLite would take either: too long,
+    /// more than one statement, bad parameter numbers.
+    pub fn new(sql: &str) -> Result<Parsed> {
+        if sql.len() > MAX_SQL_BYTES {
+            return Err(Error::with_remedy(
+                ErrorCode::LimitExceeded,
+                format!("statement is {} bytes long; the limit is {MAX_SQL_BYTES}", sql.len()),
+                "split the statement",
+            ));
+        }
+        let tokens = lex::significant(sql);
+        let statements = lex::split_statements(sql).len();
+        if statements == 0 {
+            return Err(Error::new(ErrorCode::ParseError, "empty statement: no SQL to run"));
+        }
+        if statements > 1 {
+            return Err(Error::with_remedy(
+                ErrorCode::ParseError,
+                "prepare() takes one statement, but the SQL text holds several",
+                "use exec() for scripts, or batch() with one prepared statement each",
+            ));
+        }
+        if let Some(bad) = tokens.iter().find(|t| t.kind == TokenKind::Illegal) {
+            return Err(Error::new(
+                ErrorCode::ParseError,
+                format!("unrecognized token: \"{}\"", bad.text(sql)),
+            ));
+        }
+        let params = Params::number(sql, &tokens)?;
+        let ast = parse_one(sql);
+        Ok(Parsed {
+            sql: sql.to_string(),
+            tokens,
+            params,
+            ast,
+            source_map: SourceMap::new(sql),
+        })
+    }
+
+    /// Byte offset of a sqlparser location in [`Parsed::sql`].
+    pub fn offset(&self, loc: Location) -> Option<usize> {
+        self.source_map.offset(&self.sql, loc)
+    }
+
+    /// The token starting at byte `offset`.
+    pub fn token_at(&self, offset: usize) -> Option<&Token> {
+        self.tokens
+            .binary_search_by_key(&offset, |t| t.start)
+            .ok()
+            .map(|i| &self.tokens[i])
+    }
+
+    /// The first keyword, upper-cased (`SELECT`, `WITH`, `PRAGMA`, ...).
+    pub fn first_keyword(&self) -> String {
+        self.tokens
+            .first()
+            .map(|t| t.text(&self.sql).to_ascii_uppercase())
+            .unwrap_or_default()
+    }
+}
+
+fn parse_one(sql: &str) -> std::result::Result<Statement, ParserError> {
+    let dialect = SQLiteDialect {};
+    let mut statements = Parser::new(&dialect)
+        .with_recursion_limit(MAX_NESTING)
+        .try_with_sql(sql)?
+        .parse_statements()?;
+    if statements.len() == 1 {
+        statements
+            .pop()
+            .ok_or_else(|| ParserError::ParserError("no statement".into()))
+    } else {
+        Err(ParserError::ParserError(format!(
+            "expected one statement, found {}",
+            statements.len()
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_parameters_like_sqlite() {
+        let p = Parsed::new("SELECT ?, :a, ?5, ?, :a, @b, ?").unwrap();
+        let numbers: Vec<usize> = p.params.occurrences.iter().map(|(_, n)| *n).collect();
+        assert_eq!(numbers, vec![1, 2, 5, 6, 2, 7, 8]);
+        assert_eq!(p.params.count, 8);
+        assert!(Parsed::new("SELECT ?0").is_err());
+        assert!(Parsed::new("SELECT ?40000").is_err());
+    }
+
+    #[test]
+    fn one_statement_only() {
+        assert!(Parsed::new("SELECT 1; SELECT 2").is_err());
+        assert!(Parsed::new("SELECT 1;").is_ok());
+        assert!(Parsed::new("  -- nothing\n").is_err());
+    }
+
+    #[test]
+    fn maps_parser_locations_to_bytes() {
+        let sql = "SELECT 'é',\n  x FROM t";
+        let p = Parsed::new(sql).unwrap();
+        let off = p.offset(Location { line: 2, column: 3 }).unwrap();
+        assert_eq!(&sql[off..off + 1], "x");
+    }
+}
