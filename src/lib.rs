@@ -9,3 +9,4 @@ pub mod policy;
 pub mod value;
 pub mod lex;
 pub mod parse;
+pub mod catalog;

@@ -1,0 +1,279 @@
+//! The schema catalog (DESIGN 3b): which tables and views exist, their columns, declared
+//! types, affinities and collations. Learned from the home shard (`sqlite_schema` joined
+//! with `pragma_table_xinfo`, one query) and refreshed after DDL goes through the proxy.
+
+use crate::lex::{self, TokenKind};
+use crate::value::{Affinity, Value};
+use ahash::AHashMap;
+use serde::Serialize;
+
+/// The query that loads the whole catalog from one shard, in one round trip.
+pub const LOAD_SQL: &str = "SELECT m.type, m.name, m.sql, p.name, p.type, p.pk, p.hidden \
+     FROM sqlite_schema AS m LEFT JOIN pragma_table_xinfo(m.name) AS p \
+     WHERE m.type IN ('table', 'view') AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
+     AND m.name NOT LIKE '\\_cf\\_%' ESCAPE '\\' ORDER BY m.name, p.cid";
+
+/// What kind of schema object a name is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ObjectKind {
+    /// An ordinary (or virtual) table.
+    Table,
+    /// A view.
+    View,
+}
+
+/// One column.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Column {
+    /// Name as declared.
+    pub name: String,
+    /// Declared type, as written (may be empty).
+    pub declared_type: String,
+    /// Affinity derived from the declared type.
+    pub affinity: Affinity,
+    /// `COLLATE` of the column's declaration, if any (upper-cased).
+    pub collation: Option<String>,
+    /// Part of the PRIMARY KEY.
+    pub primary_key: bool,
+    /// Hidden or generated (not part of `SELECT *` / a column-less INSERT).
+    pub hidden: bool,
+}
+
+/// One table or view.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Table {
+    /// Name as declared.
+    pub name: String,
+    /// Table or view.
+    pub kind: ObjectKind,
+    /// Columns in declaration order.
+    pub columns: Vec<Column>,
+    /// The CREATE statement.
+    pub sql: String,
+    /// For a rowid table whose INTEGER PRIMARY KEY aliases the rowid: that column's index.
+    pub rowid_alias: Option<usize>,
+}
+
+impl Table {
+    /// Finds a column by name, case-insensitively.
+    pub fn column(&self, name: &str) -> Option<(usize, &Column)> {
+        self.columns
+            .iter()
+            .enumerate()
+            .find(|(_, c)| c.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Columns a column-less `INSERT INTO t VALUES (...)` fills, in order.
+    pub fn insertable_columns(&self) -> impl Iterator<Item = &Column> {
+        self.columns.iter().filter(|c| !c.hidden)
+    }
+
+    /// Identifiers the definition mentions (for views: which tables it reads).
+    pub fn mentioned_names(&self) -> Vec<String> {
+        lex::significant(&self.sql)
+            .iter()
+            .filter(|t| matches!(t.kind, TokenKind::Word | TokenKind::QuotedIdent))
+            .filter_map(|t| t.ident_name(&self.sql))
+            .collect()
+    }
+}
+
+/// All tables and views, by case-insensitive name.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Catalog {
+    tables: AHashMap<String, Table>,
+    /// Bumped each time the catalog is reloaded: plans cached under an older version are stale.
+    pub version: u64,
+}
+
+impl Catalog {
+    /// Looks a table or view up, case-insensitively.
+    pub fn get(&self, name: &str) -> Option<&Table> {
+        self.tables.get(&name.to_ascii_lowercase())
+    }
+
+    /// Number of tables and views.
+    pub fn len(&self) -> usize {
+        self.tables.len()
+    }
+
+    /// True when no table is known.
+    pub fn is_empty(&self) -> bool {
+        self.tables.is_empty()
+    }
+
+    /// All tables and views, sorted by name.
+    pub fn tables(&self) -> Vec<&Table> {
+        let mut v: Vec<_> = self.tables.values().collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
+    }
+
+    /// Builds the catalog from the rows of [`LOAD_SQL`].
+    pub fn from_rows(rows: &[Vec<Value>], version: u64) -> Catalog {
+        let mut tables: AHashMap<String, Table> = AHashMap::new();
+        let text = |v: Option<&Value>| match v {
+            Some(Value::Text(t)) => t.clone(),
+            _ => String::new(),
+        };
+        let int = |v: Option<&Value>| match v {
+            Some(Value::Integer(i)) => *i,
+            _ => 0,
+        };
+        for row in rows {
+            let kind = if text(row.first()) == "view" {
+                ObjectKind::View
+            } else {
+                ObjectKind::Table
+            };
+            let name = text(row.get(1));
+            let sql = text(row.get(2));
+            let table = tables
+                .entry(name.to_ascii_lowercase())
+                .or_insert_with(|| Table {
+                    name: name.clone(),
+                    kind,
+                    columns: Vec::new(),
+                    sql: sql.clone(),
+                    rowid_alias: None,
+                });
+            if let Some(Value::Text(col)) = row.get(3) {
+                let declared_type = text(row.get(4));
+                table.columns.push(Column {
+                    name: col.clone(),
+                    affinity: Affinity::from_declared_type(&declared_type),
+                    collation: None,
+                    declared_type,
+                    primary_key: int(row.get(5)) > 0,
+                    hidden: int(row.get(6)) != 0,
+                });
+            }
+        }
+        for table in tables.values_mut() {
+            annotate_from_sql(table);
+        }
+        Catalog { tables, version }
+    }
+}
+
+/// Reads what `pragma_table_xinfo` does not say from the CREATE TABLE text: column
+/// collations and whether the INTEGER PRIMARY KEY aliases the rowid.
+fn annotate_from_sql(table: &mut Table) {
+    if table.kind != ObjectKind::Table {
+        return;
+    }
+    let sql = table.sql.clone();
+    let tokens = lex::significant(&sql);
+    let Some(open) = tokens.iter().position(|t| t.kind == TokenKind::LParen) else {
+        return;
+    };
+    // Split the body at top-level commas; each part is a column or a table constraint.
+    let mut depth = 0;
+    let mut part_start = open + 1;
+    let mut parts = Vec::new();
+    let mut close = tokens.len();
+    for (i, t) in tokens.iter().enumerate().skip(open + 1) {
+        match t.kind {
+            TokenKind::LParen => depth += 1,
+            TokenKind::RParen if depth == 0 => {
+                parts.push(part_start..i);
+                close = i;
+                break;
+            }
+            TokenKind::RParen => depth -= 1,
+            TokenKind::Comma if depth == 0 => {
+                parts.push(part_start..i);
+                part_start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    for part in parts {
+        let toks = &tokens[part];
+        let Some(name) = toks.first().and_then(|t| t.ident_name(&sql)) else {
+            continue;
+        };
+        let Some(col) = table
+            .columns
+            .iter_mut()
+            .find(|c| c.name.eq_ignore_ascii_case(&name))
+        else {
+            continue;
+        };
+        if let Some(p) = toks.iter().position(|t| t.is_keyword(&sql, "COLLATE")) {
+            col.collation = toks
+                .get(p + 1)
+                .and_then(|t| t.ident_name(&sql))
+                .map(|c| c.to_ascii_uppercase());
+        }
+    }
+    let without_rowid = tokens[close.min(tokens.len())..]
+        .windows(2)
+        .any(|w| w[0].is_keyword(&sql, "WITHOUT") && w[1].is_keyword(&sql, "ROWID"));
+    let pks: Vec<usize> = (0..table.columns.len())
+        .filter(|&i| table.columns[i].primary_key)
+        .collect();
+    if !without_rowid && pks.len() == 1 {
+        let c = &table.columns[pks[0]];
+        if c.declared_type.eq_ignore_ascii_case("INTEGER") {
+            table.rowid_alias = Some(pks[0]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn catalog_of(ddl: &str) -> Catalog {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch(ddl).unwrap();
+        let mut stmt = conn.prepare(LOAD_SQL).unwrap();
+        let n = stmt.column_count();
+        let rows: Vec<Vec<Value>> = stmt
+            .query_map([], |r| {
+                (0..n)
+                    .map(|i| {
+                        Ok(match r.get_ref(i)? {
+                            rusqlite::types::ValueRef::Null => Value::Null,
+                            rusqlite::types::ValueRef::Integer(i) => Value::Integer(i),
+                            rusqlite::types::ValueRef::Real(f) => Value::Real(f),
+                            rusqlite::types::ValueRef::Text(t) => {
+                                Value::Text(String::from_utf8_lossy(t).into_owned())
+                            }
+                            rusqlite::types::ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        Catalog::from_rows(&rows, 1)
+    }
+
+    #[test]
+    fn learns_columns_affinity_collation_and_rowid_alias() {
+        let c = catalog_of(
+            "CREATE TABLE Events (id INTEGER PRIMARY KEY, \"tenant Id\" TEXT COLLATE nocase NOT NULL, \
+             n NUMERIC, g INT GENERATED ALWAYS AS (n + 1) VIRTUAL, UNIQUE (id, n));
+             CREATE TABLE w (k TEXT PRIMARY KEY, v) WITHOUT ROWID;
+             CREATE VIEW ev AS SELECT * FROM events;",
+        );
+        let t = c.get("events").unwrap();
+        assert_eq!(t.name, "Events");
+        assert_eq!(t.rowid_alias, Some(0));
+        let (i, col) = t.column("TENANT ID").unwrap();
+        assert_eq!(i, 1);
+        assert_eq!(col.affinity, Affinity::Text);
+        assert_eq!(col.collation.as_deref(), Some("NOCASE"));
+        assert_eq!(t.column("n").unwrap().1.affinity, Affinity::Numeric);
+        assert_eq!(t.insertable_columns().count(), 3, "generated column is hidden");
+        let w = c.get("W").unwrap();
+        assert_eq!(w.rowid_alias, None);
+        assert_eq!(w.column("v").unwrap().1.affinity, Affinity::Blob);
+        let v = c.get("ev").unwrap();
+        assert_eq!(v.kind, ObjectKind::View);
+        assert!(v.mentioned_names().iter().any(|n| n == "events"));
+    }
+}
