@@ -1,0 +1,955 @@
+//! Stage 2, analyze: what a statement is, which tables it touches, and which shard-key
+//! values it pins, checked against the policy and the catalog. Pure: no parameter values,
+//! no I/O; the result only depends on the SQL text, the policy and the catalog, so it can
+//! be cached by SQL text.
+//!
+//! A key is pinned only by a plain `key = literal|param` (either side), `key IN (...)`,
+//! `key IS NOT DISTINCT FROM v`, or an `OR` whose every branch pins the same key, found in
+//! the top-level `AND` of a WHERE clause (or of an inner join's ON). Nothing else is
+//! evaluated: sqlparser's precedence differs from SQLite's in places (`2 = 1 < 3`), so a
+//! tree that is not exactly that shape pins nothing.
+
+use crate::catalog::{Catalog, ObjectKind};
+use crate::error::{Error, ErrorCode, Result};
+use crate::lex::{self, TokenKind};
+use crate::parse::Parsed;
+use crate::policy::{Policy, TableKind};
+use crate::value::Value;
+use serde::Serialize;
+use sqlparser::ast::{
+    self as ast, BinaryOperator, Expr, JoinConstraint, JoinOperator, ObjectName, ObjectNamePart,
+    Query, Select, SetExpr, Statement, TableFactor, TableWithJoins, UnaryOperator, Visit, Visitor,
+};
+use std::ops::ControlFlow;
+
+/// A shard-key value as written in the SQL: a literal, or a parameter number.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum KeyExpr {
+    /// A literal value (`42`, `'acme'`, `-1`, `0x10`).
+    Literal(Value),
+    /// The 1-based parameter number of `?`, `?NNN` or a named parameter.
+    Param(usize),
+}
+
+/// The values a key may take: the key is one of these (`key = v` is a one-element pin).
+pub type Pin = Vec<KeyExpr>;
+
+/// One reference to a sharded table somewhere in the statement.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ShardedRef {
+    /// The table, as the policy names it.
+    pub table: String,
+    /// Its key column.
+    pub key_column: String,
+    /// Constraints on the key of the rows of this reference that matter.
+    pub pins: Vec<Pin>,
+    /// Constraints that also restrict the statement's output rows (top-level WHERE or
+    /// inner-join ON of the outermost query; the target of an UPDATE/DELETE).
+    pub output_pins: Vec<Pin>,
+    /// In the outermost query's FROM (or the target of a write).
+    pub top_level: bool,
+}
+
+/// What kind of statement this is, as far as routing cares.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum StatementClass {
+    /// SELECT, VALUES, WITH … SELECT.
+    Read,
+    /// INSERT / REPLACE.
+    Insert {
+        /// The target table.
+        table: String,
+        /// Whether the rows come from a SELECT rather than VALUES.
+        from_select: bool,
+    },
+    /// UPDATE.
+    Update {
+        /// The target table.
+        table: String,
+    },
+    /// DELETE.
+    Delete {
+        /// The target table.
+        table: String,
+    },
+    /// CREATE / ALTER / DROP of tables, indexes, views, triggers.
+    Ddl,
+    /// A read of the schema (`sqlite_schema`, read PRAGMAs, `pragma_*` functions).
+    Introspection,
+    /// `PRAGMA name = value`: runs on every shard.
+    PragmaWrite,
+    /// `EXPLAIN [QUERY PLAN] stmt`.
+    Explain,
+    /// ANALYZE, REINDEX: every shard.
+    Maintenance,
+    /// BEGIN, COMMIT, ROLLBACK, SAVEPOINT, RELEASE, ATTACH, DETACH, VACUUM.
+    Transaction,
+}
+
+/// How the statement was read.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum ReadBy {
+    /// sqlparser's AST.
+    Ast,
+    /// A token scan, because sqlparser could not parse it (the parser's message).
+    TokenScan(String),
+}
+
+/// The analysis of one statement.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Analysis {
+    /// Statement class.
+    pub class: StatementClass,
+    /// How it was read.
+    pub read_by: ReadBy,
+    /// Every reference to a sharded table.
+    pub refs: Vec<ShardedRef>,
+    /// Pairs of references whose keys are equated (co-located).
+    pub links: Vec<(usize, usize)>,
+    /// Unsharded tables mentioned (they live on the home shard).
+    pub unsharded: Vec<String>,
+    /// Reference tables mentioned (copied on every shard).
+    pub reference: Vec<String>,
+    /// Views whose definition reads a sharded table.
+    pub sharded_views: Vec<String>,
+    /// Constructs that cannot run across several shards (window functions, LIMIT in a
+    /// subquery, ...), for the planner to refuse if the statement fans out.
+    pub fanout_hazards: Vec<String>,
+}
+
+impl Analysis {
+    fn new(class: StatementClass, read_by: ReadBy) -> Analysis {
+        Analysis {
+            class,
+            read_by,
+            refs: Vec::new(),
+            links: Vec::new(),
+            unsharded: Vec::new(),
+            reference: Vec::new(),
+            sharded_views: Vec::new(),
+            fanout_hazards: Vec::new(),
+        }
+    }
+}
+
+/// Analyzes a parsed statement against the policy and catalog.
+pub fn analyze(parsed: &Parsed, policy: &Policy, catalog: &Catalog) -> Result<Analysis> {
+    match &parsed.ast {
+        Ok(stmt) => analyze_ast(stmt, parsed, policy, catalog),
+        Err(e) => Ok(analyze_tokens(parsed, policy, catalog, e.to_string())),
+    }
+}
+
+/// The last part of a possibly qualified name (`main.t` -> `t`).
+pub fn object_name(name: &ObjectName) -> String {
+    match name.0.last() {
+        Some(ObjectNamePart::Identifier(id)) => id.value.clone(),
+        Some(ObjectNamePart::Function(f)) => f.name.value.clone(),
+        None => String::new(),
+    }
+}
+
+fn analyze_ast(
+    stmt: &Statement,
+    parsed: &Parsed,
+    policy: &Policy,
+    catalog: &Catalog,
+) -> Result<Analysis> {
+    use StatementClass as C;
+    let ast_class = |c| Analysis::new(c, ReadBy::Ast);
+    let mut scopes = Scopes::new(parsed, policy, catalog);
+    let mut analysis = match stmt {
+        Statement::Query(_) => {
+            let a = ast_class(C::Read);
+            scopes.visit(stmt)?;
+            if a.class == C::Read && scopes.only_schema_reads() {
+                Analysis::new(C::Introspection, ReadBy::Ast)
+            } else {
+                a
+            }
+        }
+        Statement::Insert(ins) => {
+            let table = match &ins.table {
+                ast::TableObject::TableName(n) => object_name(n),
+                ast::TableObject::TableFunction(f) => object_name(&f.name),
+                _ => return Err(Error::new(ErrorCode::ParseError, "INSERT without a table")),
+            };
+            let from_select = !matches!(
+                ins.source.as_deref().map(|q| q.body.as_ref()),
+                Some(SetExpr::Values(_)) | None
+            );
+            scopes.depth_offset = 1;
+            scopes.visit(stmt)?;
+            scopes.note_table(&table);
+            ast_class(C::Insert { table, from_select })
+        }
+        Statement::Update(up) => {
+            let table = match &up.table.relation {
+                TableFactor::Table { name, .. } => object_name(name),
+                _ => return Err(Error::new(ErrorCode::ParseError, "UPDATE without a table")),
+            };
+            let mut from = vec![&up.table];
+            if let Some(ast::UpdateTableFromKind::BeforeSet(f) | ast::UpdateTableFromKind::AfterSet(f)) =
+                &up.from
+            {
+                from.extend(f.iter());
+            }
+            scopes.push_write_frame(&from, up.selection.as_ref());
+            scopes.visit(stmt)?;
+            ast_class(C::Update { table })
+        }
+        Statement::Delete(del) => {
+            let tables = match &del.from {
+                ast::FromTable::WithFromKeyword(t) | ast::FromTable::WithoutKeyword(t) => t,
+            };
+            let table = match tables.first().map(|t| &t.relation) {
+                Some(TableFactor::Table { name, .. }) => object_name(name),
+                _ => return Err(Error::new(ErrorCode::ParseError, "DELETE without a table")),
+            };
+            let mut from: Vec<&TableWithJoins> = tables.iter().collect();
+            if let Some(using) = &del.using {
+                from.extend(using.iter());
+            }
+            scopes.push_write_frame(&from, del.selection.as_ref());
+            scopes.visit(stmt)?;
+            ast_class(C::Delete { table })
+        }
+        Statement::CreateTable(ct) => {
+            if ct.query.is_some() {
+                let target = object_name(&ct.name);
+                if policy.table_kind(&target) != TableKind::Unsharded {
+                    return Err(Error::with_remedy(
+                        ErrorCode::Unsupported,
+                        format!("CREATE TABLE {target} AS SELECT: {target} is a sharded or reference table"),
+                        "create the table with a column list, then INSERT its rows",
+                    ));
+                }
+                scopes.depth_offset = 1;
+                scopes.visit(stmt)?;
+                if !scopes.refs.is_empty() {
+                    return Err(Error::with_remedy(
+                        ErrorCode::CrossShard,
+                        "CREATE TABLE … AS SELECT reads a sharded table",
+                        "create the table with a column list, then INSERT its rows",
+                    ));
+                }
+            }
+            ast_class(C::Ddl)
+        }
+        Statement::CreateVirtualTable { .. }
+        | Statement::CreateIndex(_)
+        | Statement::CreateView { .. }
+        | Statement::CreateTrigger(_)
+        | Statement::Drop { .. }
+        | Statement::DropTrigger(_)
+        | Statement::AlterTable(_) => ast_class(C::Ddl),
+        Statement::Pragma { is_eq, .. } => {
+            if *is_eq {
+                ast_class(C::PragmaWrite)
+            } else {
+                ast_class(C::Introspection)
+            }
+        }
+        Statement::StartTransaction { .. }
+        | Statement::Commit { .. }
+        | Statement::Rollback { .. }
+        | Statement::Savepoint { .. }
+        | Statement::ReleaseSavepoint { .. }
+        | Statement::AttachDatabase { .. }
+        | Statement::Vacuum(_) => ast_class(C::Transaction),
+        Statement::Explain { .. } | Statement::ExplainTable { .. } => ast_class(C::Explain),
+        Statement::Analyze(_) => ast_class(C::Maintenance),
+        // Whatever else sqlparser accepts (it knows many dialects' statements) is read by
+        // the token scan, which sends it home unless it names a sharded table.
+        other => {
+            let _ = other;
+            return Ok(analyze_tokens(
+                parsed,
+                policy,
+                catalog,
+                "statement kind handled by token scan".into(),
+            ));
+        }
+    };
+    scopes.finish(&mut analysis);
+    Ok(analysis)
+}
+
+/// Routes text sqlparser cannot read by its first keyword and the names it mentions.
+fn analyze_tokens(parsed: &Parsed, policy: &Policy, catalog: &Catalog, why: String) -> Analysis {
+    use StatementClass as C;
+    let sql = &parsed.sql;
+    let first = parsed.first_keyword();
+    let mentioned: Vec<String> = parsed
+        .tokens
+        .iter()
+        .filter(|t| matches!(t.kind, TokenKind::Word | TokenKind::QuotedIdent))
+        .filter_map(|t| t.ident_name(sql))
+        .collect();
+    let write_target = || {
+        // INSERT [OR x] INTO t / REPLACE INTO t / UPDATE [OR x] t / DELETE FROM t
+        let toks = &parsed.tokens;
+        let pos = toks.iter().position(|t| {
+            t.is_keyword(sql, "INTO") || t.is_keyword(sql, "FROM") || t.is_keyword(sql, "UPDATE")
+        })?;
+        let mut i = pos + 1;
+        if toks.get(pos)?.is_keyword(sql, "UPDATE") && toks.get(i)?.is_keyword(sql, "OR") {
+            i += 2;
+        }
+        // Skip a schema qualifier.
+        if toks.get(i + 1).map(|t| t.kind) == Some(TokenKind::Dot) {
+            i += 2;
+        }
+        toks.get(i)?.ident_name(sql)
+    };
+    let class = match first.as_str() {
+        "BEGIN" | "COMMIT" | "END" | "ROLLBACK" | "SAVEPOINT" | "RELEASE" | "ATTACH" | "DETACH"
+        | "VACUUM" => C::Transaction,
+        "CREATE" | "DROP" | "ALTER" => C::Ddl,
+        "REINDEX" | "ANALYZE" => C::Maintenance,
+        "EXPLAIN" => C::Explain,
+        "PRAGMA" => {
+            let has_eq = parsed
+                .tokens
+                .iter()
+                .any(|t| t.kind == TokenKind::Operator && t.text(sql) == "=");
+            if has_eq {
+                C::PragmaWrite
+            } else {
+                C::Introspection
+            }
+        }
+        "INSERT" | "REPLACE" => C::Insert {
+            table: write_target().unwrap_or_default(),
+            from_select: true,
+        },
+        "UPDATE" => C::Update {
+            table: write_target().unwrap_or_default(),
+        },
+        "DELETE" => C::Delete {
+            table: write_target().unwrap_or_default(),
+        },
+        _ => C::Read,
+    };
+    let mut a = Analysis::new(class, ReadBy::TokenScan(why));
+    if matches!(a.class, C::Read | C::Insert { .. } | C::Update { .. } | C::Delete { .. }) {
+        for name in &mentioned {
+            match policy.table_kind(name) {
+                TableKind::Sharded => {
+                    if !a.refs.iter().any(|r| r.table.eq_ignore_ascii_case(name)) {
+                        if let Some(t) = policy.sharded_table(name) {
+                            a.refs.push(ShardedRef {
+                                table: t.name.clone(),
+                                key_column: t.key_column.clone(),
+                                pins: Vec::new(),
+                                output_pins: Vec::new(),
+                                top_level: true,
+                            });
+                        }
+                    }
+                }
+                TableKind::Reference => push_unique(&mut a.reference, name),
+                TableKind::Unsharded => {
+                    if let Some(t) = catalog.get(name) {
+                        if t.kind == ObjectKind::View && view_reads_sharded(t, policy) {
+                            push_unique(&mut a.sharded_views, &t.name);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    a
+}
+
+fn push_unique(v: &mut Vec<String>, name: &str) {
+    if !v.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+        v.push(name.to_string());
+    }
+}
+
+fn view_reads_sharded(view: &crate::catalog::Table, policy: &Policy) -> bool {
+    view.mentioned_names()
+        .iter()
+        .any(|n| policy.table_kind(n) == TableKind::Sharded)
+}
+
+/// One name visible in a FROM clause.
+#[derive(Debug, Clone)]
+struct Entry {
+    /// The alias, or the table's own name.
+    alias: String,
+    /// The table name (for sharded tables, the policy's spelling).
+    table: String,
+    /// The sharded reference it stands for.
+    node: Option<usize>,
+}
+
+/// Walks the AST with a stack of FROM scopes, so that column references resolve to the
+/// innermost table that has them, as SQLite resolves them (correlated subqueries see the
+/// outer query's tables).
+struct Scopes<'a> {
+    parsed: &'a Parsed,
+    policy: &'a Policy,
+    catalog: &'a Catalog,
+    frames: Vec<Vec<Entry>>,
+    ctes: Vec<String>,
+    query_depth: usize,
+    /// Added to the query depth: 1 when the statement's own query is not the output
+    /// (INSERT … SELECT, CREATE TABLE … AS).
+    depth_offset: usize,
+    refs: Vec<ShardedRef>,
+    links: Vec<(usize, usize)>,
+    unsharded: Vec<String>,
+    reference: Vec<String>,
+    sharded_views: Vec<String>,
+    hazards: Vec<String>,
+    schema_reads: usize,
+}
+
+impl<'a> Scopes<'a> {
+    fn new(parsed: &'a Parsed, policy: &'a Policy, catalog: &'a Catalog) -> Scopes<'a> {
+        Scopes {
+            parsed,
+            policy,
+            catalog,
+            frames: Vec::new(),
+            ctes: Vec::new(),
+            query_depth: 0,
+            depth_offset: 0,
+            refs: Vec::new(),
+            links: Vec::new(),
+            unsharded: Vec::new(),
+            reference: Vec::new(),
+            sharded_views: Vec::new(),
+            hazards: Vec::new(),
+            schema_reads: 0,
+        }
+    }
+
+    fn visit(&mut self, stmt: &Statement) -> Result<()> {
+        match stmt.visit(self) {
+            ControlFlow::Continue(()) => Ok(()),
+            ControlFlow::Break(e) => Err(e),
+        }
+    }
+
+    fn only_schema_reads(&self) -> bool {
+        self.schema_reads > 0
+            && self.refs.is_empty()
+            && self.unsharded.is_empty()
+            && self.reference.is_empty()
+    }
+
+    fn finish(self, a: &mut Analysis) {
+        a.refs = self.refs;
+        a.links = self.links;
+        a.unsharded = self.unsharded;
+        a.reference = self.reference;
+        a.sharded_views = self.sharded_views;
+        a.fanout_hazards = self.hazards;
+    }
+
+    /// Records a table name outside any FROM (an INSERT target).
+    fn note_table(&mut self, table: &str) {
+        match self.policy.table_kind(table) {
+            TableKind::Reference => push_unique(&mut self.reference, table),
+            TableKind::Unsharded => push_unique(&mut self.unsharded, table),
+            // The INSERT target's rows are routed by the insert split, not by pins.
+            TableKind::Sharded => {}
+        }
+    }
+
+    /// Adds the tables of one FROM clause as a new frame; returns the frame's entries'
+    /// join constraints to scan (ON clauses of inner joins pin, others only link).
+    fn push_frame(&mut self, from: &[&TableWithJoins], top_level: bool) -> Vec<(Expr, bool)> {
+        let mut frame = Vec::new();
+        let mut ons = Vec::new();
+        for twj in from {
+            self.add_factor(&twj.relation, top_level, &mut frame);
+            for join in &twj.joins {
+                self.add_factor(&join.relation, top_level, &mut frame);
+                let (constraint, inner) = match &join.join_operator {
+                    JoinOperator::Join(c) | JoinOperator::Inner(c) | JoinOperator::CrossJoin(c) => {
+                        (Some(c), true)
+                    }
+                    JoinOperator::Left(c)
+                    | JoinOperator::LeftOuter(c)
+                    | JoinOperator::Right(c)
+                    | JoinOperator::RightOuter(c)
+                    | JoinOperator::FullOuter(c) => (Some(c), false),
+                    _ => (None, false),
+                };
+                if let Some(JoinConstraint::On(e)) = constraint {
+                    ons.push((e.clone(), inner));
+                }
+            }
+        }
+        self.frames.push(frame);
+        ons
+    }
+
+    fn add_factor(&mut self, factor: &TableFactor, top_level: bool, frame: &mut Vec<Entry>) {
+        let TableFactor::Table {
+            name, alias, args, ..
+        } = factor
+        else {
+            return;
+        };
+        let table = object_name(name);
+        let alias = alias
+            .as_ref()
+            .map(|a| a.name.value.clone())
+            .unwrap_or_else(|| table.clone());
+        if args.is_some() {
+            // A table-valued function: json_each(?), pragma_table_info('t').
+            if table.to_ascii_lowercase().starts_with("pragma_") {
+                self.schema_reads += 1;
+            }
+            return;
+        }
+        if name.0.len() == 1 && self.ctes.iter().any(|c| c.eq_ignore_ascii_case(&table)) {
+            return;
+        }
+        let lower = table.to_ascii_lowercase();
+        if matches!(
+            lower.as_str(),
+            "sqlite_schema" | "sqlite_master" | "sqlite_temp_schema" | "sqlite_temp_master"
+        ) {
+            self.schema_reads += 1;
+            return;
+        }
+        let node = match self.policy.table_kind(&table) {
+            TableKind::Sharded => self.policy.sharded_table(&table).map(|t| {
+                self.refs.push(ShardedRef {
+                    table: t.name.clone(),
+                    key_column: t.key_column.clone(),
+                    pins: Vec::new(),
+                    output_pins: Vec::new(),
+                    top_level,
+                });
+                self.refs.len() - 1
+            }),
+            TableKind::Reference => {
+                push_unique(&mut self.reference, &table);
+                None
+            }
+            TableKind::Unsharded => {
+                match self.catalog.get(&table) {
+                    Some(t) if t.kind == ObjectKind::View => {
+                        if view_reads_sharded(t, self.policy) {
+                            push_unique(&mut self.sharded_views, &t.name);
+                        } else {
+                            push_unique(&mut self.unsharded, &table);
+                        }
+                    }
+                    _ => push_unique(&mut self.unsharded, &table),
+                }
+                None
+            }
+        };
+        frame.push(Entry { alias, table, node });
+    }
+
+    /// The frame for the target of an UPDATE or DELETE, whose WHERE pins the write.
+    fn push_write_frame(&mut self, from: &[&TableWithJoins], selection: Option<&Expr>) {
+        let ons = self.push_frame(from, true);
+        for (on, inner) in &ons {
+            self.scan_condition(on, *inner, true);
+        }
+        if let Some(w) = selection {
+            self.scan_condition(w, true, true);
+        }
+    }
+
+    /// Collects pins and links from the top-level AND of `cond`.
+    fn scan_condition(&mut self, cond: &Expr, restricts_rows: bool, top_level: bool) {
+        let mut conjuncts = Vec::new();
+        split_and(cond, &mut conjuncts);
+        for c in conjuncts {
+            if let Some((a, b)) = self.key_link(c) {
+                if a != b {
+                    self.links.push((a, b));
+                }
+                continue;
+            }
+            if !restricts_rows {
+                continue;
+            }
+            if let Some((node, pin)) = self.pin_of(c) {
+                self.refs[node].pins.push(pin.clone());
+                if top_level {
+                    self.refs[node].output_pins.push(pin);
+                }
+            }
+        }
+    }
+
+    /// `a.key = b.key` between two sharded references.
+    fn key_link(&self, e: &Expr) -> Option<(usize, usize)> {
+        match strip_nested(e) {
+            Expr::BinaryOp {
+                left,
+                op: BinaryOperator::Eq,
+                right,
+            }
+            | Expr::IsNotDistinctFrom(left, right) => {
+                Some((self.key_column_ref(left)?, self.key_column_ref(right)?))
+            }
+            _ => None,
+        }
+    }
+
+    /// The key values one conjunct pins, for one sharded reference.
+    fn pin_of(&self, e: &Expr) -> Option<(usize, Pin)> {
+        match strip_nested(e) {
+            Expr::BinaryOp {
+                left,
+                op: BinaryOperator::Eq,
+                right,
+            }
+            | Expr::IsNotDistinctFrom(left, right) => {
+                if let (Some(n), Some(v)) = (self.key_column_ref(left), key_literal(self.parsed, right)) {
+                    return Some((n, vec![v]));
+                }
+                if let (Some(n), Some(v)) = (self.key_column_ref(right), key_literal(self.parsed, left)) {
+                    return Some((n, vec![v]));
+                }
+                None
+            }
+            Expr::InList {
+                expr,
+                list,
+                negated: false,
+            } => {
+                let n = self.key_column_ref(expr)?;
+                let values = list
+                    .iter()
+                    .map(|v| key_literal(self.parsed, v))
+                    .collect::<Option<Vec<_>>>()?;
+                Some((n, values))
+            }
+            Expr::BinaryOp {
+                left,
+                op: BinaryOperator::Or,
+                right,
+            } => {
+                // Every branch must pin the same reference; the pin is the union.
+                let mut branches = Vec::new();
+                split_or(left, &mut branches);
+                split_or(right, &mut branches);
+                let mut node = None;
+                let mut values = Vec::new();
+                for b in branches {
+                    let mut conj = Vec::new();
+                    split_and(b, &mut conj);
+                    let (n, mut vs) = conj.iter().find_map(|c| self.pin_of(c))?;
+                    if node.is_some_and(|m| m != n) {
+                        return None;
+                    }
+                    node = Some(n);
+                    values.append(&mut vs);
+                }
+                Some((node?, values))
+            }
+            _ => None,
+        }
+    }
+
+    /// If `e` names the key column of a sharded reference in scope, that reference.
+    fn key_column_ref(&self, e: &Expr) -> Option<usize> {
+        let (qualifier, column) = match strip_nested(e) {
+            Expr::Identifier(id) => (None, &id.value),
+            Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
+                (Some(&parts[parts.len() - 2].value), &parts[parts.len() - 1].value)
+            }
+            _ => return None,
+        };
+        for frame in self.frames.iter().rev() {
+            let candidates: Vec<&Entry> = match qualifier {
+                Some(q) => frame
+                    .iter()
+                    .filter(|en| en.alias.eq_ignore_ascii_case(q))
+                    .collect(),
+                None => frame
+                    .iter()
+                    .filter(|en| self.has_column(en, column))
+                    .collect(),
+            };
+            match candidates.as_slice() {
+                [] => continue,
+                [one] => {
+                    let node = one.node?;
+                    return self.refs[node]
+                        .key_column
+                        .eq_ignore_ascii_case(column)
+                        .then_some(node);
+                }
+                // Ambiguous: SQLite would reject it; pin nothing.
+                _ => return None,
+            }
+        }
+        None
+    }
+
+    fn has_column(&self, entry: &Entry, column: &str) -> bool {
+        if let Some(node) = entry.node {
+            if self.refs[node].key_column.eq_ignore_ascii_case(column) {
+                return true;
+            }
+        }
+        match self.catalog.get(&entry.table) {
+            Some(t) => t.column(column).is_some(),
+            // Unknown table (not created yet, or a CTE): assume it may have the column,
+            // which makes an unqualified name ambiguous and pins nothing.
+            None => true,
+        }
+    }
+
+}
+
+/// A literal or parameter, read from the original text (not from sqlparser's value,
+/// which misreads `0x1F`).
+pub fn key_literal(parsed: &Parsed, e: &Expr) -> Option<KeyExpr> {
+    match strip_nested(e) {
+        Expr::Value(v) => literal_at(parsed, v.span.start, false),
+        Expr::UnaryOp {
+            op: op @ (UnaryOperator::Minus | UnaryOperator::Plus),
+            expr,
+        } => match strip_nested(expr) {
+            Expr::Value(v) => {
+                literal_at(parsed, v.span.start, matches!(op, UnaryOperator::Minus))
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn literal_at(parsed: &Parsed, loc: sqlparser::tokenizer::Location, negate: bool) -> Option<KeyExpr> {
+    let sql = &parsed.sql;
+    let offset = parsed.offset(loc)?;
+    let tok = parsed.token_at(offset)?;
+    let text = tok.text(sql);
+    let value = match tok.kind {
+        TokenKind::Number => parse_number_literal(text)?,
+        TokenKind::String => Value::Text(lex::unquote(text)),
+        TokenKind::Blob => Value::Blob(
+            (2..text.len().saturating_sub(1))
+                .step_by(2)
+                .filter_map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+                .collect(),
+        ),
+        TokenKind::Variable if !negate => {
+            return parsed.params.index_at(offset).map(KeyExpr::Param)
+        }
+        TokenKind::Word if text.eq_ignore_ascii_case("NULL") => Value::Null,
+        TokenKind::Word if text.eq_ignore_ascii_case("TRUE") => Value::Integer(1),
+        TokenKind::Word if text.eq_ignore_ascii_case("FALSE") => Value::Integer(0),
+        _ => return None,
+    };
+    if !negate {
+        return Some(KeyExpr::Literal(value));
+    }
+    match value {
+        Value::Integer(i) => Some(KeyExpr::Literal(
+            i.checked_neg()
+                .map(Value::Integer)
+                .unwrap_or(Value::Real(-(i as f64))),
+        )),
+        Value::Real(r) => Some(KeyExpr::Literal(Value::Real(-r))),
+        _ => None,
+    }
+}
+
+/// A numeric literal as SQLite reads it: decimal integers (REAL when they overflow),
+/// hexadecimal integers (two's complement, at most 16 digits), and reals.
+pub fn parse_number_literal(text: &str) -> Option<Value> {
+    if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        if hex.len() > 16 {
+            return None;
+        }
+        return u64::from_str_radix(hex, 16)
+            .ok()
+            .map(|u| Value::Integer(u as i64));
+    }
+    if text.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(
+            text.parse::<i64>()
+                .map(Value::Integer)
+                .unwrap_or_else(|_| Value::Real(text.parse::<f64>().unwrap_or(f64::INFINITY))),
+        );
+    }
+    text.parse::<f64>().ok().map(Value::Real)
+}
+
+fn strip_nested(e: &Expr) -> &Expr {
+    match e {
+        Expr::Nested(inner) => strip_nested(inner),
+        other => other,
+    }
+}
+
+fn split_and<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
+    match strip_nested(e) {
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::And,
+            right,
+        } => {
+            split_and(left, out);
+            split_and(right, out);
+        }
+        other => out.push(other),
+    }
+}
+
+fn split_or<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
+    match strip_nested(e) {
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::Or,
+            right,
+        } => {
+            split_or(left, out);
+            split_or(right, out);
+        }
+        other => out.push(other),
+    }
+}
+
+impl Visitor for Scopes<'_> {
+    type Break = Error;
+
+    fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<Error> {
+        self.query_depth += 1;
+        if let Some(with) = &query.with {
+            for cte in &with.cte_tables {
+                self.ctes.push(cte.alias.name.value.clone());
+            }
+            if with.recursive {
+                self.hazards.push("WITH RECURSIVE".into());
+            }
+        }
+        let nested = self.query_depth + self.depth_offset > 1;
+        if nested && query.limit_clause.is_some() {
+            self.hazards.push("LIMIT or OFFSET inside a subquery".into());
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_query(&mut self, _query: &Query) -> ControlFlow<Error> {
+        self.query_depth = self.query_depth.saturating_sub(1);
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_select(&mut self, select: &Select) -> ControlFlow<Error> {
+        let top_level = self.query_depth + self.depth_offset == 1;
+        let from: Vec<&TableWithJoins> = select.from.iter().collect();
+        let ons = self.push_frame(&from, top_level);
+        for (on, inner) in &ons {
+            self.scan_condition(on, *inner, top_level && *inner);
+        }
+        if let Some(w) = &select.selection {
+            self.scan_condition(w, true, top_level);
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_select(&mut self, _select: &Select) -> ControlFlow<Error> {
+        self.frames.pop();
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<Error> {
+        if let Expr::Function(f) = expr {
+            if f.over.is_some() {
+                self.hazards
+                    .push(format!("window function {}() OVER (...)", object_name(&f.name)));
+            }
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> Policy {
+        Policy::from_json(
+            r#"{"name":"t","capacity":{"mode":"manual","targetShardCount":4},
+                "sharding":{"tables":[{"name":"events","keyColumn":"tenantId"},
+                                      {"name":"users","keyColumn":"tenantId"}],
+                            "reference":["plans"]}}"#,
+        )
+        .unwrap()
+    }
+
+    fn analyze_sql(sql: &str) -> Analysis {
+        let p = Parsed::new(sql).unwrap();
+        analyze(&p, &policy(), &Catalog::default()).unwrap()
+    }
+
+    #[test]
+    fn pins_from_where() {
+        let a = analyze_sql("SELECT * FROM events WHERE tenantId = 5 AND x > 1");
+        assert_eq!(a.refs[0].output_pins, vec![vec![KeyExpr::Literal(Value::Integer(5))]]);
+        let a = analyze_sql("SELECT * FROM events e WHERE (e.tenantId IN (?, 'b')) AND 1");
+        assert_eq!(
+            a.refs[0].output_pins,
+            vec![vec![KeyExpr::Param(1), KeyExpr::Literal(Value::Text("b".into()))]]
+        );
+        let a = analyze_sql("SELECT * FROM events WHERE tenantId = -0x10 OR (tenantId = :t AND y)");
+        assert_eq!(
+            a.refs[0].output_pins,
+            vec![vec![KeyExpr::Literal(Value::Integer(-16)), KeyExpr::Param(1)]]
+        );
+    }
+
+    #[test]
+    fn pins_nothing_from_other_shapes() {
+        for sql in [
+            "SELECT * FROM events WHERE tenantId > 5",
+            "SELECT * FROM events WHERE tenantId = 5 OR x = 1",
+            "SELECT * FROM events WHERE NOT tenantId = 5",
+            "SELECT * FROM events WHERE tenantId = 5 + 1",
+            "SELECT * FROM events WHERE +tenantId = 5",
+            "SELECT * FROM events WHERE tenantId = 1 < 3",
+            "SELECT * FROM events WHERE tenantId = - -1",
+        ] {
+            let a = analyze_sql(sql);
+            assert!(a.refs[0].output_pins.is_empty(), "{sql}: {:?}", a.refs[0]);
+        }
+    }
+
+    #[test]
+    fn links_co_located_joins_and_correlated_subqueries() {
+        let a = analyze_sql(
+            "SELECT * FROM events e JOIN users u ON u.tenantId = e.tenantId WHERE e.tenantId = 1",
+        );
+        assert_eq!(a.links, vec![(1, 0)]);
+        let a = analyze_sql(
+            "SELECT * FROM events e WHERE EXISTS (SELECT 1 FROM users u WHERE u.tenantId = e.tenantId)",
+        );
+        assert_eq!(a.links, vec![(1, 0)]);
+        assert!(!a.refs[1].top_level);
+        let a = analyze_sql("SELECT * FROM events LEFT JOIN users ON users.tenantId = 3");
+        assert!(a.refs[1].output_pins.is_empty(), "LEFT JOIN ON does not filter output");
+    }
+
+    #[test]
+    fn classifies() {
+        assert_eq!(analyze_sql("BEGIN").class, StatementClass::Transaction);
+        assert_eq!(analyze_sql("PRAGMA table_info(events)").class, StatementClass::Introspection);
+        assert_eq!(analyze_sql("PRAGMA foreign_keys = ON").class, StatementClass::PragmaWrite);
+        assert_eq!(
+            analyze_sql("SELECT name FROM sqlite_schema").class,
+            StatementClass::Introspection
+        );
+        assert_eq!(analyze_sql("CREATE INDEX i ON events(x)").class, StatementClass::Ddl);
+        let a = analyze_sql("SELECT * FROM plans JOIN other");
+        assert_eq!(a.reference, vec!["plans"]);
+        assert_eq!(a.unsharded, vec!["other"]);
+    }
+}

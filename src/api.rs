@@ -1,0 +1,285 @@
+//! The D1-shaped surface: one logical [`Database`] over a [`Backend`] of shards.
+//! `query` is `prepare().bind().all()`; `batch` and `exec` behave as D1's.
+
+use crate::analyze::analyze;
+use crate::backend::{Backend, ShardBatch, ShardId};
+use crate::catalog::{self, Catalog};
+use crate::error::{Error, ErrorCode, Result};
+use crate::execute::{self, Budget, QueryResult};
+use crate::lex;
+use crate::parse::Parsed;
+use crate::plan::{self, Context, Plan, PlanOptions, ShardHint};
+use crate::policy::Policy;
+use crate::value::Value;
+use serde::Serialize;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// Options of a [`Database`].
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Planner options (scatter writes).
+    pub plan: PlanOptions,
+    /// Shard queries allowed for this database handle (None: unlimited). In a Worker, one
+    /// handle lives for one invocation: 1000 on the paid plan, 50 on the free one.
+    pub query_budget: Option<usize>,
+}
+
+/// One statement of a batch.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Statement {
+    /// SQL text (one statement).
+    pub sql: String,
+    /// Bound parameters.
+    #[serde(default)]
+    pub params: Vec<Value>,
+    /// Optional routing hint.
+    #[serde(default, rename = "shard")]
+    pub hint: Option<ShardHint>,
+}
+
+impl Statement {
+    /// A statement without parameters.
+    pub fn new(sql: impl Into<String>) -> Statement {
+        Statement { sql: sql.into(), params: Vec::new(), hint: None }
+    }
+
+    /// The same statement with these parameters.
+    pub fn bind(mut self, params: Vec<Value>) -> Statement {
+        self.params = params;
+        self
+    }
+}
+
+/// What `exec` returns: how many statements ran, and how long it took.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExecResult {
+    /// Statements run.
+    pub count: usize,
+    /// Milliseconds.
+    pub duration: f64,
+}
+
+/// Many shards, one logical SQLite database.
+pub struct Database<B: Backend> {
+    policy: Policy,
+    backend: B,
+    catalog: RefCell<Rc<Catalog>>,
+    options: Options,
+    budget: Budget,
+}
+
+impl<B: Backend> Database<B> {
+    /// Opens the logical database: checks the backend has the policy's shard count and
+    /// loads the schema catalog from the home shard.
+    pub async fn open(policy: Policy, backend: B, options: Options) -> Result<Database<B>> {
+        policy.validate()?;
+        if backend.shard_count() != policy.shard_count() {
+            return Err(Error::with_remedy(
+                ErrorCode::InvalidPolicy,
+                format!(
+                    "the policy asks for {} shards but the backend has {}",
+                    policy.shard_count(),
+                    backend.shard_count()
+                ),
+                "give the backend one database per shard",
+            ));
+        }
+        let budget = Budget::new(options.query_budget);
+        let db = Database { policy, backend, catalog: RefCell::new(Rc::new(Catalog::default())), options, budget };
+        db.reload_catalog().await?;
+        Ok(db)
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> &B {
+        &self.backend
+    }
+
+    /// The current schema catalog.
+    pub fn catalog(&self) -> Rc<Catalog> {
+        self.catalog.borrow().clone()
+    }
+
+    /// Shard queries used so far from the budget.
+    pub fn queries_used(&self) -> usize {
+        self.budget.used()
+    }
+
+    /// Reloads the catalog from the home shard (one query).
+    pub async fn reload_catalog(&self) -> Result<()> {
+        let batch = ShardBatch {
+            shard: 0,
+            statements: vec![crate::backend::ShardStatement { sql: catalog::LOAD_SQL.to_string(), params: Vec::new() }],
+        };
+        let out = execute::run_batches(&self.backend, vec![batch], &self.budget).await?;
+        let rows = match out.into_iter().next() {
+            Some(Ok(mut o)) => o.pop().map(|o| o.rows).unwrap_or_default(),
+            Some(Err(e)) => return Err(e),
+            None => Vec::new(),
+        };
+        let version = self.catalog.borrow().version + 1;
+        *self.catalog.borrow_mut() = Rc::new(Catalog::from_rows(&rows, version));
+        Ok(())
+    }
+
+    /// Plans a statement without running it (what `explain` shows).
+    pub fn plan(&self, sql: &str, params: &[Value], hint: Option<&ShardHint>) -> Result<Plan> {
+        self.plan_with(sql, params, hint, self.options.plan)
+    }
+
+    fn plan_with(&self, sql: &str, params: &[Value], hint: Option<&ShardHint>, options: PlanOptions) -> Result<Plan> {
+        let parsed = Parsed::new(sql)?;
+        let catalog = self.catalog();
+        let analysis = analyze(&parsed, &self.policy, &catalog)?;
+        let cx = Context { policy: &self.policy, catalog: &catalog, options };
+        plan::plan(&parsed, &analysis, params, hint, cx)
+    }
+
+    /// Plans, reloading the catalog once if a table is unknown (another client may have
+    /// created it).
+    async fn plan_fresh(&self, sql: &str, params: &[Value], hint: Option<&ShardHint>, options: PlanOptions) -> Result<Plan> {
+        match self.plan_with(sql, params, hint, options) {
+            Err(e) if e.code() == ErrorCode::NoSuchTable => {
+                self.reload_catalog().await?;
+                self.plan_with(sql, params, hint, options)
+            }
+            other => other,
+        }
+    }
+
+    /// Runs one statement: `prepare(sql).bind(params).all()`.
+    pub async fn query(&self, sql: &str, params: &[Value], hint: Option<&ShardHint>) -> Result<QueryResult> {
+        self.query_with(sql, params, hint, self.options.plan).await
+    }
+
+    /// Runs one statement with explicit planner options (e.g. allowing a scatter write).
+    pub async fn query_with(&self, sql: &str, params: &[Value], hint: Option<&ShardHint>, options: PlanOptions) -> Result<QueryResult> {
+        let plan = self.plan_fresh(sql, params, hint, options).await?;
+        let result = execute::execute(&plan, &self.backend, &self.budget).await;
+        if plan.changes_schema {
+            self.reload_catalog().await?;
+        }
+        result
+    }
+
+    /// Runs statements as D1's `batch()`: each shard's statements run as one atomic batch;
+    /// results come back in the caller's order. A batch spanning several shards is atomic
+    /// per shard only (see [`Database::batch_atomic`] for the strict form).
+    pub async fn batch(&self, statements: &[Statement]) -> Result<Vec<QueryResult>> {
+        let mut plans = Vec::with_capacity(statements.len());
+        for s in statements {
+            plans.push(self.plan_fresh(&s.sql, &s.params, s.hint.as_ref(), self.options.plan).await?);
+        }
+        // One backend batch per shard, statements in the caller's order.
+        let mut merged: Vec<ShardBatch> = Vec::new();
+        // For each plan, for each of its batches: (merged index, first statement, count).
+        let mut places: Vec<Vec<(usize, usize, usize)>> = Vec::with_capacity(plans.len());
+        for p in &plans {
+            let mut place = Vec::new();
+            for b in &p.batches {
+                let idx = match merged.iter().position(|m| m.shard == b.shard) {
+                    Some(i) => i,
+                    None => {
+                        merged.push(ShardBatch { shard: b.shard, statements: Vec::new() });
+                        merged.len() - 1
+                    }
+                };
+                let start = merged[idx].statements.len();
+                merged[idx].statements.extend(b.statements.iter().cloned());
+                place.push((idx, start, b.statements.len()));
+            }
+            places.push(place);
+        }
+        let shards: Vec<ShardId> = merged.iter().map(|b| b.shard).collect();
+        let outputs = execute::run_batches(&self.backend, merged, &self.budget).await?;
+        if let Some((i, Err(e))) = outputs.iter().enumerate().find(|(_, o)| o.is_err()) {
+            let committed: Vec<String> = outputs
+                .iter()
+                .zip(&shards)
+                .filter(|(o, _)| o.is_ok())
+                .map(|(_, s)| s.to_string())
+                .collect();
+            let _ = i;
+            return Err(match e.clone() {
+                Error::Backend { shard, message } if !committed.is_empty() => Error::Backend {
+                    shard,
+                    message: format!("{message} [d1plus: this batch spans shards; shard batches {} committed]", committed.join(", ")),
+                },
+                other => other,
+            });
+        }
+        let mut results = Vec::with_capacity(plans.len());
+        for (p, place) in plans.iter().zip(&places) {
+            let outs = place
+                .iter()
+                .map(|&(idx, start, n)| match &outputs[idx] {
+                    Ok(o) => Ok(o[start..start + n].to_vec()),
+                    Err(e) => Err(e.clone()),
+                })
+                .collect();
+            results.push(execute::combine(p, outs)?);
+        }
+        if plans.iter().any(|p| p.changes_schema) {
+            self.reload_catalog().await?;
+        }
+        Ok(results)
+    }
+
+    /// Like [`Database::batch`], but refuses a batch whose statements touch more than one
+    /// shard, so it is all-or-nothing like a transaction.
+    pub async fn batch_atomic(&self, statements: &[Statement]) -> Result<Vec<QueryResult>> {
+        let mut shards = std::collections::BTreeSet::new();
+        for s in statements {
+            let p = self.plan_fresh(&s.sql, &s.params, s.hint.as_ref(), self.options.plan).await?;
+            shards.extend(p.batches.iter().map(|b| b.shard));
+        }
+        if shards.len() > 1 {
+            let list: Vec<String> = shards.iter().map(|s| s.to_string()).collect();
+            return Err(Error::with_remedy(
+                ErrorCode::CrossShardTransaction,
+                format!("this transaction touches shards {}; D1 cannot commit across databases atomically", list.join(", ")),
+                "keep a transaction's statements on one shard key, or use batch() and accept per-shard atomicity",
+            ));
+        }
+        self.batch(statements).await
+    }
+
+    /// Runs a script of statements one after another, as D1's `exec()`. Stops at the first
+    /// error, which names the statement's index and text.
+    pub async fn exec(&self, script: &str) -> Result<ExecResult> {
+        let mut count = 0;
+        let mut duration = 0.0;
+        for (i, st) in lex::split_statements(script).into_iter().enumerate() {
+            let sql = &script[st.range];
+            match self.query(sql, &[], None).await {
+                Ok(r) => {
+                    count += 1;
+                    duration += r.meta.duration;
+                }
+                Err(e) => return Err(exec_error(e, i + 1, sql)),
+            }
+        }
+        Ok(ExecResult { count, duration })
+    }
+}
+
+fn exec_error(e: Error, index: usize, sql: &str) -> Error {
+    let short: String = sql.chars().take(200).collect();
+    match e {
+        Error::Proxy { code, message, remedy } => Error::Proxy {
+            code,
+            message: format!("statement {index} ({short}): {message}"),
+            remedy,
+        },
+        Error::Backend { shard, message } => Error::Backend {
+            shard,
+            message: format!("{message} [in statement {index}: {short}]"),
+        },
+    }
+}

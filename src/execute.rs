@@ -1,0 +1,245 @@
+//! Stage 4, execute: run a plan's shard batches on a backend, within the query budget,
+//! and combine the shards' answers into one D1-shaped result.
+
+use crate::backend::{Backend, ShardBatch, ShardId, StatementOutput};
+use crate::error::{Error, ErrorCode, Result};
+use crate::plan::{Combine, Plan};
+use crate::value::Value;
+use serde::ser::{SerializeMap, SerializeStruct};
+use serde::{Serialize, Serializer};
+use std::cell::Cell;
+
+/// D1's `meta`, summed over the shards that served the statement, plus which they were.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Meta {
+    /// Time spent, in milliseconds (the slowest shard for fan-outs).
+    pub duration: f64,
+    /// Rows changed.
+    pub changes: u64,
+    /// Last inserted rowid.
+    pub last_row_id: i64,
+    /// Whether the database changed.
+    pub changed_db: bool,
+    /// Total size of the shards that served the statement, in bytes.
+    pub size_after: u64,
+    /// Rows read.
+    pub rows_read: u64,
+    /// Rows written.
+    pub rows_written: u64,
+    /// The shards that served it, ascending.
+    pub shards: Vec<ShardId>,
+}
+
+/// One statement's result: column names, rows, meta.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QueryResult {
+    /// Column names, in order.
+    pub columns: Vec<String>,
+    /// Rows, each with one value per column.
+    pub rows: Vec<Vec<Value>>,
+    /// Counters.
+    pub meta: Meta,
+}
+
+/// A row as a JSON object in column order (D1's `results` element).
+pub struct RowObject<'a> {
+    columns: &'a [String],
+    row: &'a [Value],
+}
+
+impl Serialize for RowObject<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.columns.len()))?;
+        for (c, v) in self.columns.iter().zip(self.row) {
+            map.serialize_entry(c, v)?;
+        }
+        map.end()
+    }
+}
+
+impl QueryResult {
+    /// The rows as D1 objects.
+    pub fn objects(&self) -> impl Iterator<Item = RowObject<'_>> {
+        self.rows.iter().map(|r| RowObject { columns: &self.columns, row: r })
+    }
+}
+
+/// `{ "results": [...], "success": true, "meta": {...} }`, D1's result shape.
+impl Serialize for QueryResult {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        struct Rows<'a>(&'a QueryResult);
+        impl Serialize for Rows<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+                s.collect_seq(self.0.objects())
+            }
+        }
+        let mut st = s.serialize_struct("D1Result", 3)?;
+        st.serialize_field("results", &Rows(self))?;
+        st.serialize_field("success", &true)?;
+        st.serialize_field("meta", &self.meta)?;
+        st.end()
+    }
+}
+
+/// The per-invocation query budget (D1: 50 queries on the free plan, 1000 paid).
+#[derive(Debug)]
+pub struct Budget {
+    limit: Option<usize>,
+    used: Cell<usize>,
+}
+
+impl Budget {
+    /// A budget of `limit` shard statements (None: unlimited).
+    pub fn new(limit: Option<usize>) -> Budget {
+        Budget { limit, used: Cell::new(0) }
+    }
+
+    /// Statements used so far.
+    pub fn used(&self) -> usize {
+        self.used.get()
+    }
+
+    /// Takes `n` statements from the budget, or refuses before anything runs.
+    pub fn take(&self, n: usize) -> Result<()> {
+        let used = self.used.get();
+        if let Some(limit) = self.limit {
+            if used + n > limit {
+                return Err(Error::with_remedy(
+                    ErrorCode::QueryBudget,
+                    format!("running this needs {n} shard queries, but only {} of the {limit} allowed per invocation are left", limit.saturating_sub(used)),
+                    "pin the statement to one shard with its key, or split the work across invocations",
+                ));
+            }
+        }
+        self.used.set(used + n);
+        Ok(())
+    }
+}
+
+/// Runs the batches of several plans together (one backend call, one batch per shard).
+pub async fn run_batches(backend: &dyn Backend, batches: Vec<ShardBatch>, budget: &Budget) -> Result<Vec<Result<Vec<StatementOutput>>>> {
+    let n: usize = batches.iter().map(|b| b.statements.len()).sum();
+    budget.take(n)?;
+    Ok(backend.run(batches).await)
+}
+
+/// Executes one plan.
+pub async fn execute(plan: &Plan, backend: &dyn Backend, budget: &Budget) -> Result<QueryResult> {
+    let outputs = run_batches(backend, plan.batches.clone(), budget).await?;
+    combine(plan, outputs)
+}
+
+/// Combines the outputs of a plan's batches (one entry per batch, in plan order).
+pub fn combine(plan: &Plan, outputs: Vec<Result<Vec<StatementOutput>>>) -> Result<QueryResult> {
+    let mut ok = Vec::with_capacity(outputs.len());
+    let mut failed = None;
+    let mut committed = Vec::new();
+    for (batch, out) in plan.batches.iter().zip(outputs) {
+        match out {
+            Ok(o) => {
+                committed.push(batch.shard);
+                ok.push((batch.shard, o));
+            }
+            Err(e) if failed.is_none() => failed = Some(e),
+            Err(_) => {}
+        }
+    }
+    if let Some(e) = failed {
+        return Err(partial_failure(e, &committed, plan));
+    }
+    let mut result = QueryResult::default();
+    let mut shards = Vec::new();
+    for (shard, outs) in &ok {
+        shards.push(*shard);
+        for o in outs {
+            if result.columns.is_empty() && !o.columns.is_empty() {
+                result.columns = o.columns.clone();
+            }
+        }
+    }
+    match &plan.combine {
+        Combine::Replicated => {
+            if let Some((_, outs)) = ok.first() {
+                add_outputs(&mut result, outs);
+            }
+        }
+        Combine::InsertReturning { rows } => {
+            let total: usize = rows.iter().flatten().map(|s| s.len()).sum();
+            let mut placed: Vec<Option<Vec<Value>>> = vec![None; total];
+            let mut exact = true;
+            for ((_, outs), batch_rows) in ok.iter().zip(rows) {
+                for (o, stmt_rows) in outs.iter().zip(batch_rows) {
+                    if o.rows.len() != stmt_rows.len() {
+                        // ON CONFLICT DO NOTHING skipped rows: we cannot tell which.
+                        exact = false;
+                    } else {
+                        for (row, &i) in o.rows.iter().zip(stmt_rows) {
+                            if let Some(slot) = placed.get_mut(i) {
+                                *slot = Some(row.clone());
+                            }
+                        }
+                    }
+                }
+            }
+            for (_, outs) in &ok {
+                add_meta(&mut result.meta, outs);
+            }
+            if exact {
+                result.rows = placed.into_iter().flatten().collect();
+            } else {
+                result.rows = ok.iter().flat_map(|(_, o)| o.iter().flat_map(|s| s.rows.clone())).collect();
+            }
+        }
+        Combine::Single | Combine::Concat | Combine::Scatter => {
+            for (_, outs) in &ok {
+                add_outputs(&mut result, outs);
+            }
+        }
+    }
+    result.meta.shards = shards;
+    Ok(result)
+}
+
+fn add_outputs(result: &mut QueryResult, outs: &[StatementOutput]) {
+    for o in outs {
+        result.rows.extend(o.rows.iter().cloned());
+    }
+    add_meta(&mut result.meta, outs);
+}
+
+fn add_meta(meta: &mut Meta, outs: &[StatementOutput]) {
+    let mut duration = 0.0;
+    for o in outs {
+        let m = &o.meta;
+        meta.changes += m.changes;
+        meta.rows_read += m.rows_read;
+        meta.rows_written += m.rows_written;
+        meta.changed_db |= m.changed_db;
+        if m.changes > 0 || meta.last_row_id == 0 {
+            meta.last_row_id = m.last_row_id;
+        }
+        duration += m.duration;
+    }
+    if let Some(o) = outs.last() {
+        meta.size_after += o.meta.size_after;
+    }
+    // Shards run concurrently: the statement took as long as its slowest shard.
+    meta.duration = meta.duration.max(duration);
+}
+
+/// A shard's error; when other shards of the same statement already committed, say so,
+/// since D1 cannot roll them back.
+fn partial_failure(e: Error, committed: &[ShardId], plan: &Plan) -> Error {
+    let writes = !matches!(plan.combine, Combine::Single | Combine::Concat);
+    match e {
+        Error::Backend { shard, message } if writes && !committed.is_empty() => {
+            let list: Vec<String> = committed.iter().map(|s| s.to_string()).collect();
+            Error::Backend {
+                shard,
+                message: format!("{message} [d1plus: shard{} {} committed their part; a write across shards is atomic per shard only]",
+                    if list.len() == 1 { "" } else { "s" }, list.join(", ")),
+            }
+        }
+        other => other,
+    }
+}

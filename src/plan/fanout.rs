@@ -1,0 +1,105 @@
+//! Checks a read that fans out to several shards: rows concatenated in shard order are
+//! the right answer only for a plain SELECT. Anything that needs a merge (ORDER BY, LIMIT,
+//! aggregates, GROUP BY, DISTINCT, compound selects) or cannot run per shard (window
+//! functions, LIMIT inside subqueries) is refused with a clear error.
+
+use crate::analyze::{object_name, Analysis};
+use crate::error::{Error, Result};
+use crate::parse::Parsed;
+use sqlparser::ast::{Expr, GroupByExpr, SelectItem, SetExpr, Statement};
+
+/// Aggregate functions of SQLite (with one argument for min/max).
+pub(crate) fn is_aggregate(name: &str, argc: usize) -> bool {
+    let n = name.to_ascii_lowercase();
+    match n.as_str() {
+        "min" | "max" => argc == 1,
+        "count" | "sum" | "total" | "avg" | "group_concat" | "string_agg" | "json_group_array"
+        | "json_group_object" | "jsonb_group_array" | "jsonb_group_object" | "median"
+        | "percentile" | "percentile_cont" | "percentile_disc" => true,
+        _ => false,
+    }
+}
+
+fn has_aggregate(e: &Expr) -> bool {
+    use sqlparser::ast::{FunctionArguments, Visit, Visitor};
+    use std::ops::ControlFlow;
+    struct Finder(bool, usize);
+    impl Visitor for Finder {
+        type Break = ();
+        fn pre_visit_query(&mut self, _q: &sqlparser::ast::Query) -> ControlFlow<()> {
+            self.1 += 1;
+            ControlFlow::Continue(())
+        }
+        fn post_visit_query(&mut self, _q: &sqlparser::ast::Query) -> ControlFlow<()> {
+            self.1 -= 1;
+            ControlFlow::Continue(())
+        }
+        fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+            if let Expr::Function(f) = e {
+                let argc = match &f.args {
+                    FunctionArguments::List(l) => l.args.len(),
+                    _ => 0,
+                };
+                if self.1 == 0 && f.over.is_none() && is_aggregate(&object_name(&f.name), argc) {
+                    self.0 = true;
+                    return ControlFlow::Break(());
+                }
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut f = Finder(false, 0);
+    let _ = e.visit(&mut f);
+    f.0
+}
+
+fn refuse(construct: &str, a: &Analysis) -> Error {
+    let (table, key) = a
+        .refs
+        .first()
+        .map(|r| (r.table.as_str(), r.key_column.as_str()))
+        .unwrap_or(("the sharded table", "its key"));
+    Error::unsupported(
+        format!("{construct} across shards is not supported: the statement reads {table} on several shards"),
+        format!("pin one shard with `{key} = ?` in the WHERE clause or a shard hint"),
+    )
+}
+
+/// Refuses a multi-shard read that plain concatenation would answer wrongly.
+pub(crate) fn check_fanout_read(parsed: &Parsed, a: &Analysis) -> Result<()> {
+    if let Some(h) = a.fanout_hazards.first() {
+        return Err(refuse(h, a));
+    }
+    let Ok(Statement::Query(q)) = &parsed.ast else {
+        return Err(refuse("this statement", a));
+    };
+    if q.order_by.is_some() {
+        return Err(refuse("ORDER BY", a));
+    }
+    if q.limit_clause.is_some() {
+        return Err(refuse("LIMIT/OFFSET", a));
+    }
+    let SetExpr::Select(s) = q.body.as_ref() else {
+        return Err(refuse("a compound SELECT (UNION, INTERSECT, EXCEPT)", a));
+    };
+    if s.distinct.is_some() {
+        return Err(refuse("DISTINCT", a));
+    }
+    let grouped = match &s.group_by {
+        GroupByExpr::All(_) => true,
+        GroupByExpr::Expressions(e, _) => !e.is_empty(),
+    };
+    if grouped || s.having.is_some() {
+        return Err(refuse("GROUP BY", a));
+    }
+    for item in &s.projection {
+        let e = match item {
+            SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => e,
+            _ => continue,
+        };
+        if has_aggregate(e) {
+            return Err(refuse("an aggregate function", a));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,293 @@
+//! Rule `insert_split`: a multi-row `INSERT … VALUES` into a sharded table becomes one
+//! INSERT per shard holding that shard's rows, each within D1's limits (100 bound
+//! parameters, 100 KB of SQL; a shard's rows are split further when needed, all in that
+//! shard's atomic batch). Every row must give its key as a literal or a parameter.
+//!
+//! ```sql
+//! INSERT INTO events(tenantId, x) VALUES ('a', ?), ('b', ?) RETURNING id
+//! -- shard 1: INSERT INTO events(tenantId, x) VALUES ('a', ?1) RETURNING id
+//! -- shard 3: INSERT INTO events(tenantId, x) VALUES ('b', ?1) RETURNING id
+//! ```
+
+use super::route::{key_affinity, key_update_error, ResolvedHint};
+use super::splice::{params_in, splice, Piece};
+use super::{key_value, Combine, Context, Plan, Reason, Route, Target, D1_MAX_PARAMS, D1_MAX_SQL_BYTES};
+use crate::analyze::{key_literal, object_name};
+use crate::backend::{ShardBatch, ShardId, ShardStatement};
+use crate::error::{Error, ErrorCode, Result};
+use crate::lex::TokenKind;
+use crate::parse::Parsed;
+use crate::placement;
+use crate::value::Value;
+use sqlparser::ast::{AssignmentTarget, OnConflictAction, OnInsert, SetExpr, Statement};
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+
+pub(super) fn plan_insert(
+    parsed: &Parsed,
+    stmt: &Statement,
+    table: &str,
+    params: &[Value],
+    hint: Option<&ResolvedHint>,
+    cx: Context<'_>,
+) -> Result<Plan> {
+    let Statement::Insert(ins) = stmt else {
+        return Err(Error::internal("plan_insert on a statement that is not an INSERT"));
+    };
+    let Some(sharded) = cx.policy.sharded_table(table) else {
+        return Err(Error::internal("plan_insert on a table that is not sharded"));
+    };
+    let (tname, key) = (sharded.name.as_str(), sharded.key_column.as_str());
+    let affinity = key_affinity(tname, key, cx)?;
+    let no_key = |what: String| {
+        Error::with_remedy(
+            ErrorCode::NoShardKey,
+            what,
+            format!("give {key} in every row as a literal or a bound parameter"),
+        )
+    };
+    let rows = match ins.source.as_deref().map(|q| q.body.as_ref()) {
+        Some(SetExpr::Values(v)) => &v.rows,
+        _ => {
+            return Err(no_key(format!(
+                "INSERT INTO {tname} DEFAULT VALUES gives no value for shard key {key}"
+            )))
+        }
+    };
+    // Where the key sits in each row.
+    let key_index = if ins.columns.is_empty() {
+        let Some(t) = cx.catalog.get(tname) else {
+            return Err(Error::new(ErrorCode::NoSuchTable, format!("no such table: {tname}")));
+        };
+        t.insertable_columns().position(|c| c.name.eq_ignore_ascii_case(key))
+    } else {
+        ins.columns.iter().position(|c| object_name(c).eq_ignore_ascii_case(key))
+    };
+    let Some(key_index) = key_index else {
+        return Err(no_key(format!(
+            "INSERT INTO {tname} does not set shard key column {key}"
+        )));
+    };
+    // Each row's shard.
+    let mut row_shards = Vec::with_capacity(rows.len());
+    for (i, row) in rows.iter().enumerate() {
+        let Some(expr) = row.get(key_index) else {
+            return Err(Error::new(
+                ErrorCode::ParseError,
+                format!("row {} of the INSERT has {} values, so it gives no {key}", i + 1, row.len()),
+            ));
+        };
+        let Some(k) = key_literal(parsed, expr) else {
+            return Err(no_key(format!(
+                "row {} of the INSERT INTO {tname} gives {key} as an expression, not a literal or parameter",
+                i + 1
+            )));
+        };
+        let v = key_value(&k, params);
+        let shard = placement::shard_for_key(&v, affinity, cx.shard_count()).map_err(|e| match e {
+            Error::Proxy { code, message, remedy } => Error::Proxy {
+                code,
+                message: format!("row {} of the INSERT INTO {tname}: {message}", i + 1),
+                remedy,
+            },
+            other => other,
+        })?;
+        if let Some(h) = hint {
+            if !h.table.eq_ignore_ascii_case(tname) || h.shard != shard {
+                return Err(Error::with_remedy(
+                    ErrorCode::HintConflict,
+                    format!(
+                        "the shard hint {} = {} disagrees with row {} of the INSERT ({key} = {v})",
+                        h.table, h.key, i + 1
+                    ),
+                    "drop the hint: INSERT rows are routed by their own keys",
+                ));
+            }
+        }
+        row_shards.push(shard);
+    }
+    check_upsert(ins.on.as_ref(), tname, key)?;
+
+    let row_ranges = row_ranges(parsed, rows.len())?;
+    let (Some(first), Some(last)) = (row_ranges.first(), row_ranges.last()) else {
+        return Err(no_key(format!("INSERT INTO {tname} has no rows")));
+    };
+    let prefix = 0..first.start;
+    let suffix = last.end..parsed.sql.len();
+    let mut groups: BTreeMap<ShardId, Vec<usize>> = BTreeMap::new();
+    for (i, s) in row_shards.iter().enumerate() {
+        groups.entry(*s).or_default().push(i);
+    }
+    let shards: BTreeSet<ShardId> = groups.keys().copied().collect();
+    let values: Vec<Value> = rows
+        .iter()
+        .filter_map(|r| key_literal(parsed, r.get(key_index)?))
+        .map(|k| key_value(&k, params))
+        .collect();
+    let reason = match hint {
+        Some(h) => Reason::Hint { table: h.table.clone(), key: h.key.clone() },
+        None if shards.len() == 1 => Reason::Key { table: tname.to_string(), values },
+        None => Reason::InsertRows { table: tname.to_string() },
+    };
+    let target = Target::from_set(shards.clone(), cx.shard_count());
+    let within_limits = parsed.params.count <= D1_MAX_PARAMS && parsed.sql.len() <= D1_MAX_SQL_BYTES;
+    if groups.len() == 1 && within_limits {
+        // All rows on one shard: the original text goes there unchanged.
+        let shard = *shards.iter().next().unwrap_or(&0);
+        return Ok(Plan {
+            route: Route { target, reason },
+            batches: vec![ShardBatch {
+                shard,
+                statements: vec![ShardStatement { sql: parsed.sql.clone(), params: params.to_vec() }],
+            }],
+            combine: Combine::Single,
+            changes_schema: false,
+        });
+    }
+    let fixed_params = params_in(parsed, &prefix) + params_in(parsed, &suffix);
+    let fixed_len = prefix.len() + suffix.len();
+    let mut batches = Vec::new();
+    let mut order = Vec::new();
+    for (shard, rows_of_shard) in &groups {
+        let mut statements = Vec::new();
+        let mut statement_rows = Vec::new();
+        for chunk in chunk_rows(parsed, rows_of_shard, &row_ranges, fixed_params, fixed_len)? {
+            let mut pieces = vec![Piece::Source(prefix.clone())];
+            for (n, &r) in chunk.iter().enumerate() {
+                if n > 0 {
+                    pieces.push(Piece::Text(", "));
+                }
+                pieces.push(Piece::Source(row_ranges[r].clone()));
+            }
+            pieces.push(Piece::Source(suffix.clone()));
+            let s = splice(parsed, &pieces, params);
+            statements.push(ShardStatement { sql: s.sql, params: s.params });
+            statement_rows.push(chunk);
+        }
+        batches.push(ShardBatch { shard: *shard, statements });
+        order.push(statement_rows);
+    }
+    let combine = if ins.returning.is_some() {
+        Combine::InsertReturning { rows: order }
+    } else if batches.len() == 1 {
+        Combine::Single
+    } else {
+        Combine::Scatter
+    };
+    Ok(Plan { route: Route { target, reason }, batches, combine, changes_schema: false })
+}
+
+/// `ON CONFLICT … DO UPDATE SET key = …` would move the row: refused.
+fn check_upsert(on: Option<&OnInsert>, table: &str, key: &str) -> Result<()> {
+    let Some(OnInsert::OnConflict(c)) = on else {
+        return Ok(());
+    };
+    if let OnConflictAction::DoUpdate(u) = &c.action {
+        for a in &u.assignments {
+            let touches = match &a.target {
+                AssignmentTarget::ColumnName(n) => object_name(n).eq_ignore_ascii_case(key),
+                AssignmentTarget::Tuple(ns) => ns.iter().any(|n| object_name(n).eq_ignore_ascii_case(key)),
+            };
+            if touches {
+                return Err(key_update_error(table, key));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The byte range of each `( … )` row after the top-level VALUES keyword.
+fn row_ranges(parsed: &Parsed, expected: usize) -> Result<Vec<Range<usize>>> {
+    let sql = &parsed.sql;
+    let toks = &parsed.tokens;
+    let mut depth = 0i32;
+    let mut start = None;
+    for (i, t) in toks.iter().enumerate() {
+        match t.kind {
+            TokenKind::LParen => depth += 1,
+            TokenKind::RParen => depth -= 1,
+            _ if depth == 0 && t.is_keyword(sql, "VALUES") => {
+                start = Some(i + 1);
+                break;
+            }
+            _ => {}
+        }
+    }
+    let mut ranges = Vec::with_capacity(expected);
+    let mut i = start.unwrap_or(toks.len());
+    while let Some(open) = toks.get(i).filter(|t| t.kind == TokenKind::LParen) {
+        let mut depth = 0;
+        let mut j = i;
+        let close = loop {
+            let Some(t) = toks.get(j) else { break None };
+            match t.kind {
+                TokenKind::LParen => depth += 1,
+                TokenKind::RParen => {
+                    depth -= 1;
+                    if depth == 0 {
+                        break Some(j);
+                    }
+                }
+                _ => {}
+            }
+            j += 1;
+        };
+        let Some(close) = close else { break };
+        ranges.push(open.start..toks[close].end);
+        i = close + 1;
+        if toks.get(i).map(|t| t.kind) == Some(TokenKind::Comma) {
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    if ranges.len() != expected {
+        return Err(Error::internal(format!(
+            "INSERT split found {} rows in the text but the parser found {expected}",
+            ranges.len()
+        )));
+    }
+    Ok(ranges)
+}
+
+/// Groups one shard's rows into statements that respect D1's limits.
+fn chunk_rows(
+    parsed: &Parsed,
+    rows: &[usize],
+    ranges: &[Range<usize>],
+    fixed_params: usize,
+    fixed_len: usize,
+) -> Result<Vec<Vec<usize>>> {
+    let mut chunks = Vec::new();
+    let mut current: Vec<usize> = Vec::new();
+    let (mut n_params, mut len) = (fixed_params, fixed_len);
+    for &r in rows {
+        let p = params_in(parsed, &ranges[r]);
+        // Renumbered parameters (`?100`) can be longer than the original `?`.
+        let l = ranges[r].len() + 2 + p * 4;
+        if fixed_params + p > D1_MAX_PARAMS || fixed_len + l > D1_MAX_SQL_BYTES {
+            return Err(Error::with_remedy(
+                ErrorCode::LimitExceeded,
+                format!(
+                    "row {} of the INSERT needs {} bound parameters and {} bytes of SQL; D1 allows {D1_MAX_PARAMS} and {D1_MAX_SQL_BYTES} per statement",
+                    r + 1,
+                    fixed_params + p,
+                    fixed_len + l
+                ),
+                "insert fewer columns per statement, or pass large values as fewer parameters",
+            ));
+        }
+        if !current.is_empty() && (n_params + p > D1_MAX_PARAMS || len + l > D1_MAX_SQL_BYTES) {
+            chunks.push(std::mem::take(&mut current));
+            n_params = fixed_params;
+            len = fixed_len;
+        }
+        current.push(r);
+        n_params += p;
+        len += l;
+    }
+    if !current.is_empty() {
+        chunks.push(current);
+    }
+    Ok(chunks)
+}

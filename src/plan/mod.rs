@@ -1,0 +1,365 @@
+//! Stage 3, plan: where a statement runs, what each shard receives, and how the answers
+//! combine. A [`Plan`] is plain data: it prints (`d1plus explain`), compares and snapshots.
+
+mod fanout;
+mod insert_split;
+mod route;
+mod splice;
+
+pub use route::ShardHint;
+
+use crate::analyze::{Analysis, KeyExpr, StatementClass};
+use crate::backend::{ShardBatch, ShardId, ShardStatement};
+use crate::catalog::Catalog;
+use crate::error::{Error, ErrorCode, Result};
+use crate::parse::Parsed;
+use crate::policy::Policy;
+use crate::value::Value;
+use serde::Serialize;
+use std::collections::BTreeSet;
+use std::fmt;
+
+/// D1's limit on bound parameters per statement.
+pub const D1_MAX_PARAMS: usize = 100;
+/// D1's limit on SQL text per statement, in bytes.
+pub const D1_MAX_SQL_BYTES: usize = 100_000;
+
+/// Where a statement runs. There is exactly one way to say "all shards".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Target {
+    /// The home shard (shard 0), where unsharded tables live.
+    Home,
+    /// One shard.
+    One(ShardId),
+    /// Several shards, in ascending order.
+    Some(BTreeSet<ShardId>),
+    /// Every shard.
+    All,
+}
+
+impl Target {
+    /// The shards this target names, in ascending order.
+    pub fn shards(&self, shard_count: usize) -> Vec<ShardId> {
+        match self {
+            Target::Home => vec![0],
+            Target::One(s) => vec![*s],
+            Target::Some(set) => set.iter().copied().collect(),
+            Target::All => (0..shard_count).collect(),
+        }
+    }
+
+    /// Builds the narrowest target for a set of shards.
+    pub fn from_set(set: BTreeSet<ShardId>, shard_count: usize) -> Target {
+        if set.len() == 1 {
+            set.into_iter().next().map(Target::One).unwrap_or(Target::All)
+        } else if set.len() >= shard_count {
+            Target::All
+        } else {
+            Target::Some(set)
+        }
+    }
+}
+
+/// Why a statement goes where it goes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum Reason {
+    /// Only unsharded (or no) tables: they live on the home shard.
+    Unsharded,
+    /// Reads only reference tables, identical everywhere: the home shard answers.
+    ReferenceRead,
+    /// Writes a reference table: every copy must change.
+    ReferenceWrite,
+    /// The shard key is pinned by the SQL.
+    Key {
+        /// The table whose key was found.
+        table: String,
+        /// The key values, after parameters were bound.
+        values: Vec<Value>,
+    },
+    /// The caller's hint.
+    Hint {
+        /// The hinted table.
+        table: String,
+        /// The hinted key.
+        key: Value,
+    },
+    /// A sharded table without a key: every shard, merged.
+    NoKey {
+        /// The sharded table.
+        table: String,
+    },
+    /// A keyless write the caller explicitly allowed on every shard.
+    ScatterWrite {
+        /// The sharded table.
+        table: String,
+    },
+    /// INSERT rows, each routed by its key.
+    InsertRows {
+        /// The target table.
+        table: String,
+    },
+    /// DDL: the schema is the same on every shard.
+    Ddl,
+    /// Schema introspection: the schema is the same everywhere, the home shard answers.
+    Introspection,
+    /// `PRAGMA x = y`: every shard.
+    PragmaWrite,
+    /// ANALYZE / REINDEX: every shard.
+    Maintenance,
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::Unsharded => f.write_str("only unsharded tables (they live on the home shard)"),
+            Reason::ReferenceRead => f.write_str("reads reference tables only (same on every shard)"),
+            Reason::ReferenceWrite => f.write_str("writes a reference table (copied on every shard)"),
+            Reason::Key { table, values } => {
+                let vs: Vec<String> = values.iter().map(display_value).collect();
+                if vs.len() == 1 {
+                    write!(f, "shard key {table} = {}", vs[0])
+                } else {
+                    write!(f, "shard key {table} IN ({})", vs.join(", "))
+                }
+            }
+            Reason::Hint { table, key } => write!(f, "hint {table} = {}", display_value(key)),
+            Reason::NoKey { table } => write!(f, "no shard key for {table}: every shard, merged"),
+            Reason::ScatterWrite { table } => {
+                write!(f, "keyless write to {table}, scatter explicitly allowed")
+            }
+            Reason::InsertRows { table } => write!(f, "INSERT rows routed by their {table} keys"),
+            Reason::Ddl => f.write_str("DDL (same schema on every shard)"),
+            Reason::Introspection => f.write_str("schema introspection (same schema everywhere)"),
+            Reason::PragmaWrite => f.write_str("PRAGMA assignment (every shard)"),
+            Reason::Maintenance => f.write_str("maintenance statement (every shard)"),
+        }
+    }
+}
+
+fn display_value(v: &Value) -> String {
+    match v {
+        Value::Text(t) => format!("'{}'", t.replace('\'', "''")),
+        other => other.to_string(),
+    }
+}
+
+/// Route: where and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Route {
+    /// Where.
+    pub target: Target,
+    /// Why.
+    pub reason: Reason,
+}
+
+/// How the shards' answers become one answer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum Combine {
+    /// One shard answered: its answer is the answer.
+    Single,
+    /// Rows of every shard, concatenated in shard order (no order was asked for).
+    Concat,
+    /// INSERT … RETURNING split across shards: put the returned rows back in the
+    /// caller's row order. `rows[b][s]` is the caller's row index of the s-th row that
+    /// statement `s` of batch `b` inserted.
+    InsertReturning {
+        /// Caller row indexes, per batch, per statement.
+        rows: Vec<Vec<Vec<usize>>>,
+    },
+    /// A write that ran on several shards, each on its own rows: rows concatenated in
+    /// shard order, counters summed.
+    Scatter,
+    /// The same statement on every copy (reference-table writes, DDL, PRAGMA writes):
+    /// every shard must succeed; the home shard's answer is the answer.
+    Replicated,
+}
+
+/// A plan: route, per-shard SQL, and how to combine.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Plan {
+    /// Where and why.
+    pub route: Route,
+    /// What each shard runs, one atomic batch per shard, shards ascending.
+    pub batches: Vec<ShardBatch>,
+    /// How the answers combine.
+    pub combine: Combine,
+    /// The statement changes the schema: the catalog must be reloaded after it.
+    pub changes_schema: bool,
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let target = match &self.route.target {
+            Target::Home => "home shard (0)".to_string(),
+            Target::One(s) => format!("shard {s}"),
+            Target::Some(set) => format!(
+                "shards {}",
+                set.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", ")
+            ),
+            Target::All => "all shards".to_string(),
+        };
+        writeln!(f, "route: {target}")?;
+        writeln!(f, "why:   {}", self.route.reason)?;
+        for b in &self.batches {
+            for st in &b.statements {
+                write!(f, "shard {:>2}: {}", b.shard, st.sql)?;
+                if !st.params.is_empty() {
+                    let ps: Vec<String> = st.params.iter().map(display_value).collect();
+                    write!(f, "  -- params: [{}]", ps.join(", "))?;
+                }
+                writeln!(f)?;
+            }
+        }
+        match &self.combine {
+            Combine::Single => writeln!(f, "merge: none (one shard answers)"),
+            Combine::Concat => writeln!(f, "merge: concatenate rows in shard order"),
+            Combine::InsertReturning { .. } => {
+                writeln!(f, "merge: RETURNING rows put back in the caller's row order")
+            }
+            Combine::Scatter => writeln!(f, "merge: concatenate rows, sum changes over shards"),
+            Combine::Replicated => {
+                writeln!(f, "merge: same statement on every copy; the home shard's answer")
+            }
+        }
+    }
+}
+
+/// What a caller allows beyond the defaults.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PlanOptions {
+    /// Allow UPDATE/DELETE of a sharded table without a shard key to run on every shard.
+    pub allow_scatter_writes: bool,
+}
+
+/// Everything planning needs besides the statement.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    /// The policy.
+    pub policy: &'a Policy,
+    /// The schema.
+    pub catalog: &'a Catalog,
+    /// Caller options.
+    pub options: PlanOptions,
+}
+
+impl Context<'_> {
+    /// Number of shards.
+    pub fn shard_count(&self) -> usize {
+        self.policy.shard_count()
+    }
+}
+
+/// Plans one parsed and analyzed statement with its parameter values.
+pub fn plan(
+    parsed: &Parsed,
+    analysis: &Analysis,
+    params: &[Value],
+    hint: Option<&ShardHint>,
+    cx: Context<'_>,
+) -> Result<Plan> {
+    if params.len() != parsed.params.count {
+        return Err(Error::with_remedy(
+            ErrorCode::ParamCount,
+            format!(
+                "wrong number of parameter bindings: the statement has {} parameter{}, {} {} bound",
+                parsed.params.count,
+                if parsed.params.count == 1 { "" } else { "s" },
+                params.len(),
+                if params.len() == 1 { "was" } else { "were" },
+            ),
+            "bind exactly one value per parameter",
+        ));
+    }
+    let hint = hint.map(|h| route::resolve_hint(h, cx)).transpose()?;
+    let unchanged = |target: Target, reason: Reason, combine: Combine| {
+        let shards = target.shards(cx.shard_count());
+        Plan {
+            batches: shards
+                .into_iter()
+                .map(|shard| ShardBatch {
+                    shard,
+                    statements: vec![ShardStatement {
+                        sql: parsed.sql.clone(),
+                        params: params.to_vec(),
+                    }],
+                })
+                .collect(),
+            route: Route { target, reason },
+            combine,
+            changes_schema: false,
+        }
+    };
+    use StatementClass as C;
+    match &analysis.class {
+        C::Transaction => Err(Error::with_remedy(
+            ErrorCode::TransactionStatement,
+            format!(
+                "{} statements are not supported: D1 does not allow transaction control or ATTACH/DETACH/VACUUM",
+                parsed.first_keyword()
+            ),
+            "use batch() for statements that must succeed or fail together",
+        )),
+        C::Ddl => {
+            let mut p = unchanged(Target::All, Reason::Ddl, Combine::Replicated);
+            p.changes_schema = true;
+            Ok(p)
+        }
+        C::PragmaWrite => Ok(unchanged(Target::All, Reason::PragmaWrite, Combine::Replicated)),
+        C::Maintenance => Ok(unchanged(Target::All, Reason::Maintenance, Combine::Replicated)),
+        C::Introspection => Ok(unchanged(Target::Home, Reason::Introspection, Combine::Single)),
+        C::Explain => {
+            // EXPLAIN describes one shard's program; the home shard's is as good as any.
+            Ok(unchanged(Target::Home, Reason::Introspection, Combine::Single))
+        }
+        C::Read => {
+            let route = route::route_read(analysis, params, hint.as_ref(), cx)?;
+            let combine = if matches!(route.target, Target::Home | Target::One(_)) {
+                Combine::Single
+            } else {
+                fanout::check_fanout_read(parsed, analysis)?;
+                Combine::Concat
+            };
+            Ok(unchanged(route.target.clone(), route.reason, combine))
+        }
+        C::Insert { table, from_select } => {
+            if cx.policy.sharded_table(table).is_some() {
+                if *from_select {
+                    let route = route::route_insert_select(analysis, table, params, hint.as_ref(), cx)?;
+                    return Ok(unchanged(route.target, route.reason, Combine::Single));
+                }
+                let Ok(stmt) = &parsed.ast else {
+                    return Err(route::unparsed_needs_hint(parsed, table));
+                };
+                insert_split::plan_insert(parsed, stmt, table, params, hint.as_ref(), cx)
+            } else {
+                let route = route::route_write(analysis, table, params, hint.as_ref(), cx)?;
+                let combine = combine_for_write(&route);
+                Ok(unchanged(route.target, route.reason, combine))
+            }
+        }
+        C::Update { table } | C::Delete { table } => {
+            if let (C::Update { .. }, Ok(stmt)) = (&analysis.class, &parsed.ast) {
+                route::check_key_not_assigned(stmt, table, cx)?;
+            }
+            let route = route::route_write(analysis, table, params, hint.as_ref(), cx)?;
+            let combine = combine_for_write(&route);
+            Ok(unchanged(route.target, route.reason, combine))
+        }
+    }
+}
+
+fn combine_for_write(route: &Route) -> Combine {
+    match (&route.target, &route.reason) {
+        (Target::Home | Target::One(_), _) => Combine::Single,
+        (_, Reason::ReferenceWrite) => Combine::Replicated,
+        _ => Combine::Scatter,
+    }
+}
+
+/// Resolves a key expression to its value.
+pub(crate) fn key_value(k: &KeyExpr, params: &[Value]) -> Value {
+    match k {
+        KeyExpr::Literal(v) => v.clone(),
+        KeyExpr::Param(i) => params.get(i.wrapping_sub(1)).cloned().unwrap_or(Value::Null),
+    }
+}

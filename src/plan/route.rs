@@ -1,0 +1,381 @@
+//! Routing rules (DESIGN section 4): from an [`Analysis`] and the bound parameters to a
+//! [`Route`], or a refusal that names the construct and the remedy.
+
+use super::{key_value, Context, Reason, Route, Target};
+use crate::analyze::{object_name, Analysis, Pin, ReadBy, ShardedRef};
+use crate::backend::ShardId;
+use crate::error::{Error, ErrorCode, Result};
+use crate::parse::Parsed;
+use crate::placement;
+use crate::value::{Affinity, Value};
+use serde::{Deserialize, Serialize};
+use sqlparser::ast::{AssignmentTarget, Statement};
+use std::collections::BTreeSet;
+
+/// A caller's routing hint: "this statement concerns the rows of `table` whose key is
+/// `key`" (the Layeron `shard` option).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShardHint {
+    /// A sharded table.
+    pub table: String,
+    /// Its key value.
+    pub key: Value,
+}
+
+/// A hint checked against the policy, with its shard.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ResolvedHint {
+    pub table: String,
+    pub key: Value,
+    pub shard: ShardId,
+}
+
+pub(crate) fn resolve_hint(hint: &ShardHint, cx: Context<'_>) -> Result<ResolvedHint> {
+    let Some(t) = cx.policy.sharded_table(&hint.table) else {
+        return Err(Error::with_remedy(
+            ErrorCode::HintConflict,
+            format!("the shard hint names table {:?}, which is not a sharded table", hint.table),
+            "name a table listed in sharding.tables of the policy",
+        ));
+    };
+    let shard = placement::shard_for_key(&hint.key, key_affinity(&t.name, &t.key_column, cx)?, cx.shard_count())?;
+    Ok(ResolvedHint {
+        table: t.name.clone(),
+        key: hint.key.clone(),
+        shard,
+    })
+}
+
+/// The affinity of a sharded table's key column, from the catalog; the key column must
+/// compare with BINARY collation for hashing to agree with equality.
+pub(crate) fn key_affinity(table: &str, key_column: &str, cx: Context<'_>) -> Result<Affinity> {
+    let Some(t) = cx.catalog.get(table) else {
+        return Err(Error::with_remedy(
+            ErrorCode::NoSuchTable,
+            format!("no such table: {table}"),
+            format!("create {table} first (CREATE TABLE runs on every shard)"),
+        ));
+    };
+    let Some((_, col)) = t.column(key_column) else {
+        return Err(Error::with_remedy(
+            ErrorCode::InvalidPolicy,
+            format!("table {table} has no column {key_column}, which the policy names as its shard key"),
+            "fix sharding.tables[].keyColumn in the policy, or add the column",
+        ));
+    };
+    if let Some(c) = &col.collation {
+        if !c.eq_ignore_ascii_case("BINARY") {
+            return Err(Error::with_remedy(
+                ErrorCode::InvalidPolicy,
+                format!("shard key {table}.{key_column} is declared COLLATE {c}; equal keys would hash differently"),
+                "declare the key column with the default BINARY collation",
+            ));
+        }
+    }
+    Ok(col.affinity)
+}
+
+/// The shards a pin allows, after binding parameters.
+fn pin_shards(r: &ShardedRef, pin: &Pin, params: &[Value], cx: Context<'_>) -> Result<(BTreeSet<ShardId>, Vec<Value>)> {
+    let affinity = key_affinity(&r.table, &r.key_column, cx)?;
+    let mut shards = BTreeSet::new();
+    let mut values = Vec::new();
+    for k in pin {
+        let v = key_value(k, params);
+        match placement::shard_for_key(&v, affinity, cx.shard_count()) {
+            Ok(s) => {
+                shards.insert(s);
+            }
+            // `key = NULL` (or a blob) matches no row: it constrains the rows to none.
+            Err(_) if matches!(v, Value::Null | Value::Blob(_)) => {}
+            Err(e) => return Err(e),
+        }
+        values.push(v);
+    }
+    Ok((shards, values))
+}
+
+/// The shards the pins of one reference allow (intersection), or None when unpinned.
+fn ref_shards(r: &ShardedRef, pins: &[Pin], params: &[Value], cx: Context<'_>) -> Result<Option<(BTreeSet<ShardId>, Vec<Value>)>> {
+    let mut acc: Option<(BTreeSet<ShardId>, Vec<Value>)> = None;
+    for pin in pins {
+        let (s, v) = pin_shards(r, pin, params, cx)?;
+        acc = Some(match acc {
+            None => (s, v),
+            Some((prev, pv)) => (prev.intersection(&s).copied().collect(), if pv.len() <= v.len() { pv } else { v }),
+        });
+    }
+    Ok(acc)
+}
+
+/// Union-find classes of references whose keys are equated.
+fn classes(a: &Analysis) -> Vec<usize> {
+    let mut parent: Vec<usize> = (0..a.refs.len()).collect();
+    fn find(p: &mut [usize], mut x: usize) -> usize {
+        while p[x] != x {
+            p[x] = p[p[x]];
+            x = p[x];
+        }
+        x
+    }
+    for &(x, y) in &a.links {
+        if x < parent.len() && y < parent.len() {
+            let (rx, ry) = (find(&mut parent, x), find(&mut parent, y));
+            parent[rx] = ry;
+        }
+    }
+    (0..parent.len()).map(|i| find(&mut parent, i)).collect()
+}
+
+fn names(v: &[String]) -> String {
+    v.join(", ")
+}
+
+/// Routes a read (and the table set of any statement): see the module docs of `analyze`.
+pub(crate) fn route_read(a: &Analysis, params: &[Value], hint: Option<&ResolvedHint>, cx: Context<'_>) -> Result<Route> {
+    if a.refs.is_empty() && a.sharded_views.is_empty() {
+        if let Some(h) = hint {
+            // Nothing sharded: the hint has nothing to disagree with, but the data lives home.
+            let _ = h;
+        }
+        let reason = if a.unsharded.is_empty() && !a.reference.is_empty() {
+            Reason::ReferenceRead
+        } else {
+            Reason::Unsharded
+        };
+        return Ok(Route { target: Target::Home, reason });
+    }
+    let first_sharded = a
+        .refs
+        .first()
+        .map(|r| r.table.clone())
+        .or_else(|| a.sharded_views.first().cloned())
+        .unwrap_or_default();
+    if !a.unsharded.is_empty() {
+        return Err(Error::with_remedy(
+            ErrorCode::CrossShard,
+            format!(
+                "the statement reads sharded table {first_sharded} together with unsharded table{} {} (which live{} only on the home shard)",
+                if a.unsharded.len() == 1 { "" } else { "s" },
+                names(&a.unsharded),
+                if a.unsharded.len() == 1 { "s" } else { "" },
+            ),
+            format!("declare {} in sharding.reference (copied to every shard), or query the tables separately", names(&a.unsharded)),
+        ));
+    }
+    if let Some(h) = hint {
+        check_hint_agrees(a, h, params, cx)?;
+        return Ok(Route {
+            target: Target::One(h.shard),
+            reason: Reason::Hint { table: h.table.clone(), key: h.key.clone() },
+        });
+    }
+    if let Some(view) = a.sharded_views.first() {
+        return Err(Error::with_remedy(
+            ErrorCode::CrossShard,
+            format!("view {view} reads a sharded table; d1plus cannot see through views to route or merge them"),
+            "query the underlying tables directly, or pass a shard hint to read one shard's view",
+        ));
+    }
+    if let ReadBy::TokenScan(why) = &a.read_by {
+        return Err(unparsed_error(&first_sharded, why));
+    }
+    // 1. Every reference pinned to the same single shard: run it there.
+    let mut single: Option<(ShardId, Vec<Value>)> = None;
+    let mut all_single = true;
+    for r in &a.refs {
+        match ref_shards(r, &r.pins, params, cx)? {
+            Some((s, v)) if s.len() <= 1 => {
+                let shard = s.into_iter().next().unwrap_or(0);
+                match &single {
+                    None => single = Some((shard, v)),
+                    Some((prev, _)) if *prev == shard => {}
+                    Some(_) => all_single = false,
+                }
+            }
+            _ => all_single = false,
+        }
+    }
+    if all_single {
+        if let Some((shard, values)) = single {
+            return Ok(Route {
+                target: Target::One(shard),
+                reason: Reason::Key { table: first_sharded, values },
+            });
+        }
+    }
+    // 2. Otherwise the sharded references must form one co-located class whose rows are
+    //    the output's rows.
+    let class = classes(a);
+    if let Some(other) = a.refs.iter().enumerate().find(|(i, _)| class[*i] != class[0]) {
+        return Err(Error::with_remedy(
+            ErrorCode::CrossShard,
+            format!(
+                "{} and {} are not joined on their shard keys ({}.{} = {}.{}), so matching rows may sit on different shards",
+                a.refs[0].table, other.1.table, a.refs[0].table, a.refs[0].key_column, other.1.table, other.1.key_column
+            ),
+            "join sharded tables on their key columns, pin one shard with a key in WHERE or a hint, or declare the smaller table as a reference table",
+        ));
+    }
+    let top: Vec<&ShardedRef> = a.refs.iter().filter(|r| r.top_level).collect();
+    if top.is_empty() {
+        return Err(Error::with_remedy(
+            ErrorCode::CrossShard,
+            format!("a subquery reads sharded table {first_sharded} on every shard, but the outer query does not read a sharded table, so the shards' answers cannot be combined"),
+            format!("pin the subquery to one shard with {}.{} = ? or a hint", a.refs[0].table, a.refs[0].key_column),
+        ));
+    }
+    let mut set: Option<BTreeSet<ShardId>> = None;
+    let mut values = Vec::new();
+    for r in &top {
+        if let Some((s, v)) = ref_shards(r, &r.output_pins, params, cx)? {
+            values = v;
+            set = Some(match set {
+                None => s,
+                Some(prev) => prev.intersection(&s).copied().collect(),
+            });
+        }
+    }
+    match set {
+        Some(s) if s.is_empty() => Ok(Route {
+            // The keys contradict each other: no row qualifies; any one shard answers that.
+            target: Target::One(0),
+            reason: Reason::Key { table: first_sharded, values },
+        }),
+        Some(s) => Ok(Route {
+            target: Target::from_set(s, cx.shard_count()),
+            reason: Reason::Key { table: first_sharded, values },
+        }),
+        None => Ok(Route {
+            target: Target::All,
+            reason: Reason::NoKey { table: first_sharded },
+        }),
+    }
+}
+
+fn check_hint_agrees(a: &Analysis, h: &ResolvedHint, params: &[Value], cx: Context<'_>) -> Result<()> {
+    for r in a.refs.iter().filter(|r| r.table.eq_ignore_ascii_case(&h.table)) {
+        if let Some((s, values)) = ref_shards(r, &r.pins, params, cx)? {
+            if !s.contains(&h.shard) || s.len() > 1 {
+                let vs: Vec<String> = values.iter().map(|v| v.to_string()).collect();
+                return Err(Error::with_remedy(
+                    ErrorCode::HintConflict,
+                    format!(
+                        "the shard hint {} = {} disagrees with the key the SQL gives ({}.{} = {})",
+                        h.table, h.key, r.table, r.key_column, vs.join(" or ")
+                    ),
+                    "drop the hint (the key in the SQL routes the statement), or make them agree",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn unparsed_error(table: &str, why: &str) -> Error {
+    Error::with_remedy(
+        ErrorCode::Unsupported,
+        format!("d1plus cannot parse this statement ({why}) and it mentions sharded table {table}, so it cannot find the shard key"),
+        format!("pass a shard hint {{ table: \"{table}\", key }} to run it on that key's shard"),
+    )
+}
+
+pub(crate) fn unparsed_needs_hint(parsed: &Parsed, table: &str) -> Error {
+    let why = match &parsed.ast {
+        Err(e) => e.to_string(),
+        Ok(_) => "statement shape".into(),
+    };
+    unparsed_error(table, &why)
+}
+
+/// Routes UPDATE / DELETE / INSERT into a non-sharded table.
+pub(crate) fn route_write(a: &Analysis, table: &str, params: &[Value], hint: Option<&ResolvedHint>, cx: Context<'_>) -> Result<Route> {
+    use crate::policy::TableKind;
+    match cx.policy.table_kind(table) {
+        TableKind::Reference => {
+            if !a.refs.is_empty() || !a.unsharded.is_empty() || !a.sharded_views.is_empty() {
+                let other = a.refs.first().map(|r| r.table.clone()).or_else(|| a.unsharded.first().cloned()).or_else(|| a.sharded_views.first().cloned()).unwrap_or_default();
+                return Err(Error::with_remedy(
+                    ErrorCode::CrossShard,
+                    format!("a write to reference table {table} runs on every shard, but it reads {other}, which differs between shards"),
+                    "compute the values first and write them as literals or parameters",
+                ));
+            }
+            Ok(Route { target: Target::All, reason: Reason::ReferenceWrite })
+        }
+        TableKind::Unsharded => {
+            if !a.refs.is_empty() || !a.sharded_views.is_empty() {
+                let other = a.refs.first().map(|r| r.table.clone()).or_else(|| a.sharded_views.first().cloned()).unwrap_or_default();
+                return Err(Error::with_remedy(
+                    ErrorCode::CrossShard,
+                    format!("a write to unsharded table {table} runs on the home shard, but it reads sharded table {other}"),
+                    "read the sharded rows first, then write the values",
+                ));
+            }
+            Ok(Route { target: Target::Home, reason: Reason::Unsharded })
+        }
+        TableKind::Sharded => {
+            let route = route_read(a, params, hint, cx)?;
+            match route.target {
+                Target::All if !cx.options.allow_scatter_writes => {
+                    let key = cx.policy.sharded_table(table).map(|t| t.key_column.clone()).unwrap_or_default();
+                    Err(Error::with_remedy(
+                        ErrorCode::NoShardKey,
+                        format!("this write to sharded table {table} has no shard key: its WHERE clause does not pin {key}"),
+                        format!("add `{key} = ?` to the WHERE clause, pass a shard hint, or explicitly allow a scatter write to every shard"),
+                    ))
+                }
+                Target::All => Ok(Route { target: Target::All, reason: Reason::ScatterWrite { table: table.to_string() } }),
+                _ => Ok(route),
+            }
+        }
+    }
+}
+
+/// INSERT … SELECT into a sharded table: only when one shard is pinned by a hint.
+pub(crate) fn route_insert_select(a: &Analysis, table: &str, params: &[Value], hint: Option<&ResolvedHint>, cx: Context<'_>) -> Result<Route> {
+    if let ReadBy::TokenScan(why) = &a.read_by {
+        if hint.is_none() {
+            return Err(unparsed_error(table, why));
+        }
+    }
+    match hint {
+        Some(h) if h.table.eq_ignore_ascii_case(table) => {
+            let route = route_read(a, params, Some(h), cx)?;
+            Ok(route)
+        }
+        _ => Err(Error::with_remedy(
+            ErrorCode::CrossShard,
+            format!("INSERT … SELECT into sharded table {table}: d1plus cannot tell which shard each selected row belongs to"),
+            format!("pass a shard hint {{ table: \"{table}\", key }} when every row has that key, or insert with VALUES"),
+        )),
+    }
+}
+
+/// An UPDATE may not assign the shard key: the row would have to move shards.
+pub(crate) fn check_key_not_assigned(stmt: &Statement, table: &str, cx: Context<'_>) -> Result<()> {
+    let Some(t) = cx.policy.sharded_table(table) else {
+        return Ok(());
+    };
+    let Statement::Update(up) = stmt else {
+        return Ok(());
+    };
+    for asg in &up.assignments {
+        let cols: Vec<String> = match &asg.target {
+            AssignmentTarget::ColumnName(n) => vec![object_name(n)],
+            AssignmentTarget::Tuple(ns) => ns.iter().map(object_name).collect(),
+        };
+        if cols.iter().any(|c| c.eq_ignore_ascii_case(&t.key_column)) {
+            return Err(key_update_error(&t.name, &t.key_column));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn key_update_error(table: &str, key: &str) -> Error {
+    Error::with_remedy(
+        ErrorCode::KeyUpdate,
+        format!("the statement sets shard key column {table}.{key}; a row cannot move to another shard"),
+        format!("delete the row and insert it again with the new {key}"),
+    )
+}

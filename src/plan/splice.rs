@@ -1,0 +1,90 @@
+//! Builds shard SQL by splicing pieces of the original text, never by printing the AST
+//! (sqlparser's printer is not faithful to SQLite: `- -1` prints as `--1`, a comment).
+//! Parameters inside the pieces are renumbered `?1, ?2, …` in order of appearance, and
+//! the values they bind are gathered in the same order.
+
+use crate::parse::Parsed;
+use crate::value::Value;
+use std::ops::Range;
+
+/// A piece of shard SQL.
+#[derive(Debug, Clone)]
+pub(crate) enum Piece<'a> {
+    /// A byte range of the original text.
+    Source(Range<usize>),
+    /// Literal text of our own (a separator, a keyword).
+    Text(&'a str),
+}
+
+/// SQL text and the parameters it binds.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Spliced {
+    pub sql: String,
+    pub params: Vec<Value>,
+}
+
+/// Number of parameter occurrences inside `range` of the original text.
+pub(crate) fn params_in(parsed: &Parsed, range: &Range<usize>) -> usize {
+    let occ = &parsed.params.occurrences;
+    let lo = occ.partition_point(|(o, _)| *o < range.start);
+    let hi = occ.partition_point(|(o, _)| *o < range.end);
+    hi - lo
+}
+
+pub(crate) fn splice(parsed: &Parsed, pieces: &[Piece<'_>], params: &[Value]) -> Spliced {
+    let sql = &parsed.sql;
+    let mut out = String::with_capacity(sql.len());
+    let mut bound = Vec::new();
+    let occ = &parsed.params.occurrences;
+    for piece in pieces {
+        match piece {
+            Piece::Text(t) => out.push_str(t),
+            Piece::Source(range) => {
+                let mut cursor = range.start;
+                let first = occ.partition_point(|(o, _)| *o < range.start);
+                for &(offset, index) in occ[first..].iter().take_while(|(o, _)| *o < range.end) {
+                    let end = parsed.token_at(offset).map(|t| t.end).unwrap_or(offset);
+                    out.push_str(&sql[cursor..offset]);
+                    bound.push(params.get(index - 1).cloned().unwrap_or(Value::Null));
+                    out.push('?');
+                    out.push_str(&bound.len().to_string());
+                    cursor = end;
+                }
+                out.push_str(&sql[cursor..range.end]);
+            }
+        }
+    }
+    Spliced { sql: out, params: bound }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renumbers_parameters_in_order() {
+        let sql = "INSERT INTO t VALUES (?, :a), (?3, :a) ON CONFLICT DO UPDATE SET x = :a";
+        let p = Parsed::new(sql).unwrap();
+        let params = vec![
+            Value::Integer(1),
+            Value::Text("a".into()),
+            Value::Integer(3),
+        ];
+        // Second row only, then the suffix.
+        let row2 = sql.find("(?3").unwrap()..sql.find(" ON").unwrap();
+        let pieces = [
+            Piece::Source(0..sql.find('(').unwrap()),
+            Piece::Source(row2),
+            Piece::Source(sql.find(" ON").unwrap()..sql.len()),
+        ];
+        let s = splice(&p, &pieces, &params);
+        assert_eq!(
+            s.sql,
+            "INSERT INTO t VALUES (?1, ?2) ON CONFLICT DO UPDATE SET x = ?3"
+        );
+        assert_eq!(
+            s.params,
+            vec![Value::Integer(3), Value::Text("a".into()), Value::Text("a".into())]
+        );
+    }
+}
