@@ -181,6 +181,10 @@ fn analyze_ast(
             scopes.depth_offset = 1;
             scopes.visit(stmt)?;
             scopes.note_table(&table);
+            if policy.table_kind(&table) == TableKind::Sharded {
+                // The visitor met the target too; its rows are routed by the insert split.
+                scopes.registered += 1;
+            }
             ast_class(C::Insert { table, from_select })
         }
         Statement::Update(up) => {
@@ -189,8 +193,9 @@ fn analyze_ast(
                 _ => return Err(Error::new(ErrorCode::ParseError, "UPDATE without a table")),
             };
             let mut from = vec![&up.table];
-            if let Some(ast::UpdateTableFromKind::BeforeSet(f) | ast::UpdateTableFromKind::AfterSet(f)) =
-                &up.from
+            if let Some(
+                ast::UpdateTableFromKind::BeforeSet(f) | ast::UpdateTableFromKind::AfterSet(f),
+            ) = &up.from
             {
                 from.extend(f.iter());
             }
@@ -236,10 +241,13 @@ fn analyze_ast(
             }
             ast_class(C::Ddl)
         }
+        Statement::CreateTrigger(_) => {
+            check_trigger(parsed, policy)?;
+            ast_class(C::Ddl)
+        }
         Statement::CreateVirtualTable { .. }
         | Statement::CreateIndex(_)
         | Statement::CreateView { .. }
-        | Statement::CreateTrigger(_)
         | Statement::Drop { .. }
         | Statement::DropTrigger(_)
         | Statement::AlterTable(_) => ast_class(C::Ddl),
@@ -332,7 +340,10 @@ fn analyze_tokens(parsed: &Parsed, policy: &Policy, catalog: &Catalog, why: Stri
         _ => C::Read,
     };
     let mut a = Analysis::new(class, ReadBy::TokenScan(why));
-    if matches!(a.class, C::Read | C::Insert { .. } | C::Update { .. } | C::Delete { .. }) {
+    if matches!(
+        a.class,
+        C::Read | C::Insert { .. } | C::Update { .. } | C::Delete { .. }
+    ) {
         for name in &mentioned {
             match policy.table_kind(name) {
                 TableKind::Sharded => {
@@ -360,6 +371,70 @@ fn analyze_tokens(parsed: &Parsed, policy: &Policy, catalog: &Catalog, why: Stri
         }
     }
     a
+}
+
+/// A trigger runs on the shard where its table's row changed, so its body may only write
+/// tables whose rows live there too: a trigger on an unsharded table writes unsharded
+/// tables, one on a reference table writes reference tables (the same change on every
+/// copy), one on a sharded table writes sharded tables (rows of the same key).
+fn check_trigger(parsed: &Parsed, policy: &Policy) -> Result<()> {
+    let sql = &parsed.sql;
+    let toks = &parsed.tokens;
+    let Some(begin) = toks.iter().position(|t| t.is_keyword(sql, "BEGIN")) else {
+        return Ok(());
+    };
+    let Some(on) = toks[..begin].iter().position(|t| t.is_keyword(sql, "ON")) else {
+        return Ok(());
+    };
+    let name_at = |i: usize| {
+        // Skip a schema qualifier (`main.t`).
+        let i = if toks.get(i + 1).map(|t| t.kind) == Some(TokenKind::Dot) {
+            i + 2
+        } else {
+            i
+        };
+        toks.get(i).and_then(|t| t.ident_name(sql))
+    };
+    let Some(table) = name_at(on + 1) else {
+        return Ok(());
+    };
+    let kind = policy.table_kind(&table);
+    for (i, t) in toks.iter().enumerate().skip(begin + 1) {
+        let target = if t.is_keyword(sql, "INTO")
+            || (t.is_keyword(sql, "FROM") && i > 0 && toks[i - 1].is_keyword(sql, "DELETE"))
+        {
+            name_at(i + 1)
+        } else if t.is_keyword(sql, "UPDATE") {
+            let j = if toks.get(i + 1).is_some_and(|n| n.is_keyword(sql, "OR")) {
+                i + 3
+            } else {
+                i + 1
+            };
+            name_at(j)
+        } else {
+            None
+        };
+        if let Some(target) = target {
+            let tk = policy.table_kind(&target);
+            if tk != kind {
+                let describe = |k: TableKind| match k {
+                    TableKind::Sharded => "sharded",
+                    TableKind::Reference => "reference",
+                    TableKind::Unsharded => "unsharded",
+                };
+                return Err(Error::with_remedy(
+                    ErrorCode::CrossShard,
+                    format!(
+                        "trigger on {} table {table} writes {} table {target}: it would run on the wrong shard(s)",
+                        describe(kind),
+                        describe(tk)
+                    ),
+                    "write the other table from the application, in the same batch()",
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn push_unique(v: &mut Vec<String>, name: &str) {
@@ -405,6 +480,11 @@ struct Scopes<'a> {
     sharded_views: Vec<String>,
     hazards: Vec<String>,
     schema_reads: usize,
+    /// Sharded table names the visitor met anywhere, and how many of them were registered
+    /// through a FROM scope (or as a write target): a sharded table met in a place this
+    /// analysis does not model must not be overlooked.
+    seen_sharded: usize,
+    registered: usize,
 }
 
 impl<'a> Scopes<'a> {
@@ -424,6 +504,8 @@ impl<'a> Scopes<'a> {
             sharded_views: Vec::new(),
             hazards: Vec::new(),
             schema_reads: 0,
+            seen_sharded: 0,
+            registered: 0,
         }
     }
 
@@ -441,7 +523,28 @@ impl<'a> Scopes<'a> {
             && self.reference.is_empty()
     }
 
-    fn finish(self, a: &mut Analysis) {
+    fn finish(mut self, a: &mut Analysis) {
+        if self.seen_sharded > self.registered {
+            // A sharded table somewhere we do not model: an unpinned reference of its own,
+            // which makes a multi-shard plan impossible (refused) unless everything is pinned.
+            let table = self
+                .policy
+                .sharding
+                .tables
+                .first()
+                .map(|t| (t.name.clone(), t.key_column.clone()));
+            if let Some((table, key_column)) = table {
+                self.refs.push(ShardedRef {
+                    table,
+                    key_column,
+                    pins: Vec::new(),
+                    output_pins: Vec::new(),
+                    top_level: false,
+                });
+                self.hazards
+                    .push("a sharded table in a position d1plus does not analyze".into());
+            }
+        }
         a.refs = self.refs;
         a.links = self.links;
         a.unsharded = self.unsharded;
@@ -460,36 +563,123 @@ impl<'a> Scopes<'a> {
         }
     }
 
-    /// Adds the tables of one FROM clause as a new frame; returns the frame's entries'
-    /// join constraints to scan (ON clauses of inner joins pin, others only link).
+    /// Adds the tables of one FROM clause as a new frame; returns the ON conditions to
+    /// scan, each with whether its join is inner (an inner join's ON filters the output and
+    /// may pin keys; an outer join's ON only links).
     fn push_frame(&mut self, from: &[&TableWithJoins], top_level: bool) -> Vec<(Expr, bool)> {
         let mut frame = Vec::new();
         let mut ons = Vec::new();
         for twj in from {
-            self.add_factor(&twj.relation, top_level, &mut frame);
-            for join in &twj.joins {
-                self.add_factor(&join.relation, top_level, &mut frame);
-                let (constraint, inner) = match &join.join_operator {
-                    JoinOperator::Join(c) | JoinOperator::Inner(c) | JoinOperator::CrossJoin(c) => {
-                        (Some(c), true)
-                    }
-                    JoinOperator::Left(c)
-                    | JoinOperator::LeftOuter(c)
-                    | JoinOperator::Right(c)
-                    | JoinOperator::RightOuter(c)
-                    | JoinOperator::FullOuter(c) => (Some(c), false),
-                    _ => (None, false),
-                };
-                if let Some(JoinConstraint::On(e)) = constraint {
-                    ons.push((e.clone(), inner));
-                }
-            }
+            self.add_joined(twj, top_level, &mut frame, &mut ons);
         }
         self.frames.push(frame);
         ons
     }
 
-    fn add_factor(&mut self, factor: &TableFactor, top_level: bool, frame: &mut Vec<Entry>) {
+    fn add_joined(
+        &mut self,
+        twj: &TableWithJoins,
+        top_level: bool,
+        frame: &mut Vec<Entry>,
+        ons: &mut Vec<(Expr, bool)>,
+    ) {
+        self.add_factor(&twj.relation, top_level, frame, ons);
+        for join in &twj.joins {
+            let left_len = frame.len();
+            self.add_factor(&join.relation, top_level, frame, ons);
+            let (constraint, inner) = match &join.join_operator {
+                JoinOperator::Join(c) | JoinOperator::Inner(c) | JoinOperator::CrossJoin(c) => {
+                    (Some(c), true)
+                }
+                JoinOperator::Left(c)
+                | JoinOperator::LeftOuter(c)
+                | JoinOperator::Right(c)
+                | JoinOperator::RightOuter(c)
+                | JoinOperator::FullOuter(c) => (Some(c), false),
+                _ => (None, false),
+            };
+            match constraint {
+                Some(JoinConstraint::On(e)) => ons.push((e.clone(), inner)),
+                Some(JoinConstraint::Using(cols)) => {
+                    let names: Vec<String> = cols.iter().map(object_name).collect();
+                    self.link_same_named_keys(frame, left_len, |key| {
+                        names.iter().any(|n| n.eq_ignore_ascii_case(key))
+                    });
+                }
+                Some(JoinConstraint::Natural) => {
+                    // NATURAL joins on every common column; the keys are linked when the
+                    // left table has a column named like the right table's key.
+                    let right: Vec<Entry> = frame[left_len..].to_vec();
+                    let left: Vec<Entry> = frame[..left_len].to_vec();
+                    let common = |key: &str| {
+                        left.iter().any(|l| self.has_known_column(l, key))
+                            && right.iter().any(|r| self.has_known_column(r, key))
+                    };
+                    let keys: Vec<String> = right
+                        .iter()
+                        .filter_map(|r| r.node.map(|n| self.refs[n].key_column.clone()))
+                        .filter(|k| common(k))
+                        .collect();
+                    self.link_same_named_keys(frame, left_len, |key| {
+                        keys.iter().any(|k| k.eq_ignore_ascii_case(key))
+                    });
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// `USING (col)`: links the right table to the leftmost table that has `col`, when
+    /// `col` is the shard key of both.
+    fn link_same_named_keys(
+        &mut self,
+        frame: &[Entry],
+        left_len: usize,
+        is_join_column: impl Fn(&str) -> bool,
+    ) {
+        for r in &frame[left_len..] {
+            let Some(rn) = r.node else { continue };
+            let key = self.refs[rn].key_column.clone();
+            if !is_join_column(&key) {
+                continue;
+            }
+            if let Some(l) = frame[..left_len]
+                .iter()
+                .find(|l| self.has_known_column(l, &key))
+            {
+                if let Some(ln) = l.node {
+                    if self.refs[ln].key_column.eq_ignore_ascii_case(&key) {
+                        self.links.push((rn, ln));
+                    }
+                }
+            }
+        }
+    }
+
+    fn has_known_column(&self, entry: &Entry, column: &str) -> bool {
+        entry
+            .node
+            .is_some_and(|n| self.refs[n].key_column.eq_ignore_ascii_case(column))
+            || self
+                .catalog
+                .get(&entry.table)
+                .is_some_and(|t| t.column(column).is_some())
+    }
+
+    fn add_factor(
+        &mut self,
+        factor: &TableFactor,
+        top_level: bool,
+        frame: &mut Vec<Entry>,
+        ons: &mut Vec<(Expr, bool)>,
+    ) {
+        if let TableFactor::NestedJoin {
+            table_with_joins, ..
+        } = factor
+        {
+            self.add_joined(table_with_joins, top_level, frame, ons);
+            return;
+        }
         let TableFactor::Table {
             name, alias, args, ..
         } = factor
@@ -521,6 +711,7 @@ impl<'a> Scopes<'a> {
         }
         let node = match self.policy.table_kind(&table) {
             TableKind::Sharded => self.policy.sharded_table(&table).map(|t| {
+                self.registered += 1;
                 self.refs.push(ShardedRef {
                     table: t.name.clone(),
                     key_column: t.key_column.clone(),
@@ -609,10 +800,14 @@ impl<'a> Scopes<'a> {
                 right,
             }
             | Expr::IsNotDistinctFrom(left, right) => {
-                if let (Some(n), Some(v)) = (self.key_column_ref(left), key_literal(self.parsed, right)) {
+                if let (Some(n), Some(v)) =
+                    (self.key_column_ref(left), key_literal(self.parsed, right))
+                {
                     return Some((n, vec![v]));
                 }
-                if let (Some(n), Some(v)) = (self.key_column_ref(right), key_literal(self.parsed, left)) {
+                if let (Some(n), Some(v)) =
+                    (self.key_column_ref(right), key_literal(self.parsed, left))
+                {
                     return Some((n, vec![v]));
                 }
                 None
@@ -660,9 +855,10 @@ impl<'a> Scopes<'a> {
     fn key_column_ref(&self, e: &Expr) -> Option<usize> {
         let (qualifier, column) = match strip_nested(e) {
             Expr::Identifier(id) => (None, &id.value),
-            Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
-                (Some(&parts[parts.len() - 2].value), &parts[parts.len() - 1].value)
-            }
+            Expr::CompoundIdentifier(parts) if parts.len() >= 2 => (
+                Some(&parts[parts.len() - 2].value),
+                &parts[parts.len() - 1].value,
+            ),
             _ => return None,
         };
         for frame in self.frames.iter().rev() {
@@ -705,7 +901,6 @@ impl<'a> Scopes<'a> {
             None => true,
         }
     }
-
 }
 
 /// A literal or parameter, read from the original text (not from sqlparser's value,
@@ -717,16 +912,18 @@ pub fn key_literal(parsed: &Parsed, e: &Expr) -> Option<KeyExpr> {
             op: op @ (UnaryOperator::Minus | UnaryOperator::Plus),
             expr,
         } => match strip_nested(expr) {
-            Expr::Value(v) => {
-                literal_at(parsed, v.span.start, matches!(op, UnaryOperator::Minus))
-            }
+            Expr::Value(v) => literal_at(parsed, v.span.start, matches!(op, UnaryOperator::Minus)),
             _ => None,
         },
         _ => None,
     }
 }
 
-fn literal_at(parsed: &Parsed, loc: sqlparser::tokenizer::Location, negate: bool) -> Option<KeyExpr> {
+fn literal_at(
+    parsed: &Parsed,
+    loc: sqlparser::tokenizer::Location,
+    negate: bool,
+) -> Option<KeyExpr> {
     let sql = &parsed.sql;
     let offset = parsed.offset(loc)?;
     let tok = parsed.token_at(offset)?;
@@ -833,7 +1030,8 @@ impl Visitor for Scopes<'_> {
         }
         let nested = self.query_depth + self.depth_offset > 1;
         if nested && query.limit_clause.is_some() {
-            self.hazards.push("LIMIT or OFFSET inside a subquery".into());
+            self.hazards
+                .push("LIMIT or OFFSET inside a subquery".into());
         }
         ControlFlow::Continue(())
     }
@@ -856,6 +1054,13 @@ impl Visitor for Scopes<'_> {
         ControlFlow::Continue(())
     }
 
+    fn pre_visit_relation(&mut self, relation: &ObjectName) -> ControlFlow<Error> {
+        if self.policy.table_kind(&object_name(relation)) == TableKind::Sharded {
+            self.seen_sharded += 1;
+        }
+        ControlFlow::Continue(())
+    }
+
     fn post_visit_select(&mut self, _select: &Select) -> ControlFlow<Error> {
         self.frames.pop();
         ControlFlow::Continue(())
@@ -864,8 +1069,10 @@ impl Visitor for Scopes<'_> {
     fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<Error> {
         if let Expr::Function(f) = expr {
             if f.over.is_some() {
-                self.hazards
-                    .push(format!("window function {}() OVER (...)", object_name(&f.name)));
+                self.hazards.push(format!(
+                    "window function {}() OVER (...)",
+                    object_name(&f.name)
+                ));
             }
         }
         ControlFlow::Continue(())
@@ -894,16 +1101,25 @@ mod tests {
     #[test]
     fn pins_from_where() {
         let a = analyze_sql("SELECT * FROM events WHERE tenantId = 5 AND x > 1");
-        assert_eq!(a.refs[0].output_pins, vec![vec![KeyExpr::Literal(Value::Integer(5))]]);
+        assert_eq!(
+            a.refs[0].output_pins,
+            vec![vec![KeyExpr::Literal(Value::Integer(5))]]
+        );
         let a = analyze_sql("SELECT * FROM events e WHERE (e.tenantId IN (?, 'b')) AND 1");
         assert_eq!(
             a.refs[0].output_pins,
-            vec![vec![KeyExpr::Param(1), KeyExpr::Literal(Value::Text("b".into()))]]
+            vec![vec![
+                KeyExpr::Param(1),
+                KeyExpr::Literal(Value::Text("b".into()))
+            ]]
         );
         let a = analyze_sql("SELECT * FROM events WHERE tenantId = -0x10 OR (tenantId = :t AND y)");
         assert_eq!(
             a.refs[0].output_pins,
-            vec![vec![KeyExpr::Literal(Value::Integer(-16)), KeyExpr::Param(1)]]
+            vec![vec![
+                KeyExpr::Literal(Value::Integer(-16)),
+                KeyExpr::Param(1)
+            ]]
         );
     }
 
@@ -935,19 +1151,31 @@ mod tests {
         assert_eq!(a.links, vec![(1, 0)]);
         assert!(!a.refs[1].top_level);
         let a = analyze_sql("SELECT * FROM events LEFT JOIN users ON users.tenantId = 3");
-        assert!(a.refs[1].output_pins.is_empty(), "LEFT JOIN ON does not filter output");
+        assert!(
+            a.refs[1].output_pins.is_empty(),
+            "LEFT JOIN ON does not filter output"
+        );
     }
 
     #[test]
     fn classifies() {
         assert_eq!(analyze_sql("BEGIN").class, StatementClass::Transaction);
-        assert_eq!(analyze_sql("PRAGMA table_info(events)").class, StatementClass::Introspection);
-        assert_eq!(analyze_sql("PRAGMA foreign_keys = ON").class, StatementClass::PragmaWrite);
+        assert_eq!(
+            analyze_sql("PRAGMA table_info(events)").class,
+            StatementClass::Introspection
+        );
+        assert_eq!(
+            analyze_sql("PRAGMA foreign_keys = ON").class,
+            StatementClass::PragmaWrite
+        );
         assert_eq!(
             analyze_sql("SELECT name FROM sqlite_schema").class,
             StatementClass::Introspection
         );
-        assert_eq!(analyze_sql("CREATE INDEX i ON events(x)").class, StatementClass::Ddl);
+        assert_eq!(
+            analyze_sql("CREATE INDEX i ON events(x)").class,
+            StatementClass::Ddl
+        );
         let a = analyze_sql("SELECT * FROM plans JOIN other");
         assert_eq!(a.reference, vec!["plans"]);
         assert_eq!(a.unsharded, vec!["other"]);

@@ -41,7 +41,11 @@ pub struct Statement {
 impl Statement {
     /// A statement without parameters.
     pub fn new(sql: impl Into<String>) -> Statement {
-        Statement { sql: sql.into(), params: Vec::new(), hint: None }
+        Statement {
+            sql: sql.into(),
+            params: Vec::new(),
+            hint: None,
+        }
     }
 
     /// The same statement with these parameters.
@@ -86,7 +90,13 @@ impl<B: Backend> Database<B> {
             ));
         }
         let budget = Budget::new(options.query_budget);
-        let db = Database { policy, backend, catalog: RefCell::new(Rc::new(Catalog::default())), options, budget };
+        let db = Database {
+            policy,
+            backend,
+            catalog: RefCell::new(Rc::new(Catalog::default())),
+            options,
+            budget,
+        };
         db.reload_catalog().await?;
         Ok(db)
     }
@@ -115,7 +125,10 @@ impl<B: Backend> Database<B> {
     pub async fn reload_catalog(&self) -> Result<()> {
         let batch = ShardBatch {
             shard: 0,
-            statements: vec![crate::backend::ShardStatement { sql: catalog::LOAD_SQL.to_string(), params: Vec::new() }],
+            statements: vec![crate::backend::ShardStatement {
+                sql: catalog::LOAD_SQL.to_string(),
+                params: Vec::new(),
+            }],
         };
         let out = execute::run_batches(&self.backend, vec![batch], &self.budget).await?;
         let rows = match out.into_iter().next() {
@@ -133,17 +146,33 @@ impl<B: Backend> Database<B> {
         self.plan_with(sql, params, hint, self.options.plan)
     }
 
-    fn plan_with(&self, sql: &str, params: &[Value], hint: Option<&ShardHint>, options: PlanOptions) -> Result<Plan> {
+    fn plan_with(
+        &self,
+        sql: &str,
+        params: &[Value],
+        hint: Option<&ShardHint>,
+        options: PlanOptions,
+    ) -> Result<Plan> {
         let parsed = Parsed::new(sql)?;
         let catalog = self.catalog();
         let analysis = analyze(&parsed, &self.policy, &catalog)?;
-        let cx = Context { policy: &self.policy, catalog: &catalog, options };
+        let cx = Context {
+            policy: &self.policy,
+            catalog: &catalog,
+            options,
+        };
         plan::plan(&parsed, &analysis, params, hint, cx)
     }
 
     /// Plans, reloading the catalog once if a table is unknown (another client may have
     /// created it).
-    async fn plan_fresh(&self, sql: &str, params: &[Value], hint: Option<&ShardHint>, options: PlanOptions) -> Result<Plan> {
+    async fn plan_fresh(
+        &self,
+        sql: &str,
+        params: &[Value],
+        hint: Option<&ShardHint>,
+        options: PlanOptions,
+    ) -> Result<Plan> {
         match self.plan_with(sql, params, hint, options) {
             Err(e) if e.code() == ErrorCode::NoSuchTable => {
                 self.reload_catalog().await?;
@@ -154,12 +183,23 @@ impl<B: Backend> Database<B> {
     }
 
     /// Runs one statement: `prepare(sql).bind(params).all()`.
-    pub async fn query(&self, sql: &str, params: &[Value], hint: Option<&ShardHint>) -> Result<QueryResult> {
+    pub async fn query(
+        &self,
+        sql: &str,
+        params: &[Value],
+        hint: Option<&ShardHint>,
+    ) -> Result<QueryResult> {
         self.query_with(sql, params, hint, self.options.plan).await
     }
 
     /// Runs one statement with explicit planner options (e.g. allowing a scatter write).
-    pub async fn query_with(&self, sql: &str, params: &[Value], hint: Option<&ShardHint>, options: PlanOptions) -> Result<QueryResult> {
+    pub async fn query_with(
+        &self,
+        sql: &str,
+        params: &[Value],
+        hint: Option<&ShardHint>,
+        options: PlanOptions,
+    ) -> Result<QueryResult> {
         let plan = self.plan_fresh(sql, params, hint, options).await?;
         let result = execute::execute(&plan, &self.backend, &self.budget).await;
         if plan.changes_schema {
@@ -174,7 +214,10 @@ impl<B: Backend> Database<B> {
     pub async fn batch(&self, statements: &[Statement]) -> Result<Vec<QueryResult>> {
         let mut plans = Vec::with_capacity(statements.len());
         for s in statements {
-            plans.push(self.plan_fresh(&s.sql, &s.params, s.hint.as_ref(), self.options.plan).await?);
+            plans.push(
+                self.plan_fresh(&s.sql, &s.params, s.hint.as_ref(), self.options.plan)
+                    .await?,
+            );
         }
         // One backend batch per shard, statements in the caller's order.
         let mut merged: Vec<ShardBatch> = Vec::new();
@@ -186,7 +229,10 @@ impl<B: Backend> Database<B> {
                 let idx = match merged.iter().position(|m| m.shard == b.shard) {
                     Some(i) => i,
                     None => {
-                        merged.push(ShardBatch { shard: b.shard, statements: Vec::new() });
+                        merged.push(ShardBatch {
+                            shard: b.shard,
+                            statements: Vec::new(),
+                        });
                         merged.len() - 1
                     }
                 };
@@ -209,7 +255,10 @@ impl<B: Backend> Database<B> {
             return Err(match e.clone() {
                 Error::Backend { shard, message } if !committed.is_empty() => Error::Backend {
                     shard,
-                    message: format!("{message} [d1plus: this batch spans shards; shard batches {} committed]", committed.join(", ")),
+                    message: format!(
+                        "{message} [d1plus: this batch spans shards; shard batches {} committed]",
+                        committed.join(", ")
+                    ),
                 },
                 other => other,
             });
@@ -236,7 +285,9 @@ impl<B: Backend> Database<B> {
     pub async fn batch_atomic(&self, statements: &[Statement]) -> Result<Vec<QueryResult>> {
         let mut shards = std::collections::BTreeSet::new();
         for s in statements {
-            let p = self.plan_fresh(&s.sql, &s.params, s.hint.as_ref(), self.options.plan).await?;
+            let p = self
+                .plan_fresh(&s.sql, &s.params, s.hint.as_ref(), self.options.plan)
+                .await?;
             shards.extend(p.batches.iter().map(|b| b.shard));
         }
         if shards.len() > 1 {
@@ -272,7 +323,11 @@ impl<B: Backend> Database<B> {
 fn exec_error(e: Error, index: usize, sql: &str) -> Error {
     let short: String = sql.chars().take(200).collect();
     match e {
-        Error::Proxy { code, message, remedy } => Error::Proxy {
+        Error::Proxy {
+            code,
+            message,
+            remedy,
+        } => Error::Proxy {
             code,
             message: format!("statement {index} ({short}): {message}"),
             remedy,

@@ -268,7 +268,11 @@ mod tests {
         assert_eq!(col.affinity, Affinity::Text);
         assert_eq!(col.collation.as_deref(), Some("NOCASE"));
         assert_eq!(t.column("n").unwrap().1.affinity, Affinity::Numeric);
-        assert_eq!(t.insertable_columns().count(), 3, "generated column is hidden");
+        assert_eq!(
+            t.insertable_columns().count(),
+            3,
+            "generated column is hidden"
+        );
         let w = c.get("W").unwrap();
         assert_eq!(w.rowid_alias, None);
         assert_eq!(w.column("v").unwrap().1.affinity, Affinity::Blob);

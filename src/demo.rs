@@ -57,9 +57,14 @@ fn query(db: &Database<SqliteBackend>, sql: &str, params: &[Value]) -> Result<()
 }
 
 pub fn run(dir: Option<PathBuf>) -> Result<(), Error> {
-    let dir = dir.unwrap_or_else(|| std::env::temp_dir().join(format!("d1plus-demo-{}", std::process::id())));
+    let dir = dir.unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("d1plus-demo-{}", std::process::id()))
+    });
     let policy = Policy::from_json(POLICY)?;
-    println!("d1plus demo: one logical SQLite database over 4 shard files in {}", dir.display());
+    println!(
+        "d1plus demo: one logical SQLite database over 4 shard files in {}",
+        dir.display()
+    );
     println!("\npolicy.json:\n{POLICY}");
     init_with(&dir, &policy)?;
     let db = open(&dir, Options::default())?;
@@ -69,8 +74,16 @@ pub fn run(dir: Option<PathBuf>) -> Result<(), Error> {
     println!("created the schema with {} statements", r.count);
 
     step("2. A reference table (plans) is written to every shard; an unsharded one (settings) to the home shard");
-    query(&db, "INSERT INTO plans (id, name, price) VALUES (1, 'free', 0), (2, 'pro', 20)", &[])?;
-    query(&db, "INSERT INTO settings (key, value) VALUES ('theme', 'dark')", &[])?;
+    query(
+        &db,
+        "INSERT INTO plans (id, name, price) VALUES (1, 'free', 0), (2, 'pro', 20)",
+        &[],
+    )?;
+    query(
+        &db,
+        "INSERT INTO settings (key, value) VALUES ('theme', 'dark')",
+        &[],
+    )?;
 
     step("3. A multi-row INSERT is split: each row goes to the shard its tenantId hashes to");
     let insert = "INSERT INTO events (tenantId, id, kind, amount, planId) VALUES \
@@ -80,26 +93,47 @@ pub fn run(dir: Option<PathBuf>) -> Result<(), Error> {
     explain(&db, insert, &[])?;
     query(&db, insert, &[])?;
     let batch = [
-        Statement::new("INSERT INTO notes (tenantId, id, body) VALUES (?, 1, 'hello')").bind(vec![Value::Text("acme".into())]),
-        Statement::new("INSERT INTO notes (tenantId, id, body) VALUES (?, 1, 'hi')").bind(vec![Value::Text("globex".into())]),
+        Statement::new("INSERT INTO notes (tenantId, id, body) VALUES (?, 1, 'hello')")
+            .bind(vec![Value::Text("acme".into())]),
+        Statement::new("INSERT INTO notes (tenantId, id, body) VALUES (?, 1, 'hi')")
+            .bind(vec![Value::Text("globex".into())]),
     ];
     let results = block_on(db.batch(&batch))?;
-    println!("batch(): {} statements, shards {:?} and {:?} (each shard's part is atomic)", results.len(), results[0].meta.shards, results[1].meta.shards);
+    println!(
+        "batch(): {} statements, shards {:?} and {:?} (each shard's part is atomic)",
+        results.len(),
+        results[0].meta.shards,
+        results[1].meta.shards
+    );
 
     step("4. Where did the rows land? (reading each shard file directly)");
     for shard in 0..policy.shard_count() {
         let rows: Vec<String> = db.backend().with_connection(shard, |c| {
-            let mut st = c.prepare("SELECT DISTINCT tenantId FROM events ORDER BY 1").ok();
+            let mut st = c
+                .prepare("SELECT DISTINCT tenantId FROM events ORDER BY 1")
+                .ok();
             st.as_mut()
-                .and_then(|s| s.query_map([], |r| r.get::<_, String>(0)).ok().map(|it| it.flatten().collect()))
+                .and_then(|s| {
+                    s.query_map([], |r| r.get::<_, String>(0))
+                        .ok()
+                        .map(|it| it.flatten().collect())
+                })
                 .unwrap_or_default()
         })?;
         println!("shard {shard}: tenants {rows:?}");
     }
 
     step("5. A read with the shard key goes to exactly one shard");
-    explain(&db, "SELECT id, kind, amount FROM events WHERE tenantId = ?", &[Value::Text("acme".into())])?;
-    query(&db, "SELECT id, kind, amount FROM events WHERE tenantId = ?", &[Value::Text("acme".into())])?;
+    explain(
+        &db,
+        "SELECT id, kind, amount FROM events WHERE tenantId = ?",
+        &[Value::Text("acme".into())],
+    )?;
+    query(
+        &db,
+        "SELECT id, kind, amount FROM events WHERE tenantId = ?",
+        &[Value::Text("acme".into())],
+    )?;
 
     step("6. Joins with a reference table, or co-located on the key, run on that shard");
     query(
@@ -109,19 +143,41 @@ pub fn run(dir: Option<PathBuf>) -> Result<(), Error> {
     )?;
 
     step("7. A read without the key fans out to every shard");
-    explain(&db, "SELECT tenantId, id, amount FROM events WHERE amount > 100", &[])?;
-    query(&db, "SELECT tenantId, id, amount FROM events WHERE amount > 100", &[])?;
+    explain(
+        &db,
+        "SELECT tenantId, id, amount FROM events WHERE amount > 100",
+        &[],
+    )?;
+    query(
+        &db,
+        "SELECT tenantId, id, amount FROM events WHERE amount > 100",
+        &[],
+    )?;
 
     step("8. Writes with the key go to one shard; keyless writes are refused");
-    query(&db, "UPDATE events SET amount = amount + 5 WHERE tenantId = 'umbrella' AND id = 1", &[])?;
+    query(
+        &db,
+        "UPDATE events SET amount = amount + 5 WHERE tenantId = 'umbrella' AND id = 1",
+        &[],
+    )?;
     query(&db, "UPDATE events SET amount = 0", &[])?;
-    query(&db, "UPDATE events SET tenantId = 'other' WHERE tenantId = 'acme'", &[])?;
+    query(
+        &db,
+        "UPDATE events SET tenantId = 'other' WHERE tenantId = 'acme'",
+        &[],
+    )?;
 
     step("9. Things D1 does not allow are refused as D1 would");
     query(&db, "BEGIN TRANSACTION", &[])?;
 
     println!("\nThe demo database is in {}. Try:", dir.display());
-    println!("  d1plus query {} \"SELECT * FROM events WHERE tenantId = 'acme'\"", dir.display());
-    println!("  d1plus explain {} \"SELECT * FROM notes WHERE tenantId IN ('acme', 'globex')\"", dir.display());
+    println!(
+        "  d1plus query {} \"SELECT * FROM events WHERE tenantId = 'acme'\"",
+        dir.display()
+    );
+    println!(
+        "  d1plus explain {} \"SELECT * FROM notes WHERE tenantId IN ('acme', 'globex')\"",
+        dir.display()
+    );
     Ok(())
 }

@@ -122,7 +122,11 @@ impl Error {
     }
 
     /// A proxy error with a remedy.
-    pub fn with_remedy(code: ErrorCode, message: impl Into<String>, remedy: impl Into<String>) -> Error {
+    pub fn with_remedy(
+        code: ErrorCode,
+        message: impl Into<String>,
+        remedy: impl Into<String>,
+    ) -> Error {
         Error::Proxy {
             code,
             message: message.into(),

@@ -60,7 +60,10 @@ impl Serialize for RowObject<'_> {
 impl QueryResult {
     /// The rows as D1 objects.
     pub fn objects(&self) -> impl Iterator<Item = RowObject<'_>> {
-        self.rows.iter().map(|r| RowObject { columns: &self.columns, row: r })
+        self.rows.iter().map(|r| RowObject {
+            columns: &self.columns,
+            row: r,
+        })
     }
 }
 
@@ -91,7 +94,10 @@ pub struct Budget {
 impl Budget {
     /// A budget of `limit` shard statements (None: unlimited).
     pub fn new(limit: Option<usize>) -> Budget {
-        Budget { limit, used: Cell::new(0) }
+        Budget {
+            limit,
+            used: Cell::new(0),
+        }
     }
 
     /// Statements used so far.
@@ -117,7 +123,11 @@ impl Budget {
 }
 
 /// Runs the batches of several plans together (one backend call, one batch per shard).
-pub async fn run_batches(backend: &dyn Backend, batches: Vec<ShardBatch>, budget: &Budget) -> Result<Vec<Result<Vec<StatementOutput>>>> {
+pub async fn run_batches(
+    backend: &dyn Backend,
+    batches: Vec<ShardBatch>,
+    budget: &Budget,
+) -> Result<Vec<Result<Vec<StatementOutput>>>> {
     let n: usize = batches.iter().map(|b| b.statements.len()).sum();
     budget.take(n)?;
     Ok(backend.run(batches).await)
@@ -187,7 +197,10 @@ pub fn combine(plan: &Plan, outputs: Vec<Result<Vec<StatementOutput>>>) -> Resul
             if exact {
                 result.rows = placed.into_iter().flatten().collect();
             } else {
-                result.rows = ok.iter().flat_map(|(_, o)| o.iter().flat_map(|s| s.rows.clone())).collect();
+                result.rows = ok
+                    .iter()
+                    .flat_map(|(_, o)| o.iter().flat_map(|s| s.rows.clone()))
+                    .collect();
             }
         }
         Combine::Single | Combine::Concat | Combine::Scatter => {

@@ -118,12 +118,60 @@ pub fn quote_ident(name: &str) -> String {
 
 fn is_reserved(word: &str) -> bool {
     const RESERVED: &[&str] = &[
-        "ALL", "AND", "AS", "BETWEEN", "BY", "CASE", "CHECK", "COLLATE", "CREATE", "DEFAULT",
-        "DELETE", "DISTINCT", "DROP", "ELSE", "END", "ESCAPE", "EXCEPT", "EXISTS", "FROM",
-        "GROUP", "HAVING", "IN", "INDEX", "INSERT", "INTERSECT", "INTO", "IS", "ISNULL", "JOIN",
-        "LIMIT", "NOT", "NOTNULL", "NULL", "ON", "OR", "ORDER", "PRIMARY", "REFERENCES",
-        "SELECT", "SET", "TABLE", "THEN", "TO", "UNION", "UNIQUE", "UPDATE", "USING", "VALUES",
-        "WHEN", "WHERE", "WINDOW", "OFFSET", "KEY", "ROWID",
+        "ALL",
+        "AND",
+        "AS",
+        "BETWEEN",
+        "BY",
+        "CASE",
+        "CHECK",
+        "COLLATE",
+        "CREATE",
+        "DEFAULT",
+        "DELETE",
+        "DISTINCT",
+        "DROP",
+        "ELSE",
+        "END",
+        "ESCAPE",
+        "EXCEPT",
+        "EXISTS",
+        "FROM",
+        "GROUP",
+        "HAVING",
+        "IN",
+        "INDEX",
+        "INSERT",
+        "INTERSECT",
+        "INTO",
+        "IS",
+        "ISNULL",
+        "JOIN",
+        "LIMIT",
+        "NOT",
+        "NOTNULL",
+        "NULL",
+        "ON",
+        "OR",
+        "ORDER",
+        "PRIMARY",
+        "REFERENCES",
+        "SELECT",
+        "SET",
+        "TABLE",
+        "THEN",
+        "TO",
+        "UNION",
+        "UNIQUE",
+        "UPDATE",
+        "USING",
+        "VALUES",
+        "WHEN",
+        "WHERE",
+        "WINDOW",
+        "OFFSET",
+        "KEY",
+        "ROWID",
     ];
     RESERVED.iter().any(|k| k.eq_ignore_ascii_case(word))
 }
@@ -148,7 +196,11 @@ pub fn tokenize(sql: &str) -> Vec<Token> {
         while end < bytes.len() && !sql.is_char_boundary(end) {
             end += 1;
         }
-        tokens.push(Token { kind, start: i, end });
+        tokens.push(Token {
+            kind,
+            start: i,
+            end,
+        });
         i = end;
     }
     tokens
@@ -330,7 +382,10 @@ fn number(z: &[u8]) -> (TokenKind, usize) {
 
 /// The meaningful (non-trivia) tokens of `sql`.
 pub fn significant(sql: &str) -> Vec<Token> {
-    tokenize(sql).into_iter().filter(|t| !t.is_trivia()).collect()
+    tokenize(sql)
+        .into_iter()
+        .filter(|t| !t.is_trivia())
+        .collect()
 }
 
 /// One statement of a script: its text range, without the terminating `;`.

@@ -1,12 +1,33 @@
 //! d1plus: many Cloudflare D1 (SQLite) databases behaving as one.
+//!
+//! ```text
+//! SQL text + params (+ optional shard hint)
+//!   -> parse     SQLite-faithful tokens, parameter numbering, sqlparser AST   (parse, lex)
+//!   -> analyze   tables, statement class, shard keys pinned by WHERE           (analyze)
+//!   -> plan      route + per-shard SQL + how to combine answers                (plan)
+//!   -> execute   backend: SQLite files (native) or D1 bindings (wasm)          (execute, backend)
+//!   -> result    D1-shaped: { results, success, meta }                         (api)
+//! ```
+//!
+//! Glossary:
+//! - **shard**: one D1 database (natively, one SQLite file); 1 to 64 of them, a power of two.
+//! - **home shard**: shard 0, where unsharded tables live.
+//! - **key**: the shard key column of a sharded table; its value decides the row's shard.
+//! - **route**: where a statement runs (home, one shard, some shards, all shards) and why.
+//! - **hint**: a caller-given `{ table, key }` that routes a statement to that key's shard.
+//! - **reference table**: a small table copied on every shard, so sharded tables can join it.
 #![deny(missing_docs)]
 
+pub mod analyze;
+pub mod api;
 pub mod backend;
+pub mod catalog;
 pub mod error;
+pub mod execute;
+pub mod lex;
 pub mod merge;
+pub mod parse;
 pub mod placement;
+pub mod plan;
 pub mod policy;
 pub mod value;
-pub mod lex;
-pub mod parse;
-pub mod catalog;

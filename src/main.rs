@@ -1,1 +1,334 @@
-fn main(){}
+//! The `d1plus` command line: a sharded logical database over local SQLite files.
+
+#[cfg(target_arch = "wasm32")]
+fn main() {}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn main() -> std::process::ExitCode {
+    cli::main()
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod cli {
+    use clap::{Parser, Subcommand, ValueEnum};
+    use d1plus::api::{Database, Options};
+    use d1plus::backend::sqlite::SqliteBackend;
+    use d1plus::error::{Error, ErrorCode};
+    use d1plus::execute::QueryResult;
+    use d1plus::plan::ShardHint;
+    use d1plus::policy::Policy;
+    use d1plus::value::Value;
+    use futures::executor::block_on;
+    use std::io::{BufRead, Read, Write};
+    use std::path::{Path, PathBuf};
+    use std::process::ExitCode;
+
+    #[derive(Parser)]
+    #[command(
+        name = "d1plus",
+        version,
+        about = "Many D1 / SQLite databases behaving as one: a SQL-rewriting shard proxy"
+    )]
+    struct Cli {
+        #[command(subcommand)]
+        command: Command,
+    }
+
+    #[derive(Subcommand)]
+    enum Command {
+        /// Create DIR with one empty SQLite file per shard and the policy.
+        Init {
+            /// Directory to create.
+            dir: PathBuf,
+            /// Policy JSON file.
+            #[arg(long)]
+            policy: PathBuf,
+        },
+        /// Run a SQL script through the proxy (FILE, or - for stdin).
+        Exec {
+            /// Database directory.
+            dir: PathBuf,
+            /// Script file, or - for standard input.
+            file: String,
+        },
+        /// Run one statement (or, with --format ndjson, one request per stdin line).
+        Query {
+            /// Database directory.
+            dir: PathBuf,
+            /// Parameters as a JSON array.
+            #[arg(long)]
+            params: Option<String>,
+            /// Shard hint TABLE=KEY.
+            #[arg(long)]
+            hint: Option<String>,
+            /// Output format.
+            #[arg(long, value_enum, default_value_t = Format::Table)]
+            format: Format,
+            /// Allow an UPDATE/DELETE without a shard key to run on every shard.
+            #[arg(long)]
+            allow_scatter: bool,
+            /// The statement (not used with --format ndjson).
+            sql: Option<String>,
+        },
+        /// Show the plan: route, reason, per-shard SQL, merge steps.
+        Explain {
+            /// Database directory.
+            dir: PathBuf,
+            /// Parameters as a JSON array.
+            #[arg(long)]
+            params: Option<String>,
+            /// Shard hint TABLE=KEY.
+            #[arg(long)]
+            hint: Option<String>,
+            /// The statement.
+            sql: String,
+        },
+        /// A guided tour on a 4-shard demo database.
+        Demo {
+            /// Where to create the demo (default: a fresh temporary folder).
+            #[arg(long)]
+            dir: Option<PathBuf>,
+        },
+    }
+
+    #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+    enum Format {
+        Table,
+        Json,
+        Ndjson,
+    }
+
+    pub fn main() -> ExitCode {
+        let cli = Cli::parse();
+        match run(cli.command) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    }
+
+    fn run(cmd: Command) -> Result<(), Error> {
+        match cmd {
+            Command::Init { dir, policy } => init(&dir, &policy),
+            Command::Exec { dir, file } => {
+                let db = open(&dir, Options::default())?;
+                let script = read_input(&file)?;
+                let r = block_on(db.exec(&script))?;
+                println!(
+                    "ok: {} statement{} ({:.1} ms)",
+                    r.count,
+                    if r.count == 1 { "" } else { "s" },
+                    r.duration
+                );
+                Ok(())
+            }
+            Command::Query {
+                dir,
+                params,
+                hint,
+                format,
+                allow_scatter,
+                sql,
+            } => {
+                let mut options = Options::default();
+                options.plan.allow_scatter_writes = allow_scatter;
+                let db = open(&dir, options)?;
+                if format == Format::Ndjson {
+                    return ndjson(&db);
+                }
+                let Some(sql) = sql else {
+                    return Err(usage("query needs a SQL statement (or --format ndjson)"));
+                };
+                let params = parse_params(params.as_deref())?;
+                let hint = hint.as_deref().map(parse_hint).transpose()?;
+                let r = block_on(db.query(&sql, &params, hint.as_ref()))?;
+                match format {
+                    Format::Json => {
+                        println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default())
+                    }
+                    _ => print_table(&r),
+                }
+                Ok(())
+            }
+            Command::Explain {
+                dir,
+                params,
+                hint,
+                sql,
+            } => {
+                let db = open(&dir, Options::default())?;
+                let params = parse_params(params.as_deref())?;
+                let hint = hint.as_deref().map(parse_hint).transpose()?;
+                let plan = db.plan(&sql, &params, hint.as_ref())?;
+                print!("{plan}");
+                Ok(())
+            }
+            Command::Demo { dir } => crate::demo::run(dir),
+        }
+    }
+
+    fn usage(msg: &str) -> Error {
+        Error::new(ErrorCode::ParseError, msg)
+    }
+
+    fn io_error(what: &str, path: &Path, e: std::io::Error) -> Error {
+        Error::new(
+            ErrorCode::InvalidPolicy,
+            format!("{what} {}: {e}", path.display()),
+        )
+    }
+
+    pub fn init(dir: &Path, policy_file: &Path) -> Result<(), Error> {
+        let text = std::fs::read_to_string(policy_file)
+            .map_err(|e| io_error("cannot read policy", policy_file, e))?;
+        let policy = Policy::from_json(&text)?;
+        init_with(dir, &policy)?;
+        println!(
+            "created {} with {} shard{}",
+            dir.display(),
+            policy.shard_count(),
+            if policy.shard_count() == 1 { "" } else { "s" }
+        );
+        Ok(())
+    }
+
+    pub fn init_with(dir: &Path, policy: &Policy) -> Result<(), Error> {
+        SqliteBackend::create(dir, policy.shard_count())?;
+        let path = dir.join("policy.json");
+        std::fs::write(&path, policy.to_json_pretty())
+            .map_err(|e| io_error("cannot write", &path, e))?;
+        Ok(())
+    }
+
+    pub fn open(dir: &Path, options: Options) -> Result<Database<SqliteBackend>, Error> {
+        let path = dir.join("policy.json");
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            Error::with_remedy(
+                ErrorCode::InvalidPolicy,
+                format!("cannot read {}: {e}", path.display()),
+                "create the database with `d1plus init DIR --policy FILE`",
+            )
+        })?;
+        let policy = Policy::from_json(&text)?;
+        let backend = SqliteBackend::open(dir, policy.shard_count())?;
+        block_on(Database::open(policy, backend, options))
+    }
+
+    fn read_input(file: &str) -> Result<String, Error> {
+        if file == "-" {
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .map_err(|e| usage(&format!("cannot read stdin: {e}")))?;
+            Ok(s)
+        } else {
+            std::fs::read_to_string(file).map_err(|e| usage(&format!("cannot read {file}: {e}")))
+        }
+    }
+
+    fn parse_params(json: Option<&str>) -> Result<Vec<Value>, Error> {
+        match json {
+            None => Ok(Vec::new()),
+            Some(j) => serde_json::from_str(j)
+                .map_err(|e| usage(&format!("--params must be a JSON array of values: {e}"))),
+        }
+    }
+
+    pub fn parse_hint(s: &str) -> Result<ShardHint, Error> {
+        let Some((table, key)) = s.split_once('=') else {
+            return Err(usage("--hint must look like TABLE=KEY"));
+        };
+        let key =
+            serde_json::from_str::<Value>(key).unwrap_or_else(|_| Value::Text(key.to_string()));
+        Ok(ShardHint {
+            table: table.to_string(),
+            key,
+        })
+    }
+
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Request {
+        sql: String,
+        #[serde(default)]
+        params: Vec<Value>,
+        #[serde(default)]
+        shard: Option<ShardHint>,
+    }
+
+    fn ndjson(db: &Database<SqliteBackend>) -> Result<(), Error> {
+        let stdin = std::io::stdin();
+        let mut out = std::io::stdout().lock();
+        for line in stdin.lock().lines() {
+            let Ok(line) = line else { break };
+            if line.trim().is_empty() {
+                continue;
+            }
+            let answer = match serde_json::from_str::<Request>(&line) {
+                Err(e) => {
+                    serde_json::json!({"success": false, "error": format!("D1PLUS_PARSE_ERROR: bad request line: {e}")})
+                }
+                Ok(req) => match block_on(db.query(&req.sql, &req.params, req.shard.as_ref())) {
+                    Ok(r) => serde_json::to_value(&r).unwrap_or_default(),
+                    Err(e) => serde_json::json!({"success": false, "error": e.to_string()}),
+                },
+            };
+            let _ = writeln!(out, "{answer}");
+            let _ = out.flush();
+        }
+        Ok(())
+    }
+
+    pub fn print_table(r: &QueryResult) {
+        if r.columns.is_empty() {
+            println!(
+                "ok: {} row{} changed (shards {:?})",
+                r.meta.changes,
+                if r.meta.changes == 1 { "" } else { "s" },
+                r.meta.shards
+            );
+            return;
+        }
+        let cells: Vec<Vec<String>> = r
+            .rows
+            .iter()
+            .map(|row| row.iter().map(|v| v.to_string()).collect())
+            .collect();
+        let mut widths: Vec<usize> = r.columns.iter().map(|c| c.chars().count()).collect();
+        for row in &cells {
+            for (w, c) in widths.iter_mut().zip(row) {
+                *w = (*w).max(c.chars().count());
+            }
+        }
+        let line = |vals: &[String]| {
+            vals.iter()
+                .zip(&widths)
+                .map(|(v, w)| format!("{v:<w$}"))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        };
+        println!("{}", line(&r.columns));
+        println!(
+            "{}",
+            widths
+                .iter()
+                .map(|w| "-".repeat(*w))
+                .collect::<Vec<_>>()
+                .join("-+-")
+        );
+        for row in &cells {
+            println!("{}", line(row));
+        }
+        println!(
+            "({} row{}, shards {:?})",
+            r.rows.len(),
+            if r.rows.len() == 1 { "" } else { "s" },
+            r.meta.shards
+        );
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod demo;

@@ -49,24 +49,25 @@ impl Params {
         let mut p = Params::default();
         for t in tokens.iter().filter(|t| t.kind == TokenKind::Variable) {
             let text = t.text(sql);
-            let index = if text == "?" {
-                p.count + 1
-            } else if let Some(digits) = text.strip_prefix('?') {
-                match digits.parse::<usize>() {
-                    Ok(n) if (1..=MAX_PARAM_INDEX).contains(&n) => n,
-                    _ => {
-                        return Err(Error::new(
+            let index =
+                if text == "?" {
+                    p.count + 1
+                } else if let Some(digits) = text.strip_prefix('?') {
+                    match digits.parse::<usize>() {
+                        Ok(n) if (1..=MAX_PARAM_INDEX).contains(&n) => n,
+                        _ => return Err(Error::new(
                             ErrorCode::ParseError,
-                            format!("variable number must be between ?1 and ?{MAX_PARAM_INDEX}: {text}"),
-                        ))
+                            format!(
+                                "variable number must be between ?1 and ?{MAX_PARAM_INDEX}: {text}"
+                            ),
+                        )),
                     }
-                }
-            } else if let Some((_, n)) = p.names.iter().find(|(name, _)| name == text) {
-                *n
-            } else {
-                p.names.push((text.to_string(), p.count + 1));
-                p.count + 1
-            };
+                } else if let Some((_, n)) = p.names.iter().find(|(name, _)| name == text) {
+                    *n
+                } else {
+                    p.names.push((text.to_string(), p.count + 1));
+                    p.count + 1
+                };
             p.count = p.count.max(index);
             p.occurrences.push((t.start, index));
         }
@@ -114,14 +115,20 @@ impl Parsed {
         if sql.len() > MAX_SQL_BYTES {
             return Err(Error::with_remedy(
                 ErrorCode::LimitExceeded,
-                format!("statement is {} bytes long; the limit is {MAX_SQL_BYTES}", sql.len()),
+                format!(
+                    "statement is {} bytes long; the limit is {MAX_SQL_BYTES}",
+                    sql.len()
+                ),
                 "split the statement",
             ));
         }
         let tokens = lex::significant(sql);
         let statements = lex::split_statements(sql).len();
         if statements == 0 {
-            return Err(Error::new(ErrorCode::ParseError, "empty statement: no SQL to run"));
+            return Err(Error::new(
+                ErrorCode::ParseError,
+                "empty statement: no SQL to run",
+            ));
         }
         if statements > 1 {
             return Err(Error::with_remedy(

@@ -70,11 +70,13 @@ impl Value {
             (Affinity::Text, Value::Integer(i)) => Value::Text(i.to_string()),
             (Affinity::Text, Value::Real(r)) => Value::Text(format_real(*r)),
             (Affinity::Text, v) => v.clone(),
-            (Affinity::Integer | Affinity::Numeric, Value::Text(t)) => match parse_numeric_text(t) {
-                Some(Value::Real(r)) => real_to_integer_if_exact(r),
-                Some(v) => v,
-                None => self.clone(),
-            },
+            (Affinity::Integer | Affinity::Numeric, Value::Text(t)) => {
+                match parse_numeric_text(t) {
+                    Some(Value::Real(r)) => real_to_integer_if_exact(r),
+                    Some(v) => v,
+                    None => self.clone(),
+                }
+            }
             (Affinity::Integer | Affinity::Numeric, Value::Real(r)) => real_to_integer_if_exact(*r),
             (Affinity::Real, Value::Text(t)) => match parse_numeric_text(t) {
                 Some(Value::Integer(i)) => Value::Real(i as f64),
@@ -335,7 +337,10 @@ mod tests {
         assert_eq!(Affinity::from_declared_type("VARCHAR(20)"), Affinity::Text);
         assert_eq!(Affinity::from_declared_type(""), Affinity::Blob);
         assert_eq!(Affinity::from_declared_type("DOUBLE"), Affinity::Real);
-        assert_eq!(Affinity::from_declared_type("DECIMAL(10,2)"), Affinity::Numeric);
+        assert_eq!(
+            Affinity::from_declared_type("DECIMAL(10,2)"),
+            Affinity::Numeric
+        );
         // "POINT" contains "INT": SQLite's rule 1 wins.
         assert_eq!(Affinity::from_declared_type("POINT"), Affinity::Integer);
     }
@@ -343,14 +348,23 @@ mod tests {
     #[test]
     fn affinity_conversions() {
         let t = |s: &str| Value::Text(s.into());
-        assert_eq!(t(" 42 ").with_affinity(Affinity::Integer), Value::Integer(42));
-        assert_eq!(t("42.0").with_affinity(Affinity::Integer), Value::Integer(42));
+        assert_eq!(
+            t(" 42 ").with_affinity(Affinity::Integer),
+            Value::Integer(42)
+        );
+        assert_eq!(
+            t("42.0").with_affinity(Affinity::Integer),
+            Value::Integer(42)
+        );
         assert_eq!(t("4.5").with_affinity(Affinity::Integer), Value::Real(4.5));
         assert_eq!(t("0x10").with_affinity(Affinity::Integer), t("0x10"));
         assert_eq!(t("abc").with_affinity(Affinity::Numeric), t("abc"));
         assert_eq!(Value::Integer(7).with_affinity(Affinity::Text), t("7"));
         assert_eq!(Value::Real(7.0).with_affinity(Affinity::Text), t("7.0"));
-        assert_eq!(Value::Integer(7).with_affinity(Affinity::Real), Value::Real(7.0));
+        assert_eq!(
+            Value::Integer(7).with_affinity(Affinity::Real),
+            Value::Real(7.0)
+        );
         assert_eq!(t("7").with_affinity(Affinity::Blob), t("7"));
     }
 

@@ -75,6 +75,8 @@ pub trait Backend {
     /// Runs every batch on its shard, each batch atomically, with the backend's bounded
     /// concurrency. The answer has one entry per batch, in the order given; a failed batch
     /// changed nothing on its shard.
-    fn run(&self, batches: Vec<ShardBatch>)
-        -> LocalBoxFuture<'_, Vec<Result<Vec<StatementOutput>, Error>>>;
+    fn run(
+        &self,
+        batches: Vec<ShardBatch>,
+    ) -> LocalBoxFuture<'_, Vec<Result<Vec<StatementOutput>, Error>>>;
 }

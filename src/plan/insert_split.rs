@@ -11,7 +11,10 @@
 
 use super::route::{key_affinity, key_update_error, ResolvedHint};
 use super::splice::{params_in, splice, Piece};
-use super::{key_value, Combine, Context, Plan, Reason, Route, Target, D1_MAX_PARAMS, D1_MAX_SQL_BYTES};
+use super::{
+    key_reason, key_value, Combine, Context, Plan, Reason, Route, Target, D1_MAX_PARAMS,
+    D1_MAX_SQL_BYTES,
+};
 use crate::analyze::{key_literal, object_name};
 use crate::backend::{ShardBatch, ShardId, ShardStatement};
 use crate::error::{Error, ErrorCode, Result};
@@ -32,10 +35,14 @@ pub(super) fn plan_insert(
     cx: Context<'_>,
 ) -> Result<Plan> {
     let Statement::Insert(ins) = stmt else {
-        return Err(Error::internal("plan_insert on a statement that is not an INSERT"));
+        return Err(Error::internal(
+            "plan_insert on a statement that is not an INSERT",
+        ));
     };
     let Some(sharded) = cx.policy.sharded_table(table) else {
-        return Err(Error::internal("plan_insert on a table that is not sharded"));
+        return Err(Error::internal(
+            "plan_insert on a table that is not sharded",
+        ));
     };
     let (tname, key) = (sharded.name.as_str(), sharded.key_column.as_str());
     let affinity = key_affinity(tname, key, cx)?;
@@ -57,11 +64,17 @@ pub(super) fn plan_insert(
     // Where the key sits in each row.
     let key_index = if ins.columns.is_empty() {
         let Some(t) = cx.catalog.get(tname) else {
-            return Err(Error::new(ErrorCode::NoSuchTable, format!("no such table: {tname}")));
+            return Err(Error::new(
+                ErrorCode::NoSuchTable,
+                format!("no such table: {tname}"),
+            ));
         };
-        t.insertable_columns().position(|c| c.name.eq_ignore_ascii_case(key))
+        t.insertable_columns()
+            .position(|c| c.name.eq_ignore_ascii_case(key))
     } else {
-        ins.columns.iter().position(|c| object_name(c).eq_ignore_ascii_case(key))
+        ins.columns
+            .iter()
+            .position(|c| object_name(c).eq_ignore_ascii_case(key))
     };
     let Some(key_index) = key_index else {
         return Err(no_key(format!(
@@ -74,7 +87,11 @@ pub(super) fn plan_insert(
         let Some(expr) = row.get(key_index) else {
             return Err(Error::new(
                 ErrorCode::ParseError,
-                format!("row {} of the INSERT has {} values, so it gives no {key}", i + 1, row.len()),
+                format!(
+                    "row {} of the INSERT has {} values, so it gives no {key}",
+                    i + 1,
+                    row.len()
+                ),
             ));
         };
         let Some(k) = key_literal(parsed, expr) else {
@@ -84,21 +101,31 @@ pub(super) fn plan_insert(
             )));
         };
         let v = key_value(&k, params);
-        let shard = placement::shard_for_key(&v, affinity, cx.shard_count()).map_err(|e| match e {
-            Error::Proxy { code, message, remedy } => Error::Proxy {
-                code,
-                message: format!("row {} of the INSERT INTO {tname}: {message}", i + 1),
-                remedy,
-            },
-            other => other,
-        })?;
+        let shard =
+            placement::shard_for_key(&v, affinity, cx.shard_count()).map_err(|e| match e {
+                Error::Proxy {
+                    code,
+                    message,
+                    remedy,
+                } => Error::Proxy {
+                    code,
+                    message: format!("row {} of the INSERT INTO {tname}: {message}", i + 1),
+                    remedy,
+                },
+                other => other,
+            })?;
         if let Some(h) = hint {
-            if !h.table.eq_ignore_ascii_case(tname) || h.shard != shard {
+            if !h.table.eq_ignore_ascii_case(tname)
+                || placement::canonical_key(&h.key, affinity)?
+                    != placement::canonical_key(&v, affinity)?
+            {
                 return Err(Error::with_remedy(
                     ErrorCode::HintConflict,
                     format!(
                         "the shard hint {} = {} disagrees with row {} of the INSERT ({key} = {v})",
-                        h.table, h.key, i + 1
+                        h.table,
+                        h.key,
+                        i + 1
                     ),
                     "drop the hint: INSERT rows are routed by their own keys",
                 ));
@@ -125,12 +152,18 @@ pub(super) fn plan_insert(
         .map(|k| key_value(&k, params))
         .collect();
     let reason = match hint {
-        Some(h) => Reason::Hint { table: h.table.clone(), key: h.key.clone() },
-        None if shards.len() == 1 => Reason::Key { table: tname.to_string(), values },
-        None => Reason::InsertRows { table: tname.to_string() },
+        Some(h) => Reason::Hint {
+            table: h.table.clone(),
+            key: h.key.clone(),
+        },
+        None if shards.len() == 1 => key_reason(tname, key, values),
+        None => Reason::InsertRows {
+            table: tname.to_string(),
+        },
     };
     let target = Target::from_set(shards.clone(), cx.shard_count());
-    let within_limits = parsed.params.count <= D1_MAX_PARAMS && parsed.sql.len() <= D1_MAX_SQL_BYTES;
+    let within_limits =
+        parsed.params.count <= D1_MAX_PARAMS && parsed.sql.len() <= D1_MAX_SQL_BYTES;
     if groups.len() == 1 && within_limits {
         // All rows on one shard: the original text goes there unchanged.
         let shard = *shards.iter().next().unwrap_or(&0);
@@ -138,7 +171,10 @@ pub(super) fn plan_insert(
             route: Route { target, reason },
             batches: vec![ShardBatch {
                 shard,
-                statements: vec![ShardStatement { sql: parsed.sql.clone(), params: params.to_vec() }],
+                statements: vec![ShardStatement {
+                    sql: parsed.sql.clone(),
+                    params: params.to_vec(),
+                }],
             }],
             combine: Combine::Single,
             changes_schema: false,
@@ -161,10 +197,16 @@ pub(super) fn plan_insert(
             }
             pieces.push(Piece::Source(suffix.clone()));
             let s = splice(parsed, &pieces, params);
-            statements.push(ShardStatement { sql: s.sql, params: s.params });
+            statements.push(ShardStatement {
+                sql: s.sql,
+                params: s.params,
+            });
             statement_rows.push(chunk);
         }
-        batches.push(ShardBatch { shard: *shard, statements });
+        batches.push(ShardBatch {
+            shard: *shard,
+            statements,
+        });
         order.push(statement_rows);
     }
     let combine = if ins.returning.is_some() {
@@ -174,7 +216,12 @@ pub(super) fn plan_insert(
     } else {
         Combine::Scatter
     };
-    Ok(Plan { route: Route { target, reason }, batches, combine, changes_schema: false })
+    Ok(Plan {
+        route: Route { target, reason },
+        batches,
+        combine,
+        changes_schema: false,
+    })
 }
 
 /// `ON CONFLICT … DO UPDATE SET key = …` would move the row: refused.
@@ -186,7 +233,9 @@ fn check_upsert(on: Option<&OnInsert>, table: &str, key: &str) -> Result<()> {
         for a in &u.assignments {
             let touches = match &a.target {
                 AssignmentTarget::ColumnName(n) => object_name(n).eq_ignore_ascii_case(key),
-                AssignmentTarget::Tuple(ns) => ns.iter().any(|n| object_name(n).eq_ignore_ascii_case(key)),
+                AssignmentTarget::Tuple(ns) => {
+                    ns.iter().any(|n| object_name(n).eq_ignore_ascii_case(key))
+                }
             };
             if touches {
                 return Err(key_update_error(table, key));

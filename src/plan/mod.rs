@@ -51,7 +51,10 @@ impl Target {
     /// Builds the narrowest target for a set of shards.
     pub fn from_set(set: BTreeSet<ShardId>, shard_count: usize) -> Target {
         if set.len() == 1 {
-            set.into_iter().next().map(Target::One).unwrap_or(Target::All)
+            set.into_iter()
+                .next()
+                .map(Target::One)
+                .unwrap_or(Target::All)
         } else if set.len() >= shard_count {
             Target::All
         } else {
@@ -73,7 +76,9 @@ pub enum Reason {
     Key {
         /// The table whose key was found.
         table: String,
-        /// The key values, after parameters were bound.
+        /// Its key column.
+        column: String,
+        /// The distinct key values, after parameters were bound.
         values: Vec<Value>,
     },
     /// The caller's hint.
@@ -112,14 +117,25 @@ impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Reason::Unsharded => f.write_str("only unsharded tables (they live on the home shard)"),
-            Reason::ReferenceRead => f.write_str("reads reference tables only (same on every shard)"),
-            Reason::ReferenceWrite => f.write_str("writes a reference table (copied on every shard)"),
-            Reason::Key { table, values } => {
+            Reason::ReferenceRead => {
+                f.write_str("reads reference tables only (same on every shard)")
+            }
+            Reason::ReferenceWrite => {
+                f.write_str("writes a reference table (copied on every shard)")
+            }
+            Reason::Key {
+                table,
+                column,
+                values,
+            } => {
                 let vs: Vec<String> = values.iter().map(display_value).collect();
-                if vs.len() == 1 {
-                    write!(f, "shard key {table} = {}", vs[0])
-                } else {
-                    write!(f, "shard key {table} IN ({})", vs.join(", "))
+                match vs.as_slice() {
+                    [] => write!(
+                        f,
+                        "shard key {table}.{column} matches no value (any shard answers)"
+                    ),
+                    [one] => write!(f, "shard key {table}.{column} = {one}"),
+                    many => write!(f, "shard key {table}.{column} IN ({})", many.join(", ")),
                 }
             }
             Reason::Hint { table, key } => write!(f, "hint {table} = {}", display_value(key)),
@@ -194,7 +210,10 @@ impl fmt::Display for Plan {
             Target::One(s) => format!("shard {s}"),
             Target::Some(set) => format!(
                 "shards {}",
-                set.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", ")
+                set.iter()
+                    .map(|s| s.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             Target::All => "all shards".to_string(),
         };
@@ -214,11 +233,17 @@ impl fmt::Display for Plan {
             Combine::Single => writeln!(f, "merge: none (one shard answers)"),
             Combine::Concat => writeln!(f, "merge: concatenate rows in shard order"),
             Combine::InsertReturning { .. } => {
-                writeln!(f, "merge: RETURNING rows put back in the caller's row order")
+                writeln!(
+                    f,
+                    "merge: RETURNING rows put back in the caller's row order"
+                )
             }
             Combine::Scatter => writeln!(f, "merge: concatenate rows, sum changes over shards"),
             Combine::Replicated => {
-                writeln!(f, "merge: same statement on every copy; the home shard's answer")
+                writeln!(
+                    f,
+                    "merge: same statement on every copy; the home shard's answer"
+                )
             }
         }
     }
@@ -332,6 +357,9 @@ pub fn plan(
                 };
                 insert_split::plan_insert(parsed, stmt, table, params, hint.as_ref(), cx)
             } else {
+                if cx.policy.is_reference(table) {
+                    route::check_deterministic(parsed, table)?;
+                }
                 let route = route::route_write(analysis, table, params, hint.as_ref(), cx)?;
                 let combine = combine_for_write(&route);
                 Ok(unchanged(route.target, route.reason, combine))
@@ -340,6 +368,9 @@ pub fn plan(
         C::Update { table } | C::Delete { table } => {
             if let (C::Update { .. }, Ok(stmt)) = (&analysis.class, &parsed.ast) {
                 route::check_key_not_assigned(stmt, table, cx)?;
+            }
+            if cx.policy.is_reference(table) {
+                route::check_deterministic(parsed, table)?;
             }
             let route = route::route_write(analysis, table, params, hint.as_ref(), cx)?;
             let combine = combine_for_write(&route);
@@ -356,10 +387,28 @@ fn combine_for_write(route: &Route) -> Combine {
     }
 }
 
+/// A `Reason::Key`, with the values deduplicated in order.
+pub(crate) fn key_reason(table: &str, column: &str, values: Vec<Value>) -> Reason {
+    let mut distinct: Vec<Value> = Vec::with_capacity(values.len());
+    for v in values {
+        if !distinct.contains(&v) {
+            distinct.push(v);
+        }
+    }
+    Reason::Key {
+        table: table.to_string(),
+        column: column.to_string(),
+        values: distinct,
+    }
+}
+
 /// Resolves a key expression to its value.
 pub(crate) fn key_value(k: &KeyExpr, params: &[Value]) -> Value {
     match k {
         KeyExpr::Literal(v) => v.clone(),
-        KeyExpr::Param(i) => params.get(i.wrapping_sub(1)).cloned().unwrap_or(Value::Null),
+        KeyExpr::Param(i) => params
+            .get(i.wrapping_sub(1))
+            .cloned()
+            .unwrap_or(Value::Null),
     }
 }

@@ -1,7 +1,7 @@
 //! Routing rules (DESIGN section 4): from an [`Analysis`] and the bound parameters to a
 //! [`Route`], or a refusal that names the construct and the remedy.
 
-use super::{key_value, Context, Reason, Route, Target};
+use super::{key_reason, key_value, Context, Reason, Route, Target};
 use crate::analyze::{object_name, Analysis, Pin, ReadBy, ShardedRef};
 use crate::backend::ShardId;
 use crate::error::{Error, ErrorCode, Result};
@@ -34,11 +34,18 @@ pub(crate) fn resolve_hint(hint: &ShardHint, cx: Context<'_>) -> Result<Resolved
     let Some(t) = cx.policy.sharded_table(&hint.table) else {
         return Err(Error::with_remedy(
             ErrorCode::HintConflict,
-            format!("the shard hint names table {:?}, which is not a sharded table", hint.table),
+            format!(
+                "the shard hint names table {:?}, which is not a sharded table",
+                hint.table
+            ),
             "name a table listed in sharding.tables of the policy",
         ));
     };
-    let shard = placement::shard_for_key(&hint.key, key_affinity(&t.name, &t.key_column, cx)?, cx.shard_count())?;
+    let shard = placement::shard_for_key(
+        &hint.key,
+        key_affinity(&t.name, &t.key_column, cx)?,
+        cx.shard_count(),
+    )?;
     Ok(ResolvedHint {
         table: t.name.clone(),
         key: hint.key.clone(),
@@ -59,7 +66,9 @@ pub(crate) fn key_affinity(table: &str, key_column: &str, cx: Context<'_>) -> Re
     let Some((_, col)) = t.column(key_column) else {
         return Err(Error::with_remedy(
             ErrorCode::InvalidPolicy,
-            format!("table {table} has no column {key_column}, which the policy names as its shard key"),
+            format!(
+                "table {table} has no column {key_column}, which the policy names as its shard key"
+            ),
             "fix sharding.tables[].keyColumn in the policy, or add the column",
         ));
     };
@@ -76,7 +85,12 @@ pub(crate) fn key_affinity(table: &str, key_column: &str, cx: Context<'_>) -> Re
 }
 
 /// The shards a pin allows, after binding parameters.
-fn pin_shards(r: &ShardedRef, pin: &Pin, params: &[Value], cx: Context<'_>) -> Result<(BTreeSet<ShardId>, Vec<Value>)> {
+fn pin_shards(
+    r: &ShardedRef,
+    pin: &Pin,
+    params: &[Value],
+    cx: Context<'_>,
+) -> Result<(BTreeSet<ShardId>, Vec<Value>)> {
     let affinity = key_affinity(&r.table, &r.key_column, cx)?;
     let mut shards = BTreeSet::new();
     let mut values = Vec::new();
@@ -96,13 +110,21 @@ fn pin_shards(r: &ShardedRef, pin: &Pin, params: &[Value], cx: Context<'_>) -> R
 }
 
 /// The shards the pins of one reference allow (intersection), or None when unpinned.
-fn ref_shards(r: &ShardedRef, pins: &[Pin], params: &[Value], cx: Context<'_>) -> Result<Option<(BTreeSet<ShardId>, Vec<Value>)>> {
+fn ref_shards(
+    r: &ShardedRef,
+    pins: &[Pin],
+    params: &[Value],
+    cx: Context<'_>,
+) -> Result<Option<(BTreeSet<ShardId>, Vec<Value>)>> {
     let mut acc: Option<(BTreeSet<ShardId>, Vec<Value>)> = None;
     for pin in pins {
         let (s, v) = pin_shards(r, pin, params, cx)?;
         acc = Some(match acc {
             None => (s, v),
-            Some((prev, pv)) => (prev.intersection(&s).copied().collect(), if pv.len() <= v.len() { pv } else { v }),
+            Some((prev, pv)) => (
+                prev.intersection(&s).copied().collect(),
+                if pv.len() <= v.len() { pv } else { v },
+            ),
         });
     }
     Ok(acc)
@@ -132,7 +154,12 @@ fn names(v: &[String]) -> String {
 }
 
 /// Routes a read (and the table set of any statement): see the module docs of `analyze`.
-pub(crate) fn route_read(a: &Analysis, params: &[Value], hint: Option<&ResolvedHint>, cx: Context<'_>) -> Result<Route> {
+pub(crate) fn route_read(
+    a: &Analysis,
+    params: &[Value],
+    hint: Option<&ResolvedHint>,
+    cx: Context<'_>,
+) -> Result<Route> {
     if a.refs.is_empty() && a.sharded_views.is_empty() {
         if let Some(h) = hint {
             // Nothing sharded: the hint has nothing to disagree with, but the data lives home.
@@ -143,7 +170,10 @@ pub(crate) fn route_read(a: &Analysis, params: &[Value], hint: Option<&ResolvedH
         } else {
             Reason::Unsharded
         };
-        return Ok(Route { target: Target::Home, reason });
+        return Ok(Route {
+            target: Target::Home,
+            reason,
+        });
     }
     let first_sharded = a
         .refs
@@ -167,7 +197,10 @@ pub(crate) fn route_read(a: &Analysis, params: &[Value], hint: Option<&ResolvedH
         check_hint_agrees(a, h, params, cx)?;
         return Ok(Route {
             target: Target::One(h.shard),
-            reason: Reason::Hint { table: h.table.clone(), key: h.key.clone() },
+            reason: Reason::Hint {
+                table: h.table.clone(),
+                key: h.key.clone(),
+            },
         });
     }
     if let Some(view) = a.sharded_views.first() {
@@ -181,15 +214,15 @@ pub(crate) fn route_read(a: &Analysis, params: &[Value], hint: Option<&ResolvedH
         return Err(unparsed_error(&first_sharded, why));
     }
     // 1. Every reference pinned to the same single shard: run it there.
-    let mut single: Option<(ShardId, Vec<Value>)> = None;
+    let mut single: Option<(ShardId, &ShardedRef, Vec<Value>)> = None;
     let mut all_single = true;
     for r in &a.refs {
         match ref_shards(r, &r.pins, params, cx)? {
             Some((s, v)) if s.len() <= 1 => {
                 let shard = s.into_iter().next().unwrap_or(0);
                 match &single {
-                    None => single = Some((shard, v)),
-                    Some((prev, _)) if *prev == shard => {}
+                    None => single = Some((shard, r, v)),
+                    Some((prev, _, _)) if *prev == shard => {}
                     Some(_) => all_single = false,
                 }
             }
@@ -197,17 +230,22 @@ pub(crate) fn route_read(a: &Analysis, params: &[Value], hint: Option<&ResolvedH
         }
     }
     if all_single {
-        if let Some((shard, values)) = single {
+        if let Some((shard, r, values)) = single {
             return Ok(Route {
                 target: Target::One(shard),
-                reason: Reason::Key { table: first_sharded, values },
+                reason: key_reason(&r.table, &r.key_column, values),
             });
         }
     }
     // 2. Otherwise the sharded references must form one co-located class whose rows are
     //    the output's rows.
     let class = classes(a);
-    if let Some(other) = a.refs.iter().enumerate().find(|(i, _)| class[*i] != class[0]) {
+    if let Some(other) = a
+        .refs
+        .iter()
+        .enumerate()
+        .find(|(i, _)| class[*i] != class[0])
+    {
         return Err(Error::with_remedy(
             ErrorCode::CrossShard,
             format!(
@@ -227,9 +265,11 @@ pub(crate) fn route_read(a: &Analysis, params: &[Value], hint: Option<&ResolvedH
     }
     let mut set: Option<BTreeSet<ShardId>> = None;
     let mut values = Vec::new();
+    let mut keyed = top[0];
     for r in &top {
         if let Some((s, v)) = ref_shards(r, &r.output_pins, params, cx)? {
             values = v;
+            keyed = r;
             set = Some(match set {
                 None => s,
                 Some(prev) => prev.intersection(&s).copied().collect(),
@@ -240,29 +280,52 @@ pub(crate) fn route_read(a: &Analysis, params: &[Value], hint: Option<&ResolvedH
         Some(s) if s.is_empty() => Ok(Route {
             // The keys contradict each other: no row qualifies; any one shard answers that.
             target: Target::One(0),
-            reason: Reason::Key { table: first_sharded, values },
+            reason: key_reason(&keyed.table, &keyed.key_column, Vec::new()),
         }),
         Some(s) => Ok(Route {
             target: Target::from_set(s, cx.shard_count()),
-            reason: Reason::Key { table: first_sharded, values },
+            reason: key_reason(&keyed.table, &keyed.key_column, values),
         }),
         None => Ok(Route {
             target: Target::All,
-            reason: Reason::NoKey { table: first_sharded },
+            reason: Reason::NoKey {
+                table: first_sharded,
+            },
         }),
     }
 }
 
-fn check_hint_agrees(a: &Analysis, h: &ResolvedHint, params: &[Value], cx: Context<'_>) -> Result<()> {
-    for r in a.refs.iter().filter(|r| r.table.eq_ignore_ascii_case(&h.table)) {
-        if let Some((s, values)) = ref_shards(r, &r.pins, params, cx)? {
-            if !s.contains(&h.shard) || s.len() > 1 {
+fn check_hint_agrees(
+    a: &Analysis,
+    h: &ResolvedHint,
+    params: &[Value],
+    cx: Context<'_>,
+) -> Result<()> {
+    // The hint must name a key the SQL allows: compared as stored keys, not as shards, so
+    // that the answer does not depend on the shard count.
+    for r in a
+        .refs
+        .iter()
+        .filter(|r| r.table.eq_ignore_ascii_case(&h.table))
+    {
+        let affinity = key_affinity(&r.table, &r.key_column, cx)?;
+        let hinted = placement::canonical_key(&h.key, affinity)?;
+        for pin in &r.pins {
+            let values: Vec<Value> = pin.iter().map(|k| key_value(k, params)).collect();
+            let agrees = values
+                .iter()
+                .any(|v| placement::canonical_key(v, affinity).is_ok_and(|c| c == hinted));
+            if !agrees {
                 let vs: Vec<String> = values.iter().map(|v| v.to_string()).collect();
                 return Err(Error::with_remedy(
                     ErrorCode::HintConflict,
                     format!(
                         "the shard hint {} = {} disagrees with the key the SQL gives ({}.{} = {})",
-                        h.table, h.key, r.table, r.key_column, vs.join(" or ")
+                        h.table,
+                        h.key,
+                        r.table,
+                        r.key_column,
+                        vs.join(" or ")
                     ),
                     "drop the hint (the key in the SQL routes the statement), or make them agree",
                 ));
@@ -289,43 +352,75 @@ pub(crate) fn unparsed_needs_hint(parsed: &Parsed, table: &str) -> Error {
 }
 
 /// Routes UPDATE / DELETE / INSERT into a non-sharded table.
-pub(crate) fn route_write(a: &Analysis, table: &str, params: &[Value], hint: Option<&ResolvedHint>, cx: Context<'_>) -> Result<Route> {
+pub(crate) fn route_write(
+    a: &Analysis,
+    table: &str,
+    params: &[Value],
+    hint: Option<&ResolvedHint>,
+    cx: Context<'_>,
+) -> Result<Route> {
     use crate::policy::TableKind;
     match cx.policy.table_kind(table) {
         TableKind::Reference => {
             if !a.refs.is_empty() || !a.unsharded.is_empty() || !a.sharded_views.is_empty() {
-                let other = a.refs.first().map(|r| r.table.clone()).or_else(|| a.unsharded.first().cloned()).or_else(|| a.sharded_views.first().cloned()).unwrap_or_default();
+                let other = a
+                    .refs
+                    .first()
+                    .map(|r| r.table.clone())
+                    .or_else(|| a.unsharded.first().cloned())
+                    .or_else(|| a.sharded_views.first().cloned())
+                    .unwrap_or_default();
                 return Err(Error::with_remedy(
                     ErrorCode::CrossShard,
                     format!("a write to reference table {table} runs on every shard, but it reads {other}, which differs between shards"),
                     "compute the values first and write them as literals or parameters",
                 ));
             }
-            Ok(Route { target: Target::All, reason: Reason::ReferenceWrite })
+            Ok(Route {
+                target: Target::All,
+                reason: Reason::ReferenceWrite,
+            })
         }
         TableKind::Unsharded => {
             if !a.refs.is_empty() || !a.sharded_views.is_empty() {
-                let other = a.refs.first().map(|r| r.table.clone()).or_else(|| a.sharded_views.first().cloned()).unwrap_or_default();
+                let other = a
+                    .refs
+                    .first()
+                    .map(|r| r.table.clone())
+                    .or_else(|| a.sharded_views.first().cloned())
+                    .unwrap_or_default();
                 return Err(Error::with_remedy(
                     ErrorCode::CrossShard,
                     format!("a write to unsharded table {table} runs on the home shard, but it reads sharded table {other}"),
                     "read the sharded rows first, then write the values",
                 ));
             }
-            Ok(Route { target: Target::Home, reason: Reason::Unsharded })
+            Ok(Route {
+                target: Target::Home,
+                reason: Reason::Unsharded,
+            })
         }
         TableKind::Sharded => {
             let route = route_read(a, params, hint, cx)?;
-            match route.target {
-                Target::All if !cx.options.allow_scatter_writes => {
-                    let key = cx.policy.sharded_table(table).map(|t| t.key_column.clone()).unwrap_or_default();
+            match (&route.target, &route.reason) {
+                (Target::All, Reason::NoKey { .. }) if !cx.options.allow_scatter_writes => {
+                    let key = cx
+                        .policy
+                        .sharded_table(table)
+                        .map(|t| t.key_column.clone())
+                        .unwrap_or_default();
                     Err(Error::with_remedy(
                         ErrorCode::NoShardKey,
                         format!("this write to sharded table {table} has no shard key: its WHERE clause does not pin {key}"),
                         format!("add `{key} = ?` to the WHERE clause, pass a shard hint, or explicitly allow a scatter write to every shard"),
                     ))
                 }
-                Target::All => Ok(Route { target: Target::All, reason: Reason::ScatterWrite { table: table.to_string() } }),
+                (Target::All, Reason::NoKey { .. }) => Ok(Route {
+                    target: Target::All,
+                    reason: Reason::ScatterWrite {
+                        table: table.to_string(),
+                    },
+                }),
                 _ => Ok(route),
             }
         }
@@ -333,7 +428,13 @@ pub(crate) fn route_write(a: &Analysis, table: &str, params: &[Value], hint: Opt
 }
 
 /// INSERT … SELECT into a sharded table: only when one shard is pinned by a hint.
-pub(crate) fn route_insert_select(a: &Analysis, table: &str, params: &[Value], hint: Option<&ResolvedHint>, cx: Context<'_>) -> Result<Route> {
+pub(crate) fn route_insert_select(
+    a: &Analysis,
+    table: &str,
+    params: &[Value],
+    hint: Option<&ResolvedHint>,
+    cx: Context<'_>,
+) -> Result<Route> {
     if let ReadBy::TokenScan(why) = &a.read_by {
         if hint.is_none() {
             return Err(unparsed_error(table, why));
@@ -375,7 +476,47 @@ pub(crate) fn check_key_not_assigned(stmt: &Statement, table: &str, cx: Context<
 pub(crate) fn key_update_error(table: &str, key: &str) -> Error {
     Error::with_remedy(
         ErrorCode::KeyUpdate,
-        format!("the statement sets shard key column {table}.{key}; a row cannot move to another shard"),
+        format!(
+            "the statement sets shard key column {table}.{key}; a row cannot move to another shard"
+        ),
         format!("delete the row and insert it again with the new {key}"),
     )
+}
+
+/// A write to a reference table runs on every copy; a non-deterministic value would make
+/// the copies differ.
+pub(crate) fn check_deterministic(parsed: &Parsed, table: &str) -> Result<()> {
+    const VOLATILE: &[&str] = &[
+        "random",
+        "randomblob",
+        "current_timestamp",
+        "current_date",
+        "current_time",
+        "last_insert_rowid",
+        "changes",
+        "total_changes",
+    ];
+    let sql = &parsed.sql;
+    let volatile = parsed.tokens.iter().find_map(|t| {
+        let text = t.text(sql);
+        if t.kind == crate::lex::TokenKind::Word
+            && VOLATILE.iter().any(|v| v.eq_ignore_ascii_case(text))
+        {
+            Some(text.to_string())
+        } else if t.kind == crate::lex::TokenKind::String
+            && crate::lex::unquote(text).eq_ignore_ascii_case("now")
+        {
+            Some("'now'".to_string())
+        } else {
+            None
+        }
+    });
+    match volatile {
+        Some(v) => Err(Error::with_remedy(
+            ErrorCode::Unsupported,
+            format!("a write to reference table {table} uses {v}, which would give each shard's copy a different value"),
+            "compute the value in the application and bind it as a parameter",
+        )),
+        None => Ok(()),
+    }
 }

@@ -54,7 +54,10 @@ pub(crate) fn splice(parsed: &Parsed, pieces: &[Piece<'_>], params: &[Value]) ->
             }
         }
     }
-    Spliced { sql: out, params: bound }
+    Spliced {
+        sql: out,
+        params: bound,
+    }
 }
 
 #[cfg(test)]
@@ -84,7 +87,11 @@ mod tests {
         );
         assert_eq!(
             s.params,
-            vec![Value::Integer(3), Value::Text("a".into()), Value::Text("a".into())]
+            vec![
+                Value::Integer(3),
+                Value::Text("a".into()),
+                Value::Text("a".into())
+            ]
         );
     }
 }

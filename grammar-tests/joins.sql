@@ -1,0 +1,15 @@
+SELECT * FROM events e JOIN users u ON u.tenantId = e.tenantId WHERE e.tenantId = 'acme';
+SELECT * FROM events e JOIN users u ON u.tenantId = e.tenantId;
+SELECT * FROM events e, users u WHERE e.tenantId = u.tenantId AND u.tenantId = ?;
+SELECT * FROM events e LEFT JOIN users u ON u.tenantId = e.tenantId AND u.tenantId = 'acme';
+SELECT * FROM events e JOIN users u USING (tenantId) WHERE e.tenantId = 'acme';
+SELECT * FROM events e NATURAL JOIN users u WHERE e.tenantId = 'acme';
+SELECT * FROM events e CROSS JOIN plans p WHERE e.tenantId = 'acme';
+SELECT e.id, p.name FROM events e JOIN plans p ON p.id = e.planId WHERE e.tenantId = 'acme';
+SELECT e.id, p.name FROM events e JOIN plans p ON p.id = e.planId;
+SELECT * FROM events e JOIN users u ON u.id = e.id;
+SELECT * FROM events e JOIN users u ON u.id = e.id WHERE e.tenantId = 'a' AND u.tenantId = 'a';
+SELECT * FROM events e JOIN settings s ON s.key = e.kind WHERE e.tenantId = 'acme';
+SELECT * FROM (events e JOIN users u ON u.tenantId = e.tenantId) WHERE e.tenantId = 'acme';
+SELECT * FROM events e RIGHT JOIN users u ON u.tenantId = e.tenantId WHERE u.tenantId = 'acme';
+SELECT * FROM events e FULL JOIN users u ON u.tenantId = e.tenantId WHERE u.tenantId = 'acme';

@@ -1,0 +1,13 @@
+SELECT * FROM events e WHERE e.tenantId = 'acme' AND EXISTS (SELECT 1 FROM users u WHERE u.tenantId = e.tenantId);
+SELECT * FROM events e WHERE EXISTS (SELECT 1 FROM users u WHERE u.tenantId = e.tenantId AND u.id = e.id);
+SELECT *, (SELECT count(*) FROM users u WHERE u.tenantId = e.tenantId) AS n FROM events e WHERE e.tenantId = ?;
+SELECT * FROM events WHERE tenantId = 'acme' AND id IN (SELECT id FROM users WHERE tenantId = 'acme');
+SELECT * FROM events WHERE tenantId = 'acme' AND id IN (SELECT id FROM users);
+SELECT * FROM plans WHERE id IN (SELECT planId FROM events);
+SELECT * FROM plans WHERE id IN (SELECT planId FROM events WHERE tenantId = 'acme');
+SELECT * FROM (SELECT * FROM events WHERE tenantId = 'acme') AS x;
+SELECT * FROM events WHERE tenantId = 'acme' AND amount > (SELECT avg(amount) FROM events);
+SELECT * FROM events WHERE id IN (SELECT value FROM json_each(?)) AND tenantId = ?;
+WITH t AS (SELECT * FROM events WHERE tenantId = 'acme') SELECT * FROM t;
+WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 5) SELECT x FROM c;
+SELECT * FROM events WHERE tenantId = 'acme' AND id IN (SELECT id FROM events WHERE tenantId = 'acme' LIMIT 1);

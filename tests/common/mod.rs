@@ -1,0 +1,301 @@
+//! The differential oracle: the same statements on one plain SQLite database and on
+//! d1plus over N local shards; results and placement are compared.
+#![allow(dead_code)]
+
+use d1plus::api::{Database, Options};
+use d1plus::backend::sqlite::SqliteBackend;
+use d1plus::error::Error;
+use d1plus::execute::QueryResult;
+use d1plus::plan::ShardHint;
+use d1plus::policy::Policy;
+use d1plus::value::Value;
+use futures::executor::block_on;
+use rusqlite::types::ValueRef;
+
+/// Shard counts every differential test runs over.
+pub const SHARD_COUNTS: [usize; 5] = [1, 2, 4, 8, 64];
+
+/// A small deterministic RNG (xorshift64*), seeded from D1PLUS_SEED or the given default.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn from_env(default: u64) -> Rng {
+        let seed = std::env::var("D1PLUS_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(default);
+        eprintln!("seed: {seed} (set D1PLUS_SEED to reproduce)");
+        Rng(seed.max(1))
+    }
+    pub fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+pub fn to_value(v: ValueRef<'_>) -> Value {
+    match v {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(i) => Value::Integer(i),
+        ValueRef::Real(f) => Value::Real(f),
+        ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+    }
+}
+
+pub fn to_sql(v: &Value) -> rusqlite::types::Value {
+    match v {
+        Value::Null => rusqlite::types::Value::Null,
+        Value::Integer(i) => rusqlite::types::Value::Integer(*i),
+        Value::Real(f) => rusqlite::types::Value::Real(*f),
+        Value::Text(t) => rusqlite::types::Value::Text(t.clone()),
+        Value::Blob(b) => rusqlite::types::Value::Blob(b.clone()),
+    }
+}
+
+/// SQLite's own message of a rusqlite error (without rusqlite's decorations).
+pub fn sqlite_message(e: rusqlite::Error) -> String {
+    match e {
+        rusqlite::Error::SqliteFailure(_, Some(m)) => m,
+        rusqlite::Error::SqlInputError { msg, .. } => msg,
+        other => other.to_string(),
+    }
+}
+
+/// Runs a query on a plain connection: (columns, rows).
+pub fn sqlite_query(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    params: &[Value],
+) -> Result<(Vec<String>, Vec<Vec<Value>>), String> {
+    let mut stmt = conn.prepare(sql).map_err(sqlite_message)?;
+    let columns: Vec<String> = stmt.column_names().map(|c| c.to_string()).collect();
+    let n = columns.len();
+    let params: Vec<rusqlite::types::Value> = params.iter().map(to_sql).collect();
+    let mut rows = stmt
+        .query(rusqlite::params_from_iter(params.iter()))
+        .map_err(sqlite_message)?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next().map_err(sqlite_message)? {
+        out.push(
+            (0..n)
+                .map(|i| r.get_ref(i).map(to_value).unwrap_or(Value::Null))
+                .collect(),
+        );
+    }
+    Ok((columns, out))
+}
+
+pub fn sorted(mut rows: Vec<Vec<Value>>) -> Vec<Vec<Value>> {
+    rows.sort_by_key(|r| format!("{r:?}"));
+    rows
+}
+
+pub struct Sharded {
+    pub n: usize,
+    pub db: Database<SqliteBackend>,
+}
+
+pub struct Harness {
+    pub policy_json: String,
+    pub oracle: rusqlite::Connection,
+    pub shards: Vec<Sharded>,
+}
+
+/// What happened to one statement on both sides.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Both succeeded with these results (oracle, then one per shard count).
+    Ok(Vec<Vec<Value>>),
+    /// d1plus refused it (proxy error); the oracle's outcome is not compared.
+    Refused(Error),
+}
+
+impl Harness {
+    pub fn new(policy_json: &str, counts: &[usize]) -> Harness {
+        let oracle = rusqlite::Connection::open_in_memory().unwrap();
+        oracle.execute_batch("PRAGMA foreign_keys = ON").unwrap();
+        let shards = counts
+            .iter()
+            .map(|&n| {
+                let mut policy: serde_json::Value = serde_json::from_str(policy_json).unwrap();
+                policy["capacity"] = serde_json::json!({"mode": "manual", "targetShardCount": n});
+                let policy = Policy::from_json(&policy.to_string()).unwrap();
+                let backend = SqliteBackend::in_memory(n).unwrap();
+                let db = block_on(Database::open(policy, backend, Options::default())).unwrap();
+                Sharded { n, db }
+            })
+            .collect();
+        Harness {
+            policy_json: policy_json.to_string(),
+            oracle,
+            shards,
+        }
+    }
+
+    pub fn policy(&self) -> &Policy {
+        self.shards[0].db.policy()
+    }
+
+    /// Runs DDL / a script on every side; it must succeed everywhere.
+    pub fn exec(&self, script: &str) {
+        self.oracle.execute_batch(script).unwrap();
+        for s in &self.shards {
+            block_on(s.db.exec(script)).unwrap_or_else(|e| panic!("{} shards: {e}\n{script}", s.n));
+        }
+    }
+
+    /// Runs one statement everywhere. Succeeds on d1plus exactly when it succeeds on the
+    /// oracle, unless d1plus refuses it with a proxy error (then the statement must not
+    /// have changed anything; callers check invariants).
+    pub fn run(&self, sql: &str, params: &[Value], hint: Option<&ShardHint>) -> Outcome {
+        // A refusal happens at planning time, before anything runs: then nothing runs on
+        // the oracle either, and every shard count must refuse alike.
+        let refusals: Vec<Error> = self
+            .shards
+            .iter()
+            .filter_map(|s| s.db.plan(sql, params, hint).err())
+            .collect();
+        if let Some(e) = refusals.first() {
+            assert_eq!(
+                refusals.len(),
+                self.shards.len(),
+                "refused on some shard counts only: {sql}: {e}"
+            );
+            return Outcome::Refused(e.clone());
+        }
+        let oracle = sqlite_query(&self.oracle, sql, params);
+        let mut first_refusal = None;
+        for s in &self.shards {
+            match block_on(s.db.query(sql, params, hint)) {
+                Ok(r) => {
+                    let (cols, rows) = oracle.as_ref().unwrap_or_else(|e| {
+                        panic!(
+                            "{} shards: d1plus succeeded but SQLite failed ({e}): {sql} {params:?}",
+                            s.n
+                        )
+                    });
+                    if !cols.is_empty() {
+                        assert_eq!(
+                            &r.columns, cols,
+                            "{} shards: column names differ: {sql}",
+                            s.n
+                        );
+                    }
+                    assert_eq!(
+                        sorted(r.rows.clone()),
+                        sorted(rows.clone()),
+                        "{} shards: rows differ: {sql} {params:?}",
+                        s.n
+                    );
+                }
+                Err(e @ Error::Backend { .. }) => {
+                    let err = oracle.as_ref().err().unwrap_or_else(|| {
+                        panic!(
+                            "{} shards: d1plus failed ({e}) but SQLite succeeded: {sql} {params:?}",
+                            s.n
+                        )
+                    });
+                    let msg = e.to_string();
+                    assert!(
+                        msg.contains(err.as_str()),
+                        "{} shards: error text differs: {msg} vs {err}",
+                        s.n
+                    );
+                }
+                Err(e) => {
+                    first_refusal.get_or_insert(e);
+                }
+            }
+        }
+        match (first_refusal, oracle) {
+            (Some(e), _) => Outcome::Refused(e),
+            (None, Ok((_, rows))) => Outcome::Ok(rows),
+            (None, Err(_)) => Outcome::Ok(Vec::new()),
+        }
+    }
+
+    /// Runs a read and returns d1plus's result for the given shard count.
+    pub fn query_n(&self, n: usize, sql: &str, params: &[Value]) -> Result<QueryResult, Error> {
+        let s = self.shards.iter().find(|s| s.n == n).unwrap();
+        block_on(s.db.query(sql, params, None))
+    }
+
+    /// After writes: every table's rows, unioned over shards, equal the oracle's; sharded
+    /// rows sit on their key's shard; unsharded rows only on shard 0; reference tables are
+    /// identical on every shard.
+    pub fn check_invariants(&self) {
+        let (_, tables) = sqlite_query(
+            &self.oracle,
+            "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY 1",
+            &[],
+        )
+        .unwrap();
+        for t in tables {
+            let Value::Text(table) = &t[0] else { continue };
+            let all = format!("SELECT * FROM \"{table}\"");
+            let (_, expected) = sqlite_query(&self.oracle, &all, &[]).unwrap();
+            let expected = sorted(expected);
+            for s in &self.shards {
+                let policy = s.db.policy();
+                let per_shard: Vec<Vec<Vec<Value>>> = (0..s.n)
+                    .map(|i| {
+                        s.db.backend()
+                            .with_connection(i, |c| sqlite_query(c, &all, &[]).unwrap().1)
+                            .unwrap()
+                    })
+                    .collect();
+                if policy.is_reference(table) {
+                    for (i, rows) in per_shard.iter().enumerate() {
+                        assert_eq!(
+                            sorted(rows.clone()),
+                            expected,
+                            "{} shards: reference table {table} differs on shard {i}",
+                            s.n
+                        );
+                    }
+                    continue;
+                }
+                let union = sorted(per_shard.iter().flatten().cloned().collect());
+                assert_eq!(
+                    union, expected,
+                    "{} shards: table {table} differs from the oracle",
+                    s.n
+                );
+                if let Some(st) = policy.sharded_table(table) {
+                    let cat = s.db.catalog();
+                    let tab = cat.get(table).unwrap();
+                    let (ki, kc) = tab.column(&st.key_column).unwrap();
+                    for (i, rows) in per_shard.iter().enumerate() {
+                        for r in rows {
+                            let want =
+                                d1plus::placement::shard_for_key(&r[ki], kc.affinity, s.n).unwrap();
+                            assert_eq!(want, i, "{} shards: {table} row {r:?} sits on shard {i}, its key maps to {want}", s.n);
+                        }
+                    }
+                } else {
+                    for (i, rows) in per_shard.iter().enumerate().skip(1) {
+                        assert!(
+                            rows.is_empty(),
+                            "{} shards: unsharded table {table} has rows on shard {i}",
+                            s.n
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
