@@ -49,25 +49,26 @@ impl Params {
         let mut p = Params::default();
         for t in tokens.iter().filter(|t| t.kind == TokenKind::Variable) {
             let text = t.text(sql);
-            let index =
-                if text == "?" {
-                    p.count + 1
-                } else if let Some(digits) = text.strip_prefix('?') {
-                    match digits.parse::<usize>() {
-                        Ok(n) if (1..=MAX_PARAM_INDEX).contains(&n) => n,
-                        _ => return Err(Error::new(
+            let index = if text == "?" {
+                p.count + 1
+            } else if let Some(digits) = text.strip_prefix('?') {
+                match digits.parse::<usize>() {
+                    Ok(n) if (1..=MAX_PARAM_INDEX).contains(&n) => n,
+                    _ => {
+                        return Err(Error::new(
                             ErrorCode::ParseError,
                             format!(
                                 "variable number must be between ?1 and ?{MAX_PARAM_INDEX}: {text}"
                             ),
-                        )),
+                        ))
                     }
-                } else if let Some((_, n)) = p.names.iter().find(|(name, _)| name == text) {
-                    *n
-                } else {
-                    p.names.push((text.to_string(), p.count + 1));
-                    p.count + 1
-                };
+                }
+            } else if let Some((_, n)) = p.names.iter().find(|(name, _)| name == text) {
+                *n
+            } else {
+                p.names.push((text.to_string(), p.count + 1));
+                p.count + 1
+            };
             p.count = p.count.max(index);
             p.occurrences.push((t.start, index));
         }

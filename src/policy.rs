@@ -45,7 +45,6 @@ pub enum Capacity {
     },
 }
 
-
 /// Which tables are sharded or copied.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -1,0 +1,233 @@
+//! The `d1plus` binary, driven as other tools drive it.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn d1plus(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_d1plus"));
+    cmd.args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+const POLICY: &str = r#"{"name": "cli", "capacity": {"mode": "manual", "targetShardCount": 4},
+  "sharding": {"tables": [{"name": "events", "keyColumn": "tenantId"}], "reference": ["plans"]}}"#;
+
+fn init(dir: &Path) -> String {
+    let db = dir.join("db");
+    let policy = dir.join("policy.json");
+    std::fs::write(&policy, POLICY).unwrap();
+    let o = d1plus(
+        &[
+            "init",
+            db.to_str().unwrap(),
+            "--policy",
+            policy.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    for s in 0..4 {
+        assert!(db.join(format!("shard-{s:02}.sqlite")).exists());
+    }
+    assert!(db.join("policy.json").exists());
+    db.to_str().unwrap().to_string()
+}
+
+#[test]
+fn init_exec_query_explain() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = init(tmp.path());
+    // A script with `;` inside strings, comments and a trigger body.
+    let script = "CREATE TABLE events (tenantId TEXT NOT NULL, id INTEGER, note TEXT, PRIMARY KEY (tenantId, id));\n\
+                  -- a comment; with a semicolon\n\
+                  CREATE TABLE plans (id INTEGER PRIMARY KEY, name TEXT);\n\
+                  CREATE TRIGGER t AFTER INSERT ON events BEGIN UPDATE events SET note = note || ';' WHERE tenantId = new.tenantId AND id = new.id; END;\n\
+                  INSERT INTO events VALUES ('acme', 1, 'a;b'), ('globex', 2, 'c');\n\
+                  INSERT INTO plans VALUES (1, 'free');";
+    let o = d1plus(&["exec", &db, "-"], Some(script));
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("5 statements"), "{}", text(&o));
+
+    let o = d1plus(
+        &[
+            "query",
+            &db,
+            "--format",
+            "json",
+            "--params",
+            r#"["acme", 1.0]"#,
+            "SELECT id, note, ?2 AS r FROM events WHERE tenantId = ?1",
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["success"], true);
+    assert_eq!(v["results"][0]["id"], 1);
+    assert_eq!(v["results"][0]["note"], "a;b;");
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("\"r\": 1.0"),
+        "reals stay reals"
+    );
+    assert_eq!(v["meta"]["shards"].as_array().unwrap().len(), 1);
+
+    let o = d1plus(
+        &[
+            "query",
+            &db,
+            "--hint",
+            "events=globex",
+            "SELECT note FROM events WHERE id = 2",
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains('c'));
+
+    let o = d1plus(
+        &[
+            "explain",
+            &db,
+            "SELECT * FROM events WHERE tenantId IN ('acme', 'globex')",
+        ],
+        None,
+    );
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(
+        out.contains("route: shards")
+            && out.contains("why:   shard key events.tenantId IN ('acme', 'globex')"),
+        "{out}"
+    );
+
+    let o = d1plus(&["query", &db, "UPDATE events SET note = 'x'"], None);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("D1PLUS_NO_SHARD_KEY"), "{}", text(&o));
+}
+
+#[test]
+fn exec_stops_at_the_first_error_and_names_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = init(tmp.path());
+    let file = tmp.path().join("s.sql");
+    std::fs::write(&file, "CREATE TABLE events (tenantId TEXT, id INT);\nINSERT INTO events VALUES ('a', 1);\nINSERT INTO nope VALUES (1);\nINSERT INTO events VALUES ('b', 2);").unwrap();
+    let o = d1plus(&["exec", &db, file.to_str().unwrap()], None);
+    assert!(!o.status.success());
+    let out = text(&o);
+    assert!(
+        out.contains("statement 3") && out.contains("no such table: nope"),
+        "{out}"
+    );
+    let o = d1plus(
+        &[
+            "query",
+            &db,
+            "--format",
+            "json",
+            "--hint",
+            "events=b",
+            "SELECT count(*) AS n FROM events",
+        ],
+        None,
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v["results"][0]["n"], 0,
+        "the statement after the error did not run"
+    );
+}
+
+#[test]
+fn ndjson_answers_every_line_in_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = init(tmp.path());
+    let input = [
+        r#"{"sql": "CREATE TABLE events (tenantId TEXT, id INT, v REAL)"}"#,
+        r#"{"sql": "INSERT INTO events VALUES (?, ?, ?)", "params": ["acme", 1, 2.5]}"#,
+        r#"{"sql": "SELEC oops"}"#,
+        r#"not json"#,
+        r#"{"sql": "SELECT id, v FROM events", "shard": {"table": "events", "key": "acme"}}"#,
+    ]
+    .join("\n");
+    let o = d1plus(&["query", &db, "--format", "ndjson"], Some(&input));
+    assert!(o.status.success(), "{}", text(&o));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 5);
+    assert_eq!(lines[1]["meta"]["changes"], 1);
+    assert_eq!(lines[2]["success"], false);
+    assert!(lines[2]["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("D1_ERROR: near \"SELEC\""));
+    assert_eq!(lines[3]["success"], false);
+    assert_eq!(
+        lines[4]["results"],
+        serde_json::json!([{"id": 1, "v": 2.5}])
+    );
+}
+
+#[test]
+fn bad_policy_is_refused_and_creates_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let policy = tmp.path().join("p.json");
+    std::fs::write(
+        &policy,
+        r#"{"name": "x", "capacity": {"mode": "manual", "targetShardCount": 3}}"#,
+    )
+    .unwrap();
+    let db = tmp.path().join("db");
+    let o = d1plus(
+        &[
+            "init",
+            db.to_str().unwrap(),
+            "--policy",
+            policy.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("capacity.targetShardCount must be a power of two"),
+        "{}",
+        text(&o)
+    );
+    assert!(!db.exists());
+}
+
+#[test]
+fn demo_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("demo");
+    let o = d1plus(&["demo", "--dir", dir.to_str().unwrap()], None);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(
+        out.contains("D1PLUS_NO_SHARD_KEY") && out.contains("route: shard"),
+        "{out}"
+    );
+}
