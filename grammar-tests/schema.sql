@@ -8,3 +8,4 @@ CREATE TABLE settings (key TEXT PRIMARY KEY, value);
 CREATE TABLE "odd ""name""" (a, b);
 CREATE VIEW big_events AS SELECT * FROM events WHERE amount > 100;
 CREATE VIEW plan_names AS SELECT name FROM plans;
+CREATE TABLE posts (id INTEGER PRIMARY KEY, tenantId TEXT NOT NULL, body TEXT);

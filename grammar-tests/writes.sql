@@ -31,3 +31,7 @@ DELETE FROM events WHERE tenantId = 'acme' AND id = 1;
 DELETE FROM events WHERE id = 1;
 DELETE FROM events WHERE tenantId = 'acme' RETURNING *;
 DELETE FROM plans WHERE id = 3;
+-- An INTEGER PRIMARY KEY left out gets an id from the shard's range.
+INSERT INTO posts (tenantId, body) VALUES ('acme', 'a'), ('globex', ?), ('acme', 'c') RETURNING id;
+INSERT INTO posts (tenantId, body) VALUES ('acme', 'x');
+INSERT INTO posts (id, tenantId, body) VALUES (7, 'acme', 'x');

@@ -396,3 +396,72 @@ fn hints_route_statements_the_parser_cannot_pin() {
     );
     h.check_invariants();
 }
+
+#[test]
+fn generated_ids_are_unique_across_shards_and_below_2_pow_53() {
+    let policy = r#"{"name": "t", "capacity": {"mode": "manual", "targetShardCount": 1},
+      "sharding": {"tables": [{"name": "posts", "keyColumn": "tenantId"}]}}"#;
+    let h = Harness::new(policy, &SHARD_COUNTS);
+    h.exec("CREATE TABLE posts (id INTEGER PRIMARY KEY, tenantId TEXT NOT NULL, body TEXT)");
+    for s in &h.shards {
+        let mut returned = Vec::new();
+        for round in 0..3 {
+            let sql = "INSERT INTO posts (tenantId, body) VALUES ('acme', ?), ('globex', ?), ('acme', ?), ('initech', ?) RETURNING id, body";
+            let params: Vec<Value> = (0..4).map(|k| t(&format!("r{round}-{k}"))).collect();
+            let r = futures::executor::block_on(s.db.query(sql, &params, None)).unwrap();
+            assert_eq!(r.rows.len(), 4);
+            for (row, p) in r.rows.iter().zip(&params) {
+                assert_eq!(
+                    &row[1], p,
+                    "{} shards: RETURNING in the caller's order",
+                    s.n
+                );
+                returned.push(row[0].clone());
+            }
+            assert!(r.meta.last_row_id > 0);
+        }
+        // Single-row inserts go through the same rule.
+        let r = futures::executor::block_on(s.db.query(
+            "INSERT INTO posts (tenantId) VALUES (?)",
+            &[t("umbrella")],
+            None,
+        ))
+        .unwrap();
+        assert_eq!(r.meta.changes, 1);
+        let mut all = Vec::new();
+        for shard in 0..s.n {
+            let ids: Vec<i64> =
+                s.db.backend()
+                    .with_connection(shard, |c| {
+                        let mut st = c.prepare("SELECT id FROM posts").unwrap();
+                        st.query_map([], |r| r.get(0))
+                            .unwrap()
+                            .map(|x| x.unwrap())
+                            .collect()
+                    })
+                    .unwrap();
+            let slots = 64 / s.n as i64;
+            for id in &ids {
+                let lo = shard as i64 * slots * (1 << 47);
+                assert!(
+                    *id > lo && *id < lo + (1 << 47),
+                    "{} shards: id {id} outside shard {shard}'s range",
+                    s.n
+                );
+            }
+            all.extend(ids);
+        }
+        let count = all.len();
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), count, "{} shards: duplicate ids", s.n);
+        assert_eq!(count, 13);
+        assert!(all.iter().all(|id| *id < 1 << 53));
+        for id in returned {
+            let Value::Integer(id) = id else {
+                panic!("id not an integer")
+            };
+            assert!(all.contains(&id));
+        }
+    }
+}

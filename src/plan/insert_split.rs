@@ -10,6 +10,7 @@
 //! ```
 
 use super::route::{key_affinity, key_update_error, ResolvedHint};
+use super::rowid_ranges;
 use super::splice::{params_in, splice, Piece};
 use super::{
     key_reason, key_value, Combine, Context, Plan, Reason, Route, Target, D1_MAX_PARAMS,
@@ -18,7 +19,7 @@ use super::{
 use crate::analyze::{key_literal, object_name};
 use crate::backend::{ShardBatch, ShardId, ShardStatement};
 use crate::error::{Error, ErrorCode, Result};
-use crate::lex::TokenKind;
+use crate::lex::{quote_ident, TokenKind};
 use crate::parse::Parsed;
 use crate::placement;
 use crate::value::Value;
@@ -164,7 +165,28 @@ pub(super) fn plan_insert(
     let target = Target::from_set(shards.clone(), cx.shard_count());
     let within_limits =
         parsed.params.count <= D1_MAX_PARAMS && parsed.sql.len() <= D1_MAX_SQL_BYTES;
-    if groups.len() == 1 && within_limits {
+    // An INTEGER PRIMARY KEY left out of the column list gets an id from the shard's range.
+    let auto_id = match cx.catalog.get(tname) {
+        Some(t) if !ins.columns.is_empty() => t.rowid_alias.and_then(|i| {
+            let col = &t.columns[i].name;
+            let listed = ins.columns.iter().any(|c| {
+                let c = object_name(c);
+                c.eq_ignore_ascii_case(col)
+                    || ["rowid", "oid", "_rowid_"]
+                        .iter()
+                        .any(|r| c.eq_ignore_ascii_case(r))
+            });
+            (!listed).then(|| (t.name.clone(), col.clone()))
+        }),
+        _ => None,
+    };
+    let column_list_paren = match &auto_id {
+        Some(_) => Some(column_list_paren(parsed, first.start).ok_or_else(|| {
+            Error::internal("INSERT with a column list but no `(` before VALUES")
+        })?),
+        None => None,
+    };
+    if groups.len() == 1 && within_limits && auto_id.is_none() {
         // All rows on one shard: the original text goes there unchanged.
         let shard = *shards.iter().next().unwrap_or(&0);
         return Ok(Plan {
@@ -188,12 +210,37 @@ pub(super) fn plan_insert(
         let mut statements = Vec::new();
         let mut statement_rows = Vec::new();
         for chunk in chunk_rows(parsed, rows_of_shard, &row_ranges, fixed_params, fixed_len)? {
-            let mut pieces = vec![Piece::Source(prefix.clone())];
+            let ids: Vec<String> = match &auto_id {
+                Some((t, c)) => (0..chunk.len())
+                    .map(|k| rowid_ranges::id_expr(t, c, *shard, cx.shard_count(), k))
+                    .collect(),
+                None => Vec::new(),
+            };
+            let id_column = auto_id
+                .as_ref()
+                .map(|(_, c)| format!("{}, ", quote_ident(c)));
+            let mut pieces = match (&id_column, column_list_paren) {
+                (Some(col), Some(p)) => vec![
+                    Piece::Source(0..p + 1),
+                    Piece::Text(col),
+                    Piece::Source(p + 1..prefix.end),
+                ],
+                _ => vec![Piece::Source(prefix.clone())],
+            };
             for (n, &r) in chunk.iter().enumerate() {
                 if n > 0 {
                     pieces.push(Piece::Text(", "));
                 }
-                pieces.push(Piece::Source(row_ranges[r].clone()));
+                match ids.get(n) {
+                    Some(id) => {
+                        let row = &row_ranges[r];
+                        pieces.push(Piece::Text("("));
+                        pieces.push(Piece::Text(id));
+                        pieces.push(Piece::Text(", "));
+                        pieces.push(Piece::Source(row.start + 1..row.end));
+                    }
+                    None => pieces.push(Piece::Source(row_ranges[r].clone())),
+                }
             }
             pieces.push(Piece::Source(suffix.clone()));
             let s = splice(parsed, &pieces, params);
@@ -222,6 +269,21 @@ pub(super) fn plan_insert(
         combine,
         changes_schema: false,
     })
+}
+
+/// Byte offset of the `(` opening the INSERT's column list (the first top-level `(`
+/// before the rows).
+fn column_list_paren(parsed: &Parsed, rows_start: usize) -> Option<usize> {
+    let sql = &parsed.sql;
+    let into = parsed
+        .tokens
+        .iter()
+        .position(|t| t.is_keyword(sql, "INTO"))?;
+    parsed.tokens[into..]
+        .iter()
+        .take_while(|t| t.start < rows_start)
+        .find(|t| t.kind == TokenKind::LParen)
+        .map(|t| t.start)
 }
 
 /// `ON CONFLICT … DO UPDATE SET key = …` would move the row: refused.

@@ -4,6 +4,7 @@
 mod fanout;
 mod insert_split;
 mod route;
+mod rowid_ranges;
 mod splice;
 
 pub use route::ShardHint;
