@@ -16,6 +16,26 @@
 //! - **route**: where a statement runs (home, one shard, some shards, all shards) and why.
 //! - **hint**: a caller-given `{ table, key }` that routes a statement to that key's shard.
 //! - **reference table**: a small table copied on every shard, so sharded tables can join it.
+//!
+//! ```
+//! use d1plus::api::{Database, Options};
+//! use d1plus::backend::sqlite::SqliteBackend;
+//! use d1plus::policy::Policy;
+//! use d1plus::value::Value;
+//! use futures::executor::block_on;
+//!
+//! let policy = Policy::from_json(r#"{"name": "app",
+//!     "capacity": {"mode": "manual", "targetShardCount": 4},
+//!     "sharding": {"tables": [{"name": "events", "keyColumn": "tenantId"}]}}"#)?;
+//! let db = block_on(Database::open(policy, SqliteBackend::in_memory(4)?, Options::default()))?;
+//! block_on(db.exec("CREATE TABLE events (tenantId TEXT, id INTEGER, PRIMARY KEY (tenantId, id))"))?;
+//! let (acme, globex) = (Value::Text("acme".into()), Value::Text("globex".into()));
+//! block_on(db.query("INSERT INTO events VALUES (?, 1), (?, 2)", &[acme.clone(), globex], None))?;
+//! let r = block_on(db.query("SELECT id FROM events WHERE tenantId = ?", &[acme], None))?;
+//! assert_eq!(r.rows, vec![vec![Value::Integer(1)]]);
+//! assert_eq!(r.meta.shards.len(), 1); // one shard answered
+//! # Ok::<(), d1plus::error::Error>(())
+//! ```
 #![deny(missing_docs)]
 
 pub mod analyze;
