@@ -101,6 +101,19 @@ impl SqliteBackend {
         // Without SQLITE_OPEN_CREATE SQLite would refuse too, but only with
         // "unable to open database file"; say which file is missing.
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        // More shard files than the policy says means the policy does not describe this
+        // directory: routing with it would look for rows on the wrong shards.
+        let extra = shard_path(dir, shard_count);
+        if extra.exists() {
+            return Err(Error::new(
+                crate::error::ErrorCode::InvalidPolicy,
+                format!(
+                    "{} holds more shard files than the {shard_count} the policy names (found {})",
+                    dir.display(),
+                    extra.display()
+                ),
+            ));
+        }
         let shards = (0..shard_count)
             .map(|shard| {
                 let path = shard_path(dir, shard);

@@ -1,0 +1,121 @@
+//! batch(), batch_atomic() and the query budget, checked on the transcript of what each
+//! shard received (a recording backend over local SQLite shards).
+
+use d1plus::api::{Database, Options, Statement};
+use d1plus::backend::recording::RecordingBackend;
+use d1plus::backend::sqlite::SqliteBackend;
+use d1plus::error::{Error, ErrorCode};
+use d1plus::policy::Policy;
+use d1plus::value::Value;
+use futures::executor::block_on;
+
+const POLICY: &str = r#"{"name": "b", "capacity": {"mode": "manual", "targetShardCount": 4},
+  "sharding": {"tables": [{"name": "events", "keyColumn": "tenantId"}]}}"#;
+
+fn db(options: Options) -> Database<RecordingBackend<SqliteBackend>> {
+    let backend = RecordingBackend::new(SqliteBackend::in_memory(4).unwrap());
+    let db = block_on(Database::open(
+        Policy::from_json(POLICY).unwrap(),
+        backend,
+        options,
+    ))
+    .unwrap();
+    block_on(db.exec("CREATE TABLE events (tenantId TEXT NOT NULL, id INTEGER NOT NULL, v TEXT, PRIMARY KEY (tenantId, id))")).unwrap();
+    db.backend().clear();
+    db
+}
+
+fn ins(tenant: &str, id: i64) -> Statement {
+    Statement::new("INSERT INTO events (tenantId, id) VALUES (?, ?)")
+        .bind(vec![Value::Text(tenant.into()), Value::Integer(id)])
+}
+
+fn count(db: &Database<RecordingBackend<SqliteBackend>>, tenant: &str) -> Value {
+    let r = block_on(db.query(
+        "SELECT count(*) FROM events WHERE tenantId = ?",
+        &[Value::Text(tenant.into())],
+        None,
+    ))
+    .unwrap();
+    r.rows[0][0].clone()
+}
+
+#[test]
+fn batch_groups_statements_per_shard_in_caller_order() {
+    let db = db(Options::default());
+    // acme -> shard 2, globex -> shard 1 (see the golden placement vectors).
+    let stmts = vec![
+        ins("acme", 1),
+        ins("globex", 1),
+        ins("acme", 2),
+        Statement::new("SELECT count(*) AS n FROM events WHERE tenantId = 'acme'"),
+    ];
+    let results = block_on(db.batch(&stmts)).unwrap();
+    assert_eq!(results.len(), 4);
+    assert_eq!(results[1].meta.shards, vec![1]);
+    // The SELECT ran after both acme inserts, in the same atomic shard batch.
+    assert_eq!(results[3].rows, vec![vec![Value::Integer(2)]]);
+    let transcript = db.backend().transcript();
+    assert_eq!(transcript.len(), 2, "one backend batch per shard");
+    assert_eq!(transcript[0].shard, 2);
+    assert_eq!(transcript[0].statements.len(), 3);
+    assert_eq!(transcript[1].shard, 1);
+    assert_eq!(transcript[1].statements.len(), 1);
+}
+
+#[test]
+fn a_failing_statement_rolls_back_its_shard_group() {
+    let db = db(Options::default());
+    block_on(db.query(
+        "INSERT INTO events (tenantId, id) VALUES ('acme', 9)",
+        &[],
+        None,
+    ))
+    .unwrap();
+    // The last acme statement violates the primary key: the whole acme group rolls back;
+    // globex's group, on another shard, commits, and the error says so.
+    let stmts = vec![ins("acme", 1), ins("globex", 1), ins("acme", 9)];
+    let err = block_on(db.batch(&stmts)).unwrap_err();
+    let Error::Backend { shard, message } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(*shard, Some(2));
+    assert!(
+        message.starts_with("UNIQUE constraint failed: events.tenantId, events.id"),
+        "{message}"
+    );
+    assert!(message.contains("shard batches 1 committed"), "{message}");
+    assert_eq!(
+        count(&db, "acme"),
+        Value::Integer(1),
+        "acme's group rolled back"
+    );
+    assert_eq!(count(&db, "globex"), Value::Integer(1));
+}
+
+#[test]
+fn batch_atomic_refuses_to_span_shards() {
+    let db = db(Options::default());
+    let err = block_on(db.batch_atomic(&[ins("acme", 1), ins("globex", 1)])).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::CrossShardTransaction);
+    assert!(db.backend().transcript().is_empty(), "nothing ran");
+    let ok = block_on(db.batch_atomic(&[ins("acme", 1), ins("acme", 2)])).unwrap();
+    assert_eq!(ok.len(), 2);
+}
+
+#[test]
+fn the_query_budget_refuses_before_a_fan_out_runs() {
+    let db = db(Options {
+        query_budget: Some(6),
+        ..Options::default()
+    });
+    // Opening and the CREATE TABLE used 1 (catalog) + 4 (DDL) + 1 (catalog reload).
+    let used = db.queries_used();
+    assert_eq!(used, 6);
+    let err = block_on(db.query("SELECT * FROM events", &[], None)).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::QueryBudget);
+    assert!(
+        db.backend().transcript().is_empty(),
+        "refused before anything ran"
+    );
+}
