@@ -203,6 +203,18 @@ pub fn combine(plan: &Plan, outputs: Vec<Result<Vec<StatementOutput>>>) -> Resul
                     .collect();
             }
         }
+        Combine::Rows(spec) => {
+            let mut per_shard = Vec::with_capacity(ok.len());
+            for (_, outs) in &ok {
+                add_meta(&mut result.meta, outs);
+                per_shard.push(outs.iter().flat_map(|o| o.rows.iter().cloned()).collect());
+            }
+            result.rows = crate::merge::merge_rows(spec, per_shard)?;
+            if spec.hidden > 0 {
+                let visible = result.columns.len().saturating_sub(spec.hidden);
+                result.columns.truncate(visible);
+            }
+        }
         Combine::Single | Combine::Concat | Combine::Scatter => {
             for (_, outs) in &ok {
                 add_outputs(&mut result, outs);

@@ -129,3 +129,8 @@ fn ddl_and_admin() {
 fn tokens_and_params() {
     snapshot("tokens_and_params");
 }
+
+#[test]
+fn fanout_reads() {
+    snapshot("fanout_reads");
+}

@@ -1,1 +1,320 @@
-//! Merging multi-shard reads.
+//! Stage 5, merge: combine the rows of several shards into exactly what one SQLite database
+//! holding all rows would return. Pure functions over rows; the plan says what to do.
+
+mod compare;
+
+pub use compare::{compare, sqlite_eq, Collation, EqKey};
+
+use crate::error::Result;
+use crate::value::Value;
+use serde::Serialize;
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+use std::fmt;
+
+/// A row as a shard returned it.
+pub type Row = Vec<Value>;
+
+/// Which column of a shard row an ORDER BY term sorts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum OrderColumn {
+    /// An output column (0-based).
+    Output(usize),
+    /// The n-th hidden column, added after the output columns (0-based).
+    Hidden(usize),
+}
+
+/// One ORDER BY term, resolved.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OrderTerm {
+    /// The column it sorts on.
+    pub column: OrderColumn,
+    /// DESC.
+    pub descending: bool,
+    /// Explicit NULLS FIRST (true) / NULLS LAST (false); None: SQLite's default (NULLs
+    /// first ascending, last descending).
+    pub nulls_first: Option<bool>,
+    /// Collation.
+    pub collation: Collation,
+}
+
+/// How the rows of several shards merge when no aggregation is involved.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RowMerge {
+    /// ORDER BY terms; every shard's rows arrive sorted by them.
+    pub order: Vec<OrderTerm>,
+    /// Number of hidden columns at the end of each shard row, stripped after the merge.
+    pub hidden: usize,
+    /// Remove duplicate rows (SQLite equality: `1 = 1.0`).
+    pub distinct: bool,
+    /// Rows to skip after merging.
+    pub offset: u64,
+    /// Rows to return at most (None: all).
+    pub limit: Option<u64>,
+}
+
+impl RowMerge {
+    /// The merge that only concatenates shard rows.
+    pub fn concat() -> RowMerge {
+        RowMerge {
+            order: Vec::new(),
+            hidden: 0,
+            distinct: false,
+            offset: 0,
+            limit: None,
+        }
+    }
+}
+
+impl fmt::Display for RowMerge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut steps = Vec::new();
+        if self.order.is_empty() {
+            steps.push("concatenate rows in shard order".to_string());
+        } else {
+            let terms: Vec<String> = self
+                .order
+                .iter()
+                .map(|t| {
+                    let col = match t.column {
+                        OrderColumn::Output(i) => format!("column {}", i + 1),
+                        OrderColumn::Hidden(i) => format!("hidden column {}", i + 1),
+                    };
+                    let mut s = format!("{col} {}", if t.descending { "DESC" } else { "ASC" });
+                    if t.collation != Collation::Binary {
+                        s.push_str(&format!(" COLLATE {:?}", t.collation).to_uppercase());
+                    }
+                    if let Some(nf) = t.nulls_first {
+                        s.push_str(if nf { " NULLS FIRST" } else { " NULLS LAST" });
+                    }
+                    s
+                })
+                .collect();
+            steps.push(format!(
+                "k-way merge of the sorted shard rows on {}",
+                terms.join(", ")
+            ));
+        }
+        if self.distinct {
+            steps.push("drop duplicate rows".into());
+        }
+        if self.offset > 0 {
+            steps.push(format!(
+                "skip {} row{}",
+                self.offset,
+                if self.offset == 1 { "" } else { "s" }
+            ));
+        }
+        if let Some(n) = self.limit {
+            steps.push(format!(
+                "stop after {n} row{}",
+                if n == 1 { "" } else { "s" }
+            ));
+        }
+        if self.hidden > 0 {
+            steps.push(format!(
+                "strip {} hidden sort column{}",
+                self.hidden,
+                if self.hidden == 1 { "" } else { "s" }
+            ));
+        }
+        f.write_str(&steps.join("; "))
+    }
+}
+
+/// Orders two rows by the ORDER BY terms (columns already resolved to indexes).
+fn compare_rows(a: &[Value], b: &[Value], keys: &[(usize, &OrderTerm)]) -> Ordering {
+    for &(i, t) in keys {
+        let (x, y) = (
+            a.get(i).unwrap_or(&Value::Null),
+            b.get(i).unwrap_or(&Value::Null),
+        );
+        let nulls_first = t.nulls_first.unwrap_or(!t.descending);
+        let ord = match (x.is_null(), y.is_null()) {
+            (true, true) => Ordering::Equal,
+            (true, false) => {
+                if nulls_first {
+                    Ordering::Less
+                } else {
+                    Ordering::Greater
+                }
+            }
+            (false, true) => {
+                if nulls_first {
+                    Ordering::Greater
+                } else {
+                    Ordering::Less
+                }
+            }
+            (false, false) => {
+                let o = compare(x, y, t.collation);
+                if t.descending {
+                    o.reverse()
+                } else {
+                    o
+                }
+            }
+        };
+        if ord != Ordering::Equal {
+            return ord;
+        }
+    }
+    Ordering::Equal
+}
+
+/// The head of one shard's stream in the k-way merge heap.
+struct Head<'k> {
+    row: Row,
+    shard: usize,
+    keys: &'k [(usize, &'k OrderTerm)],
+}
+
+impl PartialEq for Head<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Head<'_> {}
+impl PartialOrd for Head<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Head<'_> {
+    /// Reversed: BinaryHeap is a max-heap and we pop the smallest; ties go to the lower shard.
+    fn cmp(&self, other: &Self) -> Ordering {
+        compare_rows(&self.row, &other.row, self.keys)
+            .then(self.shard.cmp(&other.shard))
+            .reverse()
+    }
+}
+
+/// Merges per-shard rows (each shard's rows already sorted by `spec.order`): a streaming
+/// k-way merge that skips `offset` rows, stops after `limit`, drops duplicates when asked,
+/// and strips hidden columns. It reads no more rows than it returns plus the offset
+/// (plus duplicates skipped).
+pub fn merge_rows(spec: &RowMerge, shards: Vec<Vec<Row>>) -> Result<Vec<Row>> {
+    let width = shards.iter().flatten().map(|r| r.len()).next().unwrap_or(0);
+    let visible = width.saturating_sub(spec.hidden);
+    let keys: Vec<(usize, &OrderTerm)> = spec
+        .order
+        .iter()
+        .map(|t| {
+            let i = match t.column {
+                OrderColumn::Output(i) => i,
+                OrderColumn::Hidden(h) => visible + h,
+            };
+            (i, t)
+        })
+        .collect();
+    let mut out: Vec<Row> = Vec::new();
+    let mut skipped = 0u64;
+    let limit = spec.limit.unwrap_or(u64::MAX);
+    let mut seen: ahash::AHashSet<Vec<EqKey>> = ahash::AHashSet::new();
+    let mut emit = |row: Row, out: &mut Vec<Row>| -> bool {
+        if out.len() as u64 >= limit {
+            return false;
+        }
+        let mut row = row;
+        row.truncate(visible);
+        if spec.distinct && !seen.insert(row.iter().map(EqKey::of).collect()) {
+            return true;
+        }
+        if skipped < spec.offset {
+            skipped += 1;
+            return true;
+        }
+        out.push(row);
+        (out.len() as u64) < limit
+    };
+    if limit == 0 {
+        return Ok(out);
+    }
+    if keys.is_empty() {
+        'outer: for rows in shards {
+            for row in rows {
+                if !emit(row, &mut out) {
+                    break 'outer;
+                }
+            }
+        }
+        return Ok(out);
+    }
+    let mut iters: Vec<std::vec::IntoIter<Row>> =
+        shards.into_iter().map(|s| s.into_iter()).collect();
+    let mut heap = BinaryHeap::with_capacity(iters.len());
+    for (shard, it) in iters.iter_mut().enumerate() {
+        if let Some(row) = it.next() {
+            heap.push(Head {
+                row,
+                shard,
+                keys: &keys,
+            });
+        }
+    }
+    while let Some(Head { row, shard, .. }) = heap.pop() {
+        if let Some(next) = iters[shard].next() {
+            heap.push(Head {
+                row: next,
+                shard,
+                keys: &keys,
+            });
+        }
+        if !emit(row, &mut out) {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn i(v: i64) -> Value {
+        Value::Integer(v)
+    }
+
+    #[test]
+    fn kway_merge_with_offset_limit_and_hidden_columns() {
+        let spec = RowMerge {
+            order: vec![OrderTerm {
+                column: OrderColumn::Hidden(0),
+                descending: true,
+                nulls_first: None,
+                collation: Collation::Binary,
+            }],
+            hidden: 1,
+            distinct: false,
+            offset: 1,
+            limit: Some(3),
+        };
+        let shards = vec![
+            vec![vec![i(1), i(9)], vec![i(2), i(5)], vec![i(3), Value::Null]],
+            vec![],
+            vec![vec![i(4), i(8)], vec![i(5), i(5)]],
+        ];
+        let out = merge_rows(&spec, shards).unwrap();
+        assert_eq!(out, vec![vec![i(4)], vec![i(2)], vec![i(5)]]);
+    }
+
+    #[test]
+    fn distinct_uses_sqlite_equality() {
+        let spec = RowMerge {
+            order: vec![],
+            hidden: 0,
+            distinct: true,
+            offset: 0,
+            limit: None,
+        };
+        let out = merge_rows(
+            &spec,
+            vec![
+                vec![vec![i(1)], vec![Value::Null]],
+                vec![vec![Value::Real(1.0)], vec![Value::Null]],
+            ],
+        )
+        .unwrap();
+        assert_eq!(out, vec![vec![i(1)], vec![Value::Null]]);
+    }
+}

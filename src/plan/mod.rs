@@ -5,6 +5,8 @@ mod fanout;
 mod insert_split;
 mod route;
 mod rowid_ranges;
+mod select_merge;
+mod select_shape;
 mod splice;
 
 pub use route::ShardHint;
@@ -13,10 +15,12 @@ use crate::analyze::{Analysis, KeyExpr, StatementClass};
 use crate::backend::{ShardBatch, ShardId, ShardStatement};
 use crate::catalog::Catalog;
 use crate::error::{Error, ErrorCode, Result};
+use crate::merge::RowMerge;
 use crate::parse::Parsed;
 use crate::policy::Policy;
 use crate::value::Value;
 use serde::Serialize;
+use sqlparser::ast::Statement;
 use std::collections::BTreeSet;
 use std::fmt;
 
@@ -176,6 +180,8 @@ pub enum Combine {
     Single,
     /// Rows of every shard, concatenated in shard order (no order was asked for).
     Concat,
+    /// Rows of several shards merged: ORDER BY, DISTINCT, OFFSET/LIMIT, hidden columns.
+    Rows(crate::merge::RowMerge),
     /// INSERT … RETURNING split across shards: put the returned rows back in the
     /// caller's row order. `rows[b][s]` is the caller's row index of the s-th row that
     /// statement `s` of batch `b` inserted.
@@ -233,6 +239,7 @@ impl fmt::Display for Plan {
         match &self.combine {
             Combine::Single => writeln!(f, "merge: none (one shard answers)"),
             Combine::Concat => writeln!(f, "merge: concatenate rows in shard order"),
+            Combine::Rows(m) => writeln!(f, "merge: {m}"),
             Combine::InsertReturning { .. } => {
                 writeln!(
                     f,
@@ -339,13 +346,27 @@ pub fn plan(
         }
         C::Read => {
             let route = route::route_read(analysis, params, hint.as_ref(), cx)?;
-            let combine = if matches!(route.target, Target::Home | Target::One(_)) {
-                Combine::Single
-            } else {
-                fanout::check_fanout_read(parsed, analysis)?;
-                Combine::Concat
+            if matches!(route.target, Target::Home | Target::One(_)) {
+                return Ok(unchanged(route.target, route.reason, Combine::Single));
+            }
+            fanout::check_fanout_read(parsed, analysis)?;
+            let Ok(Statement::Query(q)) = &parsed.ast else {
+                return Err(Error::internal("a fan-out read without a query AST"));
             };
-            Ok(unchanged(route.target.clone(), route.reason, combine))
+            let planned = select_merge::plan_select(parsed, q, params, analysis, cx)?;
+            let combine = if planned.merge == RowMerge::concat() {
+                Combine::Concat
+            } else {
+                Combine::Rows(planned.merge)
+            };
+            let mut plan = unchanged(route.target, route.reason, combine);
+            for b in &mut plan.batches {
+                b.statements = vec![ShardStatement {
+                    sql: planned.shard_sql.sql.clone(),
+                    params: planned.shard_sql.params.clone(),
+                }];
+            }
+            Ok(plan)
         }
         C::Insert { table, from_select } => {
             if cx.policy.sharded_table(table).is_some() {

@@ -228,6 +228,57 @@ impl Harness {
         }
     }
 
+    /// Runs a read whose ORDER BY makes the order total: rows must match in order.
+    pub fn run_ordered(&self, sql: &str, params: &[Value]) -> Outcome {
+        let (cols, expected) = sqlite_query(&self.oracle, sql, params)
+            .unwrap_or_else(|e| panic!("oracle failed ({e}): {sql}"));
+        for s in &self.shards {
+            match block_on(s.db.query(sql, params, None)) {
+                Ok(r) => {
+                    assert_eq!(
+                        r.columns, cols,
+                        "{} shards: column names differ: {sql}",
+                        s.n
+                    );
+                    assert_eq!(
+                        r.rows, expected,
+                        "{} shards: rows differ: {sql} {params:?}",
+                        s.n
+                    );
+                }
+                Err(e @ Error::Backend { .. }) => panic!("{} shards: {e}: {sql}", s.n),
+                Err(e) => return Outcome::Refused(e),
+            }
+        }
+        Outcome::Ok(expected)
+    }
+
+    /// Runs a read with LIMIT but no total order: any `n` of the rows qualify, so check the
+    /// count and that every row is one the unlimited query returns.
+    pub fn run_limited(&self, sql: &str, unlimited: &str, params: &[Value]) {
+        let (_, expected) = sqlite_query(&self.oracle, sql, params).unwrap();
+        let (_, all) = sqlite_query(&self.oracle, unlimited, params).unwrap();
+        let all = sorted(all);
+        for s in &self.shards {
+            let r = block_on(s.db.query(sql, params, None))
+                .unwrap_or_else(|e| panic!("{} shards: {e}: {sql}", s.n));
+            assert_eq!(
+                r.rows.len(),
+                expected.len(),
+                "{} shards: row count differs: {sql}",
+                s.n
+            );
+            for row in &r.rows {
+                assert!(
+                    all.binary_search_by_key(&format!("{row:?}"), |x| format!("{x:?}"))
+                        .is_ok(),
+                    "{} shards: {row:?} is not a row of {unlimited}",
+                    s.n
+                );
+            }
+        }
+    }
+
     /// Runs a read and returns d1plus's result for the given shard count.
     pub fn query_n(&self, n: usize, sql: &str, params: &[Value]) -> Result<QueryResult, Error> {
         let s = self.shards.iter().find(|s| s.n == n).unwrap();

@@ -1,0 +1,407 @@
+//! Rules for a SELECT without aggregates that fans out to several shards:
+//!
+//! 1. `order_by_hidden_columns`: ORDER BY terms that are not output columns are added to
+//!    each shard's projection as hidden columns (`, expr AS "__d1p_o1"`), stripped after
+//!    the merge.
+//! 2. `limit_pushdown`: `LIMIT n OFFSET m` (or `LIMIT m, n`) becomes `LIMIT n+m` on each
+//!    shard; the merge skips `m` rows and stops after `n`.
+//!
+//! The shards' rows arrive sorted by the ORDER BY; the merge is a streaming k-way merge
+//! with SQLite's ordering. DISTINCT is applied per shard and again after the merge.
+//!
+//! ```sql
+//! SELECT id, title FROM docs ORDER BY updatedAt DESC LIMIT 10 OFFSET 20
+//! -- each shard:
+//! SELECT id, title, updatedAt AS "__d1p_o1" FROM docs ORDER BY updatedAt DESC LIMIT 30
+//! ```
+
+use super::select_shape::{select_shape, SelectShape};
+use super::splice::{splice, Piece, Spliced};
+use super::Context;
+use crate::analyze::{key_literal, object_name, Analysis, KeyExpr};
+use crate::error::{Error, Result};
+use crate::lex;
+use crate::merge::{Collation, OrderColumn, OrderTerm, RowMerge};
+use crate::parse::Parsed;
+use crate::value::Value;
+use sqlparser::ast::{Expr, LimitClause, OrderByKind, Query, SelectItem, SetExpr};
+
+/// A fan-out plain SELECT: the shard SQL and the merge.
+pub(crate) struct PlannedSelect {
+    pub shard_sql: Spliced,
+    pub merge: RowMerge,
+}
+
+fn refuse(construct: &str, a: &Analysis) -> Error {
+    let (table, key) = a
+        .refs
+        .first()
+        .map(|r| (r.table.as_str(), r.key_column.as_str()))
+        .unwrap_or(("the sharded table", "its key"));
+    Error::unsupported(
+        format!("{construct} across shards is not supported: the statement reads {table} on several shards"),
+        format!("pin one shard with `{key} = ?` in the WHERE clause or a shard hint"),
+    )
+}
+
+/// A LIMIT/OFFSET operand: an integer literal or a bound parameter.
+fn limit_value(
+    parsed: &Parsed,
+    e: &Expr,
+    params: &[Value],
+    what: &str,
+    a: &Analysis,
+) -> Result<i64> {
+    let v = match key_literal(parsed, e) {
+        Some(KeyExpr::Literal(v)) => v,
+        Some(KeyExpr::Param(i)) => params
+            .get(i.wrapping_sub(1))
+            .cloned()
+            .unwrap_or(Value::Null),
+        None => return Err(refuse(&format!("{what} given as an expression"), a)),
+    };
+    match v.with_affinity(crate::value::Affinity::Integer) {
+        Value::Integer(i) => Ok(i),
+        // What SQLite says for a LIMIT that is not an integer.
+        _ => Err(Error::backend(None, "datatype mismatch")),
+    }
+}
+
+/// Plans a multi-shard plain SELECT, or refuses it.
+pub(crate) fn plan_select(
+    parsed: &Parsed,
+    q: &Query,
+    params: &[Value],
+    a: &Analysis,
+    cx: Context<'_>,
+) -> Result<PlannedSelect> {
+    let SetExpr::Select(select) = q.body.as_ref() else {
+        return Err(refuse("a compound SELECT (UNION, INTERSECT, EXCEPT)", a));
+    };
+    let Some(shape) = select_shape(parsed) else {
+        return Err(refuse("this SELECT", a));
+    };
+    if shape.unusual {
+        return Err(refuse("a WINDOW clause or compound SELECT", a));
+    }
+    let sql = &parsed.sql;
+    let distinct = select.distinct.is_some();
+    if distinct {
+        check_distinct_binary(select, a, cx)?;
+    }
+    if shape.items.len() != select.projection.len() {
+        return Err(Error::internal(
+            "projection items differ between the parser and the token scan",
+        ));
+    }
+    let has_wildcard = select.projection.iter().any(|i| {
+        matches!(
+            i,
+            SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..)
+        )
+    });
+
+    // ORDER BY terms -> output column index, or a hidden column.
+    let mut order = Vec::new();
+    let mut hidden: Vec<std::ops::Range<usize>> = Vec::new();
+    if let Some(ob) = &q.order_by {
+        let OrderByKind::Expressions(terms) = &ob.kind else {
+            return Err(refuse("ORDER BY ALL", a));
+        };
+        if terms.len() != shape.order_terms.len() {
+            return Err(Error::internal(
+                "ORDER BY terms differ between the parser and the token scan",
+            ));
+        }
+        for (term, range) in terms.iter().zip(&shape.order_terms) {
+            let (expr, collation) = match &term.expr {
+                Expr::Collate { expr, collation } => (expr.as_ref(), Some(object_name(collation))),
+                e => (e, None),
+            };
+            let expr_text = expr_text_of_term(sql, range);
+            let column =
+                match output_column(parsed, select, &shape, expr, &expr_text, has_wildcard)? {
+                    Some(c) => OrderColumn::Output(c),
+                    None => {
+                        if distinct {
+                            return Err(refuse(
+                                "DISTINCT with ORDER BY on an expression that is not in the result",
+                                a,
+                            ));
+                        }
+                        hidden.push(range.start..range.start + expr_text.len());
+                        OrderColumn::Hidden(hidden.len() - 1)
+                    }
+                };
+            let collation = match collation {
+                Some(c) => Collation::from_name(&c).ok_or_else(|| {
+                    Error::unsupported(
+                        format!("collation {c} in ORDER BY across shards"),
+                        "use BINARY, NOCASE or RTRIM",
+                    )
+                })?,
+                None => {
+                    // An output column sorts with its expression's collation.
+                    let effective = match column {
+                        OrderColumn::Output(i) if !has_wildcard => match select.projection.get(i) {
+                            Some(SelectItem::UnnamedExpr(e))
+                            | Some(SelectItem::ExprWithAlias { expr: e, .. }) => e,
+                            _ => expr,
+                        },
+                        _ => expr,
+                    };
+                    expression_collation(effective, a, cx)?
+                }
+            };
+            let descending = matches!(term.options.sort, Some(sqlparser::ast::OrderBySort::Desc));
+            order.push(OrderTerm {
+                column,
+                descending,
+                nulls_first: term.options.nulls_first,
+                collation,
+            });
+        }
+    }
+
+    // LIMIT / OFFSET.
+    let (limit, offset) = match &q.limit_clause {
+        None => (None, 0),
+        Some(LimitClause::LimitOffset { limit, offset, .. }) => {
+            let n = limit
+                .as_ref()
+                .map(|e| limit_value(parsed, e, params, "LIMIT", a))
+                .transpose()?;
+            let m = offset
+                .as_ref()
+                .map(|o| limit_value(parsed, &o.value, params, "OFFSET", a))
+                .transpose()?;
+            (n, m.unwrap_or(0))
+        }
+        Some(LimitClause::OffsetCommaLimit { offset, limit }) => {
+            let n = limit_value(parsed, limit, params, "LIMIT", a)?;
+            let m = limit_value(parsed, offset, params, "OFFSET", a)?;
+            (Some(n), m)
+        }
+    };
+    // A negative limit means no limit; a negative offset means none.
+    let limit = limit.filter(|n| *n >= 0).map(|n| n as u64);
+    let offset = offset.max(0) as u64;
+
+    // Per-shard SQL: hidden columns after the projection, LIMIT n+m instead of the limit.
+    let hidden_text: Vec<String> = hidden
+        .iter()
+        .enumerate()
+        .map(|(i, r)| format!(", {} AS \"__d1p_o{}\"", &sql[r.clone()], i + 1))
+        .collect();
+    let mut pieces = vec![Piece::Source(0..shape.projection.end)];
+    for h in &hidden_text {
+        pieces.push(Piece::Text(h));
+    }
+    let shard_limit = limit.map(|n| format!(" LIMIT {}", n.saturating_add(offset)));
+    match &shape.limit {
+        Some(l) => {
+            let before = sql[..l.start].trim_end().len().max(shape.projection.end);
+            pieces.push(Piece::Source(shape.projection.end..before));
+            if let Some(sl) = &shard_limit {
+                pieces.push(Piece::Text(sl));
+            }
+            pieces.push(Piece::Source(l.end..sql.len()));
+        }
+        None => pieces.push(Piece::Source(shape.projection.end..sql.len())),
+    }
+    let merge = RowMerge {
+        order,
+        hidden: hidden.len(),
+        distinct,
+        offset,
+        limit,
+    };
+    Ok(PlannedSelect {
+        shard_sql: splice(parsed, &pieces, params),
+        merge,
+    })
+}
+
+/// The text of an ORDER BY term without its COLLATE / ASC / DESC / NULLS suffixes.
+fn expr_text_of_term(sql: &str, range: &std::ops::Range<usize>) -> String {
+    let text = &sql[range.clone()];
+    let toks = lex::significant(text);
+    let mut end = toks.len();
+    // Strip trailing NULLS FIRST|LAST, ASC|DESC, COLLATE name (in that order from the end).
+    if end >= 2 && toks[end - 2].is_keyword(text, "NULLS") {
+        end -= 2;
+    }
+    if end >= 1 && (toks[end - 1].is_keyword(text, "ASC") || toks[end - 1].is_keyword(text, "DESC"))
+    {
+        end -= 1;
+    }
+    if end >= 2 && toks[end - 2].is_keyword(text, "COLLATE") {
+        end -= 2;
+    }
+    match toks.get(end.wrapping_sub(1)) {
+        Some(last) if end > 0 => text[..last.end].to_string(),
+        _ => text.to_string(),
+    }
+}
+
+/// Which output column an ORDER BY term names, as SQLite resolves it: an integer ordinal,
+/// an output alias, or an expression identical to an output expression.
+fn output_column(
+    parsed: &Parsed,
+    select: &sqlparser::ast::Select,
+    shape: &SelectShape,
+    expr: &Expr,
+    expr_text: &str,
+    has_wildcard: bool,
+) -> Result<Option<usize>> {
+    // Ordinal.
+    if let Some(KeyExpr::Literal(Value::Integer(n))) = key_literal(parsed, expr) {
+        if matches!(expr, Expr::Value(_)) {
+            if has_wildcard {
+                // `*` expands on the shard; the shard checks the range.
+                return Ok(Some((n.max(1) - 1) as usize));
+            }
+            if n >= 1 && n as usize <= select.projection.len() {
+                return Ok(Some(n as usize - 1));
+            }
+            // Out of range: each shard reports SQLite's own error.
+            return Ok(None);
+        }
+    }
+    if has_wildcard {
+        // Output positions are only known after `*` expands: sort on a hidden copy.
+        return Ok(None);
+    }
+    // Alias.
+    if let Expr::Identifier(id) = expr {
+        for (i, item) in select.projection.iter().enumerate() {
+            if let SelectItem::ExprWithAlias { alias, .. } = item {
+                if alias.value.eq_ignore_ascii_case(&id.value) {
+                    return Ok(Some(i));
+                }
+            }
+        }
+    }
+    // Same expression text (ignoring case and spacing).
+    let norm = |s: &str| -> String {
+        lex::significant(s)
+            .iter()
+            .map(|t| t.text(s).to_ascii_lowercase())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let want = norm(expr_text);
+    for (i, item) in select.projection.iter().enumerate() {
+        if let SelectItem::UnnamedExpr(_) = item {
+            if norm(&parsed.sql[shape.items[i].clone()]) == want {
+                return Ok(Some(i));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// DISTINCT over a column with a non-BINARY collation keeps one spelling of each group
+/// (`'Apple'` or `'apple'`), whichever SQLite meets first: across shards that choice
+/// cannot be reproduced, so it is refused.
+fn check_distinct_binary(
+    select: &sqlparser::ast::Select,
+    a: &Analysis,
+    cx: Context<'_>,
+) -> Result<()> {
+    for item in &select.projection {
+        let collation = match item {
+            SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
+                expression_collation(e, a, cx)?
+            }
+            _ => {
+                let tables = a
+                    .refs
+                    .iter()
+                    .map(|r| r.table.as_str())
+                    .chain(a.reference.iter().map(|s| s.as_str()));
+                let mut c = Collation::Binary;
+                for t in tables {
+                    if let Some(t) = cx.catalog.get(t) {
+                        if let Some(col) = t.columns.iter().find(|c| {
+                            c.collation
+                                .as_deref()
+                                .is_some_and(|n| !n.eq_ignore_ascii_case("BINARY"))
+                        }) {
+                            c = col
+                                .collation
+                                .as_deref()
+                                .and_then(Collation::from_name)
+                                .unwrap_or(Collation::NoCase);
+                        }
+                    }
+                }
+                c
+            }
+        };
+        if collation != Collation::Binary {
+            return Err(Error::unsupported(
+                format!("DISTINCT over a {} column across shards is not supported: which spelling of equal values SQLite keeps depends on row order", format!("{collation:?}").to_uppercase()),
+                "add COLLATE BINARY to the column, use GROUP BY with min() or max(), or pin one shard with the key",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The collation an ORDER BY expression sorts with, as SQLite's `sqlite3ExprCollSeq`
+/// finds it: `x COLLATE c` explicitly; a column its declared collation; unary `+` and
+/// CAST pass their operand's through; functions and other operators give BINARY. An
+/// explicit COLLATE inside an operator's operand is refused (rare, and subtle).
+fn expression_collation(expr: &Expr, a: &Analysis, cx: Context<'_>) -> Result<Collation> {
+    let declared = |column: &str| -> Collation {
+        let tables = a
+            .refs
+            .iter()
+            .map(|r| r.table.as_str())
+            .chain(a.reference.iter().map(|s| s.as_str()));
+        for t in tables {
+            if let Some((_, c)) = cx.catalog.get(t).and_then(|t| t.column(column)) {
+                return c
+                    .collation
+                    .as_deref()
+                    .and_then(Collation::from_name)
+                    .unwrap_or(Collation::Binary);
+            }
+        }
+        Collation::Binary
+    };
+    match expr {
+        Expr::Collate { collation, .. } => {
+            let c = object_name(collation);
+            Collation::from_name(&c).ok_or_else(|| {
+                Error::unsupported(
+                    format!("collation {c} in ORDER BY across shards"),
+                    "use BINARY, NOCASE or RTRIM",
+                )
+            })
+        }
+        Expr::Identifier(id) => Ok(declared(&id.value)),
+        Expr::CompoundIdentifier(parts) => Ok(parts
+            .last()
+            .map(|p| declared(&p.value))
+            .unwrap_or(Collation::Binary)),
+        Expr::Nested(inner)
+        | Expr::Cast { expr: inner, .. }
+        | Expr::UnaryOp {
+            op: sqlparser::ast::UnaryOperator::Plus,
+            expr: inner,
+        } => expression_collation(inner, a, cx),
+        Expr::BinaryOp { left, right, .. } => {
+            let explicit = |e: &Expr| {
+                matches!(e, Expr::Collate { .. })
+                    || matches!(e, Expr::Nested(n) if matches!(n.as_ref(), Expr::Collate { .. }))
+            };
+            if explicit(left) || explicit(right) {
+                return Err(refuse("ORDER BY an operator over a COLLATE expression", a));
+            }
+            Ok(Collation::Binary)
+        }
+        _ => Ok(Collation::Binary),
+    }
+}
