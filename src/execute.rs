@@ -215,6 +215,15 @@ pub fn combine(plan: &Plan, outputs: Vec<Result<Vec<StatementOutput>>>) -> Resul
                 result.columns.truncate(visible);
             }
         }
+        Combine::Aggregate { merge, columns } => {
+            let mut per_shard = Vec::with_capacity(ok.len());
+            for (_, outs) in &ok {
+                add_meta(&mut result.meta, outs);
+                per_shard.push(outs.iter().flat_map(|o| o.rows.iter().cloned()).collect());
+            }
+            result.rows = crate::merge::merge_aggregates(merge, per_shard)?;
+            result.columns = columns.clone();
+        }
         Combine::Single | Combine::Concat | Combine::Scatter => {
             for (_, outs) in &ok {
                 add_outputs(&mut result, outs);

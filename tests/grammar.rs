@@ -134,3 +134,8 @@ fn tokens_and_params() {
 fn fanout_reads() {
     snapshot("fanout_reads");
 }
+
+#[test]
+fn aggregates() {
+    snapshot("aggregates");
+}

@@ -244,3 +244,140 @@ fn shards_are_asked_for_no_more_rows_than_needed() {
         plan.batches[0].statements[0].sql
     );
 }
+
+#[test]
+fn aggregates_group_by_having_match_the_oracle() {
+    let mut rng = Rng::from_env(0xa66);
+    let h = harness(&mut rng);
+    let aggs = [
+        "count(*)",
+        "count(price)",
+        "count(qty)",
+        "sum(price)",
+        "sum(qty)",
+        "total(price)",
+        "avg(price)",
+        "avg(qty)",
+        "min(price)",
+        "max(price)",
+        "min(name COLLATE BINARY)",
+        "max(name COLLATE BINARY)",
+        "min(qty)",
+        "max(qty)",
+        "count(DISTINCT tag)",
+        "sum(DISTINCT price)",
+        "avg(DISTINCT price)",
+        "count(DISTINCT price)",
+        "length(group_concat(tag))",
+        "length(group_concat(DISTINCT tag))",
+        "max(price) - min(price)",
+        "round(avg(price), 2)",
+        "count(*) * 2",
+        "sum(price) / count(*)",
+        "coalesce(max(qty), -1)",
+        "typeof(sum(qty))",
+        "abs(min(price))",
+        "CASE WHEN count(*) > 10 THEN 'many' ELSE 'few' END",
+        "length(group_concat(name, '|'))",
+    ];
+    let groups = [
+        "",
+        "tenantId",
+        "tag",
+        "id % 3",
+        "price",
+        "tag, tenantId",
+        "tenantId, id % 2",
+    ];
+    let havings = [
+        "",
+        "HAVING count(*) > 2",
+        "HAVING sum(price) > 10 OR min(price) IS NULL",
+        "HAVING max(qty) IS NOT NULL",
+    ];
+    let n = if cfg!(debug_assertions) { 400 } else { 2000 };
+    let mut refused = 0;
+    for _ in 0..n {
+        let group = *rng.pick(&groups);
+        let mut items: Vec<String> = (0..1 + rng.below(3))
+            .map(|_| rng.pick(&aggs).to_string())
+            .collect();
+        if !group.is_empty() && rng.chance(70) {
+            items.insert(0, group.to_string());
+        }
+        let w = *rng.pick(&[
+            "",
+            "WHERE price > 3",
+            "WHERE tenantId <> 'acme'",
+            "WHERE qty IS NULL",
+        ]);
+        let having = if group.is_empty() {
+            ""
+        } else {
+            *rng.pick(&havings)
+        };
+        let group_clause = if group.is_empty() {
+            String::new()
+        } else {
+            format!(" GROUP BY {group}")
+        };
+        let sql = format!(
+            "SELECT {} FROM items {w}{group_clause} {having}",
+            items.join(", ")
+        );
+        let outcome = if !group.is_empty() && rng.chance(50) {
+            // ORDER BY the group keys makes the order total.
+            let limit = match rng.below(3) {
+                0 => String::new(),
+                1 => format!(" LIMIT {}", rng.below(6)),
+                _ => format!(" LIMIT {} OFFSET {}", rng.below(6), rng.below(4)),
+            };
+            let first = if rng.chance(50) {
+                format!("{} DESC, ", rng.pick(&aggs))
+            } else {
+                String::new()
+            };
+            h.run_ordered(&format!("{sql} ORDER BY {first}{group}{limit}"), &[])
+        } else {
+            h.run(&sql, &[], None)
+        };
+        if let Outcome::Refused(e) = outcome {
+            refused += 1;
+            eprintln!("refused: {sql}: {e}");
+            assert!(e.to_string().contains("Remedy"), "{e}");
+        }
+    }
+    assert!(refused * 10 < n, "too many refusals: {refused} of {n}");
+    // Aliases and ordinals in GROUP BY / ORDER BY; aggregates over an empty input.
+    for sql in [
+        "SELECT tag AS t, count(*) AS c FROM items GROUP BY t ORDER BY c DESC, t",
+        "SELECT tag, sum(price) FROM items GROUP BY 1 ORDER BY 2, 1",
+        "SELECT count(*), sum(price), total(price), avg(price), min(price), max(price), group_concat(tag) FROM items WHERE price > 1e9",
+        "SELECT count(DISTINCT price), sum(DISTINCT price), avg(DISTINCT price) FROM items WHERE price > 1e9",
+    ] {
+        assert!(matches!(h.run_ordered(sql, &[]), Outcome::Ok(_)), "{sql}");
+    }
+}
+
+#[test]
+fn integer_overflow_in_a_merged_sum_is_sqlites_error() {
+    let h = Harness::new(POLICY, &[4]);
+    h.exec("CREATE TABLE items (tenantId TEXT NOT NULL, id INTEGER NOT NULL, qty INTEGER, PRIMARY KEY (tenantId, id))");
+    for (t, q) in [("acme", i64::MAX), ("globex", 1), ("initech", 5)] {
+        h.run(
+            "INSERT INTO items VALUES (?, 1, ?)",
+            &[Value::Text(t.into()), Value::Integer(q)],
+            None,
+        );
+    }
+    let err = h.query_n(4, "SELECT sum(qty) FROM items", &[]).unwrap_err();
+    assert_eq!(err.to_string(), "D1_ERROR: integer overflow");
+    let oracle = h
+        .oracle
+        .query_row("SELECT sum(qty) FROM items", [], |r| r.get::<_, i64>(0))
+        .unwrap_err();
+    assert!(oracle.to_string().contains("integer overflow"));
+    // total() never overflows.
+    let r = h.query_n(4, "SELECT total(qty) FROM items", &[]).unwrap();
+    assert_eq!(r.rows[0][0], Value::Real(i64::MAX as f64 + 6.0));
+}

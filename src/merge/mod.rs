@@ -1,9 +1,13 @@
 //! Stage 5, merge: combine the rows of several shards into exactly what one SQLite database
 //! holding all rows would return. Pure functions over rows; the plan says what to do.
 
+mod aggregate;
 mod compare;
+mod expr;
 
+pub use aggregate::{merge_aggregates, AggKind, AggSpec, AggregateMerge, GroupOrder};
 pub use compare::{compare, sqlite_eq, Collation, EqKey};
+pub use expr::{supported_function, BinOp, PostExpr};
 
 use crate::error::Result;
 use crate::value::Value;

@@ -1,6 +1,7 @@
 //! Stage 3, plan: where a statement runs, what each shard receives, and how the answers
 //! combine. A [`Plan`] is plain data: it prints (`d1plus explain`), compares and snapshots.
 
+mod aggregate;
 mod fanout;
 mod insert_split;
 mod route;
@@ -182,6 +183,13 @@ pub enum Combine {
     Concat,
     /// Rows of several shards merged: ORDER BY, DISTINCT, OFFSET/LIMIT, hidden columns.
     Rows(crate::merge::RowMerge),
+    /// Partial aggregates of several shards combined per group; the result's columns.
+    Aggregate {
+        /// How to combine.
+        merge: crate::merge::AggregateMerge,
+        /// The result's column names (SQLite's names for the original projection).
+        columns: Vec<String>,
+    },
     /// INSERT … RETURNING split across shards: put the returned rows back in the
     /// caller's row order. `rows[b][s]` is the caller's row index of the s-th row that
     /// statement `s` of batch `b` inserted.
@@ -240,6 +248,7 @@ impl fmt::Display for Plan {
             Combine::Single => writeln!(f, "merge: none (one shard answers)"),
             Combine::Concat => writeln!(f, "merge: concatenate rows in shard order"),
             Combine::Rows(m) => writeln!(f, "merge: {m}"),
+            Combine::Aggregate { merge, .. } => writeln!(f, "merge: {merge}"),
             Combine::InsertReturning { .. } => {
                 writeln!(
                     f,
@@ -353,18 +362,23 @@ pub fn plan(
             let Ok(Statement::Query(q)) = &parsed.ast else {
                 return Err(Error::internal("a fan-out read without a query AST"));
             };
-            let planned = select_merge::plan_select(parsed, q, params, analysis, cx)?;
-            let combine = if planned.merge == RowMerge::concat() {
-                Combine::Concat
-            } else {
-                Combine::Rows(planned.merge)
+            let (shard_sql, combine) = match q.body.as_ref() {
+                sqlparser::ast::SetExpr::Select(select) if aggregate::is_aggregate(select, q) => {
+                    let shape = select_shape::select_shape(parsed)
+                        .filter(|s| !s.unusual)
+                        .ok_or_else(|| Error::unsupported("this aggregate SELECT across shards", "pin one shard with the key or a hint"))?;
+                    let planned = aggregate::plan_aggregate(parsed, q, select, &shape, params, analysis, cx)?;
+                    (planned.shard_sql, Combine::Aggregate { merge: planned.merge, columns: planned.columns })
+                }
+                _ => {
+                    let planned = select_merge::plan_select(parsed, q, params, analysis, cx)?;
+                    let combine = if planned.merge == RowMerge::concat() { Combine::Concat } else { Combine::Rows(planned.merge) };
+                    (planned.shard_sql, combine)
+                }
             };
             let mut plan = unchanged(route.target, route.reason, combine);
             for b in &mut plan.batches {
-                b.statements = vec![ShardStatement {
-                    sql: planned.shard_sql.sql.clone(),
-                    params: planned.shard_sql.params.clone(),
-                }];
+                b.statements = vec![ShardStatement { sql: shard_sql.sql.clone(), params: shard_sql.params.clone() }];
             }
             Ok(plan)
         }

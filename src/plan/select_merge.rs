@@ -163,29 +163,7 @@ pub(crate) fn plan_select(
         }
     }
 
-    // LIMIT / OFFSET.
-    let (limit, offset) = match &q.limit_clause {
-        None => (None, 0),
-        Some(LimitClause::LimitOffset { limit, offset, .. }) => {
-            let n = limit
-                .as_ref()
-                .map(|e| limit_value(parsed, e, params, "LIMIT", a))
-                .transpose()?;
-            let m = offset
-                .as_ref()
-                .map(|o| limit_value(parsed, &o.value, params, "OFFSET", a))
-                .transpose()?;
-            (n, m.unwrap_or(0))
-        }
-        Some(LimitClause::OffsetCommaLimit { offset, limit }) => {
-            let n = limit_value(parsed, limit, params, "LIMIT", a)?;
-            let m = limit_value(parsed, offset, params, "OFFSET", a)?;
-            (Some(n), m)
-        }
-    };
-    // A negative limit means no limit; a negative offset means none.
-    let limit = limit.filter(|n| *n >= 0).map(|n| n as u64);
-    let offset = offset.max(0) as u64;
+    let (limit, offset) = limit_offset(parsed, q.limit_clause.as_ref(), params, a)?;
 
     // Per-shard SQL: hidden columns after the projection, LIMIT n+m instead of the limit.
     let hidden_text: Vec<String> = hidden
@@ -220,6 +198,39 @@ pub(crate) fn plan_select(
         shard_sql: splice(parsed, &pieces, params),
         merge,
     })
+}
+
+/// LIMIT and OFFSET values, in every SQLite form (`LIMIT n OFFSET m`, `LIMIT m, n`,
+/// bound parameters); a negative limit means none, a negative offset means 0.
+pub(crate) fn limit_offset(
+    parsed: &Parsed,
+    clause: Option<&LimitClause>,
+    params: &[Value],
+    a: &Analysis,
+) -> Result<(Option<u64>, u64)> {
+    let (limit, offset) = match clause {
+        None => (None, 0),
+        Some(LimitClause::LimitOffset { limit, offset, .. }) => {
+            let n = limit
+                .as_ref()
+                .map(|e| limit_value(parsed, e, params, "LIMIT", a))
+                .transpose()?;
+            let m = offset
+                .as_ref()
+                .map(|o| limit_value(parsed, &o.value, params, "OFFSET", a))
+                .transpose()?;
+            (n, m.unwrap_or(0))
+        }
+        Some(LimitClause::OffsetCommaLimit { offset, limit }) => {
+            let n = limit_value(parsed, limit, params, "LIMIT", a)?;
+            let m = limit_value(parsed, offset, params, "OFFSET", a)?;
+            (Some(n), m)
+        }
+    };
+    Ok((
+        limit.filter(|n| *n >= 0).map(|n| n as u64),
+        offset.max(0) as u64,
+    ))
 }
 
 /// The text of an ORDER BY term without its COLLATE / ASC / DESC / NULLS suffixes.
@@ -353,7 +364,11 @@ fn check_distinct_binary(
 /// finds it: `x COLLATE c` explicitly; a column its declared collation; unary `+` and
 /// CAST pass their operand's through; functions and other operators give BINARY. An
 /// explicit COLLATE inside an operator's operand is refused (rare, and subtle).
-fn expression_collation(expr: &Expr, a: &Analysis, cx: Context<'_>) -> Result<Collation> {
+pub(crate) fn expression_collation(
+    expr: &Expr,
+    a: &Analysis,
+    cx: Context<'_>,
+) -> Result<Collation> {
     let declared = |column: &str| -> Collation {
         let tables = a
             .refs
