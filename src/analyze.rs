@@ -587,6 +587,19 @@ impl<'a> Scopes<'a> {
         for join in &twj.joins {
             let left_len = frame.len();
             self.add_factor(&join.relation, top_level, frame, ons);
+            // An outer join that preserves the rows of a side without a sharded table
+            // would repeat those rows on every shard.
+            let sharded = |entries: &[Entry]| entries.iter().any(|e| e.node.is_some());
+            let (left, right) = (sharded(&frame[..left_len]), sharded(&frame[left_len..]));
+            let hazard = match &join.join_operator {
+                JoinOperator::Left(_) | JoinOperator::LeftOuter(_) => !left && right,
+                JoinOperator::Right(_) | JoinOperator::RightOuter(_) => left && !right,
+                JoinOperator::FullOuter(_) => left != right,
+                _ => false,
+            };
+            if hazard {
+                self.hazards.push("an outer join that keeps the rows of a reference table when nothing matches on a shard".into());
+            }
             let (constraint, inner) = match &join.join_operator {
                 JoinOperator::Join(c) | JoinOperator::Inner(c) | JoinOperator::CrossJoin(c) => {
                     (Some(c), true)

@@ -50,4 +50,6 @@ pub mod parse;
 pub mod placement;
 pub mod plan;
 pub mod policy;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod slt;
 pub mod value;

@@ -83,6 +83,22 @@ mod cli {
             /// The statement.
             sql: String,
         },
+        /// Run sqllogictest files through d1plus over local shards.
+        Slt {
+            /// Shards (a power of two).
+            #[arg(long, default_value_t = 4)]
+            shards: usize,
+            /// Policy JSON (default: each file's first table sharded by its first column,
+            /// the other tables reference tables).
+            #[arg(long)]
+            policy: Option<PathBuf>,
+            /// Print each failure.
+            #[arg(long)]
+            verbose: bool,
+            /// Test files.
+            #[arg(required = true)]
+            files: Vec<PathBuf>,
+        },
         /// A guided tour on a 4-shard demo database.
         Demo {
             /// Where to create the demo (default: a fresh temporary folder).
@@ -166,7 +182,35 @@ mod cli {
                 Ok(())
             }
             Command::Demo { dir } => crate::demo::run(dir),
+            Command::Slt { shards, policy, verbose, files } => slt(shards, policy.as_deref(), verbose, &files),
         }
+    }
+
+    fn slt(shards: usize, policy: Option<&Path>, verbose: bool, files: &[PathBuf]) -> Result<(), Error> {
+        let policy = match policy {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|e| io_error("cannot read policy", p, e))?;
+                Some(Policy::from_json(&text)?)
+            }
+            None => None,
+        };
+        let mut total = d1plus::slt::Tally::default();
+        for f in files {
+            let text = std::fs::read_to_string(f).map_err(|e| usage(&format!("cannot read {}: {e}", f.display())))?;
+            let (tally, failures) = d1plus::slt::run_text(&text, shards, policy.as_ref())?;
+            println!("{}: {tally}", f.display());
+            if verbose {
+                for fail in &failures {
+                    println!("  {fail}");
+                }
+            }
+            total += tally;
+        }
+        println!("{total}");
+        if total.failed > 0 {
+            return Err(Error::new(ErrorCode::Internal, format!("{} sqllogictest records failed", total.failed)));
+        }
+        Ok(())
     }
 
     fn usage(msg: &str) -> Error {

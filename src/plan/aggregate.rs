@@ -567,7 +567,7 @@ pub(crate) fn plan_aggregate(
     a: &Analysis,
     cx: Context<'_>,
 ) -> Result<PlannedAggregate> {
-    if select.distinct.is_some() {
+    if !matches!(select.distinct, None | Some(sqlparser::ast::Distinct::All)) {
         return Err(refuse("SELECT DISTINCT with aggregates", a));
     }
     if select.projection.iter().any(|i| {
@@ -776,19 +776,15 @@ pub(crate) fn plan_aggregate(
     }
     pieces.push(Piece::Text(" "));
     pieces.push(Piece::Source(from.start..body_end));
-    let grouping: Vec<Range<usize>> = group_texts
-        .iter()
-        .cloned()
-        .chain(b.distinct_arg.as_ref().map(|(_, r)| r.clone()))
-        .collect();
+    // Group by the projected aliases: a constant key (`count(DISTINCT 83)`) would read as
+    // an ordinal in GROUP BY.
+    let mut grouping: Vec<String> = (0..g).map(|i| format!("\"__d1p_g{}\"", i + 1)).collect();
+    if b.distinct_arg.is_some() {
+        grouping.push("\"__d1p_d\"".to_string());
+    }
+    let group_clause = format!(" GROUP BY {}", grouping.join(", "));
     if !grouping.is_empty() {
-        pieces.push(Piece::Text(" GROUP BY "));
-        for (i, r) in grouping.iter().enumerate() {
-            if i > 0 {
-                pieces.push(Piece::Text(", "));
-            }
-            pieces.push(Piece::Source(r.clone()));
-        }
+        pieces.push(Piece::Text(&group_clause));
     }
     let shard_sql = splice(parsed, &pieces, params);
     let columns = select

@@ -85,7 +85,7 @@ pub(crate) fn plan_select(
         return Err(refuse("a WINDOW clause or compound SELECT", a));
     }
     let sql = &parsed.sql;
-    let distinct = select.distinct.is_some();
+    let distinct = !matches!(select.distinct, None | Some(sqlparser::ast::Distinct::All));
     if distinct {
         check_distinct_binary(select, a, cx)?;
     }
