@@ -329,10 +329,13 @@ fn main() {
 fn summary(rec: &Recorder, cases: &[Case]) {
     let get = |who: &str, case: &Case| rec.median(&format!("{who}/{}", case.name));
     println!();
-    println!("== planning: ratios (medians of {} samples)", common::SAMPLE_SIZE);
+    println!(
+        "== planning: ratios (medians of {} samples)",
+        common::SAMPLE_SIZE
+    );
     let mut vs_parse = Vec::new();
     let mut vs_prepare = Vec::new();
-    let mut cached_ratios = Vec::new();
+    let mut cached_times = Vec::new();
     for who in ["plan_cold", CACHED_ROUTING] {
         for case in cases {
             let Some(t) = get(who, case) else { continue };
@@ -343,7 +346,7 @@ fn summary(rec: &Recorder, cases: &[Case]) {
                 if who == "plan_cold" {
                     vs_parse.push(r);
                 } else {
-                    cached_ratios.push(t.as_secs_f64());
+                    cached_times.push(t.as_secs_f64());
                 }
             }
             if let Some(p) = get("rusqlite_prepare", case) {
@@ -366,14 +369,18 @@ fn summary(rec: &Recorder, cases: &[Case]) {
     if let Some(g) = geomean(&vs_prepare) {
         println!("plan_cold over all cases: geometric mean {g:.2}x rusqlite prepare");
     }
-    if cached_ratios.is_empty() {
+    if cached_times.is_empty() {
         println!("{CACHED_ROUTING}: not measured (Database has no plan cache yet; target < 1 us)");
     } else {
-        let worst = cached_ratios.iter().copied().fold(0.0, f64::max);
+        let worst = cached_times.iter().copied().fold(0.0, f64::max);
         println!(
             "{CACHED_ROUTING}: worst case {:.3} us: {}",
             worst * 1e6,
-            if worst < 1e-6 { "met (target < 1 us)" } else { "MISSED (target < 1 us)" }
+            if worst < 1e-6 {
+                "met (target < 1 us)"
+            } else {
+                "MISSED (target < 1 us)"
+            }
         );
     }
 

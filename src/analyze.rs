@@ -178,7 +178,9 @@ fn analyze_ast(
                 ins.source.as_deref().map(|q| q.body.as_ref()),
                 Some(SetExpr::Values(_)) | None
             );
-            scopes.depth_offset = 1;
+            // INSERT … SELECT: the SELECT's rows are what gets written, as a read's rows
+            // are its output; subqueries inside VALUES rows are nested.
+            scopes.depth_offset = usize::from(!from_select);
             scopes.visit(stmt)?;
             scopes.note_table(&table);
             if policy.table_kind(&table) == TableKind::Sharded {

@@ -182,33 +182,51 @@ mod cli {
                 Ok(())
             }
             Command::Demo { dir } => crate::demo::run(dir),
-            Command::Slt { shards, policy, verbose, files } => slt(shards, policy.as_deref(), verbose, &files),
+            Command::Slt {
+                shards,
+                policy,
+                verbose,
+                files,
+            } => slt(shards, policy.as_deref(), verbose, &files),
         }
     }
 
-    fn slt(shards: usize, policy: Option<&Path>, verbose: bool, files: &[PathBuf]) -> Result<(), Error> {
+    fn slt(
+        shards: usize,
+        policy: Option<&Path>,
+        verbose: bool,
+        files: &[PathBuf],
+    ) -> Result<(), Error> {
         let policy = match policy {
             Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(|e| io_error("cannot read policy", p, e))?;
+                let text =
+                    std::fs::read_to_string(p).map_err(|e| io_error("cannot read policy", p, e))?;
                 Some(Policy::from_json(&text)?)
             }
             None => None,
         };
         let mut total = d1plus::slt::Tally::default();
         for f in files {
-            let text = std::fs::read_to_string(f).map_err(|e| usage(&format!("cannot read {}: {e}", f.display())))?;
+            let text = std::fs::read_to_string(f)
+                .map_err(|e| usage(&format!("cannot read {}: {e}", f.display())))?;
             let (tally, failures) = d1plus::slt::run_text(&text, shards, policy.as_ref())?;
             println!("{}: {tally}", f.display());
-            if verbose {
-                for fail in &failures {
-                    println!("  {fail}");
+            for line in &failures {
+                if (verbose && !line.starts_with("skip:"))
+                    || line.starts_with("note:")
+                    || (verbose && std::env::var_os("D1PLUS_SLT_SHOW_SKIPS").is_some())
+                {
+                    println!("  {line}");
                 }
             }
             total += tally;
         }
         println!("{total}");
         if total.failed > 0 {
-            return Err(Error::new(ErrorCode::Internal, format!("{} sqllogictest records failed", total.failed)));
+            return Err(Error::new(
+                ErrorCode::Internal,
+                format!("{} sqllogictest records failed", total.failed),
+            ));
         }
         Ok(())
     }

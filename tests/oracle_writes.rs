@@ -302,9 +302,17 @@ fn bad_input_is_refused_clearly_and_changes_nothing() {
         None,
         ErrorCode::ParamCount,
     );
+    refused(&h, "INSERT INTO events (tenantId, id) SELECT kind, id + 100 FROM events WHERE kind IS NOT NULL", &[], None, ErrorCode::CrossShard);
     refused(
         &h,
-        "INSERT INTO events (tenantId, id) SELECT tenantId, id + 100 FROM events",
+        "INSERT INTO events (tenantId, id) SELECT tenantId, max(id) + 100 FROM events",
+        &[],
+        None,
+        ErrorCode::CrossShard,
+    );
+    refused(
+        &h,
+        "INSERT INTO users (org, id) SELECT tenantId, id FROM events",
         &[],
         None,
         ErrorCode::CrossShard,
@@ -350,6 +358,18 @@ fn bad_input_is_refused_clearly_and_changes_nothing() {
         None,
         ErrorCode::CrossShard,
     );
+    h.check_invariants();
+    // INSERT … SELECT that keeps each row's key (and so its shard) runs on every shard.
+    assert!(matches!(
+        h.run(
+            "INSERT INTO events (tenantId, id, kind) SELECT tenantId, id + 100, 'copy' FROM events",
+            &[],
+            None
+        ),
+        Outcome::Ok(_)
+    ));
+    assert!(matches!(h.run("INSERT INTO events (tenantId, id, kind) SELECT e.tenantId, e.id + 1000, kind FROM events e WHERE e.tenantId = ?", &[t("acme")], None), Outcome::Ok(_)));
+    assert!(matches!(h.run("INSERT INTO events (tenantId, id, amount) SELECT tenantId, max(id) + 5000, count(*) FROM events GROUP BY tenantId", &[], None), Outcome::Ok(_)));
     h.check_invariants();
     // SQL that does not parse: SQLite's own error text comes back.
     h.run("SELEC 1", &[], None);

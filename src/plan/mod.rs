@@ -3,6 +3,7 @@
 
 mod aggregate;
 mod fanout;
+mod insert_select;
 mod insert_split;
 mod route;
 mod rowid_ranges;
@@ -104,6 +105,11 @@ pub enum Reason {
         /// The sharded table.
         table: String,
     },
+    /// INSERT … SELECT whose rows keep the shard they are read from.
+    CoLocatedInsert {
+        /// The target table.
+        table: String,
+    },
     /// INSERT rows, each routed by its key.
     InsertRows {
         /// The target table.
@@ -150,6 +156,9 @@ impl fmt::Display for Reason {
                 write!(f, "keyless write to {table}, scatter explicitly allowed")
             }
             Reason::InsertRows { table } => write!(f, "INSERT rows routed by their {table} keys"),
+            Reason::CoLocatedInsert { table } => {
+                write!(f, "INSERT INTO {table} … SELECT reads and writes the same shard key: every shard, rows stay in place")
+            }
             Reason::Ddl => f.write_str("DDL (same schema on every shard)"),
             Reason::Introspection => f.write_str("schema introspection (same schema everywhere)"),
             Reason::PragmaWrite => f.write_str("PRAGMA assignment (every shard)"),
@@ -385,8 +394,26 @@ pub fn plan(
         C::Insert { table, from_select } => {
             if cx.policy.sharded_table(table).is_some() {
                 if *from_select {
-                    let route = route::route_insert_select(analysis, table, params, hint.as_ref(), cx)?;
-                    return Ok(unchanged(route.target, route.reason, Combine::Single));
+                    let colocated = match &parsed.ast {
+                        Ok(stmt) if hint.is_none() => insert_select::is_colocated(stmt, table, cx)?,
+                        _ => false,
+                    };
+                    let route = if colocated {
+                        let mut r = route::route_read(analysis, params, None, cx)?;
+                        if r.target != Target::One(0) && !matches!(r.target, Target::One(_)) {
+                            if let Some(h) = analysis.fanout_hazards.first() {
+                                return Err(Error::unsupported(format!("{h} in INSERT … SELECT across shards"), "pin one shard with the key or a hint"));
+                            }
+                        }
+                        if matches!(r.reason, Reason::NoKey { .. }) {
+                            r.reason = Reason::CoLocatedInsert { table: table.clone() };
+                        }
+                        r
+                    } else {
+                        route::route_insert_select(analysis, table, params, hint.as_ref(), cx)?
+                    };
+                    let combine = combine_for_write(&route);
+                    return Ok(unchanged(route.target, route.reason, combine));
                 }
                 let Ok(stmt) = &parsed.ast else {
                     return Err(route::unparsed_needs_hint(parsed, table));

@@ -240,17 +240,31 @@ pub(crate) fn route_read(
     // 2. Otherwise the sharded references must form one co-located class whose rows are
     //    the output's rows.
     let class = classes(a);
-    if let Some(other) = a
+    if let Some((_, other)) = a
         .refs
         .iter()
         .enumerate()
         .find(|(i, _)| class[*i] != class[0])
     {
+        let first = &a.refs[0];
+        if !other.top_level {
+            return Err(Error::with_remedy(
+                ErrorCode::CrossShard,
+                format!(
+                    "a subquery reads sharded table {} without being correlated on its shard key ({}.{} = {}.{}), so it would see only one shard's rows",
+                    other.table, other.table, other.key_column, first.table, first.key_column
+                ),
+                format!(
+                    "correlate the subquery on {}, pin one shard with a key in WHERE or a hint, or declare {} as a reference table",
+                    other.key_column, other.table
+                ),
+            ));
+        }
         return Err(Error::with_remedy(
             ErrorCode::CrossShard,
             format!(
                 "{} and {} are not joined on their shard keys ({}.{} = {}.{}), so matching rows may sit on different shards",
-                a.refs[0].table, other.1.table, a.refs[0].table, a.refs[0].key_column, other.1.table, other.1.key_column
+                first.table, other.table, first.table, first.key_column, other.table, other.key_column
             ),
             "join sharded tables on their key columns, pin one shard with a key in WHERE or a hint, or declare the smaller table as a reference table",
         ));
