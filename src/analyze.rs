@@ -48,6 +48,8 @@ pub struct ShardedRef {
     pub output_pins: Vec<Pin>,
     /// In the outermost query's FROM (or the target of a write).
     pub top_level: bool,
+    /// Which SELECT of a compound (`… UNION ALL …`) the reference belongs to (0 otherwise).
+    pub branch: usize,
 }
 
 /// What kind of statement this is, as far as routing cares.
@@ -115,6 +117,8 @@ pub struct Analysis {
     /// Constructs that cannot run across several shards (window functions, LIMIT in a
     /// subquery, ...), for the planner to refuse if the statement fans out.
     pub fanout_hazards: Vec<String>,
+    /// Number of SELECTs in the outermost compound (1 for a plain SELECT).
+    pub branches: usize,
 }
 
 impl Analysis {
@@ -128,6 +132,7 @@ impl Analysis {
             reference: Vec::new(),
             sharded_views: Vec::new(),
             fanout_hazards: Vec::new(),
+            branches: 1,
         }
     }
 }
@@ -357,6 +362,7 @@ fn analyze_tokens(parsed: &Parsed, policy: &Policy, catalog: &Catalog, why: Stri
                                 pins: Vec::new(),
                                 output_pins: Vec::new(),
                                 top_level: true,
+                                branch: 0,
                             });
                         }
                     }
@@ -487,6 +493,9 @@ struct Scopes<'a> {
     /// analysis does not model must not be overlooked.
     seen_sharded: usize,
     registered: usize,
+    /// The current SELECT of the outermost compound (0, 1, … for each `UNION` branch).
+    branch: usize,
+    top_selects: usize,
 }
 
 impl<'a> Scopes<'a> {
@@ -508,6 +517,8 @@ impl<'a> Scopes<'a> {
             schema_reads: 0,
             seen_sharded: 0,
             registered: 0,
+            branch: 0,
+            top_selects: 0,
         }
     }
 
@@ -542,6 +553,7 @@ impl<'a> Scopes<'a> {
                     pins: Vec::new(),
                     output_pins: Vec::new(),
                     top_level: false,
+                    branch: 0,
                 });
                 self.hazards
                     .push("a sharded table in a position d1plus does not analyze".into());
@@ -553,6 +565,7 @@ impl<'a> Scopes<'a> {
         a.reference = self.reference;
         a.sharded_views = self.sharded_views;
         a.fanout_hazards = self.hazards;
+        a.branches = self.top_selects.max(1);
     }
 
     /// Records a table name outside any FROM (an INSERT target).
@@ -733,6 +746,7 @@ impl<'a> Scopes<'a> {
                     pins: Vec::new(),
                     output_pins: Vec::new(),
                     top_level,
+                    branch: self.branch,
                 });
                 self.refs.len() - 1
             }),
@@ -1058,6 +1072,10 @@ impl Visitor for Scopes<'_> {
 
     fn pre_visit_select(&mut self, select: &Select) -> ControlFlow<Error> {
         let top_level = self.query_depth + self.depth_offset == 1;
+        if top_level {
+            self.branch = self.top_selects;
+            self.top_selects += 1;
+        }
         let from: Vec<&TableWithJoins> = select.from.iter().collect();
         let ons = self.push_frame(&from, top_level);
         for (on, inner) in &ons {

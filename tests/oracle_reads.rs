@@ -381,3 +381,36 @@ fn integer_overflow_in_a_merged_sum_is_sqlites_error() {
     let r = h.query_n(4, "SELECT total(qty) FROM items", &[]).unwrap();
     assert_eq!(r.rows[0][0], Value::Real(i64::MAX as f64 + 6.0));
 }
+
+#[test]
+fn compound_selects_match_the_oracle() {
+    let mut rng = Rng::from_env(0xc0);
+    let h = harness(&mut rng);
+    for sql in [
+        "SELECT tenantId, id FROM items WHERE price > 10 UNION ALL SELECT tenantId, id FROM items WHERE qty IS NULL",
+        "SELECT tag FROM items UNION SELECT tenantId FROM items",
+        "SELECT CAST(price AS REAL) FROM items WHERE id < 50 UNION SELECT CAST(price AS REAL) FROM items WHERE id > 20",
+    ] {
+        assert!(matches!(h.run(sql, &[], None), Outcome::Ok(_)), "{sql}");
+    }
+    for sql in [
+        "SELECT tenantId, id, price FROM items WHERE price > 10 UNION ALL SELECT tenantId, id, price FROM items WHERE qty IS NULL ORDER BY 3 DESC, 1, 2 LIMIT 12 OFFSET 3",
+        "SELECT tag AS t FROM items UNION SELECT tenantId FROM items ORDER BY t DESC",
+        "SELECT CAST(price AS REAL) FROM items UNION SELECT CAST(qty AS REAL) FROM items ORDER BY 1 LIMIT 10",
+    ] {
+        assert!(matches!(h.run_ordered(sql, &[]), Outcome::Ok(_)), "{sql}");
+    }
+    for sql in [
+        "SELECT tag FROM items INTERSECT SELECT tenantId FROM items",
+        "SELECT tag FROM items EXCEPT SELECT tag FROM items WHERE price > 3",
+        "SELECT tag FROM items UNION ALL SELECT tag FROM tags",
+        "SELECT count(*) FROM items UNION ALL SELECT count(*) FROM items",
+        "SELECT tag FROM items UNION SELECT tag FROM items UNION ALL SELECT tag FROM items",
+        "SELECT DISTINCT tag FROM items UNION ALL SELECT tag FROM items",
+    ] {
+        assert!(
+            matches!(h.run(sql, &[], None), Outcome::Refused(_)),
+            "{sql} should be refused"
+        );
+    }
+}

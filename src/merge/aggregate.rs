@@ -9,7 +9,7 @@ use super::expr::PostExpr;
 use super::Row;
 use crate::error::{Error, Result};
 use crate::value::Value;
-use ahash::{AHashMap, AHashSet};
+use ahash::AHashMap;
 use serde::Serialize;
 use std::cmp::Ordering;
 use std::fmt;
@@ -324,7 +324,7 @@ struct Group {
     keys: Row,
     accs: Vec<Acc>,
     distinct: Vec<Value>,
-    distinct_seen: AHashSet<EqKey>,
+    distinct_seen: AHashMap<EqKey, Value>,
 }
 
 /// Merges grouped partial rows of all shards into the final rows.
@@ -335,7 +335,7 @@ pub fn merge_aggregates(spec: &AggregateMerge, shards: Vec<Vec<Row>>) -> Result<
         keys,
         accs: spec.aggs.iter().map(|a| Acc::new(&a.kind)).collect(),
         distinct: Vec::new(),
-        distinct_seen: AHashSet::new(),
+        distinct_seen: AHashMap::new(),
     };
     for row in shards.into_iter().flatten() {
         let keys: Row = row
@@ -344,7 +344,12 @@ pub fn merge_aggregates(spec: &AggregateMerge, shards: Vec<Vec<Row>>) -> Result<
             .unwrap_or_default();
         let eq: Vec<EqKey> = keys.iter().map(EqKey::of).collect();
         let g = match index.get(&eq) {
-            Some(&g) => g,
+            Some(&g) => {
+                if let Some(e) = super::mixed_types("GROUP BY", &groups[g].keys, &keys) {
+                    return Err(e);
+                }
+                g
+            }
             None => {
                 groups.push(new_group(keys));
                 index.insert(eq, groups.len() - 1);
@@ -366,8 +371,22 @@ pub fn merge_aggregates(spec: &AggregateMerge, shards: Vec<Vec<Row>>) -> Result<
         }
         if let Some(d) = spec.distinct_column {
             let v = row.get(d).cloned().unwrap_or(Value::Null);
-            if !v.is_null() && group.distinct_seen.insert(EqKey::of(&v)) {
-                group.distinct.push(v);
+            if !v.is_null() {
+                match group.distinct_seen.entry(EqKey::of(&v)) {
+                    std::collections::hash_map::Entry::Occupied(kept) => {
+                        if let Some(e) = super::mixed_types(
+                            "an aggregate's DISTINCT",
+                            std::slice::from_ref(kept.get()),
+                            std::slice::from_ref(&v),
+                        ) {
+                            return Err(e);
+                        }
+                    }
+                    std::collections::hash_map::Entry::Vacant(slot) => {
+                        slot.insert(v.clone());
+                        group.distinct.push(v);
+                    }
+                }
             }
         }
     }

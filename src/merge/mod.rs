@@ -9,7 +9,7 @@ pub use aggregate::{merge_aggregates, AggKind, AggSpec, AggregateMerge, GroupOrd
 pub use compare::{compare, sqlite_eq, Collation, EqKey};
 pub use expr::{supported_function, BinOp, PostExpr};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::value::Value;
 use serde::Serialize;
 use std::cmp::Ordering;
@@ -126,6 +126,19 @@ impl fmt::Display for RowMerge {
     }
 }
 
+/// Equal values of different storage classes (`2` and `2.0`) where SQLite keeps one of
+/// them: which one depends on the order rows are met, which the merge cannot reproduce.
+pub(crate) fn mixed_types(construct: &str, kept: &[Value], other: &[Value]) -> Option<Error> {
+    let (a, b) = kept
+        .iter()
+        .zip(other)
+        .find(|(a, b)| a.type_name() != b.type_name())?;
+    Some(Error::unsupported(
+        format!("{construct} across shards met equal values of different types ({} {a} and {} {b}); which one SQLite keeps depends on row order", a.type_name(), b.type_name()),
+        "CAST the column to one type, or pin one shard with the key",
+    ))
+}
+
 /// Orders two rows by the ORDER BY terms (columns already resolved to indexes).
 fn compare_rows(a: &[Value], b: &[Value], keys: &[(usize, &OrderTerm)]) -> Ordering {
     for &(i, t) in keys {
@@ -214,15 +227,27 @@ pub fn merge_rows(spec: &RowMerge, shards: Vec<Vec<Row>>) -> Result<Vec<Row>> {
     let mut out: Vec<Row> = Vec::new();
     let mut skipped = 0u64;
     let limit = spec.limit.unwrap_or(u64::MAX);
-    let mut seen: ahash::AHashSet<Vec<EqKey>> = ahash::AHashSet::new();
+    let mut seen: ahash::AHashMap<Vec<EqKey>, Row> = ahash::AHashMap::new();
+    let mut ambiguous: Option<Error> = None;
     let mut emit = |row: Row, out: &mut Vec<Row>| -> bool {
         if out.len() as u64 >= limit {
             return false;
         }
         let mut row = row;
         row.truncate(visible);
-        if spec.distinct && !seen.insert(row.iter().map(EqKey::of).collect()) {
-            return true;
+        if spec.distinct {
+            match seen.entry(row.iter().map(EqKey::of).collect()) {
+                std::collections::hash_map::Entry::Occupied(kept) => {
+                    if let Some(e) = mixed_types("DISTINCT or UNION", kept.get(), &row) {
+                        ambiguous.get_or_insert(e);
+                        return false;
+                    }
+                    return true;
+                }
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(row.clone());
+                }
+            }
         }
         if skipped < spec.offset {
             skipped += 1;
@@ -242,7 +267,10 @@ pub fn merge_rows(spec: &RowMerge, shards: Vec<Vec<Row>>) -> Result<Vec<Row>> {
                 }
             }
         }
-        return Ok(out);
+        return match ambiguous {
+            Some(e) => Err(e),
+            None => Ok(out),
+        };
     }
     let mut iters: Vec<std::vec::IntoIter<Row>> =
         shards.into_iter().map(|s| s.into_iter()).collect();
@@ -303,6 +331,25 @@ mod tests {
     }
 
     #[test]
+    fn equal_values_of_different_types_are_not_guessed() {
+        // Shard 0 kept 2, shard 1 kept 2.0: SQLite would keep whichever it met first.
+        let spec = RowMerge {
+            order: vec![],
+            hidden: 0,
+            distinct: true,
+            offset: 0,
+            limit: None,
+        };
+        let e =
+            merge_rows(&spec, vec![vec![vec![i(2)]], vec![vec![Value::Real(2.0)]]]).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("equal values of different types (integer 2 and real 2.0)"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn distinct_uses_sqlite_equality() {
         let spec = RowMerge {
             order: vec![],
@@ -315,10 +362,13 @@ mod tests {
             &spec,
             vec![
                 vec![vec![i(1)], vec![Value::Null]],
-                vec![vec![Value::Real(1.0)], vec![Value::Null]],
+                vec![vec![i(1)], vec![Value::Null], vec![Value::Real(1.5)]],
             ],
         )
         .unwrap();
-        assert_eq!(out, vec![vec![i(1)], vec![Value::Null]]);
+        assert_eq!(
+            out,
+            vec![vec![i(1)], vec![Value::Null], vec![Value::Real(1.5)]]
+        );
     }
 }

@@ -237,59 +237,82 @@ pub(crate) fn route_read(
             });
         }
     }
-    // 2. Otherwise the sharded references must form one co-located class whose rows are
-    //    the output's rows.
+    // 2. Otherwise, in each SELECT of a compound (or the one SELECT), the sharded
+    //    references must form one co-located class whose rows are the output's rows.
     let class = classes(a);
-    if let Some((_, other)) = a
-        .refs
-        .iter()
-        .enumerate()
-        .find(|(i, _)| class[*i] != class[0])
-    {
-        let first = &a.refs[0];
-        if !other.top_level {
+    let mut set: Option<BTreeSet<ShardId>> = None;
+    let mut values = Vec::new();
+    let mut keyed = &a.refs[0];
+    let mut unpinned_branch = false;
+    for branch in 0..a.branches {
+        let refs: Vec<(usize, &ShardedRef)> = a
+            .refs
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.branch == branch)
+            .collect();
+        let Some(&(first_index, first)) = refs.first() else {
+            return Err(Error::with_remedy(
+                ErrorCode::Unsupported,
+                format!("a compound SELECT whose part {} reads no sharded table would repeat that part's rows on every shard", branch + 1),
+                "run that part separately, or pin one shard with the key or a hint",
+            ));
+        };
+        if let Some((_, other)) = refs.iter().find(|(i, _)| class[*i] != class[first_index]) {
+            if !other.top_level {
+                return Err(Error::with_remedy(
+                    ErrorCode::CrossShard,
+                    format!(
+                        "a subquery reads sharded table {} without being correlated on its shard key ({}.{} = {}.{}), so it would see only one shard's rows",
+                        other.table, other.table, other.key_column, first.table, first.key_column
+                    ),
+                    format!(
+                        "correlate the subquery on {}, pin one shard with a key in WHERE or a hint, or declare {} as a reference table",
+                        other.key_column, other.table
+                    ),
+                ));
+            }
             return Err(Error::with_remedy(
                 ErrorCode::CrossShard,
                 format!(
-                    "a subquery reads sharded table {} without being correlated on its shard key ({}.{} = {}.{}), so it would see only one shard's rows",
-                    other.table, other.table, other.key_column, first.table, first.key_column
+                    "{} and {} are not joined on their shard keys ({}.{} = {}.{}), so matching rows may sit on different shards",
+                    first.table, other.table, first.table, first.key_column, other.table, other.key_column
                 ),
-                format!(
-                    "correlate the subquery on {}, pin one shard with a key in WHERE or a hint, or declare {} as a reference table",
-                    other.key_column, other.table
-                ),
+                "join sharded tables on their key columns, pin one shard with a key in WHERE or a hint, or declare the smaller table as a reference table",
             ));
         }
-        return Err(Error::with_remedy(
-            ErrorCode::CrossShard,
-            format!(
-                "{} and {} are not joined on their shard keys ({}.{} = {}.{}), so matching rows may sit on different shards",
-                first.table, other.table, first.table, first.key_column, other.table, other.key_column
-            ),
-            "join sharded tables on their key columns, pin one shard with a key in WHERE or a hint, or declare the smaller table as a reference table",
-        ));
-    }
-    let top: Vec<&ShardedRef> = a.refs.iter().filter(|r| r.top_level).collect();
-    if top.is_empty() {
-        return Err(Error::with_remedy(
-            ErrorCode::CrossShard,
-            format!("a subquery reads sharded table {first_sharded} on every shard, but the outer query does not read a sharded table, so the shards' answers cannot be combined"),
-            format!("pin the subquery to one shard with {}.{} = ? or a hint", a.refs[0].table, a.refs[0].key_column),
-        ));
-    }
-    let mut set: Option<BTreeSet<ShardId>> = None;
-    let mut values = Vec::new();
-    let mut keyed = top[0];
-    for r in &top {
-        if let Some((s, v)) = ref_shards(r, &r.output_pins, params, cx)? {
-            values = v;
-            keyed = r;
-            set = Some(match set {
-                None => s,
-                Some(prev) => prev.intersection(&s).copied().collect(),
-            });
+        let top: Vec<&ShardedRef> = refs
+            .iter()
+            .map(|(_, r)| *r)
+            .filter(|r| r.top_level)
+            .collect();
+        if top.is_empty() {
+            return Err(Error::with_remedy(
+                ErrorCode::CrossShard,
+                format!("a subquery reads sharded table {} on every shard, but the outer query does not read a sharded table, so the shards' answers cannot be combined", first.table),
+                format!("pin the subquery to one shard with {}.{} = ? or a hint", first.table, first.key_column),
+            ));
+        }
+        let mut branch_set: Option<BTreeSet<ShardId>> = None;
+        for r in &top {
+            if let Some((s, v)) = ref_shards(r, &r.output_pins, params, cx)? {
+                values = v;
+                keyed = r;
+                branch_set = Some(match branch_set {
+                    None => s,
+                    Some(prev) => prev.intersection(&s).copied().collect(),
+                });
+            }
+        }
+        match branch_set {
+            None => unpinned_branch = true,
+            Some(s) => set = Some(set.map(|p| p.union(&s).copied().collect()).unwrap_or(s)),
         }
     }
+    if unpinned_branch {
+        set = None;
+    }
+    let first_sharded = keyed.table.clone();
     match set {
         Some(s) if s.is_empty() => Ok(Route {
             // The keys contradict each other: no row qualifies; any one shard answers that.

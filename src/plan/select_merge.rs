@@ -76,7 +76,7 @@ pub(crate) fn plan_select(
     cx: Context<'_>,
 ) -> Result<PlannedSelect> {
     let SetExpr::Select(select) = q.body.as_ref() else {
-        return Err(refuse("a compound SELECT (UNION, INTERSECT, EXCEPT)", a));
+        return plan_compound(parsed, q, params, a, cx);
     };
     let Some(shape) = select_shape(parsed) else {
         return Err(refuse("this SELECT", a));
@@ -419,4 +419,174 @@ pub(crate) fn expression_collation(
         }
         _ => Ok(Collation::Binary),
     }
+}
+
+/// Rule `compound_merge`: `A UNION ALL B …` (or all-`UNION`) fans out as it is; each shard
+/// answers the whole compound over its rows, the merge concatenates (UNION: dedupes) and
+/// applies the final ORDER BY / LIMIT, whose terms name output columns. INTERSECT and
+/// EXCEPT, mixed UNION / UNION ALL, and aggregates inside the parts are refused.
+pub(crate) fn plan_compound(
+    parsed: &Parsed,
+    q: &Query,
+    params: &[Value],
+    a: &Analysis,
+    cx: Context<'_>,
+) -> Result<PlannedSelect> {
+    use sqlparser::ast::{SetOperator, SetQuantifier};
+    let mut parts: Vec<&sqlparser::ast::Select> = Vec::new();
+    let mut quantifiers = Vec::new();
+    fn walk<'q>(
+        e: &'q SetExpr,
+        parts: &mut Vec<&'q sqlparser::ast::Select>,
+        quantifiers: &mut Vec<(SetOperator, SetQuantifier)>,
+    ) -> bool {
+        match e {
+            SetExpr::Select(s) => {
+                parts.push(s);
+                true
+            }
+            SetExpr::SetOperation {
+                left,
+                op,
+                set_quantifier,
+                right,
+            } => {
+                quantifiers.push((*op, *set_quantifier));
+                walk(left, parts, quantifiers) && walk(right, parts, quantifiers)
+            }
+            _ => false,
+        }
+    }
+    if !walk(q.body.as_ref(), &mut parts, &mut quantifiers) {
+        return Err(refuse(
+            "a compound SELECT with parenthesized or VALUES parts",
+            a,
+        ));
+    }
+    if quantifiers.iter().any(|(op, _)| *op != SetOperator::Union) {
+        return Err(refuse("INTERSECT or EXCEPT", a));
+    }
+    let all = |q: &SetQuantifier| matches!(q, SetQuantifier::All);
+    let union_all = quantifiers.iter().all(|(_, q)| all(q));
+    if !union_all && quantifiers.iter().any(|(_, q)| all(q)) {
+        return Err(refuse("a compound SELECT mixing UNION and UNION ALL", a));
+    }
+    for p in &parts {
+        if super::aggregate::is_aggregate(p, q) {
+            return Err(refuse("aggregates inside a compound SELECT", a));
+        }
+        if union_all && !matches!(p.distinct, None | Some(sqlparser::ast::Distinct::All)) {
+            return Err(refuse("SELECT DISTINCT inside UNION ALL", a));
+        }
+        if !union_all {
+            check_distinct_binary(p, a, cx)?;
+        }
+    }
+    let first = parts[0];
+    let mut order = Vec::new();
+    if let Some(ob) = &q.order_by {
+        let OrderByKind::Expressions(terms) = &ob.kind else {
+            return Err(refuse("ORDER BY ALL", a));
+        };
+        for t in terms {
+            let (expr, explicit) = match &t.expr {
+                Expr::Collate { expr, collation } => (expr.as_ref(), Some(object_name(collation))),
+                e => (e, None),
+            };
+            let column = match expr {
+                Expr::Value(_) => match key_literal(parsed, expr) {
+                    Some(KeyExpr::Literal(Value::Integer(n))) if n >= 1 => Some(n as usize - 1),
+                    _ => None,
+                },
+                Expr::Identifier(id) => first.projection.iter().position(|item| match item {
+                    SelectItem::ExprWithAlias { alias, .. } => {
+                        alias.value.eq_ignore_ascii_case(&id.value)
+                    }
+                    SelectItem::UnnamedExpr(Expr::Identifier(c)) => {
+                        c.value.eq_ignore_ascii_case(&id.value)
+                    }
+                    SelectItem::UnnamedExpr(Expr::CompoundIdentifier(p)) => p
+                        .last()
+                        .is_some_and(|c| c.value.eq_ignore_ascii_case(&id.value)),
+                    _ => false,
+                }),
+                _ => None,
+            };
+            let Some(column) = column else {
+                return Err(refuse(
+                    "ORDER BY of a compound SELECT on something other than an output column",
+                    a,
+                ));
+            };
+            let collation = match explicit {
+                Some(c) => {
+                    Collation::from_name(&c).ok_or_else(|| refuse(&format!("collation {c}"), a))?
+                }
+                None => match first.projection.get(column) {
+                    Some(
+                        SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. },
+                    ) => expression_collation(e, a, cx)?,
+                    _ => Collation::Binary,
+                },
+            };
+            order.push(OrderTerm {
+                column: OrderColumn::Output(column),
+                descending: matches!(t.options.sort, Some(sqlparser::ast::OrderBySort::Desc)),
+                nulls_first: t.options.nulls_first,
+                collation,
+            });
+        }
+    }
+    let (limit, offset) = limit_offset(parsed, q.limit_clause.as_ref(), params, a)?;
+    // The trailing LIMIT: after the last compound operator, at depth 0.
+    let sql = &parsed.sql;
+    let mut depth = 0;
+    let mut last_op = 0;
+    let mut limit_start = None;
+    for (i, t) in parsed.tokens.iter().enumerate() {
+        match t.kind {
+            crate::lex::TokenKind::LParen => depth += 1,
+            crate::lex::TokenKind::RParen => depth -= 1,
+            _ if depth == 0
+                && (t.is_keyword(sql, "UNION")
+                    || t.is_keyword(sql, "INTERSECT")
+                    || t.is_keyword(sql, "EXCEPT")) =>
+            {
+                last_op = i
+            }
+            _ if depth == 0 && i > last_op && last_op > 0 && t.is_keyword(sql, "LIMIT") => {
+                limit_start = Some(t.start)
+            }
+            _ => {}
+        }
+    }
+    let shard_limit = limit.map(|n| format!(" LIMIT {}", n.saturating_add(offset)));
+    let end = parsed
+        .tokens
+        .iter()
+        .rev()
+        .find(|t| t.kind != crate::lex::TokenKind::Semicolon)
+        .map(|t| t.end)
+        .unwrap_or(sql.len());
+    let mut pieces = Vec::new();
+    match limit_start {
+        Some(l) => {
+            pieces.push(Piece::Source(0..sql[..l].trim_end().len()));
+            if let Some(sl) = &shard_limit {
+                pieces.push(Piece::Text(sl));
+            }
+        }
+        None => pieces.push(Piece::Source(0..end)),
+    }
+    let merge = RowMerge {
+        order,
+        hidden: 0,
+        distinct: !union_all,
+        offset,
+        limit,
+    };
+    Ok(PlannedSelect {
+        shard_sql: splice(parsed, &pieces, params),
+        merge,
+    })
 }
