@@ -414,3 +414,22 @@ fn compound_selects_match_the_oracle() {
         );
     }
 }
+
+#[path = "common/gen.rs"]
+mod gen;
+
+/// The random query generator over every shard count. `D1PLUS_QUERIES=N` runs more (CI
+/// runs a few thousand; `D1PLUS_QUERIES=100000 cargo test --release --test oracle_reads
+/// generated` is the long run). Failures shrink into `corpus/regressions/`.
+#[test]
+fn generated_queries_match_the_oracle() {
+    let mut rng = Rng::from_env(0x6e4);
+    let h = harness(&mut rng);
+    let n = std::env::var("D1PLUS_QUERIES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if cfg!(debug_assertions) { 500 } else { 3000 });
+    let (ran, refused) = gen::run_generated(&h, &mut rng, n, "oracle_reads");
+    eprintln!("{ran} generated queries, {refused} refused");
+    assert!(refused * 4 < ran, "too many refusals: {refused} of {ran}");
+}

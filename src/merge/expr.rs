@@ -440,8 +440,9 @@ impl PostExpr {
     }
 }
 
-/// SQLite's `round(r, n)`: half away from zero on the 17-significant-digit decimal
-/// expansion of `r` (so `round(2.675, 2)` is 2.67 but `round(21.125, 2)` is 21.13).
+/// SQLite's `round(r, n)`: half away from zero on the (26-significant-digit) decimal
+/// expansion of `r`, so `round(2.675, 2)` is 2.67 (2.67499999…) but `round(21.125, 2)` is
+/// 21.13 and `round(1.95, 1)` is 1.9 (1.94999999…). Measured against SQLite 3.54.
 fn round_like_sqlite(r: f64, n: i64) -> f64 {
     if !r.is_finite() {
         return r;
@@ -453,7 +454,7 @@ fn round_like_sqlite(r: f64, n: i64) -> f64 {
             r
         };
     }
-    let s = format!("{:.16e}", r.abs());
+    let s = format!("{:.25e}", r.abs());
     let Some((mantissa, exp)) = s.split_once('e') else {
         return r;
     };
@@ -722,6 +723,11 @@ mod tests {
             (9.995, 2, 9.99),
             (0.045, 1, 0.0),
             (1e-7, 3, 0.0),
+            (1.95, 1, 1.9),
+            (1.9500000000000002, 1, 2.0),
+            (0.15, 1, 0.1),
+            (0.45, 1, 0.5),
+            (8.5, 0, 9.0),
         ] {
             assert_eq!(round_like_sqlite(v, n), want, "round({v}, {n})");
         }

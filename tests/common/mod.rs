@@ -253,6 +253,52 @@ impl Harness {
         Outcome::Ok(expected)
     }
 
+    /// Compares one read on every shard count without panicking: Ok(true) when it matched,
+    /// Ok(false) when d1plus refused it (a proxy error), Err(description) on a mismatch.
+    pub fn compare(&self, sql: &str, ordered: bool) -> Result<bool, String> {
+        let oracle = sqlite_query(&self.oracle, sql, &[]);
+        for s in &self.shards {
+            match (block_on(s.db.query(sql, &[], None)), &oracle) {
+                (Ok(r), Ok((cols, rows))) => {
+                    if &r.columns != cols {
+                        return Err(format!(
+                            "{} shards: columns {:?} vs oracle {:?}",
+                            s.n, r.columns, cols
+                        ));
+                    }
+                    let same = if ordered {
+                        &r.rows == rows
+                    } else {
+                        sorted(r.rows.clone()) == sorted(rows.clone())
+                    };
+                    if !same {
+                        return Err(format!(
+                            "{} shards: rows differ\n  d1plus: {:?}\n  oracle: {:?}",
+                            s.n, r.rows, rows
+                        ));
+                    }
+                }
+                (Err(Error::Backend { message, .. }), Err(e))
+                    if message.starts_with(e.as_str()) => {}
+                (Err(e @ Error::Backend { .. }), _) => {
+                    return Err(format!(
+                        "{} shards: {e} (oracle: {:?})",
+                        s.n,
+                        oracle.as_ref().err()
+                    ))
+                }
+                (Err(_), _) => return Ok(false),
+                (Ok(_), Err(e)) => {
+                    return Err(format!(
+                        "{} shards: d1plus answered, SQLite failed: {e}",
+                        s.n
+                    ))
+                }
+            }
+        }
+        Ok(true)
+    }
+
     /// Runs a read with LIMIT but no total order: any `n` of the rows qualify, so check the
     /// count and that every row is one the unlimited query returns.
     pub fn run_limited(&self, sql: &str, unlimited: &str, params: &[Value]) {
