@@ -256,9 +256,14 @@ impl Harness {
     /// Compares one read on every shard count without panicking: Ok(true) when it matched,
     /// Ok(false) when d1plus refused it (a proxy error), Err(description) on a mismatch.
     pub fn compare(&self, sql: &str, ordered: bool) -> Result<bool, String> {
-        let oracle = sqlite_query(&self.oracle, sql, &[]);
+        self.compare_with(sql, &[], ordered)
+    }
+
+    /// [`Harness::compare`] with parameters.
+    pub fn compare_with(&self, sql: &str, params: &[Value], ordered: bool) -> Result<bool, String> {
+        let oracle = sqlite_query(&self.oracle, sql, params);
         for s in &self.shards {
-            match (block_on(s.db.query(sql, &[], None)), &oracle) {
+            match (block_on(s.db.query(sql, params, None)), &oracle) {
                 (Ok(r), Ok((cols, rows))) => {
                     if &r.columns != cols {
                         return Err(format!(
