@@ -41,7 +41,6 @@ fn run_file(path: &Path, default_policy: Option<&str>) {
             continue;
         }
         let first = sql
-            .trim_start()
             .split_whitespace()
             .next()
             .unwrap_or("")
