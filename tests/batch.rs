@@ -119,3 +119,19 @@ fn the_query_budget_refuses_before_a_fan_out_runs() {
         "refused before anything ran"
     );
 }
+
+#[test]
+fn an_order_by_limit_asks_each_shard_for_limit_plus_offset_rows_only() {
+    let db = db(Options::default());
+    let rows: Vec<String> = (0..200).map(|i| format!("('t{}', {i}, 'v{i}')", i % 13)).collect();
+    block_on(db.query(&format!("INSERT INTO events (tenantId, id, v) VALUES {}", rows.join(", ")), &[], None)).unwrap();
+    db.backend().clear();
+    let r = block_on(db.query("SELECT id FROM events ORDER BY id DESC LIMIT 5 OFFSET 10", &[], None)).unwrap();
+    let ids: Vec<Value> = (185..190).rev().map(Value::Integer).collect();
+    assert_eq!(r.rows.iter().map(|r| r[0].clone()).collect::<Vec<_>>(), ids);
+    let transcript = db.backend().transcript();
+    assert_eq!(transcript.len(), 4, "every shard asked once");
+    for b in &transcript {
+        assert!(b.statements[0].sql.ends_with("ORDER BY id DESC LIMIT 15"), "{}", b.statements[0].sql);
+    }
+}
