@@ -139,3 +139,13 @@ fn fanout_reads() {
 fn aggregates() {
     snapshot("aggregates");
 }
+
+#[test]
+fn expressions() {
+    snapshot("expressions");
+}
+
+#[test]
+fn compound_and_window() {
+    snapshot("compound_and_window");
+}
