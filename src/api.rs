@@ -3,6 +3,7 @@
 
 use crate::analyze::analyze;
 use crate::backend::{Backend, ShardBatch, ShardId};
+use crate::cache::{PlanCache, Prepared};
 use crate::catalog::{self, Catalog};
 use crate::error::{Error, ErrorCode, Result};
 use crate::execute::{self, Budget, QueryResult};
@@ -69,6 +70,7 @@ pub struct Database<B: Backend> {
     policy: Policy,
     backend: B,
     catalog: RefCell<Rc<Catalog>>,
+    cache: RefCell<PlanCache>,
     options: Options,
     budget: Budget,
 }
@@ -94,6 +96,7 @@ impl<B: Backend> Database<B> {
             policy,
             backend,
             catalog: RefCell::new(Rc::new(Catalog::default())),
+            cache: RefCell::new(PlanCache::default()),
             options,
             budget,
         };
@@ -153,15 +156,36 @@ impl<B: Backend> Database<B> {
         hint: Option<&ShardHint>,
         options: PlanOptions,
     ) -> Result<Plan> {
-        let parsed = Parsed::new(sql)?;
         let catalog = self.catalog();
-        let analysis = analyze(&parsed, &self.policy, &catalog)?;
+        let prepared = self.prepare(sql, &catalog)?;
         let cx = Context {
             policy: &self.policy,
             catalog: &catalog,
             options,
         };
-        plan::plan(&parsed, &analysis, params, hint, cx)
+        plan::plan(&prepared.parsed, &prepared.analysis, params, hint, cx)
+    }
+
+    /// The parse and analysis of `sql`, from the plan cache when it holds a current one.
+    fn prepare(&self, sql: &str, catalog: &Catalog) -> Result<Rc<Prepared>> {
+        if let Some(p) = self.cache.borrow_mut().get(sql, catalog.version) {
+            return Ok(p);
+        }
+        let parsed = Parsed::new(sql)?;
+        let analysis = analyze(&parsed, &self.policy, catalog)?;
+        let prepared = Rc::new(Prepared {
+            parsed,
+            analysis,
+            catalog_version: catalog.version,
+        });
+        self.cache.borrow_mut().insert(prepared.clone());
+        Ok(prepared)
+    }
+
+    /// Plan-cache hits and misses so far.
+    pub fn cache_stats(&self) -> (u64, u64) {
+        let c = self.cache.borrow();
+        (c.hits, c.misses)
     }
 
     /// Plans, reloading the catalog once if a table is unknown (another client may have

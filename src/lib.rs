@@ -41,6 +41,7 @@
 pub mod analyze;
 pub mod api;
 pub mod backend;
+pub mod cache;
 pub mod catalog;
 pub mod error;
 pub mod execute;

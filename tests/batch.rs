@@ -123,15 +123,61 @@ fn the_query_budget_refuses_before_a_fan_out_runs() {
 #[test]
 fn an_order_by_limit_asks_each_shard_for_limit_plus_offset_rows_only() {
     let db = db(Options::default());
-    let rows: Vec<String> = (0..200).map(|i| format!("('t{}', {i}, 'v{i}')", i % 13)).collect();
-    block_on(db.query(&format!("INSERT INTO events (tenantId, id, v) VALUES {}", rows.join(", ")), &[], None)).unwrap();
+    let rows: Vec<String> = (0..200)
+        .map(|i| format!("('t{}', {i}, 'v{i}')", i % 13))
+        .collect();
+    block_on(db.query(
+        &format!(
+            "INSERT INTO events (tenantId, id, v) VALUES {}",
+            rows.join(", ")
+        ),
+        &[],
+        None,
+    ))
+    .unwrap();
     db.backend().clear();
-    let r = block_on(db.query("SELECT id FROM events ORDER BY id DESC LIMIT 5 OFFSET 10", &[], None)).unwrap();
+    let r = block_on(db.query(
+        "SELECT id FROM events ORDER BY id DESC LIMIT 5 OFFSET 10",
+        &[],
+        None,
+    ))
+    .unwrap();
     let ids: Vec<Value> = (185..190).rev().map(Value::Integer).collect();
     assert_eq!(r.rows.iter().map(|r| r[0].clone()).collect::<Vec<_>>(), ids);
     let transcript = db.backend().transcript();
     assert_eq!(transcript.len(), 4, "every shard asked once");
     for b in &transcript {
-        assert!(b.statements[0].sql.ends_with("ORDER BY id DESC LIMIT 15"), "{}", b.statements[0].sql);
+        assert!(
+            b.statements[0].sql.ends_with("ORDER BY id DESC LIMIT 15"),
+            "{}",
+            b.statements[0].sql
+        );
     }
+}
+
+#[test]
+fn repeated_statements_come_from_the_plan_cache_until_ddl_changes_the_schema() {
+    let db = db(Options::default());
+    let q = "SELECT count(*) FROM events WHERE tenantId = ?";
+    let (h0, m0) = db.cache_stats();
+    for t in ["a", "b", "c"] {
+        block_on(db.query(q, &[Value::Text(t.into())], None)).unwrap();
+    }
+    let (h1, m1) = db.cache_stats();
+    assert_eq!(
+        (h1 - h0, m1 - m0),
+        (2, 1),
+        "parsed once, routed three times"
+    );
+    // DDL reloads the catalog: plans analyzed under the old schema are not reused.
+    block_on(db.query("CREATE INDEX events_v ON events (v)", &[], None)).unwrap();
+    let (h2, m2) = db.cache_stats();
+    block_on(db.query(q, &[Value::Text("a".into())], None)).unwrap();
+    assert_eq!(
+        db.cache_stats(),
+        (h2, m2 + 1),
+        "the DDL made the cached plan stale"
+    );
+    block_on(db.query(q, &[Value::Text("b".into())], None)).unwrap();
+    assert_eq!(db.cache_stats(), (h2 + 1, m2 + 1));
 }
