@@ -479,9 +479,9 @@ pub fn merge_aggregates(spec: &AggregateMerge, shards: Vec<Vec<Row>>) -> Result<
             Ordering::Equal
         });
     }
-    let rows = out.into_iter().map(|(_, r)| r).skip(spec.offset as usize);
+    let rows = out.into_iter().map(|(_, r)| r).skip(usize::try_from(spec.offset).unwrap_or(usize::MAX));
     Ok(match spec.limit {
-        Some(n) => rows.take(n as usize).collect(),
+        Some(n) => rows.take(usize::try_from(n).unwrap_or(usize::MAX)).collect(),
         None => rows.collect(),
     })
 }
