@@ -445,43 +445,24 @@ pub fn merge_aggregates(spec: &AggregateMerge, shards: Vec<Vec<Row>>) -> Result<
     }
     if !spec.order.is_empty() {
         out.sort_by(|(a, _), (b, _)| {
-            for ((x, y), o) in a.iter().zip(b).zip(&spec.order) {
-                let nulls_first = o.nulls_first.unwrap_or(!o.descending);
-                let ord = match (x.is_null(), y.is_null()) {
-                    (true, true) => Ordering::Equal,
-                    (true, false) => {
-                        if nulls_first {
-                            Ordering::Less
-                        } else {
-                            Ordering::Greater
-                        }
-                    }
-                    (false, true) => {
-                        if nulls_first {
-                            Ordering::Greater
-                        } else {
-                            Ordering::Less
-                        }
-                    }
-                    _ => {
-                        let c = compare(x, y, o.collation);
-                        if o.descending {
-                            c.reverse()
-                        } else {
-                            c
-                        }
-                    }
-                };
-                if ord != Ordering::Equal {
-                    return ord;
-                }
-            }
-            Ordering::Equal
+            a.iter()
+                .zip(b)
+                .zip(&spec.order)
+                .map(|((x, y), o)| {
+                    super::compare_term(x, y, o.descending, o.nulls_first, o.collation)
+                })
+                .find(|o| *o != Ordering::Equal)
+                .unwrap_or(Ordering::Equal)
         });
     }
-    let rows = out.into_iter().map(|(_, r)| r).skip(usize::try_from(spec.offset).unwrap_or(usize::MAX));
+    let rows = out
+        .into_iter()
+        .map(|(_, r)| r)
+        .skip(usize::try_from(spec.offset).unwrap_or(usize::MAX));
     Ok(match spec.limit {
-        Some(n) => rows.take(usize::try_from(n).unwrap_or(usize::MAX)).collect(),
+        Some(n) => rows
+            .take(usize::try_from(n).unwrap_or(usize::MAX))
+            .collect(),
         None => rows.collect(),
     })
 }

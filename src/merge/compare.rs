@@ -88,6 +88,27 @@ pub fn compare(a: &Value, b: &Value, collation: Collation) -> Ordering {
     }
 }
 
+/// Compares two values as one ORDER BY term does: NULLs first ascending and last
+/// descending unless `nulls_first` says otherwise, then [`compare`] under `collation`.
+pub fn compare_term(
+    x: &Value,
+    y: &Value,
+    descending: bool,
+    nulls_first: Option<bool>,
+    collation: Collation,
+) -> Ordering {
+    let nulls_first = nulls_first.unwrap_or(!descending);
+    match (x.is_null(), y.is_null()) {
+        (true, true) => Ordering::Equal,
+        (true, false) if nulls_first => Ordering::Less,
+        (true, false) => Ordering::Greater,
+        (false, true) if nulls_first => Ordering::Greater,
+        (false, true) => Ordering::Less,
+        (false, false) if descending => compare(x, y, collation).reverse(),
+        (false, false) => compare(x, y, collation),
+    }
+}
+
 /// Equality as `=`, GROUP BY and DISTINCT see it for non-NULL values.
 pub fn sqlite_eq(a: &Value, b: &Value, collation: Collation) -> bool {
     compare(a, b, collation) == Ordering::Equal

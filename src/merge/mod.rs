@@ -6,7 +6,7 @@ mod compare;
 mod expr;
 
 pub use aggregate::{merge_aggregates, AggKind, AggSpec, AggregateMerge, GroupOrder};
-pub use compare::{compare, sqlite_eq, Collation, EqKey};
+pub use compare::{compare, compare_term, sqlite_eq, Collation, EqKey};
 pub use expr::{supported_function, BinOp, PostExpr};
 
 use crate::error::{Error, Result};
@@ -141,42 +141,16 @@ pub(crate) fn mixed_types(construct: &str, kept: &[Value], other: &[Value]) -> O
 
 /// Orders two rows by the ORDER BY terms (columns already resolved to indexes).
 fn compare_rows(a: &[Value], b: &[Value], keys: &[(usize, &OrderTerm)]) -> Ordering {
-    for &(i, t) in keys {
-        let (x, y) = (
-            a.get(i).unwrap_or(&Value::Null),
-            b.get(i).unwrap_or(&Value::Null),
-        );
-        let nulls_first = t.nulls_first.unwrap_or(!t.descending);
-        let ord = match (x.is_null(), y.is_null()) {
-            (true, true) => Ordering::Equal,
-            (true, false) => {
-                if nulls_first {
-                    Ordering::Less
-                } else {
-                    Ordering::Greater
-                }
-            }
-            (false, true) => {
-                if nulls_first {
-                    Ordering::Greater
-                } else {
-                    Ordering::Less
-                }
-            }
-            (false, false) => {
-                let o = compare(x, y, t.collation);
-                if t.descending {
-                    o.reverse()
-                } else {
-                    o
-                }
-            }
-        };
-        if ord != Ordering::Equal {
-            return ord;
-        }
-    }
-    Ordering::Equal
+    keys.iter()
+        .map(|&(i, t)| {
+            let (x, y) = (
+                a.get(i).unwrap_or(&Value::Null),
+                b.get(i).unwrap_or(&Value::Null),
+            );
+            compare_term(x, y, t.descending, t.nulls_first, t.collation)
+        })
+        .find(|o| *o != Ordering::Equal)
+        .unwrap_or(Ordering::Equal)
 }
 
 /// The head of one shard's stream in the k-way merge heap.

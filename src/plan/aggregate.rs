@@ -10,6 +10,7 @@
 //!        count(*) AS "__d1p_a3" FROM events GROUP BY kind
 //! ```
 
+use super::fanout::refuse;
 use super::select_shape::SelectShape;
 use super::splice::{splice, Piece, Spliced};
 use super::Context;
@@ -30,18 +31,6 @@ pub(crate) struct PlannedAggregate {
     pub shard_sql: Spliced,
     pub merge: AggregateMerge,
     pub columns: Vec<String>,
-}
-
-fn refuse(construct: &str, a: &Analysis) -> Error {
-    let (table, key) = a
-        .refs
-        .first()
-        .map(|r| (r.table.as_str(), r.key_column.as_str()))
-        .unwrap_or(("the sharded table", "its key"));
-    Error::unsupported(
-        format!("{construct} across shards is not supported: the statement reads {table} on several shards"),
-        format!("pin one shard with `{key} = ?` in the WHERE clause or a shard hint"),
-    )
 }
 
 /// Whether this SELECT needs the aggregate merge.

@@ -53,7 +53,8 @@ pub(crate) fn has_aggregate(e: &Expr) -> bool {
     f.0
 }
 
-fn refuse(construct: &str, a: &Analysis) -> Error {
+/// The refusal of a construct that cannot be answered exactly across shards.
+pub(crate) fn refuse(construct: &str, a: &Analysis) -> Error {
     let (table, key) = a
         .refs
         .first()

@@ -15,6 +15,7 @@
 //! SELECT id, title, updatedAt AS "__d1p_o1" FROM docs ORDER BY updatedAt DESC LIMIT 30
 //! ```
 
+use super::fanout::refuse;
 use super::select_shape::{select_shape, SelectShape};
 use super::splice::{splice, Piece, Spliced};
 use super::Context;
@@ -30,18 +31,6 @@ use sqlparser::ast::{Expr, LimitClause, OrderByKind, Query, SelectItem, SetExpr}
 pub(crate) struct PlannedSelect {
     pub shard_sql: Spliced,
     pub merge: RowMerge,
-}
-
-fn refuse(construct: &str, a: &Analysis) -> Error {
-    let (table, key) = a
-        .refs
-        .first()
-        .map(|r| (r.table.as_str(), r.key_column.as_str()))
-        .unwrap_or(("the sharded table", "its key"));
-    Error::unsupported(
-        format!("{construct} across shards is not supported: the statement reads {table} on several shards"),
-        format!("pin one shard with `{key} = ?` in the WHERE clause or a shard hint"),
-    )
 }
 
 /// A LIMIT/OFFSET operand: an integer literal or a bound parameter.
