@@ -84,28 +84,42 @@ impl Params {
     }
 }
 
-/// Converts sqlparser's (line, column) locations into byte offsets.
+/// Converts sqlparser's (line, column) locations (columns count characters) into byte
+/// offsets in constant time: ASCII lines map directly; other lines keep a table of their
+/// characters' byte offsets.
 #[derive(Debug, Clone)]
 struct SourceMap {
-    line_starts: Vec<usize>,
+    /// Per line: its first byte, and the byte offset of each character when the line is
+    /// not ASCII.
+    lines: Vec<(usize, Option<Vec<usize>>)>,
 }
 
 impl SourceMap {
     fn new(sql: &str) -> SourceMap {
-        let mut line_starts = vec![0];
-        line_starts.extend(sql.match_indices('\n').map(|(i, _)| i + 1));
-        SourceMap { line_starts }
+        let mut lines = Vec::new();
+        let mut start = 0;
+        for line in sql.split_inclusive('\n') {
+            let chars = (!line.is_ascii()).then(|| line.char_indices().map(|(i, _)| start + i).collect());
+            lines.push((start, chars));
+            start += line.len();
+        }
+        if lines.is_empty() || sql.ends_with('\n') {
+            lines.push((start, None));
+        }
+        SourceMap { lines }
     }
 
     fn offset(&self, sql: &str, loc: Location) -> Option<usize> {
-        let line_start = *self.line_starts.get((loc.line as usize).checked_sub(1)?)?;
+        let (line_start, chars) = self.lines.get((loc.line as usize).checked_sub(1)?)?;
         let col = (loc.column as usize).checked_sub(1)?;
-        let rest = sql.get(line_start..)?;
-        match rest.char_indices().nth(col) {
-            Some((i, _)) => Some(line_start + i),
-            None if rest.chars().count() == col => Some(sql.len()),
-            None => None,
-        }
+        let offset = match chars {
+            None => line_start + col,
+            Some(chars) => match chars.get(col) {
+                Some(&o) => o,
+                None => line_start + sql.get(*line_start..)?.split_inclusive('\n').next()?.len(),
+            },
+        };
+        (offset <= sql.len()).then_some(offset)
     }
 }
 
@@ -222,5 +236,11 @@ mod tests {
         let p = Parsed::new(sql).unwrap();
         let off = p.offset(Location { line: 2, column: 3 }).unwrap();
         assert_eq!(&sql[off..off + 1], "x");
+        let sql = "SELECT 'é', y, '日本' || z";
+        let p = Parsed::new(sql).unwrap();
+        let off = p.offset(Location { line: 1, column: 13 }).unwrap();
+        assert_eq!(&sql[off..off + 1], "y");
+        let off = p.offset(Location { line: 1, column: 24 }).unwrap();
+        assert_eq!(&sql[off..off + 1], "z");
     }
 }

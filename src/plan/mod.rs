@@ -452,12 +452,11 @@ fn combine_for_write(route: &Route) -> Combine {
 
 /// A `Reason::Key`, with the values deduplicated in order.
 pub(crate) fn key_reason(table: &str, column: &str, values: Vec<Value>) -> Reason {
-    let mut distinct: Vec<Value> = Vec::with_capacity(values.len());
-    for v in values {
-        if !distinct.contains(&v) {
-            distinct.push(v);
-        }
-    }
+    let mut seen = ahash::AHashSet::with_capacity(values.len());
+    let distinct: Vec<Value> = values
+        .into_iter()
+        .filter(|v| seen.insert(crate::merge::EqKey::of(v)))
+        .collect();
     Reason::Key {
         table: table.to_string(),
         column: column.to_string(),
