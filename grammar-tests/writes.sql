@@ -35,3 +35,7 @@ DELETE FROM plans WHERE id = 3;
 INSERT INTO posts (tenantId, body) VALUES ('acme', 'a'), ('globex', ?), ('acme', 'c') RETURNING id;
 INSERT INTO posts (tenantId, body) VALUES ('acme', 'x');
 INSERT INTO posts (id, tenantId, body) VALUES (7, 'acme', 'x');
+-- Printer hazards survive a split: rows are spliced from the original text, never printed.
+INSERT INTO counters (k, n) VALUES (0x1F, - -1), (2, 0x0A), (-3, X'1F' IS NULL);
+-- sqlparser cannot read 0XFF (upper-case X): the token scan refuses it without a hint.
+INSERT INTO counters (k, n) VALUES (2, 0XFF);
