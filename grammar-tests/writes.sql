@@ -39,3 +39,12 @@ INSERT INTO posts (id, tenantId, body) VALUES (7, 'acme', 'x');
 INSERT INTO counters (k, n) VALUES (0x1F, - -1), (2, 0x0A), (-3, X'1F' IS NULL);
 -- sqlparser cannot read 0XFF (upper-case X): the token scan refuses it without a hint.
 INSERT INTO counters (k, n) VALUES (2, 0XFF);
+-- Several ON CONFLICT clauses (SQLite 3.35+), none touching the key.
+INSERT INTO events (tenantId, id, kind) VALUES ('a', 1, 'x') ON CONFLICT (tenantId, id) DO UPDATE SET kind = excluded.kind ON CONFLICT DO NOTHING;
+INSERT INTO events (tenantId, id, kind) VALUES ('a', 1, 'x') ON CONFLICT (tenantId, id) DO NOTHING ON CONFLICT DO UPDATE SET tenantId = 'z';
+-- UPDATE / DELETE with ORDER BY and LIMIT (SQLITE_ENABLE_UPDATE_DELETE_LIMIT builds).
+UPDATE events SET kind = 'x' WHERE tenantId = 'acme' ORDER BY id DESC LIMIT 1;
+DELETE FROM events WHERE tenantId = 'acme' ORDER BY id LIMIT 2;
+DELETE FROM events ORDER BY id LIMIT 2;
+INSERT INTO events (tenantId, id) VALUES ('a', 1) ON CONFLICT DO UPDATE SET (kind, tenantId) = ('k', 'b') ON CONFLICT DO NOTHING;
+INSERT INTO events (tenantId, id) VALUES ('a', 1) ON CONFLICT DO UPDATE SET (kind, amount) = ('k', 1) ON CONFLICT DO NOTHING;

@@ -99,7 +99,8 @@ impl SourceMap {
         let mut lines = Vec::new();
         let mut start = 0;
         for line in sql.split_inclusive('\n') {
-            let chars = (!line.is_ascii()).then(|| line.char_indices().map(|(i, _)| start + i).collect());
+            let chars =
+                (!line.is_ascii()).then(|| line.char_indices().map(|(i, _)| start + i).collect());
             lines.push((start, chars));
             start += line.len();
         }
@@ -238,9 +239,19 @@ mod tests {
         assert_eq!(&sql[off..off + 1], "x");
         let sql = "SELECT 'é', y, '日本' || z";
         let p = Parsed::new(sql).unwrap();
-        let off = p.offset(Location { line: 1, column: 13 }).unwrap();
+        let off = p
+            .offset(Location {
+                line: 1,
+                column: 13,
+            })
+            .unwrap();
         assert_eq!(&sql[off..off + 1], "y");
-        let off = p.offset(Location { line: 1, column: 24 }).unwrap();
+        let off = p
+            .offset(Location {
+                line: 1,
+                column: 24,
+            })
+            .unwrap();
         assert_eq!(&sql[off..off + 1], "z");
     }
 }

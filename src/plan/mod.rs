@@ -341,6 +341,11 @@ pub fn plan(
         }
     };
     use StatementClass as C;
+    if let (C::Insert { table, .. } | C::Update { table }, crate::analyze::ReadBy::TokenScan(_)) =
+        (&analysis.class, &analysis.read_by)
+    {
+        route::check_key_not_assigned_tokens(parsed, table, cx)?;
+    }
     match &analysis.class {
         C::Transaction => Err(Error::with_remedy(
             ErrorCode::TransactionStatement,

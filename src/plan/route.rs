@@ -557,3 +557,79 @@ pub(crate) fn check_deterministic(parsed: &Parsed, table: &str) -> Result<()> {
         None => Ok(()),
     }
 }
+
+/// For statements read by the token scan: a sharded table's key column assigned after a
+/// `SET` (`UPDATE … SET key =`, `ON CONFLICT DO UPDATE SET key =`) would move rows.
+pub(crate) fn check_key_not_assigned_tokens(
+    parsed: &Parsed,
+    table: &str,
+    cx: Context<'_>,
+) -> Result<()> {
+    let Some(t) = cx.policy.sharded_table(table) else {
+        return Ok(());
+    };
+    let sql = &parsed.sql;
+    let toks = &parsed.tokens;
+    let key_column = t.key_column.as_str();
+    let is_key = |i: usize| {
+        toks.get(i)
+            .and_then(|t| t.ident_name(sql))
+            .is_some_and(|n| n.eq_ignore_ascii_case(&t.key_column))
+            && toks
+                .get(i + 1)
+                .is_some_and(|o| o.kind == crate::lex::TokenKind::Operator && o.text(sql) == "=")
+    };
+    // Assignment targets: right after each SET, and after each comma of its list.
+    let mut assigns_key = false;
+    for (i, tok) in toks.iter().enumerate() {
+        if !tok.is_keyword(sql, "SET") {
+            continue;
+        }
+        let mut depth = 0i32;
+        let mut expect_target = true;
+        let mut in_tuple = false;
+        for (j, t) in toks.iter().enumerate().skip(i + 1) {
+            if in_tuple && depth == 1 {
+                assigns_key |= t
+                    .ident_name(sql)
+                    .is_some_and(|n| n.eq_ignore_ascii_case(key_column));
+            }
+            match t.kind {
+                // `SET (a, key) = (…)`: every name in the tuple is a target.
+                crate::lex::TokenKind::LParen if expect_target && depth == 0 => {
+                    depth += 1;
+                    in_tuple = true;
+                    expect_target = false;
+                    continue;
+                }
+                crate::lex::TokenKind::RParen if in_tuple && depth == 1 => {
+                    depth -= 1;
+                    in_tuple = false;
+                    continue;
+                }
+                crate::lex::TokenKind::LParen => depth += 1,
+                crate::lex::TokenKind::RParen => depth -= 1,
+                crate::lex::TokenKind::Comma if depth == 0 => {
+                    expect_target = true;
+                    continue;
+                }
+                _ => {}
+            }
+            if depth == 0
+                && ["WHERE", "FROM", "RETURNING", "ORDER", "LIMIT", "ON"]
+                    .iter()
+                    .any(|k| t.is_keyword(sql, k))
+            {
+                break;
+            }
+            if expect_target && depth == 0 {
+                assigns_key |= is_key(j);
+                expect_target = false;
+            }
+        }
+    }
+    if assigns_key {
+        return Err(key_update_error(&t.name, &t.key_column));
+    }
+    Ok(())
+}
