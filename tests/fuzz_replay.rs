@@ -8,8 +8,14 @@ use std::path::Path;
 
 fn inputs(dir: &str) -> Vec<Vec<u8>> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
-    let Ok(entries) = std::fs::read_dir(&path) else { return Vec::new() };
-    let mut files: Vec<_> = entries.flatten().map(|e| e.path()).filter(|p| p.is_file()).collect();
+    let Ok(entries) = std::fs::read_dir(&path) else {
+        return Vec::new();
+    };
+    let mut files: Vec<_> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .collect();
     files.sort();
     files.iter().map(|f| std::fs::read(f).unwrap()).collect()
 }
@@ -17,7 +23,11 @@ fn inputs(dir: &str) -> Vec<Vec<u8>> {
 #[test]
 fn plan_bytes_seeds_and_regressions_never_panic() {
     let db = common::database();
-    let all: Vec<Vec<u8>> = [inputs("fuzz/seeds/plan_bytes"), inputs("fuzz/regressions/plan_bytes")].concat();
+    let all: Vec<Vec<u8>> = [
+        inputs("fuzz/seeds/plan_bytes"),
+        inputs("fuzz/regressions/plan_bytes"),
+    ]
+    .concat();
     assert!(!all.is_empty(), "the committed seeds are missing");
     for data in &all {
         common::check_plan(&db, data);
@@ -27,7 +37,11 @@ fn plan_bytes_seeds_and_regressions_never_panic() {
 #[test]
 fn rewritten_statements_of_the_seeds_prepare() {
     let db = common::database();
-    let all: Vec<Vec<u8>> = [inputs("fuzz/seeds/rewrite_prepares"), inputs("fuzz/regressions/rewrite_prepares")].concat();
+    let all: Vec<Vec<u8>> = [
+        inputs("fuzz/seeds/rewrite_prepares"),
+        inputs("fuzz/regressions/rewrite_prepares"),
+    ]
+    .concat();
     assert!(!all.is_empty(), "the committed seeds are missing");
     for data in &all {
         common::check_rewrite_prepares(&db, &String::from_utf8_lossy(data));
@@ -39,12 +53,29 @@ fn rewritten_statements_of_the_seeds_prepare() {
 #[test]
 fn hostile_inputs_give_errors_not_panics() {
     let db = common::database();
-    let deep = format!("SELECT {}1{} FROM events", "(".repeat(5000), ")".repeat(5000));
+    let deep = format!(
+        "SELECT {}1{} FROM events",
+        "(".repeat(5000),
+        ")".repeat(5000)
+    );
     let minus = format!("SELECT {}1 FROM events", "- ".repeat(10000));
-    let wide = format!("SELECT * FROM events WHERE tenantId IN ({})", vec!["'a'"; 20000].join(", "));
+    let wide = format!(
+        "SELECT * FROM events WHERE tenantId IN ({})",
+        vec!["'a'"; 20000].join(", ")
+    );
     let case = format!("SELECT {} FROM events", "CASE WHEN 1 THEN ".repeat(3000));
     let long = "x".repeat(2 << 20);
-    for sql in [deep, minus, wide, case, long, "\u{0}".into(), "'".into(), "SELECT ?99999".into(), ";;;".into()] {
+    for sql in [
+        deep,
+        minus,
+        wide,
+        case,
+        long,
+        "\u{0}".into(),
+        "'".into(),
+        "SELECT ?99999".into(),
+        ";;;".into(),
+    ] {
         let _ = db.plan(&sql, &[], None);
     }
 }

@@ -433,3 +433,59 @@ fn generated_queries_match_the_oracle() {
     eprintln!("{ran} generated queries, {refused} refused");
     assert!(refused * 4 < ran, "too many refusals: {refused} of {ran}");
 }
+
+/// The generator over a second schema: an INTEGER shard key, reals, text dates and a join
+/// with a reference table.
+#[test]
+fn generated_queries_over_orders_match_the_oracle() {
+    let mut rng = Rng::from_env(0x0d);
+    let policy = r#"{"name": "o", "capacity": {"mode": "manual", "targetShardCount": 1},
+      "sharding": {"tables": [{"name": "orders", "keyColumn": "customerId"}], "reference": ["regions"]}}"#;
+    let h = Harness::new(policy, &SHARD_COUNTS);
+    h.exec(
+        "CREATE TABLE regions (code TEXT PRIMARY KEY, name TEXT NOT NULL);
+         CREATE TABLE orders (customerId INTEGER NOT NULL, id INTEGER NOT NULL, total REAL, placed TEXT,
+                              region TEXT REFERENCES regions(code), status TEXT, PRIMARY KEY (customerId, id));
+         INSERT INTO regions VALUES ('n', 'North'), ('s', 'South'), ('e', 'East');",
+    );
+    for id in 0..120 {
+        let customer = [1i64, 1, 1, 2, 3, 7, 7, 42, 1000, -5][rng.below(10) as usize];
+        let total = if rng.chance(10) {
+            Value::Null
+        } else {
+            Value::Real(rng.below(800) as f64 / 8.0)
+        };
+        let placed = Value::Text(format!(
+            "2024-0{}-{:02}",
+            1 + rng.below(4),
+            1 + rng.below(28)
+        ));
+        let region = Value::Text(["n", "s", "e"][rng.below(3) as usize].into());
+        let status = if rng.chance(30) {
+            Value::Null
+        } else {
+            Value::Text(["new", "paid", "shipped"][rng.below(3) as usize].into())
+        };
+        let out = h.run(
+            "INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?)",
+            &[
+                Value::Integer(customer),
+                Value::Integer(id),
+                total,
+                placed,
+                region,
+                status,
+            ],
+            None,
+        );
+        assert!(matches!(out, Outcome::Ok(_)), "{out:?}");
+    }
+    h.check_invariants();
+    let n = std::env::var("D1PLUS_QUERIES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if cfg!(debug_assertions) { 300 } else { 2000 });
+    let (ran, refused) = gen::run_generated_for(&h, &mut rng, n, "orders", &gen::ORDERS);
+    eprintln!("{ran} generated queries over orders, {refused} refused");
+    assert!(refused * 4 < ran, "too many refusals: {refused} of {ran}");
+}

@@ -8,6 +8,7 @@ use super::{Harness, Rng};
 /// A generated SELECT, kept in parts so it can shrink.
 #[derive(Debug, Clone)]
 pub struct GenQuery {
+    pub table: &'static str,
     pub distinct: bool,
     pub items: Vec<String>,
     pub where_: Vec<String>,
@@ -16,6 +17,81 @@ pub struct GenQuery {
     pub order: Vec<String>,
     pub limit: Option<(u64, u64)>,
 }
+
+/// The vocabulary of one schema.
+pub struct Schema {
+    pub table: &'static str,
+    pub columns: &'static [&'static str],
+    pub scalars: &'static [&'static str],
+    pub aggs: &'static [&'static str],
+    pub predicates: &'static [&'static str],
+    pub group_keys: &'static [&'static str],
+    /// Columns that make an ORDER BY total (the primary key).
+    pub total_order: &'static [&'static str],
+}
+
+/// `items` of tests/oracle_reads.rs: a TEXT key, mixed-type columns, a NOCASE column.
+pub const ITEMS: Schema = Schema {
+    table: "items",
+    columns: &COLUMNS,
+    scalars: &SCALARS,
+    aggs: &AGGS,
+    predicates: &PREDICATES,
+    group_keys: &GROUP_KEYS,
+    total_order: &["tenantId", "id"],
+};
+
+/// `orders`: an INTEGER key, reals, dates as text, a reference join.
+pub const ORDERS: Schema = Schema {
+    table: "orders o JOIN regions r ON r.code = o.region",
+    columns: &[
+        "o.customerId",
+        "o.id",
+        "o.total",
+        "o.placed",
+        "r.name",
+        "o.status",
+    ],
+    scalars: &[
+        "o.total * 1.1",
+        "substr(o.placed, 1, 7)",
+        "o.customerId % 4",
+        "length(r.name)",
+        "o.total - o.id",
+        "coalesce(o.status, 'none')",
+    ],
+    aggs: &[
+        "count(*)",
+        "sum(o.total)",
+        "avg(o.total)",
+        "min(o.placed)",
+        "max(o.total)",
+        "count(DISTINCT o.region)",
+        "total(o.id)",
+        "round(sum(o.total) / count(*), 2)",
+        "count(o.status)",
+        "max(o.id) - min(o.id)",
+        "group_concat(DISTINCT r.name) IS NULL",
+    ],
+    predicates: &[
+        "o.total > 50",
+        "o.status IS NULL",
+        "o.customerId IN (1, 2, 3)",
+        "o.placed >= '2024-02'",
+        "r.name <> 'North'",
+        "o.customerId = 7",
+        "o.total BETWEEN 10 AND 90",
+        "o.customerId > 100",
+    ],
+    group_keys: &[
+        "o.customerId",
+        "o.status",
+        "r.name",
+        "substr(o.placed, 1, 7)",
+        "o.region",
+    ],
+    total_order: &["o.customerId", "o.id"],
+};
 
 const COLUMNS: [&str; 6] = [
     "tenantId",
@@ -65,7 +141,12 @@ const GROUP_KEYS: [&str; 5] = ["tag", "tenantId", "id % 3", "price", "qty"];
 
 impl GenQuery {
     pub fn random(rng: &mut Rng) -> GenQuery {
+        GenQuery::random_for(rng, &ITEMS)
+    }
+
+    pub fn random_for(rng: &mut Rng, sc: &Schema) -> GenQuery {
         let mut q = GenQuery {
+            table: sc.table,
             distinct: false,
             items: vec![],
             where_: vec![],
@@ -75,29 +156,25 @@ impl GenQuery {
             limit: None,
         };
         for _ in 0..rng.below(3) {
-            q.where_.push(rng.pick(&PREDICATES).to_string());
+            q.where_.push(rng.pick(sc.predicates).to_string());
         }
         if rng.chance(45) {
             // Aggregate query.
             for _ in 0..rng.below(3) {
-                q.group.push(rng.pick(&GROUP_KEYS).to_string());
+                q.group.push(rng.pick(sc.group_keys).to_string());
             }
             q.group.dedup();
             q.items.extend(q.group.iter().cloned());
             for _ in 0..1 + rng.below(3) {
-                q.items.push(rng.pick(&AGGS).to_string());
+                q.items.push(rng.pick(sc.aggs).to_string());
             }
             if !q.group.is_empty() && rng.chance(30) {
-                q.having = Some(format!(
-                    "{} > {}",
-                    rng.pick(&["count(*)", "sum(price)", "max(id)"]),
-                    rng.below(20)
-                ));
+                q.having = Some(format!("{} > {}", rng.pick(&sc.aggs[..3]), rng.below(20)));
             }
             if !q.group.is_empty() && rng.chance(60) {
                 // Group keys last make the order total.
                 if rng.chance(50) {
-                    q.order.push(format!("{} DESC", rng.pick(&AGGS)));
+                    q.order.push(format!("{} DESC", rng.pick(sc.aggs)));
                 }
                 q.order.extend(q.group.iter().cloned());
                 if rng.chance(50) {
@@ -107,33 +184,33 @@ impl GenQuery {
         } else {
             for _ in 0..1 + rng.below(3) {
                 let item = if rng.chance(70) {
-                    rng.pick(&COLUMNS)
+                    rng.pick(sc.columns)
                 } else {
-                    rng.pick(&SCALARS)
+                    rng.pick(sc.scalars)
                 };
                 q.items.push(item.to_string());
             }
             if rng.chance(60) {
                 for _ in 0..1 + rng.below(2) {
                     let t = if rng.chance(50) {
-                        rng.pick(&COLUMNS).to_string()
+                        rng.pick(sc.columns).to_string()
                     } else {
-                        rng.pick(&SCALARS).to_string()
+                        rng.pick(sc.scalars).to_string()
                     };
                     let dir = *rng.pick(&["", " DESC", " NULLS LAST", " DESC NULLS FIRST"]);
                     q.order.push(format!("{t}{dir}"));
                 }
                 // The primary key last makes the order total.
-                q.order.push("tenantId".into());
-                q.order.push("id".into());
+                q.order.extend(sc.total_order.iter().map(|c| c.to_string()));
                 if rng.chance(60) {
                     q.limit = Some((rng.below(25), rng.below(30)));
                 }
             } else if rng.chance(30) {
                 q.distinct = true;
-                q.items.retain(|i| !i.contains("name"));
+                q.items
+                    .retain(|i| !i.contains("name") && !i.contains("total"));
                 if q.items.is_empty() {
-                    q.items.push("tag".into());
+                    q.items.push(sc.group_keys[0].to_string());
                 }
             }
         }
@@ -146,9 +223,10 @@ impl GenQuery {
 
     pub fn sql(&self) -> String {
         let mut s = format!(
-            "SELECT {}{} FROM items",
+            "SELECT {}{} FROM {}",
             if self.distinct { "DISTINCT " } else { "" },
-            self.items.join(", ")
+            self.items.join(", "),
+            self.table
         );
         if !self.where_.is_empty() {
             s.push_str(&format!(" WHERE {}", self.where_.join(" AND ")));
@@ -220,9 +298,20 @@ impl GenQuery {
 /// Runs `n` generated queries; on a mismatch, shrinks it, records it under
 /// `corpus/regressions/` and panics with the reproducer.
 pub fn run_generated(h: &Harness, rng: &mut Rng, n: usize, seed_label: &str) -> (usize, usize) {
+    run_generated_for(h, rng, n, seed_label, &ITEMS)
+}
+
+/// [`run_generated`] over another schema.
+pub fn run_generated_for(
+    h: &Harness,
+    rng: &mut Rng,
+    n: usize,
+    seed_label: &str,
+    schema: &Schema,
+) -> (usize, usize) {
     let mut refused = 0;
     for i in 0..n {
-        let q = GenQuery::random(rng);
+        let q = GenQuery::random_for(rng, schema);
         match h.compare(&q.sql(), q.ordered()) {
             Ok(true) => {}
             Ok(false) => refused += 1,
