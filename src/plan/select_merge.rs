@@ -108,20 +108,40 @@ pub(crate) fn plan_select(
                 e => (e, None),
             };
             let expr_text = expr_text_of_term(sql, range);
-            let column =
-                match output_column(parsed, select, &shape, expr, &expr_text, has_wildcard)? {
-                    Some(c) => OrderColumn::Output(c),
-                    None => {
-                        if distinct {
-                            return Err(refuse(
-                                "DISTINCT with ORDER BY on an expression that is not in the result",
-                                a,
-                            ));
-                        }
-                        hidden.push(range.start..range.start + expr_text.len());
-                        OrderColumn::Hidden(hidden.len() - 1)
+            let column = match output_column(
+                parsed,
+                select,
+                &shape,
+                expr,
+                &expr_text,
+                has_wildcard,
+            )? {
+                Some(c) => OrderColumn::Output(c),
+                None => {
+                    // A hidden column is computed in the projection, where output aliases
+                    // are not visible: `ORDER BY k % 2` over `kind AS k` cannot move there.
+                    let term_text = &sql[range.start..range.start + expr_text.len()];
+                    let uses_alias = lex::significant(term_text)
+                            .iter()
+                            .filter_map(|t| t.ident_name(term_text))
+                            .any(|n| {
+                                select.projection.iter().any(|i| {
+                                    matches!(i, SelectItem::ExprWithAlias { alias, .. } if alias.value.eq_ignore_ascii_case(&n))
+                                })
+                            });
+                    if uses_alias {
+                        return Err(refuse("ORDER BY an expression over an output alias", a));
                     }
-                };
+                    if distinct {
+                        return Err(refuse(
+                            "DISTINCT with ORDER BY on an expression that is not in the result",
+                            a,
+                        ));
+                    }
+                    hidden.push(range.start..range.start + expr_text.len());
+                    OrderColumn::Hidden(hidden.len() - 1)
+                }
+            };
             let collation = match collation {
                 Some(c) => Collation::from_name(&c).ok_or_else(|| {
                     Error::unsupported(
