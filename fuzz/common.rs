@@ -54,7 +54,10 @@ pub fn decode(data: &[u8]) -> (String, Vec<Value>, Option<ShardHint>) {
             _ => Value::Integer(i64::MAX - b as i64),
         });
     }
-    let hint = (head & 0x10 != 0).then(|| ShardHint { table: "events".into(), key: Value::Text("acme".into()) });
+    let hint = (head & 0x10 != 0).then(|| ShardHint {
+        table: "events".into(),
+        key: Value::Text("acme".into()),
+    });
     let sql = String::from_utf8_lossy(rest.get(i..).unwrap_or(&[])).into_owned();
     (sql, params, hint)
 }
@@ -74,20 +77,36 @@ pub fn check_rewrite_prepares(db: &Database<SqliteBackend>, sql: &str) {
     if sql.len() > 16 * 1024 {
         return;
     }
-    let n = d1plus::parse::Parsed::new(sql).map(|p| p.params.count).unwrap_or(0);
+    let n = d1plus::parse::Parsed::new(sql)
+        .map(|p| p.params.count)
+        .unwrap_or(0);
     if n > 200 {
         return;
     }
     let params: Vec<Value> = (0..n).map(|i| Value::Text(format!("p{i}"))).collect();
-    let Ok(plan) = db.plan(sql, &params, None) else { return };
-    let original_ok = db.backend().with_connection(0, |c| c.prepare(sql).is_ok()).unwrap_or(false);
+    let Ok(plan) = db.plan(sql, &params, None) else {
+        return;
+    };
+    let original_ok = db
+        .backend()
+        .with_connection(0, |c| c.prepare(sql).is_ok())
+        .unwrap_or(false);
     if !original_ok {
         return;
     }
     for b in &plan.batches {
         for st in &b.statements {
-            let ok = db.backend().with_connection(b.shard, |c| c.prepare(&st.sql).map(|_| ()).map_err(|e| e.to_string())).expect("shard");
-            assert!(ok.is_ok(), "rewritten statement does not prepare: {}\n from: {sql}\n {ok:?}", st.sql);
+            let ok = db
+                .backend()
+                .with_connection(b.shard, |c| {
+                    c.prepare(&st.sql).map(|_| ()).map_err(|e| e.to_string())
+                })
+                .expect("shard");
+            assert!(
+                ok.is_ok(),
+                "rewritten statement does not prepare: {}\n from: {sql}\n {ok:?}",
+                st.sql
+            );
         }
     }
 }
