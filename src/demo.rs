@@ -154,7 +154,16 @@ pub fn run(dir: Option<PathBuf>) -> Result<(), Error> {
         &[],
     )?;
 
-    step("8. Writes with the key go to one shard; keyless writes are refused");
+    step("8. Cross-shard ORDER BY / LIMIT and aggregates are merged exactly, as one SQLite would answer");
+    let top = "SELECT tenantId, count(*) AS events, sum(amount) AS revenue FROM events GROUP BY tenantId ORDER BY revenue DESC LIMIT 3";
+    explain(&db, top, &[])?;
+    query(&db, top, &[])?;
+    let page =
+        "SELECT tenantId, id, amount FROM events ORDER BY amount DESC, tenantId LIMIT 2 OFFSET 1";
+    explain(&db, page, &[])?;
+    query(&db, page, &[])?;
+
+    step("9. Writes with the key go to one shard; keyless writes are refused");
     query(
         &db,
         "UPDATE events SET amount = amount + 5 WHERE tenantId = 'umbrella' AND id = 1",
@@ -167,7 +176,7 @@ pub fn run(dir: Option<PathBuf>) -> Result<(), Error> {
         &[],
     )?;
 
-    step("9. Things D1 does not allow are refused as D1 would");
+    step("10. Things D1 does not allow are refused as D1 would");
     query(&db, "BEGIN TRANSACTION", &[])?;
 
     println!("\nThe demo database is in {}. Try:", dir.display());
