@@ -48,3 +48,8 @@ DELETE FROM events WHERE tenantId = 'acme' ORDER BY id LIMIT 2;
 DELETE FROM events ORDER BY id LIMIT 2;
 INSERT INTO events (tenantId, id) VALUES ('a', 1) ON CONFLICT DO UPDATE SET (kind, tenantId) = ('k', 'b') ON CONFLICT DO NOTHING;
 INSERT INTO events (tenantId, id) VALUES ('a', 1) ON CONFLICT DO UPDATE SET (kind, amount) = ('k', 1) ON CONFLICT DO NOTHING;
+-- Subqueries inside VALUES run on each row's shard.
+INSERT INTO events (tenantId, id) VALUES ('acme', (SELECT max(id) + 1 FROM events WHERE tenantId = 'acme'));
+INSERT INTO events (tenantId, id) VALUES ('acme', (SELECT max(id) + 1 FROM events));
+INSERT INTO events (tenantId, id, planId) VALUES ('acme', 9, (SELECT id FROM plans WHERE name = 'pro'));
+INSERT INTO events (tenantId, id, kind) VALUES ('acme', 9, (SELECT value FROM settings WHERE key = 'k'));

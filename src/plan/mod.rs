@@ -423,7 +423,9 @@ pub fn plan(
                 let Ok(stmt) = &parsed.ast else {
                     return Err(route::unparsed_needs_hint(parsed, table));
                 };
-                insert_split::plan_insert(parsed, stmt, table, params, hint.as_ref(), cx)
+                let plan = insert_split::plan_insert(parsed, stmt, table, params, hint.as_ref(), cx)?;
+                check_values_subqueries(analysis, &plan, params, cx)?;
+                Ok(plan)
             } else {
                 if cx.policy.is_reference(table) {
                     route::check_deterministic(parsed, table)?;
@@ -444,6 +446,45 @@ pub fn plan(
             let combine = combine_for_write(&route);
             Ok(unchanged(route.target, route.reason, combine))
         }
+    }
+}
+
+/// A subquery inside INSERT … VALUES runs on the shard of its row: it may read only
+/// reference tables, or sharded rows pinned to that same shard.
+fn check_values_subqueries(
+    analysis: &Analysis,
+    plan: &Plan,
+    params: &[Value],
+    cx: Context<'_>,
+) -> Result<()> {
+    if let Some(t) = analysis.unsharded.first() {
+        return Err(Error::with_remedy(
+            ErrorCode::CrossShard,
+            format!("a subquery in INSERT … VALUES reads unsharded table {t}, which lives only on the home shard"),
+            format!("read {t} first and bind the value, or declare {t} a reference table"),
+        ));
+    }
+    if analysis.refs.is_empty() {
+        return Ok(());
+    }
+    let pinned = match route::route_read(analysis, params, None, cx) {
+        Ok(Route {
+            target: Target::One(s),
+            ..
+        }) => Some(s),
+        _ => None,
+    };
+    let rows_on: Vec<ShardId> = plan.batches.iter().map(|b| b.shard).collect();
+    match pinned {
+        Some(s) if rows_on == [s] => Ok(()),
+        _ => Err(Error::with_remedy(
+            ErrorCode::CrossShard,
+            format!(
+                "a subquery in INSERT … VALUES reads sharded table {}, but each row's subquery would see only its own shard",
+                analysis.refs[0].table
+            ),
+            "pin the subquery to the row's key, or read the value first and bind it",
+        )),
     }
 }
 
