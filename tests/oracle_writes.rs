@@ -485,3 +485,28 @@ fn generated_ids_are_unique_across_shards_and_below_2_pow_53() {
         }
     }
 }
+
+#[test]
+fn keys_that_no_row_can_have_match_nothing() {
+    let h = harness();
+    h.run(
+        "INSERT INTO users (org, id) VALUES (1, 1), (2, 2)",
+        &[],
+        None,
+    );
+    for (sql, params) in [
+        ("SELECT * FROM users WHERE org = 1.5", vec![]),
+        (
+            "SELECT * FROM users WHERE org = ?",
+            vec![Value::Blob(vec![1])],
+        ),
+        ("SELECT * FROM users WHERE org IN (NULL, 2)", vec![]),
+        (
+            "UPDATE users SET score = 1 WHERE org = ?",
+            vec![Value::Real(2.5)],
+        ),
+    ] {
+        assert!(matches!(h.run(sql, &params, None), Outcome::Ok(_)), "{sql}");
+    }
+    h.check_invariants();
+}

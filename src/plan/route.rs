@@ -100,9 +100,9 @@ fn pin_shards(
             Ok(s) => {
                 shards.insert(s);
             }
-            // `key = NULL` (or a blob) matches no row: it constrains the rows to none.
-            Err(_) if matches!(v, Value::Null | Value::Blob(_)) => {}
-            Err(e) => return Err(e),
+            // No stored row can have a key without a placement (NULL, a blob, 1.5 in an
+            // INTEGER column): `key = v` matches no row, it constrains the rows to none.
+            Err(_) => {}
         }
         values.push(v);
     }
