@@ -658,17 +658,9 @@ pub(crate) fn plan_aggregate(
         .collect::<Result<Vec<_>>>()?;
     let having = select.having.as_ref().map(|h| b.post(h)).transpose()?;
     let mut order = Vec::new();
-    if let Some(ob) = &q.order_by {
-        let OrderByKind::Expressions(terms) = &ob.kind else {
-            return Err(refuse("ORDER BY ALL", a));
-        };
-        for t in terms {
-            let (inner, explicit) = match &t.expr {
-                Expr::Collate { expr, collation } => {
-                    (expr.as_ref(), Collation::from_name(&object_name(collation)))
-                }
-                e => (e, None),
-            };
+    {
+        for t in super::select_merge::order_terms(q, a)? {
+            let (inner, explicit) = super::select_merge::split_collate(&t.expr, a)?;
             let by_output = match inner {
                 Expr::Value(_) => match key_literal(parsed, inner) {
                     Some(KeyExpr::Literal(Value::Integer(n)))

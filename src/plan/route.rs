@@ -96,13 +96,10 @@ fn pin_shards(
     let mut values = Vec::new();
     for k in pin {
         let v = key_value(k, params);
-        match placement::shard_for_key(&v, affinity, cx.shard_count()) {
-            Ok(s) => {
-                shards.insert(s);
-            }
-            // No stored row can have a key without a placement (NULL, a blob, 1.5 in an
-            // INTEGER column): `key = v` matches no row, it constrains the rows to none.
-            Err(_) => {}
+        // No stored row can have a key without a placement (NULL, a blob, 1.5 in an
+        // INTEGER column): then `key = v` matches no row and adds no shard.
+        if let Ok(s) = placement::shard_for_key(&v, affinity, cx.shard_count()) {
+            shards.insert(s);
         }
         values.push(v);
     }

@@ -93,20 +93,15 @@ pub(crate) fn plan_select(
     // ORDER BY terms -> output column index, or a hidden column.
     let mut order = Vec::new();
     let mut hidden: Vec<std::ops::Range<usize>> = Vec::new();
-    if let Some(ob) = &q.order_by {
-        let OrderByKind::Expressions(terms) = &ob.kind else {
-            return Err(refuse("ORDER BY ALL", a));
-        };
+    {
+        let terms = order_terms(q, a)?;
         if terms.len() != shape.order_terms.len() {
             return Err(Error::internal(
                 "ORDER BY terms differ between the parser and the token scan",
             ));
         }
         for (term, range) in terms.iter().zip(&shape.order_terms) {
-            let (expr, collation) = match &term.expr {
-                Expr::Collate { expr, collation } => (expr.as_ref(), Some(object_name(collation))),
-                e => (e, None),
-            };
+            let (expr, collation) = split_collate(&term.expr, a)?;
             let expr_text = expr_text_of_term(sql, range);
             let column = match output_column(
                 parsed,
@@ -143,12 +138,7 @@ pub(crate) fn plan_select(
                 }
             };
             let collation = match collation {
-                Some(c) => Collation::from_name(&c).ok_or_else(|| {
-                    Error::unsupported(
-                        format!("collation {c} in ORDER BY across shards"),
-                        "use BINARY, NOCASE or RTRIM",
-                    )
-                })?,
+                Some(c) => c,
                 None => {
                     // An output column sorts with its expression's collation.
                     let effective = match column {
@@ -207,6 +197,38 @@ pub(crate) fn plan_select(
         shard_sql: splice(parsed, &pieces, params),
         merge,
     })
+}
+
+/// The terms of a query's ORDER BY (empty without one); `ORDER BY ALL` is refused.
+pub(crate) fn order_terms<'q>(
+    q: &'q Query,
+    a: &Analysis,
+) -> Result<&'q [sqlparser::ast::OrderByExpr]> {
+    match &q.order_by {
+        None => Ok(&[]),
+        Some(ob) => match &ob.kind {
+            OrderByKind::Expressions(terms) => Ok(terms),
+            _ => Err(refuse("ORDER BY ALL", a)),
+        },
+    }
+}
+
+/// An ORDER BY term's expression without its `COLLATE`, and that collation (refused when
+/// it is not one the merge knows).
+pub(crate) fn split_collate<'e>(
+    e: &'e Expr,
+    a: &Analysis,
+) -> Result<(&'e Expr, Option<Collation>)> {
+    match e {
+        Expr::Collate { expr, collation } => {
+            let name = object_name(collation);
+            match Collation::from_name(&name) {
+                Some(c) => Ok((expr.as_ref(), Some(c))),
+                None => Err(refuse(&format!("collation {name} in ORDER BY"), a)),
+            }
+        }
+        e => Ok((e, None)),
+    }
 }
 
 /// LIMIT and OFFSET values, in every SQLite form (`LIMIT n OFFSET m`, `LIMIT m, n`,
@@ -493,15 +515,9 @@ pub(crate) fn plan_compound(
     }
     let first = parts[0];
     let mut order = Vec::new();
-    if let Some(ob) = &q.order_by {
-        let OrderByKind::Expressions(terms) = &ob.kind else {
-            return Err(refuse("ORDER BY ALL", a));
-        };
-        for t in terms {
-            let (expr, explicit) = match &t.expr {
-                Expr::Collate { expr, collation } => (expr.as_ref(), Some(object_name(collation))),
-                e => (e, None),
-            };
+    {
+        for t in order_terms(q, a)? {
+            let (expr, explicit) = split_collate(&t.expr, a)?;
             let column = match expr {
                 Expr::Value(_) => match key_literal(parsed, expr) {
                     Some(KeyExpr::Literal(Value::Integer(n))) if n >= 1 => Some(n as usize - 1),
@@ -528,9 +544,7 @@ pub(crate) fn plan_compound(
                 ));
             };
             let collation = match explicit {
-                Some(c) => {
-                    Collation::from_name(&c).ok_or_else(|| refuse(&format!("collation {c}"), a))?
-                }
+                Some(c) => c,
                 None => match first.projection.get(column) {
                     Some(
                         SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. },
