@@ -106,12 +106,8 @@ fn main() {
             got.sort_by_key(|r| format!("{r:?}"));
             rows.sort_by_key(|r| format!("{r:?}"));
         }
-        assert_eq!(
-            (&via.columns, &got),
-            (&columns, &rows),
-            "{}: d1plus and one database disagree",
-            q.name
-        );
+        assert_eq!(via.columns, columns, "{}: column names differ", q.name);
+        common::assert_same_rows(q.name, &got, &rows);
         println!(
             "  {:<14} {} rows from shards {:?}",
             q.name,
@@ -147,8 +143,9 @@ fn main() {
             &format!("{}/rusqlite_one", q.name),
             || query_direct(&one, q.sql, &q.params),
         );
-        // What planning alone costs here (it is in every d1plus number above).
-        rec.bench(&mut group, "e2e", &format!("{}/plan_only", q.name), || {
+        // What `Database::plan` costs here (it is in every d1plus number above; once
+        // `Database` caches plans, this is the cached routing).
+        rec.bench(&mut group, "e2e", &format!("{}/db_plan", q.name), || {
             db.plan(q.sql, &q.params, None).expect("plan")
         });
     }
@@ -162,10 +159,10 @@ fn main() {
     );
     let get = |id: &str| rec.median(&format!("e2e/{id}"));
     let plan_share = |name: &str, t: Duration| {
-        get(&format!("{name}/plan_only"))
+        get(&format!("{name}/db_plan"))
             .map(|p| {
                 format!(
-                    "; planning alone {} = {:.0}% of it",
+                    "; Database::plan {} = {:.0}% of it",
                     fmt_time(p),
                     100.0 * ratio(p, t)
                 )
@@ -181,7 +178,7 @@ fn main() {
             plan_share("point", t),
             verdict(r, 1.1)
         );
-        if let (Some(p), Some(b)) = (get("point/plan_only"), get("point/backend_only")) {
+        if let (Some(p), Some(b)) = (get("point/db_plan"), get("point/backend_only")) {
             let rest = t.saturating_sub(p + b);
             println!(
                 "  point breakdown: plan {} ({:.0}%), backend run {} ({:.0}%; {:.2}x direct rusqlite), the rest (execute + combine) {} ({:.0}%)",

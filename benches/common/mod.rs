@@ -187,7 +187,7 @@ pub fn query_direct(
     params: &[Value],
 ) -> (Vec<String>, Vec<Vec<Value>>) {
     let mut stmt = conn.prepare_cached(sql).expect("prepare");
-    let columns: Vec<String> = stmt.column_names().into_iter().map(String::from).collect();
+    let columns: Vec<String> = stmt.column_names().map(String::from).collect();
     let width = columns.len();
     let mut rows = Vec::new();
     let mut cursor = stmt
@@ -201,6 +201,27 @@ pub fn query_direct(
         );
     }
     (columns, rows)
+}
+
+/// Checks that two results hold the same rows, reals equal to 1e-9 relative (a sum of reals
+/// added up per shard and then across shards rounds differently from one sum over all
+/// rows). Panics naming the first row that differs, not printing every row.
+pub fn assert_same_rows(what: &str, got: &[Vec<Value>], expected: &[Vec<Value>]) {
+    assert_eq!(
+        got.len(),
+        expected.len(),
+        "{what}: {} rows, one database has {}",
+        got.len(),
+        expected.len()
+    );
+    let close = |a: &Value, b: &Value| match (a, b) {
+        (Value::Real(x), Value::Real(y)) => (x - y).abs() <= 1e-9 * x.abs().max(y.abs()),
+        _ => a == b,
+    };
+    for (i, (g, e)) in got.iter().zip(expected).enumerate() {
+        let same = g.len() == e.len() && g.iter().zip(e).all(|(a, b)| close(a, b));
+        assert!(same, "{what}: row {i} is {g:?}, one database has {e:?}");
+    }
 }
 
 /// Keeps criterion's samples (per-iteration times) by bench id, so the bench can print
@@ -228,6 +249,33 @@ impl Recorder {
                     black_box(f());
                 }
                 let elapsed = start.elapsed();
+                self.push(&key, iters, elapsed);
+                elapsed
+            })
+        });
+    }
+
+    /// Registers `routine` as bench `group/id`, timing only `routine` itself: `input` builds
+    /// its argument (e.g. clones rows it consumes) and its answer is dropped, both untimed.
+    pub fn bench_with_input<I, T>(
+        &self,
+        group: &mut BenchmarkGroup<'_, WallTime>,
+        group_name: &str,
+        id: &str,
+        mut input: impl FnMut() -> I,
+        mut routine: impl FnMut(I) -> T,
+    ) {
+        let key = format!("{group_name}/{id}");
+        group.bench_function(id, |b| {
+            b.iter_custom(|iters| {
+                let mut elapsed = Duration::ZERO;
+                for _ in 0..iters {
+                    let arg = input();
+                    let start = Instant::now();
+                    let answer = black_box(routine(black_box(arg)));
+                    elapsed += start.elapsed();
+                    drop(answer);
+                }
                 self.push(&key, iters, elapsed);
                 elapsed
             })
