@@ -143,8 +143,8 @@ fn main() {
             &format!("{}/rusqlite_one", q.name),
             || query_direct(&one, q.sql, &q.params),
         );
-        // What `Database::plan` costs here (it is in every d1plus number above; once
-        // `Database` caches plans, this is the cached routing).
+        // What `Database::plan` costs here (it is in every d1plus number above; the
+        // statement is in the plan cache, so this is cached routing).
         rec.bench(&mut group, "e2e", &format!("{}/db_plan", q.name), || {
             db.plan(q.sql, &q.params, None).expect("plan")
         });
