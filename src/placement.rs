@@ -10,7 +10,8 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::value::{Affinity, Value};
 use xxhash_rust::xxh64::xxh64;
 
-/// The shard of already-canonical key bytes.
+/// The shard of already-canonical key bytes (see [`canonical_key`]) among
+/// `shard_count` shards, a power of two from 1 to 64.
 pub fn shard_for_bytes(bytes: &[u8], shard_count: usize) -> usize {
     debug_assert!(shard_count.is_power_of_two() && shard_count <= 64);
     let bits = shard_count.trailing_zeros();
@@ -47,8 +48,17 @@ fn invalid_key(why: String) -> Error {
     )
 }
 
-/// The key's canonical bytes under the key column's affinity.
+/// The key's canonical bytes under the key column's affinity: what SQLite would store
+/// in the key column, INTEGER as decimal text, TEXT as UTF-8. NULL, BLOB and keys
+/// stored as REAL are errors ([`ErrorCode::InvalidShardKey`]).
 pub fn canonical_key(value: &Value, affinity: Affinity) -> Result<Vec<u8>> {
+    // SQLite stores a NaN as NULL; without this, TEXT affinity would turn it into "".
+    if matches!(value, Value::Real(r) if r.is_nan()) {
+        return Err(invalid_key(
+            "the shard key is NaN, which SQLite stores as NULL: a row needs a key to have a shard"
+                .into(),
+        ));
+    }
     let mut buf = [0u8; 20];
     match value.with_affinity(affinity) {
         Value::Integer(i) => Ok(decimal(i, &mut buf).to_vec()),
@@ -59,10 +69,24 @@ pub fn canonical_key(value: &Value, affinity: Affinity) -> Result<Vec<u8>> {
         Value::Blob(_) => Err(invalid_key(format!(
             "the shard key {value} is a BLOB: keys are integers or text"
         ))),
-        Value::Real(r) => Err(invalid_key(format!(
-            "the shard key {} is a REAL that is not an integer",
-            crate::value::format_real(r)
-        ))),
+        Value::Real(r) => Err(invalid_key(real_key_message(r, affinity))),
+    }
+}
+
+/// Why a key that is still a REAL after affinity has no shard.
+fn real_key_message(r: f64, affinity: Affinity) -> String {
+    let shown = crate::value::format_real(r);
+    if r.is_finite() && r.fract() != 0.0 {
+        // Pinned by grammar-tests/snapshots/writes.snap.
+        format!("the shard key {shown} is a REAL that is not an integer")
+    } else if matches!(affinity, Affinity::Integer | Affinity::Numeric) {
+        // Integral, yet affinity kept it REAL: it does not fit in 64 bits (or is infinite).
+        format!("the shard key {shown} is a REAL outside the 64-bit integer range")
+    } else {
+        format!(
+            "the shard key {shown} is stored as a REAL in a key column with {} affinity: keys are integers or text",
+            format!("{affinity:?}").to_uppercase()
+        )
     }
 }
 
@@ -120,6 +144,37 @@ mod tests {
             let e = shard_for_key(&v, Affinity::Integer, 8).unwrap_err();
             assert_eq!(e.code(), ErrorCode::InvalidShardKey);
             assert!(e.to_string().contains("Remedy"));
+        }
+        for (v, affinity, says) in [
+            (
+                Value::Real(1.5),
+                Affinity::Integer,
+                "1.5 is a REAL that is not an integer",
+            ),
+            (
+                Value::Real(1e20),
+                Affinity::Integer,
+                "outside the 64-bit integer range",
+            ),
+            (
+                Value::Real(f64::INFINITY),
+                Affinity::Numeric,
+                "Inf is a REAL outside",
+            ),
+            (
+                Value::Integer(42),
+                Affinity::Real,
+                "42.0 is stored as a REAL",
+            ),
+            (Value::Real(42.0), Affinity::Blob, "with BLOB affinity"),
+            (Value::Blob(vec![0xab]), Affinity::Text, "x'ab' is a BLOB"),
+            (Value::Null, Affinity::Text, "is NULL"),
+            (Value::Real(f64::NAN), Affinity::Text, "NaN"),
+            (Value::Real(f64::NAN), Affinity::Integer, "NaN"),
+        ] {
+            let e = canonical_key(&v, affinity).unwrap_err();
+            assert_eq!(e.code(), ErrorCode::InvalidShardKey);
+            assert!(e.to_string().contains(says), "{e}");
         }
         // Under TEXT affinity a REAL is stored as text ("1.5"): a valid key.
         assert!(shard_for_key(&Value::Real(1.5), Affinity::Text, 8).is_ok());

@@ -23,8 +23,13 @@ pub struct Policy {
 }
 
 /// How many shards the database has.
+///
+/// Read through a private flat struct (`CapacityJson`) so that each mode accepts exactly
+/// its own fields: with a plain internally tagged enum, serde silently ignores
+/// `targetShardCount` under `"mode": "fixed"`, and an operator who wrote 4 shards would
+/// get 1.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "mode", rename_all = "camelCase", deny_unknown_fields)]
+#[serde(tag = "mode", rename_all = "camelCase", try_from = "CapacityJson")]
 pub enum Capacity {
     /// One shard.
     #[default]
@@ -43,6 +48,66 @@ pub enum Capacity {
         /// A power of two, 1..=64.
         max_shard_count: usize,
     },
+}
+
+/// The `capacity` object as written, before its mode decides which fields belong.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CapacityJson {
+    mode: String,
+    #[serde(default)]
+    target_shard_count: Option<usize>,
+    #[serde(default)]
+    max_shard_count: Option<usize>,
+}
+
+impl TryFrom<CapacityJson> for Capacity {
+    type Error = String;
+
+    /// Checks which fields the mode takes; the counts' ranges are checked by
+    /// [`Policy::validate`], which also covers policies built in code.
+    fn try_from(c: CapacityJson) -> Result<Capacity, String> {
+        let required = |field: &str, v: Option<usize>| {
+            v.ok_or_else(|| {
+                format!(
+                    "capacity.{field} is required when capacity.mode is {:?}",
+                    c.mode
+                )
+            })
+        };
+        let refuse = |field: &str, v: Option<usize>, allowed: &str| match v {
+            Some(n) => Err(format!(
+                "capacity.{field} is not allowed when capacity.mode is {:?} ({allowed}), got {n}",
+                c.mode
+            )),
+            None => Ok(()),
+        };
+        match c.mode.as_str() {
+            "fixed" => {
+                let why = "always 1 shard; use \"manual\" to choose a count";
+                refuse("targetShardCount", c.target_shard_count, why)?;
+                refuse("maxShardCount", c.max_shard_count, why)?;
+                Ok(Capacity::Fixed)
+            }
+            "manual" => {
+                refuse(
+                    "maxShardCount",
+                    c.max_shard_count,
+                    "only \"auto\" grows; use \"auto\" for a maximum",
+                )?;
+                Ok(Capacity::Manual {
+                    target_shard_count: required("targetShardCount", c.target_shard_count)?,
+                })
+            }
+            "auto" => Ok(Capacity::Auto {
+                target_shard_count: required("targetShardCount", c.target_shard_count)?,
+                max_shard_count: required("maxShardCount", c.max_shard_count)?,
+            }),
+            other => Err(format!(
+                "capacity.mode must be one of \"fixed\", \"manual\" or \"auto\", got {other:?}"
+            )),
+        }
+    }
 }
 
 /// Which tables are sharded or copied.
@@ -99,15 +164,9 @@ fn check_count(field: &str, n: usize) -> Result<()> {
 impl Policy {
     /// Parses and validates a policy.
     pub fn from_json(json: &str) -> Result<Policy> {
-        let policy: Policy = serde_json::from_str(json).map_err(|e| {
-            let mut msg = e.to_string();
-            if msg.contains("unknown variant") && msg.contains("mode")
-                || msg.contains("expected one of `fixed`")
-            {
-                msg = format!("capacity.mode: {msg}");
-            }
-            invalid(format!("invalid policy JSON: {msg}"))
-        })?;
+        // serde's message names the field and carries the line and column.
+        let policy: Policy =
+            serde_json::from_str(json).map_err(|e| invalid(format!("invalid policy JSON: {e}")))?;
         policy.validate()?;
         Ok(policy)
     }
@@ -258,6 +317,12 @@ mod tests {
             Policy::from_json(r#"{"name":"x"}"#).unwrap().shard_count(),
             1
         );
+        for p in [Policy::single("s"), auto_policy()] {
+            assert_eq!(Policy::from_json(&p.to_json_pretty()).unwrap(), p);
+        }
+        assert!(Policy::single("s")
+            .to_json_pretty()
+            .contains(r#""mode": "fixed""#));
         let auto = Policy::from_json(
             r#"{"name":"x","capacity":{"mode":"auto","targetShardCount":2,"maxShardCount":16}}"#,
         )
@@ -265,8 +330,65 @@ mod tests {
         assert_eq!(auto.shard_count(), 2);
     }
 
+    fn auto_policy() -> Policy {
+        Policy {
+            name: "a".into(),
+            capacity: Capacity::Auto {
+                target_shard_count: 4,
+                max_shard_count: 64,
+            },
+            sharding: Sharding {
+                tables: vec![ShardedTable {
+                    name: "t".into(),
+                    key_column: "k".into(),
+                }],
+                reference: vec!["r".into()],
+            },
+        }
+    }
+
+    /// Policies built in code get the same checks as parsed ones.
+    #[test]
+    fn validate_checks_policies_built_in_code() {
+        let mut p = auto_policy();
+        assert!(p.validate().is_ok());
+        p.capacity = Capacity::Manual {
+            target_shard_count: 3,
+        };
+        let e = p.validate().unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidPolicy);
+        assert!(e.to_string().contains("capacity.targetShardCount"), "{e}");
+    }
+
     #[rstest]
-    #[case(r#"{"name":"x","capacity":{"mode":"elastic"}}"#, "mode")]
+    #[case(
+        r#"{"name":"x","capacity":{"mode":"elastic"}}"#,
+        r#"capacity.mode must be one of "fixed", "manual" or "auto", got "elastic""#
+    )]
+    #[case(
+        r#"{"name":"x","capacity":{"targetShardCount":8}}"#,
+        "missing field `mode`"
+    )]
+    #[case(
+        r#"{"name":"x","capacity":{"mode":"fixed","targetShardCount":4}}"#,
+        r#"capacity.targetShardCount is not allowed when capacity.mode is "fixed""#
+    )]
+    #[case(
+        r#"{"name":"x","capacity":{"mode":"manual","targetShardCount":4,"maxShardCount":8}}"#,
+        r#"capacity.maxShardCount is not allowed when capacity.mode is "manual""#
+    )]
+    #[case(
+        r#"{"name":"x","capacity":{"mode":"auto","targetShardCount":4}}"#,
+        r#"capacity.maxShardCount is required when capacity.mode is "auto""#
+    )]
+    #[case(
+        r#"{"name":"x","capacity":{"mode":"manual","targetShardCount":8,"shards":1}}"#,
+        "unknown field `shards`"
+    )]
+    #[case(
+        r#"{"name":"x","capacity":{"mode":"manual","targetShardCount":-1}}"#,
+        "invalid value: integer `-1`"
+    )]
     #[case(
         r#"{"name":"x","capacity":{"mode":"manual","targetShardCount":12}}"#,
         "capacity.targetShardCount must be a power of two between 1 and 64, got 12"
@@ -279,7 +401,10 @@ mod tests {
         r#"{"name":"x","capacity":{"mode":"manual","targetShardCount":0}}"#,
         "got 0"
     )]
-    #[case(r#"{"name":"x","capacity":{"mode":"manual"}}"#, "targetShardCount")]
+    #[case(
+        r#"{"name":"x","capacity":{"mode":"manual"}}"#,
+        r#"capacity.targetShardCount is required when capacity.mode is "manual""#
+    )]
     #[case(
         r#"{"name":"x","capacity":{"mode":"auto","targetShardCount":16,"maxShardCount":8}}"#,
         "capacity.targetShardCount (16) must not exceed capacity.maxShardCount (8)"
@@ -315,7 +440,9 @@ mod tests {
         r#"{"name":"x","sharding":{"tables":[{"name":"t","key":"k"}]}}"#,
         "unknown field `key`"
     )]
-    #[case("not json", "invalid policy JSON")]
+    #[case("not json", "invalid policy JSON: expected ident at line 1 column 2")]
+    #[case("{\n  \"name\": \"x\",\n  \"bogus\": 1\n}", "unknown field `bogus`")]
+    #[case("{\n  \"name\": \"x\",\n  \"bogus\": 1\n}", "at line 3 column")]
     fn invalid_policies_name_the_field_and_rule(#[case] json: &str, #[case] expected: &str) {
         let e = Policy::from_json(json).unwrap_err();
         assert_eq!(e.code(), ErrorCode::InvalidPolicy);

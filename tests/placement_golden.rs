@@ -64,6 +64,10 @@ fn integer_keys(#[case] key: i64, #[case] hash: u64, #[case] shards: [usize; 6])
         );
         // An integer in a TEXT column is stored as its decimal text.
         assert_eq!(shard_for_key(&v, Affinity::Text, *n).unwrap(), want);
+        assert_eq!(
+            canonical_key(&v, Affinity::Text).unwrap(),
+            key.to_string().as_bytes()
+        );
     }
 }
 
