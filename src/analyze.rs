@@ -207,6 +207,8 @@ fn analyze_ast(
                 from.extend(f.iter());
             }
             scopes.push_write_frame(&from, up.selection.as_ref());
+            // Subqueries of the write are nested: their keys do not route it.
+            scopes.depth_offset = 1;
             scopes.visit(stmt)?;
             ast_class(C::Update { table })
         }
@@ -223,6 +225,7 @@ fn analyze_ast(
                 from.extend(using.iter());
             }
             scopes.push_write_frame(&from, del.selection.as_ref());
+            scopes.depth_offset = 1;
             scopes.visit(stmt)?;
             ast_class(C::Delete { table })
         }

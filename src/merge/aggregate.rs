@@ -209,7 +209,15 @@ impl Acc {
                 v,
             ) => {
                 *seen = true;
-                match v {
+                // As SQLite's sum(): text that reads as an integer adds as an integer.
+                let numeric = match v {
+                    Value::Text(t) => {
+                        crate::value::parse_numeric_text(t).unwrap_or(Value::Real(0.0))
+                    }
+                    Value::Blob(_) => Value::Real(0.0),
+                    other => other.clone(),
+                };
+                match &numeric {
                     Value::Integer(i) if !*any_real => {
                         *int = int.checked_add(*i).ok_or_else(overflow)?
                     }

@@ -353,10 +353,12 @@ fn row_ranges(parsed: &Parsed, expected: usize) -> Result<Vec<Range<usize>>> {
         }
     }
     if ranges.len() != expected {
-        return Err(Error::internal(format!(
-            "INSERT split found {} rows in the text but the parser found {expected}",
-            ranges.len()
-        )));
+        // sqlparser also reads MySQL's `VALUE (…)`, which SQLite rejects.
+        return Err(Error::with_remedy(
+            ErrorCode::ParseError,
+            format!("cannot find the {expected} row(s) of this INSERT after a VALUES keyword"),
+            "spell it VALUES, as SQLite does",
+        ));
     }
     Ok(ranges)
 }

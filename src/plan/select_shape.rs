@@ -99,7 +99,9 @@ pub(crate) fn select_shape(parsed: &Parsed) -> Option<SelectShape> {
             continue;
         }
         let next_is_by = toks.get(j + 1).is_some_and(|n| n.is_keyword(sql, "BY"));
-        let clause = if t.is_keyword(sql, "FROM") {
+        // `IS [NOT] DISTINCT FROM` is an operator, not the FROM clause.
+        let after_distinct = j > 0 && toks[j - 1].is_keyword(sql, "DISTINCT");
+        let clause = if t.is_keyword(sql, "FROM") && !after_distinct {
             Some(Clause::From)
         } else if t.is_keyword(sql, "WHERE") {
             Some(Clause::Where)
