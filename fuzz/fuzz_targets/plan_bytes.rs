@@ -1,8 +1,10 @@
-//! Arbitrary bytes as SQL plus parameters and a hint, through parse -> analyze -> plan.
+//! Target (a): arbitrary bytes as SQL, with parameters and a hint decoded from a header
+//! byte (see `common::decode`), through parse -> analyze -> plan. Never a panic, an
+//! internal error, a hang or unbounded memory; plans deterministic and well formed.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
-#[path = "../common.rs"]
+#[path = "../common/mod.rs"]
 mod common;
 
 thread_local! {

@@ -1,8 +1,10 @@
-//! Every per-shard statement d1plus writes prepares on SQLite when the original does.
+//! Target (c): arbitrary SQL (mutated with `dict/sql.dict`) planned by d1plus. Whenever the
+//! original prepares on a shard, every per-shard statement d1plus writes prepares too and
+//! binds exactly its parameters.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
-#[path = "../common.rs"]
+#[path = "../common/mod.rs"]
 mod common;
 
 thread_local! {
