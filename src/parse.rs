@@ -138,6 +138,15 @@ impl Parsed {
                 "split the statement",
             ));
         }
+        // SQLite ends a statement at a NUL byte; text after it would be routed by d1plus but
+        // never run by the shard (`DELETE FROM t /*\0*/ WHERE key = 1` deletes every row).
+        if let Some(at) = sql.find('\0') {
+            return Err(Error::with_remedy(
+                ErrorCode::ParseError,
+                format!("the SQL text holds a NUL byte at offset {at}; SQLite would ignore everything after it"),
+                "remove the NUL byte",
+            ));
+        }
         let tokens = lex::significant(sql);
         let statements = lex::split_statements(sql).len();
         if statements == 0 {
@@ -229,6 +238,8 @@ mod tests {
         assert!(Parsed::new("SELECT 1; SELECT 2").is_err());
         assert!(Parsed::new("SELECT 1;").is_ok());
         assert!(Parsed::new("  -- nothing\n").is_err());
+        let e = Parsed::new("DELETE FROM t /*\0*/ WHERE k = 1").unwrap_err();
+        assert!(e.to_string().contains("NUL byte"), "{e}");
     }
 
     #[test]

@@ -177,9 +177,9 @@ fn open_bug_end_alias_order_by_internal_error() {
     );
 }
 
+/// Fixed: SQL holding a NUL byte is refused before planning (src/parse.rs).
 #[test]
-#[ignore = "bug: a NUL byte ends the statement for SQLite but not for d1plus's lexer (src/lex.rs comments): a keyed DELETE empties a shard"]
-fn open_bug_nul_ends_sqlite_statement() {
+fn nul_ends_sqlite_statement() {
     let oracle = Oracle::new();
     let steps = from_script(&regression("nul-ends-sqlite-statement.txt"));
     assert!(steps[0].sql.contains('\0'));
