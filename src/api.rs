@@ -66,47 +66,86 @@ pub struct ExecResult {
 }
 
 /// Many shards, one logical SQLite database.
+///
+/// The policy, the schema catalog and the plan cache are shared by every handle made with
+/// [`Database::attach`]: in a Worker, one set of them lives as long as the isolate, while
+/// each request attaches its own shard bindings and query budget.
 pub struct Database<B: Backend> {
-    policy: Policy,
+    shared: Rc<Shared>,
     backend: B,
+    budget: Budget,
+}
+
+/// What the handles of one logical database share.
+struct Shared {
+    policy: Policy,
     catalog: RefCell<Rc<Catalog>>,
+    /// Whether the catalog has been read from the home shard yet.
+    loaded: std::cell::Cell<bool>,
     cache: RefCell<PlanCache>,
     options: Options,
-    budget: Budget,
 }
 
 impl<B: Backend> Database<B> {
     /// Opens the logical database: checks the backend has the policy's shard count and
     /// loads the schema catalog from the home shard.
     pub async fn open(policy: Policy, backend: B, options: Options) -> Result<Database<B>> {
-        policy.validate()?;
-        if backend.shard_count() != policy.shard_count() {
-            return Err(Error::with_remedy(
-                ErrorCode::InvalidPolicy,
-                format!(
-                    "the policy asks for {} shards but the backend has {}",
-                    policy.shard_count(),
-                    backend.shard_count()
-                ),
-                "give the backend one database per shard",
-            ));
-        }
-        let budget = Budget::new(options.query_budget);
-        let db = Database {
-            policy,
-            backend,
-            catalog: RefCell::new(Rc::new(Catalog::default())),
-            cache: RefCell::new(PlanCache::default()),
-            options,
-            budget,
-        };
+        let db = Database::unloaded(policy, backend, options)?;
         db.reload_catalog().await?;
         Ok(db)
     }
 
+    /// Like [`Database::open`], but reads the schema catalog only when the first statement
+    /// runs (or [`Database::ensure_catalog`] is called), so creating it does no I/O.
+    pub fn unloaded(policy: Policy, backend: B, options: Options) -> Result<Database<B>> {
+        policy.validate()?;
+        check_shard_count(&policy, &backend)?;
+        let budget = Budget::new(options.query_budget);
+        Ok(Database {
+            shared: Rc::new(Shared {
+                policy,
+                catalog: RefCell::new(Rc::new(Catalog::default())),
+                loaded: std::cell::Cell::new(false),
+                cache: RefCell::new(PlanCache::default()),
+                options,
+            }),
+            backend,
+            budget,
+        })
+    }
+
+    /// A handle on the same logical database (policy, catalog, plan cache) over another
+    /// backend with the same shards, e.g. a D1 session, or the bindings of one request. The
+    /// new handle has a fresh query budget of `query_budget` shard statements.
+    pub fn attach<B2: Backend>(
+        &self,
+        backend: B2,
+        query_budget: Option<usize>,
+    ) -> Result<Database<B2>> {
+        check_shard_count(&self.shared.policy, &backend)?;
+        Ok(Database {
+            shared: self.shared.clone(),
+            backend,
+            budget: Budget::new(query_budget),
+        })
+    }
+
+    /// Reads the schema catalog from the home shard unless it has been read already.
+    pub async fn ensure_catalog(&self) -> Result<()> {
+        if self.shared.loaded.get() {
+            return Ok(());
+        }
+        self.reload_catalog().await
+    }
+
     /// The policy.
     pub fn policy(&self) -> &Policy {
-        &self.policy
+        &self.shared.policy
+    }
+
+    /// The options this database was opened with.
+    pub fn options(&self) -> &Options {
+        &self.shared.options
     }
 
     /// The backend.
@@ -116,7 +155,7 @@ impl<B: Backend> Database<B> {
 
     /// The current schema catalog.
     pub fn catalog(&self) -> Rc<Catalog> {
-        self.catalog.borrow().clone()
+        self.shared.catalog.borrow().clone()
     }
 
     /// Shard queries used so far from the budget.
@@ -139,14 +178,15 @@ impl<B: Backend> Database<B> {
             Some(Err(e)) => return Err(e),
             None => Vec::new(),
         };
-        let version = self.catalog.borrow().version + 1;
-        *self.catalog.borrow_mut() = Rc::new(Catalog::from_rows(&rows, version));
+        let version = self.shared.catalog.borrow().version + 1;
+        *self.shared.catalog.borrow_mut() = Rc::new(Catalog::from_rows(&rows, version));
+        self.shared.loaded.set(true);
         Ok(())
     }
 
     /// Plans a statement without running it (what `explain` shows).
     pub fn plan(&self, sql: &str, params: &[Value], hint: Option<&ShardHint>) -> Result<Plan> {
-        self.plan_with(sql, params, hint, self.options.plan)
+        self.plan_with(sql, params, hint, self.shared.options.plan)
     }
 
     fn plan_with(
@@ -159,7 +199,7 @@ impl<B: Backend> Database<B> {
         let catalog = self.catalog();
         let prepared = self.prepare(sql, &catalog)?;
         let cx = Context {
-            policy: &self.policy,
+            policy: &self.shared.policy,
             catalog: &catalog,
             options,
         };
@@ -168,23 +208,23 @@ impl<B: Backend> Database<B> {
 
     /// The parse and analysis of `sql`, from the plan cache when it holds a current one.
     fn prepare(&self, sql: &str, catalog: &Catalog) -> Result<Rc<Prepared>> {
-        if let Some(p) = self.cache.borrow_mut().get(sql, catalog.version) {
+        if let Some(p) = self.shared.cache.borrow_mut().get(sql, catalog.version) {
             return Ok(p);
         }
         let parsed = Parsed::new(sql)?;
-        let analysis = analyze(&parsed, &self.policy, catalog)?;
+        let analysis = analyze(&parsed, &self.shared.policy, catalog)?;
         let prepared = Rc::new(Prepared {
             parsed,
             analysis,
             catalog_version: catalog.version,
         });
-        self.cache.borrow_mut().insert(prepared.clone());
+        self.shared.cache.borrow_mut().insert(prepared.clone());
         Ok(prepared)
     }
 
     /// Plan-cache hits and misses so far.
     pub fn cache_stats(&self) -> (u64, u64) {
-        let c = self.cache.borrow();
+        let c = self.shared.cache.borrow();
         (c.hits, c.misses)
     }
 
@@ -197,6 +237,7 @@ impl<B: Backend> Database<B> {
         hint: Option<&ShardHint>,
         options: PlanOptions,
     ) -> Result<Plan> {
+        self.ensure_catalog().await?;
         match self.plan_with(sql, params, hint, options) {
             Err(e) if e.code() == ErrorCode::NoSuchTable => {
                 self.reload_catalog().await?;
@@ -213,7 +254,8 @@ impl<B: Backend> Database<B> {
         params: &[Value],
         hint: Option<&ShardHint>,
     ) -> Result<QueryResult> {
-        self.query_with(sql, params, hint, self.options.plan).await
+        self.query_with(sql, params, hint, self.shared.options.plan)
+            .await
     }
 
     /// Runs one statement with explicit planner options (e.g. allowing a scatter write).
@@ -239,7 +281,7 @@ impl<B: Backend> Database<B> {
         let mut plans = Vec::with_capacity(statements.len());
         for s in statements {
             plans.push(
-                self.plan_fresh(&s.sql, &s.params, s.hint.as_ref(), self.options.plan)
+                self.plan_fresh(&s.sql, &s.params, s.hint.as_ref(), self.shared.options.plan)
                     .await?,
             );
         }
@@ -310,7 +352,7 @@ impl<B: Backend> Database<B> {
         let mut shards = std::collections::BTreeSet::new();
         for s in statements {
             let p = self
-                .plan_fresh(&s.sql, &s.params, s.hint.as_ref(), self.options.plan)
+                .plan_fresh(&s.sql, &s.params, s.hint.as_ref(), self.shared.options.plan)
                 .await?;
             shards.extend(p.batches.iter().map(|b| b.shard));
         }
@@ -342,6 +384,21 @@ impl<B: Backend> Database<B> {
         }
         Ok(ExecResult { count, duration })
     }
+}
+
+fn check_shard_count(policy: &Policy, backend: &dyn Backend) -> Result<()> {
+    if backend.shard_count() != policy.shard_count() {
+        return Err(Error::with_remedy(
+            ErrorCode::InvalidPolicy,
+            format!(
+                "the policy asks for {} shards but the backend has {}",
+                policy.shard_count(),
+                backend.shard_count()
+            ),
+            "give the backend one database per shard",
+        ));
+    }
+    Ok(())
 }
 
 fn exec_error(e: Error, index: usize, sql: &str) -> Error {

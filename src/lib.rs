@@ -45,6 +45,8 @@ pub mod cache;
 pub mod catalog;
 pub mod error;
 pub mod execute;
+#[cfg(target_arch = "wasm32")]
+pub mod js;
 pub mod lex;
 pub mod merge;
 pub mod parse;

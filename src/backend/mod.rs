@@ -15,6 +15,9 @@ pub mod sqlite;
 
 pub mod recording;
 
+#[cfg(target_arch = "wasm32")]
+pub mod d1;
+
 /// A shard number, `0..shard_count`. Shard 0 is the home shard.
 pub type ShardId = usize;
 

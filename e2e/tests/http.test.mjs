@@ -1,0 +1,164 @@
+// The example Worker (worker/index.js, configured by wrangler.toml) on four local D1
+// shards: placement, fan-out merges, D1's error shapes, batch rollback, sessions.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { ROOT, SHARD_OF, perShard, start, workerPath } from "./harness.mjs";
+
+const toml = readFileSync(`${ROOT}/wrangler.toml`, "utf8");
+const POLICY = toml.match(/D1PLUS_POLICY = '''([\s\S]*?)'''/)[1];
+
+let mf;
+async function query(body, headers = {}) {
+  const res = await mf.dispatchFetch("http://example/query", {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, headers: res.headers, body: await res.json() };
+}
+
+async function ok(body) {
+  const r = await query(body);
+  assert.equal(r.body.success, true, JSON.stringify(r.body));
+  return r.body.result;
+}
+
+const ROWS = [
+  ["acme", 1, "click", 10],
+  ["tenant-1", 2, "view", 20],
+  ["日本語", 3, "click", 30],
+  ["ümlaut", 4, "buy", 40],
+  ["acme", 5, "buy", 50],
+  ["tenant-1", 6, "buy", 60],
+];
+
+before(async () => {
+  mf = await start(workerPath("worker/index.js"), { D1PLUS_POLICY: POLICY });
+  await ok({
+    sql: "CREATE TABLE events (tenantId TEXT NOT NULL, id INTEGER NOT NULL, kind TEXT, amount INTEGER, PRIMARY KEY (tenantId, id))",
+  });
+  await ok({ sql: "CREATE TABLE plans (id INTEGER PRIMARY KEY, name TEXT)" });
+  await ok({ sql: "INSERT INTO plans VALUES (1, 'free'), (2, 'paid')" });
+  await ok({
+    sql: `INSERT INTO events VALUES ${ROWS.map(() => "(?, ?, ?, ?)").join(", ")}`,
+    params: ROWS.flat(),
+  });
+});
+
+after(async () => {
+  await mf?.dispose();
+});
+
+test("rows land on their key's shard, and only there", async () => {
+  const shards = await perShard(mf, "SELECT tenantId, id FROM events ORDER BY id");
+  for (const [tenant, id] of ROWS) {
+    shards.forEach((rows, shard) => {
+      const here = rows.some((r) => r.tenantId === tenant && r.id === id);
+      assert.equal(here, shard === SHARD_OF[tenant], `${tenant}/${id} on shard ${shard}`);
+    });
+  }
+  assert.equal(shards[0].length, 0, "no key of these hashes to shard 0: it stays empty");
+  // The reference table is copied to every shard.
+  for (const rows of await perShard(mf, "SELECT id FROM plans ORDER BY id")) {
+    assert.deepEqual(rows.map((r) => r.id), [1, 2]);
+  }
+});
+
+test("a keyed read goes to one shard; fan-out reads merge exactly", async () => {
+  const [one] = await ok({ sql: "SELECT id FROM events WHERE tenantId = ? ORDER BY id", params: ["acme"] });
+  assert.deepEqual(one.results, [{ id: 1 }, { id: 5 }]);
+  assert.deepEqual(one.meta.shards, [SHARD_OF.acme]);
+
+  const [page] = await ok({ sql: "SELECT tenantId, amount FROM events ORDER BY amount DESC LIMIT 3 OFFSET 1" });
+  assert.deepEqual(page.results, [
+    { tenantId: "acme", amount: 50 },
+    { tenantId: "ümlaut", amount: 40 },
+    { tenantId: "日本語", amount: 30 },
+  ]);
+
+  const [groups] = await ok({
+    sql: "SELECT kind, count(*) AS n, sum(amount) AS total, avg(amount) AS mean FROM events GROUP BY kind ORDER BY kind",
+  });
+  assert.deepEqual(groups.results, [
+    { kind: "buy", n: 3, total: 150, mean: 50 },
+    { kind: "click", n: 2, total: 40, mean: 20 },
+    { kind: "view", n: 1, total: 20, mean: 20 },
+  ]);
+
+  const [distinct] = await ok({ sql: "SELECT DISTINCT kind FROM events ORDER BY kind DESC" });
+  assert.deepEqual(distinct.results.map((r) => r.kind), ["view", "click", "buy"]);
+
+  const [joined] = await ok({
+    sql: "SELECT e.id, p.name FROM events e JOIN plans p ON p.id = 1 + (e.id % 2) WHERE e.tenantId = 'tenant-1' ORDER BY e.id",
+  });
+  assert.deepEqual(joined.results, [
+    { id: 2, name: "free" },
+    { id: 6, name: "free" },
+  ]);
+});
+
+test("errors have D1's shapes", async () => {
+  const dup = await query({ sql: "INSERT INTO events VALUES ('acme', 1, 'x', 0)" });
+  assert.equal(dup.body.success, false);
+  assert.match(dup.body.errors[0].message, /^D1_ERROR: UNIQUE constraint failed: events\.tenantId, events\.id/);
+
+  const unkeyed = await query({ sql: "UPDATE events SET kind = 'x'" });
+  assert.equal(unkeyed.body.success, false);
+  assert.match(unkeyed.body.errors[0].message, /^D1PLUS_[A-Z_]+: .*Remedy: /);
+
+  const syntax = await query({ sql: "SELEKT 1" });
+  assert.equal(syntax.body.success, false);
+  assert.match(syntax.body.errors[0].message, /D1PLUS_PARSE_ERROR|D1_ERROR/);
+
+  const shape = await query({ nothing: true });
+  assert.equal(shape.status, 400);
+  assert.equal(shape.body.success, false);
+});
+
+test("a batch whose last statement fails rolls back its whole shard group", async () => {
+  const before = await perShard(mf, "SELECT count(*) AS n FROM events");
+  const r = await query({
+    batch: [
+      { sql: "INSERT INTO events VALUES ('acme', 100, 'new', 1)" },
+      { sql: "UPDATE events SET amount = amount + 1 WHERE tenantId = 'acme' AND id = 1" },
+      { sql: "INSERT INTO events VALUES ('acme', 1, 'duplicate', 1)" },
+    ],
+  });
+  assert.equal(r.body.success, false);
+  assert.match(r.body.errors[0].message, /UNIQUE constraint failed/);
+  assert.deepEqual(await perShard(mf, "SELECT count(*) AS n FROM events"), before);
+  const [acme1] = await ok({ sql: "SELECT amount FROM events WHERE tenantId = 'acme' AND id = 1" });
+  assert.deepEqual(acme1.results, [{ amount: 10 }], "the UPDATE was rolled back with the batch");
+
+  // A batch that succeeds answers in the caller's order, across shards.
+  const results = await ok({
+    batch: [
+      { sql: "INSERT INTO events VALUES (?, 200, 'b', 1)", params: ["ümlaut"] },
+      { sql: "SELECT count(*) AS n FROM events WHERE tenantId = ?", params: ["ümlaut"] },
+      { sql: "SELECT count(*) AS n FROM events" },
+      { sql: "DELETE FROM events WHERE tenantId = ? AND id = 200", params: ["ümlaut"] },
+    ],
+  });
+  assert.equal(results.length, 4);
+  assert.equal(results[0].meta.changes, 1);
+  assert.deepEqual(results[1].results, [{ n: 2 }]);
+  assert.deepEqual(results[2].results, [{ n: ROWS.length + 1 }]);
+  assert.equal(results[3].meta.changes, 1);
+});
+
+test("sessions: a bookmark from one request is accepted by the next", async () => {
+  const first = await query({ sql: "INSERT INTO events VALUES ('acme', 300, 's', 1)" });
+  assert.equal(first.body.success, true, JSON.stringify(first.body));
+  const bookmark = first.headers.get("x-d1plus-bookmark");
+  assert.ok(bookmark, "the answer carries a bookmark");
+  assert.match(bookmark, /^d1plus1:/);
+  assert.equal(bookmark.slice("d1plus1:".length).split(",").length, 4, "one bookmark per shard");
+  const next = await query({ sql: "SELECT count(*) AS n FROM events WHERE tenantId = 'acme'" }, { "x-d1plus-bookmark": bookmark });
+  assert.equal(next.body.success, true, JSON.stringify(next.body));
+  assert.deepEqual(next.body.result[0].results, [{ n: 3 }]);
+
+  const bad = await query({ sql: "SELECT 1" }, { "x-d1plus-bookmark": "not-a-bookmark" });
+  assert.equal(bad.body.success, false);
+  assert.match(bad.body.errors[0].message, /^D1PLUS_INVALID_BOOKMARK/);
+});

@@ -1,0 +1,173 @@
+// A test Worker whose data code is written against D1 and left unchanged: the only d1plus
+// line is how `db` is made (`D1Database.fromEnv` instead of `env.DB`). Each path runs one
+// scenario and answers what it saw, as JSON, for e2e/tests/orm.test.mjs to check.
+import { D1Database } from "../../js/d1plus.js";
+import { drizzle } from "drizzle-orm/d1";
+import { and, asc, desc, eq, sql } from "drizzle-orm";
+import { integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { Kysely } from "kysely";
+import { D1Dialect } from "kysely-d1";
+
+const events = sqliteTable(
+  "events",
+  {
+    tenantId: text("tenantId").notNull(),
+    id: integer("id").notNull(),
+    kind: text("kind"),
+    amount: integer("amount"),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.id] })],
+);
+
+const CREATE = `CREATE TABLE IF NOT EXISTS events (
+  tenantId TEXT NOT NULL, id INTEGER NOT NULL, kind TEXT, amount INTEGER,
+  PRIMARY KEY (tenantId, id))`;
+
+async function drizzleScenario(db) {
+  const d = drizzle(db);
+  const seen = {};
+  await d.run(sql.raw(CREATE));
+  // Multi-row insert across tenants (split per shard by d1plus).
+  await d.insert(events).values([
+    { tenantId: "acme", id: 1, kind: "click", amount: 10 },
+    { tenantId: "tenant-1", id: 2, kind: "view", amount: 20 },
+    { tenantId: "日本語", id: 3, kind: "click", amount: 30 },
+    { tenantId: "ümlaut", id: 4, kind: "buy", amount: 40 },
+    { tenantId: "acme", id: 5, kind: "buy", amount: 50 },
+  ]);
+  await d.insert(events).values({ tenantId: "tenant-1", id: 6, kind: "buy", amount: 60 });
+  seen.acme = await d
+    .select()
+    .from(events)
+    .where(eq(events.tenantId, "acme"))
+    .orderBy(desc(events.amount))
+    .limit(1);
+  // Fan-out read: ORDER BY + LIMIT/OFFSET merged across shards.
+  seen.page = await d.select({ id: events.id }).from(events).orderBy(asc(events.amount)).limit(3).offset(1);
+  seen.updated = await d
+    .update(events)
+    .set({ kind: "refund" })
+    .where(and(eq(events.tenantId, "acme"), eq(events.id, 5)))
+    .returning({ id: events.id, kind: events.kind });
+  const del = await d.delete(events).where(and(eq(events.tenantId, "tenant-1"), eq(events.id, 2)));
+  seen.deleted = del.meta.changes;
+  const [inserted, selected] = await d.batch([
+    d.insert(events).values({ tenantId: "ümlaut", id: 7, kind: "view", amount: 70 }),
+    d.select({ id: events.id }).from(events).where(eq(events.tenantId, "ümlaut")).orderBy(events.id),
+  ]);
+  seen.batch = { changes: inserted.meta.changes, selected };
+  // .all() and .values() on raw SQL go through D1's all() and raw().
+  seen.totals = await d.all(
+    sql`SELECT tenantId, count(*) AS n, sum(amount) AS total FROM events GROUP BY tenantId ORDER BY tenantId`,
+  );
+  seen.values = await d.values(sql`SELECT id, kind FROM events WHERE tenantId = ${"acme"} ORDER BY id`);
+  seen.count = (await d.get(sql`SELECT count(*) AS n FROM events`)).n;
+  return seen;
+}
+
+async function kyselyScenario(db) {
+  const k = new Kysely({ dialect: new D1Dialect({ database: db }) });
+  const seen = {};
+  await k.schema
+    .createTable("orders")
+    .ifNotExists()
+    .addColumn("tenantId", "text", (c) => c.notNull())
+    .addColumn("id", "integer", (c) => c.notNull())
+    .addColumn("total", "integer")
+    .addPrimaryKeyConstraint("orders_pk", ["tenantId", "id"])
+    .execute();
+  await k
+    .insertInto("orders")
+    .values([
+      { tenantId: "acme", id: 1, total: 5 },
+      { tenantId: "tenant-1", id: 2, total: 7 },
+      { tenantId: "ümlaut", id: 3, total: 9 },
+      { tenantId: "日本語", id: 4, total: 11 },
+    ])
+    .execute();
+  const one = await k.insertInto("orders").values({ tenantId: "acme", id: 5, total: 13 }).executeTakeFirst();
+  seen.insertRows = Number(one.numInsertedOrUpdatedRows);
+  seen.acme = await k.selectFrom("orders").selectAll().where("tenantId", "=", "acme").orderBy("id").execute();
+  seen.top = await k.selectFrom("orders").select(["tenantId", "total"]).orderBy("total", "desc").limit(2).execute();
+  const up = await k.updateTable("orders").set({ total: 100 }).where("tenantId", "=", "tenant-1").where("id", "=", 2).executeTakeFirst();
+  seen.updated = Number(up.numUpdatedRows);
+  const del = await k.deleteFrom("orders").where("tenantId", "=", "日本語").executeTakeFirst();
+  seen.deleted = Number(del.numDeletedRows);
+  seen.sum = await k
+    .selectFrom("orders")
+    .select((eb) => [eb.fn.count("id").as("n"), eb.fn.sum("total").as("total")])
+    .executeTakeFirst();
+  return seen;
+}
+
+// D1's own surface: binding rules, first(), raw(), run(), exec(), errors.
+async function surfaceScenario(db) {
+  const seen = {};
+  const catchMessage = async (f) => {
+    try {
+      await f();
+      return null;
+    } catch (e) {
+      return { message: e.message, code: e.code ?? null, isError: e instanceof Error };
+    }
+  };
+  seen.exec = await db.exec(
+    "CREATE TABLE IF NOT EXISTS notes (tenantId TEXT NOT NULL, id INTEGER NOT NULL, body TEXT, data BLOB, PRIMARY KEY (tenantId, id));\nINSERT INTO notes VALUES ('acme', 1, 'hello', NULL)",
+  );
+  const ins = db.prepare("INSERT INTO notes VALUES (?, ?, ?, ?)");
+  seen.run = await ins.bind("acme", 2, true, new Uint8Array([1, 2, 255])).run();
+  seen.typeErrors = {
+    undefined: await catchMessage(() => ins.bind("acme", 3, undefined, null)),
+    bigint: await catchMessage(() => ins.bind("acme", 3, 5n, null)),
+    object: await catchMessage(() => ins.bind("acme", 3, { a: 1 }, null)),
+  };
+  const q = db.prepare("SELECT id, body, data FROM notes WHERE tenantId = ? ORDER BY id");
+  seen.first = await q.bind("acme").first();
+  seen.firstCol = await q.bind("acme").first("body");
+  seen.firstNone = await q.bind("nobody").first();
+  seen.firstMissing = await catchMessage(() => q.bind("acme").first("nope"));
+  seen.raw = await q.bind("acme").raw();
+  seen.rawNames = await q.bind("acme").raw({ columnNames: true });
+  seen.rawEmpty = await q.bind("nobody").raw({ columnNames: true });
+  seen.all = await q.bind("acme").all();
+  seen.sqlApi = await db.sql({ statement: "SELECT count(*) AS n FROM notes", params: [], shard: { table: "notes", key: "acme" } }).first();
+  // A number bound as a TEXT key is stored as D1 stores it ('42.0'), on that key's shard.
+  await db.prepare("INSERT INTO notes (tenantId, id) VALUES (?, ?)").bind(42, 1).run();
+  seen.numericKey = await db.prepare("SELECT tenantId, typeof(tenantId) AS t FROM notes WHERE tenantId = ?").bind(42).all();
+  seen.numericKeyFanOut = await db.prepare("SELECT count(*) AS n FROM notes WHERE tenantId LIKE '42%'").first("n");
+  seen.sqliteError = await catchMessage(() => ins.bind("acme", 1, "dup", null).run());
+  seen.proxyError = await catchMessage(() => db.prepare("UPDATE notes SET body = 'x'").run());
+  seen.syntaxError = await catchMessage(() => db.prepare("SELEC nothing").all());
+  const session = db.withSession("first-primary");
+  await session.prepare("SELECT count(*) FROM notes").all();
+  seen.bookmark = session.getBookmark();
+  seen.constructorName = db.constructor.name;
+  return seen;
+}
+
+const POLICY = {
+  name: "e2e",
+  capacity: { mode: "manual", targetShardCount: 4 },
+  sharding: {
+    tables: [
+      { name: "events", keyColumn: "tenantId" },
+      { name: "orders", keyColumn: "tenantId" },
+      { name: "notes", keyColumn: "tenantId" },
+    ],
+  },
+};
+
+export default {
+  async fetch(request, env) {
+    const db = D1Database.fromEnv(env, POLICY);
+    const scenario = { "/drizzle": drizzleScenario, "/kysely": kyselyScenario, "/surface": surfaceScenario }[
+      new URL(request.url).pathname
+    ];
+    if (!scenario) return new Response("no such scenario", { status: 404 });
+    try {
+      return Response.json({ ok: await scenario(db), queries: db.queriesUsed });
+    } catch (e) {
+      return Response.json({ error: { message: e.message, stack: e.stack, cause: String(e.cause?.message ?? "") } });
+    }
+  },
+};

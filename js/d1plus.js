@@ -1,0 +1,316 @@
+// d1plus for JavaScript Workers: a `D1Database` that is many D1 databases behaving as one.
+//
+//   import { D1Database } from "d1plus";          // this file (js/d1plus.js)
+//   const db = D1Database.fromEnv(env, env.D1PLUS_POLICY);   // instead of env.DB
+//   await db.prepare("SELECT * FROM events WHERE tenantId = ?").bind("acme").all();
+//
+// Statements are plain JavaScript objects with D1's surface and D1's binding rules; the
+// wasm engine (js/pkg, built by js/build.sh) parses, routes and merges. One engine per
+// policy lives as long as the isolate and keeps the schema catalog and the plan cache; a
+// D1Database is cheap, and holds one invocation's query budget, so make one per request.
+
+import { initSync, Engine } from "./pkg/d1plus_js.js";
+import wasmModule from "./pkg/d1plus_js_bg.wasm";
+
+initSync({ module: wasmModule });
+
+/** Shard queries one invocation may run (Workers paid plan; 50 on the free plan). */
+export const DEFAULT_QUERY_BUDGET = 1000;
+
+const MAX_ENGINES = 16;
+const engines = new Map();
+
+function engineFor(policy) {
+  const json = typeof policy === "string" ? policy : JSON.stringify(policy);
+  let engine = engines.get(json);
+  if (!engine) {
+    try {
+      engine = new Engine(json);
+    } catch (e) {
+      throw asError(e);
+    }
+    if (engines.size >= MAX_ENGINES) {
+      const [oldest, old] = engines.entries().next().value;
+      engines.delete(oldest);
+      old.free();
+    }
+    engines.set(json, engine);
+  }
+  return engine;
+}
+
+function asError(e) {
+  return e instanceof Error ? e : new Error(String(e));
+}
+
+function d1Error({ message, code, shard }) {
+  const e = new Error(message);
+  e.code = code;
+  if (shard !== null && shard !== undefined) e.shard = shard;
+  return e;
+}
+
+function proxyError(code, message) {
+  const e = new Error(`${code}: ${message}`);
+  e.code = code;
+  return e;
+}
+
+// D1's binding rules (workerd's d1-api.ts): numbers and strings as they are, booleans as
+// 1/0, null, byte arrays, ArrayBuffers and typed arrays as blobs; anything else is refused.
+function bindable(v) {
+  const type = typeof v;
+  if (type === "number" || type === "string") return v;
+  if (type === "boolean") return v ? 1 : 0;
+  if (type === "object") {
+    if (v === null) return v;
+    if (Array.isArray(v) && v.every((b) => typeof b === "number" && b >= 0 && b < 256)) return v;
+    if (v instanceof ArrayBuffer) return Array.from(new Uint8Array(v));
+    if (ArrayBuffer.isView(v)) return Array.from(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+  }
+  const e = new Error(`D1_TYPE_ERROR: Type '${type}' not supported for value '${v}'`);
+  e.code = "D1_TYPE_ERROR";
+  throw e;
+}
+
+function toObjects({ columns, rows }) {
+  return rows.map((row) => {
+    const o = {};
+    columns.forEach((c, i) => {
+      o[c] = row[i];
+    });
+    return o;
+  });
+}
+
+function toResult(answer) {
+  return {
+    success: true,
+    meta: { served_by: "d1plus", ...answer.meta },
+    results: toObjects(answer),
+  };
+}
+
+/** Where calls go: the shard bindings (or sessions) and the budget they share. */
+class Runner {
+  constructor(engine, shards, budget) {
+    this.engine = engine;
+    this.shards = shards;
+    this.budget = budget;
+  }
+
+  async call(kind, request) {
+    const left = this.budget.limit === null ? undefined : Math.max(0, this.budget.limit - this.budget.used);
+    const text = await this.engine.run(this.shards, kind, request, left);
+    const envelope = JSON.parse(text);
+    this.budget.used += envelope.used;
+    if (envelope.error) throw d1Error(envelope.error);
+    return envelope.ok;
+  }
+}
+
+export class D1PreparedStatement {
+  #runner;
+  #shard;
+
+  constructor(runner, statement, params = [], shard = undefined) {
+    this.#runner = runner;
+    this.statement = statement;
+    this.params = params;
+    this.#shard = shard;
+  }
+
+  /** A new statement with these values bound to `?1`, `?2`, … (D1's type rules). */
+  bind(...values) {
+    return new D1PreparedStatement(this.#runner, this.statement, values.map(bindable), this.#shard);
+  }
+
+  /** The request the engine reads: `{ sql, params, shard }`. */
+  toJSON() {
+    return { sql: this.statement, params: this.params, shard: this.#shard ?? null };
+  }
+
+  /** @internal whether `runner` runs this statement (statements of one database only). */
+  ranBy(runner) {
+    return this.#runner === runner;
+  }
+
+  async #answer() {
+    return this.#runner.call("one", JSON.stringify(this));
+  }
+
+  async first(colName) {
+    const answer = await this.#answer();
+    const row = toObjects({ columns: answer.columns, rows: answer.rows.slice(0, 1) })[0];
+    if (colName !== undefined) {
+      if (row !== undefined && row[colName] === undefined) {
+        const e = new Error(`D1_COLUMN_NOTFOUND: Column not found (${colName})`);
+        e.code = "D1_COLUMN_NOTFOUND";
+        throw e;
+      }
+      return row?.[colName] ?? null;
+    }
+    return row ?? null;
+  }
+
+  async all() {
+    return toResult(await this.#answer());
+  }
+
+  async run() {
+    return toResult(await this.#answer());
+  }
+
+  async raw(options) {
+    const answer = await this.#answer();
+    return options?.columnNames ? [answer.columns, ...answer.rows] : answer.rows;
+  }
+}
+
+class Queryable {
+  #runner;
+
+  constructor(runner) {
+    this.#runner = runner;
+  }
+
+  get _runner() {
+    return this.#runner;
+  }
+
+  prepare(query) {
+    return new D1PreparedStatement(this.#runner, query);
+  }
+
+  /**
+   * Runs statements as D1's batch(): each shard's statements run as one atomic D1 batch, and
+   * results come back in the caller's order. A batch that spans shards is atomic per shard.
+   */
+  async batch(statements) {
+    for (const s of statements) {
+      if (!(s instanceof D1PreparedStatement) || !s.ranBy(this.#runner)) {
+        throw proxyError("D1PLUS_TYPE_ERROR", "batch() takes statements prepared on this database");
+      }
+    }
+    const answers = await this.#runner.call("batch", JSON.stringify(statements));
+    return answers.map(toResult);
+  }
+
+  /**
+   * `database.sql({ statement, params, shard })`: one statement, optionally routed by a
+   * shard hint (`{ table, key }`, or the key alone when the policy shards one table).
+   */
+  sql({ statement, params = [], shard } = {}) {
+    if (typeof statement !== "string") {
+      throw proxyError("D1PLUS_TYPE_ERROR", "sql() takes { statement, params, shard } with statement a string");
+    }
+    return new D1PreparedStatement(this.#runner, statement, params.map(bindable), shard);
+  }
+}
+
+export class D1DatabaseSession extends Queryable {
+  #sessions;
+
+  constructor(runner, sessions) {
+    super(runner);
+    this.#sessions = sessions;
+  }
+
+  /**
+   * One bookmark carrying every shard's (`d1plus1:` then each shard's, URI-encoded, comma
+   * separated), or null before any shard has answered.
+   */
+  getBookmark() {
+    const marks = this.#sessions.map((s) => s.getBookmark() ?? null);
+    if (marks.every((m) => m === null)) return null;
+    return "d1plus1:" + marks.map((m) => encodeURIComponent(m ?? "")).join(",");
+  }
+}
+
+export class D1Database extends Queryable {
+  #engine;
+  #shards;
+  #budget;
+
+  /**
+   * @param shards the D1 bindings, shard 0 first (as many as the policy's shard count)
+   * @param policy the shard policy (object or JSON text)
+   * @param options `{ queryBudget }`: shard queries this handle may run (default 1000;
+   *        null for no limit)
+   */
+  constructor(shards, policy, options = {}) {
+    const engine = engineFor(policy);
+    const n = engine.shardCount();
+    if (!Array.isArray(shards) || shards.length !== n) {
+      throw proxyError(
+        "D1PLUS_INVALID_POLICY",
+        `the policy asks for ${n} shards but ${Array.isArray(shards) ? shards.length : "no array of"} D1 bindings were given`,
+      );
+    }
+    shards.forEach((s, i) => {
+      if (!s || typeof s.prepare !== "function" || typeof s.batch !== "function") {
+        throw proxyError("D1PLUS_INVALID_POLICY", `shard ${i} is not a D1 binding`);
+      }
+    });
+    const limit = options.queryBudget === undefined ? DEFAULT_QUERY_BUDGET : options.queryBudget;
+    const budget = { limit, used: 0 };
+    super(new Runner(engine, shards, budget));
+    this.#engine = engine;
+    this.#shards = shards;
+    this.#budget = budget;
+  }
+
+  /** A database over the bindings `${prefix}0`, `${prefix}1`, … of `env`. */
+  static fromEnv(env, policy, prefix = "SHARD_", options = {}) {
+    const n = engineFor(policy).shardCount();
+    const shards = [];
+    for (let i = 0; i < n; i++) {
+      const binding = env[`${prefix}${i}`];
+      if (!binding) {
+        throw proxyError("D1PLUS_INVALID_POLICY", `the policy has ${n} shards but env has no binding ${prefix}${i}`);
+      }
+      shards.push(binding);
+    }
+    return new D1Database(shards, policy, options);
+  }
+
+  /** Shard queries this handle has run. */
+  get queriesUsed() {
+    return this.#budget.used;
+  }
+
+  /** Runs a script statement by statement, as D1's exec(): `{ count, duration }`. */
+  async exec(query) {
+    const r = await this._runner.call("exec", query);
+    return { count: r.count, duration: r.duration };
+  }
+
+  /**
+   * A session over every shard. `constraintOrBookmark` is `first-unconstrained` (the
+   * default), `first-primary`, or a bookmark from `getBookmark()` of an earlier session.
+   */
+  withSession(constraintOrBookmark = "first-unconstrained") {
+    const n = this.#shards.length;
+    let parts;
+    if (constraintOrBookmark === "first-unconstrained" || constraintOrBookmark === "first-primary") {
+      parts = Array(n).fill(constraintOrBookmark);
+    } else if (typeof constraintOrBookmark === "string" && constraintOrBookmark.startsWith("d1plus1:")) {
+      parts = constraintOrBookmark.slice("d1plus1:".length).split(",").map(decodeURIComponent);
+      if (parts.length !== n) {
+        throw proxyError("D1PLUS_INVALID_BOOKMARK", `the bookmark carries ${parts.length} shards' bookmarks, this database has ${n}`);
+      }
+      parts = parts.map((p) => p || "first-unconstrained");
+    } else {
+      throw proxyError(
+        "D1PLUS_INVALID_BOOKMARK",
+        `${JSON.stringify(constraintOrBookmark)} is neither a session constraint nor a d1plus bookmark (d1plus1:…)`,
+      );
+    }
+    const sessions = this.#shards.map((s, i) => s.withSession(parts[i]));
+    return new D1DatabaseSession(new Runner(this.#engine, sessions, this.#budget), sessions);
+  }
+
+  async dump() {
+    throw proxyError("D1PLUS_UNSUPPORTED", "dump() of a sharded database; dump each shard's binding");
+  }
+}

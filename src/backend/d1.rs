@@ -1,0 +1,325 @@
+//! The Worker backend: shards are D1 bindings (or D1 sessions), called through their
+//! JavaScript API from wasm.
+//!
+//! Each [`ShardBatch`] runs as one D1 `batch()`, which D1 runs as one transaction, so a
+//! failed statement rolls its shard's group back. D1 hands batch rows back as objects, so a
+//! batch of a single read runs as `raw({ columnNames: true })` instead, which keeps column
+//! order and repeated names exactly as SQLite produced them (the merge reads columns by
+//! position). At most [`D1Backend::max_concurrency`] shards are called at once: a Worker may
+//! hold 6 connections at a time.
+
+use super::{Backend, ShardBatch, ShardMeta, ShardStatement, StatementOutput};
+use crate::error::{Error, ErrorCode, Result};
+use crate::lex;
+use crate::value::Value;
+use futures::future::LocalBoxFuture;
+use futures::StreamExt;
+use js_sys::{Array, Object, Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
+#[wasm_bindgen]
+extern "C" {
+    /// A D1 database binding, or a session made from one: both have `prepare` and `batch`.
+    #[derive(Debug, Clone)]
+    pub type D1Like;
+
+    #[wasm_bindgen(method, catch)]
+    fn prepare(this: &D1Like, sql: &str) -> std::result::Result<D1Statement, JsValue>;
+
+    #[wasm_bindgen(method, catch)]
+    fn batch(this: &D1Like, statements: &Array) -> std::result::Result<js_sys::Promise, JsValue>;
+
+    #[wasm_bindgen(method, catch, js_name = withSession)]
+    fn with_session(this: &D1Like, constraint: &str) -> std::result::Result<D1Like, JsValue>;
+
+    #[wasm_bindgen(method, catch, js_name = getBookmark)]
+    fn get_bookmark(this: &D1Like) -> std::result::Result<JsValue, JsValue>;
+
+    /// A D1 prepared statement.
+    type D1Statement;
+
+    #[wasm_bindgen(method, catch, variadic)]
+    fn bind(this: &D1Statement, values: &Array) -> std::result::Result<D1Statement, JsValue>;
+
+    #[wasm_bindgen(method, catch)]
+    fn raw(this: &D1Statement, options: &JsValue) -> std::result::Result<js_sys::Promise, JsValue>;
+}
+
+/// Shards that are D1 databases.
+#[derive(Debug, Clone)]
+pub struct D1Backend {
+    shards: Vec<D1Like>,
+    /// Shards called at once (a Worker may hold 6 connections at a time).
+    pub max_concurrency: usize,
+}
+
+impl D1Backend {
+    /// A backend over these bindings, shard `i` being `shards[i]`.
+    pub fn new(shards: Vec<D1Like>) -> D1Backend {
+        D1Backend {
+            shards,
+            max_concurrency: 6,
+        }
+    }
+
+    /// The bindings, shard by shard.
+    pub fn shards(&self) -> &[D1Like] {
+        &self.shards
+    }
+
+    /// A backend over a D1 session per shard. `constraints[i]` is shard `i`'s bookmark or
+    /// constraint (`first-primary`, `first-unconstrained`).
+    pub fn with_sessions(&self, constraints: &[String]) -> Result<D1Backend> {
+        let shards = self
+            .shards
+            .iter()
+            .zip(constraints)
+            .enumerate()
+            .map(|(i, (db, c))| {
+                db.with_session(c)
+                    .map_err(|e| Error::backend(Some(i), js_error_message(&e)))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(D1Backend {
+            shards,
+            max_concurrency: self.max_concurrency,
+        })
+    }
+
+    /// Each shard's session bookmark (None where the shard is not a session or has none yet).
+    pub fn bookmarks(&self) -> Vec<Option<String>> {
+        self.shards
+            .iter()
+            .map(|s| {
+                let has = Reflect::get(s, &"getBookmark".into())
+                    .map(|f| f.is_function())
+                    .unwrap_or(false);
+                if !has {
+                    return None;
+                }
+                s.get_bookmark().ok().and_then(|b| b.as_string())
+            })
+            .collect()
+    }
+
+    async fn run_one(&self, batch: &ShardBatch) -> Result<Vec<StatementOutput>> {
+        let shard = batch.shard;
+        let db = self.shards.get(shard).ok_or_else(|| {
+            Error::internal(format!(
+                "shard {shard} does not exist: this backend has {} shards",
+                self.shards.len()
+            ))
+        })?;
+        let started = js_sys::Date::now();
+        let fail = |e: JsValue| Error::backend(Some(shard), js_error_message(&e));
+        if let [only] = batch.statements.as_slice() {
+            if returns_rows_only(&only.sql) {
+                let stmt = statement(db, only).map_err(fail)?;
+                let options = Object::new();
+                Reflect::set(&options, &"columnNames".into(), &JsValue::TRUE).map_err(fail)?;
+                let raw = JsFuture::from(stmt.raw(&options).map_err(fail)?)
+                    .await
+                    .map_err(fail)?;
+                let raw: Array = raw.dyn_into().map_err(fail)?;
+                let columns: Vec<String> = raw
+                    .get(0)
+                    .dyn_into::<Array>()
+                    .map(|a| {
+                        a.iter()
+                            .map(|c| c.as_string().unwrap_or_default())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let rows: Vec<Vec<Value>> = raw
+                    .iter()
+                    .skip(1)
+                    .map(|r| {
+                        r.dyn_into::<Array>()
+                            .map(|a| a.iter().map(|v| from_js(&v)).collect())
+                    })
+                    .collect::<std::result::Result<_, _>>()
+                    .map_err(fail)?;
+                let meta = ShardMeta {
+                    rows_read: rows.len() as u64,
+                    duration: js_sys::Date::now() - started,
+                    ..ShardMeta::default()
+                };
+                return Ok(vec![StatementOutput {
+                    columns,
+                    rows,
+                    meta,
+                }]);
+            }
+        }
+        let statements = Array::new();
+        for s in &batch.statements {
+            statements.push(statement(db, s).map_err(fail)?.as_ref());
+        }
+        let results = JsFuture::from(db.batch(&statements).map_err(fail)?)
+            .await
+            .map_err(fail)?;
+        let results: Array = results.dyn_into().map_err(fail)?;
+        results.iter().map(|r| output(&r).map_err(fail)).collect()
+    }
+}
+
+impl Backend for D1Backend {
+    fn shard_count(&self) -> usize {
+        self.shards.len()
+    }
+
+    fn run(
+        &self,
+        batches: Vec<ShardBatch>,
+    ) -> LocalBoxFuture<'_, Vec<std::result::Result<Vec<StatementOutput>, Error>>> {
+        Box::pin(async move {
+            let limit = self.max_concurrency.max(1);
+            let mut done: Vec<(usize, Result<Vec<StatementOutput>>)> =
+                futures::stream::iter(batches.iter().enumerate())
+                    .map(|(i, b)| async move { (i, self.run_one(b).await) })
+                    .buffer_unordered(limit)
+                    .collect()
+                    .await;
+            done.sort_by_key(|(i, _)| *i);
+            done.into_iter().map(|(_, r)| r).collect()
+        })
+    }
+}
+
+/// Whether a statement only reads (so it may run alone with `raw()`): SELECT, VALUES, or a
+/// WITH whose body is a SELECT. A write with RETURNING goes through `batch()` for its meta.
+fn returns_rows_only(sql: &str) -> bool {
+    let toks = lex::significant(sql);
+    let Some(first) = toks.first() else {
+        return false;
+    };
+    if first.is_keyword(sql, "SELECT") || first.is_keyword(sql, "VALUES") {
+        return true;
+    }
+    first.is_keyword(sql, "WITH")
+        && !toks.iter().any(|t| {
+            ["INSERT", "UPDATE", "DELETE", "REPLACE"]
+                .iter()
+                .any(|k| t.is_keyword(sql, k))
+        })
+}
+
+fn statement(db: &D1Like, s: &ShardStatement) -> std::result::Result<D1Statement, JsValue> {
+    let stmt = db.prepare(&s.sql)?;
+    if s.params.is_empty() {
+        return Ok(stmt);
+    }
+    let values = Array::new();
+    for v in &s.params {
+        values.push(&to_js(v)?);
+    }
+    stmt.bind(&values)
+}
+
+/// One D1 result object (`{ results, meta }`) as a statement output. Column names come
+/// from the first row's keys, as D1 gives them.
+fn output(result: &JsValue) -> std::result::Result<StatementOutput, JsValue> {
+    let mut out = StatementOutput::default();
+    let rows = Reflect::get(result, &"results".into())?;
+    if let Ok(rows) = rows.dyn_into::<Array>() {
+        for (i, row) in rows.iter().enumerate() {
+            let obj: Object = row.dyn_into()?;
+            if i == 0 {
+                out.columns = Object::keys(&obj)
+                    .iter()
+                    .map(|k| k.as_string().unwrap_or_default())
+                    .collect();
+            }
+            let mut values = Vec::with_capacity(out.columns.len());
+            for c in &out.columns {
+                values.push(from_js(&Reflect::get(&obj, &c.into())?));
+            }
+            out.rows.push(values);
+        }
+    }
+    let meta = Reflect::get(result, &"meta".into())?;
+    if meta.is_object() {
+        let num = |k: &str| {
+            Reflect::get(&meta, &k.into())
+                .ok()
+                .and_then(|v| v.as_f64())
+                .unwrap_or(0.0)
+        };
+        out.meta = ShardMeta {
+            changes: num("changes") as u64,
+            last_row_id: num("last_row_id") as i64,
+            rows_read: num("rows_read") as u64,
+            rows_written: num("rows_written") as u64,
+            changed_db: Reflect::get(&meta, &"changed_db".into())
+                .ok()
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false),
+            size_after: num("size_after") as u64,
+            duration: num("duration"),
+        };
+    }
+    Ok(out)
+}
+
+/// The largest integer a JavaScript number holds exactly.
+const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
+
+/// A value as D1 binds it from JavaScript.
+pub fn to_js(v: &Value) -> std::result::Result<JsValue, JsValue> {
+    Ok(match v {
+        Value::Null => JsValue::NULL,
+        Value::Integer(i) if i.unsigned_abs() <= MAX_SAFE_INTEGER as u64 => {
+            JsValue::from(*i as f64)
+        }
+        Value::Integer(i) => return Err(js_sys::Error::new(&format!(
+            "{}: the integer {i} is beyond 2^53 and cannot be bound through D1's JavaScript API",
+            ErrorCode::TypeError
+        ))
+        .into()),
+        Value::Real(r) => JsValue::from(*r),
+        Value::Text(t) => JsValue::from_str(t),
+        Value::Blob(b) => Uint8Array::from(b.as_slice()).into(),
+    })
+}
+
+/// A value D1 returned. D1 answers in JSON, so an integral number is read as an INTEGER
+/// (SQLite compares 2 and 2.0 as equal, so merging is not affected); a blob arrives as an
+/// array of bytes.
+pub fn from_js(v: &JsValue) -> Value {
+    if v.is_null() || v.is_undefined() {
+        Value::Null
+    } else if let Some(s) = v.as_string() {
+        Value::Text(s)
+    } else if let Some(n) = v.as_f64() {
+        if n.fract() == 0.0 && n.abs() <= MAX_SAFE_INTEGER as f64 {
+            Value::Integer(n as i64)
+        } else {
+            Value::Real(n)
+        }
+    } else if let Some(b) = v.as_bool() {
+        Value::Integer(b as i64)
+    } else if let Some(a) = v.dyn_ref::<Array>() {
+        Value::Blob(a.iter().map(|x| x.as_f64().unwrap_or(0.0) as u8).collect())
+    } else if let Some(a) = v.dyn_ref::<Uint8Array>() {
+        Value::Blob(a.to_vec())
+    } else if let Some(a) = v.dyn_ref::<js_sys::ArrayBuffer>() {
+        Value::Blob(Uint8Array::new(a).to_vec())
+    } else {
+        Value::Text(String::from(js_sys::JSON::stringify(v).unwrap_or_default()))
+    }
+}
+
+/// The text of a thrown JavaScript error, without D1's `D1_ERROR: ` prefix (d1plus puts
+/// it back when it reports the error).
+pub fn js_error_message(e: &JsValue) -> String {
+    let text = e
+        .dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .or_else(|| e.as_string())
+        .unwrap_or_else(|| format!("{e:?}"));
+    text.strip_prefix("D1_ERROR: ")
+        .map(str::to_string)
+        .unwrap_or(text)
+}

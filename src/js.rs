@@ -1,0 +1,266 @@
+//! The wasm side of the JavaScript API (wasm32 only). `js/d1plus.js` wraps [`Engine`] in
+//! a `D1Database` class with D1's JavaScript surface; statements stay plain JavaScript
+//! objects, so nothing but the engine lives in wasm memory.
+//!
+//! One engine per policy lives as long as the isolate and holds the schema catalog and
+//! the plan cache. Each call brings the shard bindings (or sessions) of the request and
+//! the query budget left; requests and results cross the boundary as JSON, the way D1
+//! itself sends them.
+
+use crate::api::{Database, Options, Statement};
+use crate::backend::d1::{D1Backend, D1Like};
+use crate::backend::recording::NullBackend;
+use crate::error::{Error, ErrorCode, Result};
+use crate::execute::{Meta, QueryResult};
+use crate::plan::ShardHint;
+use crate::policy::Policy;
+use crate::value::Value;
+use serde::{Deserialize, Serialize};
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+/// A logical database's policy, catalog and plan cache.
+#[wasm_bindgen]
+pub struct Engine {
+    db: Rc<Database<NullBackend>>,
+}
+
+/// One statement as the JavaScript side sends it.
+#[derive(Deserialize)]
+struct Request {
+    sql: String,
+    #[serde(default)]
+    params: Vec<Value>,
+    /// `{ table, key }`, or a bare key when the policy shards one table.
+    #[serde(default)]
+    shard: Option<serde_json::Value>,
+}
+
+/// One statement's answer: columns and rows as SQLite gave them (the JavaScript side
+/// makes D1's objects, `raw()` arrays and `first()` from them).
+#[derive(Serialize)]
+struct Answer<'a> {
+    columns: &'a [String],
+    rows: &'a [Vec<Value>],
+    meta: &'a Meta,
+}
+
+impl<'a> From<&'a QueryResult> for Answer<'a> {
+    fn from(r: &'a QueryResult) -> Self {
+        Answer {
+            columns: &r.columns,
+            rows: &r.rows,
+            meta: &r.meta,
+        }
+    }
+}
+
+/// What every call resolves to (it never rejects): the answer or the error, and the
+/// shard queries the call used.
+#[derive(Serialize)]
+struct Envelope<T: Serialize> {
+    ok: Option<T>,
+    error: Option<ErrorOut>,
+    used: usize,
+}
+
+#[derive(Serialize)]
+struct ErrorOut {
+    message: String,
+    code: &'static str,
+    shard: Option<usize>,
+}
+
+impl From<&Error> for ErrorOut {
+    fn from(e: &Error) -> Self {
+        ErrorOut {
+            message: e.to_string(),
+            code: e.code().as_str(),
+            shard: match e {
+                Error::Backend { shard, .. } => *shard,
+                Error::Proxy { .. } => None,
+            },
+        }
+    }
+}
+
+#[wasm_bindgen]
+impl Engine {
+    /// An engine for a policy given as JSON (the Layeron `db({...})` shape).
+    #[wasm_bindgen(constructor)]
+    pub fn new(policy_json: &str) -> std::result::Result<Engine, JsValue> {
+        let policy = Policy::from_json(policy_json).map_err(|e| to_js_error(&e))?;
+        let n = policy.shard_count();
+        let db = Database::unloaded(policy, NullBackend::new(n), Options::default())
+            .map_err(|e| to_js_error(&e))?;
+        Ok(Engine { db: Rc::new(db) })
+    }
+
+    /// The number of shards (bindings each call must bring).
+    #[wasm_bindgen(js_name = shardCount)]
+    pub fn shard_count(&self) -> usize {
+        self.db.policy().shard_count()
+    }
+
+    /// Runs a call. `kind` is `one` (`request` is one statement, as JSON), `batch` (an
+    /// array of them) or `exec` (`request` is a script). `shards` are the bindings or
+    /// sessions, shard by shard; `budget` the shard queries this call may use. Resolves to
+    /// a JSON envelope `{ ok, error, used }`.
+    pub fn run(
+        &self,
+        shards: js_sys::Array,
+        kind: String,
+        request: String,
+        budget: Option<u32>,
+    ) -> js_sys::Promise {
+        let db = self.db.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let backend = D1Backend::new(
+                shards
+                    .iter()
+                    .map(|s| s.unchecked_into::<D1Like>())
+                    .collect(),
+            );
+            let handle = match db.attach(backend, budget.map(|b| b as usize)) {
+                Ok(h) => h,
+                Err(e) => return Ok(envelope::<()>(Err(e), 0).into()),
+            };
+            let text = match kind.as_str() {
+                "one" => {
+                    let r = one(&db, &handle, &request).await;
+                    envelope(
+                        r.as_ref().map(Answer::from).map_err(Clone::clone),
+                        handle.queries_used(),
+                    )
+                }
+                "batch" => {
+                    let r = batch(&db, &handle, &request).await;
+                    let answers = r
+                        .as_ref()
+                        .map(|rs| rs.iter().map(Answer::from).collect::<Vec<_>>())
+                        .map_err(Clone::clone);
+                    envelope(answers, handle.queries_used())
+                }
+                "exec" => {
+                    let r = handle.exec(&request).await;
+                    envelope(r, handle.queries_used())
+                }
+                other => envelope::<()>(
+                    Err(Error::internal(format!("unknown call kind {other:?}"))),
+                    0,
+                ),
+            };
+            Ok(text.into())
+        })
+    }
+}
+
+fn envelope<T: Serialize>(r: Result<T>, used: usize) -> String {
+    let env = match &r {
+        Ok(v) => serde_json::to_string(&Envelope {
+            ok: Some(v),
+            error: None,
+            used,
+        }),
+        Err(e) => serde_json::to_string(&Envelope::<()> {
+            ok: None,
+            error: Some(e.into()),
+            used,
+        }),
+    };
+    env.unwrap_or_else(|e| {
+        format!(r#"{{"ok":null,"error":{{"message":"D1PLUS_INTERNAL: {e}","code":"D1PLUS_INTERNAL","shard":null}},"used":{used}}}"#)
+    })
+}
+
+fn parse_request<B: crate::backend::Backend>(db: &Database<B>, r: Request) -> Result<Statement> {
+    let hint = match r.shard {
+        None | Some(serde_json::Value::Null) => None,
+        Some(h) => Some(shard_hint(db.policy(), h)?),
+    };
+    Ok(Statement {
+        sql: r.sql,
+        params: r.params.into_iter().map(as_d1_binds).collect(),
+        hint: hint.map(|h| ShardHint {
+            key: as_d1_binds(h.key),
+            ..h
+        }),
+    })
+}
+
+/// D1 binds every JavaScript number as a REAL (`typeof(?)` is `real`, and a TEXT column
+/// stores `1` as `'1.0'`), so d1plus routes and plans with the value the shard will see.
+fn as_d1_binds(v: Value) -> Value {
+    match v {
+        Value::Integer(i) => Value::Real(i as f64),
+        other => other,
+    }
+}
+
+/// A hint as `{ table, key }`, or a bare key value when the policy shards exactly one table.
+pub fn shard_hint(policy: &Policy, h: serde_json::Value) -> Result<ShardHint> {
+    if h.is_object() {
+        return serde_json::from_value(h).map_err(|e| {
+            Error::with_remedy(
+                ErrorCode::HintConflict,
+                format!("the shard hint is not {{ table, key }}: {e}"),
+                "pass shard: { table: \"<sharded table>\", key: <its key value> }",
+            )
+        });
+    }
+    let key: Value = serde_json::from_value(h).map_err(|e| {
+        Error::new(
+            ErrorCode::HintConflict,
+            format!("the shard hint is not a key value: {e}"),
+        )
+    })?;
+    match policy.sharding.tables.as_slice() {
+        [only] => Ok(ShardHint {
+            table: only.name.clone(),
+            key,
+        }),
+        _ => Err(Error::with_remedy(
+            ErrorCode::HintConflict,
+            "a bare shard key is ambiguous: the policy shards several tables",
+            "pass shard: { table: \"<sharded table>\", key: <its key value> }",
+        )),
+    }
+}
+
+fn decode<T: serde::de::DeserializeOwned>(json: &str) -> Result<T> {
+    serde_json::from_str(json).map_err(|e| {
+        Error::new(
+            ErrorCode::TypeError,
+            format!("a statement or its parameters cannot be read: {e}"),
+        )
+    })
+}
+
+async fn one(
+    shared: &Database<NullBackend>,
+    db: &Database<D1Backend>,
+    json: &str,
+) -> Result<QueryResult> {
+    let s = parse_request(shared, decode(json)?)?;
+    db.query(&s.sql, &s.params, s.hint.as_ref()).await
+}
+
+async fn batch(
+    shared: &Database<NullBackend>,
+    db: &Database<D1Backend>,
+    json: &str,
+) -> Result<Vec<QueryResult>> {
+    let requests: Vec<Request> = decode(json)?;
+    let statements = requests
+        .into_iter()
+        .map(|r| parse_request(shared, r))
+        .collect::<Result<Vec<_>>>()?;
+    db.batch(&statements).await
+}
+
+fn to_js_error(e: &Error) -> JsValue {
+    let err = js_sys::Error::new(&e.to_string());
+    let _ = js_sys::Reflect::set(&err, &"code".into(), &e.code().as_str().into());
+    err.into()
+}
