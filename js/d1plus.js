@@ -314,3 +314,13 @@ export class D1Database extends Queryable {
     throw proxyError("D1PLUS_UNSUPPORTED", "dump() of a sharded database; dump each shard's binding");
   }
 }
+
+// workers-rs accepts a binding only if `constructor.name` is "D1Database"; bundlers may
+// rename classes (esbuild does when names collide), so the names are pinned.
+for (const [cls, name] of [
+  [D1Database, "D1Database"],
+  [D1DatabaseSession, "D1DatabaseSession"],
+  [D1PreparedStatement, "D1PreparedStatement"],
+]) {
+  Object.defineProperty(cls, "name", { value: name });
+}
