@@ -38,6 +38,8 @@ pub enum ErrorCode {
     QueryBudget,
     /// A batch that must be atomic spans several shards.
     CrossShardTransaction,
+    /// A session bookmark d1plus did not make, or made for another shard count.
+    InvalidBookmark,
     /// A value of a type D1 does not accept.
     TypeError,
     /// The column asked for is not in the result.
@@ -70,6 +72,7 @@ impl ErrorCode {
             LimitExceeded => "D1PLUS_LIMIT_EXCEEDED",
             QueryBudget => "D1PLUS_QUERY_BUDGET",
             CrossShardTransaction => "D1PLUS_CROSS_SHARD_TRANSACTION",
+            InvalidBookmark => "D1PLUS_INVALID_BOOKMARK",
             TypeError => "D1_TYPE_ERROR",
             ColumnNotFound => "D1_COLUMN_NOTFOUND",
             Backend => "D1_ERROR",

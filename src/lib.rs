@@ -56,3 +56,4 @@ pub mod policy;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod slt;
 pub mod value;
+pub mod workers;

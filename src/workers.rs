@@ -1,0 +1,573 @@
+//! The workers-rs surface: [`D1Database`] has the methods of `worker::D1Database`, so a
+//! Rust Worker switches to d1plus by changing how the binding is made:
+//!
+//! ```text
+//! // before: let db = env.d1("DB")?;
+//! let db = d1plus::workers::D1Database::from_env(&env, &policy, "SHARD_")?;
+//! let rows = db.prepare("SELECT * FROM events WHERE tenantId = ?1")
+//!     .bind(&["acme".into()])?
+//!     .all().await?
+//!     .results::<Event>()?;
+//! ```
+//!
+//! Natively the same types run over any [`Backend`] (tests use local SQLite); in a Worker
+//! (`wasm32` with the `workers-rs` feature) they run over D1 bindings, bind `JsValue`s with
+//! D1's type rules and report errors as `worker::Error`.
+
+use crate::api::{Database, Statement};
+use crate::backend::Backend;
+use crate::error::{Error, ErrorCode};
+use crate::execute::QueryResult;
+use crate::plan::ShardHint;
+use crate::value::Value;
+use serde::de::DeserializeOwned;
+use std::rc::Rc;
+
+#[cfg(all(target_arch = "wasm32", feature = "workers-rs"))]
+use crate::backend::d1::D1Backend;
+
+/// The error type of this API: `worker::Error` in a Worker, d1plus's own natively.
+#[cfg(all(target_arch = "wasm32", feature = "workers-rs"))]
+pub type ApiError = worker::Error;
+/// The error type of this API: `worker::Error` in a Worker, d1plus's own natively.
+#[cfg(not(all(target_arch = "wasm32", feature = "workers-rs")))]
+pub type ApiError = Error;
+
+/// The result type of this API.
+pub type Result<T> = std::result::Result<T, ApiError>;
+
+fn fail(e: Error) -> ApiError {
+    #[cfg(all(target_arch = "wasm32", feature = "workers-rs"))]
+    {
+        worker::Error::RustError(e.to_string())
+    }
+    #[cfg(not(all(target_arch = "wasm32", feature = "workers-rs")))]
+    {
+        e
+    }
+}
+
+/// The shard bindings of a Worker.
+#[cfg(all(target_arch = "wasm32", feature = "workers-rs"))]
+pub type DefaultBackend = D1Backend;
+/// Natively: local SQLite shards.
+#[cfg(not(target_arch = "wasm32"))]
+pub type DefaultBackend = crate::backend::sqlite::SqliteBackend;
+/// Without the `workers-rs` feature in wasm there is no default backend.
+#[cfg(all(target_arch = "wasm32", not(feature = "workers-rs")))]
+pub type DefaultBackend = crate::backend::recording::NullBackend;
+
+/// Many D1 databases as one, with `worker::D1Database`'s methods.
+pub struct D1Database<B: Backend = DefaultBackend> {
+    db: Rc<Database<B>>,
+}
+
+/// Another name for [`D1Database`].
+pub type ShardedD1<B = DefaultBackend> = D1Database<B>;
+
+impl<B: Backend> Clone for D1Database<B> {
+    fn clone(&self) -> Self {
+        D1Database {
+            db: self.db.clone(),
+        }
+    }
+}
+
+impl<B: Backend> D1Database<B> {
+    /// A database over a logical [`Database`].
+    pub fn from_database(db: Database<B>) -> Self {
+        D1Database { db: Rc::new(db) }
+    }
+
+    /// The logical database underneath.
+    pub fn database(&self) -> &Database<B> {
+        &self.db
+    }
+
+    /// Prepares a statement.
+    pub fn prepare<T: Into<String>>(&self, query: T) -> D1PreparedStatement<B> {
+        D1PreparedStatement {
+            db: self.db.clone(),
+            statement: Statement::new(query),
+        }
+    }
+
+    /// Layeron's `database.sql({ statement, params, shard })`: one statement with its
+    /// parameters and an optional shard hint.
+    pub fn sql(
+        &self,
+        statement: impl Into<String>,
+        params: Vec<Value>,
+        shard: Option<ShardHint>,
+    ) -> D1PreparedStatement<B> {
+        D1PreparedStatement {
+            db: self.db.clone(),
+            statement: Statement {
+                sql: statement.into(),
+                params,
+                hint: shard,
+            },
+        }
+    }
+
+    /// Runs statements as D1's `batch()`: each shard's statements as one atomic batch,
+    /// results in the caller's order.
+    pub async fn batch(&self, statements: Vec<D1PreparedStatement<B>>) -> Result<Vec<D1Result>> {
+        let list: Vec<Statement> = statements.into_iter().map(|s| s.statement).collect();
+        let results = self.db.batch(&list).await.map_err(fail)?;
+        Ok(results.into_iter().map(D1Result).collect())
+    }
+
+    /// Runs a script, statement by statement, as D1's `exec()`.
+    pub async fn exec(&self, query: &str) -> Result<D1ExecResult> {
+        let r = self.db.exec(query).await.map_err(fail)?;
+        Ok(D1ExecResult {
+            count: r.count as u32,
+            duration: r.duration,
+        })
+    }
+}
+
+/// A prepared statement with `worker::D1PreparedStatement`'s methods.
+pub struct D1PreparedStatement<B: Backend = DefaultBackend> {
+    db: Rc<Database<B>>,
+    statement: Statement,
+}
+
+impl<B: Backend> Clone for D1PreparedStatement<B> {
+    fn clone(&self) -> Self {
+        D1PreparedStatement {
+            db: self.db.clone(),
+            statement: self.statement.clone(),
+        }
+    }
+}
+
+impl<B: Backend> D1PreparedStatement<B> {
+    /// The statement with these values bound to `?1`, `?2`, …
+    pub fn bind_values(mut self, values: Vec<Value>) -> Self {
+        self.statement.params = values;
+        self
+    }
+
+    /// The statement routed by a shard hint.
+    pub fn with_hint(mut self, hint: ShardHint) -> Self {
+        self.statement.hint = Some(hint);
+        self
+    }
+
+    async fn result(&self) -> Result<QueryResult> {
+        let s = &self.statement;
+        self.db
+            .query(&s.sql, &s.params, s.hint.as_ref())
+            .await
+            .map_err(fail)
+    }
+
+    /// The first row as `T`, or one column of it (`Some(name)`); `None` without rows.
+    /// A missing column is `D1_COLUMN_NOTFOUND`.
+    pub async fn first<T: DeserializeOwned>(&self, col_name: Option<&str>) -> Result<Option<T>> {
+        let r = self.result().await?;
+        let Some(row) = r.rows.first() else {
+            return Ok(None);
+        };
+        let value = match col_name {
+            None => row_object(&r.columns, row),
+            Some(name) => match r.columns.iter().rposition(|c| c == name) {
+                Some(i) => json(&row[i]),
+                None => {
+                    return Err(fail(Error::new(
+                        ErrorCode::ColumnNotFound,
+                        format!("Column not found ({name})"),
+                    )))
+                }
+            },
+        };
+        deserialize(value).map(Some)
+    }
+
+    /// Runs the statement; the result has its rows too, as D1's `run()` does.
+    pub async fn run(&self) -> Result<D1Result> {
+        self.result().await.map(D1Result)
+    }
+
+    /// Runs the statement and returns its rows and meta.
+    pub async fn all(&self) -> Result<D1Result> {
+        self.result().await.map(D1Result)
+    }
+
+    /// The rows as arrays, each value as `T`.
+    pub async fn raw<T: DeserializeOwned>(&self) -> Result<Vec<Vec<T>>> {
+        let r = self.result().await?;
+        r.rows
+            .iter()
+            .map(|row| row.iter().map(|v| deserialize(json(v))).collect())
+            .collect()
+    }
+}
+
+/// D1's `exec()` answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct D1ExecResult {
+    count: u32,
+    duration: f64,
+}
+
+impl D1ExecResult {
+    /// Statements run (a `Result`, as workers-rs's getter is).
+    pub fn count(&self) -> Result<Option<u32>> {
+        Ok(Some(self.count))
+    }
+
+    /// Milliseconds.
+    pub fn duration(&self) -> Result<Option<f64>> {
+        Ok(Some(self.duration))
+    }
+}
+
+/// D1's `meta`, with the same fields as `worker::D1ResultMeta`.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct D1ResultMeta {
+    /// Whether the database changed.
+    pub changed_db: Option<bool>,
+    /// Rows changed.
+    pub changes: Option<usize>,
+    /// Milliseconds.
+    pub duration: Option<f64>,
+    /// Last inserted rowid.
+    pub last_row_id: Option<i64>,
+    /// Rows read.
+    pub rows_read: Option<usize>,
+    /// Rows written.
+    pub rows_written: Option<usize>,
+    /// Bytes after the statement (summed over the shards that served it).
+    pub size_after: Option<usize>,
+}
+
+/// A statement's result, with `worker::D1Result`'s methods.
+#[derive(Debug, Clone)]
+pub struct D1Result(pub QueryResult);
+
+impl D1Result {
+    /// Always true: a failed statement is an `Err`, never a result.
+    pub fn success(&self) -> bool {
+        true
+    }
+
+    /// Always None (see [`D1Result::success`]).
+    pub fn error(&self) -> Option<String> {
+        None
+    }
+
+    /// The rows, each as `T` (deserialized from D1's row object).
+    pub fn results<T: DeserializeOwned>(&self) -> Result<Vec<T>> {
+        self.0
+            .rows
+            .iter()
+            .map(|row| deserialize(row_object(&self.0.columns, row)))
+            .collect()
+    }
+
+    /// The counters, summed over the shards that served the statement.
+    pub fn meta(&self) -> Result<Option<D1ResultMeta>> {
+        let m = &self.0.meta;
+        Ok(Some(D1ResultMeta {
+            changed_db: Some(m.changed_db),
+            changes: Some(m.changes as usize),
+            duration: Some(m.duration),
+            last_row_id: Some(m.last_row_id),
+            rows_read: Some(m.rows_read as usize),
+            rows_written: Some(m.rows_written as usize),
+            size_after: Some(m.size_after as usize),
+        }))
+    }
+
+    /// The shards that served the statement.
+    pub fn shards(&self) -> &[usize] {
+        &self.0.meta.shards
+    }
+}
+
+/// A value as D1 hands it to JavaScript (so `T` deserializes as it would from a D1 row):
+/// every number is a JavaScript number, so an integral REAL reads as an integer; a blob is
+/// an array of bytes.
+fn json(v: &Value) -> serde_json::Value {
+    match v {
+        Value::Null => serde_json::Value::Null,
+        Value::Integer(i) => (*i).into(),
+        Value::Real(r) if r.fract() == 0.0 && r.abs() < 9.007_199_254_740_992e15 => {
+            (*r as i64).into()
+        }
+        Value::Real(r) => serde_json::Number::from_f64(*r)
+            .map(serde_json::Value::Number)
+            .unwrap_or(serde_json::Value::Null),
+        Value::Text(t) => t.clone().into(),
+        Value::Blob(b) => b.iter().map(|x| serde_json::Value::from(*x)).collect(),
+    }
+}
+
+/// A row as D1's object: a later column of the same name wins, as in D1.
+fn row_object(columns: &[String], row: &[Value]) -> serde_json::Value {
+    let mut map = serde_json::Map::with_capacity(columns.len());
+    for (c, v) in columns.iter().zip(row) {
+        map.insert(c.clone(), json(v));
+    }
+    serde_json::Value::Object(map)
+}
+
+fn deserialize<T: DeserializeOwned>(v: serde_json::Value) -> Result<T> {
+    serde_json::from_value(v).map_err(|e| {
+        fail(Error::new(
+            ErrorCode::TypeError,
+            format!("a row does not deserialize into the requested type: {e}"),
+        ))
+    })
+}
+
+#[cfg(all(target_arch = "wasm32", feature = "workers-rs"))]
+mod worker_bindings {
+    use super::*;
+    use crate::api::Options;
+    use crate::backend::d1::{from_js, D1Like};
+    use crate::policy::Policy;
+    use wasm_bindgen::{JsCast, JsValue};
+    use worker::d1::D1Argument;
+
+    impl D1Database<D1Backend> {
+        /// A database over the bindings `{prefix}0`, `{prefix}1`, … of `env`, one per shard
+        /// of `policy` (JSON, the Layeron `db({...})` shape).
+        pub fn from_env(env: &worker::Env, policy: &str, prefix: &str) -> Result<Self> {
+            let policy = Policy::from_json(policy).map_err(fail)?;
+            let shards = (0..policy.shard_count())
+                .map(|i| env.d1(&format!("{prefix}{i}")))
+                .collect::<Result<Vec<_>>>()?;
+            Self::new(shards, policy, Options::default())
+        }
+
+        /// A database over these bindings, shard `i` being `shards[i]`. The schema catalog
+        /// is read when the first statement runs.
+        pub fn new(
+            shards: Vec<worker::D1Database>,
+            policy: Policy,
+            options: Options,
+        ) -> Result<Self> {
+            let shards = shards
+                .into_iter()
+                .map(|d| JsValue::from(d).unchecked_into::<D1Like>())
+                .collect();
+            let db = Database::unloaded(policy, D1Backend::new(shards), options).map_err(fail)?;
+            Ok(Self::from_database(db))
+        }
+
+        /// A session over every shard: `None` or a constraint (`first-primary`,
+        /// `first-unconstrained`), or a bookmark from [`D1DatabaseSession::get_bookmark`].
+        pub fn with_session(
+            &self,
+            constraint_or_bookmark: Option<&str>,
+        ) -> Result<D1DatabaseSession> {
+            let n = self.db.backend().shard_count();
+            let parts = session_parts(constraint_or_bookmark, n).map_err(fail)?;
+            let backend = self.db.backend().with_sessions(&parts).map_err(fail)?;
+            let budget = self.db.options().query_budget;
+            let db = self.db.attach(backend, budget).map_err(fail)?;
+            Ok(D1DatabaseSession {
+                db: D1Database::from_database(db),
+            })
+        }
+    }
+
+    /// A session over every shard, with `worker::D1DatabaseSession`'s methods.
+    pub struct D1DatabaseSession {
+        db: D1Database<D1Backend>,
+    }
+
+    impl D1DatabaseSession {
+        /// Prepares a statement in the session.
+        pub fn prepare<T: Into<String>>(&self, query: T) -> D1PreparedStatement<D1Backend> {
+            self.db.prepare(query)
+        }
+
+        /// A batch in the session.
+        pub async fn batch(
+            &self,
+            statements: Vec<D1PreparedStatement<D1Backend>>,
+        ) -> Result<Vec<D1Result>> {
+            self.db.batch(statements).await
+        }
+
+        /// One bookmark carrying every shard's, or None before any shard answered.
+        pub fn get_bookmark(&self) -> Result<Option<String>> {
+            Ok(compose_bookmark(&self.db.database().backend().bookmarks()))
+        }
+    }
+
+    impl D1PreparedStatement<D1Backend> {
+        /// Binds values with D1's rules (numbers, strings, booleans as 1/0, null, byte
+        /// arrays); anything else is `D1_TYPE_ERROR`.
+        pub fn bind(self, values: &[JsValue]) -> Result<Self> {
+            let params = values.iter().map(bindable).collect::<Result<Vec<_>>>()?;
+            Ok(self.bind_values(params))
+        }
+
+        /// Binds borrowed arguments (`D1Type`, `D1PreparedArgument`).
+        pub fn bind_refs<'a, T, U: D1Argument + 'a>(self, values: T) -> Result<Self>
+        where
+            T: IntoIterator<Item = &'a U>,
+        {
+            let params = values
+                .into_iter()
+                .map(|v| bindable(v.js_value().as_ref()))
+                .collect::<Result<Vec<_>>>()?;
+            Ok(self.bind_values(params))
+        }
+    }
+
+    /// D1's binding rules; every JavaScript number binds as a REAL, as D1 binds it.
+    fn bindable(v: &JsValue) -> Result<Value> {
+        if let Some(b) = v.as_bool() {
+            return Ok(Value::Real(if b { 1.0 } else { 0.0 }));
+        }
+        if let Some(n) = v.as_f64() {
+            return Ok(Value::Real(n));
+        }
+        if v.is_null()
+            || v.as_string().is_some()
+            || v.is_instance_of::<js_sys::Uint8Array>()
+            || v.is_instance_of::<js_sys::ArrayBuffer>()
+            || js_sys::Array::is_array(v)
+        {
+            return Ok(from_js(v));
+        }
+        Err(fail(Error::new(
+            ErrorCode::TypeError,
+            format!(
+                "Type '{}' not supported for value '{}'",
+                v.js_typeof().as_string().unwrap_or_default(),
+                String::from(js_sys::JsString::from(v.clone()))
+            ),
+        )))
+    }
+}
+
+#[cfg(all(target_arch = "wasm32", feature = "workers-rs"))]
+pub use worker_bindings::D1DatabaseSession;
+
+/// The per-shard constraints of a session made from `None`, a constraint, or a bookmark.
+pub fn session_parts(
+    constraint_or_bookmark: Option<&str>,
+    shards: usize,
+) -> crate::error::Result<Vec<String>> {
+    match constraint_or_bookmark {
+        None => Ok(vec!["first-unconstrained".to_string(); shards]),
+        Some(c @ ("first-primary" | "first-unconstrained")) => Ok(vec![c.to_string(); shards]),
+        Some(b) => match b.strip_prefix(BOOKMARK_PREFIX) {
+            Some(rest) => {
+                let parts: Vec<String> = rest
+                    .split(',')
+                    .map(|p| if p.is_empty() { "first-unconstrained".to_string() } else { percent_decode(p) })
+                    .collect();
+                if parts.len() != shards {
+                    return Err(Error::new(
+                        ErrorCode::InvalidBookmark,
+                        format!("the bookmark carries {} shards' bookmarks, this database has {shards}", parts.len()),
+                    ));
+                }
+                Ok(parts)
+            }
+            None => Err(Error::new(
+                ErrorCode::InvalidBookmark,
+                format!("{b:?} is neither a session constraint nor a d1plus bookmark ({BOOKMARK_PREFIX}…)"),
+            )),
+        },
+    }
+}
+
+/// What every d1plus bookmark starts with.
+pub const BOOKMARK_PREFIX: &str = "d1plus1:";
+
+/// One bookmark from each shard's (the same text js/d1plus.js makes).
+pub fn compose_bookmark(marks: &[Option<String>]) -> Option<String> {
+    if marks.iter().all(Option::is_none) {
+        return None;
+    }
+    let parts: Vec<String> = marks
+        .iter()
+        .map(|m| m.as_deref().map(percent_encode).unwrap_or_default())
+        .collect();
+    Some(format!("{BOOKMARK_PREFIX}{}", parts.join(",")))
+}
+
+/// `encodeURIComponent`'s escaping.
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn percent_decode(s: &str) -> String {
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(hi), Some(lo)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push(hi << 4 | lo);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bookmarks_round_trip_per_shard() {
+        let marks = vec![
+            Some("0000-a,b%".to_string()),
+            None,
+            Some("ü".to_string()),
+            None,
+        ];
+        let b = compose_bookmark(&marks).unwrap();
+        assert!(b.starts_with(BOOKMARK_PREFIX));
+        assert_eq!(
+            session_parts(Some(&b), 4).unwrap(),
+            vec![
+                "0000-a,b%",
+                "first-unconstrained",
+                "ü",
+                "first-unconstrained"
+            ]
+        );
+        assert_eq!(compose_bookmark(&[None, None]), None);
+        assert_eq!(
+            session_parts(Some(&b), 2).unwrap_err().code(),
+            ErrorCode::InvalidBookmark
+        );
+        assert_eq!(
+            session_parts(Some("00000000-00000004"), 4)
+                .unwrap_err()
+                .code(),
+            ErrorCode::InvalidBookmark
+        );
+        assert_eq!(
+            session_parts(Some("first-primary"), 2).unwrap(),
+            vec!["first-primary"; 2]
+        );
+        assert_eq!(session_parts(None, 1).unwrap(), vec!["first-unconstrained"]);
+        assert_eq!(percent_decode("%E4%B8%80%zz%4"), "一%zz%4");
+    }
+}
