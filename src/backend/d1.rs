@@ -231,6 +231,15 @@ fn output(result: &JsValue) -> std::result::Result<StatementOutput, JsValue> {
                     .iter()
                     .map(|k| k.as_string().unwrap_or_default())
                     .collect();
+                if let Some(c) = out.columns.iter().find(|c| is_array_index(c)) {
+                    // JavaScript lists such keys first, in numeric order, not in the
+                    // statement's column order.
+                    return Err(js_sys::Error::new(&format!(
+                        "{}: a column named {c:?} in a batch: D1 returns batch rows as objects, which reorder integer-like names. Remedy: alias the column (AS name), or run the statement outside batch()",
+                        ErrorCode::Unsupported
+                    ))
+                    .into());
+                }
             }
             let mut values = Vec::with_capacity(out.columns.len());
             for c in &out.columns {
@@ -263,6 +272,14 @@ fn output(result: &JsValue) -> std::result::Result<StatementOutput, JsValue> {
     Ok(out)
 }
 
+/// Whether JavaScript orders this object key as an array index (`0`, `17`, not `017`).
+fn is_array_index(key: &str) -> bool {
+    !key.is_empty()
+        && key.bytes().all(|b| b.is_ascii_digit())
+        && (key == "0" || !key.starts_with('0'))
+        && key.parse::<u32>().is_ok_and(|n| n < u32::MAX)
+}
+
 /// The largest integer a JavaScript number holds exactly.
 const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
 
@@ -273,11 +290,13 @@ pub fn to_js(v: &Value) -> std::result::Result<JsValue, JsValue> {
         Value::Integer(i) if i.unsigned_abs() <= MAX_SAFE_INTEGER as u64 => {
             JsValue::from(*i as f64)
         }
-        Value::Integer(i) => return Err(js_sys::Error::new(&format!(
+        Value::Integer(i) => {
+            return Err(js_sys::Error::new(&format!(
             "{}: the integer {i} is beyond 2^53 and cannot be bound through D1's JavaScript API",
             ErrorCode::TypeError
         ))
-        .into()),
+            .into())
+        }
         Value::Real(r) => JsValue::from(*r),
         Value::Text(t) => JsValue::from_str(t),
         Value::Blob(b) => Uint8Array::from(b.as_slice()).into(),

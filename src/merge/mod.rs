@@ -198,6 +198,18 @@ pub fn merge_rows(spec: &RowMerge, shards: Vec<Vec<Row>>) -> Result<Vec<Row>> {
             (i, t)
         })
         .collect();
+    // Every shard row must have the statement's columns. D1 hands batch rows back as
+    // objects, where two columns of one name become one: refuse rather than merge on the
+    // wrong column.
+    if shards.iter().flatten().any(|r| r.len() != width)
+        || keys.iter().any(|(i, _)| *i >= width && width > 0)
+    {
+        return Err(Error::with_remedy(
+            crate::error::ErrorCode::Unsupported,
+            "shards answered rows of different widths, or without the sort columns (two result columns of one name in a D1 batch?)",
+            "give each result column its own name (AS …)",
+        ));
+    }
     let mut out: Vec<Row> = Vec::new();
     let mut skipped = 0u64;
     let limit = spec.limit.unwrap_or(u64::MAX);

@@ -1,0 +1,102 @@
+// Types of js/d1plus.js. They match @cloudflare/workers-types' D1 types, so a d1plus
+// D1Database goes wherever a `D1Database` binding does (e2e/typecheck.ts checks this).
+
+export type D1SessionConstraint = "first-primary" | "first-unconstrained";
+/** One string carrying every shard's bookmark (`d1plus1:…`). */
+export type D1SessionBookmark = string;
+
+export interface D1Meta {
+  duration: number;
+  size_after: number;
+  rows_read: number;
+  rows_written: number;
+  last_row_id: number;
+  changed_db: boolean;
+  changes: number;
+  /** "d1plus" */
+  served_by?: string;
+  /** The shards that served the statement, ascending. */
+  shards?: number[];
+}
+
+export interface D1Response {
+  success: true;
+  meta: D1Meta & Record<string, unknown>;
+  error?: never;
+}
+
+export type D1Result<T = unknown> = D1Response & { results: T[] };
+
+export interface D1ExecResult {
+  count: number;
+  duration: number;
+}
+
+/** A shard hint: the sharded table and its key value, or the key alone when the policy shards one table. */
+export type ShardHint = { table: string; key: unknown } | string | number;
+
+export interface SqlRequest {
+  statement: string;
+  params?: unknown[];
+  shard?: ShardHint;
+}
+
+/** The Layeron-style shard policy (see DESIGN.md §2). */
+export interface ShardPolicy {
+  name: string;
+  capacity?: {
+    mode: "fixed" | "manual" | "auto";
+    targetShardCount?: number;
+    maxShardCount?: number;
+  };
+  sharding?: {
+    tables?: { name: string; keyColumn: string }[];
+    reference?: string[];
+  };
+}
+
+export interface D1DatabaseOptions {
+  /** Shard queries this handle may run (default 1000; 50 on the Workers free plan; null: no limit). */
+  queryBudget?: number | null;
+}
+
+export declare const DEFAULT_QUERY_BUDGET: number;
+
+export declare class D1PreparedStatement {
+  readonly statement: string;
+  readonly params: unknown[];
+  bind(...values: unknown[]): D1PreparedStatement;
+  first<T = unknown>(colName: string): Promise<T | null>;
+  first<T = Record<string, unknown>>(): Promise<T | null>;
+  run<T = Record<string, unknown>>(): Promise<D1Result<T>>;
+  all<T = Record<string, unknown>>(): Promise<D1Result<T>>;
+  raw<T = unknown[]>(options: { columnNames: true }): Promise<[string[], ...T[]]>;
+  raw<T = unknown[]>(options?: { columnNames?: false }): Promise<T[]>;
+}
+
+declare abstract class Queryable {
+  prepare(query: string): D1PreparedStatement;
+  batch<T = unknown>(statements: D1PreparedStatement[]): Promise<D1Result<T>[]>;
+  /** `database.sql({ statement, params, shard })`, Layeron's Database API. */
+  sql(request: SqlRequest): D1PreparedStatement;
+}
+
+export declare class D1DatabaseSession extends Queryable {
+  getBookmark(): D1SessionBookmark | null;
+}
+
+export declare class D1Database extends Queryable {
+  constructor(shards: unknown[], policy: ShardPolicy | string, options?: D1DatabaseOptions);
+  /** The bindings `${prefix}0`, `${prefix}1`, … of `env` (prefix defaults to "SHARD_"). */
+  static fromEnv(
+    env: Record<string, unknown>,
+    policy: ShardPolicy | string,
+    prefix?: string,
+    options?: D1DatabaseOptions,
+  ): D1Database;
+  readonly queriesUsed: number;
+  exec(query: string): Promise<D1ExecResult>;
+  withSession(constraintOrBookmark?: D1SessionBookmark | D1SessionConstraint): D1DatabaseSession;
+  /** Refused: dump each shard's binding instead. */
+  dump(): Promise<ArrayBuffer>;
+}
