@@ -341,7 +341,11 @@ mod worker_bindings {
             let shards = (0..policy.shard_count())
                 .map(|i| env.d1(&format!("{prefix}{i}")))
                 .collect::<Result<Vec<_>>>()?;
-            Self::new(shards, policy, Options::default())
+            let options = Options {
+                query_budget: Some(DEFAULT_QUERY_BUDGET),
+                ..Options::default()
+            };
+            Self::new(shards, policy, options)
         }
 
         /// A database over these bindings, shard `i` being `shards[i]`. The schema catalog
@@ -481,6 +485,10 @@ pub fn session_parts(
         },
     }
 }
+
+/// Shard queries one invocation may run by default (the Workers paid plan; 50 on the free
+/// plan: pass `Options { query_budget: Some(50), .. }` to `D1Database::new`).
+pub const DEFAULT_QUERY_BUDGET: usize = 1000;
 
 /// What every d1plus bookmark starts with.
 pub const BOOKMARK_PREFIX: &str = "d1plus1:";

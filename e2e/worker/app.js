@@ -101,7 +101,7 @@ async function kyselyScenario(db) {
 }
 
 // D1's own surface: binding rules, first(), raw(), run(), exec(), errors.
-async function surfaceScenario(db) {
+async function surfaceScenario(db, env) {
   const seen = {};
   const catchMessage = async (f) => {
     try {
@@ -138,6 +138,13 @@ async function surfaceScenario(db) {
   seen.sqliteError = await catchMessage(() => ins.bind("acme", 1, "dup", null).run());
   seen.proxyError = await catchMessage(() => db.prepare("UPDATE notes SET body = 'x'").run());
   seen.syntaxError = await catchMessage(() => db.prepare("SELEC nothing").all());
+  // A query budget refuses a fan-out before it would exceed it, and runs nothing.
+  const small = D1Database.fromEnv(env, POLICY, "SHARD_", { queryBudget: 6 });
+  await small.prepare("SELECT count(*) FROM notes").all(); // 4 shard queries
+  seen.budgetUsed = small.queriesUsed;
+  seen.budget = await catchMessage(() => small.prepare("SELECT count(*) FROM notes").all());
+  seen.budgetAfter = small.queriesUsed;
+  seen.budgetKeyed = (await small.prepare("SELECT count(*) AS n FROM notes WHERE tenantId = 'acme'").first("n"));
   const session = db.withSession("first-primary");
   await session.prepare("SELECT count(*) FROM notes").all();
   seen.bookmark = session.getBookmark();
@@ -165,7 +172,7 @@ export default {
     ];
     if (!scenario) return new Response("no such scenario", { status: 404 });
     try {
-      return Response.json({ ok: await scenario(db), queries: db.queriesUsed });
+      return Response.json({ ok: await scenario(db, env), queries: db.queriesUsed });
     } catch (e) {
       return Response.json({ error: { message: e.message, stack: e.stack, cause: String(e.cause?.message ?? "") } });
     }
