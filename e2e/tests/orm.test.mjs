@@ -102,6 +102,10 @@ test("D1's surface: bind rules, first, raw, run, exec, sql, errors, sessions", a
   assert.match(seen.proxyError.code, /^D1PLUS_/);
   assert.match(seen.proxyError.message, /Remedy: /);
   assert.ok(seen.syntaxError.message.length > 0);
+  assert.equal(seen.nested, 1);
+  assert.equal(seen.tooDeep, 1);
+  // d1plus parses a 2000-term sum; SQLite (D1) then refuses its depth.
+  assert.match(seen.deepExpr.message, /^D1_ERROR: Expression tree is too large/);
   assert.equal(seen.budgetUsed, 4, "a fan-out over 4 shards is 4 queries");
   assert.equal(seen.budget.code, "D1PLUS_QUERY_BUDGET");
   assert.equal(seen.budgetAfter, 4, "the refused fan-out ran nothing");

@@ -138,6 +138,12 @@ async function surfaceScenario(db, env) {
   seen.sqliteError = await catchMessage(() => ins.bind("acme", 1, "dup", null).run());
   seen.proxyError = await catchMessage(() => db.prepare("UPDATE notes SET body = 'x'").run());
   seen.syntaxError = await catchMessage(() => db.prepare("SELEC nothing").all());
+  // Deep nesting parses within the Worker's stack. Past d1plus's nesting limit the statement
+  // is routed by the token scan (it names no table: the home shard), never a trap.
+  const nest = (n) => `SELECT ${"(".repeat(n)}1${")".repeat(n)} AS v`;
+  seen.nested = await db.prepare(nest(30)).first("v");
+  seen.tooDeep = await db.prepare(nest(5000)).first("v");
+  seen.deepExpr = await catchMessage(() => db.prepare(`SELECT ${Array(2000).fill("1").join(" + ")} AS v`).first("v"));
   // A query budget refuses a fan-out before it would exceed it, and runs nothing.
   const small = D1Database.fromEnv(env, POLICY, "SHARD_", { queryBudget: 6 });
   await small.prepare("SELECT count(*) FROM notes").all(); // 4 shard queries
