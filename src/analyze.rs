@@ -17,8 +17,9 @@ use crate::policy::{Policy, TableKind};
 use crate::value::Value;
 use serde::Serialize;
 use sqlparser::ast::{
-    self as ast, BinaryOperator, Expr, JoinConstraint, JoinOperator, ObjectName, ObjectNamePart,
-    Query, Select, SetExpr, Statement, TableFactor, TableWithJoins, UnaryOperator, Visit, Visitor,
+    self as ast, BinaryOperator, Expr, GroupByExpr, JoinConstraint, JoinOperator, LimitClause,
+    ObjectName, ObjectNamePart, Query, Select, SelectItem, SetExpr, Statement, TableFactor,
+    TableWithJoins, UnaryOperator, Visit, Visitor,
 };
 use std::ops::ControlFlow;
 
@@ -119,6 +120,22 @@ pub struct Analysis {
     pub fanout_hazards: Vec<String>,
     /// Number of SELECTs in the outermost compound (1 for a plain SELECT).
     pub branches: usize,
+    /// The LIMIT/OFFSET of FROM subqueries read as if their rows were the table's (see
+    /// [`DerivedLimit`]): a fan-out needs each to be a no-op.
+    pub derived_limits: Vec<DerivedLimit>,
+}
+
+/// A subquery in the outermost FROM that only filters and projects rows of its tables (no
+/// DISTINCT, GROUP BY, aggregate, compound or window): its rows over all shards are the
+/// union of its rows on each shard, so the outer query reads it like a sharded table, if
+/// its LIMIT and OFFSET, known only with the parameters, drop nothing (`LIMIT -1 OFFSET 0`,
+/// as Prisma writes `count()` and `aggregate()`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DerivedLimit {
+    /// The LIMIT, if any.
+    pub limit: Option<KeyExpr>,
+    /// The OFFSET, if any.
+    pub offset: Option<KeyExpr>,
 }
 
 impl Analysis {
@@ -133,6 +150,7 @@ impl Analysis {
             sharded_views: Vec::new(),
             fanout_hazards: Vec::new(),
             branches: 1,
+            derived_limits: Vec::new(),
         }
     }
 }
@@ -499,6 +517,12 @@ struct Scopes<'a> {
     /// The current SELECT of the outermost compound (0, 1, … for each `UNION` branch).
     branch: usize,
     top_selects: usize,
+    /// Transparent FROM subqueries of the outermost query (see [`DerivedLimit`]), by
+    /// identity, and how many of them the visitor is inside: their SELECT is analyzed as
+    /// top level (its tables and pins route the statement).
+    transparent: Vec<*const Query>,
+    lifted: usize,
+    derived_limits: Vec<DerivedLimit>,
 }
 
 impl<'a> Scopes<'a> {
@@ -522,6 +546,70 @@ impl<'a> Scopes<'a> {
             registered: 0,
             branch: 0,
             top_selects: 0,
+            transparent: Vec::new(),
+            lifted: 0,
+            derived_limits: Vec::new(),
+        }
+    }
+
+    /// The nesting level of the current query: 1 for the statement's output query (and the
+    /// transparent FROM subqueries lifted into it).
+    fn level(&self) -> usize {
+        (self.query_depth + self.depth_offset).saturating_sub(self.lifted)
+    }
+
+    fn is_transparent(&self, q: &Query) -> bool {
+        self.transparent.iter().any(|p| std::ptr::eq(*p, q))
+    }
+
+    /// The LIMIT/OFFSET of a FROM subquery that only filters and projects, or None.
+    fn transparent_limits(&self, q: &Query) -> Option<DerivedLimit> {
+        let SetExpr::Select(sel) = q.body.as_ref() else {
+            return None;
+        };
+        let plain = q.with.is_none()
+            && q.fetch.is_none()
+            && matches!(sel.distinct, None | Some(sqlparser::ast::Distinct::All))
+            && matches!(&sel.group_by, GroupByExpr::Expressions(g, m) if g.is_empty() && m.is_empty())
+            && sel.having.is_none()
+            && sel.named_window.is_empty()
+            && sel.qualify.is_none()
+            && sel.top.is_none()
+            && sel.projection.iter().all(|i| match i {
+                SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
+                    !crate::plan::fanout::has_aggregate(e)
+                }
+                _ => true,
+            });
+        if !plain {
+            return None;
+        }
+        let known = |e: &Expr| key_literal(self.parsed, e);
+        match &q.limit_clause {
+            None => Some(DerivedLimit {
+                limit: None,
+                offset: None,
+            }),
+            Some(LimitClause::LimitOffset {
+                limit,
+                offset,
+                limit_by,
+            }) if limit_by.is_empty() => {
+                let limit = match limit {
+                    Some(e) => Some(known(e)?),
+                    None => None,
+                };
+                let offset = match offset {
+                    Some(o) => Some(known(&o.value)?),
+                    None => None,
+                };
+                Some(DerivedLimit { limit, offset })
+            }
+            Some(LimitClause::OffsetCommaLimit { offset, limit }) => Some(DerivedLimit {
+                limit: Some(known(limit)?),
+                offset: Some(known(offset)?),
+            }),
+            Some(_) => None,
         }
     }
 
@@ -569,6 +657,7 @@ impl<'a> Scopes<'a> {
         a.sharded_views = self.sharded_views;
         a.fanout_hazards = self.hazards;
         a.branches = self.top_selects.max(1);
+        a.derived_limits = self.derived_limits;
     }
 
     /// Records a table name outside any FROM (an INSERT target).
@@ -709,6 +798,20 @@ impl<'a> Scopes<'a> {
         } = factor
         {
             self.add_joined(table_with_joins, top_level, frame, ons);
+            return;
+        }
+        if let TableFactor::Derived {
+            lateral: false,
+            subquery,
+            ..
+        } = factor
+        {
+            if top_level {
+                if let Some(limits) = self.transparent_limits(subquery) {
+                    self.transparent.push(&**subquery as *const Query);
+                    self.derived_limits.push(limits);
+                }
+            }
             return;
         }
         let TableFactor::Table {
@@ -1052,6 +1155,9 @@ impl Visitor for Scopes<'_> {
 
     fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<Error> {
         self.query_depth += 1;
+        if self.is_transparent(query) {
+            self.lifted += 1;
+        }
         if let Some(with) = &query.with {
             for cte in &with.cte_tables {
                 self.ctes.push(cte.alias.name.value.clone());
@@ -1060,7 +1166,7 @@ impl Visitor for Scopes<'_> {
                 self.hazards.push("WITH RECURSIVE".into());
             }
         }
-        let nested = self.query_depth + self.depth_offset > 1;
+        let nested = self.level() > 1;
         if nested && query.limit_clause.is_some() {
             self.hazards
                 .push("LIMIT or OFFSET inside a subquery".into());
@@ -1068,14 +1174,18 @@ impl Visitor for Scopes<'_> {
         ControlFlow::Continue(())
     }
 
-    fn post_visit_query(&mut self, _query: &Query) -> ControlFlow<Error> {
+    fn post_visit_query(&mut self, query: &Query) -> ControlFlow<Error> {
+        if self.is_transparent(query) {
+            self.lifted -= 1;
+        }
         self.query_depth = self.query_depth.saturating_sub(1);
         ControlFlow::Continue(())
     }
 
     fn pre_visit_select(&mut self, select: &Select) -> ControlFlow<Error> {
-        let top_level = self.query_depth + self.depth_offset == 1;
-        if top_level {
+        let top_level = self.level() == 1;
+        // A lifted subquery's SELECT belongs to the branch of the SELECT it is read by.
+        if self.query_depth + self.depth_offset == 1 {
             self.branch = self.top_selects;
             self.top_selects += 1;
         }

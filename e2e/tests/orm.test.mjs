@@ -1,4 +1,4 @@
-// Drizzle, Kysely and hand-written D1 code, unchanged, on the sharded D1Database
+// Drizzle, Kysely, Prisma and hand-written D1 code, unchanged, on the sharded D1Database
 // (e2e/worker/app.js, bundled by build.mjs), on four local D1 shards.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -65,6 +65,30 @@ test("Kysely (kysely-d1) runs unchanged", async () => {
   shards.forEach((rows, shard) => {
     for (const r of rows) assert.equal(SHARD_OF[r.tenantId], shard);
   });
+});
+
+test("Prisma (@prisma/adapter-d1) runs unchanged", async () => {
+  const seen = await scenario("/prisma");
+  assert.deepEqual(seen.created, { tenantId: "acme", id: 1, item: "anvil", qty: 1 });
+  assert.deepEqual(seen.createMany, { count: 3 });
+  assert.deepEqual(seen.acme, [
+    { tenantId: "acme", id: 1, item: "anvil", qty: 1 },
+    { tenantId: "acme", id: 4, item: "rocket", qty: 5 },
+  ]);
+  assert.deepEqual(seen.top, [
+    { id: 4, qty: 5 },
+    { id: 2, qty: 3 },
+  ]);
+  assert.deepEqual(seen.unique, { tenantId: "tenant-1", id: 2, item: "rope", qty: 3 });
+  assert.deepEqual(seen.updated, { tenantId: "acme", id: 4, item: "rocket", qty: 6 });
+  assert.deepEqual(seen.deleted, { count: 1 });
+  assert.equal(seen.count, 3);
+  assert.deepEqual(seen.sum, { _sum: { qty: 10 } });
+  const shards = await perShard(mf, "SELECT tenantId FROM porders");
+  shards.forEach((rows, shard) => {
+    for (const r of rows) assert.equal(SHARD_OF[r.tenantId], shard);
+  });
+  assert.equal(shards.flat().length, 3);
 });
 
 test("D1's surface: bind rules, first, raw, run, exec, sql, errors, sessions", async () => {

@@ -1,4 +1,4 @@
-// A test Worker whose data code is written against D1 and left unchanged: the only d1plus
+// A test Worker whose data code (Drizzle, Kysely, Prisma, plain D1 calls) is written against D1 and left unchanged: the only d1plus
 // line is how `db` is made (`D1Database.fromEnv` instead of `env.DB`). Each path runs one
 // scenario and answers what it saw, as JSON, for e2e/tests/orm.test.mjs to check.
 import { D1Database } from "../../js/d1plus.js";
@@ -7,6 +7,8 @@ import { and, asc, desc, eq, sql } from "drizzle-orm";
 import { integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import { Kysely } from "kysely";
 import { D1Dialect } from "kysely-d1";
+import { PrismaD1 } from "@prisma/adapter-d1";
+import { PrismaClient } from "../prisma/generated/client.ts";
 
 const events = sqliteTable(
   "events",
@@ -100,6 +102,35 @@ async function kyselyScenario(db) {
   return seen;
 }
 
+async function prismaScenario(db) {
+  // Prisma's migrations need its schema engine (not installable offline here): the table
+  // is made with plain SQL, as `prisma migrate diff --script` would print it.
+  await db.exec(
+    'CREATE TABLE IF NOT EXISTS "porders" ("tenantId" TEXT NOT NULL, "id" INTEGER NOT NULL, "item" TEXT, "qty" INTEGER NOT NULL DEFAULT 1, PRIMARY KEY ("tenantId", "id"))',
+  );
+  const prisma = new PrismaClient({ adapter: new PrismaD1(db) });
+  const seen = {};
+  seen.created = await prisma.order.create({ data: { tenantId: "acme", id: 1, item: "anvil" } });
+  seen.createMany = await prisma.order.createMany({
+    data: [
+      { tenantId: "tenant-1", id: 2, item: "rope", qty: 3 },
+      { tenantId: "ümlaut", id: 3, item: "glue", qty: 2 },
+      { tenantId: "acme", id: 4, item: "rocket", qty: 5 },
+    ],
+  });
+  seen.acme = await prisma.order.findMany({ where: { tenantId: "acme" }, orderBy: { id: "asc" } });
+  seen.top = await prisma.order.findMany({ orderBy: { qty: "desc" }, take: 2, select: { id: true, qty: true } });
+  seen.unique = await prisma.order.findUnique({ where: { tenantId_id: { tenantId: "tenant-1", id: 2 } } });
+  seen.updated = await prisma.order.update({
+    where: { tenantId_id: { tenantId: "acme", id: 4 } },
+    data: { qty: { increment: 1 } },
+  });
+  seen.deleted = await prisma.order.deleteMany({ where: { tenantId: "ümlaut" } });
+  seen.count = await prisma.order.count();
+  seen.sum = await prisma.order.aggregate({ _sum: { qty: true } });
+  return seen;
+}
+
 // D1's own surface: binding rules, first(), raw(), run(), exec(), errors.
 async function surfaceScenario(db, env) {
   const seen = {};
@@ -166,6 +197,7 @@ const POLICY = {
       { name: "events", keyColumn: "tenantId" },
       { name: "orders", keyColumn: "tenantId" },
       { name: "notes", keyColumn: "tenantId" },
+      { name: "porders", keyColumn: "tenantId" },
     ],
   },
 };
@@ -173,7 +205,7 @@ const POLICY = {
 export default {
   async fetch(request, env) {
     const db = D1Database.fromEnv(env, POLICY);
-    const scenario = { "/drizzle": drizzleScenario, "/kysely": kyselyScenario, "/surface": surfaceScenario }[
+    const scenario = { "/drizzle": drizzleScenario, "/kysely": kyselyScenario, "/prisma": prismaScenario, "/surface": surfaceScenario }[
       new URL(request.url).pathname
     ];
     if (!scenario) return new Response("no such scenario", { status: 404 });

@@ -3,9 +3,10 @@
 //! cannot run per shard (window functions, LIMIT inside subqueries) is refused with a
 //! clear error.
 
-use crate::analyze::{object_name, Analysis};
+use crate::analyze::{object_name, Analysis, KeyExpr};
 use crate::error::{Error, Result};
 use crate::parse::Parsed;
+use crate::value::Value;
 use sqlparser::ast::{Expr, Statement};
 
 /// Aggregate functions of SQLite (with one argument for min/max).
@@ -67,9 +68,25 @@ pub(crate) fn refuse(construct: &str, a: &Analysis) -> Error {
 }
 
 /// Refuses a multi-shard read that plain concatenation would answer wrongly.
-pub(crate) fn check_fanout_read(parsed: &Parsed, a: &Analysis) -> Result<()> {
+pub(crate) fn check_fanout_read(parsed: &Parsed, a: &Analysis, params: &[Value]) -> Result<()> {
     if let Some(h) = a.fanout_hazards.first() {
         return Err(refuse(h, a));
+    }
+    // A FROM subquery read like a table must keep all its rows on every shard.
+    let numeric = |k: &KeyExpr| match super::key_value(k, params) {
+        Value::Integer(i) => Some(i as f64),
+        Value::Real(r) if r.fract() == 0.0 => Some(r),
+        _ => None,
+    };
+    for d in &a.derived_limits {
+        let unlimited = d
+            .limit
+            .as_ref()
+            .is_none_or(|l| numeric(l).is_some_and(|n| n < 0.0));
+        let no_offset = d.offset.as_ref().is_none_or(|o| numeric(o) == Some(0.0));
+        if !(unlimited && no_offset) {
+            return Err(refuse("LIMIT or OFFSET inside a subquery", a));
+        }
     }
     let Ok(Statement::Query(q)) = &parsed.ast else {
         return Err(refuse("this statement", a));

@@ -2,7 +2,7 @@
 //! combine. A [`Plan`] is plain data: it prints (`d1plus explain`), compares and snapshots.
 
 mod aggregate;
-mod fanout;
+pub(crate) mod fanout;
 mod insert_select;
 mod insert_split;
 mod route;
@@ -372,7 +372,7 @@ pub fn plan(
             if matches!(route.target, Target::Home | Target::One(_)) {
                 return Ok(unchanged(route.target, route.reason, Combine::Single));
             }
-            fanout::check_fanout_read(parsed, analysis)?;
+            fanout::check_fanout_read(parsed, analysis, params)?;
             let Ok(Statement::Query(q)) = &parsed.ast else {
                 return Err(Error::internal("a fan-out read without a query AST"));
             };
