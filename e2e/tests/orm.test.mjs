@@ -137,3 +137,9 @@ test("D1's surface: bind rules, first, raw, run, exec, sql, errors, sessions", a
   assert.match(String(seen.bookmark), /^d1plus1:/);
   assert.equal(seen.constructorName, "D1Database");
 });
+
+test("a fan-out holds at most 6 shard calls at once", async () => {
+  const seen = await scenario("/concurrency");
+  assert.deepEqual(seen.shards, [0, 1, 2, 3, 4, 5, 6, 7], "every shard got the DDL");
+  assert.equal(seen.most, 6);
+});

@@ -189,6 +189,39 @@ async function surfaceScenario(db, env) {
   return seen;
 }
 
+// Eight fake D1 bindings that answer after a delay and count calls in flight: a fan-out
+// over them may hold at most 6 at once (a Worker's limit on simultaneous connections).
+async function concurrencyScenario() {
+  let inFlight = 0;
+  let most = 0;
+  const calls = [];
+  const later = (value) =>
+    new Promise((resolve) => {
+      inFlight += 1;
+      most = Math.max(most, inFlight);
+      setTimeout(() => {
+        inFlight -= 1;
+        resolve(value);
+      }, 20);
+    });
+  const fake = (shard) => {
+    const statement = (sql) => ({
+      bind: () => statement(sql),
+      raw: () => (calls.push([shard, sql]), later([[]])),
+      sql,
+    });
+    return {
+      prepare: statement,
+      batch: (list) => (calls.push([shard, list.map((s) => s.sql).join("; ")]), later(list.map(() => ({ results: [], meta: { changes: 0 } })))),
+    };
+  };
+  const policy = { name: "eight", capacity: { mode: "manual", targetShardCount: 8 }, sharding: { tables: [{ name: "t", keyColumn: "k" }] } };
+  const db = new D1Database([0, 1, 2, 3, 4, 5, 6, 7].map(fake), policy);
+  await db.prepare("CREATE TABLE t (k TEXT PRIMARY KEY, v)").run();
+  const ddl = calls.filter(([, sql]) => sql.startsWith("CREATE TABLE t"));
+  return { most, shards: ddl.map(([shard]) => shard).sort() };
+}
+
 const POLICY = {
   name: "e2e",
   capacity: { mode: "manual", targetShardCount: 4 },
@@ -205,7 +238,8 @@ const POLICY = {
 export default {
   async fetch(request, env) {
     const db = D1Database.fromEnv(env, POLICY);
-    const scenario = { "/drizzle": drizzleScenario, "/kysely": kyselyScenario, "/prisma": prismaScenario, "/surface": surfaceScenario }[
+    const scenario = { "/drizzle": drizzleScenario, "/kysely": kyselyScenario, "/prisma": prismaScenario,
+      "/concurrency": concurrencyScenario, "/surface": surfaceScenario }[
       new URL(request.url).pathname
     ];
     if (!scenario) return new Response("no such scenario", { status: 404 });
