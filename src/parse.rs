@@ -203,10 +203,20 @@ impl Parsed {
 
 fn parse_one(sql: &str) -> std::result::Result<Statement, ParserError> {
     let dialect = SQLiteDialect {};
-    let mut statements = Parser::new(&dialect)
+    let mut parser = Parser::new(&dialect)
         .with_recursion_limit(MAX_NESTING)
-        .try_with_sql(sql)?
-        .parse_statements()?;
+        .try_with_sql(sql)?;
+    let mut statements = parser.parse_statements()?;
+    // sqlparser stops at an END keyword (the end of a BEGIN … END block) and leaves the
+    // rest unread, where SQLite may read END as an alias (`FROM users END ORDER BY id`):
+    // an AST that covers less than the statement must not be planned from.
+    let rest = parser.peek_token();
+    if rest.token != sqlparser::tokenizer::Token::EOF {
+        return Err(ParserError::ParserError(format!(
+            "{} at {} is left unread",
+            rest.token, rest.span.start
+        )));
+    }
     if statements.len() == 1 {
         statements
             .pop()
@@ -238,6 +248,9 @@ mod tests {
         assert!(Parsed::new("SELECT 1; SELECT 2").is_err());
         assert!(Parsed::new("SELECT 1;").is_ok());
         assert!(Parsed::new("  -- nothing\n").is_err());
+        // sqlparser stops at END; what it leaves unread must not be lost.
+        let p = Parsed::new("SELECT id FROM users END ORDER BY id").unwrap();
+        assert!(p.ast.is_err(), "{:?}", p.ast);
         let e = Parsed::new("DELETE FROM t /*\0*/ WHERE k = 1").unwrap_err();
         assert!(e.to_string().contains("NUL byte"), "{e}");
     }

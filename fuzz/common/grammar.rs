@@ -338,6 +338,12 @@ impl Gen<'_, '_> {
                 let (lo, hi) = (self.value(ty), self.value(ty));
                 format!("{c} BETWEEN {lo} AND {hi}")
             }
+            7 if self.b.chance(25) => {
+                // A key compared under another collation pins nothing.
+                let (c, ty) = self.key_column(scope);
+                let v = self.value(ty);
+                format!("{c} = {v} COLLATE NOCASE")
+            }
             7 => {
                 let (c, _) = self.column(scope, false);
                 let p = self.b.pick(&["'a%'", "'%e%'", "'_'", "'ACME'"]);
@@ -379,8 +385,9 @@ impl Gen<'_, '_> {
                 } else {
                     String::new()
                 };
+                let limit = if self.b.chance(15) { " LIMIT 1" } else { "" };
                 format!(
-                    "{c} IN (SELECT x.{} FROM {} x{cond})",
+                    "{c} IN (SELECT x.{} FROM {} x{cond}{limit})",
                     inner.key, inner.name
                 )
             }
@@ -576,17 +583,22 @@ impl Gen<'_, '_> {
             }
             1 => {
                 let (c, _) = self.column(&scope, false);
-                sql += &format!(" ORDER BY {c}");
+                let collate = self
+                    .b
+                    .pick(&["", "", " COLLATE NOCASE", " COLLATE RTRIM", " DESC"]);
+                sql += &format!(" ORDER BY {c}{collate}");
                 (sql, false)
             }
             _ => (sql, false),
         }
     }
 
+    /// An aggregate, or (half the time) an expression over one, which d1plus evaluates
+    /// itself after the merge.
     fn aggregate(&mut self, scope: &[Src]) -> String {
         let (c, _) = self.column(scope, false);
-        match self.b.below(16) {
-            0 => "count(*)".into(),
+        let base = match self.b.below(9) {
+            0 => "count(*)".to_string(),
             1 => format!("count({c})"),
             2 => format!("sum({c})"),
             3 => format!("total({c})"),
@@ -594,14 +606,38 @@ impl Gen<'_, '_> {
             5 => format!("min({c})"),
             6 => format!("max({c})"),
             7 => format!("count(DISTINCT {c})"),
-            8 => format!("sum(DISTINCT {c})"),
-            9 => format!("max({c}) - min({c})"),
-            10 => format!("round(avg({c}), 2)"),
-            11 => format!("sum({c}) + count(*)"),
-            12 => format!("coalesce(sum({c}), 0)"),
-            13 => "count(*) AS n".into(),
-            14 => format!("avg({c}) * 2"),
-            _ => format!("min({c}) IS NULL"),
+            _ => format!("sum(DISTINCT {c})"),
+        };
+        if self.b.chance(50) {
+            return base;
+        }
+        match self.b.below(26) {
+            0 => format!("{base} - min({c})"),
+            1 => format!("round({base}, 2)"),
+            2 => format!("{base} + count(*)"),
+            3 => format!("coalesce({base}, 0)"),
+            4 => format!("{base} AS n"),
+            5 => format!("{base} * 2"),
+            6 => format!("{base} IS NULL"),
+            7 => format!("abs({base})"),
+            8 => format!("{base} / 2"),
+            9 => format!("{base} / 2.0"),
+            10 => format!("-{base}"),
+            11 => format!("{base} > {}", self.value(Ty::Any)),
+            12 => format!("{base} = {}", self.value(Ty::Any)),
+            13 => format!("iif({base} > 1, 'y', 'n')"),
+            14 => format!("CASE WHEN {base} IS NULL THEN 0 ELSE 1 END"),
+            15 => format!("typeof({base})"),
+            16 => format!("length(group_concat({c}))"),
+            17 => format!("upper({base})"),
+            18 => format!("nullif({base}, 0)"),
+            19 => format!("ifnull({base}, 'none')"),
+            20 => format!("cast({base} AS TEXT)"),
+            21 => format!("{base} * 4611686018427387904"),
+            22 => format!("{base} IN (1, 2, '3')"),
+            23 => format!("{base} % 3"),
+            24 => format!("max({c}) - min({c})"),
+            _ => format!("{base} || 'x'"),
         }
     }
 
@@ -624,12 +660,18 @@ impl Gen<'_, '_> {
         }
         sql += &format!(" GROUP BY {}", groups.join(", "));
         if self.b.chance(30) {
-            let having = match self.b.below(3) {
+            let having = match self.b.below(5) {
                 0 => format!("count(*) > {}", self.value(Ty::Int)),
                 1 => {
                     let (c, ty) = self.column(&scope, false);
                     format!("sum({c}) >= {}", self.value(ty))
                 }
+                2 => {
+                    // A group column keeps its affinity after the merge: `amount = '7'`.
+                    let g = groups[self.b.below(groups.len())].clone();
+                    format!("{g} = {}", self.value(Ty::Any))
+                }
+                3 => self.aggregate(&scope),
                 _ => {
                     let (c, _) = self.column(&scope, false);
                     format!("min({c}) IS NOT NULL")

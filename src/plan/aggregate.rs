@@ -535,12 +535,41 @@ fn item_expr_range(parsed: &Parsed, item: &Range<usize>, aliased: bool) -> Range
 
 /// SQLite's name for a result column: the alias; a column's own name; otherwise the
 /// expression's text as written.
-fn column_name(parsed: &Parsed, item: &SelectItem, range: &Range<usize>) -> String {
+/// The name SQLite gives a result column: the alias, a column's declared name (however
+/// the query spells it), or the expression's text.
+fn column_name(
+    parsed: &Parsed,
+    item: &SelectItem,
+    range: &Range<usize>,
+    a: &Analysis,
+    cx: Context<'_>,
+) -> String {
+    let declared = |spelled: &str| -> String {
+        let tables = a
+            .refs
+            .iter()
+            .filter(|r| r.top_level)
+            .map(|r| r.table.as_str())
+            .chain(a.reference.iter().map(String::as_str))
+            .chain(a.unsharded.iter().map(String::as_str));
+        let mut names = tables.filter_map(|t| {
+            cx.catalog
+                .get(t)?
+                .column(spelled)
+                .map(|(_, c)| c.name.clone())
+        });
+        match (names.next(), names.next()) {
+            // One table has it, or all that have it spell it alike.
+            (Some(name), None) => name,
+            (Some(name), Some(other)) if name == other && names.all(|n| n == name) => name,
+            _ => spelled.to_string(),
+        }
+    };
     match item {
         SelectItem::ExprWithAlias { alias, .. } => alias.value.clone(),
-        SelectItem::UnnamedExpr(Expr::Identifier(id)) => id.value.clone(),
+        SelectItem::UnnamedExpr(Expr::Identifier(id)) => declared(&id.value),
         SelectItem::UnnamedExpr(Expr::CompoundIdentifier(p)) => {
-            p.last().map(|i| i.value.clone()).unwrap_or_default()
+            p.last().map(|i| declared(&i.value)).unwrap_or_default()
         }
         _ => parsed.sql[range.clone()].to_string(),
     }
@@ -772,7 +801,7 @@ pub(crate) fn plan_aggregate(
         .projection
         .iter()
         .zip(&items)
-        .map(|(i, r)| column_name(parsed, i, r))
+        .map(|(i, r)| column_name(parsed, i, r, a, cx))
         .collect();
     let _ = sql;
     Ok(PlannedAggregate {
