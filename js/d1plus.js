@@ -30,9 +30,8 @@ function engineFor(policy) {
       throw asError(e);
     }
     if (engines.size >= MAX_ENGINES) {
-      const [oldest, old] = engines.entries().next().value;
-      engines.delete(oldest);
-      old.free();
+      // Forgotten, not freed: handles made before may still use it.
+      engines.delete(engines.keys().next().value);
     }
     engines.set(json, engine);
   }
@@ -43,17 +42,22 @@ function asError(e) {
   return e instanceof Error ? e : new Error(String(e));
 }
 
-function d1Error({ message, code, shard }) {
-  const e = new Error(message);
+// Errors as D1 makes them: `new Error("CODE: text", { cause: new Error("text") })`, plus
+// the stable `code` (and the failing shard, where one failed).
+function coded(code, message, shard) {
+  const text = message.startsWith(`${code}: `) ? message.slice(code.length + 2) : message;
+  const e = new Error(`${code}: ${text}`, { cause: new Error(text) });
   e.code = code;
   if (shard !== null && shard !== undefined) e.shard = shard;
   return e;
 }
 
+function d1Error({ message, code, shard }) {
+  return coded(code, message, shard);
+}
+
 function proxyError(code, message) {
-  const e = new Error(`${code}: ${message}`);
-  e.code = code;
-  return e;
+  return coded(code, message);
 }
 
 // D1's binding rules (workerd's d1-api.ts): numbers and strings as they are, booleans as
@@ -66,21 +70,14 @@ function bindable(v) {
     if (v === null) return v;
     if (Array.isArray(v) && v.every((b) => typeof b === "number" && b >= 0 && b < 256)) return v;
     if (v instanceof ArrayBuffer) return Array.from(new Uint8Array(v));
-    if (ArrayBuffer.isView(v)) return Array.from(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+    // As D1 does: a view's elements (a Uint8Array's bytes).
+    if (ArrayBuffer.isView(v)) return Array.from(v);
   }
-  const e = new Error(`D1_TYPE_ERROR: Type '${type}' not supported for value '${v}'`);
-  e.code = "D1_TYPE_ERROR";
-  throw e;
+  throw coded("D1_TYPE_ERROR", `Type '${type}' not supported for value '${v}'`);
 }
 
 function toObjects({ columns, rows }) {
-  return rows.map((row) => {
-    const o = {};
-    columns.forEach((c, i) => {
-      o[c] = row[i];
-    });
-    return o;
-  });
+  return rows.map((row) => Object.fromEntries(row.map((cell, i) => [columns[i], cell])));
 }
 
 function toResult(answer) {
@@ -91,7 +88,11 @@ function toResult(answer) {
   };
 }
 
-/** Where calls go: the shard bindings (or sessions) and the budget they share. */
+/**
+ * Where calls go: the shard bindings (or sessions), and the request's budget
+ * `{ limit, used, checked }`, shared by a D1Database and its sessions. The engine draws on
+ * the budget before it calls any shard; the first call of a request re-reads the schema.
+ */
 class Runner {
   constructor(engine, shards, budget) {
     this.engine = engine;
@@ -100,10 +101,10 @@ class Runner {
   }
 
   async call(kind, request) {
-    const left = this.budget.limit === null ? undefined : Math.max(0, this.budget.limit - this.budget.used);
-    const text = await this.engine.run(this.shards, kind, request, left);
+    const revalidate = !this.budget.checked;
+    this.budget.checked = true;
+    const text = await this.engine.run(this.shards, kind, request, this.budget, revalidate);
     const envelope = JSON.parse(text);
-    this.budget.used += envelope.used;
     if (envelope.error) throw d1Error(envelope.error);
     return envelope.ok;
   }
@@ -130,9 +131,9 @@ export class D1PreparedStatement {
     return { sql: this.statement, params: this.params, shard: this.#shard ?? null };
   }
 
-  /** @internal whether `runner` runs this statement (statements of one database only). */
+  /** @internal whether this statement was prepared on the database (or a session of it) `runner` serves. */
   ranBy(runner) {
-    return this.#runner === runner;
+    return this.#runner.budget === runner.budget;
   }
 
   async #answer() {
@@ -144,9 +145,7 @@ export class D1PreparedStatement {
     const row = toObjects({ columns: answer.columns, rows: answer.rows.slice(0, 1) })[0];
     if (colName !== undefined) {
       if (row !== undefined && row[colName] === undefined) {
-        const e = new Error(`D1_COLUMN_NOTFOUND: Column not found (${colName})`);
-        e.code = "D1_COLUMN_NOTFOUND";
-        throw e;
+        throw coded("D1_COLUMN_NOTFOUND", `Column not found (${colName})`);
       }
       return row?.[colName] ?? null;
     }
@@ -253,7 +252,10 @@ export class D1Database extends Queryable {
       }
     });
     const limit = options.queryBudget === undefined ? DEFAULT_QUERY_BUDGET : options.queryBudget;
-    const budget = { limit, used: 0 };
+    if (limit !== null && !(typeof limit === "number" && limit >= 0)) {
+      throw proxyError("D1PLUS_INVALID_POLICY", `queryBudget must be a number >= 0 or null, not ${limit}`);
+    }
+    const budget = { limit: limit === Infinity ? null : limit, used: 0, checked: false };
     super(new Runner(engine, shards, budget));
     this.#engine = engine;
     this.#shards = shards;
@@ -281,15 +283,21 @@ export class D1Database extends Queryable {
 
   /** Runs a script statement by statement, as D1's exec(): `{ count, duration }`. */
   async exec(query) {
-    const r = await this._runner.call("exec", query);
-    return { count: r.count, duration: r.duration };
+    try {
+      const r = await this._runner.call("exec", query);
+      return { count: r.count, duration: r.duration };
+    } catch (e) {
+      // D1 reports a failing exec() as D1_EXEC_ERROR.
+      throw e.code === "D1_ERROR" ? coded("D1_EXEC_ERROR", e.message.slice("D1_ERROR: ".length), e.shard) : e;
+    }
   }
 
   /**
    * A session over every shard. `constraintOrBookmark` is `first-unconstrained` (the
    * default), `first-primary`, or a bookmark from `getBookmark()` of an earlier session.
    */
-  withSession(constraintOrBookmark = "first-unconstrained") {
+  withSession(constraintOrBookmark) {
+    constraintOrBookmark = constraintOrBookmark?.trim?.() || "first-unconstrained";
     const n = this.#shards.length;
     let parts;
     if (constraintOrBookmark === "first-unconstrained" || constraintOrBookmark === "first-primary") {

@@ -567,8 +567,13 @@ impl<'a> Scopes<'a> {
         let SetExpr::Select(sel) = q.body.as_ref() else {
             return None;
         };
+        // No ORDER BY: SQLite carries a subquery's order to the outer query when it
+        // flattens it, and a fan-out would lose it. No nested query at all: an aggregate
+        // in one may aggregate over this query's rows (`(SELECT max(e.id))`).
         let plain = q.with.is_none()
+            && q.order_by.is_none()
             && q.fetch.is_none()
+            && !has_nested_query(&q.body)
             && matches!(sel.distinct, None | Some(sqlparser::ast::Distinct::All))
             && matches!(&sel.group_by, GroupByExpr::Expressions(g, m) if g.is_empty() && m.is_empty())
             && sel.having.is_none()
@@ -800,18 +805,8 @@ impl<'a> Scopes<'a> {
             self.add_joined(table_with_joins, top_level, frame, ons);
             return;
         }
-        if let TableFactor::Derived {
-            lateral: false,
-            subquery,
-            ..
-        } = factor
-        {
-            if top_level {
-                if let Some(limits) = self.transparent_limits(subquery) {
-                    self.transparent.push(&**subquery as *const Query);
-                    self.derived_limits.push(limits);
-                }
-            }
+        if let TableFactor::Derived { .. } = factor {
+            // Made transparent (or not) by `pre_visit_select`, before its frame.
             return;
         }
         let TableFactor::Table {
@@ -1115,6 +1110,21 @@ pub fn parse_number_literal(text: &str) -> Option<Value> {
     text.parse::<f64>().ok().map(Value::Real)
 }
 
+/// Whether a query body holds a query of its own (a subquery anywhere, a compound).
+fn has_nested_query(body: &SetExpr) -> bool {
+    struct Finder(usize);
+    impl Visitor for Finder {
+        type Break = ();
+        fn pre_visit_query(&mut self, _q: &Query) -> ControlFlow<()> {
+            self.0 += 1;
+            ControlFlow::Break(())
+        }
+    }
+    let mut f = Finder(0);
+    let _ = body.visit(&mut f);
+    f.0 > 0 || !matches!(body, SetExpr::Select(_))
+}
+
 fn strip_nested(e: &Expr) -> &Expr {
     match e {
         Expr::Nested(inner) => strip_nested(inner),
@@ -1188,6 +1198,29 @@ impl Visitor for Scopes<'_> {
         if self.query_depth + self.depth_offset == 1 {
             self.branch = self.top_selects;
             self.top_selects += 1;
+        }
+        // The only source of an outermost SELECT, a subquery that only filters and
+        // projects, is read like the tables under it. Not when joined: an outer join
+        // would repeat the other side's rows on every shard, and the analysis does not
+        // link keys through a subquery's columns.
+        if top_level {
+            if let [TableWithJoins {
+                relation:
+                    TableFactor::Derived {
+                        lateral: false,
+                        subquery,
+                        ..
+                    },
+                joins,
+            }] = select.from.as_slice()
+            {
+                if joins.is_empty() {
+                    if let Some(limits) = self.transparent_limits(subquery) {
+                        self.transparent.push(&**subquery as *const Query);
+                        self.derived_limits.push(limits);
+                    }
+                }
+            }
         }
         let from: Vec<&TableWithJoins> = select.from.iter().collect();
         let ons = self.push_frame(&from, top_level);

@@ -82,6 +82,11 @@ struct Shared {
     catalog: RefCell<Rc<Catalog>>,
     /// Whether the catalog has been read from the home shard yet.
     loaded: std::cell::Cell<bool>,
+    /// Catalog loads started and the newest one installed (see `reload_catalog`).
+    load_started: std::cell::Cell<u64>,
+    installed: std::cell::Cell<u64>,
+    /// The rows the catalog was built from, to tell a changed schema from the same one.
+    schema_rows: RefCell<Vec<Vec<Value>>>,
     cache: RefCell<PlanCache>,
     options: Options,
 }
@@ -106,6 +111,9 @@ impl<B: Backend> Database<B> {
                 policy,
                 catalog: RefCell::new(Rc::new(Catalog::default())),
                 loaded: std::cell::Cell::new(false),
+                load_started: std::cell::Cell::new(0),
+                installed: std::cell::Cell::new(0),
+                schema_rows: RefCell::new(Vec::new()),
                 cache: RefCell::new(PlanCache::default()),
                 options,
             }),
@@ -122,11 +130,21 @@ impl<B: Backend> Database<B> {
         backend: B2,
         query_budget: Option<usize>,
     ) -> Result<Database<B2>> {
+        self.attach_with_budget(backend, Budget::new(query_budget))
+    }
+
+    /// Like [`Database::attach`], with a budget of the caller's (e.g. one shared by every
+    /// call of a request).
+    pub fn attach_with_budget<B2: Backend>(
+        &self,
+        backend: B2,
+        budget: Budget,
+    ) -> Result<Database<B2>> {
         check_shard_count(&self.shared.policy, &backend)?;
         Ok(Database {
             shared: self.shared.clone(),
             backend,
-            budget: Budget::new(query_budget),
+            budget,
         })
     }
 
@@ -164,7 +182,13 @@ impl<B: Backend> Database<B> {
     }
 
     /// Reloads the catalog from the home shard (one query).
+    ///
+    /// Loads may overlap (concurrent requests in one isolate): one that started before a
+    /// newer one finished is dropped, so an old schema never replaces a newer one. A load
+    /// that finds the schema unchanged keeps the catalog (and the cached plans).
     pub async fn reload_catalog(&self) -> Result<()> {
+        let generation = self.shared.load_started.get() + 1;
+        self.shared.load_started.set(generation);
         let batch = ShardBatch {
             shard: 0,
             statements: vec![crate::backend::ShardStatement {
@@ -178,9 +202,17 @@ impl<B: Backend> Database<B> {
             Some(Err(e)) => return Err(e),
             None => Vec::new(),
         };
+        if generation <= self.shared.installed.get() {
+            return Ok(());
+        }
+        self.shared.installed.set(generation);
+        let first = !self.shared.loaded.replace(true);
+        if !first && *self.shared.schema_rows.borrow() == rows {
+            return Ok(());
+        }
         let version = self.shared.catalog.borrow().version + 1;
         *self.shared.catalog.borrow_mut() = Rc::new(Catalog::from_rows(&rows, version));
-        self.shared.loaded.set(true);
+        *self.shared.schema_rows.borrow_mut() = rows;
         Ok(())
     }
 
@@ -285,6 +317,9 @@ impl<B: Backend> Database<B> {
                     .await?,
             );
         }
+        if statements.len() > 1 && self.backend.batch_rows_by_name() {
+            check_positional_merges(&plans)?;
+        }
         // One backend batch per shard, statements in the caller's order.
         let mut merged: Vec<ShardBatch> = Vec::new();
         // For each plan, for each of its batches: (merged index, first statement, count).
@@ -384,6 +419,24 @@ impl<B: Backend> Database<B> {
         }
         Ok(ExecResult { count, duration })
     }
+}
+
+/// A merge that reads columns by position cannot trust rows a backend hands back as
+/// objects (D1's `batch()`), unless the statement names its columns: `SELECT *` over a join
+/// may hold two columns of one name, which such rows merge into one.
+fn check_positional_merges(plans: &[Plan]) -> Result<()> {
+    for p in plans {
+        if let plan::Combine::Rows(spec) = &p.combine {
+            let positional = !spec.order.is_empty() || spec.distinct || spec.hidden > 0;
+            if positional && spec.width.is_none() {
+                return Err(Error::unsupported(
+                    "a multi-shard read with `*` and ORDER BY or DISTINCT inside batch(): D1 answers batch rows as objects, which merge columns of one name",
+                    "name the result columns (SELECT a, b …), or run the read outside batch()",
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn check_shard_count(policy: &Policy, backend: &dyn Backend) -> Result<()> {

@@ -84,11 +84,33 @@ impl Serialize for QueryResult {
     }
 }
 
+/// A budget counter that outlives one handle (the JavaScript `D1Database` of a request,
+/// shared by its concurrent calls and sessions). Read and updated synchronously, before
+/// any shard is called, so concurrent calls cannot both spend the same remainder.
+pub trait SharedBudget {
+    /// Shard statements allowed (None: unlimited).
+    fn limit(&self) -> Option<usize>;
+    /// Shard statements used so far.
+    fn used(&self) -> usize;
+    /// Records `n` more.
+    fn add(&self, n: usize);
+}
+
 /// The per-invocation query budget (D1: 50 queries on the free plan, 1000 paid).
-#[derive(Debug)]
 pub struct Budget {
     limit: Option<usize>,
     used: Cell<usize>,
+    shared: Option<Box<dyn SharedBudget>>,
+}
+
+impl std::fmt::Debug for Budget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Budget")
+            .field("limit", &self.limit)
+            .field("used", &self.used.get())
+            .field("shared", &self.shared.is_some())
+            .finish()
+    }
 }
 
 impl Budget {
@@ -97,18 +119,31 @@ impl Budget {
         Budget {
             limit,
             used: Cell::new(0),
+            shared: None,
         }
     }
 
-    /// Statements used so far.
+    /// A budget drawn from a counter shared with other handles.
+    pub fn shared(counter: Box<dyn SharedBudget>) -> Budget {
+        Budget {
+            limit: None,
+            used: Cell::new(0),
+            shared: Some(counter),
+        }
+    }
+
+    /// Statements this handle used so far.
     pub fn used(&self) -> usize {
         self.used.get()
     }
 
     /// Takes `n` statements from the budget, or refuses before anything runs.
     pub fn take(&self, n: usize) -> Result<()> {
-        let used = self.used.get();
-        if let Some(limit) = self.limit {
+        let (used, limit) = match &self.shared {
+            Some(s) => (s.used(), s.limit()),
+            None => (self.used.get(), self.limit),
+        };
+        if let Some(limit) = limit {
             if used + n > limit {
                 return Err(Error::with_remedy(
                     ErrorCode::QueryBudget,
@@ -117,7 +152,10 @@ impl Budget {
                 ));
             }
         }
-        self.used.set(used + n);
+        self.used.set(self.used.get() + n);
+        if let Some(s) = &self.shared {
+            s.add(n);
+        }
         Ok(())
     }
 }

@@ -11,7 +11,7 @@ use crate::api::{Database, Options, Statement};
 use crate::backend::d1::{D1Backend, D1Like};
 use crate::backend::recording::NullBackend;
 use crate::error::{Error, ErrorCode, Result};
-use crate::execute::{Meta, QueryResult};
+use crate::execute::{Budget, Meta, QueryResult, SharedBudget};
 use crate::plan::ShardHint;
 use crate::policy::Policy;
 use crate::value::Value;
@@ -105,14 +105,18 @@ impl Engine {
 
     /// Runs a call. `kind` is `one` (`request` is one statement, as JSON), `batch` (an
     /// array of them) or `exec` (`request` is a script). `shards` are the bindings or
-    /// sessions, shard by shard; `budget` the shard queries this call may use. Resolves to
-    /// a JSON envelope `{ ok, error, used }`.
+    /// sessions, shard by shard; `budget` is the request's `{ limit, used }`, which every
+    /// call of the request draws from (and updates) before any shard is called. With
+    /// `revalidate` (a request's first call), the schema catalog is read again first:
+    /// another isolate may have changed the schema. Resolves to a JSON envelope
+    /// `{ ok, error, used }`.
     pub fn run(
         &self,
         shards: js_sys::Array,
         kind: String,
         request: String,
-        budget: Option<u32>,
+        budget: js_sys::Object,
+        revalidate: bool,
     ) -> js_sys::Promise {
         let db = self.db.clone();
         wasm_bindgen_futures::future_to_promise(async move {
@@ -122,10 +126,16 @@ impl Engine {
                     .map(|s| s.unchecked_into::<D1Like>())
                     .collect(),
             );
-            let handle = match db.attach(backend, budget.map(|b| b as usize)) {
+            let budget = Budget::shared(Box::new(JsBudget(budget)));
+            let handle = match db.attach_with_budget(backend, budget) {
                 Ok(h) => h,
                 Err(e) => return Ok(envelope::<()>(Err(e), 0).into()),
             };
+            if revalidate {
+                if let Err(e) = handle.reload_catalog().await {
+                    return Ok(envelope::<()>(Err(e), handle.queries_used()).into());
+                }
+            }
             let text = match kind.as_str() {
                 "one" => {
                     let r = one(&db, &handle, &request).await;
@@ -153,6 +163,33 @@ impl Engine {
             };
             Ok(text.into())
         })
+    }
+}
+
+/// A request's budget, `{ limit, used }`, kept on the JavaScript side.
+struct JsBudget(js_sys::Object);
+
+impl JsBudget {
+    fn number(&self, key: &str) -> Option<f64> {
+        js_sys::Reflect::get(&self.0, &key.into()).ok()?.as_f64()
+    }
+}
+
+impl SharedBudget for JsBudget {
+    fn limit(&self) -> Option<usize> {
+        // null, undefined or Infinity: no limit.
+        self.number("limit")
+            .filter(|l| l.is_finite())
+            .map(|l| l.max(0.0) as usize)
+    }
+
+    fn used(&self) -> usize {
+        self.number("used").unwrap_or(0.0).max(0.0) as usize
+    }
+
+    fn add(&self, n: usize) {
+        let used = self.used() + n;
+        let _ = js_sys::Reflect::set(&self.0, &"used".into(), &(used as f64).into());
     }
 }
 

@@ -328,7 +328,7 @@ fn deserialize<T: DeserializeOwned>(v: serde_json::Value) -> Result<T> {
 mod worker_bindings {
     use super::*;
     use crate::api::Options;
-    use crate::backend::d1::{from_js, D1Like};
+    use crate::backend::d1::D1Like;
     use crate::policy::Policy;
     use wasm_bindgen::{JsCast, JsValue};
     use worker::d1::D1Argument;
@@ -426,7 +426,9 @@ mod worker_bindings {
         }
     }
 
-    /// D1's binding rules; every JavaScript number binds as a REAL, as D1 binds it.
+    /// D1's binding rules (workerd's `bind`): numbers (as REALs, as D1 binds them),
+    /// strings, booleans as 1/0, null, arrays of byte values, ArrayBuffers and views (their
+    /// elements); anything else is `D1_TYPE_ERROR`.
     fn bindable(v: &JsValue) -> Result<Value> {
         if let Some(b) = v.as_bool() {
             return Ok(Value::Real(if b { 1.0 } else { 0.0 }));
@@ -434,20 +436,47 @@ mod worker_bindings {
         if let Some(n) = v.as_f64() {
             return Ok(Value::Real(n));
         }
-        if v.is_null()
-            || v.as_string().is_some()
-            || v.is_instance_of::<js_sys::Uint8Array>()
-            || v.is_instance_of::<js_sys::ArrayBuffer>()
-            || js_sys::Array::is_array(v)
-        {
-            return Ok(from_js(v));
+        if v.is_null() {
+            return Ok(Value::Null);
         }
+        if let Some(s) = v.as_string() {
+            return Ok(Value::Text(s));
+        }
+        let elements = |a: js_sys::Array| -> Option<Vec<u8>> {
+            a.iter()
+                .map(|x| {
+                    x.as_f64()
+                        .filter(|b| (0.0..256.0).contains(b))
+                        .map(|b| b as u8)
+                })
+                .collect()
+        };
+        if js_sys::Array::is_array(v) {
+            if let Some(bytes) = elements(v.clone().unchecked_into()) {
+                return Ok(Value::Blob(bytes));
+            }
+        } else if let Some(buf) = v.dyn_ref::<js_sys::ArrayBuffer>() {
+            return Ok(Value::Blob(js_sys::Uint8Array::new(buf).to_vec()));
+        } else if js_sys::ArrayBuffer::is_view(v) {
+            if let Some(bytes) = elements(js_sys::Array::from(v)) {
+                return Ok(Value::Blob(bytes));
+            }
+        }
+        // What JavaScript's `${value}` shows, for the types that can get here.
+        let shown = if v.is_undefined() {
+            "undefined".to_string()
+        } else if let Some(b) = v.dyn_ref::<js_sys::BigInt>() {
+            b.to_string(10).map(String::from).unwrap_or_default()
+        } else if js_sys::Array::is_array(v) {
+            String::from(v.clone().unchecked_into::<js_sys::Array>().join(","))
+        } else {
+            "[object Object]".to_string()
+        };
         Err(fail(Error::new(
             ErrorCode::TypeError,
             format!(
-                "Type '{}' not supported for value '{}'",
+                "Type '{}' not supported for value '{shown}'",
                 v.js_typeof().as_string().unwrap_or_default(),
-                String::from(js_sys::JsString::from(v.clone()))
             ),
         )))
     }

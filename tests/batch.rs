@@ -169,8 +169,13 @@ fn repeated_statements_come_from_the_plan_cache_until_ddl_changes_the_schema() {
         (2, 1),
         "parsed once, routed three times"
     );
-    // DDL reloads the catalog: plans analyzed under the old schema are not reused.
+    // DDL reloads the catalog. An index leaves the tables as they were: plans stay.
     block_on(db.query("CREATE INDEX events_v ON events (v)", &[], None)).unwrap();
+    let (h, m) = db.cache_stats();
+    block_on(db.query(q, &[Value::Text("a".into())], None)).unwrap();
+    assert_eq!(db.cache_stats(), (h + 1, m), "an index changes no plan");
+    // A changed table does: plans analyzed under the old schema are not reused.
+    block_on(db.query("ALTER TABLE events ADD COLUMN w", &[], None)).unwrap();
     let (h2, m2) = db.cache_stats();
     block_on(db.query(q, &[Value::Text("a".into())], None)).unwrap();
     assert_eq!(
@@ -180,4 +185,45 @@ fn repeated_statements_come_from_the_plan_cache_until_ddl_changes_the_schema() {
     );
     block_on(db.query(q, &[Value::Text("b".into())], None)).unwrap();
     assert_eq!(db.cache_stats(), (h2 + 1, m2 + 1));
+}
+
+/// Shards that answer a batch's rows by column name, as D1's `batch()` does.
+struct ByName(SqliteBackend);
+
+impl d1plus::backend::Backend for ByName {
+    fn shard_count(&self) -> usize {
+        self.0.shard_count()
+    }
+    fn run(
+        &self,
+        batches: Vec<d1plus::backend::ShardBatch>,
+    ) -> futures::future::LocalBoxFuture<
+        '_,
+        Vec<Result<Vec<d1plus::backend::StatementOutput>, Error>>,
+    > {
+        self.0.run(batches)
+    }
+    fn batch_rows_by_name(&self) -> bool {
+        true
+    }
+}
+
+#[test]
+fn positional_merges_of_star_are_refused_where_batch_rows_come_by_name() {
+    let db = block_on(Database::open(
+        Policy::from_json(POLICY).unwrap(),
+        ByName(SqliteBackend::in_memory(4).unwrap()),
+        Options::default(),
+    ))
+    .unwrap();
+    block_on(db.exec("CREATE TABLE events (tenantId TEXT NOT NULL, id INTEGER NOT NULL, v TEXT, PRIMARY KEY (tenantId, id)); INSERT INTO events VALUES ('a', 1, 'x'), ('b', 2, 'y')")).unwrap();
+    let star = Statement::new("SELECT * FROM events ORDER BY id");
+    let named = Statement::new("SELECT tenantId, id FROM events ORDER BY id");
+    let e = block_on(db.batch(&[ins("c", 3), star.clone()])).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Unsupported, "{e}");
+    assert!(e.to_string().contains("name the result columns"), "{e}");
+    // Alone (not a D1 batch) or with named columns, it runs.
+    assert_eq!(block_on(db.batch(&[star])).unwrap()[0].rows.len(), 2);
+    let r = block_on(db.batch(&[ins("c", 3), named])).unwrap();
+    assert_eq!(r[1].rows.len(), 3);
 }

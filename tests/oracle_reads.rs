@@ -521,8 +521,8 @@ fn from_subqueries_read_like_their_tables_match_the_oracle() {
     for sql in [
         "SELECT count(*), sum(price) FROM (SELECT price FROM items WHERE qty IS NOT NULL) AS s",
         "SELECT tag, count(*) FROM (SELECT tag, price FROM items) GROUP BY tag ORDER BY tag",
-        "SELECT s.id, t.label FROM (SELECT id, tag FROM items WHERE price > 3) s JOIN tags t ON t.tag = s.tag ORDER BY s.id LIMIT 7",
-        "SELECT * FROM (SELECT id, name FROM items ORDER BY id DESC) ORDER BY id LIMIT 5 OFFSET 2",
+        "SELECT * FROM (SELECT id, name FROM items WHERE id % 3 = 0) ORDER BY id LIMIT 5 OFFSET 2",
+        "SELECT DISTINCT tag FROM (SELECT tag, id FROM items WHERE price IS NOT NULL) ORDER BY tag",
         "SELECT count(*) FROM (SELECT id FROM items WHERE tenantId = 'acme' LIMIT 3)",
         "SELECT max(id) FROM (SELECT id FROM items LIMIT -1)",
     ] {
@@ -566,6 +566,17 @@ fn from_subqueries_read_like_their_tables_match_the_oracle() {
             "SELECT count(*) FROM (SELECT id FROM items LIMIT 1 + 1)",
             vec![],
         ),
+        // The subquery's order decides which row LIMIT keeps, and group_concat's order.
+        ("SELECT * FROM (SELECT id, price FROM items ORDER BY price DESC, id) LIMIT 1", vec![]),
+        ("SELECT group_concat(id) FROM (SELECT id FROM items ORDER BY id)", vec![]),
+        // An aggregate in a nested query aggregates over the subquery's rows.
+        ("SELECT count(*) FROM (SELECT (SELECT max(i.id)) AS m FROM items i)", vec![]),
+        // An outer join would repeat the reference table's rows on every shard; a join is
+        // not analyzed through the subquery's columns at all.
+        ("SELECT t.tag, s.id FROM tags t LEFT JOIN (SELECT id, tag FROM items) s ON s.tag = t.tag", vec![]),
+        ("SELECT count(*) FROM tags t LEFT JOIN (SELECT * FROM items) s ON s.tag = t.tag", vec![]),
+        ("SELECT count(*) FROM tags t NATURAL LEFT JOIN (SELECT * FROM items)", vec![]),
+        ("SELECT s.id, t.label FROM (SELECT id, tag FROM items) s JOIN tags t ON t.tag = s.tag", vec![]),
     ] {
         match h.run(sql, &params, None) {
             Outcome::Refused(e) => assert!(e.to_string().contains("Remedy"), "{e}"),

@@ -130,9 +130,15 @@ test("D1's surface: bind rules, first, raw, run, exec, sql, errors, sessions", a
   assert.equal(seen.tooDeep, 1);
   // d1plus parses a 2000-term sum; SQLite (D1) then refuses its depth.
   assert.match(seen.deepExpr.message, /^D1_ERROR: Expression tree is too large/);
-  assert.equal(seen.budgetUsed, 4, "a fan-out over 4 shards is 4 queries");
+  assert.equal(seen.budgetUsed, 5, "the schema read, then a fan-out over 4 shards");
   assert.equal(seen.budget.code, "D1PLUS_QUERY_BUDGET");
-  assert.equal(seen.budgetAfter, 4, "the refused fan-out ran nothing");
+  assert.equal(seen.budgetAfter, 5, "the refused fan-out ran nothing");
+  assert.deepEqual(seen.concurrentBudget, { ran: 1, refused: ["D1PLUS_QUERY_BUDGET", "D1PLUS_QUERY_BUDGET"], used: 6 });
+  assert.deepEqual(seen.sessionBatch, [{ n: 2 }]);
+  assert.equal(seen.blankSession, null);
+  assert.equal(seen.typedArray, "0102FF");
+  assert.match(seen.cause, /^UNIQUE constraint failed/);
+  assert.match(seen.execError.message, /^D1_EXEC_ERROR: UNIQUE constraint failed/);
   assert.equal(seen.budgetKeyed, 2, "a keyed read (one query) still fits");
   assert.match(String(seen.bookmark), /^d1plus1:/);
   assert.equal(seen.constructorName, "D1Database");
@@ -142,4 +148,18 @@ test("a fan-out holds at most 6 shard calls at once", async () => {
   const seen = await scenario("/concurrency");
   assert.deepEqual(seen.shards, [0, 1, 2, 3, 4, 5, 6, 7], "every shard got the DDL");
   assert.equal(seen.most, 6);
+});
+
+test("a schema changed elsewhere is read again by the next request", async () => {
+  assert.deepEqual(await scenario("/moves-before"), { n: 1 });
+  // Another isolate rebuilds the table with its columns in another order.
+  for (const name of ["SHARD_0", "SHARD_1", "SHARD_2", "SHARD_3"]) {
+    const shard = await mf.getD1Database(name);
+    await shard.exec("DROP TABLE moves");
+    await shard.exec("CREATE TABLE moves (id INTEGER, tenantId TEXT)");
+  }
+  assert.deepEqual(await scenario("/moves-after"), { n: 1 });
+  const shards = await perShard(mf, "SELECT tenantId, id FROM moves");
+  assert.deepEqual(shards[SHARD_OF.acme], [{ tenantId: "acme", id: 7 }], "routed by the new key position");
+  assert.equal(shards.flat().length, 1);
 });

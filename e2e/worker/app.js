@@ -176,12 +176,36 @@ async function surfaceScenario(db, env) {
   seen.tooDeep = await db.prepare(nest(5000)).first("v");
   seen.deepExpr = await catchMessage(() => db.prepare(`SELECT ${Array(2000).fill("1").join(" + ")} AS v`).first("v"));
   // A query budget refuses a fan-out before it would exceed it, and runs nothing.
+  // The request's first call re-reads the schema (1 query), then fans out (4).
   const small = D1Database.fromEnv(env, POLICY, "SHARD_", { queryBudget: 6 });
-  await small.prepare("SELECT count(*) FROM notes").all(); // 4 shard queries
+  await small.prepare("SELECT count(*) FROM notes").all();
   seen.budgetUsed = small.queriesUsed;
   seen.budget = await catchMessage(() => small.prepare("SELECT count(*) FROM notes").all());
   seen.budgetAfter = small.queriesUsed;
-  seen.budgetKeyed = (await small.prepare("SELECT count(*) AS n FROM notes WHERE tenantId = 'acme'").first("n"));
+  seen.budgetKeyed = await small.prepare("SELECT count(*) AS n FROM notes WHERE tenantId = 'acme'").first("n");
+  // Concurrent calls draw on one budget: of three 4-shard fan-outs with 7 queries left, one runs.
+  const shared = D1Database.fromEnv(env, POLICY, "SHARD_", { queryBudget: 9 });
+  await shared.prepare("SELECT 1").all(); // the schema read and one home query
+  const settled = await Promise.allSettled([1, 2, 3].map(() => shared.prepare("SELECT count(*) FROM notes").all()));
+  seen.concurrentBudget = {
+    ran: settled.filter((s) => s.status === "fulfilled").length,
+    refused: settled.filter((s) => s.status === "rejected").map((s) => s.reason.code),
+    used: shared.queriesUsed,
+  };
+  // D1 accepts statements prepared on the database in a session's batch, and a blank
+  // constraint; typed arrays bind their elements; errors carry a cause.
+  const fromParent = db.prepare("SELECT count(*) AS n FROM notes WHERE tenantId = ?").bind("acme");
+  seen.sessionBatch = (await db.withSession(null).batch([fromParent]))[0].results;
+  seen.blankSession = db.withSession("  ").getBookmark();
+  seen.typedArray = await db.prepare("SELECT hex(?) AS h").bind(new Uint8Array([1, 2, 255])).first("h");
+  seen.cause = await (async () => {
+    try {
+      await ins.bind("acme", 1, "dup", null).run();
+    } catch (e) {
+      return e.cause?.message ?? null;
+    }
+  })();
+  seen.execError = await catchMessage(() => db.exec("INSERT INTO notes VALUES ('acme', 1, 'dup', NULL)"));
   const session = db.withSession("first-primary");
   await session.prepare("SELECT count(*) FROM notes").all();
   seen.bookmark = session.getBookmark();
@@ -222,6 +246,20 @@ async function concurrencyScenario() {
   return { most, shards: ddl.map(([shard]) => shard).sort() };
 }
 
+// Two requests around a schema change made elsewhere (another isolate, a migration):
+// the second one's catalog must be the new one.
+async function movesBefore(db) {
+  await db.exec("CREATE TABLE IF NOT EXISTS moves (tenantId TEXT, id INTEGER)");
+  await db.prepare("INSERT INTO moves VALUES ('acme', 1)").run();
+  return { n: await db.prepare("SELECT count(*) AS n FROM moves").first("n") };
+}
+
+async function movesAfter(db) {
+  // The table now reads (id, tenantId): the key is the second value.
+  await db.prepare("INSERT INTO moves VALUES (7, 'acme')").run();
+  return { n: await db.prepare("SELECT count(*) AS n FROM moves WHERE tenantId = 'acme'").first("n") };
+}
+
 const POLICY = {
   name: "e2e",
   capacity: { mode: "manual", targetShardCount: 4 },
@@ -231,6 +269,7 @@ const POLICY = {
       { name: "orders", keyColumn: "tenantId" },
       { name: "notes", keyColumn: "tenantId" },
       { name: "porders", keyColumn: "tenantId" },
+      { name: "moves", keyColumn: "tenantId" },
     ],
   },
 };
@@ -239,7 +278,9 @@ export default {
   async fetch(request, env) {
     const db = D1Database.fromEnv(env, POLICY);
     const scenario = { "/drizzle": drizzleScenario, "/kysely": kyselyScenario, "/prisma": prismaScenario,
-      "/concurrency": concurrencyScenario, "/surface": surfaceScenario }[
+      "/concurrency": concurrencyScenario,
+      "/moves-before": movesBefore,
+      "/moves-after": movesAfter, "/surface": surfaceScenario }[
       new URL(request.url).pathname
     ];
     if (!scenario) return new Response("no such scenario", { status: 404 });

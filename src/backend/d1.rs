@@ -170,6 +170,10 @@ impl Backend for D1Backend {
         self.shards.len()
     }
 
+    fn batch_rows_by_name(&self) -> bool {
+        true
+    }
+
     fn run(
         &self,
         batches: Vec<ShardBatch>,

@@ -82,4 +82,10 @@ pub trait Backend {
         &self,
         batches: Vec<ShardBatch>,
     ) -> LocalBoxFuture<'_, Vec<Result<Vec<StatementOutput>, Error>>>;
+
+    /// Whether a batch of several statements answers rows as objects keyed by column name
+    /// (D1's `batch()`), where two result columns of one name become one.
+    fn batch_rows_by_name(&self) -> bool {
+        false
+    }
 }

@@ -55,6 +55,9 @@ pub struct RowMerge {
     pub offset: u64,
     /// Rows to return at most (None: all).
     pub limit: Option<u64>,
+    /// The width of every shard row (visible and hidden columns), when the statement
+    /// names its columns (no `*`).
+    pub width: Option<usize>,
 }
 
 impl RowMerge {
@@ -66,6 +69,7 @@ impl RowMerge {
             distinct: false,
             offset: 0,
             limit: None,
+            width: None,
         }
     }
 }
@@ -185,7 +189,9 @@ impl Ord for Head<'_> {
 /// and strips hidden columns. It reads no more rows than it returns plus the offset
 /// (plus duplicates skipped).
 pub fn merge_rows(spec: &RowMerge, shards: Vec<Vec<Row>>) -> Result<Vec<Row>> {
-    let width = shards.iter().flatten().map(|r| r.len()).next().unwrap_or(0);
+    let width = spec
+        .width
+        .unwrap_or_else(|| shards.iter().flatten().map(|r| r.len()).next().unwrap_or(0));
     let visible = width.saturating_sub(spec.hidden);
     let keys: Vec<(usize, &OrderTerm)> = spec
         .order
@@ -294,6 +300,35 @@ mod tests {
     }
 
     #[test]
+    fn rows_narrower_than_the_statement_are_refused() {
+        // D1's batch() merges two columns of one name: the row is one value short.
+        let spec = RowMerge {
+            order: vec![OrderTerm {
+                column: OrderColumn::Output(1),
+                descending: false,
+                nulls_first: None,
+                collation: Collation::Binary,
+            }],
+            hidden: 0,
+            distinct: false,
+            offset: 0,
+            limit: None,
+            width: Some(3),
+        };
+        let e =
+            merge_rows(&spec, vec![vec![vec![i(1), i(2)]], vec![vec![i(3), i(4)]]]).unwrap_err();
+        assert_eq!(e.code(), crate::error::ErrorCode::Unsupported);
+        let ok = merge_rows(
+            &spec,
+            vec![vec![vec![i(1), i(9), i(0)]], vec![vec![i(3), i(4), i(0)]]],
+        );
+        assert_eq!(
+            ok.unwrap(),
+            vec![vec![i(3), i(4), i(0)], vec![i(1), i(9), i(0)]]
+        );
+    }
+
+    #[test]
     fn kway_merge_with_offset_limit_and_hidden_columns() {
         let spec = RowMerge {
             order: vec![OrderTerm {
@@ -306,6 +341,7 @@ mod tests {
             distinct: false,
             offset: 1,
             limit: Some(3),
+            width: None,
         };
         let shards = vec![
             vec![vec![i(1), i(9)], vec![i(2), i(5)], vec![i(3), Value::Null]],
@@ -325,6 +361,7 @@ mod tests {
             distinct: true,
             offset: 0,
             limit: None,
+            width: None,
         };
         let e =
             merge_rows(&spec, vec![vec![vec![i(2)]], vec![vec![Value::Real(2.0)]]]).unwrap_err();
@@ -343,6 +380,7 @@ mod tests {
             distinct: true,
             offset: 0,
             limit: None,
+            width: None,
         };
         let out = merge_rows(
             &spec,

@@ -192,6 +192,7 @@ pub(crate) fn plan_select(
         distinct,
         offset,
         limit,
+        width: (!has_wildcard).then_some(select.projection.len() + hidden.len()),
     };
     Ok(PlannedSelect {
         shard_sql: splice(parsed, &pieces, params),
@@ -607,6 +608,7 @@ pub(crate) fn plan_compound(
         distinct: !union_all,
         offset,
         limit,
+        width: None,
     };
     Ok(PlannedSelect {
         shard_sql: splice(parsed, &pieces, params),
