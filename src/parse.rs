@@ -162,6 +162,13 @@ impl Parsed {
                 "use exec() for scripts, or batch() with one prepared statement each",
             ));
         }
+        if let Some(run) = longest_operator_run(sql, &tokens).filter(|n| *n > MAX_OPERATOR_RUN) {
+            return Err(Error::with_remedy(
+                ErrorCode::LimitExceeded,
+                format!("an expression chains {run} operators; SQLite refuses expression trees deeper than 1000 (D1: 100)"),
+                "use IN (…) for long lists of alternatives, or split the expression",
+            ));
+        }
         if let Some(bad) = tokens.iter().find(|t| t.kind == TokenKind::Illegal) {
             return Err(Error::new(
                 ErrorCode::ParseError,
@@ -199,6 +206,60 @@ impl Parsed {
             .map(|t| t.text(&self.sql).to_ascii_uppercase())
             .unwrap_or_default()
     }
+}
+
+/// Operators one expression may chain (see [`longest_operator_run`]). SQLite refuses
+/// expression trees deeper than 1000 (D1 than 100), so nothing SQLite runs is refused, and
+/// no tree deep enough to exhaust a (wasm) stack is ever built.
+pub const MAX_OPERATOR_RUN: usize = 1000;
+
+/// The most operators between two separators (`,`, a parenthesis, a clause keyword): an
+/// upper bound on how deep a chain like `1 + 1 + …` or `a = 1 OR a = 2 OR …` nests.
+fn longest_operator_run(sql: &str, tokens: &[lex::Token]) -> Option<usize> {
+    const OPERATOR_WORDS: [&str; 12] = [
+        "AND", "OR", "NOT", "IS", "IN", "LIKE", "GLOB", "REGEXP", "MATCH", "BETWEEN", "COLLATE",
+        "ESCAPE",
+    ];
+    // Words that start a list element or a clause: what follows them is a new expression.
+    const SEPARATOR_WORDS: [&str; 22] = [
+        "SELECT",
+        "FROM",
+        "WHERE",
+        "GROUP",
+        "HAVING",
+        "ORDER",
+        "LIMIT",
+        "OFFSET",
+        "ON",
+        "USING",
+        "SET",
+        "VALUES",
+        "CASE",
+        "WHEN",
+        "THEN",
+        "ELSE",
+        "END",
+        "JOIN",
+        "RETURNING",
+        "UNION",
+        "INTERSECT",
+        "EXCEPT",
+    ];
+    let mut longest = 0;
+    let mut run = 0;
+    for t in tokens {
+        match t.kind {
+            TokenKind::Operator => run += 1,
+            TokenKind::Word if OPERATOR_WORDS.iter().any(|w| t.is_keyword(sql, w)) => run += 1,
+            TokenKind::Word if SEPARATOR_WORDS.iter().any(|w| t.is_keyword(sql, w)) => run = 0,
+            TokenKind::Comma | TokenKind::LParen | TokenKind::RParen | TokenKind::Semicolon => {
+                run = 0
+            }
+            _ => {}
+        }
+        longest = longest.max(run);
+    }
+    Some(longest)
 }
 
 fn parse_one(sql: &str) -> std::result::Result<Statement, ParserError> {
@@ -248,6 +309,17 @@ mod tests {
         assert!(Parsed::new("SELECT 1; SELECT 2").is_err());
         assert!(Parsed::new("SELECT 1;").is_ok());
         assert!(Parsed::new("  -- nothing\n").is_err());
+        // Chains deeper than SQLite runs are refused before a tree is built.
+        let chain = |n: usize, op: &str| format!("SELECT {}", vec!["1"; n].join(op));
+        assert!(Parsed::new(&chain(1001, " + ")).is_ok());
+        let e = Parsed::new(&chain(1002, " + ")).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::LimitExceeded, "{e}");
+        assert!(Parsed::new(&chain(200_000, "+")).is_err());
+        let ors = |n: usize| format!("SELECT * FROM t WHERE {}", vec!["a = 1"; n].join(" OR "));
+        assert!(Parsed::new(&ors(500)).is_ok());
+        assert!(Parsed::new(&ors(600)).is_err());
+        assert!(Parsed::new(&format!("SELECT {}", vec!["a"; 5000].join(" || "))).is_err());
+        assert!(Parsed::new(&format!("SELECT {}", vec!["a + 1"; 5000].join(", "))).is_ok());
         // sqlparser stops at END; what it leaves unread must not be lost.
         let p = Parsed::new("SELECT id FROM users END ORDER BY id").unwrap();
         assert!(p.ast.is_err(), "{:?}", p.ast);
