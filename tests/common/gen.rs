@@ -9,6 +9,9 @@ use super::{Harness, Rng};
 #[derive(Debug, Clone)]
 pub struct GenQuery {
     pub table: &'static str,
+    /// A FROM subquery standing for the table (`(SELECT * FROM items …) AS items`), which
+    /// d1plus reads like the table when it only filters and projects.
+    pub derived: Option<String>,
     pub distinct: bool,
     pub items: Vec<String>,
     pub where_: Vec<String>,
@@ -147,6 +150,7 @@ impl GenQuery {
     pub fn random_for(rng: &mut Rng, sc: &Schema) -> GenQuery {
         let mut q = GenQuery {
             table: sc.table,
+            derived: None,
             distinct: false,
             items: vec![],
             where_: vec![],
@@ -157,6 +161,20 @@ impl GenQuery {
         };
         for _ in 0..rng.below(3) {
             q.where_.push(rng.pick(sc.predicates).to_string());
+        }
+        if !sc.table.contains(' ') && rng.chance(20) {
+            let inner = if rng.chance(50) {
+                format!(" WHERE {}", rng.pick(sc.predicates))
+            } else {
+                String::new()
+            };
+            // Prisma's no-op LIMIT/OFFSET, and now and then one that drops rows (refused
+            // unless the query reads one shard).
+            let limit = *rng.pick(&["", "", " LIMIT -1", " LIMIT -1 OFFSET 0", " LIMIT 5"]);
+            q.derived = Some(format!(
+                "(SELECT * FROM {}{inner}{limit}) AS {}",
+                sc.table, sc.table
+            ));
         }
         if rng.chance(45) {
             // Aggregate query.
@@ -226,7 +244,7 @@ impl GenQuery {
             "SELECT {}{} FROM {}",
             if self.distinct { "DISTINCT " } else { "" },
             self.items.join(", "),
-            self.table
+            self.derived.as_deref().unwrap_or(self.table)
         );
         if !self.where_.is_empty() {
             s.push_str(&format!(" WHERE {}", self.where_.join(" AND ")));
@@ -275,6 +293,11 @@ impl GenQuery {
         if self.distinct {
             let mut q = self.clone();
             q.distinct = false;
+            push(q);
+        }
+        if self.derived.is_some() {
+            let mut q = self.clone();
+            q.derived = None;
             push(q);
         }
         out
