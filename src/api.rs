@@ -299,8 +299,9 @@ impl<B: Backend> Database<B> {
         options: PlanOptions,
     ) -> Result<QueryResult> {
         let plan = self.plan_fresh(sql, params, hint, options).await?;
-        let result = execute::execute(&plan, &self.backend, &self.budget).await;
-        if plan.changes_schema {
+        let changes_schema = plan.changes_schema;
+        let result = execute::execute(plan, &self.backend, &self.budget).await;
+        if changes_schema {
             self.reload_catalog().await?;
         }
         result

@@ -171,22 +171,38 @@ pub async fn run_batches(
     Ok(backend.run(batches).await)
 }
 
-/// Executes one plan.
-pub async fn execute(plan: &Plan, backend: &dyn Backend, budget: &Budget) -> Result<QueryResult> {
-    let outputs = run_batches(backend, plan.batches.clone(), budget).await?;
-    combine(plan, outputs)
+/// Executes one plan. Its batches move to the backend: a plan is run once.
+pub async fn execute(
+    mut plan: Plan,
+    backend: &dyn Backend,
+    budget: &Budget,
+) -> Result<QueryResult> {
+    let batches = std::mem::take(&mut plan.batches);
+    let shards: Vec<ShardId> = batches.iter().map(|b| b.shard).collect();
+    let outputs = run_batches(backend, batches, budget).await?;
+    combine_from(&plan, &shards, outputs)
 }
 
 /// Combines the outputs of a plan's batches (one entry per batch, in plan order).
 pub fn combine(plan: &Plan, outputs: Vec<Result<Vec<StatementOutput>>>) -> Result<QueryResult> {
+    let shards: Vec<ShardId> = plan.batches.iter().map(|b| b.shard).collect();
+    combine_from(plan, &shards, outputs)
+}
+
+/// [`combine`] with the shard of each output given (`shards[i]` answered `outputs[i]`).
+fn combine_from(
+    plan: &Plan,
+    batch_shards: &[ShardId],
+    outputs: Vec<Result<Vec<StatementOutput>>>,
+) -> Result<QueryResult> {
     let mut ok = Vec::with_capacity(outputs.len());
     let mut failed = None;
     let mut committed = Vec::new();
-    for (batch, out) in plan.batches.iter().zip(outputs) {
+    for (&shard, out) in batch_shards.iter().zip(outputs) {
         match out {
             Ok(o) => {
-                committed.push(batch.shard);
-                ok.push((batch.shard, o));
+                committed.push(shard);
+                ok.push((shard, o));
             }
             Err(e) if failed.is_none() => failed = Some(e),
             Err(_) => {}
@@ -197,17 +213,17 @@ pub fn combine(plan: &Plan, outputs: Vec<Result<Vec<StatementOutput>>>) -> Resul
     }
     let mut result = QueryResult::default();
     let mut shards = Vec::new();
-    for (shard, outs) in &ok {
+    for (shard, outs) in &mut ok {
         shards.push(*shard);
-        for o in outs {
+        for o in outs.iter_mut() {
             if result.columns.is_empty() && !o.columns.is_empty() {
-                result.columns = o.columns.clone();
+                result.columns = std::mem::take(&mut o.columns);
             }
         }
     }
     match &plan.combine {
         Combine::Replicated => {
-            if let Some((_, outs)) = ok.first() {
+            if let Some((_, outs)) = ok.into_iter().next() {
                 add_outputs(&mut result, outs);
             }
         }
@@ -243,9 +259,9 @@ pub fn combine(plan: &Plan, outputs: Vec<Result<Vec<StatementOutput>>>) -> Resul
         }
         Combine::Rows(spec) => {
             let mut per_shard = Vec::with_capacity(ok.len());
-            for (_, outs) in &ok {
-                add_meta(&mut result.meta, outs);
-                per_shard.push(outs.iter().flat_map(|o| o.rows.iter().cloned()).collect());
+            for (_, outs) in ok {
+                add_meta(&mut result.meta, &outs);
+                per_shard.push(outs.into_iter().flat_map(|o| o.rows).collect());
             }
             result.rows = crate::merge::merge_rows(spec, per_shard)?;
             if spec.hidden > 0 {
@@ -255,15 +271,15 @@ pub fn combine(plan: &Plan, outputs: Vec<Result<Vec<StatementOutput>>>) -> Resul
         }
         Combine::Aggregate { merge, columns } => {
             let mut per_shard = Vec::with_capacity(ok.len());
-            for (_, outs) in &ok {
-                add_meta(&mut result.meta, outs);
-                per_shard.push(outs.iter().flat_map(|o| o.rows.iter().cloned()).collect());
+            for (_, outs) in ok {
+                add_meta(&mut result.meta, &outs);
+                per_shard.push(outs.into_iter().flat_map(|o| o.rows).collect());
             }
             result.rows = crate::merge::merge_aggregates(merge, per_shard)?;
             result.columns = columns.clone();
         }
         Combine::Single | Combine::Concat | Combine::Scatter => {
-            for (_, outs) in &ok {
+            for (_, outs) in ok {
                 add_outputs(&mut result, outs);
             }
         }
@@ -272,11 +288,15 @@ pub fn combine(plan: &Plan, outputs: Vec<Result<Vec<StatementOutput>>>) -> Resul
     Ok(result)
 }
 
-fn add_outputs(result: &mut QueryResult, outs: &[StatementOutput]) {
+fn add_outputs(result: &mut QueryResult, outs: Vec<StatementOutput>) {
+    add_meta(&mut result.meta, &outs);
     for o in outs {
-        result.rows.extend(o.rows.iter().cloned());
+        if result.rows.is_empty() {
+            result.rows = o.rows;
+        } else {
+            result.rows.extend(o.rows);
+        }
     }
-    add_meta(&mut result.meta, outs);
 }
 
 fn add_meta(meta: &mut Meta, outs: &[StatementOutput]) {
