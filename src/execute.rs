@@ -96,6 +96,35 @@ pub trait SharedBudget {
     fn add(&self, n: usize);
 }
 
+/// A counter several handles share in Rust (a database and its sessions).
+#[derive(Debug, Default)]
+pub struct BudgetCounter {
+    limit: Option<usize>,
+    used: Cell<usize>,
+}
+
+impl BudgetCounter {
+    /// A counter of `limit` shard statements (None: unlimited).
+    pub fn new(limit: Option<usize>) -> std::rc::Rc<BudgetCounter> {
+        std::rc::Rc::new(BudgetCounter {
+            limit,
+            used: Cell::new(0),
+        })
+    }
+}
+
+impl SharedBudget for std::rc::Rc<BudgetCounter> {
+    fn limit(&self) -> Option<usize> {
+        self.limit
+    }
+    fn used(&self) -> usize {
+        self.used.get()
+    }
+    fn add(&self, n: usize) {
+        self.used.set(self.used.get() + n);
+    }
+}
+
 /// The per-invocation query budget (D1: 50 queries on the free plan, 1000 paid).
 pub struct Budget {
     limit: Option<usize>,

@@ -60,6 +60,8 @@ pub type DefaultBackend = crate::backend::recording::NullBackend;
 /// Many D1 databases as one, with `worker::D1Database`'s methods.
 pub struct D1Database<B: Backend = DefaultBackend> {
     db: Rc<Database<B>>,
+    /// The budget this database and its sessions draw on, when they share one.
+    counter: Option<Rc<crate::execute::BudgetCounter>>,
 }
 
 /// Another name for [`D1Database`].
@@ -69,6 +71,7 @@ impl<B: Backend> Clone for D1Database<B> {
     fn clone(&self) -> Self {
         D1Database {
             db: self.db.clone(),
+            counter: self.counter.clone(),
         }
     }
 }
@@ -76,7 +79,10 @@ impl<B: Backend> Clone for D1Database<B> {
 impl<B: Backend> D1Database<B> {
     /// A database over a logical [`Database`].
     pub fn from_database(db: Database<B>) -> Self {
-        D1Database { db: Rc::new(db) }
+        D1Database {
+            db: Rc::new(db),
+            counter: None,
+        }
     }
 
     /// The logical database underneath.
@@ -329,6 +335,7 @@ mod worker_bindings {
     use super::*;
     use crate::api::Options;
     use crate::backend::d1::D1Like;
+    use crate::execute::{Budget, BudgetCounter};
     use crate::policy::Policy;
     use wasm_bindgen::{JsCast, JsValue};
     use worker::d1::D1Argument;
@@ -359,8 +366,17 @@ mod worker_bindings {
                 .into_iter()
                 .map(|d| JsValue::from(d).unchecked_into::<D1Like>())
                 .collect();
-            let db = Database::unloaded(policy, D1Backend::new(shards), options).map_err(fail)?;
-            Ok(Self::from_database(db))
+            let backend = D1Backend::new(shards);
+            // The database and its sessions draw on one budget.
+            let counter = BudgetCounter::new(options.query_budget);
+            let root = Database::unloaded(policy, backend.clone(), options).map_err(fail)?;
+            let db = root
+                .attach_with_budget(backend, Budget::shared(Box::new(counter.clone())))
+                .map_err(fail)?;
+            Ok(D1Database {
+                db: Rc::new(db),
+                counter: Some(counter),
+            })
         }
 
         /// A session over every shard: `None` or a constraint (`first-primary`,
@@ -372,10 +388,16 @@ mod worker_bindings {
             let n = self.db.backend().shard_count();
             let parts = session_parts(constraint_or_bookmark, n).map_err(fail)?;
             let backend = self.db.backend().with_sessions(&parts).map_err(fail)?;
-            let budget = self.db.options().query_budget;
-            let db = self.db.attach(backend, budget).map_err(fail)?;
+            let budget = match &self.counter {
+                Some(c) => Budget::shared(Box::new(c.clone())),
+                None => Budget::new(self.db.options().query_budget),
+            };
+            let db = self.db.attach_with_budget(backend, budget).map_err(fail)?;
             Ok(D1DatabaseSession {
-                db: D1Database::from_database(db),
+                db: D1Database {
+                    db: Rc::new(db),
+                    counter: self.counter.clone(),
+                },
             })
         }
     }

@@ -227,3 +227,27 @@ fn positional_merges_of_star_are_refused_where_batch_rows_come_by_name() {
     let r = block_on(db.batch(&[ins("c", 3), named])).unwrap();
     assert_eq!(r[1].rows.len(), 3);
 }
+
+#[test]
+fn handles_sharing_a_budget_counter_draw_on_one_budget() {
+    use d1plus::execute::{Budget, BudgetCounter};
+    let db = db(Options::default());
+    let counter = BudgetCounter::new(Some(5));
+    let attach = || {
+        db.attach_with_budget(db.backend(), Budget::shared(Box::new(counter.clone())))
+            .unwrap()
+    };
+    let (a, b) = (attach(), attach());
+    block_on(a.ensure_catalog()).unwrap(); // shared catalog: already loaded, no query
+    block_on(a.query("SELECT count(*) FROM events", &[], None)).unwrap();
+    assert_eq!(a.queries_used(), 4);
+    let e = block_on(b.query("SELECT count(*) FROM events", &[], None)).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::QueryBudget, "{e}");
+    assert!(db.backend().transcript().len() == 4, "only a's fan-out ran");
+    block_on(b.query(
+        "SELECT count(*) FROM events WHERE tenantId = 'a'",
+        &[],
+        None,
+    ))
+    .unwrap();
+}

@@ -89,3 +89,21 @@ pub trait Backend {
         false
     }
 }
+
+/// A borrowed backend is a backend: handles made with `Database::attach` may share one.
+impl<T: Backend + ?Sized> Backend for &T {
+    fn shard_count(&self) -> usize {
+        (**self).shard_count()
+    }
+
+    fn run(
+        &self,
+        batches: Vec<ShardBatch>,
+    ) -> LocalBoxFuture<'_, Vec<Result<Vec<StatementOutput>, Error>>> {
+        (**self).run(batches)
+    }
+
+    fn batch_rows_by_name(&self) -> bool {
+        (**self).batch_rows_by_name()
+    }
+}
