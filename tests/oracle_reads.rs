@@ -584,3 +584,39 @@ fn from_subqueries_read_like_their_tables_match_the_oracle() {
         }
     }
 }
+
+/// max() over shards whose maxima tie as values but differ in type (0 and 0.0): SQLite
+/// keeps the one it meets first, so no merge order is right; d1plus refuses at run time.
+#[test]
+fn min_max_ties_of_two_types_are_refused() {
+    use d1plus::api::{Database, Options};
+    use d1plus::backend::sqlite::SqliteBackend;
+    use d1plus::error::ErrorCode;
+    use d1plus::policy::Policy;
+    use futures::executor::block_on;
+    let policy = Policy::from_json(
+        r#"{"name": "m", "capacity": {"mode": "manual", "targetShardCount": 4},
+            "sharding": {"tables": [{"name": "m", "keyColumn": "tenantId"}]}}"#,
+    )
+    .unwrap();
+    let db = block_on(Database::open(
+        policy,
+        SqliteBackend::in_memory(4).unwrap(),
+        Options::default(),
+    ))
+    .unwrap();
+    // acme and tenant-1 live on shards 2 and 3 (tests/placement_golden.rs).
+    block_on(db.exec("CREATE TABLE m (tenantId TEXT, v); INSERT INTO m VALUES ('acme', 0), ('tenant-1', 0.0), ('acme', -1)")).unwrap();
+    for sql in ["SELECT max(v) FROM m", "SELECT min(abs(v)) FROM m"] {
+        let e = block_on(db.query(sql, &[], None)).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::Unsupported, "{sql}: {e}");
+    }
+    // One shard (a key pin), or no tie: answered.
+    let r = block_on(db.query("SELECT max(v) FROM m WHERE tenantId = 'acme'", &[], None)).unwrap();
+    assert_eq!(r.rows, vec![vec![Value::Integer(0)]]);
+    let r = block_on(db.query("SELECT min(v) FROM m", &[], None)).unwrap();
+    assert_eq!(r.rows, vec![vec![Value::Integer(-1)]]);
+    // abs() of text is a REAL, as SQLite's absFunc makes it.
+    let r = block_on(db.query("SELECT abs(max(tenantId)) FROM m", &[], None)).unwrap();
+    assert_eq!(r.rows, vec![vec![Value::Real(0.0)]]);
+}

@@ -262,6 +262,14 @@ impl Acc {
                             return Ok(());
                         };
                         let o = compare(v, b, *c);
+                        if o == Ordering::Equal && (v.type_name() != b.type_name() || v != b) {
+                            // `0` and `0.0`, or `'A'` and `'a'` under NOCASE: SQLite keeps
+                            // the one it meets first, which depends on row order.
+                            return Err(Error::unsupported(
+                                format!("min()/max() across shards met equal values of different types or spellings ({} {b} and {} {v}); which one SQLite keeps depends on row order", b.type_name(), v.type_name()),
+                                "CAST the column to one type (or COLLATE BINARY), or pin one shard with the key",
+                            ));
+                        }
                         matches!(
                             (kind, o),
                             (AggKind::Min(_), Ordering::Less)

@@ -542,13 +542,21 @@ fn cast(v: &Value, aff: Affinity) -> Value {
 fn call(name: &str, v: &[Value]) -> Result<Value> {
     let arg = |i: usize| v.get(i).cloned().unwrap_or(Value::Null);
     Ok(match name {
-        "abs" => match to_numeric(&arg(0)) {
+        // SQLite's absFunc: an INTEGER stays one; anything else but NULL is read as a
+        // double (`sqlite3_value_double`: 0.0 for text that is no number), so abs('5') is 5.0.
+        "abs" => match arg(0) {
+            Value::Null => Value::Null,
             Value::Integer(i) => match i.checked_abs() {
                 Some(a) => Value::Integer(a),
                 None => return Err(Error::new(ErrorCode::IntegerOverflow, "integer overflow")),
             },
             Value::Real(r) => Value::Real(r.abs()),
-            _ => Value::Null,
+            Value::Text(t) => Value::Real(numeric_prefix(&t).unwrap_or(0.0).abs()),
+            Value::Blob(b) => Value::Real(
+                numeric_prefix(&String::from_utf8_lossy(&b))
+                    .unwrap_or(0.0)
+                    .abs(),
+            ),
         },
         "sign" => match to_numeric(&arg(0)) {
             Value::Integer(i) => Value::Integer(i.signum()),

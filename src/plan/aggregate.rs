@@ -627,9 +627,7 @@ pub(crate) fn plan_aggregate(
         .map(|g| split_terms(parsed, g, "BY"))
         .unwrap_or_default();
     if group_ranges.len() != group_terms.len() {
-        return Err(Error::internal(
-            "GROUP BY terms differ between the parser and the token scan",
-        ));
+        return Err(super::fanout::parser_disagrees("GROUP BY"));
     }
     let mut group_exprs = Vec::new();
     let mut group_texts = Vec::new();

@@ -67,6 +67,16 @@ pub(crate) fn refuse(construct: &str, a: &Analysis) -> Error {
     )
 }
 
+/// The refusal when sqlparser and d1plus's SQLite-faithful token scan read a clause
+/// differently (sqlparser tokenizes a few things unlike SQLite, e.g. `BY$k`): the rewrite
+/// would be built on a misreading, so the statement is refused rather than merged.
+pub(crate) fn parser_disagrees(clause: &str) -> Error {
+    Error::unsupported(
+        format!("this statement's {clause} clause reads differently to sqlparser than to SQLite, so d1plus cannot rewrite it for several shards"),
+        "separate tokens with spaces and write the clause plainly, or pin one shard with the key or a hint",
+    )
+}
+
 /// Refuses a multi-shard read that plain concatenation would answer wrongly.
 pub(crate) fn check_fanout_read(parsed: &Parsed, a: &Analysis, params: &[Value]) -> Result<()> {
     if let Some(h) = a.fanout_hazards.first() {

@@ -79,9 +79,7 @@ pub(crate) fn plan_select(
         check_distinct_binary(select, a, cx)?;
     }
     if shape.items.len() != select.projection.len() {
-        return Err(Error::internal(
-            "projection items differ between the parser and the token scan",
-        ));
+        return Err(super::fanout::parser_disagrees("projection"));
     }
     let has_wildcard = select.projection.iter().any(|i| {
         matches!(
@@ -96,9 +94,7 @@ pub(crate) fn plan_select(
     {
         let terms = order_terms(q, a)?;
         if terms.len() != shape.order_terms.len() {
-            return Err(Error::internal(
-                "ORDER BY terms differ between the parser and the token scan",
-            ));
+            return Err(super::fanout::parser_disagrees("ORDER BY"));
         }
         for (term, range) in terms.iter().zip(&shape.order_terms) {
             let (expr, collation) = split_collate(&term.expr, a)?;
