@@ -55,5 +55,6 @@ pub mod plan;
 pub mod policy;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod slt;
+mod sqlite_fp;
 pub mod value;
 pub mod workers;

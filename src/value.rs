@@ -154,7 +154,9 @@ pub fn parse_numeric_text(text: &str) -> Option<Value> {
     t.parse::<f64>().ok().map(Value::Real)
 }
 
-/// Formats a REAL the way SQLite prints it as text (`%!.15g`): `1.0`, `0.5`, `1.0e+20`.
+/// Formats a REAL the way SQLite 3.54 prints it as text (`vdbeMemRenderNum`: `%!.17g`,
+/// whose `sqlite3FpDecode` drops the last digits when fewer still read back as the same
+/// double): `1.0`, `0.1`, `0.16666666666666666`, `1000000000000000.0`, `1.0e+20`.
 pub fn format_real(r: f64) -> String {
     if r.is_nan() {
         return String::new();
@@ -162,39 +164,31 @@ pub fn format_real(r: f64) -> String {
     if r.is_infinite() {
         return if r > 0.0 { "Inf".into() } else { "-Inf".into() };
     }
-    // 15 significant digits, then make sure there is a decimal point, as SQLite does.
-    let s = format!("{:.14e}", r);
-    let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
-    if !(-5..15).contains(&exp) {
-        let m = if mantissa.contains('.') {
-            mantissa.to_string()
-        } else {
-            format!("{mantissa}.0")
-        };
-        let sign = if exp < 0 { '-' } else { '+' };
-        return format!("{m}e{sign}{:02}", exp.abs());
+    if r == 0.0 {
+        return "0.0".into();
     }
-    let digits: String = mantissa.chars().filter(|c| c.is_ascii_digit()).collect();
-    let negative = mantissa.starts_with('-');
-    let mut out = String::new();
-    if negative {
+    let (z, dp) = crate::sqlite_fp::decode17(r.abs());
+    let digits = std::str::from_utf8(&z).unwrap_or("0");
+    let mut out = String::with_capacity(digits.len() + 8);
+    if r < 0.0 {
         out.push('-');
     }
-    if exp < 0 {
+    let exp = dp - 1;
+    if !(-4..=16).contains(&exp) {
+        out.push_str(&digits[..1]);
+        out.push('.');
+        out.push_str(if digits.len() > 1 { &digits[1..] } else { "0" });
+        let sign = if exp < 0 { '-' } else { '+' };
+        out.push_str(&format!("e{sign}{:02}", exp.abs()));
+    } else if exp < 0 {
         out.push_str("0.");
-        for _ in 0..(-exp - 1) {
-            out.push('0');
-        }
-        out.push_str(&digits);
+        out.extend(std::iter::repeat_n('0', (-exp - 1) as usize));
+        out.push_str(digits);
     } else {
         let point = exp as usize + 1;
         if digits.len() <= point {
-            out.push_str(&digits);
-            for _ in digits.len()..point {
-                out.push('0');
-            }
+            out.push_str(digits);
+            out.extend(std::iter::repeat_n('0', point - digits.len()));
             out.push_str(".0");
         } else {
             out.push_str(&digits[..point]);
