@@ -183,6 +183,12 @@ pub(crate) fn select_shape(parsed: &Parsed) -> Option<SelectShape> {
             Clause::Limit => shape.limit = Some(trimmed),
         }
     }
+    // An empty projection item or ORDER BY term (`SELECT a, HAVING FROM t`, which
+    // sqlparser reads differently): nothing here can be trusted to rewrite.
+    let empty = |r: &Range<usize>| r.start >= r.end;
+    if shape.items.iter().chain(&shape.order_terms).any(empty) {
+        return None;
+    }
     Some(shape)
 }
 
