@@ -47,7 +47,30 @@ impl Params {
     /// Numbers the variable tokens of `sql` as SQLite does.
     pub fn number(sql: &str, tokens: &[Token]) -> Result<Params> {
         let mut p = Params::default();
-        for t in tokens.iter().filter(|t| t.kind == TokenKind::Variable) {
+        // A virtual table's module arguments are text handed to the module, not SQL:
+        // SQLite numbers no parameter in them (`USING fts5(ti@tle, body)`).
+        let is_vtab = tokens.len() > 2
+            && tokens[0].is_keyword(sql, "CREATE")
+            && tokens[1].is_keyword(sql, "VIRTUAL");
+        let module_args = if is_vtab {
+            tokens
+                .iter()
+                .position(|t| t.is_keyword(sql, "USING"))
+                .and_then(|u| {
+                    tokens[u..]
+                        .iter()
+                        .position(|t| t.kind == TokenKind::LParen)
+                        .map(|l| u + l)
+                })
+                .map(|l| tokens[l].start)
+        } else {
+            None
+        };
+        for t in tokens
+            .iter()
+            .filter(|t| t.kind == TokenKind::Variable)
+            .filter(|t| module_args.is_none_or(|at| t.start < at))
+        {
             let text = t.text(sql);
             let index = if text == "?" {
                 p.count + 1
@@ -300,6 +323,9 @@ mod tests {
         let numbers: Vec<usize> = p.params.occurrences.iter().map(|(_, n)| *n).collect();
         assert_eq!(numbers, vec![1, 2, 5, 6, 2, 7, 8]);
         assert_eq!(p.params.count, 8);
+        // Module arguments are the module's text, not SQL.
+        let p = Parsed::new("CREATE VIRTUAL TABLE docs USING fts5(ti@tle, :body)").unwrap();
+        assert_eq!(p.params.count, 0);
         assert!(Parsed::new("SELECT ?0").is_err());
         assert!(Parsed::new("SELECT ?40000").is_err());
     }
