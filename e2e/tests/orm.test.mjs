@@ -128,8 +128,10 @@ test("D1's surface: bind rules, first, raw, run, exec, sql, errors, sessions", a
   assert.ok(seen.syntaxError.message.length > 0);
   assert.equal(seen.nested, 1);
   assert.equal(seen.tooDeep, 1);
-  // d1plus parses a 2000-term sum; SQLite (D1) then refuses its depth.
+  // d1plus parses a 900-term sum in the Worker's stack; D1 then refuses its depth (100).
   assert.match(seen.deepExpr.message, /^D1_ERROR: Expression tree is too large/);
+  // Past 1000 chained operators (deeper than any SQLite runs), d1plus refuses first.
+  assert.equal(seen.tooLong.code, "D1PLUS_LIMIT_EXCEEDED");
   assert.equal(seen.budgetUsed, 5, "the schema read, then a fan-out over 4 shards");
   assert.equal(seen.budget.code, "D1PLUS_QUERY_BUDGET");
   assert.equal(seen.budgetAfter, 5, "the refused fan-out ran nothing");

@@ -174,7 +174,9 @@ async function surfaceScenario(db, env) {
   const nest = (n) => `SELECT ${"(".repeat(n)}1${")".repeat(n)} AS v`;
   seen.nested = await db.prepare(nest(30)).first("v");
   seen.tooDeep = await db.prepare(nest(5000)).first("v");
-  seen.deepExpr = await catchMessage(() => db.prepare(`SELECT ${Array(2000).fill("1").join(" + ")} AS v`).first("v"));
+  const sum = (n) => `SELECT ${Array(n).fill("1").join(" + ")} AS v`;
+  seen.deepExpr = await catchMessage(() => db.prepare(sum(900)).first("v"));
+  seen.tooLong = await catchMessage(() => db.prepare(sum(2000)).first("v"));
   // A query budget refuses a fan-out before it would exceed it, and runs nothing.
   // The request's first call re-reads the schema (1 query), then fans out (4).
   const small = D1Database.fromEnv(env, POLICY, "SHARD_", { queryBudget: 6 });
