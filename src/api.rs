@@ -80,9 +80,8 @@ pub struct Database<B: Backend> {
 struct Shared {
     policy: Policy,
     catalog: RefCell<Rc<Catalog>>,
-    /// Whether the catalog has been read from the home shard yet.
-    loaded: std::cell::Cell<bool>,
-    /// Catalog loads started and the newest one installed (see `reload_catalog`).
+    /// Catalog loads started and the newest one installed (see `reload_catalog`); none
+    /// installed yet means the catalog has not been read.
     load_started: std::cell::Cell<u64>,
     installed: std::cell::Cell<u64>,
     /// The rows the catalog was built from, to tell a changed schema from the same one.
@@ -110,7 +109,6 @@ impl<B: Backend> Database<B> {
             shared: Rc::new(Shared {
                 policy,
                 catalog: RefCell::new(Rc::new(Catalog::default())),
-                loaded: std::cell::Cell::new(false),
                 load_started: std::cell::Cell::new(0),
                 installed: std::cell::Cell::new(0),
                 schema_rows: RefCell::new(Vec::new()),
@@ -150,7 +148,7 @@ impl<B: Backend> Database<B> {
 
     /// Reads the schema catalog from the home shard unless it has been read already.
     pub async fn ensure_catalog(&self) -> Result<()> {
-        if self.shared.loaded.get() {
+        if self.shared.installed.get() > 0 {
             return Ok(());
         }
         self.reload_catalog().await
@@ -205,8 +203,7 @@ impl<B: Backend> Database<B> {
         if generation <= self.shared.installed.get() {
             return Ok(());
         }
-        self.shared.installed.set(generation);
-        let first = !self.shared.loaded.replace(true);
+        let first = self.shared.installed.replace(generation) == 0;
         if !first && *self.shared.schema_rows.borrow() == rows {
             return Ok(());
         }

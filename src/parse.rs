@@ -185,7 +185,8 @@ impl Parsed {
                 "use exec() for scripts, or batch() with one prepared statement each",
             ));
         }
-        if let Some(run) = longest_operator_run(sql, &tokens).filter(|n| *n > MAX_OPERATOR_RUN) {
+        let run = longest_operator_run(sql, &tokens);
+        if run > MAX_OPERATOR_RUN {
             return Err(Error::with_remedy(
                 ErrorCode::LimitExceeded,
                 format!("an expression chains {run} operators; SQLite refuses expression trees deeper than 1000 (D1: 100)"),
@@ -238,7 +239,7 @@ pub const MAX_OPERATOR_RUN: usize = 1000;
 
 /// The most operators between two separators (`,`, a parenthesis, a clause keyword): an
 /// upper bound on how deep a chain like `1 + 1 + …` or `a = 1 OR a = 2 OR …` nests.
-fn longest_operator_run(sql: &str, tokens: &[lex::Token]) -> Option<usize> {
+fn longest_operator_run(sql: &str, tokens: &[lex::Token]) -> usize {
     const OPERATOR_WORDS: [&str; 12] = [
         "AND", "OR", "NOT", "IS", "IN", "LIKE", "GLOB", "REGEXP", "MATCH", "BETWEEN", "COLLATE",
         "ESCAPE",
@@ -282,7 +283,7 @@ fn longest_operator_run(sql: &str, tokens: &[lex::Token]) -> Option<usize> {
         }
         longest = longest.max(run);
     }
-    Some(longest)
+    longest
 }
 
 fn parse_one(sql: &str) -> std::result::Result<Statement, ParserError> {

@@ -262,7 +262,7 @@ impl Acc {
                             return Ok(());
                         };
                         let o = compare(v, b, *c);
-                        if o == Ordering::Equal && (v.type_name() != b.type_name() || v != b) {
+                        if o == Ordering::Equal && v != b {
                             // `0` and `0.0`, or `'A'` and `'a'` under NOCASE: SQLite keeps
                             // the one it meets first, which depends on row order.
                             return Err(Error::unsupported(

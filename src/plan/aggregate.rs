@@ -533,8 +533,6 @@ fn item_expr_range(parsed: &Parsed, item: &Range<usize>, aliased: bool) -> Range
     }
 }
 
-/// SQLite's name for a result column: the alias; a column's own name; otherwise the
-/// expression's text as written.
 /// The name SQLite gives a result column: the alias, a column's declared name (however
 /// the query spells it), or the expression's text.
 fn column_name(
