@@ -1084,6 +1084,10 @@ fn literal_at(
                 .map(Value::Integer)
                 .unwrap_or(Value::Real(-(i as f64))),
         )),
+        // SQLite reads `-9223372036854775808` as the smallest integer, not as a REAL.
+        Value::Real(_) if text == "9223372036854775808" => {
+            Some(KeyExpr::Literal(Value::Integer(i64::MIN)))
+        }
         Value::Real(r) => Some(KeyExpr::Literal(Value::Real(-r))),
         _ => None,
     }

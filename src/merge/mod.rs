@@ -3,11 +3,13 @@
 
 mod aggregate;
 mod compare;
+pub mod coordinator;
 mod expr;
 
-pub use aggregate::{merge_aggregates, AggKind, AggSpec, AggregateMerge, GroupOrder};
+pub use aggregate::{merge_aggregates, AggregateMerge};
 pub use compare::{compare, compare_term, sqlite_eq, Collation, EqKey};
-pub use expr::{supported_function, BinOp, PostExpr};
+pub use coordinator::FinalStep;
+pub use expr::{connection_function, BinOp, PostExpr, Render};
 
 use crate::error::{Error, Result};
 use crate::value::Value;

@@ -11,18 +11,22 @@
 //! ```
 
 use super::fanout::refuse;
+use super::names::{declared_type_of, Scope};
 use super::select_shape::SelectShape;
 use super::splice::{splice, Piece, Spliced};
 use super::Context;
 use crate::analyze::{key_literal, object_name, Analysis, KeyExpr};
 use crate::error::{Error, Result};
 use crate::lex::TokenKind;
-use crate::merge::{AggKind, AggSpec, AggregateMerge, BinOp, Collation, GroupOrder, PostExpr};
+use crate::merge::coordinator::PARTIALS;
+use crate::merge::{
+    connection_function, AggregateMerge, BinOp, Collation, FinalStep, PostExpr, Render,
+};
 use crate::parse::Parsed;
-use crate::value::{Affinity, Value};
+use crate::value::Value;
 use sqlparser::ast::{
     BinaryOperator, DuplicateTreatment, Expr, FunctionArg, FunctionArgExpr, FunctionArguments,
-    GroupByExpr, LimitClause, OrderByKind, Query, Select, SelectItem, UnaryOperator,
+    GroupByExpr, OrderByKind, Query, Select, SelectItem, UnaryOperator,
 };
 use std::ops::Range;
 
@@ -56,27 +60,59 @@ pub(crate) fn is_aggregate(select: &Select, q: &Query) -> bool {
     grouped || select.having.is_some() || exprs.iter().any(|e| super::fanout::has_aggregate(e))
 }
 
-/// One partial column a shard computes.
+/// How a partial aggregate's argument is wrapped on the shard.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wrap {
+    /// `x`
+    Plain,
+    /// `(x) >> 32`: the high half of an integer (exact sums of integers never overflow).
+    High,
+    /// `(x) & 4294967295`: the low half.
+    Low,
+}
+
+/// A condition a partial counts rows under, besides the aggregate's own FILTER.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Only {
+    All,
+    Positive,
+    Negative,
+    Integers,
+}
+
+/// One partial column a shard computes: `func(wrap(arg)[extra]) [FILTER (WHERE …)]`.
 struct Partial {
-    /// Function name sent to the shard.
     func: &'static str,
     /// Argument source range (None: `*`).
     arg: Option<Range<usize>>,
-    /// Extra literal text after the argument (`, ' | '` for group_concat).
+    wrap: Wrap,
+    only: Only,
+    /// The aggregate's own FILTER condition, as source.
+    filter: Option<Range<usize>>,
+    /// Literal text after the argument (`, ' | '` for group_concat).
     extra: String,
+}
+
+/// A column of distinct argument values (for DISTINCT aggregates).
+struct DistinctColumn {
+    text: String,
+    range: Range<usize>,
+    declaration: String,
 }
 
 struct Builder<'a> {
     parsed: &'a Parsed,
     a: &'a Analysis,
-    cx: Context<'a>,
+    scope: &'a Scope<'a>,
     params: &'a [Value],
     group_exprs: Vec<Expr>,
-    group_affinity: Vec<Option<Affinity>>,
     partials: Vec<Partial>,
-    aggs: Vec<AggSpec>,
+    /// The coordinator SQL of each aggregate, over partial columns.
+    aggs: Vec<String>,
     agg_keys: Vec<String>,
-    distinct_arg: Option<(String, Range<usize>)>,
+    distinct: Vec<DistinctColumn>,
+    /// Coordinator checks that refuse an answer depending on row order.
+    checks: Vec<(String, String)>,
 }
 
 fn norm(sql: &str) -> String {
@@ -87,25 +123,35 @@ fn norm(sql: &str) -> String {
         .join(" ")
 }
 
+fn sql_string(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
 impl<'a> Builder<'a> {
-    /// The source range of a function call's argument list (inside the parentheses).
-    fn call_args(&self, f: &sqlparser::ast::Function) -> Option<Range<usize>> {
+    /// The token index of a function call's name.
+    fn call_start(&self, f: &sqlparser::ast::Function) -> Option<usize> {
         let ident = match f.name.0.last()? {
             sqlparser::ast::ObjectNamePart::Identifier(id) => id,
             _ => return None,
         };
         let off = self.parsed.offset(ident.span.start)?;
+        self.parsed
+            .tokens
+            .binary_search_by_key(&off, |t| t.start)
+            .ok()
+    }
+
+    /// The token index of the parenthesis closing the one at `open`.
+    fn closing(&self, open: usize) -> Option<usize> {
         let toks = &self.parsed.tokens;
-        let i = toks.binary_search_by_key(&off, |t| t.start).ok()?;
-        let open = toks.get(i + 1).filter(|t| t.kind == TokenKind::LParen)?;
         let mut depth = 0;
-        for t in &toks[i + 1..] {
+        for (i, t) in toks.iter().enumerate().skip(open) {
             match t.kind {
                 TokenKind::LParen => depth += 1,
                 TokenKind::RParen => {
                     depth -= 1;
                     if depth == 0 {
-                        return Some(open.end..t.start);
+                        return Some(i);
                     }
                 }
                 _ => {}
@@ -114,22 +160,56 @@ impl<'a> Builder<'a> {
         None
     }
 
-    fn add_partial(
-        &mut self,
-        func: &'static str,
-        arg: Option<Range<usize>>,
-        extra: String,
-    ) -> usize {
-        let text = |r: &Option<Range<usize>>| r.as_ref().map(|r| norm(&self.parsed.sql[r.clone()]));
-        if let Some(i) = self
-            .partials
-            .iter()
-            .position(|p| p.func == func && p.extra == extra && text(&p.arg) == text(&arg))
-        {
-            return i;
+    /// The source range of a function call's argument list (inside the parentheses), and
+    /// of its FILTER condition, if any.
+    fn call_parts(
+        &self,
+        f: &sqlparser::ast::Function,
+    ) -> Option<(Range<usize>, Option<Range<usize>>)> {
+        let toks = &self.parsed.tokens;
+        let sql = &self.parsed.sql;
+        let open = self.call_start(f)? + 1;
+        toks.get(open).filter(|t| t.kind == TokenKind::LParen)?;
+        let close = self.closing(open)?;
+        let args = toks[open].end..toks[close].start;
+        if f.filter.is_none() {
+            return Some((args, None));
         }
-        self.partials.push(Partial { func, arg, extra });
-        self.partials.len() - 1
+        // `) FILTER ( WHERE cond )`
+        let sig: Vec<usize> = (close + 1..toks.len())
+            .filter(|&i| !toks[i].is_trivia())
+            .take(3)
+            .collect();
+        let [kw, paren, wh] = sig[..] else {
+            return None;
+        };
+        if !toks[kw].is_keyword(sql, "FILTER")
+            || toks[paren].kind != TokenKind::LParen
+            || !toks[wh].is_keyword(sql, "WHERE")
+        {
+            return None;
+        }
+        let end = self.closing(paren)?;
+        Some((args, Some(toks[wh].end..toks[end].start)))
+    }
+
+    fn add_partial(&mut self, p: Partial) -> String {
+        let text = |r: &Option<Range<usize>>| r.as_ref().map(|r| norm(&self.parsed.sql[r.clone()]));
+        let i = match self.partials.iter().position(|q| {
+            q.func == p.func
+                && q.wrap == p.wrap
+                && q.only == p.only
+                && q.extra == p.extra
+                && text(&q.arg) == text(&p.arg)
+                && text(&q.filter) == text(&p.filter)
+        }) {
+            Some(i) => i,
+            None => {
+                self.partials.push(p);
+                self.partials.len() - 1
+            }
+        };
+        format!("\"__d1p_a{}\"", i + 1)
     }
 
     fn aggregate(&mut self, f: &sqlparser::ast::Function) -> Result<PostExpr> {
@@ -137,14 +217,11 @@ impl<'a> Builder<'a> {
         let FunctionArguments::List(list) = &f.args else {
             return Err(refuse(&format!("{name}() without arguments"), self.a));
         };
-        if f.filter.is_some() || !f.within_group.is_empty() || !list.clauses.is_empty() {
-            return Err(refuse(
-                &format!("{name}() with FILTER or ORDER BY inside"),
-                self.a,
-            ));
+        if !f.within_group.is_empty() || !list.clauses.is_empty() {
+            return Err(refuse(&format!("{name}() with ORDER BY inside"), self.a));
         }
         let distinct = matches!(list.duplicate_treatment, Some(DuplicateTreatment::Distinct));
-        let Some(inner) = self.call_args(f) else {
+        let Some((inner, filter)) = self.call_parts(f) else {
             return Err(Error::internal(format!(
                 "cannot find the arguments of {name}() in the text"
             )));
@@ -154,13 +231,10 @@ impl<'a> Builder<'a> {
         let toks = crate::lex::significant(&sql[inner.clone()]);
         let base = inner.start;
         let inner_text = &sql[inner.clone()];
-        let mut first = toks.iter().position(|_| true).unwrap_or(0);
-        if toks
-            .first()
-            .is_some_and(|t| t.is_keyword(inner_text, "DISTINCT"))
-        {
-            first = 1;
-        }
+        let first = usize::from(
+            toks.first()
+                .is_some_and(|t| t.is_keyword(inner_text, "DISTINCT")),
+        );
         let mut depth = 0;
         let mut comma = None;
         for (i, t) in toks.iter().enumerate().skip(first) {
@@ -194,58 +268,21 @@ impl<'a> Builder<'a> {
             Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(e))) => Some(e),
             _ => None,
         };
-        let (kind, funcs): (AggKind, Vec<&'static str>) = match (name.as_str(), argc) {
-            ("count", 0) => (AggKind::Count, vec!["count"]),
-            ("count", 1) => (AggKind::Count, vec!["count"]),
-            ("sum", 1) => (AggKind::Sum, vec!["sum"]),
-            ("total", 1) => (AggKind::Total, vec!["total"]),
-            ("avg", 1) => (AggKind::Avg, vec!["sum", "count"]),
-            ("min", 1) | ("max", 1) => {
-                let c = match arg_expr {
-                    Some(e) => super::select_merge::expression_collation(e, self.a, self.cx)?,
-                    None => Collation::Binary,
-                };
-                if c != Collation::Binary {
-                    // 'Cherry' and 'cherry' tie under NOCASE; which one SQLite returns
-                    // depends on the order it meets them.
-                    return Err(Error::unsupported(
-                        format!("{name}() over a {} expression across shards is not supported: which of the equal spellings SQLite returns depends on row order", format!("{c:?}").to_uppercase()),
-                        "add COLLATE BINARY to the argument, or pin one shard with the key",
-                    ));
-                }
-                if name == "min" {
-                    (AggKind::Min(c), vec!["min"])
-                } else {
-                    (AggKind::Max(c), vec!["max"])
-                }
-            }
-            ("group_concat", 1 | 2) | ("string_agg", 2) => {
-                let sep = match list.args.get(1) {
-                    None => ",".to_string(),
-                    Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(e))) => {
-                        match key_literal(self.parsed, e) {
-                            Some(KeyExpr::Literal(Value::Text(t))) => t,
-                            Some(KeyExpr::Param(i)) => match self.params.get(i.wrapping_sub(1)) {
-                                Some(Value::Text(t)) => t.clone(),
-                                _ => {
-                                    return Err(refuse(
-                                        "group_concat() with a non-text separator",
-                                        self.a,
-                                    ))
-                                }
-                            },
-                            _ => {
-                                return Err(refuse(
-                                    "group_concat() with a computed separator",
-                                    self.a,
-                                ))
-                            }
-                        }
-                    }
-                    _ => return Err(refuse("group_concat() with this separator", self.a)),
-                };
-                (AggKind::GroupConcat(sep), vec!["group_concat"])
-            }
+        let key = format!(
+            "{name}|{distinct}|{}|{}",
+            norm(&sql[inner.clone()]),
+            filter
+                .as_ref()
+                .map(|r| norm(&sql[r.clone()]))
+                .unwrap_or_default()
+        );
+        if let Some(i) = self.agg_keys.iter().position(|k| *k == key) {
+            return Ok(PostExpr::Agg(i));
+        }
+        let kind = match (name.as_str(), argc) {
+            ("count", 0 | 1) | ("sum" | "total" | "avg", 1) => name.as_str(),
+            ("min" | "max", 1) => name.as_str(),
+            ("group_concat", 1 | 2) | ("string_agg", 2) => "group_concat",
             _ => {
                 return Err(refuse(
                     &format!("aggregate {name}() with {argc} argument(s)"),
@@ -253,56 +290,140 @@ impl<'a> Builder<'a> {
                 ))
             }
         };
-        let key = format!("{name}|{distinct}|{}", norm(&sql[inner.clone()]));
-        if let Some(i) = self.agg_keys.iter().position(|k| *k == key) {
-            return Ok(PostExpr::Agg(i));
-        }
-        let distinct = distinct && !matches!(kind, AggKind::Min(_) | AggKind::Max(_));
-        let partials = if distinct {
-            let Some(r) = arg_range.clone() else {
+        let separator = if kind == "group_concat" {
+            Some(self.separator(list.args.get(1))?)
+        } else {
+            None
+        };
+        let combined = if distinct && !matches!(kind, "min" | "max") {
+            if filter.is_some() {
+                return Err(refuse(&format!("{name}(DISTINCT …) FILTER (…)"), self.a));
+            }
+            let (Some(r), Some(e)) = (arg_range.clone(), arg_expr) else {
                 return Err(refuse("DISTINCT aggregate without an argument", self.a));
             };
-            let text = norm(&sql[r.clone()]);
-            match &self.distinct_arg {
-                Some((t, _)) if *t != text => {
-                    return Err(refuse(
-                        "DISTINCT aggregates over different expressions",
-                        self.a,
-                    ))
-                }
-                Some(_) => {}
-                None => self.distinct_arg = Some((text, r)),
+            let collation = super::select_merge::expression_collation(e, self.scope, self.a)?;
+            let order_sensitive = matches!(kind, "sum" | "group_concat");
+            if order_sensitive && collation != Collation::Binary {
+                return Err(Error::unsupported(
+                    format!("{name}(DISTINCT …) over a {} expression across shards: which of the equal spellings SQLite keeps depends on row order", format!("{collation:?}").to_uppercase()),
+                    "add COLLATE BINARY to the argument, or pin one shard with the key",
+                ));
             }
-            Vec::new()
+            let column = self.distinct_column(r, e, collation);
+            if order_sensitive {
+                let groups: String = (1..=self.group_exprs.len())
+                    .map(|i| format!("\"__d1p_g{i}\", "))
+                    .collect();
+                self.checks.push((
+                    format!(
+                        "SELECT 1 FROM {PARTIALS} GROUP BY {groups}{column} HAVING count(DISTINCT typeof({column}) || quote({column})) > 1"
+                    ),
+                    format!("{name}(DISTINCT …) across shards met equal values of different types or spellings (such as 1 and 1.0); which one SQLite keeps depends on row order"),
+                ));
+            }
+            match separator {
+                // SQLite refuses DISTINCT with a separator; the shards will say so.
+                Some(_) => format!("group_concat(DISTINCT {column})"),
+                None => format!("{kind}(DISTINCT {column})"),
+            }
         } else {
-            let extra = match &kind {
-                AggKind::GroupConcat(sep) => format!(", '{}'", sep.replace('\'', "''")),
-                _ => String::new(),
+            let arg = if star { None } else { arg_range.clone() };
+            let part = |func, wrap, only| Partial {
+                func,
+                arg: arg.clone(),
+                wrap,
+                only,
+                filter: filter.clone(),
+                extra: String::new(),
             };
-            funcs
-                .into_iter()
-                .map(|func| {
-                    self.add_partial(
-                        func,
-                        if star { None } else { arg_range.clone() },
-                        extra.clone(),
-                    )
-                })
-                .collect()
+            match kind {
+                "count" => {
+                    let c = self.add_partial(part("count", Wrap::Plain, Only::All));
+                    format!("coalesce(sum({c}), 0)")
+                }
+                "sum" => {
+                    let s = self.add_partial(part("sum", Wrap::Plain, Only::All));
+                    let p = self.add_partial(part("total", Wrap::Plain, Only::Positive));
+                    let n = self.add_partial(part("total", Wrap::Plain, Only::Negative));
+                    format!("__d1p_sum({s}, {p}, {n})")
+                }
+                "total" | "avg" => {
+                    let hi = self.add_partial(part("sum", Wrap::High, Only::Integers));
+                    let lo = self.add_partial(part("sum", Wrap::Low, Only::Integers));
+                    let ints = self.add_partial(part("count", Wrap::Plain, Only::Integers));
+                    let n = self.add_partial(part("count", Wrap::Plain, Only::All));
+                    let t = self.add_partial(part("total", Wrap::Plain, Only::All));
+                    format!("__d1p_{kind}({hi}, {lo}, {ints}, {n}, {t})")
+                }
+                "min" | "max" => {
+                    let c = match arg_expr {
+                        Some(e) => {
+                            super::select_merge::expression_collation(e, self.scope, self.a)?
+                        }
+                        None => Collation::Binary,
+                    };
+                    let func = if kind == "min" { "min" } else { "max" };
+                    let m = self.add_partial(part(func, Wrap::Plain, Only::All));
+                    let cname = format!("{c:?}").to_uppercase();
+                    format!("__d1p_{kind}({m}, '{cname}')")
+                }
+                _ => {
+                    let sep = separator.unwrap_or_else(|| ",".into());
+                    let mut p = part("group_concat", Wrap::Plain, Only::All);
+                    p.extra = format!(", {}", sql_string(&sep));
+                    let c = self.add_partial(p);
+                    format!("group_concat({c}, {})", sql_string(&sep))
+                }
+            }
         };
-        self.aggs.push(AggSpec {
-            kind,
-            distinct,
-            partials,
-        });
+        self.aggs.push(combined);
         self.agg_keys.push(key);
         Ok(PostExpr::Agg(self.aggs.len() - 1))
+    }
+
+    /// group_concat's separator: a text literal or bound text.
+    fn separator(&self, arg: Option<&FunctionArg>) -> Result<String> {
+        match arg {
+            None => Ok(",".to_string()),
+            Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(e))) => {
+                match key_literal(self.parsed, e) {
+                    Some(KeyExpr::Literal(Value::Text(t))) => Ok(t),
+                    Some(KeyExpr::Param(i)) => match self.params.get(i.wrapping_sub(1)) {
+                        Some(Value::Text(t)) => Ok(t.clone()),
+                        _ => Err(refuse("group_concat() with a non-text separator", self.a)),
+                    },
+                    _ => Err(refuse("group_concat() with a computed separator", self.a)),
+                }
+            }
+            _ => Err(refuse("group_concat() with this separator", self.a)),
+        }
+    }
+
+    /// The coordinator column holding the distinct values of `range` (one per expression).
+    fn distinct_column(&mut self, range: Range<usize>, e: &Expr, collation: Collation) -> String {
+        let text = norm(&self.parsed.sql[range.clone()]);
+        let i = match self.distinct.iter().position(|d| d.text == text) {
+            Some(i) => i,
+            None => {
+                let ty = declared_type_of(self.scope.affinity(e));
+                let declaration =
+                    format!("{ty} COLLATE {}", format!("{collation:?}").to_uppercase());
+                self.distinct.push(DistinctColumn {
+                    text,
+                    range,
+                    declaration,
+                });
+                self.distinct.len() - 1
+            }
+        };
+        format!("\"__d1p_d{}\"", i + 1)
     }
 
     /// Converts an expression over groups into a post-merge expression.
     fn post(&mut self, e: &Expr) -> Result<PostExpr> {
         if let Some(i) = self.group_exprs.iter().position(|g| g == e) {
-            return Ok(PostExpr::GroupKey(i, self.group_affinity[i]));
+            return Ok(PostExpr::GroupKey(i));
         }
         let boxed = |b: &mut Self, x: &Expr| b.post(x).map(Box::new);
         Ok(match e {
@@ -313,13 +434,15 @@ impl<'a> Builder<'a> {
             {
                 self.aggregate(f)?
             }
-            Expr::Function(f) if f.over.is_none() => {
+            Expr::Function(f) if f.over.is_none() && f.filter.is_none() => {
                 let name = object_name(&f.name).to_ascii_lowercase();
                 let FunctionArguments::List(list) = &f.args else {
                     return Err(refuse(&format!("{name}() over merged groups"), self.a));
                 };
-                if !crate::merge::supported_function(&name, list.args.len())
+                if connection_function(&name)
                     || list.duplicate_treatment.is_some()
+                    || !list.clauses.is_empty()
+                    || f.name.0.len() != 1
                 {
                     return Err(refuse(
                         &format!("function {name}() over merged groups"),
@@ -341,17 +464,17 @@ impl<'a> Builder<'a> {
                 ..
             } if key_literal(self.parsed, e).is_some() => match key_literal(self.parsed, e) {
                 Some(KeyExpr::Literal(v)) => PostExpr::Literal(v),
-                Some(KeyExpr::Param(i)) => PostExpr::Literal(
-                    self.params
-                        .get(i.wrapping_sub(1))
-                        .cloned()
-                        .unwrap_or(Value::Null),
-                ),
+                Some(KeyExpr::Param(i)) => {
+                    PostExpr::Literal(self.params.get(i.wrapping_sub(1)).cloned().ok_or_else(
+                        || Error::internal(format!("parameter ?{i} is out of range")),
+                    )?)
+                }
                 None => PostExpr::Literal(Value::Null),
             },
             Expr::UnaryOp { op, expr } => match op {
                 UnaryOperator::Minus => PostExpr::Neg(boxed(self, expr)?),
-                UnaryOperator::Plus => self.post(expr)?,
+                // `+x`: x without its affinity (SQLite drops it; the coordinator too).
+                UnaryOperator::Plus => PostExpr::Plus(boxed(self, expr)?),
                 UnaryOperator::Not => PostExpr::Not(boxed(self, expr)?),
                 UnaryOperator::BitwiseNot => PostExpr::BitNot(boxed(self, expr)?),
                 _ => return Err(refuse("this unary operator over merged groups", self.a)),
@@ -372,6 +495,10 @@ impl<'a> Builder<'a> {
                     BinaryOperator::GtEq => BinOp::Ge,
                     BinaryOperator::And => BinOp::And,
                     BinaryOperator::Or => BinOp::Or,
+                    BinaryOperator::BitwiseAnd => BinOp::BitAnd,
+                    BinaryOperator::BitwiseOr => BinOp::BitOr,
+                    BinaryOperator::PGBitwiseShiftLeft => BinOp::Shl,
+                    BinaryOperator::PGBitwiseShiftRight => BinOp::Shr,
                     _ => return Err(refuse(&format!("operator {op} over merged groups"), self.a)),
                 };
                 check_precedence(bop, left, right, self.a)?;
@@ -428,11 +555,15 @@ impl<'a> Builder<'a> {
                 PostExpr::Case(op, whens, el)
             }
             Expr::Cast {
-                expr, data_type, ..
-            } => PostExpr::Cast(
-                boxed(self, expr)?,
-                Affinity::from_declared_type(&data_type.to_string()),
-            ),
+                kind: sqlparser::ast::CastKind::Cast,
+                expr,
+                data_type,
+                format: None,
+                ..
+            } => PostExpr::Cast(boxed(self, expr)?, data_type.to_string()),
+            Expr::Collate { expr, collation } => {
+                PostExpr::Collate(boxed(self, expr)?, object_name(collation))
+            }
             Expr::Identifier(id) => {
                 return Err(refuse(
                     &format!("column {} that is neither grouped nor aggregated", id.value),
@@ -539,38 +670,57 @@ fn column_name(
     parsed: &Parsed,
     item: &SelectItem,
     range: &Range<usize>,
-    a: &Analysis,
-    cx: Context<'_>,
+    scope: &Scope<'_>,
 ) -> String {
-    let declared = |spelled: &str| -> String {
-        let tables = a
-            .refs
-            .iter()
-            .filter(|r| r.top_level)
-            .map(|r| r.table.as_str())
-            .chain(a.reference.iter().map(String::as_str))
-            .chain(a.unsharded.iter().map(String::as_str));
-        let mut names = tables.filter_map(|t| {
-            cx.catalog
-                .get(t)?
-                .column(spelled)
-                .map(|(_, c)| c.name.clone())
-        });
-        match (names.next(), names.next()) {
-            // One table has it, or all that have it spell it alike.
-            (Some(name), None) => name,
-            (Some(name), Some(other)) if name == other && names.all(|n| n == name) => name,
-            _ => spelled.to_string(),
-        }
-    };
     match item {
         SelectItem::ExprWithAlias { alias, .. } => alias.value.clone(),
-        SelectItem::UnnamedExpr(Expr::Identifier(id)) => declared(&id.value),
-        SelectItem::UnnamedExpr(Expr::CompoundIdentifier(p)) => {
-            p.last().map(|i| declared(&i.value)).unwrap_or_default()
+        SelectItem::UnnamedExpr(e @ (Expr::Identifier(_) | Expr::CompoundIdentifier(_))) => {
+            match (scope.column(e), e) {
+                (Some(c), _) => c.name.clone(),
+                (None, Expr::Identifier(id)) => id.value.clone(),
+                (None, Expr::CompoundIdentifier(p)) => {
+                    p.last().map(|i| i.value.clone()).unwrap_or_default()
+                }
+                _ => parsed.sql[range.clone()].to_string(),
+            }
         }
         _ => parsed.sql[range.clone()].to_string(),
     }
+}
+
+/// An ORDER BY or GROUP BY term that SQLite reads as an ordinal: an integer literal, maybe
+/// in parentheses or behind unary `+` or `-` (`ORDER BY (1)`, `ORDER BY +1`).
+pub(crate) fn ordinal(parsed: &Parsed, e: &Expr) -> Option<i64> {
+    match e {
+        Expr::Nested(inner) => ordinal(parsed, inner),
+        Expr::UnaryOp {
+            op: UnaryOperator::Plus,
+            expr,
+        } => ordinal(parsed, expr),
+        Expr::UnaryOp {
+            op: UnaryOperator::Minus,
+            expr,
+        } => ordinal(parsed, expr).map(|n| n.wrapping_neg()),
+        Expr::Value(_) => match key_literal(parsed, e) {
+            Some(KeyExpr::Literal(Value::Integer(n))) => Some(n),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// SQLite's error for an ordinal outside the result columns.
+pub(crate) fn ordinal_out_of_range(clause: &str, term: usize, n: usize) -> Error {
+    let nth = match term {
+        1 => "1st".to_string(),
+        2 => "2nd".to_string(),
+        3 => "3rd".to_string(),
+        k => format!("{k}th"),
+    };
+    Error::backend(
+        None,
+        format!("{nth} {clause} term out of range - should be between 1 and {n}"),
+    )
 }
 
 /// Plans an aggregate SELECT that fans out.
@@ -594,7 +744,7 @@ pub(crate) fn plan_aggregate(
     }) {
         return Err(refuse("`*` in an aggregate query", a));
     }
-    let sql = &parsed.sql;
+    let scope = Scope::of(select, cx.catalog);
     let items: Vec<Range<usize>> = shape.items.clone();
     let item_exprs: Vec<&Expr> = select
         .projection
@@ -612,6 +762,12 @@ pub(crate) fn plan_aggregate(
             _ => None,
         })
         .collect();
+    let alias_of = |id: &sqlparser::ast::Ident| {
+        aliases.iter().position(|al| {
+            al.as_deref()
+                .is_some_and(|al| al.eq_ignore_ascii_case(&id.value))
+        })
+    };
 
     // GROUP BY terms: resolved to expressions (ordinals and aliases name output items).
     let group_terms: Vec<Expr> = match &select.group_by {
@@ -629,22 +785,15 @@ pub(crate) fn plan_aggregate(
     }
     let mut group_exprs = Vec::new();
     let mut group_texts = Vec::new();
-    let mut group_affinity = Vec::new();
-    for (term, range) in group_terms.iter().zip(&group_ranges) {
+    let mut columns_decl = Vec::new();
+    for (t, (term, range)) in group_terms.iter().zip(&group_ranges).enumerate() {
         let resolved = match term {
-            Expr::Value(_) => match key_literal(parsed, term) {
-                Some(KeyExpr::Literal(Value::Integer(n)))
-                    if n >= 1 && (n as usize) <= item_exprs.len() =>
-                {
-                    Some(n as usize - 1)
-                }
-                _ => return Err(refuse("GROUP BY a constant", a)),
+            Expr::Identifier(id) if scope.column(term).is_none() => alias_of(id),
+            _ => match ordinal(parsed, term) {
+                Some(n) if n >= 1 && (n as usize) <= item_exprs.len() => Some(n as usize - 1),
+                Some(_) => return Err(ordinal_out_of_range("GROUP BY", t + 1, item_exprs.len())),
+                None => None,
             },
-            Expr::Identifier(id) => aliases.iter().position(|al| {
-                al.as_deref()
-                    .is_some_and(|al| al.eq_ignore_ascii_case(&id.value))
-            }),
-            _ => None,
         };
         let (expr, text) = match resolved {
             Some(i) => (
@@ -653,14 +802,18 @@ pub(crate) fn plan_aggregate(
             ),
             None => (term.clone(), range.clone()),
         };
-        let collation = super::select_merge::expression_collation(&expr, a, cx)?;
+        let collation = super::select_merge::expression_collation(&expr, &scope, a)?;
         if collation != Collation::Binary {
             return Err(Error::unsupported(
                 format!("GROUP BY a {} expression across shards is not supported: which spelling of each group SQLite returns depends on row order", format!("{collation:?}").to_uppercase()),
                 "add COLLATE BINARY to the grouping, or pin one shard with the key",
             ));
         }
-        group_affinity.push(column_affinity(&expr, a, cx));
+        columns_decl.push(format!(
+            "\"__d1p_g{}\" {}",
+            group_exprs.len() + 1,
+            declared_type_of(scope.affinity(&expr))
+        ));
         group_exprs.push(expr);
         group_texts.push(text);
     }
@@ -668,173 +821,217 @@ pub(crate) fn plan_aggregate(
     let mut b = Builder {
         parsed,
         a,
-        cx,
+        scope: &scope,
         params,
         group_exprs,
-        group_affinity,
         partials: Vec::new(),
         aggs: Vec::new(),
         agg_keys: Vec::new(),
-        distinct_arg: None,
+        distinct: Vec::new(),
+        checks: Vec::new(),
     };
     let output = item_exprs
         .iter()
         .map(|e| b.post(e))
         .collect::<Result<Vec<_>>>()?;
     let having = select.having.as_ref().map(|h| b.post(h)).transpose()?;
-    let mut order = Vec::new();
-    {
-        for t in super::select_merge::order_terms(q, a)? {
-            let (inner, explicit) = super::select_merge::split_collate(&t.expr, a)?;
-            let by_output = match inner {
-                Expr::Value(_) => match key_literal(parsed, inner) {
-                    Some(KeyExpr::Literal(Value::Integer(n)))
-                        if n >= 1 && (n as usize) <= output.len() =>
-                    {
-                        Some(n as usize - 1)
-                    }
-                    _ => return Err(refuse("ORDER BY a constant", a)),
-                },
-                Expr::Identifier(id) => aliases.iter().position(|al| {
-                    al.as_deref()
-                        .is_some_and(|al| al.eq_ignore_ascii_case(&id.value))
-                }),
-                _ => None,
-            };
-            let (expr, source) = match by_output {
-                Some(i) => (output[i].clone(), item_exprs[i]),
-                None => (b.post(inner)?, inner),
-            };
-            let collation = match explicit {
-                Some(c) => c,
-                None => super::select_merge::expression_collation(source, a, cx)?,
-            };
-            order.push(GroupOrder {
-                expr,
-                descending: matches!(t.options.sort, Some(sqlparser::ast::OrderBySort::Desc)),
-                nulls_first: t.options.nulls_first,
-                collation,
-            });
+    // ORDER BY terms: an output ordinal (kept as one), or an expression over groups.
+    let mut order: Vec<(
+        Option<usize>,
+        Option<PostExpr>,
+        &sqlparser::ast::OrderByExpr,
+    )> = Vec::new();
+    for (t, term) in super::select_merge::order_terms(q, a)?.iter().enumerate() {
+        let inner = match &term.expr {
+            Expr::Collate { expr, .. } => expr.as_ref(),
+            e => e,
+        };
+        let by_output = match inner {
+            Expr::Identifier(id) if scope.column(inner).is_none() => alias_of(id),
+            _ => match ordinal(parsed, inner) {
+                Some(n) if n >= 1 && (n as usize) <= output.len() => Some(n as usize - 1),
+                Some(_) => return Err(ordinal_out_of_range("ORDER BY", t + 1, output.len())),
+                None => None,
+            },
+        };
+        match by_output {
+            Some(i) => order.push((Some(i), None, term)),
+            None => order.push((None, Some(b.post(inner)?), term)),
         }
     }
     let (limit, offset) =
         super::select_merge::limit_offset(parsed, q.limit_clause.as_ref(), params, a)?;
-    let _: Option<&LimitClause> = None;
 
-    // The shard query: group keys, [distinct argument], partials; FROM … WHERE; GROUP BY.
+    // The coordinator's query over the partial rows.
     let g = b.group_exprs.len();
-    let distinct_column = b.distinct_arg.as_ref().map(|_| g);
-    let first_partial = g + usize::from(distinct_column.is_some());
-    let mut aggs = b.aggs;
-    for agg in &mut aggs {
-        for p in &mut agg.partials {
-            *p += first_partial;
+    let aggs = std::mem::take(&mut b.aggs);
+    let mut final_params = Vec::new();
+    let mut r = Render {
+        aggs: &aggs,
+        params: &mut final_params,
+    };
+    let mut final_sql = String::from("SELECT ");
+    for (i, e) in output.iter().enumerate() {
+        if i > 0 {
+            final_sql.push_str(", ");
+        }
+        e.render(&mut final_sql, &mut r);
+    }
+    final_sql.push_str(" FROM ");
+    final_sql.push_str(PARTIALS);
+    if g > 0 {
+        let keys: Vec<String> = (1..=g).map(|i| format!("\"__d1p_g{i}\"")).collect();
+        final_sql.push_str(" GROUP BY ");
+        final_sql.push_str(&keys.join(", "));
+    }
+    if let Some(h) = &having {
+        final_sql.push_str(" HAVING ");
+        h.render(&mut final_sql, &mut r);
+    }
+    for (i, (column, expr, term)) in order.iter().enumerate() {
+        final_sql.push_str(if i == 0 { " ORDER BY " } else { ", " });
+        match (column, expr) {
+            (Some(c), _) => final_sql.push_str(&(c + 1).to_string()),
+            (None, Some(e)) => e.render(&mut final_sql, &mut r),
+            (None, None) => {}
+        }
+        if let Expr::Collate { collation, .. } = &term.expr {
+            final_sql.push_str(&format!(
+                " COLLATE \"{}\"",
+                object_name(collation).replace('"', "\"\"")
+            ));
+        }
+        if matches!(term.options.sort, Some(sqlparser::ast::OrderBySort::Desc)) {
+            final_sql.push_str(" DESC");
+        }
+        match term.options.nulls_first {
+            Some(true) => final_sql.push_str(" NULLS FIRST"),
+            Some(false) => final_sql.push_str(" NULLS LAST"),
+            None => {}
         }
     }
+    if limit.is_some() || offset > 0 {
+        let clamp = |n: u64| Value::Integer(i64::try_from(n).unwrap_or(i64::MAX));
+        r.params
+            .push(limit.map(clamp).unwrap_or(Value::Integer(-1)));
+        let l = r.params.len();
+        r.params.push(clamp(offset));
+        final_sql.push_str(&format!(" LIMIT ?{l} OFFSET ?{}", l + 1));
+    }
+
+    // The shard query: group keys, distinct arguments, partials; FROM … WHERE; GROUP BY.
     let select_kw_end = parsed.sql[..shape.projection.start].trim_end().len();
     let from = shape
         .from
         .clone()
         .ok_or_else(|| refuse("an aggregate without FROM", a))?;
     let body_end = shape.where_.as_ref().map(|w| w.end).unwrap_or(from.end);
-    let mut names: Vec<String> = Vec::new();
-    for i in 0..g {
-        names.push(format!(" AS \"__d1p_g{}\"", i + 1));
-    }
-    for i in 0..b.partials.len() {
-        names.push(format!(" AS \"__d1p_a{}\"", i + 1));
-    }
     let mut pieces: Vec<Piece<'_>> = vec![Piece::Source(0..select_kw_end), Piece::Text(" ")];
-    let mut first = true;
-    let mut sep = |pieces: &mut Vec<Piece<'_>>| {
-        if !first {
-            pieces.push(Piece::Text(", "));
-        }
-        first = false;
-    };
+    let own = |t: String| Piece::Owned(t);
+    let mut items_out: Vec<Vec<Piece<'_>>> = Vec::new();
     for (i, t) in group_texts.iter().enumerate() {
-        sep(&mut pieces);
-        pieces.push(Piece::Source(t.clone()));
-        pieces.push(Piece::Text(&names[i]));
+        items_out.push(vec![
+            Piece::Source(t.clone()),
+            own(format!(" AS \"__d1p_g{}\"", i + 1)),
+        ]);
     }
-    if let Some((_, r)) = &b.distinct_arg {
-        sep(&mut pieces);
-        pieces.push(Piece::Source(r.clone()));
-        pieces.push(Piece::Text(" AS \"__d1p_d\""));
+    for (i, d) in b.distinct.iter().enumerate() {
+        items_out.push(vec![
+            Piece::Source(d.range.clone()),
+            own(format!(" AS \"__d1p_d{}\"", i + 1)),
+        ]);
+        columns_decl.push(format!("\"__d1p_d{}\" {}", i + 1, d.declaration));
     }
     for (i, p) in b.partials.iter().enumerate() {
-        sep(&mut pieces);
-        pieces.push(Piece::Text(p.func));
-        pieces.push(Piece::Text("("));
-        match &p.arg {
-            Some(r) => pieces.push(Piece::Source(r.clone())),
-            None => pieces.push(Piece::Text("*")),
+        let mut call = vec![own(format!("{}(", p.func))];
+        match (&p.arg, p.wrap) {
+            (None, _) => call.push(Piece::Text("*")),
+            (Some(r), Wrap::Plain) => call.push(Piece::Source(r.clone())),
+            (Some(r), wrap) => {
+                call.push(Piece::Text("("));
+                call.push(Piece::Source(r.clone()));
+                call.push(Piece::Text(if wrap == Wrap::High {
+                    ") >> 32"
+                } else {
+                    ") & 4294967295"
+                }));
+            }
         }
-        if !p.extra.is_empty() {
-            pieces.push(Piece::Text(&p.extra));
+        call.push(own(format!("{})", p.extra)));
+        let only: Option<Vec<Piece<'_>>> = match (&p.arg, p.only) {
+            (Some(r), Only::Positive) => Some(vec![
+                Piece::Text("("),
+                Piece::Source(r.clone()),
+                Piece::Text(") + 0 > 0"),
+            ]),
+            (Some(r), Only::Negative) => Some(vec![
+                Piece::Text("("),
+                Piece::Source(r.clone()),
+                Piece::Text(") + 0 < 0"),
+            ]),
+            (Some(r), Only::Integers) => Some(vec![
+                Piece::Text("typeof("),
+                Piece::Source(r.clone()),
+                Piece::Text(") = 'integer'"),
+            ]),
+            _ => None,
+        };
+        if p.filter.is_some() || only.is_some() {
+            call.push(Piece::Text(" FILTER (WHERE "));
+            if let Some(f) = &p.filter {
+                call.extend([Piece::Text("("), Piece::Source(f.clone()), Piece::Text(")")]);
+                if only.is_some() {
+                    call.push(Piece::Text(" AND "));
+                }
+            }
+            call.extend(only.into_iter().flatten());
+            call.push(Piece::Text(")"));
         }
-        pieces.push(Piece::Text(")"));
-        pieces.push(Piece::Text(&names[g + i]));
+        call.push(own(format!(" AS \"__d1p_a{}\"", i + 1)));
+        items_out.push(call);
+        columns_decl.push(format!("\"__d1p_a{}\"", i + 1));
     }
-    if first {
+    if items_out.is_empty() {
         // Only DISTINCT aggregates and no group keys: still a valid projection.
-        pieces.push(Piece::Text("1"));
+        items_out.push(vec![Piece::Text("1")]);
+    }
+    for (i, item) in items_out.into_iter().enumerate() {
+        if i > 0 {
+            pieces.push(Piece::Text(", "));
+        }
+        pieces.extend(item);
+    }
+    // Group by the projected aliases: a constant key (`count(DISTINCT 83)`) would read as
+    // an ordinal in GROUP BY. Distinct values also by type, so `1` and `1.0` both arrive.
+    let mut grouping: Vec<String> = (0..g).map(|i| format!("\"__d1p_g{}\"", i + 1)).collect();
+    for i in 0..b.distinct.len() {
+        grouping.push(format!("\"__d1p_d{}\"", i + 1));
+        grouping.push(format!("typeof(\"__d1p_d{}\")", i + 1));
     }
     pieces.push(Piece::Text(" "));
     pieces.push(Piece::Source(from.start..body_end));
-    // Group by the projected aliases: a constant key (`count(DISTINCT 83)`) would read as
-    // an ordinal in GROUP BY.
-    let mut grouping: Vec<String> = (0..g).map(|i| format!("\"__d1p_g{}\"", i + 1)).collect();
-    if b.distinct_arg.is_some() {
-        grouping.push("\"__d1p_d\"".to_string());
-    }
-    let group_clause = format!(" GROUP BY {}", grouping.join(", "));
     if !grouping.is_empty() {
-        pieces.push(Piece::Text(&group_clause));
+        pieces.push(own(format!(" GROUP BY {}", grouping.join(", "))));
     }
     let shard_sql = splice(parsed, &pieces, params);
     let columns = select
         .projection
         .iter()
         .zip(&items)
-        .map(|(i, r)| column_name(parsed, i, r, a, cx))
+        .map(|(i, r)| column_name(parsed, i, r, &scope))
         .collect();
-    let _ = sql;
     Ok(PlannedAggregate {
         shard_sql,
         merge: AggregateMerge {
-            group_keys: g,
-            distinct_column,
-            aggs,
-            single_group: g == 0,
-            having,
-            output,
-            order,
-            offset,
-            limit,
+            step: FinalStep {
+                columns: columns_decl,
+                sql: final_sql,
+                params: final_params,
+                ambiguity_checks: b.checks,
+            },
         },
         columns,
     })
-}
-
-/// The affinity of a plain column (for comparisons after the merge).
-fn column_affinity(e: &Expr, a: &Analysis, cx: Context<'_>) -> Option<Affinity> {
-    let name = match e {
-        Expr::Identifier(id) => &id.value,
-        Expr::CompoundIdentifier(p) => &p.last()?.value,
-        _ => return None,
-    };
-    let tables = a
-        .refs
-        .iter()
-        .map(|r| r.table.as_str())
-        .chain(a.reference.iter().map(|s| s.as_str()));
-    for t in tables {
-        if let Some((_, c)) = cx.catalog.get(t).and_then(|t| t.column(name)) {
-            return Some(c.affinity);
-        }
-    }
-    None
 }
 
 /// Splits a clause (`GROUP BY a, f(b, c)`) into its terms' ranges, after `keyword`.

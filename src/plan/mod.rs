@@ -5,6 +5,7 @@ mod aggregate;
 pub(crate) mod fanout;
 mod insert_select;
 mod insert_split;
+mod names;
 mod route;
 mod rowid_ranges;
 mod select_merge;

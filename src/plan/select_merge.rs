@@ -16,6 +16,7 @@
 //! ```
 
 use super::fanout::refuse;
+use super::names::Scope;
 use super::select_shape::{select_shape, SelectShape};
 use super::splice::{splice, Piece, Spliced};
 use super::Context;
@@ -74,6 +75,7 @@ pub(crate) fn plan_select(
         return Err(refuse("a WINDOW clause or compound SELECT", a));
     }
     let sql = &parsed.sql;
+    let scope = Scope::of(select, cx.catalog);
     let distinct = !matches!(select.distinct, None | Some(sqlparser::ast::Distinct::All));
     if distinct {
         check_distinct_binary(select, a, cx)?;
@@ -96,9 +98,18 @@ pub(crate) fn plan_select(
         if terms.len() != shape.order_terms.len() {
             return Err(super::fanout::parser_disagrees("ORDER BY"));
         }
-        for (term, range) in terms.iter().zip(&shape.order_terms) {
+        for (t, (term, range)) in terms.iter().zip(&shape.order_terms).enumerate() {
             let (expr, collation) = split_collate(&term.expr, a)?;
             let expr_text = expr_text_of_term(sql, range);
+            if let Some(n) = super::aggregate::ordinal(parsed, expr) {
+                if !has_wildcard && (n < 1 || n as usize > select.projection.len()) {
+                    return Err(super::aggregate::ordinal_out_of_range(
+                        "ORDER BY",
+                        t + 1,
+                        select.projection.len(),
+                    ));
+                }
+            }
             let column = match output_column(
                 parsed,
                 select,
@@ -145,7 +156,7 @@ pub(crate) fn plan_select(
                         },
                         _ => expr,
                     };
-                    expression_collation(effective, a, cx)?
+                    expression_collation(effective, &scope, a)?
                 }
             };
             let descending = matches!(term.options.sort, Some(sqlparser::ast::OrderBySort::Desc));
@@ -170,7 +181,7 @@ pub(crate) fn plan_select(
     for h in &hidden_text {
         pieces.push(Piece::Text(h));
     }
-    let shard_limit = limit.map(|n| format!(" LIMIT {}", n.saturating_add(offset)));
+    let shard_limit = shard_limit(limit, offset);
     match &shape.limit {
         Some(l) => {
             let before = sql[..l.start].trim_end().len().max(shape.projection.end);
@@ -294,8 +305,8 @@ fn output_column(
     has_wildcard: bool,
 ) -> Result<Option<usize>> {
     // Ordinal.
-    if let Some(KeyExpr::Literal(Value::Integer(n))) = key_literal(parsed, expr) {
-        if matches!(expr, Expr::Value(_)) {
+    if let Some(n) = super::aggregate::ordinal(parsed, expr) {
+        {
             if has_wildcard {
                 // `*` expands on the shard; the shard checks the range.
                 return Ok(Some((n.max(1) - 1) as usize));
@@ -348,35 +359,14 @@ fn check_distinct_binary(
     a: &Analysis,
     cx: Context<'_>,
 ) -> Result<()> {
+    let scope = Scope::of(select, cx.catalog);
     for item in &select.projection {
         let collation = match item {
             SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
-                expression_collation(e, a, cx)?
+                expression_collation(e, &scope, a)?
             }
-            _ => {
-                let tables = a
-                    .refs
-                    .iter()
-                    .map(|r| r.table.as_str())
-                    .chain(a.reference.iter().map(|s| s.as_str()));
-                let mut c = Collation::Binary;
-                for t in tables {
-                    if let Some(t) = cx.catalog.get(t) {
-                        if let Some(col) = t.columns.iter().find(|c| {
-                            c.collation
-                                .as_deref()
-                                .is_some_and(|n| !n.eq_ignore_ascii_case("BINARY"))
-                        }) {
-                            c = col
-                                .collation
-                                .as_deref()
-                                .and_then(Collation::from_name)
-                                .unwrap_or(Collation::NoCase);
-                        }
-                    }
-                }
-                c
-            }
+            // `*`: any column of the tables it expands to.
+            _ => scope.any_declared_collation().unwrap_or(Collation::Binary),
         };
         if collation != Collation::Binary {
             return Err(Error::unsupported(
@@ -388,53 +378,32 @@ fn check_distinct_binary(
     Ok(())
 }
 
-/// The collation an ORDER BY expression sorts with, as SQLite's `sqlite3ExprCollSeq`
-/// finds it: `x COLLATE c` explicitly; a column its declared collation; unary `+` and
-/// CAST pass their operand's through; functions and other operators give BINARY. An
-/// explicit COLLATE inside an operator's operand is refused (rare, and subtle).
+/// The collation an expression compares with, as SQLite's `sqlite3ExprCollSeq` finds it:
+/// `x COLLATE c` explicitly; a column its declared collation (resolved in `scope`); unary
+/// `+` and CAST pass their operand's through; functions and other operators give BINARY.
+/// An explicit COLLATE inside an operator's operand is refused (rare, and subtle).
 pub(crate) fn expression_collation(
     expr: &Expr,
+    scope: &Scope<'_>,
     a: &Analysis,
-    cx: Context<'_>,
 ) -> Result<Collation> {
-    let declared = |column: &str| -> Collation {
-        let tables = a
-            .refs
-            .iter()
-            .map(|r| r.table.as_str())
-            .chain(a.reference.iter().map(|s| s.as_str()));
-        for t in tables {
-            if let Some((_, c)) = cx.catalog.get(t).and_then(|t| t.column(column)) {
-                return c
-                    .collation
-                    .as_deref()
-                    .and_then(Collation::from_name)
-                    .unwrap_or(Collation::Binary);
-            }
-        }
-        Collation::Binary
-    };
     match expr {
         Expr::Collate { collation, .. } => {
             let c = object_name(collation);
             Collation::from_name(&c).ok_or_else(|| {
                 Error::unsupported(
-                    format!("collation {c} in ORDER BY across shards"),
+                    format!("collation {c} across shards"),
                     "use BINARY, NOCASE or RTRIM",
                 )
             })
         }
-        Expr::Identifier(id) => Ok(declared(&id.value)),
-        Expr::CompoundIdentifier(parts) => Ok(parts
-            .last()
-            .map(|p| declared(&p.value))
-            .unwrap_or(Collation::Binary)),
+        Expr::Identifier(_) | Expr::CompoundIdentifier(_) => Ok(scope.declared_collation(expr)),
         Expr::Nested(inner)
         | Expr::Cast { expr: inner, .. }
         | Expr::UnaryOp {
             op: sqlparser::ast::UnaryOperator::Plus,
             expr: inner,
-        } => expression_collation(inner, a, cx),
+        } => expression_collation(inner, scope, a),
         Expr::BinaryOp { left, right, .. } => {
             let explicit = |e: &Expr| {
                 matches!(e, Expr::Collate { .. })
@@ -447,6 +416,18 @@ pub(crate) fn expression_collation(
         }
         _ => Ok(Collation::Binary),
     }
+}
+
+/// The LIMIT each shard gets for `LIMIT n OFFSET m`: `n + m`, or none when that passes
+/// SQLite's largest integer.
+pub(crate) fn shard_limit(limit: Option<u64>, offset: u64) -> Option<String> {
+    let n = limit?;
+    Some(
+        match n.checked_add(offset).filter(|t| *t <= i64::MAX as u64) {
+            Some(t) => format!(" LIMIT {t}"),
+            None => " LIMIT -1".to_string(),
+        },
+    )
 }
 
 /// Rule `compound_merge`: `A UNION ALL B …` (or all-`UNION`) fans out as it is; each shard
@@ -513,13 +494,27 @@ pub(crate) fn plan_compound(
     let first = parts[0];
     let mut order = Vec::new();
     {
-        for t in order_terms(q, a)? {
+        for (i, t) in order_terms(q, a)?.iter().enumerate() {
             let (expr, explicit) = split_collate(&t.expr, a)?;
+            let ordinal = super::aggregate::ordinal(parsed, expr);
+            let width = first.projection.len();
+            let star = first.projection.iter().any(|item| {
+                matches!(
+                    item,
+                    SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..)
+                )
+            });
+            if let Some(n) = ordinal {
+                if !star && (n < 1 || n as usize > width) {
+                    return Err(super::aggregate::ordinal_out_of_range(
+                        "ORDER BY",
+                        i + 1,
+                        width,
+                    ));
+                }
+            }
             let column = match expr {
-                Expr::Value(_) => match key_literal(parsed, expr) {
-                    Some(KeyExpr::Literal(Value::Integer(n))) if n >= 1 => Some(n as usize - 1),
-                    _ => None,
-                },
+                _ if ordinal.is_some() => ordinal.filter(|n| *n >= 1).map(|n| n as usize - 1),
                 Expr::Identifier(id) => first.projection.iter().position(|item| match item {
                     SelectItem::ExprWithAlias { alias, .. } => {
                         alias.value.eq_ignore_ascii_case(&id.value)
@@ -545,7 +540,7 @@ pub(crate) fn plan_compound(
                 None => match first.projection.get(column) {
                     Some(
                         SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. },
-                    ) => expression_collation(e, a, cx)?,
+                    ) => expression_collation(e, &Scope::of(first, cx.catalog), a)?,
                     _ => Collation::Binary,
                 },
             };
@@ -580,7 +575,7 @@ pub(crate) fn plan_compound(
             _ => {}
         }
     }
-    let shard_limit = limit.map(|n| format!(" LIMIT {}", n.saturating_add(offset)));
+    let shard_limit = shard_limit(limit, offset);
     let end = parsed
         .tokens
         .iter()

@@ -14,6 +14,8 @@ pub(crate) enum Piece<'a> {
     Source(Range<usize>),
     /// Literal text of our own (a separator, a keyword).
     Text(&'a str),
+    /// Text of our own, made for this statement (an alias, a partial's call).
+    Owned(String),
 }
 
 /// SQL text and the parameters it binds.
@@ -39,6 +41,7 @@ pub(crate) fn splice(parsed: &Parsed, pieces: &[Piece<'_>], params: &[Value]) ->
     for piece in pieces {
         match piece {
             Piece::Text(t) => out.push_str(t),
+            Piece::Owned(t) => out.push_str(t),
             Piece::Source(range) => {
                 let mut cursor = range.start;
                 let first = occ.partition_point(|(o, _)| *o < range.start);

@@ -1,0 +1,471 @@
+//! The coordinator: an in-memory SQLite database (the same SQLite the shards run) where the
+//! final step of a fan-out runs as SQL. The shards' partial rows go into a table whose
+//! columns carry the original expressions' affinity and collation; the final GROUP BY,
+//! HAVING, output expressions, ORDER BY and LIMIT run there, so they mean exactly what they
+//! mean in one SQLite database. Partial aggregates combine through the `__d1p_*` aggregate
+//! functions registered here.
+//!
+//! One connection per thread (a Worker isolate is one thread). A partial table is kept per
+//! column layout and emptied after each use, so a repeated statement re-prepares nothing.
+
+use super::compare::{compare, Collation};
+use super::Row;
+use crate::error::{Error, ErrorCode, Result};
+use crate::value::Value;
+use rusqlite::functions::{Aggregate, Context, FunctionFlags};
+use rusqlite::types::{Value as SqlValue, ValueRef};
+use rusqlite::Connection;
+use serde::Serialize;
+use std::cell::RefCell;
+use std::cmp::Ordering;
+use std::fmt;
+
+/// The final step of a fan-out, run over the shards' partial rows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FinalStep {
+    /// Column declarations of the partial table, one per shard-row column, in order
+    /// (`"__d1p_g1" TEXT COLLATE NOCASE`).
+    pub columns: Vec<String>,
+    /// The query over the partial table, which is named [`PARTIALS`] in it.
+    pub sql: String,
+    /// Its parameters (the statement's literals and bound values it uses).
+    pub params: Vec<Value>,
+    /// Checks run before `sql`: each returns a row when the answer would depend on the
+    /// order rows are met (then the statement is refused with the given message).
+    pub ambiguity_checks: Vec<(String, String)>,
+}
+
+/// The partial table's name in [`FinalStep::sql`]; replaced by the layout's own table.
+pub const PARTIALS: &str = "__d1p_partials";
+
+impl fmt::Display for FinalStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "coordinator SQLite: {PARTIALS}({}); {}",
+            self.columns.join(", "),
+            self.sql
+        )?;
+        if !self.params.is_empty() {
+            let p: Vec<String> = self.params.iter().map(|v| v.to_string()).collect();
+            write!(f, " -- params [{}]", p.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+struct Coordinator {
+    conn: Connection,
+    /// Column layouts with a table, by declaration text: the table's name.
+    tables: Vec<(String, String)>,
+}
+
+thread_local! {
+    static COORDINATOR: RefCell<Option<Coordinator>> = const { RefCell::new(None) };
+}
+
+/// Most partial tables kept at once; past it they are all dropped.
+const MAX_TABLES: usize = 64;
+
+fn sql_error(e: rusqlite::Error) -> Error {
+    let message = match e {
+        rusqlite::Error::SqliteFailure(_, Some(m)) => m,
+        rusqlite::Error::UserFunctionError(b) => b.to_string(),
+        rusqlite::Error::SqlInputError { msg, .. } => msg,
+        other => other.to_string(),
+    };
+    if let Some(rest) = message.strip_prefix(REFUSAL) {
+        let (what, remedy) = rest.split_once('\u{1}').unwrap_or((rest, ""));
+        return Error::unsupported(what.to_string(), remedy.to_string());
+    }
+    Error::backend(None, message)
+}
+
+const REFUSAL: &str = "D1PLUS_UNSUPPORTED\u{1}";
+
+fn refusal(what: &str, remedy: &str) -> rusqlite::Error {
+    rusqlite::Error::UserFunctionError(format!("{REFUSAL}{what}\u{1}{remedy}").into())
+}
+
+fn open() -> Result<Coordinator> {
+    let conn = Connection::open_in_memory().map_err(sql_error)?;
+    let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
+    let reg = |r: rusqlite::Result<()>| r.map_err(sql_error);
+    reg(conn.create_aggregate_function("__d1p_sum", 3, flags, SumOf(Kind::Sum)))?;
+    reg(conn.create_aggregate_function("__d1p_total", 5, flags, SumOf(Kind::Total)))?;
+    reg(conn.create_aggregate_function("__d1p_avg", 5, flags, SumOf(Kind::Avg)))?;
+    reg(conn.create_aggregate_function("__d1p_min", 2, flags, Best(Ordering::Less)))?;
+    reg(conn.create_aggregate_function("__d1p_max", 2, flags, Best(Ordering::Greater)))?;
+    Ok(Coordinator {
+        conn,
+        tables: Vec::new(),
+    })
+}
+
+fn to_sql(v: &Value) -> SqlValue {
+    match v {
+        Value::Null => SqlValue::Null,
+        Value::Integer(i) => SqlValue::Integer(*i),
+        Value::Real(f) => SqlValue::Real(*f),
+        Value::Text(t) => SqlValue::Text(t.clone()),
+        Value::Blob(b) => SqlValue::Blob(b.clone()),
+    }
+}
+
+fn from_ref(v: ValueRef<'_>) -> Value {
+    match v {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(i) => Value::Integer(i),
+        ValueRef::Real(f) => Value::Real(f),
+        ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+    }
+}
+
+impl Coordinator {
+    /// The table for this column layout, created on first use.
+    fn table(&mut self, columns: &[String]) -> Result<String> {
+        let decl = columns.join(", ");
+        if let Some((_, name)) = self.tables.iter().find(|(d, _)| *d == decl) {
+            return Ok(name.clone());
+        }
+        if self.tables.len() >= MAX_TABLES {
+            for (_, name) in self.tables.drain(..) {
+                self.conn
+                    .execute_batch(&format!("DROP TABLE \"{name}\""))
+                    .map_err(sql_error)?;
+            }
+        }
+        let name = format!("__d1p_p{}", next_table_id());
+        self.conn
+            .execute_batch(&format!("CREATE TABLE \"{name}\"({decl})"))
+            .map_err(sql_error)?;
+        self.tables.push((decl, name.clone()));
+        Ok(name)
+    }
+
+    fn run(&mut self, step: &FinalStep, rows: Vec<Row>) -> Result<Vec<Row>> {
+        let table = self.table(&step.columns)?;
+        let width = step.columns.len();
+        let quoted = format!("\"{table}\"");
+        let result = (|| {
+            {
+                let placeholders = vec!["?"; width].join(", ");
+                let mut insert = self
+                    .conn
+                    .prepare_cached(&format!("INSERT INTO {quoted} VALUES ({placeholders})"))
+                    .map_err(sql_error)?;
+                for row in &rows {
+                    if row.len() != width {
+                        return Err(Error::internal(format!(
+                            "a shard answered {} columns where {width} were planned",
+                            row.len()
+                        )));
+                    }
+                    insert
+                        .execute(rusqlite::params_from_iter(row.iter().map(to_sql)))
+                        .map_err(sql_error)?;
+                }
+            }
+            for (check, message) in &step.ambiguity_checks {
+                let sql = check.replace(PARTIALS, &quoted);
+                let mut stmt = self.conn.prepare_cached(&sql).map_err(sql_error)?;
+                if stmt.exists([]).map_err(sql_error)? {
+                    return Err(Error::unsupported(
+                        message.clone(),
+                        "CAST the column to one type (or COLLATE BINARY), or pin one shard with the key",
+                    ));
+                }
+            }
+            let sql = step.sql.replace(PARTIALS, &quoted);
+            let mut stmt = self.conn.prepare_cached(&sql).map_err(sql_error)?;
+            let n = stmt.column_count();
+            let mut out = Vec::new();
+            let mut it = stmt
+                .query(rusqlite::params_from_iter(step.params.iter().map(to_sql)))
+                .map_err(sql_error)?;
+            while let Some(r) = it.next().map_err(sql_error)? {
+                let mut row = Vec::with_capacity(n);
+                for i in 0..n {
+                    row.push(from_ref(r.get_ref(i).map_err(sql_error)?));
+                }
+                out.push(row);
+            }
+            Ok(out)
+        })();
+        let cleared = self
+            .conn
+            .execute_batch(&format!("DELETE FROM {quoted}"))
+            .map_err(sql_error);
+        let out = result?;
+        cleared?;
+        Ok(out)
+    }
+}
+
+fn next_table_id() -> u64 {
+    thread_local! { static NEXT: std::cell::Cell<u64> = const { std::cell::Cell::new(0) }; }
+    NEXT.with(|n| {
+        n.set(n.get() + 1);
+        n.get()
+    })
+}
+
+/// Runs a final step over the partial rows of every shard.
+pub fn finish(step: &FinalStep, rows: Vec<Row>) -> Result<Vec<Row>> {
+    COORDINATOR.with(|c| {
+        let mut slot = c.try_borrow_mut().map_err(|_| {
+            Error::internal("the coordinator database is already in use on this thread")
+        })?;
+        if slot.is_none() {
+            *slot = Some(open()?);
+        }
+        let coordinator = slot.as_mut().expect("opened above");
+        coordinator.run(step, rows)
+    })
+}
+
+/// Prepares `sql` against a database holding only `schema` (CREATE statements), for
+/// SQLite's own verdict on a statement before it runs anywhere. `None` when the schema
+/// itself cannot be rebuilt here (then nothing is validated).
+pub fn validate(schema_key: u64, schema: &[String], sql: &str) -> Option<Result<()>> {
+    thread_local! {
+        static SCHEMA: RefCell<Option<(u64, Option<Connection>)>> = const { RefCell::new(None) };
+    }
+    SCHEMA.with(|s| {
+        let mut slot = s.try_borrow_mut().ok()?;
+        if slot.as_ref().map(|(k, _)| *k) != Some(schema_key) {
+            *slot = Some((schema_key, rebuild(schema)));
+        }
+        let conn = slot.as_ref()?.1.as_ref()?;
+        let verdict = match conn.prepare(sql) {
+            Ok(_) => Ok(()),
+            Err(e) => Err(sql_error(e)),
+        };
+        Some(verdict)
+    })
+}
+
+/// An in-memory database with these schema objects; views may name each other in any
+/// order, so they are retried until no more succeed.
+fn rebuild(schema: &[String]) -> Option<Connection> {
+    let conn = Connection::open_in_memory().ok()?;
+    let mut pending: Vec<&String> = schema.iter().collect();
+    while !pending.is_empty() {
+        let before = pending.len();
+        pending.retain(|ddl| conn.execute_batch(ddl).is_err());
+        if pending.len() == before {
+            return None;
+        }
+    }
+    Some(conn)
+}
+
+/// Which of SQLite's sum-family aggregates a `__d1p_*` function combines.
+#[derive(Clone, Copy)]
+enum Kind {
+    Sum,
+    Total,
+    Avg,
+}
+
+/// SQLite's Kahan-Babuska-Neumaier step (`kahanBabuskaNeumaierStep` in func.c).
+fn kbn(sum: &mut f64, err: &mut f64, r: f64) {
+    let s = *sum;
+    let t = s + r;
+    if s.abs() > r.abs() {
+        *err += (s - t) + r;
+    } else {
+        *err += (r - t) + s;
+    }
+    *sum = t;
+}
+
+#[derive(Default)]
+struct SumState {
+    /// Some partial is not an integer (or, for total/avg, some value was not a stored integer).
+    approx: bool,
+    /// The exact integer sum, while `!approx`.
+    exact: i128,
+    rsum: f64,
+    rerr: f64,
+    /// Any non-NULL value at all.
+    seen: bool,
+    /// Rows counted (avg's divisor; total/avg: values that were stored integers).
+    count: i64,
+    counted_ints: i64,
+    /// sum(): the positive or negative values alone add up past 2^63.
+    order_dependent: bool,
+}
+
+impl SumState {
+    fn real(&self) -> f64 {
+        if self.rerr.is_finite() {
+            self.rsum + self.rerr
+        } else {
+            self.rsum
+        }
+    }
+}
+
+struct SumOf(Kind);
+
+fn int_of(v: ValueRef<'_>) -> Option<i64> {
+    match v {
+        ValueRef::Integer(i) => Some(i),
+        _ => None,
+    }
+}
+
+fn real_of(v: ValueRef<'_>) -> f64 {
+    match v {
+        ValueRef::Integer(i) => i as f64,
+        ValueRef::Real(r) => r,
+        _ => 0.0,
+    }
+}
+
+/// Safely below 2^63 as a REAL bound on a sum of positive (or negative) parts.
+const SAFE: f64 = 9.2e18;
+
+impl Aggregate<SumState, SqlValue> for SumOf {
+    fn init(&self, _: &mut Context<'_>) -> rusqlite::Result<SumState> {
+        Ok(SumState::default())
+    }
+
+    fn step(&self, ctx: &mut Context<'_>, s: &mut SumState) -> rusqlite::Result<()> {
+        match self.0 {
+            // sum(x): the shard's sum(x), total of its positive values, of its negative ones.
+            Kind::Sum => {
+                let v = ctx.get_raw(0);
+                if matches!(v, ValueRef::Null) {
+                    return Ok(());
+                }
+                s.seen = true;
+                match int_of(v) {
+                    Some(i) if !s.approx => s.exact += i as i128,
+                    _ => {
+                        if !s.approx {
+                            s.approx = true;
+                            s.rsum = s.exact as f64;
+                        }
+                        kbn(&mut s.rsum, &mut s.rerr, real_of(v));
+                    }
+                }
+                // Past these bounds some order of the rows overflows and some does not.
+                if real_of(ctx.get_raw(1)) > SAFE || real_of(ctx.get_raw(2)) < -SAFE {
+                    s.order_dependent = true;
+                }
+                Ok(())
+            }
+            // total(x) / avg(x): hi = sum(x >> 32), lo = sum(x & 0xffffffff) over stored
+            // integers, their count, count(x), total(x).
+            Kind::Total | Kind::Avg => {
+                let n = int_of(ctx.get_raw(3)).unwrap_or(0);
+                if n == 0 {
+                    return Ok(());
+                }
+                s.seen = true;
+                s.count = s.count.saturating_add(n);
+                let ints = int_of(ctx.get_raw(2)).unwrap_or(0);
+                s.counted_ints = s.counted_ints.saturating_add(ints);
+                match (int_of(ctx.get_raw(0)), int_of(ctx.get_raw(1))) {
+                    (Some(hi), Some(lo)) => s.exact += ((hi as i128) << 32) + lo as i128,
+                    (None, None) => {}
+                    _ => s.approx = true,
+                }
+                kbn(&mut s.rsum, &mut s.rerr, real_of(ctx.get_raw(4)));
+                Ok(())
+            }
+        }
+    }
+
+    fn finalize(&self, _: &mut Context<'_>, s: Option<SumState>) -> rusqlite::Result<SqlValue> {
+        let s = s.unwrap_or_default();
+        match self.0 {
+            Kind::Sum => {
+                if !s.seen {
+                    return Ok(SqlValue::Null);
+                }
+                if s.approx {
+                    return Ok(SqlValue::Real(s.real()));
+                }
+                match i64::try_from(s.exact) {
+                    Err(_) => Err(rusqlite::Error::UserFunctionError("integer overflow".into())),
+                    Ok(_) if s.order_dependent => Err(refusal(
+                        "sum() across shards whose positive or negative values add up past 2^63: whether SQLite's running total overflows depends on row order",
+                        "use total() (a REAL sum), or pin one shard with the key",
+                    )),
+                    Ok(i) => Ok(SqlValue::Integer(i)),
+                }
+            }
+            Kind::Total | Kind::Avg => {
+                // Every value a stored integer: the exact sum, rounded once (as SQLite's
+                // `(double)iSum`); otherwise the compensated sum of the shard totals.
+                let sum = if s.seen && !s.approx && s.counted_ints == s.count {
+                    s.exact as f64
+                } else {
+                    s.real()
+                };
+                match self.0 {
+                    Kind::Total => Ok(SqlValue::Real(if s.seen { sum } else { 0.0 })),
+                    _ if !s.seen => Ok(SqlValue::Null),
+                    _ => Ok(SqlValue::Real(sum / s.count as f64)),
+                }
+            }
+        }
+    }
+}
+
+/// min()/max() of shard minimums/maximums under a collation (argument 2: its name). Two
+/// equal values that differ (`0` and `0.0`, `'A'` and `'a'` under NOCASE) are refused:
+/// which one SQLite keeps depends on the order it meets them.
+struct Best(Ordering);
+
+impl Aggregate<Option<Value>, SqlValue> for Best {
+    fn init(&self, _: &mut Context<'_>) -> rusqlite::Result<Option<Value>> {
+        Ok(None)
+    }
+
+    fn step(&self, ctx: &mut Context<'_>, best: &mut Option<Value>) -> rusqlite::Result<()> {
+        let v = from_ref(ctx.get_raw(0));
+        if v.is_null() {
+            return Ok(());
+        }
+        let collation = match ctx.get_raw(1) {
+            ValueRef::Text(t) => {
+                Collation::from_name(&String::from_utf8_lossy(t)).unwrap_or(Collation::Binary)
+            }
+            _ => Collation::Binary,
+        };
+        match best {
+            None => *best = Some(v),
+            Some(b) => {
+                let o = compare(&v, b, collation);
+                if o == Ordering::Equal && v != *b {
+                    return Err(refusal(
+                        &format!("min()/max() across shards met equal values of different types or spellings ({} {b} and {} {v}); which one SQLite keeps depends on row order", b.type_name(), v.type_name()),
+                        "CAST the column to one type (or COLLATE BINARY), or pin one shard with the key",
+                    ));
+                }
+                if o == self.0 {
+                    *best = Some(v);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn finalize(
+        &self,
+        _: &mut Context<'_>,
+        best: Option<Option<Value>>,
+    ) -> rusqlite::Result<SqlValue> {
+        Ok(best.flatten().map(|v| to_sql(&v)).unwrap_or(SqlValue::Null))
+    }
+}
+
+/// Whether an error came from the coordinator refusing (rather than SQLite failing).
+pub fn is_refusal(e: &Error) -> bool {
+    e.code() == ErrorCode::Unsupported
+}

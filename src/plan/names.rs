@@ -1,0 +1,118 @@
+//! Name resolution for the outermost SELECT of a fan-out: which table's column a name
+//! refers to, with SQLite's scoping (a qualifier names a FROM item by its alias, or by its
+//! table name when it has none; an unqualified name must belong to exactly one FROM item).
+//! Everything the merge needs from a column (declared type, affinity, collation) is read
+//! from the [`Column`] found here, never by looking the bare name up again elsewhere.
+
+use crate::analyze::object_name;
+use crate::catalog::{Catalog, Column};
+use crate::merge::Collation;
+use crate::value::Affinity;
+use sqlparser::ast::{Expr, Select, TableFactor, TableWithJoins};
+
+/// The FROM items of one SELECT: (the name it is referred to by, lower-cased; its table).
+pub(crate) struct Scope<'c> {
+    sources: Vec<(String, Option<&'c crate::catalog::Table>)>,
+}
+
+impl<'c> Scope<'c> {
+    /// The FROM items of `select` (derived tables and table functions have no catalog
+    /// entry: their columns resolve to nothing).
+    pub(crate) fn of(select: &Select, catalog: &'c Catalog) -> Scope<'c> {
+        let mut sources = Vec::new();
+        let mut add = |f: &TableFactor| match f {
+            TableFactor::Table { name, alias, .. } => {
+                let table = object_name(name);
+                let refer = alias
+                    .as_ref()
+                    .map(|a| a.name.value.clone())
+                    .unwrap_or_else(|| table.clone());
+                sources.push((refer.to_ascii_lowercase(), catalog.get(&table)));
+            }
+            TableFactor::Derived { alias, .. } | TableFactor::TableFunction { alias, .. } => {
+                let refer = alias.as_ref().map(|a| a.name.value.clone());
+                sources.push((refer.unwrap_or_default().to_ascii_lowercase(), None));
+            }
+            _ => sources.push((String::new(), None)),
+        };
+        for TableWithJoins { relation, joins } in &select.from {
+            add(relation);
+            for j in joins {
+                add(&j.relation);
+            }
+        }
+        Scope { sources }
+    }
+
+    /// The column a plain or qualified column reference names, if it is one.
+    pub(crate) fn column(&self, e: &Expr) -> Option<&'c Column> {
+        match e {
+            Expr::Identifier(id) => {
+                let mut found = self
+                    .sources
+                    .iter()
+                    .filter_map(|(_, t)| t.and_then(|t| t.column(&id.value)));
+                let first = found.next()?;
+                // Two FROM items with that column: SQLite says "ambiguous column name".
+                found.next().is_none().then_some(first.1)
+            }
+            Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
+                let column = &parts[parts.len() - 1].value;
+                let qualifier = parts[parts.len() - 2].value.to_ascii_lowercase();
+                self.sources
+                    .iter()
+                    .find(|(name, _)| *name == qualifier)
+                    .and_then(|(_, t)| t.as_ref())
+                    .and_then(|t| t.column(column))
+                    .map(|(_, c)| c)
+            }
+            _ => None,
+        }
+    }
+
+    /// SQLite's affinity of an expression (`sqlite3ExprAffinity`): a column's own, a CAST's
+    /// type's, COLLATE passes its operand's through; anything else (unary `+` included) has
+    /// none. Returned as the declared type that gives it to a column.
+    pub(crate) fn affinity(&self, e: &Expr) -> Option<Affinity> {
+        match e {
+            Expr::Identifier(_) | Expr::CompoundIdentifier(_) => self.column(e).map(|c| c.affinity),
+            Expr::Nested(inner) | Expr::Collate { expr: inner, .. } => self.affinity(inner),
+            Expr::Cast { data_type, .. } => {
+                Some(Affinity::from_declared_type(&data_type.to_string()))
+            }
+            _ => None,
+        }
+    }
+
+    /// The declared collation of the column an expression names, if it names one.
+    pub(crate) fn declared_collation(&self, e: &Expr) -> Collation {
+        self.column(e)
+            .and_then(|c| c.collation.as_deref())
+            .and_then(Collation::from_name)
+            .unwrap_or(Collation::Binary)
+    }
+}
+
+impl Scope<'_> {
+    /// The first non-BINARY declared collation among the columns of the FROM items.
+    pub(crate) fn any_declared_collation(&self) -> Option<Collation> {
+        self.sources
+            .iter()
+            .filter_map(|(_, t)| *t)
+            .flat_map(|t| &t.columns)
+            .filter_map(|c| c.collation.as_deref())
+            .filter_map(Collation::from_name)
+            .find(|c| *c != Collation::Binary)
+    }
+}
+
+/// The column type that gives a coordinator column this affinity.
+pub(crate) fn declared_type_of(affinity: Option<Affinity>) -> &'static str {
+    match affinity {
+        Some(Affinity::Text) => "TEXT",
+        Some(Affinity::Numeric) => "NUMERIC",
+        Some(Affinity::Integer) => "INTEGER",
+        Some(Affinity::Real) => "REAL",
+        Some(Affinity::Blob) | None => "",
+    }
+}

@@ -1,0 +1,190 @@
+//! Reproducers of wrong answers found from outside the project (`tests/repros/*.json`, format
+//! in its README): each runs its setup and query through d1plus and on one plain SQLite
+//! database, and d1plus must give SQLite's answer (rows, types, order where it matters,
+//! the listed `meta` fields), or SQLite's own error when SQLite rejects the statement.
+//!
+//! A refusal (a `D1PLUS_` error other than `D1PLUS_INTERNAL`) passes only for the cases in
+//! [`REFUSED`], each with the reason no exact answer is possible; the README says the same.
+
+mod common;
+
+use common::{sorted, sqlite_query};
+use d1plus::api::{Database, Options};
+use d1plus::backend::sqlite::SqliteBackend;
+use d1plus::error::{Error, ErrorCode};
+use d1plus::policy::Policy;
+use d1plus::value::Value;
+use futures::executor::block_on;
+use serde::Deserialize;
+use std::path::Path;
+
+/// Cases where d1plus refuses, and why that is the exact answer's only alternative.
+const REFUSED: &[(&str, &str)] = &[(
+    "W17",
+    "SQLite's sum() fails when its running total overflows in its row order; across shards \
+     the order is not known, so a sum whose positive or negative parts could overflow is refused",
+)];
+
+#[derive(Deserialize)]
+struct Repro {
+    id: String,
+    title: String,
+    shards: usize,
+    sharded: Vec<(String, String)>,
+    reference: Vec<String>,
+    setup: Vec<String>,
+    query: String,
+    #[serde(default)]
+    params: Vec<serde_json::Value>,
+    order_matters: bool,
+    #[serde(default)]
+    compare_meta: Vec<String>,
+}
+
+fn json_value(v: &serde_json::Value) -> Value {
+    match v {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Integer(i64::from(*b)),
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) => Value::Integer(i),
+            None => Value::Real(n.as_f64().unwrap_or(0.0)),
+        },
+        serde_json::Value::String(s) => Value::Text(s.clone()),
+        other => Value::Text(other.to_string()),
+    }
+}
+
+fn policy_of(r: &Repro) -> Policy {
+    let tables: Vec<serde_json::Value> = r
+        .sharded
+        .iter()
+        .map(|(t, k)| serde_json::json!({"name": t, "keyColumn": k}))
+        .collect();
+    let json = serde_json::json!({
+        "name": r.id.to_lowercase(),
+        "capacity": {"mode": "manual", "targetShardCount": r.shards},
+        "sharding": {"tables": tables, "reference": r.reference},
+    });
+    Policy::from_json(&json.to_string()).unwrap()
+}
+
+/// Runs one case: Ok(None) when d1plus gave SQLite's answer, Ok(Some(refusal)) when it
+/// refused, Err(what differs) otherwise.
+fn run(r: &Repro) -> Result<Option<Error>, String> {
+    let oracle = rusqlite::Connection::open_in_memory().unwrap();
+    let backend = SqliteBackend::in_memory(r.shards).unwrap();
+    let db = block_on(Database::open(policy_of(r), backend, Options::default())).unwrap();
+    for s in &r.setup {
+        oracle
+            .execute_batch(s)
+            .map_err(|e| format!("setup fails on SQLite: {e}"))?;
+        match block_on(db.query(s, &[], None)) {
+            Ok(_) => {}
+            Err(e) if e.code() == ErrorCode::Internal => {
+                return Err(format!("setup: internal error: {e}"))
+            }
+            Err(e) => return Ok(Some(e)),
+        }
+    }
+    let params: Vec<Value> = r.params.iter().map(json_value).collect();
+    let expected = sqlite_query(&oracle, &r.query, &params);
+    let oracle_meta = (oracle.changes(), oracle.last_insert_rowid());
+    let got = block_on(db.query(&r.query, &params, None));
+    match (got, expected) {
+        (Ok(res), Ok((cols, rows))) => {
+            if res.columns != cols {
+                return Err(format!("columns {:?}, SQLite {cols:?}", res.columns));
+            }
+            let same = if r.order_matters {
+                res.rows == rows
+            } else {
+                sorted(res.rows.clone()) == sorted(rows.clone())
+            };
+            if !same {
+                return Err(format!("rows {:?}\n   SQLite {rows:?}", res.rows));
+            }
+            for field in &r.compare_meta {
+                let (ours, theirs) = match field.as_str() {
+                    "changes" => (res.meta.changes as i64, oracle_meta.0 as i64),
+                    "last_row_id" => (res.meta.last_row_id, oracle_meta.1),
+                    other => return Err(format!("unknown meta field {other}")),
+                };
+                if ours != theirs {
+                    return Err(format!("meta.{field} = {ours}, SQLite {theirs}"));
+                }
+            }
+            Ok(None)
+        }
+        (Err(e), Err(sqlite)) if e.code() == ErrorCode::Backend => {
+            if e.to_string().contains(&sqlite) {
+                Ok(None)
+            } else {
+                Err(format!("error `{e}`, SQLite `{sqlite}`"))
+            }
+        }
+        (Err(e), _) if e.code() == ErrorCode::Internal => Err(format!("internal error: {e}")),
+        (Err(e), _) if e.code() == ErrorCode::Backend => Err(format!(
+            "error `{e}` where SQLite answers {:?}",
+            sqlite_query(&oracle, &r.query, &params).map(|x| x.1)
+        )),
+        (Err(e), _) => Ok(Some(e)),
+        (Ok(res), Err(sqlite)) => Err(format!(
+            "answered {:?} where SQLite fails: {sqlite}",
+            res.rows
+        )),
+    }
+}
+
+fn load(dir: &Path) -> Vec<Repro> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(p).unwrap();
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        })
+        .collect()
+}
+
+fn check_all(dir: &Path) {
+    let repros = load(dir);
+    assert!(!repros.is_empty(), "no reproducers in {}", dir.display());
+    let mut failures = Vec::new();
+    for r in &repros {
+        let allowed = REFUSED.iter().any(|(id, _)| *id == r.id);
+        match std::panic::catch_unwind(|| run(r)) {
+            Ok(Ok(None)) => {}
+            Ok(Ok(Some(e))) if allowed => eprintln!("{}: refused as documented: {e}", r.id),
+            Ok(Ok(Some(e))) => failures.push(format!("{} ({}): refused: {e}", r.id, r.title)),
+            Ok(Err(diff)) => failures.push(format!("{} ({}):\n   {diff}", r.id, r.title)),
+            Err(_) => failures.push(format!("{} ({}): panicked", r.id, r.title)),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} reproducers differ from SQLite:\n{}",
+        failures.len(),
+        repros.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn every_reproducer_gives_sqlites_answer() {
+    check_all(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/repros"));
+}
+
+/// The shared set, when CI points at it: new cases found from outside are run as soon as
+/// they are filed, before they are copied into `tests/repros/`.
+#[test]
+fn shared_reproducers_give_sqlites_answer() {
+    match std::env::var("D1PLUS_REPROS_DIR") {
+        Ok(dir) => check_all(Path::new(&dir)),
+        Err(_) => eprintln!("D1PLUS_REPROS_DIR not set: only tests/repros is checked"),
+    }
+}
