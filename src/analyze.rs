@@ -391,7 +391,7 @@ fn analyze_tokens(parsed: &Parsed, policy: &Policy, catalog: &Catalog, why: Stri
                 TableKind::Reference => push_unique(&mut a.reference, name),
                 TableKind::Unsharded => {
                     if let Some(t) = catalog.get(name) {
-                        if t.kind == ObjectKind::View && view_reads_sharded(t, policy) {
+                        if t.kind == ObjectKind::View && view_reads_sharded(t, policy, catalog) {
                             push_unique(&mut a.sharded_views, &t.name);
                         }
                     }
@@ -472,10 +472,25 @@ fn push_unique(v: &mut Vec<String>, name: &str) {
     }
 }
 
-fn view_reads_sharded(view: &crate::catalog::Table, policy: &Policy) -> bool {
-    view.mentioned_names()
-        .iter()
-        .any(|n| policy.table_kind(n) == TableKind::Sharded)
+/// Whether a view reads a sharded table, directly or through other views.
+fn view_reads_sharded(view: &crate::catalog::Table, policy: &Policy, catalog: &Catalog) -> bool {
+    let mut pending = vec![view];
+    let mut seen: Vec<String> = vec![view.name.to_ascii_lowercase()];
+    while let Some(v) = pending.pop() {
+        for n in v.mentioned_names() {
+            if policy.table_kind(&n) == TableKind::Sharded {
+                return true;
+            }
+            if let Some(inner) = catalog.get(&n).filter(|t| t.kind == ObjectKind::View) {
+                let key = inner.name.to_ascii_lowercase();
+                if !seen.contains(&key) {
+                    seen.push(key);
+                    pending.push(inner);
+                }
+            }
+        }
+    }
+    false
 }
 
 /// One name visible in a FROM clause.
@@ -858,7 +873,7 @@ impl<'a> Scopes<'a> {
             TableKind::Unsharded => {
                 match self.catalog.get(&table) {
                     Some(t) if t.kind == ObjectKind::View => {
-                        if view_reads_sharded(t, self.policy) {
+                        if view_reads_sharded(t, self.policy, self.catalog) {
                             push_unique(&mut self.sharded_views, &t.name);
                         } else {
                             push_unique(&mut self.unsharded, &table);

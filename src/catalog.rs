@@ -9,7 +9,7 @@ use serde::Serialize;
 
 /// The query that loads the whole catalog from one shard, in one round trip.
 pub const LOAD_SQL: &str = "SELECT m.type, m.name, m.sql, p.name, p.type, p.pk, p.hidden \
-     FROM sqlite_schema AS m LEFT JOIN pragma_table_xinfo(m.name) AS p \
+     FROM sqlite_schema AS m LEFT JOIN pragma_table_xinfo(iif(m.type = 'table', m.name, NULL)) AS p \
      WHERE m.type IN ('table', 'view') AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
      AND m.name NOT LIKE '\\_cf\\_%' ESCAPE '\\' ORDER BY m.name, p.cid";
 

@@ -91,9 +91,9 @@ fn open() -> Result<Coordinator> {
     let conn = Connection::open_in_memory().map_err(sql_error)?;
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
     let reg = |r: rusqlite::Result<()>| r.map_err(sql_error);
-    reg(conn.create_aggregate_function("__d1p_sum", 3, flags, SumOf(Kind::Sum)))?;
-    reg(conn.create_aggregate_function("__d1p_total", 5, flags, SumOf(Kind::Total)))?;
-    reg(conn.create_aggregate_function("__d1p_avg", 5, flags, SumOf(Kind::Avg)))?;
+    reg(conn.create_aggregate_function("__d1p_sum", 9, flags, SumOf(Kind::Sum)))?;
+    reg(conn.create_aggregate_function("__d1p_total", 6, flags, SumOf(Kind::Total)))?;
+    reg(conn.create_aggregate_function("__d1p_avg", 7, flags, SumOf(Kind::Avg)))?;
     reg(conn.create_aggregate_function("__d1p_min", 2, flags, Best(Ordering::Less)))?;
     reg(conn.create_aggregate_function("__d1p_max", 2, flags, Best(Ordering::Greater)))?;
     Ok(Coordinator {
@@ -281,29 +281,68 @@ fn kbn(sum: &mut f64, err: &mut f64, r: f64) {
     *sum = t;
 }
 
+/// The running combination of sum-family partials.
 #[derive(Default)]
 struct SumState {
-    /// Some partial is not an integer (or, for total/avg, some value was not a stored integer).
-    approx: bool,
-    /// The exact integer sum, while `!approx`.
+    /// sum(): every shard's sum() so far is an integer; their exact total.
+    integer: bool,
     exact: i128,
-    rsum: f64,
-    rerr: f64,
-    /// Any non-NULL value at all.
-    seen: bool,
-    /// Rows counted (avg's divisor; total/avg: values that were stored integers).
-    count: i64,
-    counted_ints: i64,
     /// sum(): the positive or negative values alone add up past 2^63.
     order_dependent: bool,
+    /// Any non-NULL value at all.
+    seen: bool,
+    /// The values' integer parts and the first 53 bits of their fractions, exactly, in
+    /// units of 2^-53.
+    fixed: i128,
+    /// Their fractional parts and the values too large to split, compensated.
+    rsum: f64,
+    rerr: f64,
+    /// avg(): the number of values.
+    count: i64,
 }
 
 impl SumState {
+    fn new() -> SumState {
+        SumState {
+            integer: true,
+            ..SumState::default()
+        }
+    }
+
+    /// Adds a shard's decomposition: halves of the integer parts, halves of the fractions'
+    /// first 53 bits, total of the residues below them, total of the values too large to
+    /// split.
+    fn add_parts(&mut self, parts: [ValueRef<'_>; 6]) {
+        let halves = |h: ValueRef<'_>, l: ValueRef<'_>| -> i128 {
+            ((int_of(h).unwrap_or(0) as i128) << 32) + int_of(l).unwrap_or(0) as i128
+        };
+        let integer = halves(parts[0], parts[1]);
+        let fraction = halves(parts[2], parts[3]);
+        self.fixed = self
+            .fixed
+            .saturating_add(integer.saturating_mul(1 << 53))
+            .saturating_add(fraction);
+        kbn(&mut self.rsum, &mut self.rerr, real_of(parts[4]));
+        kbn(&mut self.rsum, &mut self.rerr, real_of(parts[5]));
+    }
+
+    /// The sum of the values, rounded once as nearly as compensated summation can.
     fn real(&self) -> f64 {
-        if self.rerr.is_finite() {
-            self.rsum + self.rerr
+        const UNIT: f64 = 1.0 / 9_007_199_254_740_992.0;
+        let hi = self.fixed as f64;
+        let rest = if hi.is_finite() {
+            self.fixed - hi as i128
         } else {
-            self.rsum
+            0
+        };
+        let (mut sum, mut err) = (hi * UNIT, 0.0);
+        kbn(&mut sum, &mut err, rest as f64 * UNIT);
+        kbn(&mut sum, &mut err, self.rsum);
+        kbn(&mut sum, &mut err, self.rerr);
+        if err.is_finite() {
+            sum + err
+        } else {
+            sum
         }
     }
 }
@@ -330,12 +369,17 @@ const SAFE: f64 = 9.2e18;
 
 impl Aggregate<SumState, SqlValue> for SumOf {
     fn init(&self, _: &mut Context<'_>) -> rusqlite::Result<SumState> {
-        Ok(SumState::default())
+        Ok(SumState::new())
     }
 
     fn step(&self, ctx: &mut Context<'_>, s: &mut SumState) -> rusqlite::Result<()> {
+        // Arguments: sum: sum(x), total of positives, of negatives, then the decomposition
+        // (six partials); total: the decomposition; avg: the decomposition, count(x).
+        let first = match self.0 {
+            Kind::Sum => 3,
+            _ => 0,
+        };
         match self.0 {
-            // sum(x): the shard's sum(x), total of its positive values, of its negative ones.
             Kind::Sum => {
                 let v = ctx.get_raw(0);
                 if matches!(v, ValueRef::Null) {
@@ -343,76 +387,41 @@ impl Aggregate<SumState, SqlValue> for SumOf {
                 }
                 s.seen = true;
                 match int_of(v) {
-                    Some(i) if !s.approx => s.exact += i as i128,
-                    _ => {
-                        if !s.approx {
-                            s.approx = true;
-                            s.rsum = s.exact as f64;
-                        }
-                        kbn(&mut s.rsum, &mut s.rerr, real_of(v));
-                    }
+                    Some(i) => s.exact += i as i128,
+                    None => s.integer = false,
                 }
                 // Past these bounds some order of the rows overflows and some does not.
                 if real_of(ctx.get_raw(1)) > SAFE || real_of(ctx.get_raw(2)) < -SAFE {
                     s.order_dependent = true;
                 }
-                Ok(())
             }
-            // total(x) / avg(x): hi = sum(x >> 32), lo = sum(x & 0xffffffff) over stored
-            // integers, their count, count(x), total(x).
-            Kind::Total | Kind::Avg => {
-                let n = int_of(ctx.get_raw(3)).unwrap_or(0);
-                if n == 0 {
-                    return Ok(());
-                }
-                s.seen = true;
+            Kind::Avg => {
+                let n = int_of(ctx.get_raw(6)).unwrap_or(0);
                 s.count = s.count.saturating_add(n);
-                let ints = int_of(ctx.get_raw(2)).unwrap_or(0);
-                s.counted_ints = s.counted_ints.saturating_add(ints);
-                match (int_of(ctx.get_raw(0)), int_of(ctx.get_raw(1))) {
-                    (Some(hi), Some(lo)) => s.exact += ((hi as i128) << 32) + lo as i128,
-                    (None, None) => {}
-                    _ => s.approx = true,
-                }
-                kbn(&mut s.rsum, &mut s.rerr, real_of(ctx.get_raw(4)));
-                Ok(())
+                s.seen |= n > 0;
             }
+            Kind::Total => s.seen = true,
         }
+        s.add_parts(std::array::from_fn(|i| ctx.get_raw(first + i)));
+        Ok(())
     }
 
     fn finalize(&self, _: &mut Context<'_>, s: Option<SumState>) -> rusqlite::Result<SqlValue> {
-        let s = s.unwrap_or_default();
+        let s = s.unwrap_or_else(SumState::new);
         match self.0 {
-            Kind::Sum => {
-                if !s.seen {
-                    return Ok(SqlValue::Null);
-                }
-                if s.approx {
-                    return Ok(SqlValue::Real(s.real()));
-                }
-                match i64::try_from(s.exact) {
-                    Err(_) => Err(rusqlite::Error::UserFunctionError("integer overflow".into())),
-                    Ok(_) if s.order_dependent => Err(refusal(
-                        "sum() across shards whose positive or negative values add up past 2^63: whether SQLite's running total overflows depends on row order",
-                        "use total() (a REAL sum), or pin one shard with the key",
-                    )),
-                    Ok(i) => Ok(SqlValue::Integer(i)),
-                }
-            }
-            Kind::Total | Kind::Avg => {
-                // Every value a stored integer: the exact sum, rounded once (as SQLite's
-                // `(double)iSum`); otherwise the compensated sum of the shard totals.
-                let sum = if s.seen && !s.approx && s.counted_ints == s.count {
-                    s.exact as f64
-                } else {
-                    s.real()
-                };
-                match self.0 {
-                    Kind::Total => Ok(SqlValue::Real(if s.seen { sum } else { 0.0 })),
-                    _ if !s.seen => Ok(SqlValue::Null),
-                    _ => Ok(SqlValue::Real(sum / s.count as f64)),
-                }
-            }
+            Kind::Sum if !s.seen => Ok(SqlValue::Null),
+            Kind::Sum if !s.integer => Ok(SqlValue::Real(s.real())),
+            Kind::Sum => match i64::try_from(s.exact) {
+                Err(_) => Err(rusqlite::Error::UserFunctionError("integer overflow".into())),
+                Ok(_) if s.order_dependent => Err(refusal(
+                    "sum() across shards whose positive or negative values add up past 2^63: whether SQLite's running total overflows depends on row order",
+                    "use total() (a REAL sum), or pin one shard with the key",
+                )),
+                Ok(i) => Ok(SqlValue::Integer(i)),
+            },
+            Kind::Total => Ok(SqlValue::Real(s.real())),
+            Kind::Avg if s.count == 0 => Ok(SqlValue::Null),
+            Kind::Avg => Ok(SqlValue::Real(s.real() / s.count as f64)),
         }
     }
 }

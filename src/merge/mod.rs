@@ -278,6 +278,7 @@ pub fn merge_rows(spec: &RowMerge, shards: Vec<Vec<Row>>) -> Result<Vec<Row>> {
             });
         }
     }
+    let mut last: Option<Row> = None;
     while let Some(Head { row, shard, .. }) = heap.pop() {
         if let Some(next) = iters[shard].next() {
             heap.push(Head {
@@ -286,11 +287,40 @@ pub fn merge_rows(spec: &RowMerge, shards: Vec<Vec<Row>>) -> Result<Vec<Row>> {
                 keys: &keys,
             });
         }
+        if spec.distinct {
+            last = Some(row.clone());
+        }
         if !emit(row, &mut out) {
             break;
         }
     }
-    Ok(out)
+    // Stopped at the LIMIT: a duplicate of a returned row of another type (`4` and `4.0`)
+    // can only still be waiting among the rows that sort equal to the last one.
+    if let (Some(last), None) = (last, &ambiguous) {
+        while let Some(Head { row, shard, .. }) = heap.pop() {
+            if compare_rows(&row, &last, &keys) != Ordering::Equal {
+                break;
+            }
+            let mut row = row;
+            row.truncate(visible);
+            if let Some(kept) = seen.get(&row.iter().map(EqKey::of).collect::<Vec<_>>()) {
+                if let Some(e) = mixed_types("DISTINCT or UNION", kept, &row) {
+                    return Err(e);
+                }
+            }
+            if let Some(next) = iters[shard].next() {
+                heap.push(Head {
+                    row: next,
+                    shard,
+                    keys: &keys,
+                });
+            }
+        }
+    }
+    match ambiguous {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
 }
 
 #[cfg(test)]

@@ -60,15 +60,51 @@ pub(crate) fn is_aggregate(select: &Select, q: &Query) -> bool {
     grouped || select.having.is_some() || exprs.iter().any(|e| super::fanout::has_aggregate(e))
 }
 
-/// How a partial aggregate's argument is wrapped on the shard.
+/// How a partial aggregate's argument is wrapped on the shard (`$` is the argument).
+/// Sums of REALs are shipped as an exact decomposition of each value: the integer part
+/// (summed exactly, in 32-bit halves that never overflow), the fraction's first 53 bits
+/// as an integer (likewise), and the residue below them, so no shard rounds a partial sum.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Wrap {
-    /// `x`
     Plain,
-    /// `(x) >> 32`: the high half of an integer (exact sums of integers never overflow).
-    High,
-    /// `(x) & 4294967295`: the low half.
-    Low,
+    IntHigh,
+    IntLow,
+    FracHigh,
+    FracLow,
+    Residue,
+}
+
+impl Wrap {
+    fn template(self) -> &'static str {
+        match self {
+            Wrap::Plain => "$",
+            Wrap::IntHigh => "CAST(($) AS INTEGER) >> 32",
+            Wrap::IntLow => "CAST(($) AS INTEGER) & 4294967295",
+            Wrap::FracHigh => {
+                "CAST((($) - CAST(($) AS INTEGER)) * 9007199254740992.0 AS INTEGER) >> 32"
+            }
+            Wrap::FracLow => {
+                "CAST((($) - CAST(($) AS INTEGER)) * 9007199254740992.0 AS INTEGER) & 4294967295"
+            }
+            Wrap::Residue => {
+                "(($) - CAST(($) AS INTEGER)) - CAST((($) - CAST(($) AS INTEGER)) * 9007199254740992.0 AS INTEGER) / 9007199254740992.0"
+            }
+        }
+    }
+}
+
+/// Pieces of `template` with each `$` replaced by the source range `arg`.
+fn expand<'p>(template: &'static str, arg: &Range<usize>) -> Vec<Piece<'p>> {
+    let mut out = Vec::new();
+    for (i, text) in template.split('$').enumerate() {
+        if i > 0 {
+            out.push(Piece::Source(arg.clone()));
+        }
+        if !text.is_empty() {
+            out.push(Piece::Text(text));
+        }
+    }
+    out
 }
 
 /// A condition a partial counts rows under, besides the aggregate's own FILTER.
@@ -77,7 +113,10 @@ enum Only {
     All,
     Positive,
     Negative,
-    Integers,
+    /// Values within the range an integer part can be taken of.
+    Finite,
+    /// Values past it.
+    Huge,
 }
 
 /// One partial column a shard computes: `func(wrap(arg)[extra]) [FILTER (WHERE …)]`.
@@ -342,19 +381,29 @@ impl<'a> Builder<'a> {
                     let c = self.add_partial(part("count", Wrap::Plain, Only::All));
                     format!("coalesce(sum({c}), 0)")
                 }
-                "sum" => {
-                    let s = self.add_partial(part("sum", Wrap::Plain, Only::All));
-                    let p = self.add_partial(part("total", Wrap::Plain, Only::Positive));
-                    let n = self.add_partial(part("total", Wrap::Plain, Only::Negative));
-                    format!("__d1p_sum({s}, {p}, {n})")
-                }
-                "total" | "avg" => {
-                    let hi = self.add_partial(part("sum", Wrap::High, Only::Integers));
-                    let lo = self.add_partial(part("sum", Wrap::Low, Only::Integers));
-                    let ints = self.add_partial(part("count", Wrap::Plain, Only::Integers));
-                    let n = self.add_partial(part("count", Wrap::Plain, Only::All));
-                    let t = self.add_partial(part("total", Wrap::Plain, Only::All));
-                    format!("__d1p_{kind}({hi}, {lo}, {ints}, {n}, {t})")
+                "sum" | "total" | "avg" => {
+                    // An exact decomposition of the values: integer parts (summed exactly in
+                    // halves), fractional parts, and values too large to split.
+                    let hi = self.add_partial(part("sum", Wrap::IntHigh, Only::Finite));
+                    let lo = self.add_partial(part("sum", Wrap::IntLow, Only::Finite));
+                    let fhi = self.add_partial(part("sum", Wrap::FracHigh, Only::Finite));
+                    let flo = self.add_partial(part("sum", Wrap::FracLow, Only::Finite));
+                    let res = self.add_partial(part("total", Wrap::Residue, Only::Finite));
+                    let huge = self.add_partial(part("total", Wrap::Plain, Only::Huge));
+                    let parts = format!("{hi}, {lo}, {fhi}, {flo}, {res}, {huge}");
+                    match kind {
+                        "sum" => {
+                            let s = self.add_partial(part("sum", Wrap::Plain, Only::All));
+                            let p = self.add_partial(part("total", Wrap::Plain, Only::Positive));
+                            let n = self.add_partial(part("total", Wrap::Plain, Only::Negative));
+                            format!("__d1p_sum({s}, {p}, {n}, {parts})")
+                        }
+                        "total" => format!("__d1p_total({parts})"),
+                        _ => {
+                            let n = self.add_partial(part("count", Wrap::Plain, Only::All));
+                            format!("__d1p_avg({parts}, {n})")
+                        }
+                    }
                 }
                 "min" | "max" => {
                     let c = match arg_expr {
@@ -944,36 +993,16 @@ pub(crate) fn plan_aggregate(
     }
     for (i, p) in b.partials.iter().enumerate() {
         let mut call = vec![own(format!("{}(", p.func))];
-        match (&p.arg, p.wrap) {
-            (None, _) => call.push(Piece::Text("*")),
-            (Some(r), Wrap::Plain) => call.push(Piece::Source(r.clone())),
-            (Some(r), wrap) => {
-                call.push(Piece::Text("("));
-                call.push(Piece::Source(r.clone()));
-                call.push(Piece::Text(if wrap == Wrap::High {
-                    ") >> 32"
-                } else {
-                    ") & 4294967295"
-                }));
-            }
+        match &p.arg {
+            None => call.push(Piece::Text("*")),
+            Some(r) => call.extend(expand(p.wrap.template(), r)),
         }
         call.push(own(format!("{})", p.extra)));
         let only: Option<Vec<Piece<'_>>> = match (&p.arg, p.only) {
-            (Some(r), Only::Positive) => Some(vec![
-                Piece::Text("("),
-                Piece::Source(r.clone()),
-                Piece::Text(") + 0 > 0"),
-            ]),
-            (Some(r), Only::Negative) => Some(vec![
-                Piece::Text("("),
-                Piece::Source(r.clone()),
-                Piece::Text(") + 0 < 0"),
-            ]),
-            (Some(r), Only::Integers) => Some(vec![
-                Piece::Text("typeof("),
-                Piece::Source(r.clone()),
-                Piece::Text(") = 'integer'"),
-            ]),
+            (Some(r), Only::Positive) => Some(expand("($) + 0 > 0", r)),
+            (Some(r), Only::Negative) => Some(expand("($) + 0 < 0", r)),
+            (Some(r), Only::Finite) => Some(expand("(($) + 0.0) BETWEEN -9.2e18 AND 9.2e18", r)),
+            (Some(r), Only::Huge) => Some(expand("NOT (($) + 0.0) BETWEEN -9.2e18 AND 9.2e18", r)),
             _ => None,
         };
         if p.filter.is_some() || only.is_some() {
