@@ -10,7 +10,7 @@
 
 use super::compare::{compare, Collation};
 use super::Row;
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, Result};
 use crate::value::Value;
 use rusqlite::functions::{Aggregate, Context, FunctionFlags};
 use rusqlite::types::{Value as SqlValue, ValueRef};
@@ -225,42 +225,6 @@ pub fn finish(step: &FinalStep, rows: Vec<Row>) -> Result<Vec<Row>> {
     })
 }
 
-/// Prepares `sql` against a database holding only `schema` (CREATE statements), for
-/// SQLite's own verdict on a statement before it runs anywhere. `None` when the schema
-/// itself cannot be rebuilt here (then nothing is validated).
-pub fn validate(schema_key: u64, schema: &[String], sql: &str) -> Option<Result<()>> {
-    thread_local! {
-        static SCHEMA: RefCell<Option<(u64, Option<Connection>)>> = const { RefCell::new(None) };
-    }
-    SCHEMA.with(|s| {
-        let mut slot = s.try_borrow_mut().ok()?;
-        if slot.as_ref().map(|(k, _)| *k) != Some(schema_key) {
-            *slot = Some((schema_key, rebuild(schema)));
-        }
-        let conn = slot.as_ref()?.1.as_ref()?;
-        let verdict = match conn.prepare(sql) {
-            Ok(_) => Ok(()),
-            Err(e) => Err(sql_error(e)),
-        };
-        Some(verdict)
-    })
-}
-
-/// An in-memory database with these schema objects; views may name each other in any
-/// order, so they are retried until no more succeed.
-fn rebuild(schema: &[String]) -> Option<Connection> {
-    let conn = Connection::open_in_memory().ok()?;
-    let mut pending: Vec<&String> = schema.iter().collect();
-    while !pending.is_empty() {
-        let before = pending.len();
-        pending.retain(|ddl| conn.execute_batch(ddl).is_err());
-        if pending.len() == before {
-            return None;
-        }
-    }
-    Some(conn)
-}
-
 /// Which of SQLite's sum-family aggregates a `__d1p_*` function combines.
 #[derive(Clone, Copy)]
 enum Kind {
@@ -282,7 +246,6 @@ fn kbn(sum: &mut f64, err: &mut f64, r: f64) {
 }
 
 /// The running combination of sum-family partials.
-#[derive(Default)]
 struct SumState {
     /// sum(): every shard's sum() so far is an integer; their exact total.
     integer: bool,
@@ -301,14 +264,22 @@ struct SumState {
     count: i64,
 }
 
-impl SumState {
-    fn new() -> SumState {
+impl Default for SumState {
+    fn default() -> SumState {
         SumState {
             integer: true,
-            ..SumState::default()
+            exact: 0,
+            order_dependent: false,
+            seen: false,
+            fixed: 0,
+            rsum: 0.0,
+            rerr: 0.0,
+            count: 0,
         }
     }
+}
 
+impl SumState {
     /// Adds a shard's decomposition: halves of the integer parts, halves of the fractions'
     /// first 53 bits, total of the residues below them, total of the values too large to
     /// split.
@@ -369,7 +340,7 @@ const SAFE: f64 = 9.2e18;
 
 impl Aggregate<SumState, SqlValue> for SumOf {
     fn init(&self, _: &mut Context<'_>) -> rusqlite::Result<SumState> {
-        Ok(SumState::new())
+        Ok(SumState::default())
     }
 
     fn step(&self, ctx: &mut Context<'_>, s: &mut SumState) -> rusqlite::Result<()> {
@@ -407,7 +378,7 @@ impl Aggregate<SumState, SqlValue> for SumOf {
     }
 
     fn finalize(&self, _: &mut Context<'_>, s: Option<SumState>) -> rusqlite::Result<SqlValue> {
-        let s = s.unwrap_or_else(SumState::new);
+        let s = s.unwrap_or_default();
         match self.0 {
             Kind::Sum if !s.seen => Ok(SqlValue::Null),
             Kind::Sum if !s.integer => Ok(SqlValue::Real(s.real())),
@@ -472,9 +443,4 @@ impl Aggregate<Option<Value>, SqlValue> for Best {
     ) -> rusqlite::Result<SqlValue> {
         Ok(best.flatten().map(|v| to_sql(&v)).unwrap_or(SqlValue::Null))
     }
-}
-
-/// Whether an error came from the coordinator refusing (rather than SQLite failing).
-pub fn is_refusal(e: &Error) -> bool {
-    e.code() == ErrorCode::Unsupported
 }

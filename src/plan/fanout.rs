@@ -78,9 +78,37 @@ pub(crate) fn parser_disagrees(clause: &str) -> Error {
 }
 
 /// Refuses a multi-shard read that plain concatenation would answer wrongly.
-pub(crate) fn check_fanout_read(parsed: &Parsed, a: &Analysis, params: &[Value]) -> Result<()> {
+pub(crate) fn check_fanout_read(
+    parsed: &Parsed,
+    a: &Analysis,
+    params: &[Value],
+    catalog: &crate::catalog::Catalog,
+) -> Result<()> {
     if let Some(h) = a.fanout_hazards.first() {
         return Err(refuse(h, a));
+    }
+    // Every shard numbers the implicit rowid of a table without an INTEGER PRIMARY KEY
+    // from 1: across shards `rowid` names several rows.
+    let own_rowids = a.refs.iter().any(|r| {
+        catalog
+            .get(&r.table)
+            .is_some_and(|t| t.rowid_alias.is_none())
+    });
+    if own_rowids {
+        let sql = &parsed.sql;
+        let names_rowid = parsed.tokens.iter().any(|t| {
+            t.ident_name(sql).is_some_and(|n| {
+                ["rowid", "oid", "_rowid_"]
+                    .iter()
+                    .any(|r| n.eq_ignore_ascii_case(r))
+            })
+        });
+        if names_rowid {
+            return Err(Error::unsupported(
+                "the implicit rowid of a sharded table across shards: each shard numbers its own rows from 1, so a rowid names one row per shard",
+                "declare an INTEGER PRIMARY KEY (d1plus gives it ids unique across shards), or pin one shard with the key",
+            ));
+        }
     }
     // A FROM subquery read like a table must keep all its rows on every shard.
     let numeric = |k: &KeyExpr| match super::key_value(k, params) {

@@ -373,7 +373,7 @@ pub fn plan(
             if matches!(route.target, Target::Home | Target::One(_)) {
                 return Ok(unchanged(route.target, route.reason, Combine::Single));
             }
-            fanout::check_fanout_read(parsed, analysis, params)?;
+            fanout::check_fanout_read(parsed, analysis, params, cx.catalog)?;
             let Ok(Statement::Query(q)) = &parsed.ast else {
                 return Err(Error::internal("a fan-out read without a query AST"));
             };
