@@ -163,3 +163,19 @@ impl Error {
         }
     }
 }
+
+/// SQLite's own text of a rusqlite error, without rusqlite's decorations.
+pub fn sqlite_message(error: rusqlite::Error) -> String {
+    match error {
+        rusqlite::Error::SqliteFailure(_, Some(message)) => message,
+        rusqlite::Error::SqliteFailure(code, None) => {
+            rusqlite::ffi::code_to_str(code.extended_code).to_owned()
+        }
+        // rusqlite's Display appends the SQL and offset; SQLite's text is `msg` alone.
+        rusqlite::Error::SqlInputError { msg, .. } => msg,
+        rusqlite::Error::MultipleStatement => {
+            "the SQL text holds more than one statement; send one statement at a time".to_owned()
+        }
+        other => other.to_string(),
+    }
+}

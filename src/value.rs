@@ -320,6 +320,36 @@ impl<'de> Deserialize<'de> for Value {
     }
 }
 
+/// Binds a value as rusqlite binds it: the storage class is kept exactly.
+impl rusqlite::ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::ValueRef;
+        Ok(rusqlite::types::ToSqlOutput::Borrowed(match self {
+            Value::Null => ValueRef::Null,
+            Value::Integer(i) => ValueRef::Integer(*i),
+            Value::Real(r) => ValueRef::Real(*r),
+            Value::Text(t) => ValueRef::Text(t.as_bytes()),
+            Value::Blob(b) => ValueRef::Blob(b),
+        }))
+    }
+}
+
+/// Copies a SQLite value out, keeping its storage class. Text that is not valid UTF-8
+/// (e.g. `CAST(x'ff' AS TEXT)`) gets U+FFFD for the bad bytes: a `String` cannot hold
+/// them, and a JSON result could not carry them either.
+impl From<rusqlite::types::ValueRef<'_>> for Value {
+    fn from(value: rusqlite::types::ValueRef<'_>) -> Value {
+        use rusqlite::types::ValueRef;
+        match value {
+            ValueRef::Null => Value::Null,
+            ValueRef::Integer(i) => Value::Integer(i),
+            ValueRef::Real(r) => Value::Real(r),
+            ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+            ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

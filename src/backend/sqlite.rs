@@ -10,10 +10,9 @@
 //! out on scoped threads, at most [`SqliteBackend::max_concurrency`] at a time.
 
 use super::{Backend, ShardBatch, ShardId, ShardMeta, ShardStatement, StatementOutput};
-use crate::error::{Error, ErrorCode};
+use crate::error::{sqlite_message, Error, ErrorCode};
 use crate::value::Value;
 use futures::future::LocalBoxFuture;
-use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -384,8 +383,7 @@ fn run_statement(
         ));
     }
     for (i, value) in statement.params.iter().enumerate() {
-        stmt.raw_bind_parameter(i + 1, value_ref(value))
-            .map_err(err)?;
+        stmt.raw_bind_parameter(i + 1, value).map_err(err)?;
     }
     let readonly = stmt.readonly();
     let total_before = conn.total_changes();
@@ -398,7 +396,7 @@ fn run_statement(
             let width = *width.get_or_insert_with(|| row.as_ref().column_count());
             let mut values = Vec::with_capacity(width);
             for i in 0..width {
-                values.push(value_from_ref(row.get_ref(i)?));
+                values.push(Value::from(row.get_ref(i)?));
             }
             rows.push(values);
         }
@@ -449,48 +447,9 @@ fn run_statement(
     })
 }
 
-/// Borrows a value as rusqlite binds it: the storage class is kept exactly.
-fn value_ref(value: &Value) -> ToSqlOutput<'_> {
-    ToSqlOutput::Borrowed(match value {
-        Value::Null => ValueRef::Null,
-        Value::Integer(i) => ValueRef::Integer(*i),
-        Value::Real(r) => ValueRef::Real(*r),
-        Value::Text(t) => ValueRef::Text(t.as_bytes()),
-        Value::Blob(b) => ValueRef::Blob(b),
-    })
-}
-
-/// Copies a result value out, keeping its storage class. SQLite text that is not valid
-/// UTF-8 (e.g. `CAST(x'ff' AS TEXT)`) gets U+FFFD for the bad bytes: a `String` cannot
-/// hold them, and a JSON result could not carry them either.
-fn value_from_ref(value: ValueRef<'_>) -> Value {
-    match value {
-        ValueRef::Null => Value::Null,
-        ValueRef::Integer(i) => Value::Integer(i),
-        ValueRef::Real(r) => Value::Real(r),
-        ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
-        ValueRef::Blob(b) => Value::Blob(b.to_vec()),
-    }
-}
-
 /// A shard's error, with SQLite's own text and nothing prepended.
 fn sqlite_error(shard: ShardId, error: rusqlite::Error) -> Error {
     Error::backend(Some(shard), sqlite_message(error))
-}
-
-fn sqlite_message(error: rusqlite::Error) -> String {
-    match error {
-        rusqlite::Error::SqliteFailure(_, Some(message)) => message,
-        rusqlite::Error::SqliteFailure(code, None) => {
-            rusqlite::ffi::code_to_str(code.extended_code).to_owned()
-        }
-        // rusqlite's Display appends the SQL and offset; SQLite's text is `msg` alone.
-        rusqlite::Error::SqlInputError { msg, .. } => msg,
-        rusqlite::Error::MultipleStatement => {
-            "the SQL text holds more than one statement; send one statement at a time".to_owned()
-        }
-        other => other.to_string(),
-    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@
 
 use super::compare::{compare, Collation};
 use super::Row;
-use crate::error::{Error, Result};
+use crate::error::{sqlite_message, Error, Result};
 use crate::value::Value;
 use rusqlite::functions::{Aggregate, Context, FunctionFlags};
 use rusqlite::types::{Value as SqlValue, ValueRef};
@@ -68,12 +68,7 @@ thread_local! {
 const MAX_TABLES: usize = 64;
 
 fn sql_error(e: rusqlite::Error) -> Error {
-    let message = match e {
-        rusqlite::Error::SqliteFailure(_, Some(m)) => m,
-        rusqlite::Error::UserFunctionError(b) => b.to_string(),
-        rusqlite::Error::SqlInputError { msg, .. } => msg,
-        other => other.to_string(),
-    };
+    let message = sqlite_message(e);
     if let Some(rest) = message.strip_prefix(REFUSAL) {
         let (what, remedy) = rest.split_once('\u{1}').unwrap_or((rest, ""));
         return Error::unsupported(what.to_string(), remedy.to_string());
@@ -100,26 +95,6 @@ fn open() -> Result<Coordinator> {
         conn,
         tables: Vec::new(),
     })
-}
-
-fn to_sql(v: &Value) -> SqlValue {
-    match v {
-        Value::Null => SqlValue::Null,
-        Value::Integer(i) => SqlValue::Integer(*i),
-        Value::Real(f) => SqlValue::Real(*f),
-        Value::Text(t) => SqlValue::Text(t.clone()),
-        Value::Blob(b) => SqlValue::Blob(b.clone()),
-    }
-}
-
-fn from_ref(v: ValueRef<'_>) -> Value {
-    match v {
-        ValueRef::Null => Value::Null,
-        ValueRef::Integer(i) => Value::Integer(i),
-        ValueRef::Real(f) => Value::Real(f),
-        ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
-        ValueRef::Blob(b) => Value::Blob(b.to_vec()),
-    }
 }
 
 impl Coordinator {
@@ -163,7 +138,7 @@ impl Coordinator {
                         )));
                     }
                     insert
-                        .execute(rusqlite::params_from_iter(row.iter().map(to_sql)))
+                        .execute(rusqlite::params_from_iter(row.iter()))
                         .map_err(sql_error)?;
                 }
             }
@@ -182,12 +157,12 @@ impl Coordinator {
             let n = stmt.column_count();
             let mut out = Vec::new();
             let mut it = stmt
-                .query(rusqlite::params_from_iter(step.params.iter().map(to_sql)))
+                .query(rusqlite::params_from_iter(step.params.iter()))
                 .map_err(sql_error)?;
             while let Some(r) = it.next().map_err(sql_error)? {
                 let mut row = Vec::with_capacity(n);
                 for i in 0..n {
-                    row.push(from_ref(r.get_ref(i).map_err(sql_error)?));
+                    row.push(Value::from(r.get_ref(i).map_err(sql_error)?));
                 }
                 out.push(row);
             }
@@ -402,13 +377,13 @@ impl Aggregate<SumState, SqlValue> for SumOf {
 /// which one SQLite keeps depends on the order it meets them.
 struct Best(Ordering);
 
-impl Aggregate<Option<Value>, SqlValue> for Best {
+impl Aggregate<Option<Value>, Option<Value>> for Best {
     fn init(&self, _: &mut Context<'_>) -> rusqlite::Result<Option<Value>> {
         Ok(None)
     }
 
     fn step(&self, ctx: &mut Context<'_>, best: &mut Option<Value>) -> rusqlite::Result<()> {
-        let v = from_ref(ctx.get_raw(0));
+        let v = Value::from(ctx.get_raw(0));
         if v.is_null() {
             return Ok(());
         }
@@ -440,7 +415,7 @@ impl Aggregate<Option<Value>, SqlValue> for Best {
         &self,
         _: &mut Context<'_>,
         best: Option<Option<Value>>,
-    ) -> rusqlite::Result<SqlValue> {
-        Ok(best.flatten().map(|v| to_sql(&v)).unwrap_or(SqlValue::Null))
+    ) -> rusqlite::Result<Option<Value>> {
+        Ok(best.flatten())
     }
 }

@@ -11,7 +11,7 @@
 //! ```
 
 use super::fanout::refuse;
-use super::names::{declared_type_of, Scope};
+use super::names::{declared_type_of, ordinal, ordinal_out_of_range, Scope};
 use super::select_shape::SelectShape;
 use super::splice::{splice, Piece, Spliced};
 use super::Context;
@@ -737,41 +737,6 @@ fn column_name(
     }
 }
 
-/// An ORDER BY or GROUP BY term that SQLite reads as an ordinal: an integer literal, maybe
-/// in parentheses or behind unary `+` or `-` (`ORDER BY (1)`, `ORDER BY +1`).
-pub(crate) fn ordinal(parsed: &Parsed, e: &Expr) -> Option<i64> {
-    match e {
-        Expr::Nested(inner) => ordinal(parsed, inner),
-        Expr::UnaryOp {
-            op: UnaryOperator::Plus,
-            expr,
-        } => ordinal(parsed, expr),
-        Expr::UnaryOp {
-            op: UnaryOperator::Minus,
-            expr,
-        } => ordinal(parsed, expr).map(|n| n.wrapping_neg()),
-        Expr::Value(_) => match key_literal(parsed, e) {
-            Some(KeyExpr::Literal(Value::Integer(n))) => Some(n),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
-/// SQLite's error for an ordinal outside the result columns.
-pub(crate) fn ordinal_out_of_range(clause: &str, term: usize, n: usize) -> Error {
-    let nth = match term {
-        1 => "1st".to_string(),
-        2 => "2nd".to_string(),
-        3 => "3rd".to_string(),
-        k => format!("{k}th"),
-    };
-    Error::backend(
-        None,
-        format!("{nth} {clause} term out of range - should be between 1 and {n}"),
-    )
-}
-
 /// Plans an aggregate SELECT that fans out.
 pub(crate) fn plan_aggregate(
     parsed: &Parsed,
@@ -811,11 +776,23 @@ pub(crate) fn plan_aggregate(
             _ => None,
         })
         .collect();
-    let alias_of = |id: &sqlparser::ast::Ident| {
-        aliases.iter().position(|al| {
-            al.as_deref()
-                .is_some_and(|al| al.eq_ignore_ascii_case(&id.value))
-        })
+    // The output item a GROUP BY or ORDER BY term names: an ordinal, or an alias, which
+    // SQLite prefers to a column of that name in ORDER BY but not in GROUP BY.
+    let output_item = |e: &Expr, clause: &str, t: usize| -> Result<Option<usize>> {
+        if let Expr::Identifier(id) = e {
+            if clause == "GROUP BY" && scope.column(e).is_some() {
+                return Ok(None);
+            }
+            return Ok(aliases.iter().position(|al| {
+                al.as_deref()
+                    .is_some_and(|al| al.eq_ignore_ascii_case(&id.value))
+            }));
+        }
+        match ordinal(parsed, e) {
+            Some(n) if n >= 1 && (n as usize) <= item_exprs.len() => Ok(Some(n as usize - 1)),
+            Some(_) => Err(ordinal_out_of_range(clause, t + 1, item_exprs.len())),
+            None => Ok(None),
+        }
     };
 
     // GROUP BY terms: resolved to expressions (ordinals and aliases name output items).
@@ -836,14 +813,7 @@ pub(crate) fn plan_aggregate(
     let mut group_texts = Vec::new();
     let mut columns_decl = Vec::new();
     for (t, (term, range)) in group_terms.iter().zip(&group_ranges).enumerate() {
-        let resolved = match term {
-            Expr::Identifier(id) if scope.column(term).is_none() => alias_of(id),
-            _ => match ordinal(parsed, term) {
-                Some(n) if n >= 1 && (n as usize) <= item_exprs.len() => Some(n as usize - 1),
-                Some(_) => return Err(ordinal_out_of_range("GROUP BY", t + 1, item_exprs.len())),
-                None => None,
-            },
-        };
+        let resolved = output_item(term, "GROUP BY", t)?;
         let (expr, text) = match resolved {
             Some(i) => (
                 item_exprs[i].clone(),
@@ -895,15 +865,7 @@ pub(crate) fn plan_aggregate(
             Expr::Collate { expr, .. } => expr.as_ref(),
             e => e,
         };
-        let by_output = match inner {
-            Expr::Identifier(id) if scope.column(inner).is_none() => alias_of(id),
-            _ => match ordinal(parsed, inner) {
-                Some(n) if n >= 1 && (n as usize) <= output.len() => Some(n as usize - 1),
-                Some(_) => return Err(ordinal_out_of_range("ORDER BY", t + 1, output.len())),
-                None => None,
-            },
-        };
-        match by_output {
+        match output_item(inner, "ORDER BY", t)? {
             Some(i) => order.push((Some(i), None, term)),
             None => order.push((None, Some(b.post(inner)?), term)),
         }

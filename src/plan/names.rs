@@ -4,11 +4,13 @@
 //! Everything the merge needs from a column (declared type, affinity, collation) is read
 //! from the [`Column`] found here, never by looking the bare name up again elsewhere.
 
-use crate::analyze::object_name;
+use crate::analyze::{key_literal, object_name, KeyExpr};
 use crate::catalog::{Catalog, Column};
+use crate::error::Error;
 use crate::merge::Collation;
-use crate::value::Affinity;
-use sqlparser::ast::{Expr, Select, TableFactor, TableWithJoins};
+use crate::parse::Parsed;
+use crate::value::{Affinity, Value};
+use sqlparser::ast::{Expr, Select, TableFactor, TableWithJoins, UnaryOperator};
 
 /// The FROM items of one SELECT: (the name it is referred to by, lower-cased; its table).
 pub(crate) struct Scope<'c> {
@@ -115,4 +117,39 @@ pub(crate) fn declared_type_of(affinity: Option<Affinity>) -> &'static str {
         Some(Affinity::Real) => "REAL",
         Some(Affinity::Blob) | None => "",
     }
+}
+
+/// An ORDER BY or GROUP BY term that SQLite reads as an ordinal: an integer literal, maybe
+/// in parentheses or behind unary `+` or `-` (`ORDER BY (1)`, `ORDER BY +1`).
+pub(crate) fn ordinal(parsed: &Parsed, e: &Expr) -> Option<i64> {
+    match e {
+        Expr::Nested(inner) => ordinal(parsed, inner),
+        Expr::UnaryOp {
+            op: UnaryOperator::Plus,
+            expr,
+        } => ordinal(parsed, expr),
+        Expr::UnaryOp {
+            op: UnaryOperator::Minus,
+            expr,
+        } => ordinal(parsed, expr).map(|n| n.wrapping_neg()),
+        Expr::Value(_) => match key_literal(parsed, e) {
+            Some(KeyExpr::Literal(Value::Integer(n))) => Some(n),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// SQLite's error for an ordinal outside the result columns.
+pub(crate) fn ordinal_out_of_range(clause: &str, term: usize, n: usize) -> Error {
+    let nth = match term {
+        1 => "1st".to_string(),
+        2 => "2nd".to_string(),
+        3 => "3rd".to_string(),
+        k => format!("{k}th"),
+    };
+    Error::backend(
+        None,
+        format!("{nth} {clause} term out of range - should be between 1 and {n}"),
+    )
 }

@@ -101,9 +101,9 @@ pub(crate) fn plan_select(
         for (t, (term, range)) in terms.iter().zip(&shape.order_terms).enumerate() {
             let (expr, collation) = split_collate(&term.expr, a)?;
             let expr_text = expr_text_of_term(sql, range);
-            if let Some(n) = super::aggregate::ordinal(parsed, expr) {
+            if let Some(n) = super::names::ordinal(parsed, expr) {
                 if !has_wildcard && (n < 1 || n as usize > select.projection.len()) {
-                    return Err(super::aggregate::ordinal_out_of_range(
+                    return Err(super::names::ordinal_out_of_range(
                         "ORDER BY",
                         t + 1,
                         select.projection.len(),
@@ -305,7 +305,7 @@ fn output_column(
     has_wildcard: bool,
 ) -> Result<Option<usize>> {
     // Ordinal.
-    if let Some(n) = super::aggregate::ordinal(parsed, expr) {
+    if let Some(n) = super::names::ordinal(parsed, expr) {
         {
             if has_wildcard {
                 // `*` expands on the shard; the shard checks the range.
@@ -496,7 +496,7 @@ pub(crate) fn plan_compound(
     {
         for (i, t) in order_terms(q, a)?.iter().enumerate() {
             let (expr, explicit) = split_collate(&t.expr, a)?;
-            let ordinal = super::aggregate::ordinal(parsed, expr);
+            let ordinal = super::names::ordinal(parsed, expr);
             let width = first.projection.len();
             let star = first.projection.iter().any(|item| {
                 matches!(
@@ -506,11 +506,7 @@ pub(crate) fn plan_compound(
             });
             if let Some(n) = ordinal {
                 if !star && (n < 1 || n as usize > width) {
-                    return Err(super::aggregate::ordinal_out_of_range(
-                        "ORDER BY",
-                        i + 1,
-                        width,
-                    ));
+                    return Err(super::names::ordinal_out_of_range("ORDER BY", i + 1, width));
                 }
             }
             let column = match expr {

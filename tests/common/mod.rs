@@ -47,13 +47,7 @@ impl Rng {
 }
 
 pub fn to_value(v: ValueRef<'_>) -> Value {
-    match v {
-        ValueRef::Null => Value::Null,
-        ValueRef::Integer(i) => Value::Integer(i),
-        ValueRef::Real(f) => Value::Real(f),
-        ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
-        ValueRef::Blob(b) => Value::Blob(b.to_vec()),
-    }
+    Value::from(v)
 }
 
 pub fn to_sql(v: &Value) -> rusqlite::types::Value {
