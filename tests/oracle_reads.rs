@@ -279,6 +279,8 @@ fn aggregates_group_by_having_match_the_oracle() {
         "abs(min(price))",
         "CASE WHEN count(*) > 10 THEN 'many' ELSE 'few' END",
         "length(group_concat(name, '|'))",
+        "sum(ALL qty)",
+        "avg(ALL price) + count(ALL tag)",
     ];
     let groups = [
         "",

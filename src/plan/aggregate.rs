@@ -266,14 +266,13 @@ impl<'a> Builder<'a> {
             )));
         };
         let sql = &self.parsed.sql;
-        // The first argument's text: skip DISTINCT, stop at a top-level comma.
+        // The first argument's text: skip DISTINCT or ALL, stop at a top-level comma.
         let toks = crate::lex::significant(&sql[inner.clone()]);
         let base = inner.start;
         let inner_text = &sql[inner.clone()];
-        let first = usize::from(
-            toks.first()
-                .is_some_and(|t| t.is_keyword(inner_text, "DISTINCT")),
-        );
+        let first = usize::from(toks.first().is_some_and(|t| {
+            t.is_keyword(inner_text, "DISTINCT") || t.is_keyword(inner_text, "ALL")
+        }));
         let mut depth = 0;
         let mut comma = None;
         for (i, t) in toks.iter().enumerate().skip(first) {
