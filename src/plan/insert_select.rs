@@ -14,39 +14,43 @@ use crate::analyze::object_name;
 use crate::error::Result;
 use sqlparser::ast::{Expr, GroupByExpr, SelectItem, SetExpr, Statement, TableFactor};
 
-/// Whether the INSERT … SELECT keeps every row on the shard it was read from.
-pub(crate) fn is_colocated(stmt: &Statement, target: &str, cx: Context<'_>) -> Result<bool> {
+/// What feeds the target's key column in `INSERT INTO t … SELECT`.
+enum Feed<'s> {
+    /// A column of the SELECT's FROM: (its table, its column).
+    Column(String, String),
+    /// Any other expression of the select list.
+    Expr(&'s Expr),
+}
+
+/// The SELECT of `INSERT INTO target … SELECT` and what feeds the target's key, when
+/// d1plus can tell (a plain SELECT, no WITH or LIMIT).
+fn key_feed<'s>(
+    stmt: &'s Statement,
+    target: &str,
+    cx: Context<'_>,
+) -> Option<(&'s sqlparser::ast::Select, Feed<'s>)> {
     let Statement::Insert(ins) = stmt else {
-        return Ok(false);
+        return None;
     };
-    let Some(t) = cx.policy.sharded_table(target) else {
-        return Ok(false);
-    };
-    let Some(q) = ins.source.as_deref() else {
-        return Ok(false);
-    };
+    let t = cx.policy.sharded_table(target)?;
+    let q = ins.source.as_deref()?;
     if q.limit_clause.is_some() || q.with.is_some() {
-        return Ok(false);
+        return None;
     }
     let SetExpr::Select(sel) = q.body.as_ref() else {
-        return Ok(false);
+        return None;
     };
     // Where the target's key sits among the inserted columns.
     let key_index = if ins.columns.is_empty() {
-        match cx.catalog.get(&t.name) {
-            Some(tab) => tab
-                .insertable_columns()
-                .position(|c| c.name.eq_ignore_ascii_case(&t.key_column)),
-            None => None,
-        }
+        cx.catalog
+            .get(&t.name)?
+            .insertable_columns()
+            .position(|c| c.name.eq_ignore_ascii_case(&t.key_column))
     } else {
         ins.columns
             .iter()
             .position(|c| object_name(c).eq_ignore_ascii_case(&t.key_column))
-    };
-    let Some(key_index) = key_index else {
-        return Ok(false);
-    };
+    }?;
     // The FROM tables of the SELECT, by alias.
     let mut tables: Vec<(String, String)> = Vec::new();
     for twj in &sel.from {
@@ -64,30 +68,30 @@ pub(crate) fn is_colocated(stmt: &Statement, target: &str, cx: Context<'_>) -> R
                     .map(|a| a.name.value.clone())
                     .unwrap_or_else(|| n.clone());
                 tables.push((a, n));
+            } else {
+                // A derived table or table function: its columns are not the catalog's.
+                tables.push((String::new(), String::new()));
             }
         }
+    }
+    if items_before_are_wildcards(&sel.projection, key_index) {
+        return None;
     }
     // The source column feeding the key.
     let (qualifier, column) = match sel.projection.as_slice() {
         [SelectItem::Wildcard(_)] if tables.len() == 1 => {
-            let Some(src) = cx.catalog.get(&tables[0].1) else {
-                return Ok(false);
-            };
-            match src.insertable_columns().nth(key_index) {
-                Some(c) => (None, c.name.clone()),
-                None => return Ok(false),
-            }
+            let src = cx.catalog.get(&tables[0].1)?;
+            (None, src.insertable_columns().nth(key_index)?.name.clone())
         }
-        items => match items.get(key_index) {
-            Some(SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. }) => match e
-            {
+        items => match items.get(key_index)? {
+            SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => match e {
                 Expr::Identifier(id) => (None, id.value.clone()),
                 Expr::CompoundIdentifier(p) if p.len() == 2 => {
                     (Some(p[0].value.clone()), p[1].value.clone())
                 }
-                _ => return Ok(false),
+                e => return Some((sel, Feed::Expr(e))),
             },
-            _ => return Ok(false),
+            _ => return None,
         },
     };
     let candidates: Vec<&(String, String)> = tables
@@ -95,15 +99,78 @@ pub(crate) fn is_colocated(stmt: &Statement, target: &str, cx: Context<'_>) -> R
         .filter(|(alias, name)| match &qualifier {
             Some(q) => alias.eq_ignore_ascii_case(q),
             None => cx
-                .policy
-                .sharded_table(name)
-                .is_some_and(|s| s.key_column.eq_ignore_ascii_case(&column)),
+                .catalog
+                .get(name)
+                .is_some_and(|t| t.column(&column).is_some()),
         })
         .collect();
     let [(_, source)] = candidates.as_slice() else {
+        return None;
+    };
+    Some((sel, Feed::Column(source.clone(), column)))
+}
+
+/// `SELECT t.*, x` puts an unknown number of columns before `x`.
+fn items_before_are_wildcards(items: &[SelectItem], index: usize) -> bool {
+    items.len() > 1
+        && items[..index.min(items.len())].iter().any(|i| {
+            matches!(
+                i,
+                SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..)
+            )
+        })
+}
+
+/// Under a hint, whether every row the SELECT gives has the hinted key: the key is fed by
+/// the key column of a sharded table of the same key affinity (which the hint scopes to
+/// that key), or by a literal or parameter equal to the hinted key.
+pub(crate) fn feeds_hinted_key(
+    parsed: &crate::parse::Parsed,
+    stmt: &Statement,
+    target: &str,
+    hinted: &crate::value::Value,
+    params: &[crate::value::Value],
+    cx: Context<'_>,
+) -> Result<bool> {
+    let Some(t) = cx.policy.sharded_table(target) else {
         return Ok(false);
     };
-    let Some(s) = cx.policy.sharded_table(source) else {
+    let affinity = key_affinity(&t.name, &t.key_column, cx)?;
+    match key_feed(stmt, target, cx) {
+        Some((_, Feed::Column(source, column))) => match cx.policy.sharded_table(&source) {
+            Some(s) if s.key_column.eq_ignore_ascii_case(&column) => {
+                Ok(key_affinity(&s.name, &s.key_column, cx)? == affinity)
+            }
+            _ => Ok(false),
+        },
+        Some((_, Feed::Expr(e))) => {
+            let Some(k) = crate::analyze::key_literal(parsed, e) else {
+                return Ok(false);
+            };
+            let v = super::key_value(&k, params);
+            Ok(
+                match (
+                    crate::placement::canonical_key(&v, affinity),
+                    crate::placement::canonical_key(hinted, affinity),
+                ) {
+                    (Ok(a), Ok(b)) => a == b,
+                    _ => false,
+                },
+            )
+        }
+        None => Ok(false),
+    }
+}
+
+/// Whether the INSERT … SELECT keeps every row on the shard it was read from.
+pub(crate) fn is_colocated(stmt: &Statement, target: &str, cx: Context<'_>) -> Result<bool> {
+    let Some(t) = cx.policy.sharded_table(target) else {
+        return Ok(false);
+    };
+    let Some((sel, Feed::Column(source, column))) = key_feed(stmt, target, cx) else {
+        return Ok(false);
+    };
+    let Some(s) = cx.policy.sharded_table(&source) else {
         return Ok(false);
     };
     if !s.key_column.eq_ignore_ascii_case(&column) {

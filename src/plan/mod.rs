@@ -8,6 +8,7 @@ mod insert_split;
 mod names;
 mod route;
 mod rowid_ranges;
+mod scope;
 mod select_merge;
 mod select_shape;
 mod splice;
@@ -371,7 +372,9 @@ pub fn plan(
         C::Read => {
             let route = route::route_read(analysis, params, hint.as_ref(), cx)?;
             if matches!(route.target, Target::Home | Target::One(_)) {
-                return Ok(unchanged(route.target, route.reason, Combine::Single));
+                let mut plan = unchanged(route.target, route.reason, Combine::Single);
+                scope_to_hint(&mut plan, parsed, analysis, hint.as_ref(), params, cx)?;
+                return Ok(plan);
             }
             fanout::check_fanout_read(parsed, analysis, params, cx.catalog)?;
             let Ok(Statement::Query(q)) = &parsed.ast else {
@@ -416,10 +419,26 @@ pub fn plan(
                         }
                         r
                     } else {
-                        route::route_insert_select(analysis, table, params, hint.as_ref(), cx)?
+                        let route = route::route_insert_select(analysis, table, params, hint.as_ref(), cx)?;
+                        if let Some(h) = &hint {
+                            let proven = match &parsed.ast {
+                                Ok(stmt) => insert_select::feeds_hinted_key(parsed, stmt, table, &h.key, params, cx)?,
+                                Err(_) => false,
+                            };
+                            if !proven {
+                                return Err(Error::with_remedy(
+                                    ErrorCode::HintConflict,
+                                    format!("INSERT … SELECT into sharded table {table} under the hint {} = {}: d1plus cannot tell that every selected row has that key", h.table, display_value(&h.key)),
+                                    "select the key column of a sharded table read under the hint, or the hinted key itself as a literal or parameter, for the key column",
+                                ));
+                            }
+                        }
+                        route
                     };
                     let combine = combine_for_write(&route);
-                    return Ok(unchanged(route.target, route.reason, combine));
+                    let mut plan = unchanged(route.target, route.reason, combine);
+                    scope_to_hint(&mut plan, parsed, analysis, hint.as_ref(), params, cx)?;
+                    return Ok(plan);
                 }
                 let Ok(stmt) = &parsed.ast else {
                     return Err(route::unparsed_needs_hint(parsed, table));
@@ -445,9 +464,35 @@ pub fn plan(
             }
             let route = route::route_write(analysis, table, params, hint.as_ref(), cx)?;
             let combine = combine_for_write(&route);
-            Ok(unchanged(route.target, route.reason, combine))
+            let mut plan = unchanged(route.target, route.reason, combine);
+            scope_to_hint(&mut plan, parsed, analysis, hint.as_ref(), params, cx)?;
+            Ok(plan)
         }
     }
+}
+
+/// A statement routed by a hint runs scoped to the hinted key (see [`scope`]).
+fn scope_to_hint(
+    plan: &mut Plan,
+    parsed: &Parsed,
+    analysis: &Analysis,
+    hint: Option<&route::ResolvedHint>,
+    params: &[Value],
+    cx: Context<'_>,
+) -> Result<()> {
+    let (Some(h), Reason::Hint { .. }) = (hint, &plan.route.reason) else {
+        return Ok(());
+    };
+    if let Some(sql) = scope::scoped_sql(parsed, analysis, h, params, cx)? {
+        for st in plan
+            .batches
+            .iter_mut()
+            .flat_map(|b| b.statements.iter_mut())
+        {
+            st.sql.clone_from(&sql);
+        }
+    }
+    Ok(())
 }
 
 /// A subquery inside INSERT … VALUES runs on the shard of its row: it may read only

@@ -48,15 +48,20 @@ impl<'c> Scope<'c> {
 
     /// The column a plain or qualified column reference names, if it is one.
     pub(crate) fn column(&self, e: &Expr) -> Option<&'c Column> {
+        self.table_column(e).map(|(_, c)| c)
+    }
+
+    /// The table and column a plain or qualified column reference names, if it is one.
+    pub(crate) fn table_column(&self, e: &Expr) -> Option<(&'c crate::catalog::Table, &'c Column)> {
         match e {
             Expr::Identifier(id) => {
                 let mut found = self
                     .sources
                     .iter()
-                    .filter_map(|(_, t)| t.and_then(|t| t.column(&id.value)));
+                    .filter_map(|(_, t)| t.and_then(|t| Some((t, t.column(&id.value)?.1))));
                 let first = found.next()?;
                 // Two FROM items with that column: SQLite says "ambiguous column name".
-                found.next().is_none().then_some(first.1)
+                found.next().is_none().then_some(first)
             }
             Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
                 let column = &parts[parts.len() - 1].value;
@@ -64,10 +69,10 @@ impl<'c> Scope<'c> {
                 self.sources
                     .iter()
                     .find(|(name, _)| *name == qualifier)
-                    .and_then(|(_, t)| t.as_ref())
-                    .and_then(|t| t.column(column))
-                    .map(|(_, c)| c)
+                    .and_then(|(_, t)| *t)
+                    .and_then(|t| Some((t, t.column(column)?.1)))
             }
+            Expr::Nested(inner) => self.table_column(inner),
             _ => None,
         }
     }

@@ -346,9 +346,10 @@ fn check_hint_agrees(
         let hinted = placement::canonical_key(&h.key, affinity)?;
         for pin in &r.pins {
             let values: Vec<Value> = pin.iter().map(|k| key_value(k, params)).collect();
+            // Every key the SQL allows must be the hinted one: a hint never narrows an IN list.
             let agrees = values
                 .iter()
-                .any(|v| placement::canonical_key(v, affinity).is_ok_and(|c| c == hinted));
+                .all(|v| placement::canonical_key(v, affinity).is_ok_and(|c| c == hinted));
             if !agrees {
                 let vs: Vec<String> = values.iter().map(|v| v.to_string()).collect();
                 return Err(Error::with_remedy(
@@ -476,8 +477,16 @@ pub(crate) fn route_insert_select(
     }
     match hint {
         Some(h) if h.table.eq_ignore_ascii_case(table) => {
-            let route = route_read(a, params, Some(h), cx)?;
-            Ok(route)
+            // The read must agree with the hint; the rows go to the hinted key's shard even
+            // when they come from reference tables only (which any shard could read).
+            route_read(a, params, Some(h), cx)?;
+            Ok(Route {
+                target: Target::One(h.shard),
+                reason: Reason::Hint {
+                    table: h.table.clone(),
+                    key: h.key.clone(),
+                },
+            })
         }
         _ => Err(Error::with_remedy(
             ErrorCode::CrossShard,
