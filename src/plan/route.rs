@@ -204,7 +204,7 @@ pub(crate) fn route_read(
         return Err(Error::with_remedy(
             ErrorCode::CrossShard,
             format!("view {view} reads a sharded table; d1plus cannot see through views to route or merge them"),
-            "query the underlying tables directly, or pass a shard hint to read one shard's view",
+            "query the underlying tables directly",
         ));
     }
     if let ReadBy::TokenScan(why) = &a.read_by {
