@@ -14,6 +14,8 @@ INSERT INTO events (id) VALUES (1);
 INSERT INTO events (tenantId, id) VALUES (upper('a'), 1);
 INSERT INTO events (tenantId, id) VALUES (NULL, 1);
 INSERT INTO counters (k, n) VALUES (1.5, 1);
+INSERT INTO counters (k, n) VALUES (NULL, 1);
+INSERT INTO counters (n) VALUES (1);
 INSERT INTO counters (k, n) VALUES (2.0, 1), ('3', 1), (-4, 1);
 INSERT INTO events (tenantId, id) SELECT tenantId, id + 1 FROM events WHERE tenantId = 'a';
 INSERT INTO plans (id, name) VALUES (1, 'free');

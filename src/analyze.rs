@@ -957,6 +957,11 @@ impl<'a> Scopes<'a> {
                 }
                 None
             }
+            // NULL keys live on the home shard.
+            Expr::IsNull(inner) => Some((
+                self.key_column_ref(inner)?,
+                vec![KeyExpr::Literal(Value::Null)],
+            )),
             Expr::InList {
                 expr,
                 list,

@@ -8,7 +8,7 @@ use ahash::AHashMap;
 use serde::Serialize;
 
 /// The query that loads the whole catalog from one shard, in one round trip.
-pub const LOAD_SQL: &str = "SELECT m.type, m.name, m.sql, p.name, p.type, p.pk, p.hidden \
+pub const LOAD_SQL: &str = "SELECT m.type, m.name, m.sql, p.name, p.type, p.pk, p.hidden, p.dflt_value, p.\"notnull\" \
      FROM sqlite_schema AS m LEFT JOIN pragma_table_xinfo(iif(m.type = 'table', m.name, NULL)) AS p \
      WHERE m.type IN ('table', 'view') AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
      AND m.name NOT LIKE '\\_cf\\_%' ESCAPE '\\' ORDER BY m.name, p.cid";
@@ -37,6 +37,10 @@ pub struct Column {
     pub primary_key: bool,
     /// Hidden or generated (not part of `SELECT *` / a column-less INSERT).
     pub hidden: bool,
+    /// The DEFAULT expression's text, if the column has one.
+    pub default: Option<String>,
+    /// Declared NOT NULL.
+    pub not_null: bool,
 }
 
 /// One table or view.
@@ -146,6 +150,11 @@ impl Catalog {
                     declared_type,
                     primary_key: int(row.get(5)) > 0,
                     hidden: int(row.get(6)) != 0,
+                    default: match row.get(7) {
+                        Some(Value::Text(d)) => Some(d.clone()),
+                        _ => None,
+                    },
+                    not_null: int(row.get(8)) != 0,
                 });
             }
         }

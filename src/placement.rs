@@ -44,7 +44,7 @@ fn invalid_key(why: String) -> Error {
     Error::with_remedy(
         ErrorCode::InvalidShardKey,
         why,
-        "use a non-NULL integer or text shard key",
+        "use an integer or text shard key",
     )
 }
 
@@ -90,8 +90,13 @@ fn real_key_message(r: f64, affinity: Affinity) -> String {
     }
 }
 
-/// The shard of `value` in a key column of the given affinity.
+/// The shard of `value` in a key column of the given affinity. A NULL key (SQLite
+/// stores a NaN as NULL too) has no hash: such rows live on the home shard, shard 0,
+/// where one database would keep them beside the others.
 pub fn shard_for_key(value: &Value, affinity: Affinity, shard_count: usize) -> Result<usize> {
+    if value.is_null() || matches!(value, Value::Real(r) if r.is_nan()) {
+        return Ok(0);
+    }
     let mut buf = [0u8; 20];
     // Hot path: integers and text need no allocation.
     match (value, affinity) {
@@ -139,8 +144,16 @@ mod tests {
     }
 
     #[test]
-    fn null_blob_and_fractional_keys_are_errors() {
-        for v in [Value::Null, Value::Blob(vec![1]), Value::Real(1.5)] {
+    fn null_keys_live_home_blob_and_fractional_keys_are_errors() {
+        for n in [1, 2, 64] {
+            assert_eq!(shard_for_key(&Value::Null, Affinity::Text, n).unwrap(), 0);
+            assert_eq!(
+                shard_for_key(&Value::Real(f64::NAN), Affinity::Integer, n).unwrap(),
+                0
+            );
+        }
+        assert!(canonical_key(&Value::Null, Affinity::Text).is_err());
+        for v in [Value::Blob(vec![1]), Value::Real(1.5)] {
             let e = shard_for_key(&v, Affinity::Integer, 8).unwrap_err();
             assert_eq!(e.code(), ErrorCode::InvalidShardKey);
             assert!(e.to_string().contains("Remedy"));

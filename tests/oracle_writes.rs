@@ -552,3 +552,53 @@ fn fuzz_found_cases() {
     );
     h.check_invariants();
 }
+
+#[test]
+fn null_shard_keys_live_on_the_home_shard() {
+    let policy = r#"{"name": "t", "capacity": {"mode": "manual", "targetShardCount": 1},
+      "sharding": {"tables": [{"name": "notes", "keyColumn": "owner"},
+                              {"name": "tagged", "keyColumn": "owner"}]}}"#;
+    let h = Harness::new(policy, &SHARD_COUNTS);
+    h.exec("CREATE TABLE notes (owner TEXT, id INTEGER, body TEXT); CREATE TABLE tagged (owner TEXT DEFAULT 'ann', id INTEGER)");
+    for (sql, params) in [
+        ("INSERT INTO notes VALUES (NULL, 1, 'a'), ('ann', 2, 'b'), (?, 3, 'c'), ('bob', 4, NULL), (NULL, 5, 'e')", vec![Value::Null]),
+        ("INSERT INTO notes (id, body) VALUES (6, 'f')", vec![]),
+        ("INSERT INTO notes VALUES (?, 7, 'nan')", vec![Value::Real(f64::NAN)]),
+        ("INSERT INTO tagged (id) VALUES (1), (2)", vec![]),
+    ] {
+        assert!(matches!(h.run(sql, &params, None), Outcome::Ok(_)), "{sql}");
+    }
+    h.check_invariants();
+    for sql in [
+        "SELECT id FROM notes WHERE owner IS NULL",
+        "SELECT id FROM notes WHERE owner = NULL",
+        "SELECT count(*), count(owner) FROM notes",
+        "SELECT owner, count(*) FROM notes GROUP BY owner",
+        "SELECT id FROM notes WHERE owner IS NULL OR owner = 'ann'",
+    ] {
+        assert!(matches!(h.run(sql, &[], None), Outcome::Ok(_)), "{sql}");
+    }
+    // `owner IS NULL` pins the home shard, so the keyless-write refusal does not apply.
+    for s in &h.shards {
+        let plan =
+            s.db.plan(
+                "DELETE FROM notes WHERE owner IS NULL AND id = 1",
+                &[],
+                None,
+            )
+            .unwrap();
+        assert_eq!(
+            plan.route.target,
+            d1plus::plan::Target::One(0),
+            "{} shards",
+            s.n
+        );
+    }
+    h.run("UPDATE notes SET body = 'z' WHERE owner IS NULL", &[], None);
+    h.run(
+        "DELETE FROM notes WHERE owner IS NULL AND id = 1",
+        &[],
+        None,
+    );
+    h.check_invariants();
+}

@@ -77,14 +77,71 @@ pub(super) fn plan_insert(
             .iter()
             .position(|c| object_name(c).eq_ignore_ascii_case(key))
     };
-    let Some(key_index) = key_index else {
-        return Err(no_key(format!(
-            "INSERT INTO {tname} does not set shard key column {key}"
-        )));
+    // An INTEGER PRIMARY KEY given NULL (or left out) gets a rowid SQLite picks on the
+    // shard, so its shard cannot be known before: the key must be given.
+    let key_is_rowid = cx.catalog.get(tname).is_some_and(|t| {
+        t.rowid_alias
+            .is_some_and(|i| t.columns[i].name.eq_ignore_ascii_case(key))
+    });
+    // A NULL key in a NOT NULL column fails on the home shard while the other rows would
+    // be written elsewhere: refused before anything runs, with SQLite's reason.
+    let key_not_null = cx
+        .catalog
+        .get(tname)
+        .and_then(|t| t.column(key))
+        .is_some_and(|(_, c)| c.not_null);
+    let null_key = |row: usize| {
+        Error::with_remedy(
+            ErrorCode::InvalidShardKey,
+            format!("row {row} of the INSERT INTO {tname}: the shard key is NULL, and {key} is declared NOT NULL (SQLite: NOT NULL constraint failed: {tname}.{key})"),
+            format!("give {key} a value in every row"),
+        )
+    };
+    let generated_key = |row: usize| {
+        Error::with_remedy(
+            ErrorCode::InvalidShardKey,
+            format!("row {row} of the INSERT INTO {tname}: the shard key {key} is an INTEGER PRIMARY KEY given no value, so SQLite would pick it on whichever shard runs the INSERT"),
+            format!("give {key} a value in every row"),
+        )
+    };
+    if key_is_rowid && key_index.is_none() {
+        return Err(generated_key(1));
+    }
+    // A key column left out takes its default: no default is NULL, whose rows live on
+    // the home shard; a literal default has its shard; anything else is unknown here.
+    let omitted_key = match key_index {
+        Some(_) => None,
+        None => Some(default_key(cx, tname, key).ok_or_else(|| {
+            no_key(format!(
+                "INSERT INTO {tname} does not set shard key column {key}, whose default is not a constant"
+            ))
+        })?),
     };
     // Each row's shard.
     let mut row_shards = Vec::with_capacity(rows.len());
     for (i, row) in rows.iter().enumerate() {
+        let (Some(key_index), None) = (key_index, &omitted_key) else {
+            let v = omitted_key.clone().unwrap_or(Value::Null);
+            if key_not_null && v.is_null() {
+                return Err(no_key(format!(
+                    "INSERT INTO {tname} does not set shard key column {key}, which is NOT NULL without a default"
+                )));
+            }
+            if let Some(h) = hint {
+                let agrees = h.table.eq_ignore_ascii_case(tname)
+                    && placement::canonical_key(&v, affinity).ok()
+                        == Some(placement::canonical_key(&h.key, affinity)?);
+                if !agrees {
+                    return Err(Error::with_remedy(
+                        ErrorCode::HintConflict,
+                        format!("the shard hint {} = {} disagrees with the default {key} ({v}) of the INSERT's rows", h.table, h.key),
+                        "drop the hint: INSERT rows are routed by their own keys",
+                    ));
+                }
+            }
+            row_shards.push(placement::shard_for_key(&v, affinity, cx.shard_count())?);
+            continue;
+        };
         let Some(expr) = row.get(key_index) else {
             return Err(Error::new(
                 ErrorCode::ParseError,
@@ -102,6 +159,12 @@ pub(super) fn plan_insert(
             )));
         };
         let v = key_value(&k, params);
+        if key_is_rowid && v.is_null() {
+            return Err(generated_key(i + 1));
+        }
+        if key_not_null && (v.is_null() || matches!(v, Value::Real(r) if r.is_nan())) {
+            return Err(null_key(i + 1));
+        }
         let shard =
             placement::shard_for_key(&v, affinity, cx.shard_count()).map_err(|e| match e {
                 Error::Proxy {
@@ -147,11 +210,14 @@ pub(super) fn plan_insert(
         groups.entry(*s).or_default().push(i);
     }
     let shards: BTreeSet<ShardId> = groups.keys().copied().collect();
-    let values: Vec<Value> = rows
-        .iter()
-        .filter_map(|r| key_literal(parsed, r.get(key_index)?))
-        .map(|k| key_value(&k, params))
-        .collect();
+    let values: Vec<Value> = match (key_index, &omitted_key) {
+        (Some(key_index), None) => rows
+            .iter()
+            .filter_map(|r| key_literal(parsed, r.get(key_index)?))
+            .map(|k| key_value(&k, params))
+            .collect(),
+        (_, default) => vec![default.clone().unwrap_or(Value::Null)],
+    };
     let reason = match hint {
         Some(h) => Reason::Hint {
             table: h.table.clone(),
@@ -403,4 +469,27 @@ fn chunk_rows(
         chunks.push(current);
     }
     Ok(chunks)
+}
+
+/// The value an INSERT gives a key column it leaves out: NULL without a DEFAULT, the
+/// default's value when it is a literal, None when it is an expression.
+fn default_key(cx: Context<'_>, table: &str, key: &str) -> Option<Value> {
+    let (_, column) = cx.catalog.get(table)?.column(key)?;
+    let Some(text) = column.default.as_deref() else {
+        return Some(Value::Null);
+    };
+    let parsed = Parsed::new(&format!("SELECT {text}")).ok()?;
+    let Ok(Statement::Query(q)) = &parsed.ast else {
+        return None;
+    };
+    let SetExpr::Select(sel) = q.body.as_ref() else {
+        return None;
+    };
+    match sel.projection.as_slice() {
+        [sqlparser::ast::SelectItem::UnnamedExpr(e)] => match key_literal(&parsed, e)? {
+            crate::analyze::KeyExpr::Literal(v) => Some(v),
+            crate::analyze::KeyExpr::Param(_) => None,
+        },
+        _ => None,
+    }
 }

@@ -41,11 +41,10 @@ pub(crate) fn resolve_hint(hint: &ShardHint, cx: Context<'_>) -> Result<Resolved
             "name a table listed in sharding.tables of the policy",
         ));
     };
-    let shard = placement::shard_for_key(
-        &hint.key,
-        key_affinity(&t.name, &t.key_column, cx)?,
-        cx.shard_count(),
-    )?;
+    let affinity = key_affinity(&t.name, &t.key_column, cx)?;
+    // A hint names one key: NULL is not one (`key = NULL` matches no row).
+    placement::canonical_key(&hint.key, affinity)?;
+    let shard = placement::shard_for_key(&hint.key, affinity, cx.shard_count())?;
     Ok(ResolvedHint {
         table: t.name.clone(),
         key: hint.key.clone(),
@@ -96,8 +95,9 @@ fn pin_shards(
     let mut values = Vec::new();
     for k in pin {
         let v = key_value(k, params);
-        // No stored row can have a key without a placement (NULL, a blob, 1.5 in an
-        // INTEGER column): then `key = v` matches no row and adds no shard.
+        // No stored row can have a key without a placement (a blob, 1.5 in an INTEGER
+        // column): then `key = v` matches no row and adds no shard. NULL keys live on
+        // the home shard (`key IS NULL`; `key = NULL` matches nothing there either).
         if let Ok(s) = placement::shard_for_key(&v, affinity, cx.shard_count()) {
             shards.insert(s);
         }
