@@ -92,6 +92,13 @@ fn init_exec_query_explain() {
         "reals stay reals"
     );
     assert_eq!(v["meta"]["shards"].as_array().unwrap().len(), 1);
+    let raw = String::from_utf8_lossy(&o.stdout);
+    let (id, note, r) = (
+        raw.find("\"id\"").unwrap(),
+        raw.find("\"note\"").unwrap(),
+        raw.find("\"r\"").unwrap(),
+    );
+    assert!(id < note && note < r, "columns in SELECT order: {raw}");
 
     let o = d1plus(
         &[
@@ -189,6 +196,11 @@ fn ndjson_answers_every_line_in_order() {
         lines[4]["results"],
         serde_json::json!([{"id": 1, "v": 2.5}])
     );
+    // Row objects keep the SELECT's column order, as D1 does (JSON values compare
+    // without order, so the text is checked).
+    let raw = String::from_utf8_lossy(&o.stdout);
+    let line = raw.lines().nth(4).unwrap().replace(' ', "");
+    assert!(line.contains(r#"[{"id":1,"v":2.5}]"#), "{line}");
 }
 
 #[test]
