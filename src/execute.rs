@@ -293,7 +293,9 @@ fn combine_from(
                 per_shard.push(outs.into_iter().flat_map(|o| o.rows).collect());
             }
             result.rows = crate::merge::merge_rows(spec, per_shard)?;
-            if spec.hidden > 0 {
+            if let Some(columns) = &spec.columns {
+                result.columns.clone_from(columns);
+            } else if spec.hidden > 0 {
                 let visible = result.columns.len().saturating_sub(spec.hidden);
                 result.columns.truncate(visible);
             }

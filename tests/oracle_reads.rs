@@ -622,3 +622,85 @@ fn min_max_ties_of_two_types_are_refused() {
     let r = block_on(db.query("SELECT abs(max(tenantId)) FROM m", &[], None)).unwrap();
     assert_eq!(r.rows, vec![vec![Value::Real(0.0)]]);
 }
+
+/// GROUP BY holding the shard key: every group lives on one shard, so each shard's answer
+/// is final for its groups (bare columns beside max(), DISTINCT aggregates, json arrays,
+/// HAVING) and the merge only concatenates, orders and pages.
+#[test]
+fn groups_holding_the_key_run_whole_on_each_shard() {
+    let mut rng = Rng::from_env(0x6b65);
+    let h = harness(&mut rng);
+    let items = [
+        "count(*)",
+        "sum(price)",
+        "avg(qty)",
+        "max(price), name",
+        "min(id), tag",
+        "count(DISTINCT name)",
+        "group_concat(DISTINCT tag)",
+        "json_group_array(id)",
+        "total(price) / count(*)",
+        "max(name)",
+        "printf('%.3f', avg(price))",
+        "count(*) FILTER (WHERE qty > 0)",
+        "sum(DISTINCT qty)",
+    ];
+    let groups = [
+        ("tenantId", "tenantId"),
+        ("items.tenantId, tag", "items.tenantId, tag"),
+        ("1", "tenantId"),
+        ("t", "tenantId"),
+        ("tag, tenantId", "tag, tenantId"),
+    ];
+    let havings = ["", "HAVING count(*) > 3", "HAVING max(price) IS NOT NULL"];
+    let n = if cfg!(debug_assertions) { 150 } else { 600 };
+    for _ in 0..n {
+        let (group, order) = rng.pick(&groups);
+        let first = if *group == "1" || *group == "t" {
+            "tenantId AS t"
+        } else {
+            "tenantId AS t, tag"
+        };
+        let sql = format!(
+            "SELECT {first}, {} FROM items GROUP BY {group} {}",
+            rng.pick(&items),
+            rng.pick(&havings)
+        );
+        match rng.below(3) {
+            0 => {
+                let out = h.run(&sql, &[], None);
+                assert!(matches!(out, Outcome::Ok(_)), "{sql}: {out:?}");
+            }
+            1 => {
+                let full = format!("{sql} ORDER BY {order}");
+                let out = h.run_ordered(&full, &[]);
+                assert!(matches!(out, Outcome::Ok(_)), "{full}: {out:?}");
+            }
+            _ => {
+                let paged = format!(
+                    "{sql} ORDER BY {order} LIMIT {} OFFSET {}",
+                    rng.below(4),
+                    rng.below(3)
+                );
+                let out = h.run_ordered(&paged, &[]);
+                assert!(matches!(out, Outcome::Ok(_)), "{paged}: {out:?}");
+            }
+        }
+    }
+    // Refused before, and the groups could not be merged: the plan now runs them whole.
+    for s in &h.shards {
+        let plan =
+            s.db.plan(
+                "SELECT tenantId, max(price), name FROM items GROUP BY tenantId",
+                &[],
+                None,
+            )
+            .unwrap();
+        if s.n > 1 {
+            assert!(
+                !matches!(plan.combine, d1plus::plan::Combine::Aggregate { .. }),
+                "{plan}"
+            );
+        }
+    }
+}

@@ -60,6 +60,9 @@ pub struct RowMerge {
     /// The width of every shard row (visible and hidden columns), when the statement
     /// names its columns (no `*`).
     pub width: Option<usize>,
+    /// The result's column names, when the shards' names differ from SQLite's for the
+    /// original text (a parameter renumbered inside an unnamed output expression).
+    pub columns: Option<Vec<String>>,
 }
 
 impl RowMerge {
@@ -72,6 +75,7 @@ impl RowMerge {
             offset: 0,
             limit: None,
             width: None,
+            columns: None,
         }
     }
 }
@@ -346,6 +350,7 @@ mod tests {
             offset: 0,
             limit: None,
             width: Some(3),
+            columns: None,
         };
         let e =
             merge_rows(&spec, vec![vec![vec![i(1), i(2)]], vec![vec![i(3), i(4)]]]).unwrap_err();
@@ -374,6 +379,7 @@ mod tests {
             offset: 1,
             limit: Some(3),
             width: None,
+            columns: None,
         };
         let shards = vec![
             vec![vec![i(1), i(9)], vec![i(2), i(5)], vec![i(3), Value::Null]],
@@ -394,6 +400,7 @@ mod tests {
             offset: 0,
             limit: None,
             width: None,
+            columns: None,
         };
         let e =
             merge_rows(&spec, vec![vec![vec![i(2)]], vec![vec![Value::Real(2.0)]]]).unwrap_err();
@@ -413,6 +420,7 @@ mod tests {
             offset: 0,
             limit: None,
             width: None,
+            columns: None,
         };
         let out = merge_rows(
             &spec,

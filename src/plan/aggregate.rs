@@ -60,6 +60,95 @@ pub(crate) fn is_aggregate(select: &Select, q: &Query) -> bool {
     grouped || select.having.is_some() || exprs.iter().any(|e| super::fanout::has_aggregate(e))
 }
 
+/// Whether every group of this aggregate SELECT lives whole on one shard: its GROUP BY
+/// holds the shard key of a sharded table of the FROM (a plain column, an ordinal or an
+/// output alias naming it), that table is not on the NULL-filled side of an outer join,
+/// and the fan-out already required every sharded table read to be joined on its key.
+/// Then each shard's answer is final for its groups (bare columns, DISTINCT aggregates
+/// and HAVING included) and the merge only concatenates, orders and pages, like a plain
+/// SELECT's.
+pub(crate) fn groups_live_on_one_shard(parsed: &Parsed, select: &Select, cx: Context<'_>) -> bool {
+    let GroupByExpr::Expressions(keys, modifiers) = &select.group_by else {
+        return false;
+    };
+    if keys.is_empty() || !modifiers.is_empty() {
+        return false;
+    }
+    let scope = super::names::Scope::of(select, cx.catalog);
+    let item_expr = |i: usize| match select.projection.get(i) {
+        Some(SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. }) => Some(e),
+        _ => None,
+    };
+    keys.iter().any(|k| {
+        let e = if let Some(n) = super::names::ordinal(parsed, k) {
+            match usize::try_from(n - 1).ok().and_then(item_expr) {
+                Some(e) => e,
+                None => return false,
+            }
+        } else {
+            k
+        };
+        // An output alias names its expression unless a FROM column has that name.
+        let e = match e {
+            Expr::Identifier(id) if scope.column(e).is_none() => select
+                .projection
+                .iter()
+                .find_map(|i| match i {
+                    SelectItem::ExprWithAlias { expr, alias }
+                        if alias.value.eq_ignore_ascii_case(&id.value) =>
+                    {
+                        Some(expr)
+                    }
+                    _ => None,
+                })
+                .unwrap_or(e),
+            _ => e,
+        };
+        let Some((table, column)) = scope.table_column(e) else {
+            return false;
+        };
+        cx.policy
+            .sharded_table(&table.name)
+            .is_some_and(|t| t.key_column.eq_ignore_ascii_case(&column.name))
+            && !outer_joined(select, &table.name)
+    })
+}
+
+/// Whether rows of `table` may be NULL-filled by an outer join of the FROM: it is the
+/// right side of a LEFT join, or any side of a RIGHT or FULL join. Conservative: any
+/// outer join counts unless `table` is the first FROM item and the joins are LEFT only.
+fn outer_joined(select: &Select, table: &str) -> bool {
+    use sqlparser::ast::JoinOperator as J;
+    let inner = |op: &J| {
+        matches!(
+            op,
+            J::Join(_) | J::Inner(_) | J::CrossJoin(_) | J::StraightJoin(_)
+        )
+    };
+    let left = |op: &J| matches!(op, J::Left(_) | J::LeftOuter(_));
+    let joins: Vec<&sqlparser::ast::Join> = select.from.iter().flat_map(|t| &t.joins).collect();
+    if joins.iter().all(|j| inner(&j.join_operator)) {
+        return false;
+    }
+    let first_is_table = match select.from.first().map(|t| &t.relation) {
+        Some(sqlparser::ast::TableFactor::Table { name, .. }) => {
+            crate::analyze::object_name(name).eq_ignore_ascii_case(table)
+        }
+        _ => false,
+    };
+    let mentions = std::iter::once(select.from.first().map(|t| &t.relation))
+        .flatten()
+        .chain(joins.iter().map(|j| &j.relation))
+        .filter(|f| matches!(f, sqlparser::ast::TableFactor::Table { name, .. } if crate::analyze::object_name(name).eq_ignore_ascii_case(table)))
+        .count();
+    !(select.from.len() == 1
+        && first_is_table
+        && mentions == 1
+        && joins
+            .iter()
+            .all(|j| inner(&j.join_operator) || left(&j.join_operator)))
+}
+
 /// How a partial aggregate's argument is wrapped on the shard (`$` is the argument).
 /// Sums of REALs are shipped as an exact decomposition of each value: the integer part
 /// (summed exactly, in 32-bit halves that never overflow), the fraction's first 53 bits
@@ -714,7 +803,7 @@ fn item_expr_range(parsed: &Parsed, item: &Range<usize>, aliased: bool) -> Range
 
 /// The name SQLite gives a result column: the alias, a column's declared name (however
 /// the query spells it), or the expression's text.
-fn column_name(
+pub(crate) fn column_name(
     parsed: &Parsed,
     item: &SelectItem,
     range: &Range<usize>,

@@ -381,7 +381,10 @@ pub fn plan(
                 return Err(Error::internal("a fan-out read without a query AST"));
             };
             let (shard_sql, combine) = match q.body.as_ref() {
-                sqlparser::ast::SetExpr::Select(select) if aggregate::is_aggregate(select, q) => {
+                sqlparser::ast::SetExpr::Select(select)
+                    if aggregate::is_aggregate(select, q)
+                        && !aggregate::groups_live_on_one_shard(parsed, select, cx) =>
+                {
                     let shape = select_shape::select_shape(parsed)
                         .filter(|s| !s.unusual)
                         .ok_or_else(|| Error::unsupported("this aggregate SELECT across shards", "pin one shard with the key or a hint"))?;

@@ -170,6 +170,20 @@ pub(crate) fn plan_select(
     }
 
     let (limit, offset) = limit_offset(parsed, q.limit_clause.as_ref(), params, a)?;
+    // The shards name an unnamed output expression by its text, where parameters are
+    // renumbered (`id + $v` becomes `id + ?1`): SQLite's names come from the original.
+    let columns = (!has_wildcard
+        && shape.items.first().is_some_and(|first| {
+            super::splice::params_in(parsed, &(first.start..shape.projection.end)) > 0
+        }))
+    .then(|| {
+        select
+            .projection
+            .iter()
+            .zip(&shape.items)
+            .map(|(item, range)| super::aggregate::column_name(parsed, item, range, &scope))
+            .collect()
+    });
 
     // Per-shard SQL: hidden columns after the projection, LIMIT n+m instead of the limit.
     let hidden_text: Vec<String> = hidden
@@ -200,6 +214,7 @@ pub(crate) fn plan_select(
         offset,
         limit,
         width: (!has_wildcard).then_some(select.projection.len() + hidden.len()),
+        columns,
     };
     Ok(PlannedSelect {
         shard_sql: splice(parsed, &pieces, params),
@@ -596,6 +611,7 @@ pub(crate) fn plan_compound(
         offset,
         limit,
         width: None,
+        columns: None,
     };
     Ok(PlannedSelect {
         shard_sql: splice(parsed, &pieces, params),
