@@ -602,3 +602,81 @@ fn null_shard_keys_live_on_the_home_shard() {
     );
     h.check_invariants();
 }
+
+#[test]
+fn reference_writes_give_every_copy_the_same_values() {
+    let policy = r#"{"name": "t", "capacity": {"mode": "manual", "targetShardCount": 1},
+      "sharding": {"tables": [{"name": "events", "keyColumn": "tenantId"}], "reference": ["plans", "audit"]}}"#;
+    let h = Harness::new(policy, &SHARD_COUNTS);
+    h.exec(
+        "CREATE TABLE plans (id INTEGER PRIMARY KEY, name TEXT, changes INTEGER, at TEXT);
+         CREATE TABLE audit (id INTEGER PRIMARY KEY, what TEXT, at TEXT DEFAULT CURRENT_TIMESTAMP);
+         CREATE TABLE events (tenantId TEXT, id INTEGER);",
+    );
+    // Deterministic: a column named `changes`, the word 'now' as data, date functions of
+    // constants, and columns given explicitly.
+    for (sql, params) in [
+        (
+            "INSERT INTO plans (id, name, changes) VALUES (1, 'now', 3)",
+            vec![],
+        ),
+        (
+            "UPDATE plans SET changes = changes + 1 WHERE id = 1",
+            vec![],
+        ),
+        (
+            "INSERT INTO plans (id, at) VALUES (2, date('2024-01-31', '+1 day'))",
+            vec![],
+        ),
+        (
+            "INSERT INTO plans (id, at) VALUES (3, strftime('%Y', ?))",
+            vec![t("2020-05-01")],
+        ),
+        (
+            "INSERT INTO plans (id, at) VALUES (4, datetime(1700000000, 'unixepoch', 'subsec'))",
+            vec![],
+        ),
+        (
+            "INSERT INTO audit (id, what, at) VALUES (1, 'x', '2024-01-01')",
+            vec![],
+        ),
+        ("INSERT INTO audit VALUES (2, 'y', NULL)", vec![]),
+    ] {
+        assert!(matches!(h.run(sql, &params, None), Outcome::Ok(_)), "{sql}");
+    }
+    // Each copy would read its own clock or counter.
+    for (sql, params) in [
+        ("INSERT INTO plans (id, at) VALUES (10, datetime())", vec![]),
+        (
+            "INSERT INTO plans (id, at) VALUES (11, unixepoch('subsec'))",
+            vec![],
+        ),
+        (
+            "INSERT INTO plans (id, at) VALUES (12, DATETIME('NOW', 'localtime'))",
+            vec![],
+        ),
+        (
+            "INSERT INTO plans (id, at) VALUES (13, strftime('%s', ?))",
+            vec![t("now")],
+        ),
+        (
+            "INSERT INTO plans (id, at) VALUES (16, strftime('%s'))",
+            vec![],
+        ),
+        ("UPDATE plans SET at = julianday(name)", vec![]),
+        (
+            "INSERT INTO plans (id, at) VALUES (14, CURRENT_TIMESTAMP)",
+            vec![],
+        ),
+        (
+            "INSERT INTO plans (id, changes) VALUES (15, changes())",
+            vec![],
+        ),
+        ("UPDATE plans SET name = hex(randomblob(4))", vec![]),
+        ("INSERT INTO audit (id, what) VALUES (3, 'z')", vec![]),
+        ("INSERT INTO audit DEFAULT VALUES", vec![]),
+    ] {
+        refused(&h, sql, &params, None, ErrorCode::Unsupported);
+    }
+    h.check_invariants();
+}

@@ -451,7 +451,7 @@ pub fn plan(
                 Ok(plan)
             } else {
                 if cx.policy.is_reference(table) {
-                    route::check_deterministic(parsed, table)?;
+                    route::check_deterministic(parsed, table, params, cx)?;
                 }
                 let route = route::route_write(analysis, table, params, hint.as_ref(), cx)?;
                 let combine = combine_for_write(&route);
@@ -463,7 +463,7 @@ pub fn plan(
                 route::check_key_not_assigned(stmt, table, cx)?;
             }
             if cx.policy.is_reference(table) {
-                route::check_deterministic(parsed, table)?;
+                route::check_deterministic(parsed, table, params, cx)?;
             }
             let route = route::route_write(analysis, table, params, hint.as_ref(), cx)?;
             let combine = combine_for_write(&route);

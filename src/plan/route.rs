@@ -526,42 +526,163 @@ pub(crate) fn key_update_error(table: &str, key: &str) -> Error {
     )
 }
 
-/// A write to a reference table runs on every copy; a non-deterministic value would make
-/// the copies differ.
-pub(crate) fn check_deterministic(parsed: &Parsed, table: &str) -> Result<()> {
+/// A write to a reference table runs on every copy, so it must give every copy the same
+/// values: no volatile function (`random()`, `changes()`, …), no date and time function
+/// that reads the clock (no arguments, `'now'`, or an argument that may hold `'now'`), no
+/// `CURRENT_TIMESTAMP`, and no column left out whose DEFAULT is one of those.
+pub(crate) fn check_deterministic(
+    parsed: &Parsed,
+    table: &str,
+    params: &[Value],
+    cx: Context<'_>,
+) -> Result<()> {
+    let refuse = |what: String| {
+        Error::with_remedy(
+            ErrorCode::Unsupported,
+            format!("a write to reference table {table} uses {what}, which would give each shard's copy a different value"),
+            "compute the value in the application and bind it as a parameter",
+        )
+    };
+    let toks: Vec<&crate::lex::Token> = parsed.tokens.iter().filter(|t| !t.is_trivia()).collect();
+    let bound = |t: &crate::lex::Token| {
+        parsed
+            .params
+            .index_at(t.start)
+            .and_then(|i| params.get(i.wrapping_sub(1)))
+    };
+    if let Some(what) = volatile_in(&parsed.sql, &toks, &bound) {
+        return Err(refuse(what));
+    }
+    // Columns an INSERT leaves to their DEFAULT.
+    if let Ok(sqlparser::ast::Statement::Insert(ins)) = &parsed.ast {
+        if let Some(t) = cx.catalog.get(table) {
+            let default_values = ins.source.is_none();
+            for c in &t.columns {
+                let listed = !default_values
+                    && (ins.columns.is_empty()
+                        || ins
+                            .columns
+                            .iter()
+                            .any(|n| crate::analyze::object_name(n).eq_ignore_ascii_case(&c.name)));
+                let Some(default) = c.default.as_deref().filter(|_| !listed) else {
+                    continue;
+                };
+                let dt = crate::lex::significant(default);
+                let dt: Vec<&crate::lex::Token> = dt.iter().collect();
+                if let Some(what) = volatile_in(default, &dt, &|_| None) {
+                    return Err(refuse(format!("column {}'s DEFAULT {what}", c.name)));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The first volatile construct among the tokens of `sql`, if any.
+fn volatile_in<'v>(
+    sql: &str,
+    toks: &[&crate::lex::Token],
+    bound: &dyn Fn(&crate::lex::Token) -> Option<&'v Value>,
+) -> Option<String> {
+    use crate::lex::TokenKind as K;
     const VOLATILE: &[&str] = &[
         "random",
         "randomblob",
-        "current_timestamp",
-        "current_date",
-        "current_time",
         "last_insert_rowid",
         "changes",
         "total_changes",
     ];
-    let sql = &parsed.sql;
-    let volatile = parsed.tokens.iter().find_map(|t| {
-        let text = t.text(sql);
-        if t.kind == crate::lex::TokenKind::Word
-            && VOLATILE.iter().any(|v| v.eq_ignore_ascii_case(text))
-        {
-            Some(text.to_string())
-        } else if t.kind == crate::lex::TokenKind::String
-            && crate::lex::unquote(text).eq_ignore_ascii_case("now")
-        {
-            Some("'now'".to_string())
-        } else {
-            None
+    const CLOCK: &[&str] = &[
+        "date",
+        "time",
+        "datetime",
+        "julianday",
+        "unixepoch",
+        "strftime",
+        "timediff",
+    ];
+    const NOW: &[&str] = &["current_timestamp", "current_date", "current_time"];
+    // SQLite reads the clock for the time values 'now', 'subsec' and 'subsecond'.
+    let is_now = |v: &str| {
+        ["now", "subsec", "subsecond"]
+            .iter()
+            .any(|n| v.trim().eq_ignore_ascii_case(n))
+    };
+    for (i, t) in toks.iter().enumerate() {
+        if t.kind != K::Word {
+            continue;
         }
-    });
-    match volatile {
-        Some(v) => Err(Error::with_remedy(
-            ErrorCode::Unsupported,
-            format!("a write to reference table {table} uses {v}, which would give each shard's copy a different value"),
-            "compute the value in the application and bind it as a parameter",
-        )),
-        None => Ok(()),
+        let name = t.text(sql);
+        if NOW.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+            return Some(name.to_string());
+        }
+        let call = toks.get(i + 1).is_some_and(|n| n.kind == K::LParen);
+        if !call {
+            continue;
+        }
+        if VOLATILE.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+            return Some(format!("{name}()"));
+        }
+        if !CLOCK.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+            continue;
+        }
+        // The call's arguments, split at top-level commas, up to the matching `)`.
+        let mut depth = 0;
+        let mut args: Vec<Vec<&crate::lex::Token>> = vec![Vec::new()];
+        for a in &toks[i + 1..] {
+            match a.kind {
+                K::LParen => depth += 1,
+                K::RParen => depth -= 1,
+                K::Comma if depth == 1 => {
+                    args.push(Vec::new());
+                    continue;
+                }
+                _ => {}
+            }
+            if depth == 0 {
+                break;
+            }
+            if !(a.kind == K::LParen && depth == 1) {
+                if let Some(last) = args.last_mut() {
+                    last.push(*a);
+                }
+            }
+        }
+        args.retain(|a| !a.is_empty());
+        // Which arguments are time values (the others are formats and modifiers).
+        let time_values: &[usize] = if name.eq_ignore_ascii_case("strftime") {
+            &[1]
+        } else if name.eq_ignore_ascii_case("timediff") {
+            &[0, 1]
+        } else {
+            &[0]
+        };
+        let reads_clock = time_values.iter().any(|&v| match args.get(v) {
+            // An omitted time value is 'now'.
+            None => true,
+            Some(arg) => arg.iter().enumerate().any(|(j, a)| match a.kind {
+                K::String => is_now(&crate::lex::unquote(a.text(sql))),
+                K::Variable => match bound(a) {
+                    Some(Value::Text(v)) => is_now(v),
+                    _ => false,
+                },
+                // A column may hold 'now'; a nested call is checked on its own.
+                K::QuotedIdent => true,
+                K::Word => {
+                    let nested = arg.get(j + 1).is_some_and(|n| n.kind == K::LParen);
+                    !nested
+                        && !["NULL", "TRUE", "FALSE", "AS", "CAST", "COLLATE"]
+                            .iter()
+                            .any(|k| a.is_keyword(sql, k))
+                }
+                _ => false,
+            }),
+        });
+        if reads_clock {
+            return Some(format!("{name}() reading the clock"));
+        }
     }
+    None
 }
 
 /// For statements read by the token scan: a sharded table's key column assigned after a
