@@ -680,3 +680,73 @@ fn reference_writes_give_every_copy_the_same_values() {
     }
     h.check_invariants();
 }
+
+#[test]
+fn generated_ids_never_repeat_ids_given_explicitly() {
+    let policy = r#"{"name": "t", "capacity": {"mode": "manual", "targetShardCount": 1},
+      "sharding": {"tables": [{"name": "posts", "keyColumn": "tenantId"}]}}"#;
+    let h = Harness::new(policy, &SHARD_COUNTS);
+    h.exec("CREATE TABLE posts (id INTEGER PRIMARY KEY, tenantId TEXT NOT NULL, body TEXT)");
+    // An imported table: ids 1..300 spread over every shard by their tenants.
+    for chunk in (1..=300).collect::<Vec<i64>>().chunks(30) {
+        let rows: Vec<String> = chunk
+            .iter()
+            .map(|id| format!("({id}, 't{}', 'b')", id % 17))
+            .collect();
+        let sql = format!(
+            "INSERT INTO posts (id, tenantId, body) VALUES {}",
+            rows.join(", ")
+        );
+        assert!(matches!(h.run(&sql, &[], None), Outcome::Ok(_)), "{sql}");
+    }
+    for s in &h.shards {
+        for tenant in ["t1", "t2", "t3", "t16", "new"] {
+            futures::executor::block_on(s.db.query(
+                "INSERT INTO posts (tenantId, body) VALUES (?, 'g'), (?, 'h')",
+                &[t(tenant), t(tenant)],
+                None,
+            ))
+            .unwrap_or_else(|e| panic!("{} shards: {e}", s.n));
+        }
+        let r = futures::executor::block_on(s.db.query(
+            "SELECT count(*), count(DISTINCT id) FROM posts",
+            &[],
+            None,
+        ))
+        .unwrap();
+        assert_eq!(
+            r.rows,
+            vec![vec![i(310), i(310)]],
+            "{} shards: ids repeat",
+            s.n
+        );
+    }
+    // Ids that would let SQLite or another shard pick an id twice are refused.
+    refused(
+        &h,
+        "INSERT INTO posts (id, tenantId) VALUES (NULL, 'x')",
+        &[],
+        None,
+        ErrorCode::CrossShard,
+    );
+    // The upper half of slot 63's range: reserved for the last shard of 64 (no shard
+    // count places tenant 't0' there) or, below 64 shards, for a shard a split will add.
+    let reserved = 63 * (1i64 << 47) + (1 << 46) + 5;
+    for s in &h.shards {
+        let plan = s.db.plan(
+            "INSERT INTO posts (id, tenantId) VALUES (?, 't0')",
+            &[i(reserved)],
+            None,
+        );
+        let shard_of_t0 =
+            d1plus::placement::shard_for_key(&t("t0"), d1plus::value::Affinity::Text, s.n).unwrap();
+        let owner = (s.n == 64).then_some(63);
+        match plan {
+            Ok(_) => assert_eq!(owner, Some(shard_of_t0), "{} shards", s.n),
+            Err(e) => {
+                assert_eq!(e.code(), ErrorCode::CrossShard, "{e}");
+                assert_ne!(owner, Some(shard_of_t0), "{} shards", s.n);
+            }
+        }
+    }
+}

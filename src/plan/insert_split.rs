@@ -246,6 +246,7 @@ pub(super) fn plan_insert(
         }),
         _ => None,
     };
+    check_explicit_ids(parsed, ins, rows, &row_shards, params, tname, cx)?;
     let column_list_paren = match &auto_id {
         Some(_) => Some(column_list_paren(parsed, first.start).ok_or_else(|| {
             Error::internal("INSERT with a column list but no `(` before VALUES")
@@ -492,4 +493,73 @@ fn default_key(cx: Context<'_>, table: &str, key: &str) -> Option<Value> {
         },
         _ => None,
     }
+}
+
+/// Ids given explicitly to a table whose INTEGER PRIMARY KEY d1plus generates: NULL would
+/// let SQLite pick `max(rowid) + 1` of one shard (another shard may hold it), and an id in
+/// the half of a range where another shard generates ids could be generated there again
+/// (see `rowid_ranges`). Ids in the lower halves (imports, ids chosen by the app) go
+/// anywhere; an id a shard generated goes back to that shard.
+fn check_explicit_ids<R: std::ops::Deref<Target = Vec<sqlparser::ast::Expr>>>(
+    parsed: &Parsed,
+    ins: &sqlparser::ast::Insert,
+    rows: &[R],
+    row_shards: &[ShardId],
+    params: &[Value],
+    tname: &str,
+    cx: Context<'_>,
+) -> Result<()> {
+    let Some(t) = cx.catalog.get(tname) else {
+        return Ok(());
+    };
+    let Some(alias) = t.rowid_alias else {
+        return Ok(());
+    };
+    let id_column = &t.columns[alias].name;
+    let index = if ins.columns.is_empty() {
+        t.insertable_columns()
+            .position(|c| c.name.eq_ignore_ascii_case(id_column))
+    } else {
+        ins.columns.iter().position(|c| {
+            let c = object_name(c);
+            c.eq_ignore_ascii_case(id_column)
+                || ["rowid", "oid", "_rowid_"]
+                    .iter()
+                    .any(|r| c.eq_ignore_ascii_case(r))
+        })
+    };
+    let Some(index) = index else {
+        return Ok(());
+    };
+    for (i, (row, &shard)) in rows.iter().zip(row_shards).enumerate() {
+        let Some(k) = row.get(index).and_then(|e| key_literal(parsed, e)) else {
+            continue;
+        };
+        let id = key_value(&k, params).with_affinity(crate::value::Affinity::Integer);
+        match id {
+            Value::Null => {
+                return Err(Error::with_remedy(
+                    ErrorCode::CrossShard,
+                    format!("row {} of the INSERT INTO {tname} gives {id_column} NULL: SQLite would pick max({id_column}) + 1 of one shard, which another shard may hold", i + 1),
+                    format!("leave {id_column} out of the column list (d1plus then gives an id unique across shards), or give an id"),
+                ));
+            }
+            Value::Integer(id) => {
+                let owner = super::rowid_ranges::generator_of(id, cx.shard_count());
+                if owner.is_some_and(|g| g != Some(shard)) {
+                    let whose = match owner.flatten() {
+                        Some(g) => format!("the ids shard {g} generates, but the row belongs on shard {shard}: shard {g}"),
+                        None => "ids reserved for shards a split will add: such a shard".into(),
+                    };
+                    return Err(Error::with_remedy(
+                        ErrorCode::CrossShard,
+                        format!("row {} of the INSERT INTO {tname} gives {id_column} = {id}, in {whose} could generate it again", i + 1),
+                        format!("give an id of the lower half of a 2^47 range (below 70368744177664 for small ids), or leave {id_column} out"),
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
