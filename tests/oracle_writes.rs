@@ -750,3 +750,43 @@ fn generated_ids_never_repeat_ids_given_explicitly() {
         }
     }
 }
+
+#[test]
+fn last_row_id_is_the_rowid_of_the_callers_last_row() {
+    let policy = r#"{"name": "t", "capacity": {"mode": "manual", "targetShardCount": 1},
+      "sharding": {"tables": [{"name": "events", "keyColumn": "tenantId"}]}}"#;
+    let h = Harness::new(policy, &SHARD_COUNTS);
+    h.exec("CREATE TABLE events (id INTEGER PRIMARY KEY, tenantId TEXT NOT NULL, kind TEXT)");
+    let mut rng = Rng::from_env(0x1a57);
+    let mut next = 1;
+    for round in 0..40 {
+        let n = 1 + rng.below(6) as usize;
+        let rows: Vec<String> = (0..n)
+            .map(|_| {
+                next += 1 + rng.below(3) as i64;
+                format!(
+                    "('{}', {}, 'k')",
+                    rng.pick(&TENANTS),
+                    next * 7 % 1000 + round * 1000
+                )
+            })
+            .collect();
+        let ignore = if rng.chance(30) { "OR IGNORE " } else { "" };
+        let sql = format!(
+            "INSERT {ignore}INTO events (tenantId, id, kind) VALUES {}",
+            rows.join(", ")
+        );
+        h.oracle.execute(&sql, []).unwrap();
+        let want = h.oracle.last_insert_rowid();
+        let changes = h.oracle.changes();
+        for s in &h.shards {
+            let r = futures::executor::block_on(s.db.query(&sql, &[], None))
+                .unwrap_or_else(|e| panic!("{} shards: {sql}: {e}", s.n));
+            assert_eq!(r.meta.changes, changes, "{} shards: {sql}", s.n);
+            if changes > 0 {
+                assert_eq!(r.meta.last_row_id, want, "{} shards: {sql}", s.n);
+            }
+        }
+    }
+    h.check_invariants();
+}

@@ -40,6 +40,11 @@ const REFUSED: &[(&str, &str)] = &[
          refused on a fan-out until d1plus expands views; the wrong answer read shard 0 only",
     ),
     (
+        "M02",
+        "the rows of INSERT OR IGNORE … RETURNING that a conflict skips cannot be matched back \
+         to the caller's VALUES order when the rows span shards; refused before anything runs",
+    ),
+    (
         "W19",
         "a gap: each shard numbers the implicit rowid of a table without an INTEGER PRIMARY \
          KEY from 1, so `rowid` on a fan-out is refused (it named one row per shard)",
@@ -48,18 +53,7 @@ const REFUSED: &[(&str, &str)] = &[
 
 /// Cases still open, with what is left; the test checks they still differ, so a fix must
 /// move them out of this list.
-const OPEN: &[(&str, &str)] = &[
-    (
-        "M01",
-        "meta.last_row_id of a multi-row INSERT across shards should come from the shard \
-         holding the statement's last VALUES row; the scatter combine does not know it",
-    ),
-    (
-        "M02",
-        "INSERT OR IGNORE ... RETURNING across shards: rows skipped by a conflict cannot be \
-         matched back to the caller's VALUES order; to be refused or returned in order",
-    ),
-];
+const OPEN: &[(&str, &str)] = &[];
 
 #[derive(Deserialize)]
 struct Repro {

@@ -323,12 +323,20 @@ pub(super) fn plan_insert(
         });
         order.push(statement_rows);
     }
-    let combine = if ins.returning.is_some() {
-        Combine::InsertReturning { rows: order }
-    } else if batches.len() == 1 {
+    if ins.returning.is_some() && batches.len() > 1 && may_skip_rows(ins) {
+        return Err(Error::with_remedy(
+            ErrorCode::Unsupported,
+            format!("INSERT {}… RETURNING into {tname} with rows on {} shards: the rows a conflict skips cannot be matched back to the caller's VALUES order", if ins.or.is_some() { "OR IGNORE " } else { "… ON CONFLICT " }, batches.len()),
+            "insert the rows of one key per statement, or drop RETURNING and read the rows back",
+        ));
+    }
+    let combine = if ins.returning.is_none() && batches.len() == 1 {
         Combine::Single
     } else {
-        Combine::Scatter
+        Combine::InsertRows {
+            rows: order,
+            returning: ins.returning.is_some(),
+        }
     };
     Ok(Plan {
         route: Route { target, reason },
@@ -562,4 +570,20 @@ fn check_explicit_ids<R: std::ops::Deref<Target = Vec<sqlparser::ast::Expr>>>(
         }
     }
     Ok(())
+}
+
+/// Whether a conflict may skip a row without an error (so RETURNING gives fewer rows):
+/// `OR IGNORE`, `ON CONFLICT DO NOTHING`, `ON CONFLICT DO UPDATE … WHERE`.
+fn may_skip_rows(ins: &sqlparser::ast::Insert) -> bool {
+    use sqlparser::ast::SqliteOnConflict;
+    if matches!(ins.or, Some(SqliteOnConflict::Ignore)) {
+        return true;
+    }
+    match &ins.on {
+        Some(OnInsert::OnConflict(c)) => match &c.action {
+            OnConflictAction::DoNothing => true,
+            OnConflictAction::DoUpdate(u) => u.selection.is_some(),
+        },
+        _ => false,
+    }
 }

@@ -201,12 +201,14 @@ pub enum Combine {
         /// The result's column names (SQLite's names for the original projection).
         columns: Vec<String>,
     },
-    /// INSERT … RETURNING split across shards: put the returned rows back in the
-    /// caller's row order. `rows[b][s]` is the caller's row index of the s-th row that
-    /// statement `s` of batch `b` inserted.
-    InsertReturning {
+    /// INSERT rows split across shards: RETURNING rows go back in the caller's row order,
+    /// and `last_row_id` is the rowid of the caller's last inserted row. `rows[b][s]` is
+    /// the caller's row index of the s-th row that statement `s` of batch `b` inserts.
+    InsertRows {
         /// Caller row indexes, per batch, per statement.
         rows: Vec<Vec<Vec<usize>>>,
+        /// The statement has a RETURNING clause.
+        returning: bool,
     },
     /// A write that ran on several shards, each on its own rows: rows concatenated in
     /// shard order, counters summed.
@@ -260,10 +262,18 @@ impl fmt::Display for Plan {
             Combine::Concat => writeln!(f, "merge: concatenate rows in shard order"),
             Combine::Rows(m) => writeln!(f, "merge: {m}"),
             Combine::Aggregate { merge, .. } => writeln!(f, "merge: {merge}"),
-            Combine::InsertReturning { .. } => {
+            Combine::InsertRows {
+                returning: true, ..
+            } => {
                 writeln!(
                     f,
                     "merge: RETURNING rows put back in the caller's row order"
+                )
+            }
+            Combine::InsertRows { .. } => {
+                writeln!(
+                    f,
+                    "merge: sum changes; last_row_id of the caller's last row"
                 )
             }
             Combine::Scatter => writeln!(f, "merge: concatenate rows, sum changes over shards"),
