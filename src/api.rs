@@ -295,13 +295,66 @@ impl<B: Backend> Database<B> {
         hint: Option<&ShardHint>,
         options: PlanOptions,
     ) -> Result<QueryResult> {
-        let plan = self.plan_fresh(sql, params, hint, options).await?;
+        let plan = match self.plan_fresh(sql, params, hint, options).await {
+            Ok(plan) => plan,
+            Err(e) if matches!(e.code(), ErrorCode::CrossShard | ErrorCode::Unsupported) => {
+                return match Box::pin(self.subqueries_first(sql, params, hint, options)).await? {
+                    Some(result) => Ok(result),
+                    None => Err(e),
+                };
+            }
+            Err(e) => return Err(e),
+        };
         let changes_schema = plan.changes_schema;
         let result = execute::execute(plan, &self.backend, &self.budget).await;
         if changes_schema {
             self.reload_catalog().await?;
         }
         result
+    }
+
+    /// A read refused because a scalar subquery over sharded tables cannot run inside each
+    /// shard's query: computes each such subquery first (merged exactly across shards),
+    /// then runs the read with the values in their place (see `plan::subquery`). None when
+    /// the read has no such subquery.
+    async fn subqueries_first(
+        &self,
+        sql: &str,
+        params: &[Value],
+        hint: Option<&ShardHint>,
+        options: PlanOptions,
+    ) -> Result<Option<QueryResult>> {
+        let catalog = self.catalog();
+        let prepared = self.prepare(sql, &catalog)?;
+        let parsed = &prepared.parsed;
+        let subs = plan::subquery::scalar_subqueries(parsed, params, &self.shared.policy, &catalog);
+        if subs.is_empty() {
+            return Ok(None);
+        }
+        let mut values = Vec::with_capacity(subs.len());
+        let mut rows_read = 0;
+        for sub in &subs {
+            let r = Box::pin(self.query_with(&sub.sql, &sub.params, None, options)).await?;
+            rows_read += r.meta.rows_read;
+            let v = r
+                .rows
+                .first()
+                .and_then(|row| row.first())
+                .cloned()
+                .unwrap_or(Value::Null);
+            values.push((sub.range.clone(), v));
+        }
+        let rewritten = plan::subquery::substitute(parsed, params, &values);
+        let mut result =
+            Box::pin(self.query_with(&rewritten.sql, &rewritten.params, hint, options)).await?;
+        result.meta.rows_read += rows_read;
+        // SQLite names an unnamed output expression by its text, subquery included.
+        if let Some(names) = plan::subquery::column_names(parsed, &catalog) {
+            if names.len() == result.columns.len() {
+                result.columns = names;
+            }
+        }
+        Ok(Some(result))
     }
 
     /// Runs statements as D1's `batch()`: each shard's statements run as one atomic batch;

@@ -12,6 +12,7 @@ mod scope;
 mod select_merge;
 mod select_shape;
 mod splice;
+pub(crate) mod subquery;
 
 pub use route::ShardHint;
 
