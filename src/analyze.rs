@@ -577,6 +577,40 @@ impl<'a> Scopes<'a> {
         self.transparent.iter().any(|p| std::ptr::eq(*p, q))
     }
 
+    /// A SELECT whose only source is itself a subquery that only filters and projects,
+    /// with no other nested query (a chain of CTEs read one through another).
+    fn reads_transparent_subquery(&self, sel: &Select) -> bool {
+        let [TableWithJoins {
+            relation:
+                TableFactor::Derived {
+                    lateral: false,
+                    subquery,
+                    ..
+                },
+            joins,
+        }] = sel.from.as_slice()
+        else {
+            return false;
+        };
+        let nested = |e: &Expr| {
+            struct Finder;
+            impl Visitor for Finder {
+                type Break = ();
+                fn pre_visit_query(&mut self, _q: &Query) -> ControlFlow<()> {
+                    ControlFlow::Break(())
+                }
+            }
+            e.visit(&mut Finder).is_break()
+        };
+        joins.is_empty()
+            && !sel.projection.iter().any(|i| match i {
+                SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => nested(e),
+                _ => false,
+            })
+            && !sel.selection.as_ref().is_some_and(nested)
+            && self.transparent_limits(subquery).is_some()
+    }
+
     /// The LIMIT/OFFSET of a FROM subquery that only filters and projects, or None.
     fn transparent_limits(&self, q: &Query) -> Option<DerivedLimit> {
         let SetExpr::Select(sel) = q.body.as_ref() else {
@@ -588,7 +622,7 @@ impl<'a> Scopes<'a> {
         let plain = q.with.is_none()
             && q.order_by.is_none()
             && q.fetch.is_none()
-            && !has_nested_query(&q.body)
+            && (!has_nested_query(&q.body) || self.reads_transparent_subquery(sel))
             && matches!(sel.distinct, None | Some(sqlparser::ast::Distinct::All))
             && matches!(&sel.group_by, GroupByExpr::Expressions(g, m) if g.is_empty() && m.is_empty())
             && sel.having.is_none()

@@ -313,10 +313,10 @@ impl<B: Backend> Database<B> {
         result
     }
 
-    /// A read refused because a scalar subquery over sharded tables cannot run inside each
-    /// shard's query: computes each such subquery first (merged exactly across shards),
-    /// then runs the read with the values in their place (see `plan::subquery`). None when
-    /// the read has no such subquery.
+    /// A read refused because of its CTEs or a scalar subquery over sharded tables: runs it
+    /// with each CTE replaced by its body (`plan::cte`), or computes each such subquery
+    /// first, merged exactly across shards, then runs the read with the values in their
+    /// place (`plan::subquery`). None when neither applies.
     async fn subqueries_first(
         &self,
         sql: &str,
@@ -327,6 +327,17 @@ impl<B: Backend> Database<B> {
         let catalog = self.catalog();
         let prepared = self.prepare(sql, &catalog)?;
         let parsed = &prepared.parsed;
+        // CTEs are read like the subqueries they are (see `plan::cte`).
+        if let Some(inlined) = plan::cte::inline_ctes(parsed, params) {
+            let mut result =
+                Box::pin(self.query_with(&inlined.sql, &inlined.params, hint, options)).await?;
+            if let Some(names) = plan::subquery::column_names(parsed, &catalog) {
+                if names.len() == result.columns.len() {
+                    result.columns = names;
+                }
+            }
+            return Ok(Some(result));
+        }
         let subs = plan::subquery::scalar_subqueries(parsed, params, &self.shared.policy, &catalog);
         if subs.is_empty() {
             return Ok(None);
@@ -336,13 +347,12 @@ impl<B: Backend> Database<B> {
         for sub in &subs {
             let r = Box::pin(self.query_with(&sub.sql, &sub.params, None, options)).await?;
             rows_read += r.meta.rows_read;
-            let v = r
-                .rows
-                .first()
-                .and_then(|row| row.first())
-                .cloned()
-                .unwrap_or(Value::Null);
-            values.push((sub.range.clone(), v));
+            values.push(plan::subquery::Computed {
+                range: sub.range.clone(),
+                derived: sub.derived,
+                row: r.rows.into_iter().next(),
+                columns: r.columns,
+            });
         }
         let rewritten = plan::subquery::substitute(parsed, params, &values);
         let mut result =

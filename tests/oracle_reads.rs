@@ -736,3 +736,28 @@ fn scalar_subqueries_over_sharded_tables_run_first() {
         assert_eq!(h.compare_with(sql, &[], false), Ok(false), "{sql}");
     }
 }
+
+/// Non-recursive CTEs over sharded tables read like the subqueries they are (Kysely's
+/// `.with()`, Drizzle's `$with`).
+#[test]
+fn ctes_over_sharded_tables_read_like_subqueries() {
+    let mut rng = Rng::from_env(0xc7e5);
+    let h = harness(&mut rng);
+    for (sql, params, ordered) in [
+        ("WITH cheap AS (SELECT id, name, price FROM items WHERE price < ?) SELECT id, name FROM cheap", vec![Value::Integer(10)], false),
+        ("WITH cheap AS (SELECT * FROM items WHERE price < 10) SELECT id FROM cheap ORDER BY price DESC, id LIMIT 5", vec![], true),
+        ("WITH t AS (SELECT tenantId, qty FROM items) SELECT tenantId, count(*), sum(qty) FROM t GROUP BY tenantId ORDER BY tenantId", vec![], true),
+        ("WITH a AS (SELECT id, price FROM items), b AS (SELECT * FROM a WHERE price IS NOT NULL) SELECT count(*), max(price) FROM b", vec![], false),
+        ("WITH n AS (SELECT count(*) AS c FROM items) SELECT id, (SELECT c FROM n) FROM items WHERE id < 4", vec![], false),
+        ("WITH top AS (SELECT max(price) AS p FROM items) SELECT id FROM items WHERE price = (SELECT p FROM top)", vec![], false),
+        ("WITH totals AS (SELECT count(*) AS n, total(price) AS p FROM items) SELECT id, price / totals.p, n FROM items, totals WHERE id < 9", vec![], false),
+        ("SELECT t.n, t.m FROM (SELECT count(*) AS n, max(id) AS m FROM items WHERE tag = ?) AS t", vec![Value::Text("zz".into())], false),
+        ("WITH \"Rows\" AS MATERIALIZED (SELECT id FROM items WHERE tag = 'a') SELECT count(*) FROM \"Rows\"", vec![], false),
+    ] {
+        match h.compare_with(sql, &params, ordered) {
+            Ok(true) => {}
+            Ok(false) => panic!("{sql}: refused"),
+            Err(e) => panic!("{sql}: {e}"),
+        }
+    }
+}

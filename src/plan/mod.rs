@@ -2,6 +2,7 @@
 //! combine. A [`Plan`] is plain data: it prints (`d1plus explain`), compares and snapshots.
 
 mod aggregate;
+pub(crate) mod cte;
 pub(crate) mod fanout;
 mod insert_select;
 mod insert_split;

@@ -28,6 +28,8 @@ pub(crate) struct ScalarSubquery {
     pub params: Vec<Value>,
     /// The byte range of `( … )` in the statement.
     pub range: Range<usize>,
+    /// A subquery in FROM (its one row becomes a row of literals), not a scalar.
+    pub derived: bool,
 }
 
 /// The uncorrelated one-row scalar subqueries over sharded tables of a SELECT, not nested
@@ -43,21 +45,37 @@ pub(crate) fn scalar_subqueries(
     };
     struct Finder<'p> {
         parsed: &'p Parsed,
-        found: Vec<Range<usize>>,
+        found: Vec<(Range<usize>, bool)>,
+    }
+    impl Finder<'_> {
+        fn add(&mut self, q: &sqlparser::ast::Query, derived: bool) {
+            if let Some(r) = parenthesized(self.parsed, q) {
+                if !self
+                    .found
+                    .iter()
+                    .any(|(f, _)| f.start <= r.start && r.end <= f.end)
+                {
+                    self.found.push((r, derived));
+                }
+            }
+        }
     }
     impl Visitor for Finder<'_> {
         type Break = ();
         fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
             if let Expr::Subquery(q) = expr {
-                if let Some(r) = parenthesized(self.parsed, q) {
-                    if !self
-                        .found
-                        .iter()
-                        .any(|f| f.start <= r.start && r.end <= f.end)
-                    {
-                        self.found.push(r);
-                    }
-                }
+                self.add(q, false);
+            }
+            ControlFlow::Continue(())
+        }
+        fn pre_visit_table_factor(&mut self, f: &sqlparser::ast::TableFactor) -> ControlFlow<()> {
+            if let sqlparser::ast::TableFactor::Derived {
+                lateral: false,
+                subquery,
+                ..
+            } = f
+            {
+                self.add(subquery, true);
             }
             ControlFlow::Continue(())
         }
@@ -68,36 +86,75 @@ pub(crate) fn scalar_subqueries(
     };
     let _ = q.visit(&mut finder);
     let mut found = finder.found;
-    found.sort_by_key(|r| r.start);
+    found.sort_by_key(|(r, _)| r.start);
     found
         .into_iter()
-        .filter_map(|outer| {
+        .filter_map(|(outer, derived)| {
             let inner = outer.start + 1..outer.end - 1;
             let text = &parsed.sql[inner.clone()];
             let sub = Parsed::new(text).ok()?;
-            qualifies(&sub, policy, catalog).then_some(())?;
+            qualifies(&sub, derived, policy, catalog).then_some(())?;
             let s = splice(parsed, &[Piece::Source(inner)], params);
             Some(ScalarSubquery {
                 sql: s.sql,
                 params: s.params,
                 range: outer,
+                derived,
             })
         })
         .collect()
 }
 
-/// The statement with each subquery replaced by its value, parameters renumbered.
+/// A computed subquery: its range, and its one row (empty: no row) with column names.
+pub(crate) struct Computed {
+    /// The byte range of `( … )` in the statement.
+    pub range: Range<usize>,
+    /// Whether it sits in FROM.
+    pub derived: bool,
+    /// Its result's column names.
+    pub columns: Vec<String>,
+    /// Its row, if any.
+    pub row: Option<Vec<Value>>,
+}
+
+/// The statement with each subquery replaced by its value (a scalar) or by a SELECT of
+/// literals under the same column names (a FROM item), parameters renumbered.
 pub(crate) fn substitute(
     parsed: &Parsed,
     params: &[Value],
-    subs: &[(Range<usize>, Value)],
+    subs: &[Computed],
 ) -> super::splice::Spliced {
     let mut pieces = Vec::with_capacity(subs.len() * 2 + 1);
     let mut cursor = 0;
-    for (range, value) in subs {
-        pieces.push(Piece::Source(cursor..range.start));
-        pieces.push(Piece::Owned(format!("({})", literal(value))));
-        cursor = range.end;
+    for c in subs {
+        pieces.push(Piece::Source(cursor..c.range.start));
+        let text = if c.derived {
+            let items: Vec<String> = c
+                .columns
+                .iter()
+                .enumerate()
+                .map(|(i, name)| {
+                    let v = c
+                        .row
+                        .as_ref()
+                        .and_then(|r| r.get(i))
+                        .unwrap_or(&Value::Null);
+                    format!("{} AS {}", literal(v), crate::lex::quote_ident(name))
+                })
+                .collect();
+            // No row: the same columns, no rows.
+            let filter = if c.row.is_some() { "" } else { " WHERE 0" };
+            format!("(SELECT {}{filter})", items.join(", "))
+        } else {
+            let v = c
+                .row
+                .as_ref()
+                .and_then(|r| r.first())
+                .unwrap_or(&Value::Null);
+            format!("({})", literal(v))
+        };
+        pieces.push(Piece::Owned(text));
+        cursor = c.range.end;
     }
     pieces.push(Piece::Source(cursor..parsed.sql.len()));
     splice(parsed, &pieces, params)
@@ -125,6 +182,59 @@ pub(crate) fn column_names(parsed: &Parsed, catalog: &Catalog) -> Option<Vec<Str
             _ => Some(super::aggregate::column_name(parsed, item, range, &scope)),
         })
         .collect()
+}
+
+/// At most one row of values without affinity or collation (one value for a scalar): an
+/// aggregate without GROUP BY, or columns of such a subquery read alone (`SELECT c FROM
+/// (SELECT count(*) AS c …)`). A bare column, CAST or COLLATE as a value would carry an
+/// affinity or collation that a literal in its place would not.
+fn one_plain_row(q: &sqlparser::ast::Query, many: bool) -> bool {
+    let SetExpr::Select(sel) = q.body.as_ref() else {
+        return false;
+    };
+    let exprs: Option<Vec<&Expr>> = sel
+        .projection
+        .iter()
+        .map(|i| match i {
+            SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => Some(e),
+            _ => None,
+        })
+        .collect();
+    let Some(exprs) = exprs else {
+        return false;
+    };
+    let ungrouped =
+        matches!(&sel.group_by, GroupByExpr::Expressions(g, m) if g.is_empty() && m.is_empty());
+    if exprs.is_empty()
+        || (!many && exprs.len() != 1)
+        || !ungrouped
+        || q.limit_clause.is_some()
+        || q.with.is_some()
+    {
+        return false;
+    }
+    let aggregate = super::aggregate::is_aggregate(sel, q);
+    exprs.iter().all(|expr| {
+        let mut e = *expr;
+        while let Expr::Nested(inner) = e {
+            e = inner;
+        }
+        match e {
+            Expr::Identifier(_) | Expr::CompoundIdentifier(_) => {
+                // A column of the only FROM item, a subquery giving one plain row.
+                let [sqlparser::ast::TableWithJoins {
+                    relation: sqlparser::ast::TableFactor::Derived { subquery, .. },
+                    joins,
+                }] = sel.from.as_slice()
+                else {
+                    return false;
+                };
+                !aggregate && joins.is_empty() && one_plain_row(subquery, true)
+            }
+            Expr::Cast { .. } | Expr::Collate { .. } => false,
+            _ => aggregate,
+        }
+    })
 }
 
 /// An SQL literal that reads back as exactly `v` (reals in round-trip form).
@@ -186,25 +296,11 @@ fn parenthesized(parsed: &Parsed, q: &sqlparser::ast::Query) -> Option<Range<usi
 }
 
 /// One row, one column, reads a sharded table, and names nothing outside itself.
-fn qualifies(sub: &Parsed, policy: &Policy, catalog: &Catalog) -> bool {
+fn qualifies(sub: &Parsed, derived: bool, policy: &Policy, catalog: &Catalog) -> bool {
     let Ok(sqlparser::ast::Statement::Query(q)) = &sub.ast else {
         return false;
     };
-    let SetExpr::Select(sel) = q.body.as_ref() else {
-        return false;
-    };
-    let one_item = matches!(
-        sel.projection.as_slice(),
-        [SelectItem::UnnamedExpr(_) | SelectItem::ExprWithAlias { .. }]
-    );
-    let ungrouped =
-        matches!(&sel.group_by, GroupByExpr::Expressions(g, m) if g.is_empty() && m.is_empty());
-    if !one_item
-        || !ungrouped
-        || q.limit_clause.is_some()
-        || q.with.is_some()
-        || !super::aggregate::is_aggregate(sel, q)
-    {
+    if !one_plain_row(q, derived) {
         return false;
     }
     // Every table and alias the subquery names, at any depth, and their columns.
