@@ -86,9 +86,9 @@ fn open() -> Result<Coordinator> {
     let conn = Connection::open_in_memory().map_err(sql_error)?;
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
     let reg = |r: rusqlite::Result<()>| r.map_err(sql_error);
-    reg(conn.create_aggregate_function("__d1p_sum", 9, flags, SumOf(Kind::Sum)))?;
-    reg(conn.create_aggregate_function("__d1p_total", 6, flags, SumOf(Kind::Total)))?;
-    reg(conn.create_aggregate_function("__d1p_avg", 7, flags, SumOf(Kind::Avg)))?;
+    reg(conn.create_aggregate_function("__d1p_sum", 12, flags, SumOf(Kind::Sum)))?;
+    reg(conn.create_aggregate_function("__d1p_total", 10, flags, SumOf(Kind::Total)))?;
+    reg(conn.create_aggregate_function("__d1p_avg", 10, flags, SumOf(Kind::Avg)))?;
     reg(conn.create_aggregate_function("__d1p_min", 2, flags, Best(Ordering::Less)))?;
     reg(conn.create_aggregate_function("__d1p_max", 2, flags, Best(Ordering::Greater)))?;
     Ok(Coordinator {
@@ -237,6 +237,11 @@ struct SumState {
     rerr: f64,
     /// avg(): the number of values.
     count: i64,
+    /// Partial rows (shard groups) that held values, and the last one's own total().
+    contributors: u32,
+    own: f64,
+    /// Every value so far is integral and within ±9.2e18 (then `fixed` is exact).
+    integral: bool,
 }
 
 impl Default for SumState {
@@ -250,6 +255,9 @@ impl Default for SumState {
             rsum: 0.0,
             rerr: 0.0,
             count: 0,
+            contributors: 0,
+            own: 0.0,
+            integral: true,
         }
     }
 }
@@ -264,12 +272,37 @@ impl SumState {
         };
         let integer = halves(parts[0], parts[1]);
         let fraction = halves(parts[2], parts[3]);
+        self.integral &= fraction == 0 && real_of(parts[4]) == 0.0 && real_of(parts[5]) == 0.0;
         self.fixed = self
             .fixed
             .saturating_add(integer.saturating_mul(1 << 53))
             .saturating_add(fraction);
         kbn(&mut self.rsum, &mut self.rerr, real_of(parts[4]));
         kbn(&mut self.rsum, &mut self.rerr, real_of(parts[5]));
+    }
+
+    /// The REAL sum: SQLite's own when one shard held every value (it added them in the
+    /// same order one database would), else the exact sum rounded once.
+    fn real_sum(&self) -> f64 {
+        if self.contributors == 1 {
+            self.own
+        } else {
+            self.real()
+        }
+    }
+
+    /// What SQLite answers when its integer accumulator may leave 64 bits at a point the
+    /// row order decides: it then converts the running sum to a double (an error of at most
+    /// 512 for a sum below 2^63) and carries on with compensated summation. When every
+    /// such error rounds to the same result, that is the answer; otherwise None.
+    fn order_free(&self, finish: impl Fn(i128) -> f64) -> Option<f64> {
+        if !self.integral {
+            return None;
+        }
+        const SLACK: i128 = 512;
+        let exact = self.fixed >> 53;
+        let (lo, hi) = (finish(exact - SLACK), finish(exact + SLACK));
+        (lo.to_bits() == hi.to_bits()).then_some(lo)
     }
 
     /// The sum of the values, rounded once as nearly as compensated summation can.
@@ -319,25 +352,34 @@ impl Aggregate<SumState, SqlValue> for SumOf {
     }
 
     fn step(&self, ctx: &mut Context<'_>, s: &mut SumState) -> rusqlite::Result<()> {
-        // Arguments: sum: sum(x), total of positives, of negatives, then the decomposition
-        // (six partials); total: the decomposition; avg: the decomposition, count(x).
+        // Arguments: sum: sum(x) of the values not stored as integers, the sums of the
+        // integers' high and low 32 bits, the totals of positives and of negatives, then the
+        // decomposition (six partials), the shard's own total(x); total and avg: the
+        // decomposition, count(x), the totals of positive and of negative integers, the
+        // shard's own total(x).
         let first = match self.0 {
-            Kind::Sum => 3,
+            Kind::Sum => 5,
             _ => 0,
         };
         match self.0 {
             Kind::Sum => {
-                let v = ctx.get_raw(0);
-                if matches!(v, ValueRef::Null) {
+                let other = ctx.get_raw(0);
+                let (high, low) = (ctx.get_raw(1), ctx.get_raw(2));
+                if matches!(other, ValueRef::Null) && matches!(high, ValueRef::Null) {
                     return Ok(());
                 }
                 s.seen = true;
-                match int_of(v) {
-                    Some(i) => s.exact += i as i128,
-                    None => s.integer = false,
+                // SQLite's sum() stays an integer while every value reads as an integer
+                // (text such as '10' does): then the other values' sum is one too.
+                match other {
+                    ValueRef::Null => {}
+                    ValueRef::Integer(i) => s.exact += i as i128,
+                    _ => s.integer = false,
                 }
+                let (h, l) = (int_of(high).unwrap_or(0), int_of(low).unwrap_or(0));
+                s.exact += ((h as i128) << 32) + l as i128;
                 // Past these bounds some order of the rows overflows and some does not.
-                if real_of(ctx.get_raw(1)) > SAFE || real_of(ctx.get_raw(2)) < -SAFE {
+                if real_of(ctx.get_raw(3)) > SAFE || real_of(ctx.get_raw(4)) < -SAFE {
                     s.order_dependent = true;
                 }
             }
@@ -348,6 +390,19 @@ impl Aggregate<SumState, SqlValue> for SumOf {
             }
             Kind::Total => s.seen = true,
         }
+        if !matches!(self.0, Kind::Sum)
+            && (real_of(ctx.get_raw(7)) > SAFE || real_of(ctx.get_raw(8)) < -SAFE)
+        {
+            s.order_dependent = true;
+        }
+        let held = match self.0 {
+            Kind::Sum => true,
+            _ => int_of(ctx.get_raw(6)).unwrap_or(0) > 0,
+        };
+        if held {
+            s.contributors += 1;
+            s.own = real_of(ctx.get_raw(ctx.len() - 1));
+        }
         s.add_parts(std::array::from_fn(|i| ctx.get_raw(first + i)));
         Ok(())
     }
@@ -356,18 +411,44 @@ impl Aggregate<SumState, SqlValue> for SumOf {
         let s = s.unwrap_or_default();
         match self.0 {
             Kind::Sum if !s.seen => Ok(SqlValue::Null),
-            Kind::Sum if !s.integer => Ok(SqlValue::Real(s.real())),
+            // An integer overflow ends in an error unless a non-integer value comes after
+            // it: with both kinds, the row order decides.
+            Kind::Sum if !s.integer && s.order_dependent && s.contributors > 1 => {
+                match s.order_free(|e| e as f64) {
+                    Some(v) => Ok(SqlValue::Real(v)),
+                    None => Err(refusal(
+                        "sum() across shards of integers whose positive or negative values add up past 2^63, mixed with other values: whether SQLite's sum overflows depends on row order",
+                        "sum REALs (total(CAST(x AS REAL))), or pin one shard with the key",
+                    )),
+                }
+            }
+            Kind::Sum if !s.integer => Ok(SqlValue::Real(s.real_sum())),
             Kind::Sum => match i64::try_from(s.exact) {
                 Err(_) => Err(rusqlite::Error::UserFunctionError("integer overflow".into())),
                 Ok(_) if s.order_dependent => Err(refusal(
                     "sum() across shards whose positive or negative values add up past 2^63: whether SQLite's running total overflows depends on row order",
-                    "use total() (a REAL sum), or pin one shard with the key",
+                    "sum REALs (total(CAST(x AS REAL))), or pin one shard with the key",
                 )),
                 Ok(i) => Ok(SqlValue::Integer(i)),
             },
-            Kind::Total => Ok(SqlValue::Real(s.real())),
+            Kind::Total | Kind::Avg if s.order_dependent && s.contributors > 1 => {
+                let count = s.count.max(1) as f64;
+                let answer = match self.0 {
+                    Kind::Avg if s.count == 0 => return Ok(SqlValue::Null),
+                    Kind::Avg => s.order_free(|e| e as f64 / count),
+                    _ => s.order_free(|e| e as f64),
+                };
+                match answer {
+                    Some(v) => Ok(SqlValue::Real(v)),
+                    None => Err(refusal(
+                        "total() or avg() across shards of integers whose positive or negative values add up past 2^63: where SQLite's sum leaves exact integers, and so its last digits, depend on row order",
+                        "CAST the values to REAL, or pin one shard with the key",
+                    )),
+                }
+            }
+            Kind::Total => Ok(SqlValue::Real(s.real_sum())),
             Kind::Avg if s.count == 0 => Ok(SqlValue::Null),
-            Kind::Avg => Ok(SqlValue::Real(s.real() / s.count as f64)),
+            Kind::Avg => Ok(SqlValue::Real(s.real_sum() / s.count as f64)),
         }
     }
 }

@@ -156,6 +156,10 @@ fn outer_joined(select: &Select, table: &str) -> bool {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Wrap {
     Plain,
+    /// The high 32 bits of an integer (exact: sums of them cannot overflow).
+    ShiftHigh,
+    /// Its low 32 bits.
+    MaskLow,
     IntHigh,
     IntLow,
     FracHigh,
@@ -167,6 +171,8 @@ impl Wrap {
     fn template(self) -> &'static str {
         match self {
             Wrap::Plain => "$",
+            Wrap::ShiftHigh => "($) >> 32",
+            Wrap::MaskLow => "($) & 4294967295",
             Wrap::IntHigh => "CAST(($) AS INTEGER) >> 32",
             Wrap::IntLow => "CAST(($) AS INTEGER) & 4294967295",
             Wrap::FracHigh => {
@@ -200,12 +206,18 @@ fn expand<'p>(template: &'static str, arg: &Range<usize>) -> Vec<Piece<'p>> {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Only {
     All,
-    Positive,
-    Negative,
     /// Values within the range an integer part can be taken of.
     Finite,
     /// Values past it.
     Huge,
+    /// Values stored as integers.
+    IntegerStorage,
+    /// Values stored as anything else but NULL (text, reals, blobs).
+    OtherStorage,
+    /// Positive integers.
+    PositiveInteger,
+    /// Negative integers.
+    NegativeInteger,
 }
 
 /// One partial column a shard computes: `func(wrap(arg)[extra]) [FILTER (WHERE …)]`.
@@ -449,6 +461,25 @@ impl<'a> Builder<'a> {
                     format!("{name}(DISTINCT …) across shards met equal values of different types or spellings (such as 1 and 1.0); which one SQLite keeps depends on row order"),
                 ));
             }
+            if matches!(kind, "sum" | "total" | "avg") {
+                // As for sum(): integers whose running sum can leave 64 bits overflow (or
+                // turn to floating point) at a point the order of the values decides.
+                let groups: String = (1..=self.group_exprs.len())
+                    .map(|i| format!("\"__d1p_g{i}\", "))
+                    .collect();
+                let groups = groups.trim_end_matches(", ");
+                let group_by = if groups.is_empty() {
+                    String::new()
+                } else {
+                    format!(" GROUP BY {groups}")
+                };
+                self.checks.push((
+                    format!(
+                        "SELECT count(*) FROM {PARTIALS}{group_by} HAVING total(DISTINCT {column}) FILTER (WHERE typeof({column}) = 'integer' AND {column} > 0) > 9.2e18 OR total(DISTINCT {column}) FILTER (WHERE typeof({column}) = 'integer' AND {column} < 0) < -9.2e18"
+                    ),
+                    format!("{name}(DISTINCT …) across shards of integers whose positive or negative values add up past 2^63: whether and where SQLite's running sum overflows depends on the order it meets them"),
+                ));
+            }
             match separator {
                 // SQLite refuses DISTINCT with a separator; the shards will say so.
                 Some(_) => format!("group_concat(DISTINCT {column})"),
@@ -479,17 +510,43 @@ impl<'a> Builder<'a> {
                     let res = self.add_partial(part("total", Wrap::Residue, Only::Finite));
                     let huge = self.add_partial(part("total", Wrap::Plain, Only::Huge));
                     let parts = format!("{hi}, {lo}, {fhi}, {flo}, {res}, {huge}");
+                    // SQLite's own compensated sum on the shard: the answer when one shard
+                    // holds the group's values (then it added them in the same order).
+                    let own = self.add_partial(part("total", Wrap::Plain, Only::All));
                     match kind {
                         "sum" => {
-                            let s = self.add_partial(part("sum", Wrap::Plain, Only::All));
-                            let p = self.add_partial(part("total", Wrap::Plain, Only::Positive));
-                            let n = self.add_partial(part("total", Wrap::Plain, Only::Negative));
-                            format!("__d1p_sum({s}, {p}, {n}, {parts})")
+                            // The integers exactly (in 32-bit halves: a shard's own sum()
+                            // could overflow where one database's would not); the other
+                            // values' sum() tells whether SQLite's sum stays an integer.
+                            let other =
+                                self.add_partial(part("sum", Wrap::Plain, Only::OtherStorage));
+                            let ih = self.add_partial(part(
+                                "sum",
+                                Wrap::ShiftHigh,
+                                Only::IntegerStorage,
+                            ));
+                            let il =
+                                self.add_partial(part("sum", Wrap::MaskLow, Only::IntegerStorage));
+                            let p =
+                                self.add_partial(part("total", Wrap::Plain, Only::PositiveInteger));
+                            let n =
+                                self.add_partial(part("total", Wrap::Plain, Only::NegativeInteger));
+                            format!("__d1p_sum({other}, {ih}, {il}, {p}, {n}, {parts}, {own})")
                         }
-                        "total" => format!("__d1p_total({parts})"),
                         _ => {
+                            // Integers whose running sum can leave 64 bits make SQLite
+                            // switch to floating point at a point the row order decides.
                             let n = self.add_partial(part("count", Wrap::Plain, Only::All));
-                            format!("__d1p_avg({parts}, {n})")
+                            let pi =
+                                self.add_partial(part("total", Wrap::Plain, Only::PositiveInteger));
+                            let ni =
+                                self.add_partial(part("total", Wrap::Plain, Only::NegativeInteger));
+                            let f = if kind == "total" {
+                                "__d1p_total"
+                            } else {
+                                "__d1p_avg"
+                            };
+                            format!("{f}({parts}, {n}, {pi}, {ni}, {own})")
                         }
                     }
                 }
@@ -1049,10 +1106,18 @@ pub(crate) fn plan_aggregate(
         }
         call.push(own(format!("{})", p.extra)));
         let only: Option<Vec<Piece<'_>>> = match (&p.arg, p.only) {
-            (Some(r), Only::Positive) => Some(expand("($) + 0 > 0", r)),
-            (Some(r), Only::Negative) => Some(expand("($) + 0 < 0", r)),
             (Some(r), Only::Finite) => Some(expand("(($) + 0.0) BETWEEN -9.2e18 AND 9.2e18", r)),
             (Some(r), Only::Huge) => Some(expand("NOT (($) + 0.0) BETWEEN -9.2e18 AND 9.2e18", r)),
+            (Some(r), Only::IntegerStorage) => Some(expand("typeof($) = 'integer'", r)),
+            (Some(r), Only::OtherStorage) => {
+                Some(expand("typeof($) NOT IN ('integer', 'null')", r))
+            }
+            (Some(r), Only::PositiveInteger) => {
+                Some(expand("typeof($) = 'integer' AND ($) > 0", r))
+            }
+            (Some(r), Only::NegativeInteger) => {
+                Some(expand("typeof($) = 'integer' AND ($) < 0", r))
+            }
             _ => None,
         };
         if p.filter.is_some() || only.is_some() {
@@ -1069,6 +1134,32 @@ pub(crate) fn plan_aggregate(
         call.push(own(format!(" AS \"__d1p_a{}\"", i + 1)));
         items_out.push(call);
         columns_decl.push(format!("\"__d1p_a{}\"", i + 1));
+    }
+    // Equal group keys of different types (1 and 1.0) are one group, shown as the value
+    // SQLite meets first: within a shard, or across shards, that choice is the row order's.
+    for (i, t) in group_texts.iter().enumerate() {
+        items_out.push(vec![
+            Piece::Text("count(DISTINCT typeof("),
+            Piece::Source(t.clone()),
+            own(format!(")) AS \"__d1p_t{}\"", i + 1)),
+        ]);
+        columns_decl.push(format!("\"__d1p_t{}\"", i + 1));
+    }
+    if g > 0 {
+        let keys: Vec<String> = (1..=g).map(|i| format!("\"__d1p_g{i}\"")).collect();
+        let mixed: Vec<String> = (1..=g)
+            .map(|i| {
+                format!("max(\"__d1p_t{i}\") > 1 OR count(DISTINCT typeof(\"__d1p_g{i}\")) > 1")
+            })
+            .collect();
+        b.checks.push((
+            format!(
+                "SELECT 1 FROM {PARTIALS} GROUP BY {} HAVING {}",
+                keys.join(", "),
+                mixed.join(" OR ")
+            ),
+            "GROUP BY across shards met equal keys of different types (such as 1 and 1.0); which one SQLite shows depends on row order".into(),
+        ));
     }
     if items_out.is_empty() {
         // Only DISTINCT aggregates and no group keys: still a valid projection.

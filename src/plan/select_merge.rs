@@ -437,6 +437,10 @@ pub(crate) fn expression_collation(
 /// SQLite's largest integer.
 pub(crate) fn shard_limit(limit: Option<u64>, offset: u64) -> Option<String> {
     let n = limit?;
+    if n == 0 {
+        // No row is wanted: SQLite evaluates none (an error in a row past it never shows).
+        return Some(" LIMIT 0".to_string());
+    }
     Some(
         match n.checked_add(offset).filter(|t| *t <= i64::MAX as u64) {
             Some(t) => format!(" LIMIT {t}"),
