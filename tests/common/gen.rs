@@ -341,7 +341,8 @@ pub fn run_generated_for(
     for i in 0..n {
         let q = GenQuery::random_for(rng, schema);
         let compare = |q: &GenQuery| h.compare_within(&q.sql(), &[], q.ordered(), schema.real_ulps);
-        if let Err(e) = metamorphic(h, &q, rng.pick(schema.predicates)) {
+        let p: &str = rng.pick(schema.predicates);
+        if let Err(e) = metamorphic(h, &q, p) {
             panic!("generated query {i}: {e}");
         }
         match compare(&q) {
