@@ -341,7 +341,7 @@ pub fn run_generated_for(
     for i in 0..n {
         let q = GenQuery::random_for(rng, schema);
         let compare = |q: &GenQuery| h.compare_within(&q.sql(), &[], q.ordered(), schema.real_ulps);
-        let p: &str = rng.pick(schema.predicates);
+        let p: &str = rng.pick::<&str>(schema.predicates);
         if let Err(e) = metamorphic(h, &q, p) {
             panic!("generated query {i}: {e}");
         }
