@@ -298,6 +298,10 @@ impl<B: Backend> Database<B> {
         let plan = match self.plan_fresh(sql, params, hint, options).await {
             Ok(plan) => plan,
             Err(e) if matches!(e.code(), ErrorCode::CrossShard | ErrorCode::Unsupported) => {
+                // SQL that SQLite itself rejects gets SQLite's error, not a refusal.
+                if let Some(rejected) = crate::validate::sqlite_rejects(&self.catalog(), sql) {
+                    return Err(rejected);
+                }
                 return match Box::pin(self.subqueries_first(sql, params, hint, options)).await? {
                     Some(result) => Ok(result),
                     None => Err(e),
@@ -305,6 +309,16 @@ impl<B: Backend> Database<B> {
             }
             Err(e) => return Err(e),
         };
+        // A read merged across shards answers from rewritten SQL: SQLite must accept the
+        // original first (a rewrite could hide its error).
+        if matches!(
+            plan.combine,
+            plan::Combine::Rows(_) | plan::Combine::Aggregate { .. } | plan::Combine::Concat
+        ) {
+            if let Some(rejected) = crate::validate::sqlite_rejects(&self.catalog(), sql) {
+                return Err(rejected);
+            }
+        }
         let changes_schema = plan.changes_schema;
         let result = execute::execute(plan, &self.backend, &self.budget).await;
         if changes_schema {

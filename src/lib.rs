@@ -56,5 +56,6 @@ pub mod policy;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod slt;
 mod sqlite_fp;
+pub mod validate;
 pub mod value;
 pub mod workers;

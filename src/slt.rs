@@ -466,7 +466,7 @@ statement error
 SELECT * FROM nope
 
 query I nosort
-SELECT a FROM t1 JOIN t1 AS u ON u.b = t1.a
+SELECT t1.a FROM t1 JOIN t1 AS u ON u.b = t1.a
 ----
 ";
 

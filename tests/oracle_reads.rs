@@ -847,3 +847,29 @@ fn generated_adversarial_queries_match_the_oracle() {
         "nearly everything refused: {refused} of {ran}"
     );
 }
+
+/// SQL that SQLite rejects gets SQLite's own error, also where d1plus would refuse the
+/// statement or answer it from a rewrite.
+#[test]
+fn statements_sqlite_rejects_get_sqlites_error() {
+    let mut rng = Rng::from_env(0xe44);
+    let h = harness(&mut rng);
+    for sql in [
+        "SELECT tenantId FROM items ORDER BY 2",
+        "SELECT group_concat(DISTINCT tag, ':') FROM items",
+        "SELECT id FROM items i JOIN items j ON i.qty = j.qty",
+        "SELECT tag, count(*) FROM items GROUP BY 3",
+        "SELECT DISTINCT tenantId FROM items ORDER BY 5",
+    ] {
+        let oracle = common::sqlite_query(&h.oracle, sql, &[]).expect_err(sql);
+        for s in &h.shards {
+            let e = futures::executor::block_on(s.db.query(sql, &[], None)).expect_err(sql);
+            assert_eq!(
+                e.to_string(),
+                format!("D1_ERROR: {oracle}"),
+                "{} shards: {sql}",
+                s.n
+            );
+        }
+    }
+}
