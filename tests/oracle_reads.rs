@@ -739,6 +739,8 @@ fn scalar_subqueries_over_sharded_tables_run_first() {
     for sql in [
         "SELECT id FROM items i WHERE price = (SELECT max(price) FROM items j WHERE j.tag = i.tag)",
         "SELECT id FROM items WHERE price = (SELECT price FROM items ORDER BY price LIMIT 1)",
+        // Correlated through the outer table's own name, the inner one aliased.
+        "SELECT id, (SELECT count(*) FROM items AS x WHERE x.price > items.price) FROM items",
     ] {
         assert_eq!(h.compare_with(sql, &[], false), Ok(false), "{sql}");
     }

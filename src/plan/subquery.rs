@@ -321,13 +321,19 @@ fn qualifies(sub: &Parsed, derived: bool, policy: &Policy, catalog: &Catalog) ->
                 self.columns
                     .extend(t.columns.iter().map(|c| c.name.to_ascii_lowercase()));
             }
-            self.qualifiers.push(name.to_ascii_lowercase());
             ControlFlow::Continue(())
         }
         fn pre_visit_table_factor(&mut self, f: &sqlparser::ast::TableFactor) -> ControlFlow<()> {
             use sqlparser::ast::TableFactor as F;
-            if let F::Table { alias: Some(a), .. } | F::Derived { alias: Some(a), .. } = f {
-                self.qualifiers.push(a.name.value.to_ascii_lowercase());
+            // A FROM item is named by its alias, or by its table's name without one.
+            match f {
+                F::Table { alias: Some(a), .. } | F::Derived { alias: Some(a), .. } => {
+                    self.qualifiers.push(a.name.value.to_ascii_lowercase())
+                }
+                F::Table {
+                    name, alias: None, ..
+                } => self.qualifiers.push(object_name(name).to_ascii_lowercase()),
+                _ => {}
             }
             ControlFlow::Continue(())
         }
