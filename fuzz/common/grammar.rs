@@ -125,11 +125,13 @@ const ALL: [&Table; 7] = [
     &EVENTS, &EVENTS, &USERS, &COUNTERS, &COUNTERS, &PLANS, &SETTINGS,
 ];
 
-const TEXTS: [&str; 8] = [
-    "acme", "globex", "initech", "umbrella", "", "1", "02", "Acme",
+// Mixed storage classes and values outside checks broke the merge with: numeric and
+// numeric-prefixed text, integers near ±2^63, REALs whose sums need compensation.
+const TEXTS: [&str; 10] = [
+    "acme", "globex", "initech", "umbrella", "", "1", "02", "Acme", "10", "3abc",
 ];
-const INTS: [i64; 8] = [1, 2, 3, 0, 5, 17, -1, i64::MAX];
-const REALS: [f64; 4] = [2.0, 1.5, -0.5, 0.25];
+const INTS: [i64; 10] = [1, 2, 3, 0, 5, 17, -1, i64::MAX, i64::MIN + 1, 1 << 62];
+const REALS: [f64; 7] = [2.0, 1.5, -0.5, 0.25, 0.1, 1e16, -1e16];
 
 /// A table in a FROM clause and the name its columns are qualified with.
 #[derive(Clone, Copy)]
@@ -728,7 +730,31 @@ impl Gen<'_, '_> {
             name: "e",
         }];
         let w = self.where_clause(&scope, None);
-        match self.b.below(5) {
+        match self.b.below(10) {
+            5 => (
+                format!("WITH t AS (SELECT count(*) AS n, total(e.amount) AS s FROM events e{w}) SELECT n, s FROM t"),
+                false,
+            ),
+            6 => (
+                format!("SELECT e.id, e.amount * 1.0 / (SELECT total(amount) FROM events) FROM events e{w}"),
+                false,
+            ),
+            7 => {
+                let and = if w.is_empty() { " WHERE" } else { " AND" };
+                (
+                    format!("SELECT e.tenantId, e.id FROM events e{w}{and} e.amount = (SELECT max(amount) FROM events)"),
+                    false,
+                )
+            }
+            8 => (
+                // Ordinals written as expressions: SQLite reads `(1)` and `+2` as ordinals.
+                format!("SELECT e.tenantId, e.id FROM events e{w} ORDER BY (1), +2"),
+                true,
+            ),
+            9 => (
+                format!("WITH x AS (SELECT e.tenantId, e.id, e.kind FROM events e{w}), y AS (SELECT * FROM x WHERE kind IS NOT NULL) SELECT count(*), count(DISTINCT tenantId) FROM y"),
+                false,
+            ),
             0 => (
                 format!("SELECT e.tenantId, e.id, row_number() OVER (PARTITION BY e.tenantId ORDER BY e.id) FROM events e{w}"),
                 false,
