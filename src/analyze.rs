@@ -297,8 +297,7 @@ fn analyze_ast(
         Statement::Analyze(_) => ast_class(C::Maintenance),
         // Whatever else sqlparser accepts (it knows many dialects' statements) is read by
         // the token scan, which sends it home unless it names a sharded table.
-        other => {
-            let _ = other;
+        _ => {
             return Ok(analyze_tokens(
                 parsed,
                 policy,

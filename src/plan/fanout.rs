@@ -126,9 +126,8 @@ pub(crate) fn check_fanout_read(
             return Err(refuse("LIMIT or OFFSET inside a subquery", a));
         }
     }
-    let Ok(Statement::Query(q)) = &parsed.ast else {
+    if !matches!(&parsed.ast, Ok(Statement::Query(_))) {
         return Err(refuse("this statement", a));
-    };
-    let _ = q;
+    }
     Ok(())
 }

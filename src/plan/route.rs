@@ -158,10 +158,7 @@ pub(crate) fn route_read(
     cx: Context<'_>,
 ) -> Result<Route> {
     if a.refs.is_empty() && a.sharded_views.is_empty() {
-        if let Some(h) = hint {
-            // Nothing sharded: the hint has nothing to disagree with, but the data lives home.
-            let _ = h;
-        }
+        // Nothing sharded: a hint has nothing to disagree with, and the data lives home.
         let reason = if a.unsharded.is_empty() && !a.reference.is_empty() {
             Reason::ReferenceRead
         } else {
