@@ -238,7 +238,7 @@ fn combine_from(
         }
     }
     if let Some(e) = failed {
-        return Err(partial_failure(e, &committed, plan));
+        return Err(partial_failure(e, &committed, batch_shards.len(), plan));
     }
     let mut result = QueryResult::default();
     let mut shards = Vec::new();
@@ -367,8 +367,29 @@ fn add_meta(meta: &mut Meta, outs: &[StatementOutput]) {
 
 /// A shard's error; when other shards of the same statement already committed, say so,
 /// since D1 cannot roll them back.
-fn partial_failure(e: Error, committed: &[ShardId], plan: &Plan) -> Error {
-    let writes = !matches!(plan.combine, Combine::Single | Combine::Concat);
+fn partial_failure(e: Error, committed: &[ShardId], shards: usize, plan: &Plan) -> Error {
+    let reads = matches!(
+        plan.combine,
+        Combine::Single | Combine::Concat | Combine::Rows(_) | Combine::Aggregate { .. }
+    );
+    // A read that stops at a LIMIT: SQLite evaluates rows in order and stops, so an error
+    // in a row one shard reached may lie past the rows one database would have evaluated.
+    let windowed = match &plan.combine {
+        Combine::Rows(m) => m.limit.is_some(),
+        _ => false,
+    };
+    if let (Error::Backend { shard, message }, true, true) = (&e, reads, windowed) {
+        if shards > 1 {
+            return Error::unsupported(
+                format!(
+                    "shard {} failed ({message}) in a row it read toward the LIMIT; whether one database would reach that row depends on the rows before it on other shards",
+                    shard.map(|s| s.to_string()).unwrap_or_else(|| "?".into())
+                ),
+                "filter out the rows that fail, or pin one shard with the key",
+            );
+        }
+    }
+    let writes = !reads;
     match e {
         Error::Backend { shard, message } if writes && !committed.is_empty() => {
             let list: Vec<String> = committed.iter().map(|s| s.to_string()).collect();
