@@ -88,6 +88,9 @@ pub struct Catalog {
     tables: AHashMap<String, Table>,
     /// Bumped each time the catalog is reloaded: plans cached under an older version are stale.
     pub version: u64,
+    /// A hash of the tables' and views' CREATE statements in name order: the schema's
+    /// content, the same for equal schemas of different databases.
+    pub schema_hash: u64,
 }
 
 impl Catalog {
@@ -161,7 +164,19 @@ impl Catalog {
         for table in tables.values_mut() {
             annotate_from_sql(table);
         }
-        Catalog { tables, version }
+        let mut sorted: Vec<&Table> = tables.values().collect();
+        sorted.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut text = String::new();
+        for t in sorted {
+            text.push_str(&t.sql);
+            text.push('\u{1}');
+        }
+        let schema_hash = xxhash_rust::xxh64::xxh64(text.as_bytes(), 0);
+        Catalog {
+            tables,
+            version,
+            schema_hash,
+        }
     }
 }
 

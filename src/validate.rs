@@ -22,7 +22,7 @@ thread_local! {
 
 /// SQLite's own error for `sql` against the catalog's schema, if SQLite rejects it.
 pub fn sqlite_rejects(catalog: &Catalog, sql: &str) -> Option<Error> {
-    let key = fingerprint(catalog);
+    let key = catalog.schema_hash;
     COPIES.with(|copies| {
         let mut copies = copies.try_borrow_mut().ok()?;
         let at = match copies.iter().position(|(k, _)| *k == key) {
@@ -49,18 +49,6 @@ pub fn sqlite_rejects(catalog: &Catalog, sql: &str) -> Option<Error> {
             message,
         })
     })
-}
-
-/// The schema's identity: its objects' CREATE statements, in name order.
-fn fingerprint(catalog: &Catalog) -> u64 {
-    let mut tables = catalog.tables();
-    tables.sort_by(|a, b| a.name.cmp(&b.name));
-    let mut text = String::new();
-    for t in tables {
-        text.push_str(&t.sql);
-        text.push('\u{1}');
-    }
-    xxhash_rust::xxh64::xxh64(text.as_bytes(), 0)
 }
 
 /// An in-memory database with the catalog's tables, then its views (each view after the
