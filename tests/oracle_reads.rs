@@ -875,3 +875,49 @@ fn statements_sqlite_rejects_get_sqlites_error() {
         }
     }
 }
+
+/// GROUP BY a NOCASE column across shards: answered when every group has one spelling,
+/// refused when a group meets two (SQLite shows the one it meets first).
+#[test]
+fn grouping_by_a_nocase_column_is_exact_or_refused() {
+    let policy = r#"{"name": "g", "capacity": {"mode": "manual", "targetShardCount": 1},
+      "sharding": {"tables": [{"name": "logins", "keyColumn": "tenantId"}]}}"#;
+    let h = Harness::new(policy, &SHARD_COUNTS);
+    h.exec("CREATE TABLE logins (tenantId TEXT NOT NULL, id INTEGER NOT NULL, email TEXT COLLATE NOCASE, PRIMARY KEY (tenantId, id))");
+    let tenants = ["a", "b", "c", "d", "e", "f"];
+    for id in 0..60i64 {
+        let email = ["ann@x.io", "BOB@x.io", "cy@x.io"][(id % 3) as usize];
+        h.run(
+            "INSERT INTO logins VALUES (?, ?, ?)",
+            &[
+                Value::Text(tenants[(id % 6) as usize].into()),
+                Value::Integer(id),
+                Value::Text(email.into()),
+            ],
+            None,
+        );
+    }
+    for sql in [
+        "SELECT email, count(*) FROM logins GROUP BY email ORDER BY email",
+        "SELECT lower(email), count(DISTINCT tenantId) FROM logins GROUP BY email HAVING count(*) > 1 ORDER BY 1",
+        "SELECT email FROM logins GROUP BY email ORDER BY count(*) DESC, email LIMIT 2",
+    ] {
+        assert!(matches!(h.run_ordered(sql, &[]), Outcome::Ok(_)), "{sql}");
+    }
+    h.run(
+        "INSERT INTO logins VALUES ('z', 100, 'Ann@X.io')",
+        &[],
+        None,
+    );
+    let sql = "SELECT email, count(*) FROM logins GROUP BY email";
+    for s in h.shards.iter().filter(|s| s.n > 1) {
+        let e = futures::executor::block_on(s.db.query(sql, &[], None)).unwrap_err();
+        assert_eq!(
+            e.code(),
+            d1plus::error::ErrorCode::Unsupported,
+            "{} shards: {e}",
+            s.n
+        );
+        assert!(e.to_string().contains("spellings"), "{e}");
+    }
+}

@@ -966,17 +966,14 @@ pub(crate) fn plan_aggregate(
             ),
             None => (term.clone(), range.clone()),
         };
+        // The coordinator groups under the key's collation; which spelling of a group
+        // SQLite shows is checked when the rows are in (see the ambiguity check below).
         let collation = super::select_merge::expression_collation(&expr, &scope, a)?;
-        if collation != Collation::Binary {
-            return Err(Error::unsupported(
-                format!("GROUP BY a {} expression across shards is not supported: which spelling of each group SQLite returns depends on row order", format!("{collation:?}").to_uppercase()),
-                "add COLLATE BINARY to the grouping, or pin one shard with the key",
-            ));
-        }
         columns_decl.push(format!(
-            "\"__d1p_g{}\" {}",
+            "\"__d1p_g{}\" {} COLLATE {}",
             group_exprs.len() + 1,
-            declared_type_of(scope.affinity(&expr))
+            declared_type_of(scope.affinity(&expr)),
+            format!("{collation:?}").to_uppercase()
         ));
         group_exprs.push(expr);
         group_texts.push(text);
@@ -1135,11 +1132,12 @@ pub(crate) fn plan_aggregate(
         items_out.push(call);
         columns_decl.push(format!("\"__d1p_a{}\"", i + 1));
     }
-    // Equal group keys of different types (1 and 1.0) are one group, shown as the value
-    // SQLite meets first: within a shard, or across shards, that choice is the row order's.
+    // Equal group keys of different types or spellings (1 and 1.0; 'A' and 'a' under
+    // NOCASE) are one group, shown as the value SQLite meets first: within a shard, or
+    // across shards, that choice is the row order's.
     for (i, t) in group_texts.iter().enumerate() {
         items_out.push(vec![
-            Piece::Text("count(DISTINCT typeof("),
+            Piece::Text("count(DISTINCT quote("),
             Piece::Source(t.clone()),
             own(format!(")) AS \"__d1p_t{}\"", i + 1)),
         ]);
@@ -1149,7 +1147,7 @@ pub(crate) fn plan_aggregate(
         let keys: Vec<String> = (1..=g).map(|i| format!("\"__d1p_g{i}\"")).collect();
         let mixed: Vec<String> = (1..=g)
             .map(|i| {
-                format!("max(\"__d1p_t{i}\") > 1 OR count(DISTINCT typeof(\"__d1p_g{i}\")) > 1")
+                format!("max(\"__d1p_t{i}\") > 1 OR count(DISTINCT quote(\"__d1p_g{i}\")) > 1")
             })
             .collect();
         b.checks.push((
@@ -1158,7 +1156,7 @@ pub(crate) fn plan_aggregate(
                 keys.join(", "),
                 mixed.join(" OR ")
             ),
-            "GROUP BY across shards met equal keys of different types (such as 1 and 1.0); which one SQLite shows depends on row order".into(),
+            "GROUP BY across shards met equal keys of different types or spellings (such as 1 and 1.0, or 'A' and 'a' under NOCASE); which one SQLite shows depends on row order".into(),
         ));
     }
     if items_out.is_empty() {
