@@ -921,3 +921,33 @@ fn grouping_by_a_nocase_column_is_exact_or_refused() {
         assert!(e.to_string().contains("spellings"), "{e}");
     }
 }
+
+/// json_group_array across shards: the elements of every shard's array in one array (their
+/// order, like group_concat's, is the shards'; compared here through order-free views).
+#[test]
+fn json_group_array_combines_shard_arrays() {
+    let mut rng = Rng::from_env(0x150);
+    let h = harness(&mut rng);
+    for sql in [
+        "SELECT json_array_length(json_group_array(id)), tag FROM items GROUP BY tag",
+        "SELECT (SELECT sum(value) FROM json_each(json_group_array(id))) FROM items",
+        "SELECT tag, json_array_length(json_group_array(json_object('id', id, 'n', name))) FROM items WHERE price > 3 GROUP BY tag HAVING count(*) > 1",
+        "SELECT (SELECT group_concat(value ->> '$.t', '') FROM (SELECT value FROM json_each(json_group_array(json_object('t', tag))) ORDER BY value ->> '$.t')) FROM items WHERE id < 20",
+        "SELECT json_group_array(id) FILTER (WHERE 0) FROM items",
+    ] {
+        match h.compare_with(sql, &[], false) {
+            Ok(true) => {}
+            Ok(false) => panic!("{sql}: refused"),
+            Err(e) => panic!("{sql}: {e}"),
+        }
+    }
+    assert_eq!(
+        h.compare_with(
+            "SELECT json_group_array(DISTINCT tag) FROM items",
+            &[],
+            false
+        ),
+        Ok(false),
+        "DISTINCT is refused"
+    );
+}

@@ -91,6 +91,7 @@ fn open() -> Result<Coordinator> {
     reg(conn.create_aggregate_function("__d1p_avg", 10, flags, SumOf(Kind::Avg)))?;
     reg(conn.create_aggregate_function("__d1p_min", 2, flags, Best(Ordering::Less)))?;
     reg(conn.create_aggregate_function("__d1p_max", 2, flags, Best(Ordering::Greater)))?;
+    reg(conn.create_aggregate_function("__d1p_json_arrays", 1, flags, JsonArrays))?;
     Ok(Coordinator {
         conn,
         tables: Vec::new(),
@@ -454,6 +455,43 @@ impl Aggregate<SumState, SqlValue> for SumOf {
 }
 
 /// min()/max() of shard minimums/maximums under a collation (argument 2: its name). Two
+/// json_group_array() of shard json_group_array()s: their elements, one array (in shard
+/// order, as group_concat's pieces are).
+struct JsonArrays;
+
+impl Aggregate<String, String> for JsonArrays {
+    fn init(&self, _: &mut Context<'_>) -> rusqlite::Result<String> {
+        Ok(String::new())
+    }
+
+    fn step(&self, ctx: &mut Context<'_>, acc: &mut String) -> rusqlite::Result<()> {
+        if let ValueRef::Text(t) = ctx.get_raw(0) {
+            let t =
+                std::str::from_utf8(t).map_err(|e| rusqlite::Error::UserFunctionError(e.into()))?;
+            let inner = t.trim().strip_prefix('[').and_then(|r| r.strip_suffix(']'));
+            match inner {
+                Some(inner) if inner.trim().is_empty() => {}
+                Some(inner) => {
+                    if !acc.is_empty() {
+                        acc.push(',');
+                    }
+                    acc.push_str(inner);
+                }
+                None => {
+                    return Err(rusqlite::Error::UserFunctionError(
+                        format!("a shard's json_group_array() is not an array: {t}").into(),
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn finalize(&self, _: &mut Context<'_>, acc: Option<String>) -> rusqlite::Result<String> {
+        Ok(format!("[{}]", acc.unwrap_or_default()))
+    }
+}
+
 /// equal values that differ (`0` and `0.0`, `'A'` and `'a'` under NOCASE) are refused:
 /// which one SQLite keeps depends on the order it meets them.
 struct Best(Ordering);

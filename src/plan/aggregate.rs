@@ -422,6 +422,7 @@ impl<'a> Builder<'a> {
             ("count", 0 | 1) | ("sum" | "total" | "avg", 1) => name.as_str(),
             ("min" | "max", 1) => name.as_str(),
             ("group_concat", 1 | 2) | ("string_agg", 2) => "group_concat",
+            ("json_group_array", 1) => "json_group_array",
             _ => {
                 return Err(refuse(
                     &format!("aggregate {name}() with {argc} argument(s)"),
@@ -434,6 +435,10 @@ impl<'a> Builder<'a> {
         } else {
             None
         };
+        if distinct && kind == "json_group_array" {
+            // Shards would ship JSON values as plain text, which the coordinator would quote.
+            return Err(refuse("json_group_array(DISTINCT …)", self.a));
+        }
         let combined = if distinct && !matches!(kind, "min" | "max") {
             if filter.is_some() {
                 return Err(refuse(&format!("{name}(DISTINCT …) FILTER (…)"), self.a));
@@ -561,6 +566,10 @@ impl<'a> Builder<'a> {
                     let m = self.add_partial(part(func, Wrap::Plain, Only::All));
                     let cname = format!("{c:?}").to_uppercase();
                     format!("__d1p_{kind}({m}, '{cname}')")
+                }
+                "json_group_array" => {
+                    let c = self.add_partial(part("json_group_array", Wrap::Plain, Only::All));
+                    format!("__d1p_json_arrays({c})")
                 }
                 _ => {
                     let sep = separator.unwrap_or_else(|| ",".into());
