@@ -345,11 +345,7 @@ impl<B: Backend> Database<B> {
         if let Some(inlined) = plan::cte::inline_ctes(parsed, params) {
             let mut result =
                 Box::pin(self.query_with(&inlined.sql, &inlined.params, hint, options)).await?;
-            if let Some(names) = plan::subquery::column_names(parsed, &catalog) {
-                if names.len() == result.columns.len() {
-                    result.columns = names;
-                }
-            }
+            keep_original_names(&mut result, parsed, &catalog);
             return Ok(Some(result));
         }
         let subs = plan::subquery::scalar_subqueries(parsed, params, &self.shared.policy, &catalog);
@@ -372,12 +368,7 @@ impl<B: Backend> Database<B> {
         let mut result =
             Box::pin(self.query_with(&rewritten.sql, &rewritten.params, hint, options)).await?;
         result.meta.rows_read += rows_read;
-        // SQLite names an unnamed output expression by its text, subquery included.
-        if let Some(names) = plan::subquery::column_names(parsed, &catalog) {
-            if names.len() == result.columns.len() {
-                result.columns = names;
-            }
-        }
+        keep_original_names(&mut result, parsed, &catalog);
         Ok(Some(result))
     }
 
@@ -499,6 +490,16 @@ impl<B: Backend> Database<B> {
 /// A merge that reads columns by position cannot trust rows a backend hands back as
 /// objects (D1's `batch()`), unless the statement names its columns: `SELECT *` over a join
 /// may hold two columns of one name, which such rows merge into one.
+/// A statement run in another spelling (CTEs inlined, subqueries replaced by their values)
+/// keeps SQLite's names for the original: an unnamed output expression is named by its text.
+fn keep_original_names(result: &mut QueryResult, parsed: &Parsed, catalog: &Catalog) {
+    if let Some(names) = plan::subquery::column_names(parsed, catalog) {
+        if names.len() == result.columns.len() {
+            result.columns = names;
+        }
+    }
+}
+
 fn check_positional_merges(plans: &[Plan]) -> Result<()> {
     for p in plans {
         if let plan::Combine::Rows(spec) = &p.combine {

@@ -223,6 +223,24 @@ impl Parsed {
             .map(|i| &self.tokens[i])
     }
 
+    /// The token index of the parenthesis closing the `(` at token index `open`.
+    pub fn closing_paren(&self, open: usize) -> Option<usize> {
+        let mut depth = 0usize;
+        for (i, t) in self.tokens.iter().enumerate().skip(open) {
+            match t.kind {
+                TokenKind::LParen => depth += 1,
+                TokenKind::RParen => {
+                    depth = depth.checked_sub(1)?;
+                    if depth == 0 {
+                        return Some(i);
+                    }
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+
     /// The first keyword, upper-cased (`SELECT`, `WITH`, `PRAGMA`, ...).
     pub fn first_keyword(&self) -> String {
         self.tokens

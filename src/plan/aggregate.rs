@@ -263,6 +263,11 @@ fn norm(sql: &str) -> String {
         .join(" ")
 }
 
+/// The partial table's group key columns, `"__d1p_g1"` … `"__d1p_g{n}"`, quoted.
+fn group_keys(n: usize) -> Vec<String> {
+    (1..=n).map(|i| format!("\"__d1p_g{i}\"")).collect()
+}
+
 fn sql_string(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
@@ -281,25 +286,6 @@ impl<'a> Builder<'a> {
             .ok()
     }
 
-    /// The token index of the parenthesis closing the one at `open`.
-    fn closing(&self, open: usize) -> Option<usize> {
-        let toks = &self.parsed.tokens;
-        let mut depth = 0;
-        for (i, t) in toks.iter().enumerate().skip(open) {
-            match t.kind {
-                TokenKind::LParen => depth += 1,
-                TokenKind::RParen => {
-                    depth -= 1;
-                    if depth == 0 {
-                        return Some(i);
-                    }
-                }
-                _ => {}
-            }
-        }
-        None
-    }
-
     /// The source range of a function call's argument list (inside the parentheses), and
     /// of its FILTER condition, if any.
     fn call_parts(
@@ -310,7 +296,7 @@ impl<'a> Builder<'a> {
         let sql = &self.parsed.sql;
         let open = self.call_start(f)? + 1;
         toks.get(open).filter(|t| t.kind == TokenKind::LParen)?;
-        let close = self.closing(open)?;
+        let close = self.parsed.closing_paren(open)?;
         let args = toks[open].end..toks[close].start;
         if f.filter.is_none() {
             return Some((args, None));
@@ -329,7 +315,7 @@ impl<'a> Builder<'a> {
         {
             return None;
         }
-        let end = self.closing(paren)?;
+        let end = self.parsed.closing_paren(paren)?;
         Some((args, Some(toks[wh].end..toks[end].start)))
     }
 
@@ -456,8 +442,9 @@ impl<'a> Builder<'a> {
             }
             let column = self.distinct_column(r, e, collation);
             if order_sensitive {
-                let groups: String = (1..=self.group_exprs.len())
-                    .map(|i| format!("\"__d1p_g{i}\", "))
+                let groups: String = group_keys(self.group_exprs.len())
+                    .iter()
+                    .map(|k| format!("{k}, "))
                     .collect();
                 self.checks.push((
                     format!(
@@ -469,14 +456,11 @@ impl<'a> Builder<'a> {
             if matches!(kind, "sum" | "total" | "avg") {
                 // As for sum(): integers whose running sum can leave 64 bits overflow (or
                 // turn to floating point) at a point the order of the values decides.
-                let groups: String = (1..=self.group_exprs.len())
-                    .map(|i| format!("\"__d1p_g{i}\", "))
-                    .collect();
-                let groups = groups.trim_end_matches(", ");
-                let group_by = if groups.is_empty() {
+                let keys = group_keys(self.group_exprs.len());
+                let group_by = if keys.is_empty() {
                     String::new()
                 } else {
-                    format!(" GROUP BY {groups}")
+                    format!(" GROUP BY {}", keys.join(", "))
                 };
                 self.checks.push((
                     format!(
@@ -1042,7 +1026,7 @@ pub(crate) fn plan_aggregate(
     final_sql.push_str(" FROM ");
     final_sql.push_str(PARTIALS);
     if g > 0 {
-        let keys: Vec<String> = (1..=g).map(|i| format!("\"__d1p_g{i}\"")).collect();
+        let keys = group_keys(g);
         final_sql.push_str(" GROUP BY ");
         final_sql.push_str(&keys.join(", "));
     }
@@ -1153,7 +1137,7 @@ pub(crate) fn plan_aggregate(
         columns_decl.push(format!("\"__d1p_t{}\"", i + 1));
     }
     if g > 0 {
-        let keys: Vec<String> = (1..=g).map(|i| format!("\"__d1p_g{i}\"")).collect();
+        let keys = group_keys(g);
         let mixed: Vec<String> = (1..=g)
             .map(|i| {
                 format!("max(\"__d1p_t{i}\") > 1 OR count(DISTINCT quote(\"__d1p_g{i}\")) > 1")
@@ -1180,7 +1164,7 @@ pub(crate) fn plan_aggregate(
     }
     // Group by the projected aliases: a constant key (`count(DISTINCT 83)`) would read as
     // an ordinal in GROUP BY. Distinct values also by type, so `1` and `1.0` both arrive.
-    let mut grouping: Vec<String> = (0..g).map(|i| format!("\"__d1p_g{}\"", i + 1)).collect();
+    let mut grouping = group_keys(g);
     for i in 0..b.distinct.len() {
         grouping.push(format!("\"__d1p_d{}\"", i + 1));
         grouping.push(format!("typeof(\"__d1p_d{}\")", i + 1));

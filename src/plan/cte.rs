@@ -46,7 +46,7 @@ pub(crate) fn inline_ctes(parsed: &Parsed, params: &[Value]) -> Option<Spliced> 
             + toks[name_tok..]
                 .iter()
                 .position(|t| t.kind == TokenKind::LParen)?;
-        let close = closing(parsed, open)?;
+        let close = parsed.closing_paren(open)?;
         names.push(cte.alias.name.value.to_ascii_lowercase());
         spelled.push(cte.alias.name.value.clone());
         bodies.push(toks[open].end..toks[close].start);
@@ -168,24 +168,6 @@ fn without_materialized(parsed: &Parsed) -> Option<Parsed> {
         return None;
     }
     Parsed::new(&text).ok().filter(|p| p.ast.is_ok())
-}
-
-/// The token index of the parenthesis closing the one at `open`.
-fn closing(parsed: &Parsed, open: usize) -> Option<usize> {
-    let mut depth = 0;
-    for (i, t) in parsed.tokens.iter().enumerate().skip(open) {
-        match t.kind {
-            TokenKind::LParen => depth += 1,
-            TokenKind::RParen => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some(i);
-                }
-            }
-            _ => {}
-        }
-    }
-    None
 }
 
 #[cfg(test)]

@@ -235,13 +235,7 @@ pub(super) fn plan_insert(
     let auto_id = match cx.catalog.get(tname) {
         Some(t) if !ins.columns.is_empty() => t.rowid_alias.and_then(|i| {
             let col = &t.columns[i].name;
-            let listed = ins.columns.iter().any(|c| {
-                let c = object_name(c);
-                c.eq_ignore_ascii_case(col)
-                    || ["rowid", "oid", "_rowid_"]
-                        .iter()
-                        .any(|r| c.eq_ignore_ascii_case(r))
-            });
+            let listed = ins.columns.iter().any(|c| names_rowid(c, col));
             (!listed).then(|| (t.name.clone(), col.clone()))
         }),
         _ => None,
@@ -528,13 +522,7 @@ fn check_explicit_ids<R: std::ops::Deref<Target = Vec<sqlparser::ast::Expr>>>(
         t.insertable_columns()
             .position(|c| c.name.eq_ignore_ascii_case(id_column))
     } else {
-        ins.columns.iter().position(|c| {
-            let c = object_name(c);
-            c.eq_ignore_ascii_case(id_column)
-                || ["rowid", "oid", "_rowid_"]
-                    .iter()
-                    .any(|r| c.eq_ignore_ascii_case(r))
-        })
+        ins.columns.iter().position(|c| names_rowid(c, id_column))
     };
     let Some(index) = index else {
         return Ok(());
@@ -586,4 +574,14 @@ fn may_skip_rows(ins: &sqlparser::ast::Insert) -> bool {
         },
         _ => false,
     }
+}
+
+/// Whether an INSERT's column names the rowid: its INTEGER PRIMARY KEY `id_column`, or
+/// `rowid`, `oid`, `_rowid_`.
+fn names_rowid(column: &sqlparser::ast::ObjectName, id_column: &str) -> bool {
+    let c = object_name(column);
+    c.eq_ignore_ascii_case(id_column)
+        || ["rowid", "oid", "_rowid_"]
+            .iter()
+            .any(|r| c.eq_ignore_ascii_case(r))
 }

@@ -34,7 +34,7 @@ pub(crate) fn scoped_sql(
             ErrorCode::HintConflict,
             format!(
                 "a shard hint cannot scope view {view} to the key {}: the view reads sharded tables whole, so it would show other keys' rows",
-                display(&h.key)
+                super::display_value(&h.key)
             ),
             "query the view's tables directly under the hint, or pin the key in the view's WHERE clause",
         ));
@@ -142,27 +142,15 @@ fn pinned_to_hint(
 /// The hinted key as an SQL literal of the value the key column stores.
 fn key_literal(v: &Value, table: &str) -> Result<String> {
     match v {
-        Value::Integer(i) => Ok(i.to_string()),
-        Value::Text(t) if !t.contains('\0') => Ok(format!("'{}'", t.replace('\'', "''"))),
-        Value::Text(t) => {
-            let hex: String = t.bytes().map(|b| format!("{b:02X}")).collect();
-            Ok(format!("CAST(X'{hex}' AS TEXT)"))
-        }
+        Value::Integer(_) | Value::Text(_) => Ok(super::splice::sql_literal(v)),
         other => Err(Error::with_remedy(
             ErrorCode::InvalidShardKey,
             format!(
                 "the shard hint's key {} is not an integer or text key of {table}",
-                display(other)
+                super::display_value(other)
             ),
             "hint an integer or text key",
         )),
-    }
-}
-
-fn display(v: &Value) -> String {
-    match v {
-        Value::Text(t) => format!("'{}'", t.replace('\'', "''")),
-        other => other.to_string(),
     }
 }
 

@@ -63,6 +63,33 @@ pub(crate) fn splice(parsed: &Parsed, pieces: &[Piece<'_>], params: &[Value]) ->
     }
 }
 
+/// An SQL literal that reads back as exactly `v` (reals in round-trip form).
+pub(crate) fn sql_literal(v: &Value) -> String {
+    match v {
+        Value::Null => "NULL".into(),
+        Value::Integer(i) => i.to_string(),
+        Value::Real(r) if r.is_finite() => {
+            let s = format!("{r:?}");
+            if s.contains(['.', 'e', 'E']) {
+                s
+            } else {
+                format!("{s}.0")
+            }
+        }
+        Value::Real(r) if *r > 0.0 => "9e999".into(),
+        Value::Real(_) => "-9e999".into(),
+        Value::Text(t) if !t.contains('\0') => format!("'{}'", t.replace('\'', "''")),
+        Value::Text(t) => {
+            let hex: String = t.bytes().map(|b| format!("{b:02X}")).collect();
+            format!("CAST(X'{hex}' AS TEXT)")
+        }
+        Value::Blob(b) => {
+            let hex: String = b.iter().map(|b| format!("{b:02X}")).collect();
+            format!("X'{hex}'")
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,5 +123,29 @@ mod tests {
                 Value::Text("a".into())
             ]
         );
+    }
+
+    #[test]
+    fn literals_read_back_exactly() {
+        let c = rusqlite::Connection::open_in_memory().unwrap();
+        for v in [
+            Value::Null,
+            Value::Integer(i64::MIN),
+            Value::Integer(42),
+            Value::Real(0.1 + 0.2),
+            Value::Real(-1e300),
+            Value::Real(3.0),
+            Value::Real(f64::INFINITY),
+            Value::Text("it's".into()),
+            Value::Text("a\0b".into()),
+            Value::Blob(vec![0, 255]),
+        ] {
+            let got: Value = c
+                .query_row(&format!("SELECT ({})", sql_literal(&v)), [], |r| {
+                    Ok(Value::from(r.get_ref(0)?))
+                })
+                .unwrap();
+            assert_eq!(got, v, "{}", sql_literal(&v));
+        }
     }
 }
