@@ -1087,8 +1087,14 @@ impl<'a> Scopes<'a> {
 }
 
 /// A literal or parameter, read from the original text (not from sqlparser's value,
-/// which misreads `0x1F`).
+/// which misreads `0x1F`), or a constant expression of literals and operators
+/// (`1 << 63`, `'t' || 1`), evaluated by SQLite. Such an expression has no affinity, as
+/// a literal has none, so it compares with a key column as its value does.
 pub fn key_literal(parsed: &Parsed, e: &Expr) -> Option<KeyExpr> {
+    simple_literal(parsed, e).or_else(|| constant_expression(parsed, e))
+}
+
+fn simple_literal(parsed: &Parsed, e: &Expr) -> Option<KeyExpr> {
     match strip_nested(e) {
         Expr::Value(v) => literal_at(parsed, v.span.start, false),
         Expr::UnaryOp {
@@ -1100,6 +1106,85 @@ pub fn key_literal(parsed: &Parsed, e: &Expr) -> Option<KeyExpr> {
         },
         _ => None,
     }
+}
+
+/// Longest constant expression evaluated for a key (its text).
+const MAX_CONSTANT_BYTES: usize = 256;
+
+fn constant_expression(parsed: &Parsed, e: &Expr) -> Option<KeyExpr> {
+    fn operators_over_literals(e: &Expr) -> bool {
+        match e {
+            Expr::Nested(inner) => operators_over_literals(inner),
+            Expr::Value(v) => !matches!(v.value, sqlparser::ast::Value::Placeholder(_)),
+            Expr::UnaryOp { expr, .. } => operators_over_literals(expr),
+            Expr::BinaryOp { left, op, right } => {
+                use sqlparser::ast::BinaryOperator as B;
+                matches!(
+                    op,
+                    B::Plus
+                        | B::Minus
+                        | B::Multiply
+                        | B::Divide
+                        | B::Modulo
+                        | B::StringConcat
+                        | B::BitwiseAnd
+                        | B::BitwiseOr
+                        | B::PGBitwiseShiftLeft
+                        | B::PGBitwiseShiftRight
+                ) && operators_over_literals(left)
+                    && operators_over_literals(right)
+            }
+            _ => false,
+        }
+    }
+    let e = strip_nested(e);
+    if !matches!(e, Expr::BinaryOp { .. } | Expr::UnaryOp { .. }) || !operators_over_literals(e) {
+        return None;
+    }
+    // sqlparser's spans leave out unary operators and parentheses: widen the text by
+    // them until it reads back as the same tree (or give up).
+    let span = sqlparser::ast::Spanned::span(e);
+    let (mut start, mut end) = (parsed.offset(span.start)?, parsed.offset(span.end)?);
+    let want = e.to_string();
+    let tokens = &parsed.tokens;
+    let text = loop {
+        let text = parsed.sql.get(start..end)?;
+        if text.len() > MAX_CONSTANT_BYTES {
+            return None;
+        }
+        if crate::parse::parse_expression(text).is_some_and(|t| t.to_string() == want) {
+            break text;
+        }
+        let opens = text.matches('(').count();
+        let closes = text.matches(')').count();
+        let before = tokens.iter().rev().find(|t| t.end <= start);
+        let after = tokens.iter().find(|t| t.start >= end);
+        match (before, after) {
+            (_, Some(t)) if opens > closes && t.kind == TokenKind::RParen => end = t.end,
+            (Some(t), _)
+                if t.kind == TokenKind::LParen
+                    || (t.kind == TokenKind::Operator
+                        && matches!(t.text(&parsed.sql), "-" | "+" | "~"))
+                    || t.is_keyword(&parsed.sql, "NOT") =>
+            {
+                start = t.start
+            }
+            _ => return None,
+        }
+    };
+    // The text must be the expression and nothing else: no parameter, and no word (a
+    // column or function name) that the tree did not show.
+    let only_literals = lex::significant(text).iter().all(|t| match t.kind {
+        TokenKind::Word => ["NULL", "TRUE", "FALSE", "NOT"]
+            .iter()
+            .any(|w| t.is_keyword(text, w)),
+        TokenKind::Variable => false,
+        _ => true,
+    });
+    if !only_literals {
+        return None;
+    }
+    crate::validate::constant(text).map(KeyExpr::Literal)
 }
 
 fn literal_at(
@@ -1365,13 +1450,58 @@ mod tests {
             "SELECT * FROM events WHERE tenantId > 5",
             "SELECT * FROM events WHERE tenantId = 5 OR x = 1",
             "SELECT * FROM events WHERE NOT tenantId = 5",
-            "SELECT * FROM events WHERE tenantId = 5 + 1",
             "SELECT * FROM events WHERE +tenantId = 5",
             "SELECT * FROM events WHERE tenantId = 1 < 3",
-            "SELECT * FROM events WHERE tenantId = - -1",
+            "SELECT * FROM events WHERE tenantId = 5 + x",
+            "SELECT * FROM events WHERE tenantId = 5 + ?",
+            "SELECT * FROM events WHERE tenantId = abs(-5)",
+            "SELECT * FROM events WHERE tenantId = CAST('5' AS INTEGER)",
+            "SELECT * FROM events WHERE tenantId = 5 COLLATE NOCASE",
         ] {
             let a = analyze_sql(sql);
             assert!(a.refs[0].output_pins.is_empty(), "{sql}: {:?}", a.refs[0]);
+        }
+    }
+
+    #[test]
+    fn pins_constant_expressions_by_their_value() {
+        for (sql, want) in [
+            (
+                "SELECT * FROM events WHERE tenantId = 5 + 1",
+                Value::Integer(6),
+            ),
+            (
+                "SELECT * FROM events WHERE tenantId = - -1",
+                Value::Integer(1),
+            ),
+            (
+                "SELECT * FROM events WHERE tenantId = 1 << 63",
+                Value::Integer(i64::MIN),
+            ),
+            (
+                "SELECT * FROM events WHERE tenantId = -(1 << 63)",
+                Value::Real(9.223372036854776e18),
+            ),
+            (
+                "SELECT * FROM events WHERE tenantId = (-9223372036854775807 - 1)",
+                Value::Integer(i64::MIN),
+            ),
+            // `||` binds tighter than `+`: ('a' || 1) + 1.
+            (
+                "SELECT * FROM events WHERE tenantId = 'a' || 1 + 1",
+                Value::Integer(1),
+            ),
+            (
+                "SELECT * FROM events WHERE tenantId = 7 / 2 % 2",
+                Value::Integer(1),
+            ),
+        ] {
+            let a = analyze_sql(sql);
+            assert_eq!(
+                a.refs[0].output_pins,
+                vec![vec![KeyExpr::Literal(want)]],
+                "{sql}"
+            );
         }
     }
 

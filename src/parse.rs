@@ -5,9 +5,9 @@
 use crate::error::{Error, ErrorCode, Result};
 use crate::lex::{self, Token, TokenKind};
 use sqlparser::ast::Statement;
-use sqlparser::dialect::SQLiteDialect;
+use sqlparser::dialect::{Dialect, SQLiteDialect};
 use sqlparser::parser::{Parser, ParserError};
-use sqlparser::tokenizer::Location;
+use sqlparser::tokenizer::{Location, Token as SqlToken};
 
 /// Longest SQL text d1plus accepts (D1 itself allows 100 KB per statement).
 pub const MAX_SQL_BYTES: usize = 1 << 20;
@@ -304,8 +304,105 @@ fn longest_operator_run(sql: &str, tokens: &[lex::Token]) -> usize {
     longest
 }
 
+/// sqlparser's SQLite dialect with what SQLite itself reads and the dialect leaves out: the
+/// shift operators `<<` and `>>`, and SQLite's precedence for the bitwise operators (`&`,
+/// `|`, `<<` and `>>` bind equally, left to right) and for `||` (tighter than `*`).
+/// sqlparser's own `dialect_of!(… is SQLiteDialect)` checks still see SQLite.
+#[derive(Debug, Default, Clone, Copy)]
+struct D1Dialect(SQLiteDialect);
+
+impl D1Dialect {
+    /// Below `+`/`-` (30) and above comparisons (20), as in SQLite's grammar.
+    const BITWISE: u8 = 22;
+    /// Above `*`, `/` and `%` (40).
+    const CONCAT: u8 = 45;
+}
+
+impl Dialect for D1Dialect {
+    fn dialect(&self) -> std::any::TypeId {
+        std::any::TypeId::of::<SQLiteDialect>()
+    }
+    fn is_delimited_identifier_start(&self, ch: char) -> bool {
+        self.0.is_delimited_identifier_start(ch)
+    }
+    fn identifier_quote_style(&self, identifier: &str) -> Option<char> {
+        self.0.identifier_quote_style(identifier)
+    }
+    fn is_identifier_start(&self, ch: char) -> bool {
+        self.0.is_identifier_start(ch)
+    }
+    fn is_identifier_part(&self, ch: char) -> bool {
+        self.0.is_identifier_part(ch)
+    }
+    fn supports_filter_during_aggregation(&self) -> bool {
+        self.0.supports_filter_during_aggregation()
+    }
+    fn supports_start_transaction_modifier(&self) -> bool {
+        self.0.supports_start_transaction_modifier()
+    }
+    fn parse_statement(
+        &self,
+        parser: &mut Parser,
+    ) -> Option<std::result::Result<Statement, ParserError>> {
+        self.0.parse_statement(parser)
+    }
+    fn parse_infix(
+        &self,
+        parser: &mut Parser,
+        expr: &sqlparser::ast::Expr,
+        precedence: u8,
+    ) -> Option<std::result::Result<sqlparser::ast::Expr, ParserError>> {
+        self.0.parse_infix(parser, expr, precedence)
+    }
+    fn get_next_precedence(&self, parser: &Parser) -> Option<std::result::Result<u8, ParserError>> {
+        match parser.peek_token_ref().token {
+            SqlToken::Pipe | SqlToken::Ampersand | SqlToken::ShiftLeft | SqlToken::ShiftRight => {
+                Some(Ok(Self::BITWISE))
+            }
+            SqlToken::StringConcat => Some(Ok(Self::CONCAT)),
+            _ => None,
+        }
+    }
+    fn supports_bitwise_shift_operators(&self) -> bool {
+        true
+    }
+    fn supports_in_empty_list(&self) -> bool {
+        self.0.supports_in_empty_list()
+    }
+    fn supports_limit_comma(&self) -> bool {
+        self.0.supports_limit_comma()
+    }
+    fn supports_asc_desc_in_column_definition(&self) -> bool {
+        self.0.supports_asc_desc_in_column_definition()
+    }
+    fn supports_dollar_placeholder(&self) -> bool {
+        self.0.supports_dollar_placeholder()
+    }
+    fn supports_notnull_operator(&self) -> bool {
+        self.0.supports_notnull_operator()
+    }
+    fn supports_comma_separated_trim(&self) -> bool {
+        self.0.supports_comma_separated_trim()
+    }
+    fn supports_numeric_literal_underscores(&self) -> bool {
+        self.0.supports_numeric_literal_underscores()
+    }
+}
+
+/// One expression read alone (as d1plus reads statements), or None when the text is not
+/// exactly one expression.
+pub(crate) fn parse_expression(text: &str) -> Option<sqlparser::ast::Expr> {
+    let dialect = D1Dialect::default();
+    let mut parser = Parser::new(&dialect)
+        .with_recursion_limit(MAX_NESTING)
+        .try_with_sql(text)
+        .ok()?;
+    let expr = parser.parse_expr().ok()?;
+    (parser.peek_token_ref().token == sqlparser::tokenizer::Token::EOF).then_some(expr)
+}
+
 fn parse_one(sql: &str) -> std::result::Result<Statement, ParserError> {
-    let dialect = SQLiteDialect {};
+    let dialect = D1Dialect::default();
     let mut parser = Parser::new(&dialect)
         .with_recursion_limit(MAX_NESTING)
         .try_with_sql(sql)?;
@@ -370,6 +467,41 @@ mod tests {
         assert!(p.ast.is_err(), "{:?}", p.ast);
         let e = Parsed::new("DELETE FROM t /*\0*/ WHERE k = 1").unwrap_err();
         assert!(e.to_string().contains("NUL byte"), "{e}");
+    }
+
+    #[test]
+    fn reads_sqlite_operators_with_sqlite_precedence() {
+        use sqlparser::ast::{BinaryOperator, Expr, SelectItem, SetExpr};
+        let top_operator = |sql: &str| {
+            let p = Parsed::new(sql).unwrap();
+            let Ok(Statement::Query(q)) = &p.ast else {
+                panic!("{sql}: {:?}", p.ast)
+            };
+            let SetExpr::Select(s) = q.body.as_ref() else {
+                panic!("{sql}")
+            };
+            let SelectItem::UnnamedExpr(Expr::BinaryOp { op, .. }) = &s.projection[0] else {
+                panic!("{sql}: {:?}", s.projection)
+            };
+            assert_eq!(p.ast.as_ref().unwrap().to_string(), sql);
+            op.clone()
+        };
+        // Equal precedence, left to right: the last operator is the top of the tree.
+        assert_eq!(
+            top_operator("SELECT 1 | 2 << 3"),
+            BinaryOperator::PGBitwiseShiftLeft
+        );
+        assert_eq!(top_operator("SELECT 1 << 2 | 3"), BinaryOperator::BitwiseOr);
+        assert_eq!(
+            top_operator("SELECT 8 & 2 >> 1"),
+            BinaryOperator::PGBitwiseShiftRight
+        );
+        assert_eq!(
+            top_operator("SELECT 1 + 2 << 3"),
+            BinaryOperator::PGBitwiseShiftLeft
+        );
+        assert_eq!(top_operator("SELECT 2 * 3 || 4"), BinaryOperator::Multiply);
+        assert_eq!(top_operator("SELECT 1 << 2 = 4"), BinaryOperator::Eq);
     }
 
     #[test]

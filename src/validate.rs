@@ -20,6 +20,25 @@ thread_local! {
     static COPIES: RefCell<Vec<(u64, Option<rusqlite::Connection>)>> = const { RefCell::new(Vec::new()) };
 }
 
+thread_local! {
+    static CONSTANTS: Option<rusqlite::Connection> = rusqlite::Connection::open_in_memory().ok();
+}
+
+/// The value SQLite gives a constant expression (`1 << 63`, `'a' || 'b'`), or None when
+/// it fails (an error such as an overflow is the shard's to report). The caller makes
+/// sure the text reads no column, parameter or function.
+pub fn constant(expr: &str) -> Option<crate::value::Value> {
+    CONSTANTS.with(|conn| {
+        let conn = conn.as_ref()?;
+        let mut st = conn.prepare(&format!("SELECT {expr}")).ok()?;
+        if st.column_count() != 1 {
+            return None;
+        }
+        st.query_row([], |row| row.get_ref(0).map(crate::value::Value::from))
+            .ok()
+    })
+}
+
 /// SQLite's own error for `sql` against the catalog's schema, if SQLite rejects it.
 pub fn sqlite_rejects(catalog: &Catalog, sql: &str) -> Option<Error> {
     let key = catalog.schema_hash;
