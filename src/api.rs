@@ -357,12 +357,14 @@ impl<B: Backend> Database<B> {
         for sub in &subs {
             let r = Box::pin(self.query_with(&sub.sql, &sub.params, None, options)).await?;
             rows_read += r.meta.rows_read;
-            values.push(plan::subquery::Computed {
+            let mut computed = plan::subquery::Computed {
                 range: sub.range.clone(),
-                derived: sub.derived,
-                row: r.rows.into_iter().next(),
+                kind: sub.kind,
+                rows: r.rows,
                 columns: r.columns,
-            });
+            };
+            computed.check()?;
+            values.push(computed);
         }
         let rewritten = plan::subquery::substitute(parsed, params, &values);
         let mut result =

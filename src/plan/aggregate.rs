@@ -885,9 +885,11 @@ pub(crate) fn plan_aggregate(
     a: &Analysis,
     cx: Context<'_>,
 ) -> Result<PlannedAggregate> {
-    if !matches!(select.distinct, None | Some(sqlparser::ast::Distinct::All)) {
-        return Err(refuse("SELECT DISTINCT with aggregates", a));
-    }
+    let distinct = match &select.distinct {
+        None | Some(sqlparser::ast::Distinct::All) => false,
+        Some(sqlparser::ast::Distinct::Distinct) => true,
+        Some(_) => return Err(refuse("SELECT DISTINCT ON", a)),
+    };
     if select.projection.iter().any(|i| {
         !matches!(
             i,
@@ -1016,7 +1018,23 @@ pub(crate) fn plan_aggregate(
         aggs: &aggs,
         params: &mut final_params,
     };
-    let mut final_sql = String::from("SELECT ");
+    // DISTINCT runs in the coordinator over the final rows, as SQLite runs it after
+    // grouping. Ordering by something not in the output would pick one of the rows a
+    // duplicate stands for, in an order the shards decide.
+    let is_output = |(column, expr, _): &(Option<usize>, Option<PostExpr>, _)| {
+        column.is_some() || expr.as_ref().is_some_and(|e| output.contains(e))
+    };
+    if distinct && !order.iter().all(is_output) {
+        return Err(refuse(
+            "SELECT DISTINCT with aggregates ordered by a term that is not an output column",
+            a,
+        ));
+    }
+    let mut final_sql = String::from(if distinct {
+        "SELECT DISTINCT "
+    } else {
+        "SELECT "
+    });
     for (i, e) in output.iter().enumerate() {
         if i > 0 {
             final_sql.push_str(", ");
@@ -1066,7 +1084,14 @@ pub(crate) fn plan_aggregate(
     }
 
     // The shard query: group keys, distinct arguments, partials; FROM … WHERE; GROUP BY.
-    let select_kw_end = parsed.sql[..shape.projection.start].trim_end().len();
+    // The shards group without the outer DISTINCT: it applies to the final rows only.
+    let select_kw_end = if distinct {
+        parsed
+            .offset(select.select_token.0.span.end)
+            .ok_or_else(|| refuse("SELECT DISTINCT whose SELECT keyword cannot be located", a))?
+    } else {
+        parsed.sql[..shape.projection.start].trim_end().len()
+    };
     let from = shape
         .from
         .clone()

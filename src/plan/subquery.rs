@@ -5,21 +5,48 @@
 //! its own merged exactly across shards, and runs the statement with the value in its
 //! place. The two phases are not one snapshot (neither are the shards of a fan-out).
 //!
-//! Only subqueries with exactly one row and one column qualify: an aggregate without
+//! Scalar subqueries qualify with exactly one row and one column: an aggregate without
 //! GROUP BY or LIMIT. Its value has no affinity and no collation in SQLite (an aggregate
 //! is a function), so a literal in its place compares exactly as the subquery did.
+//!
+//! `x [NOT] IN (SELECT y …)` becomes `x [NOT] IN (v1, v2, …)` with the subquery's distinct
+//! values, where the list compares as the subquery did: SQLite compares `x` with a
+//! subquery's `y` under the affinity of both (`sqlite3CompareAffinity`) and a list's
+//! literals under `x`'s alone, so the rewrite is taken only when those agree (see
+//! [`in_list_is_exact`]); the same for collations. At most [`MAX_IN_VALUES`] values.
+//! `[NOT] EXISTS (SELECT …)` becomes `EXISTS (SELECT 1)` or `EXISTS (SELECT 1 WHERE 0)`.
 
+use super::names::Scope;
 use super::splice::{splice, sql_literal, Piece};
 use crate::analyze::object_name;
 use crate::catalog::Catalog;
+use crate::error::{Error, Result};
 use crate::lex::TokenKind;
+use crate::merge::Collation;
 use crate::parse::Parsed;
 use crate::policy::{Policy, TableKind};
-use crate::value::Value;
+use crate::value::{Affinity, Value};
 use sqlparser::ast::{Expr, GroupByExpr, ObjectName, SelectItem, SetExpr, Visit, Visitor};
 use std::ops::{ControlFlow, Range};
 
-/// A scalar subquery d1plus can compute before the statement.
+/// Most distinct values an `IN (SELECT …)` computed first may give (the statement with
+/// them inlined must stay within D1's statement size).
+pub(crate) const MAX_IN_VALUES: usize = 1000;
+
+/// What a subquery computed first stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SubqueryKind {
+    /// A scalar `( SELECT … )`: its one value.
+    Scalar,
+    /// A FROM item: its one row becomes a row of literals.
+    Derived,
+    /// The right side of `IN`: the list of its distinct values.
+    InList,
+    /// The operand of `EXISTS`: whether it has a row.
+    Exists,
+}
+
+/// A subquery d1plus can compute before the statement.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ScalarSubquery {
     /// The subquery's text (without its parentheses), parameters renumbered from `?1`.
@@ -28,12 +55,13 @@ pub(crate) struct ScalarSubquery {
     pub params: Vec<Value>,
     /// The byte range of `( … )` in the statement.
     pub range: Range<usize>,
-    /// A subquery in FROM (its one row becomes a row of literals), not a scalar.
-    pub derived: bool,
+    /// What it stands for.
+    pub kind: SubqueryKind,
 }
 
-/// The uncorrelated one-row scalar subqueries over sharded tables of a SELECT, not nested
-/// in one another, in text order.
+/// The uncorrelated subqueries over sharded tables of a SELECT that can be computed first
+/// (one-row scalars and FROM items, IN lists, EXISTS), not nested in one another, in text
+/// order.
 pub(crate) fn scalar_subqueries(
     parsed: &Parsed,
     params: &[Value],
@@ -43,28 +71,50 @@ pub(crate) fn scalar_subqueries(
     let Ok(sqlparser::ast::Statement::Query(q)) = &parsed.ast else {
         return Vec::new();
     };
-    struct Finder<'p> {
+    struct Finder<'p, 'c> {
         parsed: &'p Parsed,
-        found: Vec<(Range<usize>, bool)>,
+        catalog: &'c Catalog,
+        /// The FROM items of the SELECTs enclosing the expression being visited.
+        scopes: Vec<Scope<'c>>,
+        found: Vec<(Range<usize>, SubqueryKind)>,
     }
-    impl Finder<'_> {
-        fn add(&mut self, q: &sqlparser::ast::Query, derived: bool) {
+    impl Finder<'_, '_> {
+        fn add(&mut self, q: &sqlparser::ast::Query, kind: SubqueryKind) {
             if let Some(r) = parenthesized(self.parsed, q) {
                 if !self
                     .found
                     .iter()
                     .any(|(f, _)| f.start <= r.start && r.end <= f.end)
                 {
-                    self.found.push((r, derived));
+                    self.found.push((r, kind));
                 }
             }
         }
     }
-    impl Visitor for Finder<'_> {
+    impl Visitor for Finder<'_, '_> {
         type Break = ();
+        fn pre_visit_select(&mut self, s: &sqlparser::ast::Select) -> ControlFlow<()> {
+            self.scopes.push(Scope::of(s, self.catalog));
+            ControlFlow::Continue(())
+        }
+        fn post_visit_select(&mut self, _: &sqlparser::ast::Select) -> ControlFlow<()> {
+            self.scopes.pop();
+            ControlFlow::Continue(())
+        }
         fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
-            if let Expr::Subquery(q) = expr {
-                self.add(q, false);
+            match expr {
+                Expr::Subquery(q) => self.add(q, SubqueryKind::Scalar),
+                Expr::Exists { subquery, .. } => self.add(subquery, SubqueryKind::Exists),
+                Expr::InSubquery { expr, subquery, .. } => {
+                    let exact = self
+                        .scopes
+                        .last()
+                        .is_some_and(|outer| in_list_is_exact(outer, expr, subquery, self.catalog));
+                    if exact {
+                        self.add(subquery, SubqueryKind::InList);
+                    }
+                }
+                _ => {}
             }
             ControlFlow::Continue(())
         }
@@ -75,13 +125,15 @@ pub(crate) fn scalar_subqueries(
                 ..
             } = f
             {
-                self.add(subquery, true);
+                self.add(subquery, SubqueryKind::Derived);
             }
             ControlFlow::Continue(())
         }
     }
     let mut finder = Finder {
         parsed,
+        catalog,
+        scopes: Vec::new(),
         found: Vec::new(),
     };
     let _ = q.visit(&mut finder);
@@ -89,32 +141,133 @@ pub(crate) fn scalar_subqueries(
     found.sort_by_key(|(r, _)| r.start);
     found
         .into_iter()
-        .filter_map(|(outer, derived)| {
+        .filter_map(|(outer, kind)| {
             let inner = outer.start + 1..outer.end - 1;
             let text = &parsed.sql[inner.clone()];
             let sub = Parsed::new(text).ok()?;
-            qualifies(&sub, derived, policy, catalog).then_some(())?;
-            let s = splice(parsed, &[Piece::Source(inner)], params);
+            qualifies(&sub, kind, policy, catalog).then_some(())?;
+            let mut s = splice(parsed, &[Piece::Source(inner)], params);
+            let unlimited = matches!(&sub.ast, Ok(sqlparser::ast::Statement::Query(q)) if q.limit_clause.is_none());
+            if kind == SubqueryKind::Exists && unlimited {
+                // Whether it has a row: one is enough.
+                s.sql.push_str(" LIMIT 1");
+            }
             Some(ScalarSubquery {
                 sql: s.sql,
                 params: s.params,
                 range: outer,
-                derived,
+                kind,
             })
         })
         .collect()
 }
 
-/// A computed subquery: its range, and its one row (empty: no row) with column names.
+/// Whether `lhs IN (SELECT y …)` compares as `lhs IN (<y's values as literals>)` does.
+/// SQLite compares with the subquery under `sqlite3CompareAffinity(y, lhs)` and with a
+/// list under `lhs`'s affinity alone; collation: an explicit COLLATE on `y` wins over
+/// `lhs`'s column collation, and `y`'s column collation counts when `lhs` has none.
+fn in_list_is_exact(
+    outer: &Scope<'_>,
+    lhs: &Expr,
+    subquery: &sqlparser::ast::Query,
+    catalog: &Catalog,
+) -> bool {
+    let SetExpr::Select(sel) = subquery.body.as_ref() else {
+        return false;
+    };
+    let inner = Scope::of(sel, catalog);
+    let y = match sel.projection.as_slice() {
+        [SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. }] => Some(e.clone()),
+        // `SELECT *` of one table with one column.
+        [SelectItem::Wildcard(_)] => match sel.from.as_slice() {
+            [sqlparser::ast::TableWithJoins {
+                relation: sqlparser::ast::TableFactor::Table { name, .. },
+                joins,
+            }] if joins.is_empty() => catalog
+                .get(&object_name(name))
+                .filter(|t| t.columns.len() == 1)
+                .map(|t| Expr::Identifier(sqlparser::ast::Ident::new(t.columns[0].name.clone()))),
+            _ => None,
+        },
+        _ => None,
+    };
+    let Some(y) = y else {
+        return false;
+    };
+    let numeric = |a: Option<Affinity>| {
+        matches!(
+            a,
+            Some(Affinity::Integer | Affinity::Real | Affinity::Numeric)
+        )
+    };
+    let (lhs_affinity, y_affinity) = (outer.affinity(lhs), inner.affinity(&y));
+    // A literal on the left without affinity: `y`'s affinity changes it only when it is
+    // text meeting a numeric `y` (or a number meeting a TEXT `y`).
+    let literal = match lhs {
+        Expr::Value(v) => Some(&v.value),
+        _ => None,
+    };
+    let affinity_agrees = match lhs_affinity {
+        Some(Affinity::Integer | Affinity::Real | Affinity::Numeric) => true,
+        Some(Affinity::Text | Affinity::Blob) => !numeric(y_affinity),
+        None => match (literal, y_affinity) {
+            (_, None | Some(Affinity::Blob)) => true,
+            (Some(sqlparser::ast::Value::Null), _) => true,
+            (Some(sqlparser::ast::Value::Number(..)), a) => numeric(a),
+            (Some(sqlparser::ast::Value::SingleQuotedString(_)), a) => a == Some(Affinity::Text),
+            _ => false,
+        },
+    };
+    let explicit = |e: &Expr| {
+        let mut e = e;
+        loop {
+            match e {
+                Expr::Nested(inner) => e = inner,
+                Expr::Collate { .. } => return true,
+                _ => return false,
+            }
+        }
+    };
+    let lhs_has_collation = explicit(lhs) || outer.column(lhs).is_some();
+    let collation_agrees =
+        !explicit(&y) && (lhs_has_collation || inner.declared_collation(&y) == Collation::Binary);
+    affinity_agrees && collation_agrees
+}
+
+/// A computed subquery: its range, what it stands for, its rows and column names.
 pub(crate) struct Computed {
     /// The byte range of `( … )` in the statement.
     pub range: Range<usize>,
-    /// Whether it sits in FROM.
-    pub derived: bool,
+    /// What it stands for.
+    pub kind: SubqueryKind,
     /// Its result's column names.
     pub columns: Vec<String>,
-    /// Its row, if any.
-    pub row: Option<Vec<Value>>,
+    /// Its rows (at most one for a scalar or FROM item; one for EXISTS when it has any).
+    pub rows: Vec<Vec<Value>>,
+}
+
+impl Computed {
+    /// Checks what the statement can hold: one row for a scalar, at most
+    /// [`MAX_IN_VALUES`] distinct values for an IN list.
+    pub(crate) fn check(&mut self) -> Result<()> {
+        if self.kind == SubqueryKind::InList {
+            let mut seen = Vec::new();
+            for row in self.rows.drain(..) {
+                let v = row.into_iter().next().unwrap_or(Value::Null);
+                if !seen.contains(&v) {
+                    seen.push(v);
+                }
+                if seen.len() > MAX_IN_VALUES {
+                    return Err(Error::unsupported(
+                        format!("an IN subquery over sharded tables gives more than {MAX_IN_VALUES} distinct values, which d1plus computes first and writes into the statement"),
+                        "join the tables on the shard key instead, or pin the query to one shard with the key",
+                    ));
+                }
+            }
+            self.rows = seen.into_iter().map(|v| vec![v]).collect();
+        }
+        Ok(())
+    }
 }
 
 /// The statement with each subquery replaced by its value (a scalar) or by a SELECT of
@@ -128,30 +281,36 @@ pub(crate) fn substitute(
     let mut cursor = 0;
     for c in subs {
         pieces.push(Piece::Source(cursor..c.range.start));
-        let text = if c.derived {
-            let items: Vec<String> = c
-                .columns
-                .iter()
-                .enumerate()
-                .map(|(i, name)| {
-                    let v = c
-                        .row
-                        .as_ref()
-                        .and_then(|r| r.get(i))
-                        .unwrap_or(&Value::Null);
-                    format!("{} AS {}", sql_literal(v), crate::lex::quote_ident(name))
-                })
-                .collect();
-            // No row: the same columns, no rows.
-            let filter = if c.row.is_some() { "" } else { " WHERE 0" };
-            format!("(SELECT {}{filter})", items.join(", "))
-        } else {
-            let v = c
-                .row
-                .as_ref()
-                .and_then(|r| r.first())
-                .unwrap_or(&Value::Null);
-            format!("({})", sql_literal(v))
+        let row = c.rows.first();
+        let text = match c.kind {
+            SubqueryKind::Derived => {
+                let items: Vec<String> = c
+                    .columns
+                    .iter()
+                    .enumerate()
+                    .map(|(i, name)| {
+                        let v = row.and_then(|r| r.get(i)).unwrap_or(&Value::Null);
+                        format!("{} AS {}", sql_literal(v), crate::lex::quote_ident(name))
+                    })
+                    .collect();
+                // No row: the same columns, no rows.
+                let filter = if row.is_some() { "" } else { " WHERE 0" };
+                format!("(SELECT {}{filter})", items.join(", "))
+            }
+            SubqueryKind::Scalar => {
+                let v = row.and_then(|r| r.first()).unwrap_or(&Value::Null);
+                format!("({})", sql_literal(v))
+            }
+            SubqueryKind::InList => {
+                let values: Vec<String> = c
+                    .rows
+                    .iter()
+                    .map(|r| sql_literal(r.first().unwrap_or(&Value::Null)))
+                    .collect();
+                format!("({})", values.join(", "))
+            }
+            SubqueryKind::Exists if row.is_some() => "(SELECT 1)".to_string(),
+            SubqueryKind::Exists => "(SELECT 1 WHERE 0)".to_string(),
         };
         pieces.push(Piece::Owned(text));
         cursor = c.range.end;
@@ -256,12 +415,18 @@ fn parenthesized(parsed: &Parsed, q: &sqlparser::ast::Query) -> Option<Range<usi
     Some(toks[open].start..toks[close].end)
 }
 
-/// One row, one column, reads a sharded table, and names nothing outside itself.
-fn qualifies(sub: &Parsed, derived: bool, policy: &Policy, catalog: &Catalog) -> bool {
+/// Reads a sharded table, names nothing outside itself, and gives what its place needs
+/// (one plain row for a scalar or FROM item).
+fn qualifies(sub: &Parsed, kind: SubqueryKind, policy: &Policy, catalog: &Catalog) -> bool {
     let Ok(sqlparser::ast::Statement::Query(q)) = &sub.ast else {
         return false;
     };
-    if !one_plain_row(q, derived) {
+    let shape = match kind {
+        SubqueryKind::Scalar => one_plain_row(q, false),
+        SubqueryKind::Derived => one_plain_row(q, true),
+        SubqueryKind::InList | SubqueryKind::Exists => true,
+    };
+    if !shape {
         return false;
     }
     // Every table and alias the subquery names, at any depth, and their columns.

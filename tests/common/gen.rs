@@ -135,7 +135,12 @@ const AGGS: [&str; 14] = [
     "min(tag)",
     "avg(DISTINCT tag)",
 ];
-const PREDICATES: [&str; 8] = [
+const PREDICATES: [&str; 12] = [
+    // Uncorrelated subqueries over the sharded table, computed first.
+    "tag IN (SELECT tag FROM items WHERE qty > 2)",
+    "id NOT IN (SELECT id FROM items WHERE price > 5)",
+    "EXISTS (SELECT 1 FROM items WHERE price > 100)",
+    "qty IN (SELECT qty FROM items WHERE tag = 'a')",
     "price > 10",
     "qty IS NULL",
     "tag IN ('a', 'b')",
@@ -191,6 +196,8 @@ impl GenQuery {
             for _ in 0..1 + rng.below(3) {
                 q.items.push(rng.pick(sc.aggs).to_string());
             }
+            // DISTINCT over the groups' rows, ordered by output columns only.
+            q.distinct = rng.chance(10);
             if !q.group.is_empty() && rng.chance(30) {
                 q.having = Some(format!("{} > {}", rng.pick(&sc.aggs[..3]), rng.below(20)));
             }
