@@ -33,8 +33,8 @@ SELECT pr.handle FROM likes l JOIN profiles pr ON pr.id = l.likerId WHERE l.auth
 -- params: [1]
 -- ordered
 SELECT authorId, postId FROM likes WHERE likerId = ? ORDER BY authorId, postId;
--- A subquery over posts not tied to the outer row's author cannot be answered per shard.
--- expect: D1PLUS_CROSS_SHARD
+-- A subquery over posts not tied to the outer row's author cannot be answered per shard:
+-- it runs first, merged across shards (two phases).
 SELECT p.id FROM posts p WHERE p.createdAt > (SELECT avg(createdAt) FROM posts);
 -- params: [2, 1, 3]
 INSERT INTO likes VALUES (?, ?, ?);

@@ -341,6 +341,30 @@ impl<B: Backend> Database<B> {
         let catalog = self.catalog();
         let prepared = self.prepare(sql, &catalog)?;
         let parsed = &prepared.parsed;
+        // INSERT … SELECT: read, then write (see `plan::insert_two_phase`).
+        if let (Some(split), None) = (plan::insert_two_phase::split(parsed, params), hint) {
+            let read =
+                Box::pin(self.query_with(&split.select.sql, &split.select.params, None, options))
+                    .await?;
+            let writes = split.writes(&read.rows)?;
+            let mut result = QueryResult::default();
+            result.meta.rows_read = read.meta.rows_read;
+            result.meta.duration = read.meta.duration;
+            for r in self.batch(&writes).await? {
+                let m = r.meta;
+                result.meta.changes += m.changes;
+                result.meta.rows_read += m.rows_read;
+                result.meta.rows_written += m.rows_written;
+                result.meta.changed_db |= m.changed_db;
+                result.meta.last_row_id = m.last_row_id;
+                result.meta.duration += m.duration;
+                result.meta.size_after = result.meta.size_after.max(m.size_after);
+                result.meta.shards.extend(m.shards);
+            }
+            result.meta.shards.sort_unstable();
+            result.meta.shards.dedup();
+            return Ok(Some(result));
+        }
         // CTEs are read like the subqueries they are (see `plan::cte`).
         if let Some(inlined) = plan::cte::inline_ctes(parsed, params) {
             let mut result =

@@ -220,11 +220,13 @@ fn default_policy(records: &[Record], shards: usize) -> Result<Policy, Error> {
             name: name.clone(),
             key_column: col.clone(),
         });
-        sharding.reference = tables[1..]
-            .iter()
-            .map(|(n, _)| n.clone())
-            .filter(|n| !n.eq_ignore_ascii_case(name))
-            .collect();
+        // Files drop and recreate tables: each name once.
+        for (n, _) in &tables[1..] {
+            let listed = |m: &String| m.eq_ignore_ascii_case(n);
+            if !n.eq_ignore_ascii_case(name) && !sharding.reference.iter().any(listed) {
+                sharding.reference.push(n.clone());
+            }
+        }
     }
     let json = serde_json::json!({
         "name": "slt",

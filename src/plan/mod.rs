@@ -6,6 +6,7 @@ pub(crate) mod cte;
 pub(crate) mod fanout;
 mod insert_select;
 mod insert_split;
+pub(crate) mod insert_two_phase;
 mod names;
 mod route;
 mod rowid_ranges;

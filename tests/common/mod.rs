@@ -156,25 +156,25 @@ impl Harness {
     /// oracle, unless d1plus refuses it with a proxy error (then the statement must not
     /// have changed anything; callers check invariants).
     pub fn run(&self, sql: &str, params: &[Value], hint: Option<&ShardHint>) -> Outcome {
-        // A refusal happens at planning time, before anything runs: then nothing runs on
-        // the oracle either, and every shard count must refuse alike.
-        let refusals: Vec<Error> = self
+        // d1plus runs first on every shard count: a refusal (at planning, or before a
+        // two-phase statement writes) changes nothing, so the oracle must not run then,
+        // and every shard count must refuse alike.
+        let outcomes: Vec<_> = self
             .shards
             .iter()
-            .filter_map(|s| s.db.plan(sql, params, hint).err())
+            .map(|s| block_on(s.db.query(sql, params, hint)))
             .collect();
-        if let Some(e) = refusals.first() {
-            assert_eq!(
-                refusals.len(),
-                self.shards.len(),
+        let refused = |r: &Result<d1plus::execute::QueryResult, Error>| matches!(r, Err(e) if !matches!(e, Error::Backend { .. }));
+        if let Some(Err(e)) = outcomes.iter().find(|r| refused(r)) {
+            assert!(
+                outcomes.iter().all(refused),
                 "refused on some shard counts only: {sql}: {e}"
             );
             return Outcome::Refused(e.clone());
         }
         let oracle = sqlite_query(&self.oracle, sql, params);
-        let mut first_refusal = None;
-        for s in &self.shards {
-            match block_on(s.db.query(sql, params, hint)) {
+        for (s, outcome) in self.shards.iter().zip(outcomes) {
+            match outcome {
                 Ok(r) => {
                     let (cols, rows) = oracle.as_ref().unwrap_or_else(|e| {
                         panic!(
@@ -196,7 +196,7 @@ impl Harness {
                         s.n
                     );
                 }
-                Err(e @ Error::Backend { .. }) => {
+                Err(e) => {
                     let err = oracle.as_ref().err().unwrap_or_else(|| {
                         panic!(
                             "{} shards: d1plus failed ({e}) but SQLite succeeded: {sql} {params:?}",
@@ -210,15 +210,11 @@ impl Harness {
                         s.n
                     );
                 }
-                Err(e) => {
-                    first_refusal.get_or_insert(e);
-                }
             }
         }
-        match (first_refusal, oracle) {
-            (Some(e), _) => Outcome::Refused(e),
-            (None, Ok((_, rows))) => Outcome::Ok(rows),
-            (None, Err(_)) => Outcome::Ok(Vec::new()),
+        match oracle {
+            Ok((_, rows)) => Outcome::Ok(rows),
+            Err(_) => Outcome::Ok(Vec::new()),
         }
     }
 
