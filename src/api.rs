@@ -300,7 +300,7 @@ impl<B: Backend> Database<B> {
             Err(e) if matches!(e.code(), ErrorCode::CrossShard | ErrorCode::Unsupported) => {
                 // SQL that SQLite itself rejects gets SQLite's error, not a refusal.
                 if let Some(rejected) = crate::validate::sqlite_rejects(&self.catalog(), sql) {
-                    return Err(rejected);
+                    return Err(self.rejected(rejected));
                 }
                 return match Box::pin(self.subqueries_first(sql, params, hint, options)).await? {
                     Some(result) => Ok(result),
@@ -316,7 +316,7 @@ impl<B: Backend> Database<B> {
             plan::Combine::Rows(_) | plan::Combine::Aggregate { .. } | plan::Combine::Concat
         ) {
             if let Some(rejected) = crate::validate::sqlite_rejects(&self.catalog(), sql) {
-                return Err(rejected);
+                return Err(self.rejected(rejected));
             }
         }
         let changes_schema = plan.changes_schema;
@@ -325,6 +325,14 @@ impl<B: Backend> Database<B> {
             self.reload_catalog().await?;
         }
         result
+    }
+
+    /// SQLite's verdict on a statement, in the words this backend's shards would use.
+    fn rejected(&self, r: crate::validate::Rejection) -> Error {
+        Error::Backend {
+            shard: None,
+            message: self.backend.prepare_error(&r.message, r.offset),
+        }
     }
 
     /// A read refused because of its CTEs or a scalar subquery over sharded tables: runs it
@@ -500,13 +508,14 @@ impl<B: Backend> Database<B> {
         let mut count = 0;
         let mut duration = 0.0;
         for (i, st) in lex::split_statements(script).into_iter().enumerate() {
+            let line = script[..st.range.start].matches('\n').count() + 1;
             let sql = &script[st.range];
             match self.query(sql, &[], None).await {
                 Ok(r) => {
                     count += 1;
                     duration += r.meta.duration;
                 }
-                Err(e) => return Err(exec_error(e, i + 1, sql)),
+                Err(e) => return Err(exec_error(e, i + 1, line, sql)),
             }
         }
         Ok(ExecResult { count, duration })
@@ -556,7 +565,10 @@ fn check_shard_count(policy: &Policy, backend: &dyn Backend) -> Result<()> {
     Ok(())
 }
 
-fn exec_error(e: Error, index: usize, sql: &str) -> Error {
+/// An error of `exec()`'s statement `index`, starting on `line` of the script. SQLite's
+/// errors read as D1 writes them (`Error in line 1: <statement>: <message>`; D1 runs one
+/// statement per line).
+fn exec_error(e: Error, index: usize, line: usize, sql: &str) -> Error {
     let short: String = sql.chars().take(200).collect();
     match e {
         Error::Proxy {
@@ -570,7 +582,7 @@ fn exec_error(e: Error, index: usize, sql: &str) -> Error {
         },
         Error::Backend { shard, message } => Error::Backend {
             shard,
-            message: format!("{message} [in statement {index}: {short}]"),
+            message: format!("Error in line {line}: {sql}: {message}"),
         },
     }
 }

@@ -74,12 +74,17 @@ struct ErrorOut {
 
 impl From<&Error> for ErrorOut {
     fn from(e: &Error) -> Self {
-        ErrorOut {
-            message: e.to_string(),
-            code: e.code().as_str(),
-            shard: match e {
-                Error::Backend { shard, .. } => *shard,
-                Error::Proxy { .. } => None,
+        match e {
+            // D1's own text, as a raw binding gives it; the shard is a field of its own.
+            Error::Backend { shard, message } => ErrorOut {
+                message: format!("D1_ERROR: {message}"),
+                code: e.code().as_str(),
+                shard: *shard,
+            },
+            Error::Proxy { .. } => ErrorOut {
+                message: e.to_string(),
+                code: e.code().as_str(),
+                shard: None,
             },
         }
     }

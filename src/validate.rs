@@ -10,7 +10,7 @@
 //! SQLite's verdict.
 
 use crate::catalog::{Catalog, ObjectKind};
-use crate::error::{sqlite_message, Error};
+use crate::error::sqlite_message;
 use std::cell::RefCell;
 
 /// Schema copies kept per thread.
@@ -39,8 +39,17 @@ pub fn constant(expr: &str) -> Option<crate::value::Value> {
     })
 }
 
+/// Why SQLite cannot prepare a statement: its message, and the byte offset it names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// SQLite's text (`near "SELEKT": syntax error`).
+    pub message: String,
+    /// Where in the statement, when SQLite says.
+    pub offset: Option<usize>,
+}
+
 /// SQLite's own error for `sql` against the catalog's schema, if SQLite rejects it.
-pub fn sqlite_rejects(catalog: &Catalog, sql: &str) -> Option<Error> {
+pub fn sqlite_rejects(catalog: &Catalog, sql: &str) -> Option<Rejection> {
     let key = catalog.schema_hash;
     COPIES.with(|copies| {
         let mut copies = copies.try_borrow_mut().ok()?;
@@ -55,18 +64,18 @@ pub fn sqlite_rejects(catalog: &Catalog, sql: &str) -> Option<Error> {
             }
         };
         let conn = copies[at].1.as_ref()?;
-        let message = match conn.prepare_cached(sql) {
+        let (message, offset) = match conn.prepare_cached(sql) {
             Ok(_) => return None,
-            Err(e) => sqlite_message(e),
+            Err(rusqlite::Error::SqlInputError { msg, offset, .. }) => {
+                (msg, usize::try_from(offset).ok())
+            }
+            Err(e) => (sqlite_message(e), None),
         };
         let lacks = ["no such function", "no such module", "unknown function"];
         if lacks.iter().any(|l| message.starts_with(l)) {
             return None;
         }
-        Some(Error::Backend {
-            shard: None,
-            message,
-        })
+        Some(Rejection { message, offset })
     })
 }
 
@@ -122,13 +131,19 @@ mod tests {
         assert!(sqlite_rejects(&c, "SELECT a FROM v").is_none());
         let e = sqlite_rejects(&c, "SELECT a FROM t ORDER BY 2").unwrap();
         assert_eq!(
-            e.to_string(),
-            "D1_ERROR: 1st ORDER BY term out of range - should be between 1 and 1"
+            e.message,
+            "1st ORDER BY term out of range - should be between 1 and 1"
         );
         let e = sqlite_rejects(&c, "SELECT group_concat(DISTINCT a, ':') FROM t").unwrap();
         assert!(e
-            .to_string()
+            .message
             .contains("DISTINCT aggregates must have exactly one argument"));
+        // The offset SQLite names, for backends that report it (D1 does).
+        let e = sqlite_rejects(&c, "SELEKT a FROM t").unwrap();
+        assert_eq!(e.message, "near \"SELEKT\": syntax error");
+        assert_eq!(e.offset, Some(0));
+        let e = sqlite_rejects(&c, "SELECT a FROM t WHERE a = = 1").unwrap();
+        assert_eq!(e.offset, Some(26));
         // What the embedded SQLite may lack is not its verdict.
         assert!(sqlite_rejects(&c, "SELECT not_a_function(a) FROM t").is_none());
     }

@@ -144,7 +144,7 @@ fn exec_stops_at_the_first_error_and_names_it() {
     assert!(!o.status.success());
     let out = text(&o);
     assert!(
-        out.contains("statement 3") && out.contains("no such table: nope"),
+        out.contains("Error in line 3: INSERT INTO nope VALUES (1): no such table: nope"),
         "{out}"
     );
     let o = d1plus(

@@ -11,7 +11,7 @@ export const SHARDS = ["SHARD_0", "SHARD_1", "SHARD_2", "SHARD_3"];
 // the shard each text key's rows must be on.
 export const SHARD_OF = { acme: 2, "tenant-1": 3, "日本語": 1, "ümlaut": 2 };
 
-export async function start(scriptPath, bindings = {}) {
+export async function start(scriptPath, bindings = {}, moreDatabases = []) {
   const mf = new Miniflare({
     modules: true,
     scriptPath,
@@ -21,7 +21,7 @@ export async function start(scriptPath, bindings = {}) {
       { type: "CompiledWasm", include: ["**/*.wasm"] },
     ],
     compatibilityDate: "2026-04-01",
-    d1Databases: SHARDS,
+    d1Databases: [...SHARDS, ...moreDatabases],
     bindings,
     cf: false,
   });

@@ -215,6 +215,101 @@ async function surfaceScenario(db, env) {
   return seen;
 }
 
+// The same D1 calls on a raw local D1 binding and on d1plus over 1 and 4 shards: what D1
+// itself answers is the expectation (e2e/tests/differential.test.mjs compares them).
+const DIFF_POLICY = (n) => ({
+  name: `diff${n}`,
+  capacity: { mode: "manual", targetShardCount: n },
+  sharding: { tables: [{ name: "diff", keyColumn: "tenantId" }], reference: ["kinds"] },
+});
+
+async function d1Calls(db) {
+  const seen = [];
+  // What must agree: results, success, and meta's changes and changed_db (last_row_id
+  // where the row's id is given: d1plus generates ids from per-shard ranges otherwise).
+  const result = (r, withRowId) => ({
+    results: r.results,
+    success: r.success,
+    changes: r.meta.changes,
+    changed_db: r.meta.changed_db,
+    ...(withRowId ? { last_row_id: r.meta.last_row_id } : {}),
+  });
+  const note = async (label, f) => {
+    try {
+      seen.push([label, await f()]);
+    } catch (e) {
+      seen.push([label, { error: e.message, isError: e instanceof Error }]);
+    }
+  };
+  await note("exec", async () => (await db.exec(
+    "CREATE TABLE diff (tenantId TEXT NOT NULL, id INTEGER NOT NULL, v, PRIMARY KEY (tenantId, id));\nCREATE TABLE kinds (k INTEGER PRIMARY KEY, name TEXT)",
+  )).count);
+  const insert = db.prepare("INSERT INTO diff VALUES (?, ?, ?), (?, ?, ?), (?, ?, ?), (?, ?, ?), (?, ?, ?)");
+  await note("insert several tenants", async () => result(await insert.bind(
+    "acme", 1, 10, "tenant-1", 2, 2.5, "日本語", 3, "text", "ümlaut", 4, new Uint8Array([0, 255]), "acme", 5, null,
+  ).run()));
+  await note("insert one, id given", async () => result(await db.prepare("INSERT INTO kinds VALUES (?, ?)").bind(7, "seven").run(), true));
+  await note("insert reference rows", async () => result(await db.prepare("INSERT INTO kinds (k, name) VALUES (8, 'eight'), (9, NULL)").run(), true));
+  await note("insert booleans", async () => result(await db.prepare("INSERT INTO diff VALUES (?, ?, ?)").bind("acme", 6, true).run()));
+  const byTenant = db.prepare("SELECT id, v FROM diff WHERE tenantId = ? ORDER BY id");
+  await note("all", async () => result(await byTenant.bind("acme").all()));
+  await note("first", () => byTenant.bind("acme").first());
+  await note("first column", () => byTenant.bind("acme").first("v"));
+  await note("first no row", () => byTenant.bind("nobody").first());
+  await note("first missing column", () => byTenant.bind("acme").first("nope"));
+  await note("raw", () => byTenant.bind("acme").raw());
+  await note("raw with names", () => byTenant.bind("acme").raw({ columnNames: true }));
+  await note("raw no rows with names", () => byTenant.bind("nobody").raw({ columnNames: true }));
+  await note("run a select", async () => result(await byTenant.bind("acme").run()));
+  await note("types", () => db.prepare("SELECT id, v, typeof(v) AS t FROM diff ORDER BY id").all().then((r) => r.results));
+  await note("fan-out order and page", async () => result(await db.prepare("SELECT tenantId, id FROM diff ORDER BY id DESC LIMIT 3 OFFSET 1").all()));
+  await note("fan-out aggregate", async () => result(await db.prepare(
+    "SELECT count(*) AS n, sum(id) AS s, avg(id) AS a, min(tenantId) AS lo, max(id) AS hi, group_concat(DISTINCT typeof(v)) IS NOT NULL AS g FROM diff",
+  ).all()));
+  await note("fan-out group", async () => result(await db.prepare(
+    "SELECT k.name, count(*) AS n, sum(d.id) AS s FROM diff d JOIN kinds k ON k.k = d.id + 6 GROUP BY k.name ORDER BY k.name",
+  ).all()));
+  await note("join reference", async () => result(await db.prepare(
+    "SELECT d.id, k.name FROM diff d JOIN kinds k ON k.k = d.id + 6 WHERE d.tenantId = ? ORDER BY d.id",
+  ).bind("acme").all()));
+  await note("update", async () => result(await db.prepare("UPDATE diff SET v = v + 1 WHERE tenantId = ? AND id = ?").bind("acme", 1).run()));
+  await note("delete", async () => result(await db.prepare("DELETE FROM diff WHERE tenantId = ?").bind("ümlaut").run()));
+  await note("update no row", async () => result(await db.prepare("UPDATE diff SET v = 0 WHERE tenantId = ? AND id = ?").bind("nobody", 1).run()));
+  await note("batch", async () => (await db.batch([
+    db.prepare("INSERT INTO diff VALUES (?, ?, ?)").bind("tenant-1", 20, "b"),
+    db.prepare("SELECT count(*) AS n FROM diff WHERE tenantId = ?").bind("tenant-1"),
+    db.prepare("UPDATE kinds SET name = upper(name) WHERE k = 7"),
+  ])).map((r) => result(r)));
+  await note("batch that fails rolls back", async () => {
+    try {
+      await db.batch([
+        db.prepare("INSERT INTO diff VALUES ('tenant-1', 30, 'kept?')"),
+        db.prepare("INSERT INTO diff VALUES ('tenant-1', 2, 'duplicate')"),
+      ]);
+      return "no error";
+    } catch (e) {
+      return { error: e.message, after: await db.prepare("SELECT count(*) AS n FROM diff WHERE id = 30").first("n") };
+    }
+  });
+  await note("syntax error", () => db.prepare("SELEKT * FROM diff").all());
+  await note("no such table", () => db.prepare("SELECT * FROM nope").all());
+  await note("no such column", () => db.prepare("SELECT nope FROM diff WHERE tenantId = 'acme'").all());
+  await note("constraint", () => db.prepare("INSERT INTO kinds VALUES (7, 'again')").run());
+  await note("datatype mismatch", () => db.prepare("INSERT INTO kinds VALUES ('x', 'y')").run());
+  await note("exec error", () => db.exec("INSERT INTO kinds VALUES (7, 'again')"));
+  await note("final rows", () => db.prepare("SELECT * FROM diff ORDER BY tenantId, id").raw());
+  await note("final reference", () => db.prepare("SELECT * FROM kinds ORDER BY k").raw());
+  return seen;
+}
+
+async function differentialScenario(_db, env) {
+  return {
+    raw: await d1Calls(env.RAW),
+    one: await d1Calls(D1Database.fromEnv(env, DIFF_POLICY(1), "ONE_")),
+    four: await d1Calls(D1Database.fromEnv(env, DIFF_POLICY(4), "FOUR_")),
+  };
+}
+
 // Eight fake D1 bindings that answer after a delay and count calls in flight: a fan-out
 // over them may hold at most 6 at once (a Worker's limit on simultaneous connections).
 async function concurrencyScenario() {
@@ -282,7 +377,7 @@ export default {
     const scenario = { "/drizzle": drizzleScenario, "/kysely": kyselyScenario, "/prisma": prismaScenario,
       "/concurrency": concurrencyScenario,
       "/moves-before": movesBefore,
-      "/moves-after": movesAfter, "/surface": surfaceScenario }[
+      "/moves-after": movesAfter, "/surface": surfaceScenario, "/differential": differentialScenario }[
       new URL(request.url).pathname
     ];
     if (!scenario) return new Response("no such scenario", { status: 404 });

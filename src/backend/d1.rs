@@ -174,6 +174,14 @@ impl Backend for D1Backend {
         true
     }
 
+    /// D1's form: `near "SELEKT": syntax error at offset 0: SQLITE_ERROR`.
+    fn prepare_error(&self, message: &str, offset: Option<usize>) -> String {
+        match offset {
+            Some(o) => format!("{message} at offset {o}: SQLITE_ERROR"),
+            None => format!("{message}: SQLITE_ERROR"),
+        }
+    }
+
     fn run(
         &self,
         batches: Vec<ShardBatch>,

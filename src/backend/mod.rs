@@ -88,6 +88,14 @@ pub trait Backend {
     fn batch_rows_by_name(&self) -> bool {
         false
     }
+
+    /// The text this backend's shards give for a statement SQLite cannot prepare
+    /// (`message`, at byte `offset` when SQLite names one), for errors d1plus finds by
+    /// preparing the statement itself: SQLite's text as it is.
+    fn prepare_error(&self, message: &str, offset: Option<usize>) -> String {
+        let _ = offset;
+        message.to_owned()
+    }
 }
 
 /// A borrowed backend is a backend: handles made with `Database::attach` may share one.
@@ -105,5 +113,9 @@ impl<T: Backend + ?Sized> Backend for &T {
 
     fn batch_rows_by_name(&self) -> bool {
         (**self).batch_rows_by_name()
+    }
+
+    fn prepare_error(&self, message: &str, offset: Option<usize>) -> String {
+        (**self).prepare_error(message, offset)
     }
 }

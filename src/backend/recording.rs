@@ -72,6 +72,14 @@ impl<B: Backend> Backend for RecordingBackend<B> {
         self.transcript.borrow_mut().extend(batches.iter().cloned());
         self.inner.run(batches)
     }
+
+    fn batch_rows_by_name(&self) -> bool {
+        self.inner.batch_rows_by_name()
+    }
+
+    fn prepare_error(&self, message: &str, offset: Option<usize>) -> String {
+        self.inner.prepare_error(message, offset)
+    }
 }
 
 /// A backend with no database: every statement succeeds with no columns, no rows and
