@@ -786,44 +786,34 @@ fn fn_argc(f: &sqlparser::ast::Function) -> usize {
     }
 }
 
-/// sqlparser's precedence differs from SQLite's for `||`, comparison chains and the bit
-/// operators; a tree where that could matter is refused rather than evaluated wrongly.
+/// sqlparser's precedence differs from SQLite's for comparison chains (`1 = 2 < 3`: SQLite
+/// binds `<` tighter than `=`); such a tree over merged groups is refused rather than
+/// evaluated wrongly. (`||` and the bit operators read with SQLite's precedence: see
+/// `parse::D1Dialect`.)
 fn check_precedence(op: BinOp, left: &Expr, right: &Expr, a: &Analysis) -> Result<()> {
-    let class = |e: &Expr| match e {
-        Expr::BinaryOp { op, .. } => Some(match op {
-            BinaryOperator::StringConcat => 0,
-            BinaryOperator::Eq
-            | BinaryOperator::NotEq
-            | BinaryOperator::Lt
-            | BinaryOperator::LtEq
-            | BinaryOperator::Gt
-            | BinaryOperator::GtEq => 1,
-            BinaryOperator::And | BinaryOperator::Or => 2,
-            _ => 3,
-        }),
-        _ => None,
-    };
-    let me = match op {
-        BinOp::Concat => 0,
-        BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => 1,
-        BinOp::And | BinOp::Or => 2,
-        _ => 3,
-    };
-    for child in [left, right] {
-        if let Some(c) = class(child) {
-            let hazard = match me {
-                0 => c != 0,
-                1 => c == 1 || c == 0,
-                3 => c == 0,
-                _ => false,
-            };
-            if hazard {
-                return Err(refuse(
-                    "an expression mixing `||` or comparison operators without parentheses",
-                    a,
-                ));
+    let comparison = |e: &Expr| {
+        matches!(
+            e,
+            Expr::BinaryOp {
+                op: BinaryOperator::Eq
+                    | BinaryOperator::NotEq
+                    | BinaryOperator::Lt
+                    | BinaryOperator::LtEq
+                    | BinaryOperator::Gt
+                    | BinaryOperator::GtEq,
+                ..
             }
-        }
+        )
+    };
+    let me_comparison = matches!(
+        op,
+        BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge
+    );
+    if me_comparison && (comparison(left) || comparison(right)) {
+        return Err(refuse(
+            "an expression chaining comparison operators without parentheses",
+            a,
+        ));
     }
     Ok(())
 }
