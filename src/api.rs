@@ -309,22 +309,31 @@ impl<B: Backend> Database<B> {
             }
             Err(e) => return Err(e),
         };
-        // A read merged across shards answers from rewritten SQL: SQLite must accept the
-        // original first (a rewrite could hide its error).
-        if matches!(
-            plan.combine,
-            plan::Combine::Rows(_) | plan::Combine::Aggregate { .. } | plan::Combine::Concat
-        ) {
-            if let Some(rejected) = crate::validate::sqlite_rejects(&self.catalog(), sql) {
-                return Err(self.rejected(rejected));
-            }
-        }
+        self.validate_before_running(sql, &plan, false)?;
         let changes_schema = plan.changes_schema;
         let result = execute::execute(plan, &self.backend, &self.budget).await;
         if changes_schema {
             self.reload_catalog().await?;
         }
         result
+    }
+
+    /// A read merged across shards answers from rewritten SQL, and a write to several
+    /// shards could half-apply: SQLite must accept the original first (see `validate`).
+    /// `in_spread_batch`: the statement is part of a `batch()` that runs on several
+    /// shards (one shard's failure would leave the others committed).
+    fn validate_before_running(&self, sql: &str, plan: &Plan, in_spread_batch: bool) -> Result<()> {
+        let merged_read = matches!(
+            plan.combine,
+            plan::Combine::Rows(_) | plan::Combine::Aggregate { .. } | plan::Combine::Concat
+        );
+        let spread_write = (plan.batches.len() > 1 || in_spread_batch) && !plan.changes_schema;
+        if merged_read || spread_write {
+            if let Some(rejected) = crate::validate::sqlite_rejects_cached(&self.catalog(), sql) {
+                return Err(self.rejected(rejected));
+            }
+        }
+        Ok(())
     }
 
     /// SQLite's verdict on a statement, in the words this backend's shards would use.
@@ -419,6 +428,17 @@ impl<B: Backend> Database<B> {
         }
         if statements.len() > 1 && self.backend.batch_rows_by_name() {
             check_positional_merges(&plans)?;
+        }
+        let first_shard = plans
+            .first()
+            .and_then(|p| p.batches.first())
+            .map(|b| b.shard);
+        let spread = plans
+            .iter()
+            .flat_map(|p| &p.batches)
+            .any(|b| Some(b.shard) != first_shard);
+        for (s, p) in statements.iter().zip(&plans) {
+            self.validate_before_running(&s.sql, p, spread)?;
         }
         // One backend batch per shard, statements in the caller's order.
         let mut merged: Vec<ShardBatch> = Vec::new();

@@ -3,6 +3,12 @@
 //! SQLite's own error, word for word, instead of a refusal or of an answer from a rewrite
 //! (`ORDER BY 2` over one column, an aggregate in the ORDER BY of a plain query, …).
 //!
+//! Writes that run on several shards (reference-table writes, INSERTs split across
+//! shards, scatter writes) are checked the same way before anything runs, so a statement
+//! SQLite rejects fails everywhere alike instead of half-applying; the verdict is kept per
+//! (schema, text), so a repeated statement is prepared once. DDL is not checked: the copy
+//! holds tables and views only (no indexes or triggers to drop).
+//!
 //! One copy per schema content (the tables' and views' CREATE statements, hashed), a few
 //! kept per thread. A schema the copy cannot build (a virtual table whose module the
 //! embedded SQLite lacks) is not validated. Errors that say the embedded SQLite lacks
@@ -46,6 +52,38 @@ pub struct Rejection {
     pub message: String,
     /// Where in the statement, when SQLite says.
     pub offset: Option<usize>,
+}
+
+/// Verdicts kept per thread, by (schema, SQL text).
+const VERDICTS: usize = 512;
+
+thread_local! {
+    static CACHED: RefCell<std::collections::VecDeque<(u64, String, Option<Rejection>)>> =
+        const { RefCell::new(std::collections::VecDeque::new()) };
+}
+
+/// [`sqlite_rejects`], remembered: the verdict depends only on the schema and the text, so
+/// a statement repeated under one schema is prepared once (the last [`VERDICTS`] kept).
+pub fn sqlite_rejects_cached(catalog: &Catalog, sql: &str) -> Option<Rejection> {
+    let key = catalog.schema_hash;
+    let hit = CACHED.with(|c| {
+        let c = c.borrow();
+        c.iter()
+            .find(|(k, s, _)| *k == key && s == sql)
+            .map(|(_, _, v)| v.clone())
+    });
+    if let Some(verdict) = hit {
+        return verdict;
+    }
+    let verdict = sqlite_rejects(catalog, sql);
+    CACHED.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= VERDICTS {
+            c.pop_front();
+        }
+        c.push_back((key, sql.to_owned(), verdict.clone()));
+    });
+    verdict
 }
 
 /// SQLite's own error for `sql` against the catalog's schema, if SQLite rejects it.

@@ -251,3 +251,32 @@ fn handles_sharing_a_budget_counter_draw_on_one_budget() {
     ))
     .unwrap();
 }
+
+#[test]
+fn a_batch_spanning_shards_with_a_statement_sqlite_rejects_runs_nowhere() {
+    let db = db(Options::default());
+    // acme's insert would commit on shard 2 before globex's fails on shard 1 to prepare:
+    // SQLite's verdict comes first, and nothing runs.
+    let stmts = vec![
+        ins("acme", 1),
+        Statement::new("INSERT INTO events (tenantId, nope) VALUES ('globex', 1)"),
+    ];
+    let e = block_on(db.batch(&stmts)).unwrap_err();
+    assert!(matches!(e, Error::Backend { .. }), "{e}");
+    assert!(
+        e.to_string()
+            .contains("table events has no column named nope"),
+        "{e}"
+    );
+    assert!(db.backend().transcript().is_empty(), "no shard was called");
+    assert_eq!(count(&db, "acme"), Value::Integer(0));
+    // The same statements on one shard are one atomic batch: the shard says it itself.
+    db.backend().clear();
+    let stmts = vec![
+        ins("acme", 1),
+        Statement::new("INSERT INTO events (tenantId, nope) VALUES ('acme', 2)"),
+    ];
+    assert!(block_on(db.batch(&stmts)).is_err());
+    assert_eq!(db.backend().transcript().len(), 1);
+    assert_eq!(count(&db, "acme"), Value::Integer(0));
+}
