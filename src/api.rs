@@ -382,6 +382,18 @@ impl<B: Backend> Database<B> {
             result.meta.shards.dedup();
             return Ok(Some(result));
         }
+        // DISTINCT over NOCASE/RTRIM columns, as the GROUP BY it equals (see
+        // `plan::distinct_groups`); a refusal of that spelling leaves the original's.
+        if let Some(grouped) = plan::distinct_groups::as_group_by(parsed, params) {
+            match Box::pin(self.query_with(&grouped.sql, &grouped.params, hint, options)).await {
+                Ok(mut result) => {
+                    keep_original_names(&mut result, parsed, &catalog);
+                    return Ok(Some(result));
+                }
+                Err(e @ Error::Backend { .. }) => return Err(e),
+                Err(_) => {}
+            }
+        }
         // CTEs are read like the subqueries they are (see `plan::cte`).
         if let Some(inlined) = plan::cte::inline_ctes(parsed, params) {
             let mut result =

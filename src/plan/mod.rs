@@ -3,6 +3,7 @@
 
 mod aggregate;
 pub(crate) mod cte;
+pub(crate) mod distinct_groups;
 pub(crate) mod fanout;
 mod insert_select;
 mod insert_split;
