@@ -12,3 +12,5 @@ WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 3) SELE
 WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 3) SELECT count(*) FROM n JOIN events ON events.id = n.x;
 WITH recent AS (SELECT * FROM events WHERE tenantId = ? ORDER BY id DESC LIMIT 5) SELECT count(*) FROM recent;
 VALUES (1, 'a'), (2, 'b');
+-- Partitioned by the shard key: each shard computes its partitions whole.
+SELECT tenantId, id, row_number() OVER (PARTITION BY tenantId ORDER BY id) AS rn FROM events ORDER BY id LIMIT 5;

@@ -511,6 +511,8 @@ struct Scopes<'a> {
     policy: &'a Policy,
     catalog: &'a Catalog,
     frames: Vec<Vec<Entry>>,
+    /// For each frame: whether its FROM has an outer join (a key may be NULL-filled).
+    frame_outer: Vec<bool>,
     ctes: Vec<String>,
     query_depth: usize,
     /// Added to the query depth: 1 when the statement's own query is not the output
@@ -546,6 +548,7 @@ impl<'a> Scopes<'a> {
             policy,
             catalog,
             frames: Vec::new(),
+            frame_outer: Vec::new(),
             ctes: Vec::new(),
             query_depth: 0,
             depth_offset: 0,
@@ -733,6 +736,13 @@ impl<'a> Scopes<'a> {
             self.add_joined(twj, top_level, &mut frame, &mut ons);
         }
         self.frames.push(frame);
+        let outer = from.iter().flat_map(|twj| &twj.joins).any(|j| {
+            !matches!(
+                j.join_operator,
+                JoinOperator::Join(_) | JoinOperator::Inner(_) | JoinOperator::CrossJoin(_)
+            )
+        });
+        self.frame_outer.push(outer);
         ons
     }
 
@@ -1032,6 +1042,23 @@ impl<'a> Scopes<'a> {
             }
             _ => None,
         }
+    }
+
+    /// A window whose PARTITION BY holds the key column of a sharded table of the innermost
+    /// FROM (without outer joins, which could NULL-fill the key): each partition's rows
+    /// live on one shard, so each shard computes the window exactly.
+    fn partitioned_by_key(&self, over: Option<&ast::WindowType>) -> bool {
+        let Some(ast::WindowType::WindowSpec(spec)) = over else {
+            return false;
+        };
+        let (Some(frame), Some(false)) = (self.frames.last(), self.frame_outer.last()) else {
+            return false;
+        };
+        spec.window_name.is_none()
+            && spec.partition_by.iter().any(|e| {
+                self.key_column_ref(e)
+                    .is_some_and(|n| frame.iter().any(|en| en.node == Some(n)))
+            })
     }
 
     /// If `e` names the key column of a sharded reference in scope, that reference.
@@ -1384,14 +1411,15 @@ impl Visitor for Scopes<'_> {
 
     fn post_visit_select(&mut self, _select: &Select) -> ControlFlow<Error> {
         self.frames.pop();
+        self.frame_outer.pop();
         ControlFlow::Continue(())
     }
 
     fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<Error> {
         if let Expr::Function(f) = expr {
-            if f.over.is_some() {
+            if f.over.is_some() && !self.partitioned_by_key(f.over.as_ref()) {
                 self.hazards.push(format!(
-                    "window function {}() OVER (...)",
+                    "window function {}() OVER (...) not partitioned by the shard key",
                     object_name(&f.name)
                 ));
             }

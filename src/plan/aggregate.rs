@@ -553,7 +553,10 @@ impl<'a> Builder<'a> {
                 }
                 "json_group_array" => {
                     let c = self.add_partial(part("json_group_array", Wrap::Plain, Only::All));
-                    format!("__d1p_json_arrays({c})")
+                    // json() gives the text JSON's subtype, as json_group_array()'s own
+                    // result has: `json_object('k', json_group_array(x))` nests an array,
+                    // not a string.
+                    format!("json(__d1p_json_arrays({c}))")
                 }
                 _ => {
                     let sep = separator.unwrap_or_else(|| ",".into());
