@@ -477,14 +477,13 @@ impl<B: Backend> Database<B> {
         }
         let shards: Vec<ShardId> = merged.iter().map(|b| b.shard).collect();
         let outputs = execute::run_batches(&self.backend, merged, &self.budget).await?;
-        if let Some((i, Err(e))) = outputs.iter().enumerate().find(|(_, o)| o.is_err()) {
+        if let Some(Err(e)) = outputs.iter().find(|o| o.is_err()) {
             let committed: Vec<String> = outputs
                 .iter()
                 .zip(&shards)
                 .filter(|(o, _)| o.is_ok())
                 .map(|(_, s)| s.to_string())
                 .collect();
-            let _ = i;
             return Err(match e.clone() {
                 Error::Backend { shard, message } if !committed.is_empty() => Error::Backend {
                     shard,

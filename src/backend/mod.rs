@@ -92,8 +92,7 @@ pub trait Backend {
     /// The text this backend's shards give for a statement SQLite cannot prepare
     /// (`message`, at byte `offset` when SQLite names one), for errors d1plus finds by
     /// preparing the statement itself: SQLite's text as it is.
-    fn prepare_error(&self, message: &str, offset: Option<usize>) -> String {
-        let _ = offset;
+    fn prepare_error(&self, message: &str, _offset: Option<usize>) -> String {
         message.to_owned()
     }
 }
