@@ -95,6 +95,9 @@ mod cli {
             /// Print each failure.
             #[arg(long)]
             verbose: bool,
+            /// Let UPDATE/DELETE without a shard key run on every shard (refused otherwise).
+            #[arg(long)]
+            scatter_writes: bool,
             /// Test files.
             #[arg(required = true)]
             files: Vec<PathBuf>,
@@ -186,8 +189,9 @@ mod cli {
                 shards,
                 policy,
                 verbose,
+                scatter_writes,
                 files,
-            } => slt(shards, policy.as_deref(), verbose, &files),
+            } => slt(shards, policy.as_deref(), verbose, scatter_writes, &files),
         }
     }
 
@@ -195,8 +199,11 @@ mod cli {
         shards: usize,
         policy: Option<&Path>,
         verbose: bool,
+        scatter_writes: bool,
         files: &[PathBuf],
     ) -> Result<(), Error> {
+        let mut options = Options::default();
+        options.plan.allow_scatter_writes = scatter_writes;
         let policy = match policy {
             Some(p) => {
                 let text =
@@ -209,7 +216,8 @@ mod cli {
         for f in files {
             let text = std::fs::read_to_string(f)
                 .map_err(|e| usage(&format!("cannot read {}: {e}", f.display())))?;
-            let (tally, failures) = d1plus::slt::run_text(&text, shards, policy.as_ref())?;
+            let (tally, failures) =
+                d1plus::slt::run_text_with(&text, shards, policy.as_ref(), options.clone())?;
             println!("{}: {tally}", f.display());
             for line in &failures {
                 if (verbose && !line.starts_with("skip:"))

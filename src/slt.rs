@@ -326,13 +326,24 @@ pub fn run_text(
     shards: usize,
     policy: Option<&Policy>,
 ) -> Result<(Tally, Vec<String>), Error> {
+    run_text_with(text, shards, policy, Options::default())
+}
+
+/// [`run_text`] with the database's options (e.g. allowing keyless UPDATE/DELETE on every
+/// shard, which SQLite's `index/delete` files send).
+pub fn run_text_with(
+    text: &str,
+    shards: usize,
+    policy: Option<&Policy>,
+    options: Options,
+) -> Result<(Tally, Vec<String>), Error> {
     let records = parse(text);
     let policy = match policy {
         Some(p) => p.clone(),
         None => default_policy(&records, shards)?,
     };
     let backend = SqliteBackend::in_memory(policy.shard_count())?;
-    let db = block_on(Database::open(policy, backend, Options::default()))?;
+    let db = block_on(Database::open(policy, backend, options))?;
     // One plain SQLite fed the same statements: the judge when d1plus fails a query.
     let oracle = rusqlite::Connection::open_in_memory()
         .map_err(|e| Error::backend(None, crate::error::sqlite_message(e)))?;
