@@ -441,17 +441,6 @@ impl<B: Backend> Database<B> {
         if statements.len() > 1 && self.backend.batch_rows_by_name() {
             check_positional_merges(&plans)?;
         }
-        let first_shard = plans
-            .first()
-            .and_then(|p| p.batches.first())
-            .map(|b| b.shard);
-        let spread = plans
-            .iter()
-            .flat_map(|p| &p.batches)
-            .any(|b| Some(b.shard) != first_shard);
-        for (s, p) in statements.iter().zip(&plans) {
-            self.validate_before_running(&s.sql, p, spread)?;
-        }
         // One backend batch per shard, statements in the caller's order.
         let mut merged: Vec<ShardBatch> = Vec::new();
         // For each plan, for each of its batches: (merged index, first statement, count).
@@ -474,6 +463,11 @@ impl<B: Backend> Database<B> {
                 place.push((idx, start, b.statements.len()));
             }
             places.push(place);
+        }
+        // Before any shard runs: a batch on several shards could half-apply.
+        let spread = merged.len() > 1;
+        for (s, p) in statements.iter().zip(&plans) {
+            self.validate_before_running(&s.sql, p, spread)?;
         }
         let shards: Vec<ShardId> = merged.iter().map(|b| b.shard).collect();
         let outputs = execute::run_batches(&self.backend, merged, &self.budget).await?;
