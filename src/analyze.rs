@@ -513,6 +513,9 @@ struct Scopes<'a> {
     frames: Vec<Vec<Entry>>,
     /// For each frame: whether its FROM has an outer join (a key may be NULL-filled).
     frame_outer: Vec<bool>,
+    /// References on the NULL-filled side of an outer join: `key IS NULL` on them holds
+    /// for rows whose key is not NULL, so it pins nothing.
+    null_filled: Vec<usize>,
     ctes: Vec<String>,
     query_depth: usize,
     /// Added to the query depth: 1 when the statement's own query is not the output
@@ -549,6 +552,7 @@ impl<'a> Scopes<'a> {
             catalog,
             frames: Vec::new(),
             frame_outer: Vec::new(),
+            null_filled: Vec::new(),
             ctes: Vec::new(),
             query_depth: 0,
             depth_offset: 0,
@@ -753,10 +757,23 @@ impl<'a> Scopes<'a> {
         frame: &mut Vec<Entry>,
         ons: &mut Vec<(Expr, bool)>,
     ) {
+        let first_ref = self.refs.len();
         self.add_factor(&twj.relation, top_level, frame, ons);
         for join in &twj.joins {
             let left_len = frame.len();
+            let right_ref = self.refs.len();
             self.add_factor(&join.relation, top_level, frame, ons);
+            let (left_refs, right_refs) = (first_ref..right_ref, right_ref..self.refs.len());
+            match &join.join_operator {
+                JoinOperator::Left(_) | JoinOperator::LeftOuter(_) => {
+                    self.null_filled.extend(right_refs)
+                }
+                JoinOperator::Right(_) | JoinOperator::RightOuter(_) => {
+                    self.null_filled.extend(left_refs)
+                }
+                JoinOperator::FullOuter(_) => self.null_filled.extend(first_ref..self.refs.len()),
+                _ => {}
+            }
             // An outer join that preserves the rows of a side without a sharded table
             // would repeat those rows on every shard.
             let sharded = |entries: &[Entry]| entries.iter().any(|e| e.node.is_some());
@@ -988,23 +1005,25 @@ impl<'a> Scopes<'a> {
                 right,
             }
             | Expr::IsNotDistinctFrom(left, right) => {
+                let is = matches!(strip_nested(e), Expr::IsNotDistinctFrom(..));
+                let pinnable = |n: usize| !(is && self.null_filled.contains(&n));
                 if let (Some(n), Some(v)) =
                     (self.key_column_ref(left), key_literal(self.parsed, right))
                 {
-                    return Some((n, vec![v]));
+                    return pinnable(n).then(|| (n, vec![v]));
                 }
                 if let (Some(n), Some(v)) =
                     (self.key_column_ref(right), key_literal(self.parsed, left))
                 {
-                    return Some((n, vec![v]));
+                    return pinnable(n).then(|| (n, vec![v]));
                 }
                 None
             }
-            // NULL keys live on the home shard.
-            Expr::IsNull(inner) => Some((
-                self.key_column_ref(inner)?,
-                vec![KeyExpr::Literal(Value::Null)],
-            )),
+            // NULL keys live on the home shard, unless an outer join NULL-filled the key.
+            Expr::IsNull(inner) => {
+                let n = self.key_column_ref(inner)?;
+                (!self.null_filled.contains(&n)).then(|| (n, vec![KeyExpr::Literal(Value::Null)]))
+            }
             Expr::InList {
                 expr,
                 list,

@@ -7,3 +7,11 @@ SELECT owner, count(*) FROM notes GROUP BY owner;
 UPDATE notes SET body = body || '!' WHERE owner IS NULL;
 DELETE FROM notes WHERE owner IS NULL AND id = 3;
 SELECT owner, id, body FROM notes;
+-- A key NULL-filled by an outer join is NULL on every shard: `n.owner IS NULL` after a
+-- LEFT JOIN (an anti-join) pins nothing (it was routed to the NULL key's home shard).
+SELECT i.tenantId, i.id FROM items i LEFT JOIN notes n ON n.owner = i.tenantId WHERE n.owner IS NULL;
+SELECT i.tenantId, i.id FROM items i LEFT JOIN notes n ON n.owner = i.tenantId WHERE n.owner IS NULL OR n.owner = 'ann';
+SELECT i.tenantId, count(*) FROM items i LEFT JOIN notes n ON n.owner = i.tenantId WHERE n.owner IS NOT DISTINCT FROM NULL GROUP BY i.tenantId;
+SELECT i.tenantId, i.id FROM notes n RIGHT JOIN items i ON n.owner = i.tenantId WHERE n.owner IS NULL;
+-- expect: D1PLUS_CROSS_SHARD
+SELECT i.id FROM items i LEFT JOIN (SELECT owner FROM notes) n ON n.owner = i.tenantId WHERE n.owner IS NULL;
