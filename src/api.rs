@@ -9,6 +9,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::execute::{self, Budget, QueryResult};
 use crate::lex;
 use crate::parse::Parsed;
+pub use crate::plan::output::Statement;
 use crate::plan::{self, Context, Plan, PlanOptions, ShardHint};
 use crate::policy::Policy;
 use crate::value::Value;
@@ -24,36 +25,6 @@ pub struct Options {
     /// Shard queries allowed for this database handle (None: unlimited). In a Worker, one
     /// handle lives for one invocation: 1000 on the paid plan, 50 on the free one.
     pub query_budget: Option<usize>,
-}
-
-/// One statement of a batch.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
-pub struct Statement {
-    /// SQL text (one statement).
-    pub sql: String,
-    /// Bound parameters.
-    #[serde(default)]
-    pub params: Vec<Value>,
-    /// Optional routing hint.
-    #[serde(default, rename = "shard")]
-    pub hint: Option<ShardHint>,
-}
-
-impl Statement {
-    /// A statement without parameters.
-    pub fn new(sql: impl Into<String>) -> Statement {
-        Statement {
-            sql: sql.into(),
-            params: Vec::new(),
-            hint: None,
-        }
-    }
-
-    /// The same statement with these parameters.
-    pub fn bind(mut self, params: Vec<Value>) -> Statement {
-        self.params = params;
-        self
-    }
 }
 
 /// What `exec` returns: how many statements ran, and how long it took.

@@ -55,6 +55,7 @@ pub mod plan;
 pub mod policy;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod slt;
+pub mod sql;
 mod sqlite_fp;
 pub mod validate;
 pub mod value;

@@ -18,27 +18,7 @@ pub mod recording;
 #[cfg(target_arch = "wasm32")]
 pub mod d1;
 
-/// A shard number, `0..shard_count`. Shard 0 is the home shard.
-pub type ShardId = usize;
-
-/// One statement as a shard receives it: SQL text and its positional parameters
-/// (`?1` is `params[0]`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ShardStatement {
-    /// SQL text, exactly as sent to the shard.
-    pub sql: String,
-    /// Bound parameters, in SQLite's numbering (`params[i]` binds `?{i+1}`).
-    pub params: Vec<Value>,
-}
-
-/// Statements for one shard that run as one atomic batch (all or nothing).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ShardBatch {
-    /// The shard that runs them.
-    pub shard: ShardId,
-    /// The statements, in order.
-    pub statements: Vec<ShardStatement>,
-}
+pub use crate::plan::output::{ShardBatch, ShardId, ShardStatement};
 
 /// What a shard reports for one statement, as D1 does.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]

@@ -14,8 +14,9 @@ use super::fanout::refuse;
 use super::names::{declared_type_of, ordinal, ordinal_out_of_range, Scope};
 use super::select_shape::SelectShape;
 use super::splice::{splice, Piece, Spliced};
+use super::terms::column_name;
 use super::Context;
-use crate::analyze::{key_literal, object_name, Analysis, KeyExpr};
+use crate::analyze::Analysis;
 use crate::error::{Error, Result};
 use crate::lex::TokenKind;
 use crate::merge::coordinator::PARTIALS;
@@ -23,10 +24,11 @@ use crate::merge::{
     connection_function, AggregateMerge, BinOp, Collation, FinalStep, PostExpr, Render,
 };
 use crate::parse::Parsed;
+use crate::sql::{key_literal, object_name, KeyExpr};
 use crate::value::Value;
 use sqlparser::ast::{
     BinaryOperator, DuplicateTreatment, Expr, FunctionArg, FunctionArgExpr, FunctionArguments,
-    GroupByExpr, OrderByKind, Query, Select, SelectItem, UnaryOperator,
+    GroupByExpr, Query, Select, SelectItem, UnaryOperator,
 };
 use std::ops::Range;
 
@@ -35,29 +37,6 @@ pub(crate) struct PlannedAggregate {
     pub shard_sql: Spliced,
     pub merge: AggregateMerge,
     pub columns: Vec<String>,
-}
-
-/// Whether this SELECT needs the aggregate merge.
-pub(crate) fn is_aggregate(select: &Select, q: &Query) -> bool {
-    let grouped = match &select.group_by {
-        GroupByExpr::All(_) => true,
-        GroupByExpr::Expressions(e, _) => !e.is_empty(),
-    };
-    let mut exprs: Vec<&Expr> = Vec::new();
-    for item in &select.projection {
-        if let SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } = item {
-            exprs.push(e);
-        }
-    }
-    if let Some(h) = &select.having {
-        exprs.push(h);
-    }
-    if let Some(ob) = &q.order_by {
-        if let OrderByKind::Expressions(terms) = &ob.kind {
-            exprs.extend(terms.iter().map(|t| &t.expr));
-        }
-    }
-    grouped || select.having.is_some() || exprs.iter().any(|e| super::fanout::has_aggregate(e))
 }
 
 /// Whether every group of this aggregate SELECT lives whole on one shard: its GROUP BY
@@ -132,14 +111,14 @@ fn outer_joined(select: &Select, table: &str) -> bool {
     }
     let first_is_table = match select.from.first().map(|t| &t.relation) {
         Some(sqlparser::ast::TableFactor::Table { name, .. }) => {
-            crate::analyze::object_name(name).eq_ignore_ascii_case(table)
+            crate::sql::object_name(name).eq_ignore_ascii_case(table)
         }
         _ => false,
     };
     let mentions = std::iter::once(select.from.first().map(|t| &t.relation))
         .flatten()
         .chain(joins.iter().map(|j| &j.relation))
-        .filter(|f| matches!(f, sqlparser::ast::TableFactor::Table { name, .. } if crate::analyze::object_name(name).eq_ignore_ascii_case(table)))
+        .filter(|f| matches!(f, sqlparser::ast::TableFactor::Table { name, .. } if crate::sql::object_name(name).eq_ignore_ascii_case(table)))
         .count();
     !(select.from.len() == 1
         && first_is_table
@@ -432,7 +411,7 @@ impl<'a> Builder<'a> {
             let (Some(r), Some(e)) = (arg_range.clone(), arg_expr) else {
                 return Err(refuse("DISTINCT aggregate without an argument", self.a));
             };
-            let collation = super::select_merge::expression_collation(e, self.scope, self.a)?;
+            let collation = super::terms::expression_collation(e, self.scope, self.a)?;
             let order_sensitive = matches!(kind, "sum" | "group_concat");
             if order_sensitive && collation != Collation::Binary {
                 return Err(Error::unsupported(
@@ -541,9 +520,7 @@ impl<'a> Builder<'a> {
                 }
                 "min" | "max" => {
                     let c = match arg_expr {
-                        Some(e) => {
-                            super::select_merge::expression_collation(e, self.scope, self.a)?
-                        }
+                        Some(e) => super::terms::expression_collation(e, self.scope, self.a)?,
                         None => Collation::Binary,
                     };
                     let func = if kind == "min" { "min" } else { "max" };
@@ -620,7 +597,7 @@ impl<'a> Builder<'a> {
             Expr::Nested(inner) => self.post(inner)?,
             Expr::Function(f)
                 if f.over.is_none()
-                    && super::fanout::is_aggregate(&object_name(&f.name), fn_argc(f)) =>
+                    && crate::sql::is_aggregate(&object_name(&f.name), fn_argc(f)) =>
             {
                 self.aggregate(f)?
             }
@@ -844,30 +821,6 @@ fn item_expr_range(parsed: &Parsed, item: &Range<usize>, aliased: bool) -> Range
     }
 }
 
-/// The name SQLite gives a result column: the alias, a column's declared name (however
-/// the query spells it), or the expression's text.
-pub(crate) fn column_name(
-    parsed: &Parsed,
-    item: &SelectItem,
-    range: &Range<usize>,
-    scope: &Scope<'_>,
-) -> String {
-    match item {
-        SelectItem::ExprWithAlias { alias, .. } => alias.value.clone(),
-        SelectItem::UnnamedExpr(e @ (Expr::Identifier(_) | Expr::CompoundIdentifier(_))) => {
-            match (scope.column(e), e) {
-                (Some(c), _) => c.name.clone(),
-                (None, Expr::Identifier(id)) => id.value.clone(),
-                (None, Expr::CompoundIdentifier(p)) => {
-                    p.last().map(|i| i.value.clone()).unwrap_or_default()
-                }
-                _ => parsed.sql[range.clone()].to_string(),
-            }
-        }
-        _ => parsed.sql[range.clone()].to_string(),
-    }
-}
-
 /// Plans an aggregate SELECT that fans out.
 pub(crate) fn plan_aggregate(
     parsed: &Parsed,
@@ -956,7 +909,7 @@ pub(crate) fn plan_aggregate(
         };
         // The coordinator groups under the key's collation; which spelling of a group
         // SQLite shows is checked when the rows are in (see the ambiguity check below).
-        let collation = super::select_merge::expression_collation(&expr, &scope, a)?;
+        let collation = super::terms::expression_collation(&expr, &scope, a)?;
         columns_decl.push(format!(
             "\"__d1p_g{}\" {} COLLATE {}",
             group_exprs.len() + 1,
@@ -990,7 +943,7 @@ pub(crate) fn plan_aggregate(
         Option<PostExpr>,
         &sqlparser::ast::OrderByExpr,
     )> = Vec::new();
-    for (t, term) in super::select_merge::order_terms(q, a)?.iter().enumerate() {
+    for (t, term) in super::terms::order_terms(q, a)?.iter().enumerate() {
         let inner = match &term.expr {
             Expr::Collate { expr, .. } => expr.as_ref(),
             e => e,
@@ -1000,8 +953,7 @@ pub(crate) fn plan_aggregate(
             None => order.push((None, Some(b.post(inner)?), term)),
         }
     }
-    let (limit, offset) =
-        super::select_merge::limit_offset(parsed, q.limit_clause.as_ref(), params, a)?;
+    let (limit, offset) = super::terms::limit_offset(parsed, q.limit_clause.as_ref(), params, a)?;
 
     // The coordinator's query over the partial rows.
     let g = b.group_exprs.len();

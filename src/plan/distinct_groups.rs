@@ -29,7 +29,7 @@ pub(crate) fn as_group_by(parsed: &Parsed, params: &[Value]) -> Option<Spliced> 
     if sel.distinct != Some(Distinct::Distinct)
         || q.with.is_some()
         || !plain_items
-        || super::aggregate::is_aggregate(sel, q)
+        || super::terms::is_aggregate(sel, q)
     {
         return None;
     }

@@ -3,56 +3,12 @@
 //! cannot run per shard (window functions, LIMIT inside subqueries) is refused with a
 //! clear error.
 
-use crate::analyze::{object_name, Analysis, KeyExpr};
+use crate::analyze::Analysis;
 use crate::error::{Error, Result};
 use crate::parse::Parsed;
+use crate::sql::KeyExpr;
 use crate::value::Value;
-use sqlparser::ast::{Expr, Statement};
-
-/// Aggregate functions of SQLite (with one argument for min/max).
-pub(crate) fn is_aggregate(name: &str, argc: usize) -> bool {
-    let n = name.to_ascii_lowercase();
-    match n.as_str() {
-        "min" | "max" => argc == 1,
-        "count" | "sum" | "total" | "avg" | "group_concat" | "string_agg" | "json_group_array"
-        | "json_group_object" | "jsonb_group_array" | "jsonb_group_object" | "median"
-        | "percentile" | "percentile_cont" | "percentile_disc" => true,
-        _ => false,
-    }
-}
-
-pub(crate) fn has_aggregate(e: &Expr) -> bool {
-    use sqlparser::ast::{FunctionArguments, Visit, Visitor};
-    use std::ops::ControlFlow;
-    struct Finder(bool, usize);
-    impl Visitor for Finder {
-        type Break = ();
-        fn pre_visit_query(&mut self, _q: &sqlparser::ast::Query) -> ControlFlow<()> {
-            self.1 += 1;
-            ControlFlow::Continue(())
-        }
-        fn post_visit_query(&mut self, _q: &sqlparser::ast::Query) -> ControlFlow<()> {
-            self.1 -= 1;
-            ControlFlow::Continue(())
-        }
-        fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
-            if let Expr::Function(f) = e {
-                let argc = match &f.args {
-                    FunctionArguments::List(l) => l.args.len(),
-                    _ => 0,
-                };
-                if self.1 == 0 && f.over.is_none() && is_aggregate(&object_name(&f.name), argc) {
-                    self.0 = true;
-                    return ControlFlow::Break(());
-                }
-            }
-            ControlFlow::Continue(())
-        }
-    }
-    let mut f = Finder(false, 0);
-    let _ = e.visit(&mut f);
-    f.0
-}
+use sqlparser::ast::Statement;
 
 /// The refusal of a construct that cannot be answered exactly across shards.
 pub(crate) fn refuse(construct: &str, a: &Analysis) -> Error {

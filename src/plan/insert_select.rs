@@ -10,8 +10,8 @@
 
 use super::route::key_affinity;
 use super::Context;
-use crate::analyze::object_name;
 use crate::error::Result;
+use crate::sql::object_name;
 use sqlparser::ast::{Expr, GroupByExpr, SelectItem, SetExpr, Statement, TableFactor};
 
 /// What feeds the target's key column in `INSERT INTO t … SELECT`.
@@ -144,7 +144,7 @@ pub(crate) fn feeds_hinted_key(
             _ => Ok(false),
         },
         Some((_, Feed::Expr(e))) => {
-            let Some(k) = crate::analyze::key_literal(parsed, e) else {
+            let Some(k) = crate::sql::key_literal(parsed, e) else {
                 return Ok(false);
             };
             let v = super::key_value(&k, params);
@@ -186,7 +186,7 @@ pub(crate) fn is_colocated(stmt: &Statement, target: &str, cx: Context<'_>) -> R
     };
     let aggregated = sel.projection.iter().any(|i| match i {
         SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
-            super::fanout::has_aggregate(e)
+            crate::sql::has_aggregate(e)
         }
         _ => false,
     });

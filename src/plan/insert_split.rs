@@ -16,12 +16,12 @@ use super::{
     key_reason, key_value, Combine, Context, Plan, Reason, Route, Target, D1_MAX_PARAMS,
     D1_MAX_SQL_BYTES,
 };
-use crate::analyze::{key_literal, object_name};
-use crate::backend::{ShardBatch, ShardId, ShardStatement};
+use super::{ShardBatch, ShardId, ShardStatement};
 use crate::error::{Error, ErrorCode, Result};
 use crate::lex::{quote_ident, TokenKind};
 use crate::parse::Parsed;
 use crate::placement;
+use crate::sql::{key_literal, object_name};
 use crate::value::Value;
 use sqlparser::ast::{AssignmentTarget, OnConflictAction, OnInsert, SetExpr, Statement};
 use std::collections::{BTreeMap, BTreeSet};
@@ -490,8 +490,8 @@ fn default_key(cx: Context<'_>, table: &str, key: &str) -> Option<Value> {
     };
     match sel.projection.as_slice() {
         [sqlparser::ast::SelectItem::UnnamedExpr(e)] => match key_literal(&parsed, e)? {
-            crate::analyze::KeyExpr::Literal(v) => Some(v),
-            crate::analyze::KeyExpr::Param(_) => None,
+            crate::sql::KeyExpr::Literal(v) => Some(v),
+            crate::sql::KeyExpr::Param(_) => None,
         },
         _ => None,
     }

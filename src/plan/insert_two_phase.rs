@@ -9,9 +9,9 @@
 //! Taken when the INSERT has no `ON CONFLICT` (an upsert's text after the SELECT cannot
 //! follow VALUES as written) and no `RETURNING`.
 
+use super::output::Statement;
 use super::splice::{splice, Piece, Spliced};
 use super::D1_MAX_PARAMS;
-use crate::api::Statement;
 use crate::error::{Error, Result};
 use crate::lex::TokenKind;
 use crate::parse::Parsed;

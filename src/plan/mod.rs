@@ -9,6 +9,7 @@ mod insert_select;
 mod insert_split;
 pub(crate) mod insert_two_phase;
 mod names;
+pub mod output;
 mod route;
 mod rowid_ranges;
 mod scope;
@@ -16,17 +17,19 @@ mod select_merge;
 mod select_shape;
 mod splice;
 pub(crate) mod subquery;
+mod terms;
 
 pub use route::ShardHint;
 
-use crate::analyze::{Analysis, KeyExpr, StatementClass};
-use crate::backend::{ShardBatch, ShardId, ShardStatement};
+use crate::analyze::{Analysis, StatementClass};
 use crate::catalog::Catalog;
 use crate::error::{Error, ErrorCode, Result};
 use crate::merge::RowMerge;
 use crate::parse::Parsed;
 use crate::policy::Policy;
+use crate::sql::KeyExpr;
 use crate::value::Value;
+pub use output::{ShardBatch, ShardId, ShardStatement};
 use serde::Serialize;
 use sqlparser::ast::Statement;
 use std::collections::BTreeSet;
@@ -396,7 +399,7 @@ pub fn plan(
             };
             let (shard_sql, combine) = match q.body.as_ref() {
                 sqlparser::ast::SetExpr::Select(select)
-                    if aggregate::is_aggregate(select, q)
+                    if terms::is_aggregate(select, q)
                         && !aggregate::groups_live_on_one_shard(parsed, select, cx) =>
                 {
                     let shape = select_shape::select_shape(parsed)

@@ -1,12 +1,13 @@
 //! Routing rules (DESIGN section 4): from an [`Analysis`] and the bound parameters to a
 //! [`Route`], or a refusal that names the construct and the remedy.
 
+use super::ShardId;
 use super::{key_reason, key_value, Context, Reason, Route, Target};
-use crate::analyze::{object_name, Analysis, Pin, ReadBy, ShardedRef};
-use crate::backend::ShardId;
+use crate::analyze::{Analysis, Pin, ReadBy, ShardedRef};
 use crate::error::{Error, ErrorCode, Result};
 use crate::parse::Parsed;
 use crate::placement;
+use crate::sql::object_name;
 use crate::value::{Affinity, Value};
 use serde::{Deserialize, Serialize};
 use sqlparser::ast::{AssignmentTarget, Statement};
@@ -560,7 +561,7 @@ pub(crate) fn check_deterministic(
                         || ins
                             .columns
                             .iter()
-                            .any(|n| crate::analyze::object_name(n).eq_ignore_ascii_case(&c.name)));
+                            .any(|n| crate::sql::object_name(n).eq_ignore_ascii_case(&c.name)));
                 let Some(default) = c.default.as_deref().filter(|_| !listed) else {
                     continue;
                 };

@@ -19,42 +19,21 @@ use super::fanout::refuse;
 use super::names::Scope;
 use super::select_shape::{select_shape, SelectShape};
 use super::splice::{splice, Piece, Spliced};
+use super::terms::{expression_collation, limit_offset, order_terms, shard_limit, split_collate};
 use super::Context;
-use crate::analyze::{key_literal, object_name, Analysis, KeyExpr};
+use crate::analyze::Analysis;
 use crate::error::{Error, Result};
 use crate::lex;
 use crate::merge::{Collation, OrderColumn, OrderTerm, RowMerge};
 use crate::parse::Parsed;
+
 use crate::value::Value;
-use sqlparser::ast::{Expr, LimitClause, OrderByKind, Query, SelectItem, SetExpr};
+use sqlparser::ast::{Expr, Query, SelectItem, SetExpr};
 
 /// A fan-out plain SELECT: the shard SQL and the merge.
 pub(crate) struct PlannedSelect {
     pub shard_sql: Spliced,
     pub merge: RowMerge,
-}
-
-/// A LIMIT/OFFSET operand: an integer literal or a bound parameter.
-fn limit_value(
-    parsed: &Parsed,
-    e: &Expr,
-    params: &[Value],
-    what: &str,
-    a: &Analysis,
-) -> Result<i64> {
-    let v = match key_literal(parsed, e) {
-        Some(KeyExpr::Literal(v)) => v,
-        Some(KeyExpr::Param(i)) => params
-            .get(i.wrapping_sub(1))
-            .cloned()
-            .unwrap_or(Value::Null),
-        None => return Err(refuse(&format!("{what} given as an expression"), a)),
-    };
-    match v.with_affinity(crate::value::Affinity::Integer) {
-        Value::Integer(i) => Ok(i),
-        // What SQLite says for a LIMIT that is not an integer.
-        _ => Err(Error::backend(None, "datatype mismatch")),
-    }
 }
 
 /// Plans a multi-shard plain SELECT, or refuses it.
@@ -181,7 +160,7 @@ pub(crate) fn plan_select(
             .projection
             .iter()
             .zip(&shape.items)
-            .map(|(item, range)| super::aggregate::column_name(parsed, item, range, &scope))
+            .map(|(item, range)| super::terms::column_name(parsed, item, range, &scope))
             .collect()
     });
 
@@ -220,71 +199,6 @@ pub(crate) fn plan_select(
         shard_sql: splice(parsed, &pieces, params),
         merge,
     })
-}
-
-/// The terms of a query's ORDER BY (empty without one); `ORDER BY ALL` is refused.
-pub(crate) fn order_terms<'q>(
-    q: &'q Query,
-    a: &Analysis,
-) -> Result<&'q [sqlparser::ast::OrderByExpr]> {
-    match &q.order_by {
-        None => Ok(&[]),
-        Some(ob) => match &ob.kind {
-            OrderByKind::Expressions(terms) => Ok(terms),
-            _ => Err(refuse("ORDER BY ALL", a)),
-        },
-    }
-}
-
-/// An ORDER BY term's expression without its `COLLATE`, and that collation (refused when
-/// it is not one the merge knows).
-pub(crate) fn split_collate<'e>(
-    e: &'e Expr,
-    a: &Analysis,
-) -> Result<(&'e Expr, Option<Collation>)> {
-    match e {
-        Expr::Collate { expr, collation } => {
-            let name = object_name(collation);
-            match Collation::from_name(&name) {
-                Some(c) => Ok((expr.as_ref(), Some(c))),
-                None => Err(refuse(&format!("collation {name} in ORDER BY"), a)),
-            }
-        }
-        e => Ok((e, None)),
-    }
-}
-
-/// LIMIT and OFFSET values, in every SQLite form (`LIMIT n OFFSET m`, `LIMIT m, n`,
-/// bound parameters); a negative limit means none, a negative offset means 0.
-pub(crate) fn limit_offset(
-    parsed: &Parsed,
-    clause: Option<&LimitClause>,
-    params: &[Value],
-    a: &Analysis,
-) -> Result<(Option<u64>, u64)> {
-    let (limit, offset) = match clause {
-        None => (None, 0),
-        Some(LimitClause::LimitOffset { limit, offset, .. }) => {
-            let n = limit
-                .as_ref()
-                .map(|e| limit_value(parsed, e, params, "LIMIT", a))
-                .transpose()?;
-            let m = offset
-                .as_ref()
-                .map(|o| limit_value(parsed, &o.value, params, "OFFSET", a))
-                .transpose()?;
-            (n, m.unwrap_or(0))
-        }
-        Some(LimitClause::OffsetCommaLimit { offset, limit }) => {
-            let n = limit_value(parsed, limit, params, "LIMIT", a)?;
-            let m = limit_value(parsed, offset, params, "OFFSET", a)?;
-            (Some(n), m)
-        }
-    };
-    Ok((
-        limit.filter(|n| *n >= 0).map(|n| n as u64),
-        offset.max(0) as u64,
-    ))
 }
 
 /// The text of an ORDER BY term without its COLLATE / ASC / DESC / NULLS suffixes.
@@ -393,62 +307,6 @@ fn check_distinct_binary(
     Ok(())
 }
 
-/// The collation an expression compares with, as SQLite's `sqlite3ExprCollSeq` finds it:
-/// `x COLLATE c` explicitly; a column its declared collation (resolved in `scope`); unary
-/// `+` and CAST pass their operand's through; functions and other operators give BINARY.
-/// An explicit COLLATE inside an operator's operand is refused (rare, and subtle).
-pub(crate) fn expression_collation(
-    expr: &Expr,
-    scope: &Scope<'_>,
-    a: &Analysis,
-) -> Result<Collation> {
-    match expr {
-        Expr::Collate { collation, .. } => {
-            let c = object_name(collation);
-            Collation::from_name(&c).ok_or_else(|| {
-                Error::unsupported(
-                    format!("collation {c} across shards"),
-                    "use BINARY, NOCASE or RTRIM",
-                )
-            })
-        }
-        Expr::Identifier(_) | Expr::CompoundIdentifier(_) => Ok(scope.declared_collation(expr)),
-        Expr::Nested(inner)
-        | Expr::Cast { expr: inner, .. }
-        | Expr::UnaryOp {
-            op: sqlparser::ast::UnaryOperator::Plus,
-            expr: inner,
-        } => expression_collation(inner, scope, a),
-        Expr::BinaryOp { left, right, .. } => {
-            let explicit = |e: &Expr| {
-                matches!(e, Expr::Collate { .. })
-                    || matches!(e, Expr::Nested(n) if matches!(n.as_ref(), Expr::Collate { .. }))
-            };
-            if explicit(left) || explicit(right) {
-                return Err(refuse("ORDER BY an operator over a COLLATE expression", a));
-            }
-            Ok(Collation::Binary)
-        }
-        _ => Ok(Collation::Binary),
-    }
-}
-
-/// The LIMIT each shard gets for `LIMIT n OFFSET m`: `n + m`, or none when that passes
-/// SQLite's largest integer.
-pub(crate) fn shard_limit(limit: Option<u64>, offset: u64) -> Option<String> {
-    let n = limit?;
-    if n == 0 {
-        // No row is wanted: SQLite evaluates none (an error in a row past it never shows).
-        return Some(" LIMIT 0".to_string());
-    }
-    Some(
-        match n.checked_add(offset).filter(|t| *t <= i64::MAX as u64) {
-            Some(t) => format!(" LIMIT {t}"),
-            None => " LIMIT -1".to_string(),
-        },
-    )
-}
-
 /// Rule `compound_merge`: `A UNION ALL B …` (or all-`UNION`) fans out as it is; each shard
 /// answers the whole compound over its rows, the merge concatenates (UNION: dedupes) and
 /// applies the final ORDER BY / LIMIT, whose terms name output columns. INTERSECT and
@@ -500,7 +358,7 @@ pub(crate) fn plan_compound(
         return Err(refuse("a compound SELECT mixing UNION and UNION ALL", a));
     }
     for p in &parts {
-        if super::aggregate::is_aggregate(p, q) {
+        if super::terms::is_aggregate(p, q) {
             return Err(refuse("aggregates inside a compound SELECT", a));
         }
         if union_all && !matches!(p.distinct, None | Some(sqlparser::ast::Distinct::All)) {

@@ -18,13 +18,13 @@
 
 use super::names::Scope;
 use super::splice::{splice, sql_literal, Piece};
-use crate::analyze::object_name;
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 use crate::lex::TokenKind;
 use crate::merge::Collation;
 use crate::parse::Parsed;
 use crate::policy::{Policy, TableKind};
+use crate::sql::object_name;
 use crate::value::{Affinity, Value};
 use sqlparser::ast::{Expr, GroupByExpr, ObjectName, SelectItem, SetExpr, Visit, Visitor};
 use std::ops::{ControlFlow, Range};
@@ -338,7 +338,7 @@ pub(crate) fn column_names(parsed: &Parsed, catalog: &Catalog) -> Option<Vec<Str
         .zip(&shape.items)
         .map(|(item, range)| match item {
             SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => None,
-            _ => Some(super::aggregate::column_name(parsed, item, range, &scope)),
+            _ => Some(super::terms::column_name(parsed, item, range, &scope)),
         })
         .collect()
 }
@@ -372,7 +372,7 @@ fn one_plain_row(q: &sqlparser::ast::Query, many: bool) -> bool {
     {
         return false;
     }
-    let aggregate = super::aggregate::is_aggregate(sel, q);
+    let aggregate = super::terms::is_aggregate(sel, q);
     exprs.iter().all(|expr| {
         let mut e = *expr;
         while let Expr::Nested(inner) = e {

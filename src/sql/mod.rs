@@ -1,0 +1,120 @@
+//! Shared vocabulary over sqlparser's AST, below every stage: names, the shape of
+//! conditions, aggregates, and literals read as SQLite reads them.
+
+pub mod literal;
+
+use sqlparser::ast::{
+    BinaryOperator, Expr, ObjectName, ObjectNamePart, Query, SetExpr, Visit, Visitor,
+};
+use std::ops::ControlFlow;
+
+pub use literal::{key_literal, parse_number_literal, KeyExpr};
+
+/// The last part of a possibly qualified name (`main.t` -> `t`).
+pub fn object_name(name: &ObjectName) -> String {
+    match name.0.last() {
+        Some(ObjectNamePart::Identifier(id)) => id.value.clone(),
+        Some(ObjectNamePart::Function(f)) => f.name.value.clone(),
+        None => String::new(),
+    }
+}
+
+/// Whether a query body holds a query of its own (a subquery anywhere, a compound).
+pub fn has_nested_query(body: &SetExpr) -> bool {
+    struct Finder(usize);
+    impl Visitor for Finder {
+        type Break = ();
+        fn pre_visit_query(&mut self, _q: &Query) -> ControlFlow<()> {
+            self.0 += 1;
+            ControlFlow::Break(())
+        }
+    }
+    let mut f = Finder(0);
+    let _ = body.visit(&mut f);
+    f.0 > 0 || !matches!(body, SetExpr::Select(_))
+}
+
+/// `e` without the parentheses around it.
+pub fn strip_nested(e: &Expr) -> &Expr {
+    match e {
+        Expr::Nested(inner) => strip_nested(inner),
+        other => other,
+    }
+}
+
+/// The conjuncts of `e` (`a AND (b AND c)` -> `a`, `b`, `c`).
+pub fn split_and<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
+    match strip_nested(e) {
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::And,
+            right,
+        } => {
+            split_and(left, out);
+            split_and(right, out);
+        }
+        other => out.push(other),
+    }
+}
+
+/// The disjuncts of `e`.
+pub fn split_or<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
+    match strip_nested(e) {
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::Or,
+            right,
+        } => {
+            split_or(left, out);
+            split_or(right, out);
+        }
+        other => out.push(other),
+    }
+}
+
+/// Aggregate functions of SQLite (with one argument for min/max).
+pub fn is_aggregate(name: &str, argc: usize) -> bool {
+    let n = name.to_ascii_lowercase();
+    match n.as_str() {
+        "min" | "max" => argc == 1,
+        "count" | "sum" | "total" | "avg" | "group_concat" | "string_agg" | "json_group_array"
+        | "json_group_object" | "jsonb_group_array" | "jsonb_group_object" | "median"
+        | "percentile" | "percentile_cont" | "percentile_disc" => true,
+        _ => false,
+    }
+}
+
+/// Whether `e` holds an aggregate call of its own query (not one inside a subquery, nor a
+/// window function).
+pub fn has_aggregate(e: &Expr) -> bool {
+    use sqlparser::ast::{FunctionArguments, Visit, Visitor};
+    use std::ops::ControlFlow;
+    struct Finder(bool, usize);
+    impl Visitor for Finder {
+        type Break = ();
+        fn pre_visit_query(&mut self, _q: &sqlparser::ast::Query) -> ControlFlow<()> {
+            self.1 += 1;
+            ControlFlow::Continue(())
+        }
+        fn post_visit_query(&mut self, _q: &sqlparser::ast::Query) -> ControlFlow<()> {
+            self.1 -= 1;
+            ControlFlow::Continue(())
+        }
+        fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+            if let Expr::Function(f) = e {
+                let argc = match &f.args {
+                    FunctionArguments::List(l) => l.args.len(),
+                    _ => 0,
+                };
+                if self.1 == 0 && f.over.is_none() && is_aggregate(&object_name(&f.name), argc) {
+                    self.0 = true;
+                    return ControlFlow::Break(());
+                }
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut f = Finder(false, 0);
+    let _ = e.visit(&mut f);
+    f.0
+}
