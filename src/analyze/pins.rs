@@ -1,0 +1,183 @@
+//! Key pins and links: which shard-key values a condition fixes, and which sharded
+//! references it joins on their keys.
+
+use super::scopes::{Entry, Scopes};
+use super::{KeyExpr, Pin};
+use crate::sql::{key_literal, split_and, split_or, strip_nested};
+use crate::value::Value;
+use sqlparser::ast::{self as ast, BinaryOperator, Expr};
+
+impl Scopes<'_> {
+    /// Collects pins and links from the top-level AND of `cond`.
+    pub(super) fn scan_condition(&mut self, cond: &Expr, restricts_rows: bool, top_level: bool) {
+        let mut conjuncts = Vec::new();
+        split_and(cond, &mut conjuncts);
+        for c in conjuncts {
+            if let Some((a, b)) = self.key_link(c) {
+                if a != b {
+                    self.links.push((a, b));
+                }
+                continue;
+            }
+            if !restricts_rows {
+                continue;
+            }
+            if let Some((node, pin)) = self.pin_of(c) {
+                self.refs[node].pins.push(pin.clone());
+                if top_level {
+                    self.refs[node].output_pins.push(pin);
+                }
+            }
+        }
+    }
+
+    /// `a.key = b.key` between two sharded references.
+    pub(super) fn key_link(&self, e: &Expr) -> Option<(usize, usize)> {
+        match strip_nested(e) {
+            Expr::BinaryOp {
+                left,
+                op: BinaryOperator::Eq,
+                right,
+            }
+            | Expr::IsNotDistinctFrom(left, right) => {
+                Some((self.key_column_ref(left)?, self.key_column_ref(right)?))
+            }
+            _ => None,
+        }
+    }
+
+    /// The key values one conjunct pins, for one sharded reference.
+    pub(super) fn pin_of(&self, e: &Expr) -> Option<(usize, Pin)> {
+        match strip_nested(e) {
+            Expr::BinaryOp {
+                left,
+                op: BinaryOperator::Eq,
+                right,
+            }
+            | Expr::IsNotDistinctFrom(left, right) => {
+                let is = matches!(strip_nested(e), Expr::IsNotDistinctFrom(..));
+                let pinnable = |n: usize| !(is && self.null_filled.contains(&n));
+                if let (Some(n), Some(v)) =
+                    (self.key_column_ref(left), key_literal(self.parsed, right))
+                {
+                    return pinnable(n).then(|| (n, vec![v]));
+                }
+                if let (Some(n), Some(v)) =
+                    (self.key_column_ref(right), key_literal(self.parsed, left))
+                {
+                    return pinnable(n).then(|| (n, vec![v]));
+                }
+                None
+            }
+            // NULL keys live on the home shard, unless an outer join NULL-filled the key.
+            Expr::IsNull(inner) => {
+                let n = self.key_column_ref(inner)?;
+                (!self.null_filled.contains(&n)).then(|| (n, vec![KeyExpr::Literal(Value::Null)]))
+            }
+            Expr::InList {
+                expr,
+                list,
+                negated: false,
+            } => {
+                let n = self.key_column_ref(expr)?;
+                let values = list
+                    .iter()
+                    .map(|v| key_literal(self.parsed, v))
+                    .collect::<Option<Vec<_>>>()?;
+                Some((n, values))
+            }
+            Expr::BinaryOp {
+                left,
+                op: BinaryOperator::Or,
+                right,
+            } => {
+                // Every branch must pin the same reference; the pin is the union.
+                let mut branches = Vec::new();
+                split_or(left, &mut branches);
+                split_or(right, &mut branches);
+                let mut node = None;
+                let mut values = Vec::new();
+                for b in branches {
+                    let mut conj = Vec::new();
+                    split_and(b, &mut conj);
+                    let (n, mut vs) = conj.iter().find_map(|c| self.pin_of(c))?;
+                    if node.is_some_and(|m| m != n) {
+                        return None;
+                    }
+                    node = Some(n);
+                    values.append(&mut vs);
+                }
+                Some((node?, values))
+            }
+            _ => None,
+        }
+    }
+
+    /// A window whose PARTITION BY holds the key column of a sharded table of the innermost
+    /// FROM (without outer joins, which could NULL-fill the key): each partition's rows
+    /// live on one shard, so each shard computes the window exactly.
+    pub(super) fn partitioned_by_key(&self, over: Option<&ast::WindowType>) -> bool {
+        let Some(ast::WindowType::WindowSpec(spec)) = over else {
+            return false;
+        };
+        let (Some(frame), Some(false)) = (self.frames.last(), self.frame_outer.last()) else {
+            return false;
+        };
+        spec.window_name.is_none()
+            && spec.partition_by.iter().any(|e| {
+                self.key_column_ref(e)
+                    .is_some_and(|n| frame.iter().any(|en| en.node == Some(n)))
+            })
+    }
+
+    /// If `e` names the key column of a sharded reference in scope, that reference.
+    pub(super) fn key_column_ref(&self, e: &Expr) -> Option<usize> {
+        let (qualifier, column) = match strip_nested(e) {
+            Expr::Identifier(id) => (None, &id.value),
+            Expr::CompoundIdentifier(parts) if parts.len() >= 2 => (
+                Some(&parts[parts.len() - 2].value),
+                &parts[parts.len() - 1].value,
+            ),
+            _ => return None,
+        };
+        for frame in self.frames.iter().rev() {
+            let candidates: Vec<&Entry> = match qualifier {
+                Some(q) => frame
+                    .iter()
+                    .filter(|en| en.alias.eq_ignore_ascii_case(q))
+                    .collect(),
+                None => frame
+                    .iter()
+                    .filter(|en| self.has_column(en, column))
+                    .collect(),
+            };
+            match candidates.as_slice() {
+                [] => continue,
+                [one] => {
+                    let node = one.node?;
+                    return self.refs[node]
+                        .key_column
+                        .eq_ignore_ascii_case(column)
+                        .then_some(node);
+                }
+                // Ambiguous: SQLite would reject it; pin nothing.
+                _ => return None,
+            }
+        }
+        None
+    }
+
+    pub(super) fn has_column(&self, entry: &Entry, column: &str) -> bool {
+        if let Some(node) = entry.node {
+            if self.refs[node].key_column.eq_ignore_ascii_case(column) {
+                return true;
+            }
+        }
+        match self.catalog.get(&entry.table) {
+            Some(t) => t.column(column).is_some(),
+            // Unknown table (not created yet, or a CTE): assume it may have the column,
+            // which makes an unqualified name ambiguous and pins nothing.
+            None => true,
+        }
+    }
+}
