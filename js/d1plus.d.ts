@@ -1,6 +1,16 @@
 // Types of js/d1plus.js. They match @cloudflare/workers-types' D1 types, so a d1plus
 // D1Database goes wherever a `D1Database` binding does (e2e/typecheck.ts checks this).
 
+import type { D1PlusErrorCode } from "./codes.js";
+export type { D1PlusErrorCode } from "./codes.js";
+export { CODES } from "./codes.js";
+
+/** What d1plus throws: D1's `Error("CODE: text")` with the stable code (and the failing shard). */
+export interface D1PlusError extends Error {
+  code: D1PlusErrorCode;
+  shard?: number;
+}
+
 export type D1SessionConstraint = "first-primary" | "first-unconstrained";
 /** One string carrying every shard's bookmark (`d1plus1:…`). */
 export type D1SessionBookmark = string;

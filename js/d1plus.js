@@ -10,6 +10,9 @@
 // D1Database is cheap, and holds one invocation's query budget, so make one per request.
 
 import { initSync, Engine } from "./pkg/d1plus_js.js";
+import { CODES } from "./codes.js";
+
+export { CODES };
 import wasmModule from "./pkg/d1plus_js_bg.wasm";
 
 initSync({ module: wasmModule });
@@ -73,7 +76,7 @@ function bindable(v) {
     // As D1 does: a view's elements (a Uint8Array's bytes).
     if (ArrayBuffer.isView(v)) return Array.from(v);
   }
-  throw coded("D1_TYPE_ERROR", `Type '${type}' not supported for value '${v}'`);
+  throw coded(CODES.TypeError, `Type '${type}' not supported for value '${v}'`);
 }
 
 function toObjects({ columns, rows }) {
@@ -145,7 +148,7 @@ export class D1PreparedStatement {
     const row = toObjects({ columns: answer.columns, rows: answer.rows.slice(0, 1) })[0];
     if (colName !== undefined) {
       if (row !== undefined && row[colName] === undefined) {
-        throw coded("D1_COLUMN_NOTFOUND", `Column not found (${colName})`);
+        throw coded(CODES.ColumnNotFound, `Column not found (${colName})`);
       }
       return row?.[colName] ?? null;
     }
@@ -188,7 +191,7 @@ class Queryable {
   async batch(statements) {
     for (const s of statements) {
       if (!(s instanceof D1PreparedStatement) || !s.ranBy(this.#runner)) {
-        throw proxyError("D1PLUS_TYPE_ERROR", "batch() takes statements prepared on this database");
+        throw proxyError(CODES.InvalidArgument, "batch() takes statements prepared on this database");
       }
     }
     const answers = await this.#runner.call("batch", JSON.stringify(statements));
@@ -201,7 +204,7 @@ class Queryable {
    */
   sql({ statement, params = [], shard } = {}) {
     if (typeof statement !== "string") {
-      throw proxyError("D1PLUS_TYPE_ERROR", "sql() takes { statement, params, shard } with statement a string");
+      throw proxyError(CODES.InvalidArgument, "sql() takes { statement, params, shard } with statement a string");
     }
     return new D1PreparedStatement(this.#runner, statement, params.map(bindable), shard);
   }
@@ -242,18 +245,18 @@ export class D1Database extends Queryable {
     const n = engine.shardCount();
     if (!Array.isArray(shards) || shards.length !== n) {
       throw proxyError(
-        "D1PLUS_INVALID_POLICY",
+        CODES.InvalidBinding,
         `the policy asks for ${n} shards but ${Array.isArray(shards) ? shards.length : "no array of"} D1 bindings were given`,
       );
     }
     shards.forEach((s, i) => {
       if (!s || typeof s.prepare !== "function" || typeof s.batch !== "function") {
-        throw proxyError("D1PLUS_INVALID_POLICY", `shard ${i} is not a D1 binding`);
+        throw proxyError(CODES.InvalidBinding, `shard ${i} is not a D1 binding`);
       }
     });
     const limit = options.queryBudget === undefined ? DEFAULT_QUERY_BUDGET : options.queryBudget;
     if (limit !== null && !(typeof limit === "number" && limit >= 0)) {
-      throw proxyError("D1PLUS_INVALID_POLICY", `queryBudget must be a number >= 0 or null, not ${limit}`);
+      throw proxyError(CODES.InvalidOption, `queryBudget must be a number >= 0 or null, not ${limit}`);
     }
     const budget = { limit: limit === Infinity ? null : limit, used: 0, checked: false };
     super(new Runner(engine, shards, budget));
@@ -269,7 +272,7 @@ export class D1Database extends Queryable {
     for (let i = 0; i < n; i++) {
       const binding = env[`${prefix}${i}`];
       if (!binding) {
-        throw proxyError("D1PLUS_INVALID_POLICY", `the policy has ${n} shards but env has no binding ${prefix}${i}`);
+        throw proxyError(CODES.InvalidBinding, `the policy has ${n} shards but env has no binding ${prefix}${i}`);
       }
       shards.push(binding);
     }
@@ -288,7 +291,7 @@ export class D1Database extends Queryable {
       return { count: r.count, duration: r.duration };
     } catch (e) {
       // D1 reports a failing exec() as D1_EXEC_ERROR.
-      throw e.code === "D1_ERROR" ? coded("D1_EXEC_ERROR", e.message.slice("D1_ERROR: ".length), e.shard) : e;
+      throw e.code === CODES.Backend ? coded(CODES.ExecError, e.message.slice("D1_ERROR: ".length), e.shard) : e;
     }
   }
 
@@ -305,12 +308,12 @@ export class D1Database extends Queryable {
     } else if (typeof constraintOrBookmark === "string" && constraintOrBookmark.startsWith("d1plus1:")) {
       parts = constraintOrBookmark.slice("d1plus1:".length).split(",").map(decodeURIComponent);
       if (parts.length !== n) {
-        throw proxyError("D1PLUS_INVALID_BOOKMARK", `the bookmark carries ${parts.length} shards' bookmarks, this database has ${n}`);
+        throw proxyError(CODES.InvalidBookmark, `the bookmark carries ${parts.length} shards' bookmarks, this database has ${n}`);
       }
       parts = parts.map((p) => p || "first-unconstrained");
     } else {
       throw proxyError(
-        "D1PLUS_INVALID_BOOKMARK",
+        CODES.InvalidBookmark,
         `${JSON.stringify(constraintOrBookmark)} is neither a session constraint nor a d1plus bookmark (d1plus1:…)`,
       );
     }
@@ -319,7 +322,7 @@ export class D1Database extends Queryable {
   }
 
   async dump() {
-    throw proxyError("D1PLUS_UNSUPPORTED", "dump() of a sharded database; dump each shard's binding");
+    throw proxyError(CODES.Unsupported, "dump() of a sharded database; dump each shard's binding");
   }
 }
 

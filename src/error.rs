@@ -4,81 +4,143 @@
 use serde::Serialize;
 use std::fmt;
 
-/// Stable error codes. The string form (`D1PLUS_…`) never changes once published.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ErrorCode {
+/// Declares [`ErrorCode`] once: each variant with its stable string, from which come
+/// `as_str`, parsing, serde, [`ErrorCode::ALL`] and the JavaScript and TypeScript files
+/// `js/codes.js` and `js/codes.d.ts` (generated from it; `tests/error_codes.rs` fails when
+/// they differ).
+macro_rules! error_codes {
+    ($($(#[doc = $doc:literal])* $variant:ident => $text:literal,)*) => {
+        /// Stable error codes. The string form (`D1PLUS_…`) never changes once published.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $($(#[doc = $doc])* $variant,)*
+        }
+
+        impl ErrorCode {
+            /// Every code, in declaration order.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)*];
+
+            /// The stable string form, e.g. `D1PLUS_NO_SHARD_KEY`.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $text,)*
+                }
+            }
+
+            /// The code of a stable string form.
+            pub fn parse(text: &str) -> Option<ErrorCode> {
+                match text {
+                    $($text => Some(ErrorCode::$variant),)*
+                    _ => None,
+                }
+            }
+
+            /// Its documentation, one line (for the generated TypeScript).
+            pub fn describe(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => concat!($($doc),*),)*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
     /// The shard policy JSON is malformed or breaks a rule.
-    InvalidPolicy,
+    InvalidPolicy => "D1PLUS_INVALID_POLICY",
+    /// A shard binding is missing, or is not a D1 database.
+    InvalidBinding => "D1PLUS_INVALID_BINDING",
+    /// An option has a value it cannot take (a query budget below 0, say).
+    InvalidOption => "D1PLUS_INVALID_OPTION",
+    /// A call's argument has the wrong shape (a statement of another database in batch()).
+    InvalidArgument => "D1PLUS_INVALID_ARGUMENT",
     /// The SQL text could not be parsed.
-    ParseError,
+    ParseError => "D1PLUS_PARSE_ERROR",
     /// A table the statement names does not exist.
-    NoSuchTable,
+    NoSuchTable => "D1PLUS_NO_SUCH_TABLE",
     /// A column the statement names does not exist.
-    NoSuchColumn,
+    NoSuchColumn => "D1PLUS_NO_SUCH_COLUMN",
     /// The number of bound parameters does not match the statement.
-    ParamCount,
-    /// A shard key value is NULL, a BLOB, or a non-integral REAL.
-    InvalidShardKey,
+    ParamCount => "D1PLUS_PARAM_COUNT",
+    /// A shard key value is a BLOB, or a REAL where the key column holds integers.
+    InvalidShardKey => "D1PLUS_INVALID_SHARD_KEY",
     /// A write to a sharded table has no shard key and no hint.
-    NoShardKey,
+    NoShardKey => "D1PLUS_NO_SHARD_KEY",
     /// A hint names a table that is not sharded, or disagrees with the key in the SQL.
-    HintConflict,
+    HintConflict => "D1PLUS_HINT_CONFLICT",
     /// An UPDATE assigns to the shard key column.
-    KeyUpdate,
+    KeyUpdate => "D1PLUS_KEY_UPDATE",
     /// A statement would need data from several shards in one shard's query.
-    CrossShard,
+    CrossShard => "D1PLUS_CROSS_SHARD",
     /// Transaction control and database-level statements D1 does not allow.
-    TransactionStatement,
+    TransactionStatement => "D1PLUS_TRANSACTION_STATEMENT",
     /// A construct d1plus cannot execute exactly across shards.
-    Unsupported,
+    Unsupported => "D1PLUS_UNSUPPORTED",
     /// A statement exceeds a D1 limit (bound parameters, SQL length) and cannot be split.
-    LimitExceeded,
+    LimitExceeded => "D1PLUS_LIMIT_EXCEEDED",
     /// The per-invocation query budget would be exceeded.
-    QueryBudget,
+    QueryBudget => "D1PLUS_QUERY_BUDGET",
     /// A batch that must be atomic spans several shards.
-    CrossShardTransaction,
+    CrossShardTransaction => "D1PLUS_CROSS_SHARD_TRANSACTION",
     /// A session bookmark d1plus did not make, or made for another shard count.
-    InvalidBookmark,
-    /// A value of a type D1 does not accept.
-    TypeError,
-    /// The column asked for is not in the result.
-    ColumnNotFound,
-    /// An error reported by a shard's database (SQLite or D1), passed through.
-    Backend,
+    InvalidBookmark => "D1PLUS_INVALID_BOOKMARK",
     /// Arithmetic overflow while merging (as SQLite's "integer overflow").
-    IntegerOverflow,
+    IntegerOverflow => "D1PLUS_INTEGER_OVERFLOW",
     /// A d1plus bug: it should never happen.
-    Internal,
+    Internal => "D1PLUS_INTERNAL",
+    /// A value of a type D1 does not accept (D1's own code).
+    TypeError => "D1_TYPE_ERROR",
+    /// The column asked for is not in the result (D1's own code).
+    ColumnNotFound => "D1_COLUMN_NOTFOUND",
+    /// An error reported by a shard's database (SQLite or D1), passed through.
+    Backend => "D1_ERROR",
+    /// A statement of `exec()` failed on a shard (D1's own code for exec).
+    ExecError => "D1_EXEC_ERROR",
+}
+
+impl Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
 }
 
 impl ErrorCode {
-    /// The stable string form, e.g. `D1PLUS_NO_SHARD_KEY`.
-    pub fn as_str(self) -> &'static str {
-        use ErrorCode::*;
-        match self {
-            InvalidPolicy => "D1PLUS_INVALID_POLICY",
-            ParseError => "D1PLUS_PARSE_ERROR",
-            NoSuchTable => "D1PLUS_NO_SUCH_TABLE",
-            NoSuchColumn => "D1PLUS_NO_SUCH_COLUMN",
-            ParamCount => "D1PLUS_PARAM_COUNT",
-            InvalidShardKey => "D1PLUS_INVALID_SHARD_KEY",
-            NoShardKey => "D1PLUS_NO_SHARD_KEY",
-            HintConflict => "D1PLUS_HINT_CONFLICT",
-            KeyUpdate => "D1PLUS_KEY_UPDATE",
-            CrossShard => "D1PLUS_CROSS_SHARD",
-            TransactionStatement => "D1PLUS_TRANSACTION_STATEMENT",
-            Unsupported => "D1PLUS_UNSUPPORTED",
-            LimitExceeded => "D1PLUS_LIMIT_EXCEEDED",
-            QueryBudget => "D1PLUS_QUERY_BUDGET",
-            CrossShardTransaction => "D1PLUS_CROSS_SHARD_TRANSACTION",
-            InvalidBookmark => "D1PLUS_INVALID_BOOKMARK",
-            TypeError => "D1_TYPE_ERROR",
-            ColumnNotFound => "D1_COLUMN_NOTFOUND",
-            Backend => "D1_ERROR",
-            IntegerOverflow => "D1PLUS_INTEGER_OVERFLOW",
-            Internal => "D1PLUS_INTERNAL",
+    /// The code an error message starts with (`D1PLUS_NO_SHARD_KEY: …`), as d1plus writes
+    /// them: what callers of APIs that carry errors as text (workers-rs) match on.
+    pub fn of_message(message: &str) -> Option<ErrorCode> {
+        ErrorCode::parse(message.split(':').next()?)
+    }
+
+    /// The JavaScript module `js/codes.js`: the codes as frozen constants.
+    pub fn javascript_module() -> String {
+        let mut out = String::from(
+            "// Generated from src/error.rs (ErrorCode) by tests/error_codes.rs: do not edit.\n\n/** d1plus's stable error codes, by name. */\nexport const CODES = Object.freeze({\n",
+        );
+        for c in ErrorCode::ALL {
+            out.push_str(&format!("  {:?}: {:?},\n", c, c.as_str()));
         }
+        out.push_str("});\n");
+        out
+    }
+
+    /// The TypeScript declarations `js/codes.d.ts`: the union of every code.
+    pub fn typescript_declarations() -> String {
+        let mut out = String::from(
+            "// Generated from src/error.rs (ErrorCode) by tests/error_codes.rs: do not edit.\n\n/** A stable error code of d1plus (the `code` of its errors). */\nexport type D1PlusErrorCode =\n",
+        );
+        for c in ErrorCode::ALL {
+            out.push_str(&format!(
+                "  /** {} */\n  | {:?}\n",
+                c.describe().trim(),
+                c.as_str()
+            ));
+        }
+        out.push_str(";\n\n/** The codes by name. */\nexport declare const CODES: Readonly<{\n");
+        for c in ErrorCode::ALL {
+            out.push_str(&format!("  {:?}: {:?};\n", c, c.as_str()));
+        }
+        out.push_str("}>;\n");
+        out
     }
 }
 

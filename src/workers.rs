@@ -47,6 +47,23 @@ fn fail(e: Error) -> ApiError {
     }
 }
 
+/// The stable code of an error of this API. workers-rs carries errors as text
+/// (`worker::Error::RustError("D1PLUS_NO_SHARD_KEY: …")`), so the code is read back from the
+/// text's prefix, which d1plus always writes.
+pub fn error_code(e: &ApiError) -> Option<ErrorCode> {
+    #[cfg(all(target_arch = "wasm32", feature = "workers-rs"))]
+    {
+        match e {
+            worker::Error::RustError(text) => ErrorCode::of_message(text),
+            _ => None,
+        }
+    }
+    #[cfg(not(all(target_arch = "wasm32", feature = "workers-rs")))]
+    {
+        Some(e.code())
+    }
+}
+
 /// The shard bindings of a Worker.
 #[cfg(all(target_arch = "wasm32", feature = "workers-rs"))]
 pub type DefaultBackend = D1Backend;

@@ -150,4 +150,14 @@ fn batch_sql_hint_and_errors() {
     );
     let unkeyed = block_on(db.prepare("DELETE FROM events").run()).unwrap_err();
     assert!(unkeyed.code().as_str().starts_with("D1PLUS_"), "{unkeyed}");
+    // The code survives as the text's prefix, which is all workers-rs keeps of it.
+    assert_eq!(d1plus::workers::error_code(&unkeyed), Some(unkeyed.code()));
+    assert_eq!(
+        d1plus::error::ErrorCode::of_message(&unkeyed.to_string()),
+        Some(unkeyed.code())
+    );
+    assert_eq!(
+        d1plus::error::ErrorCode::of_message(&dup.to_string()),
+        Some(d1plus::error::ErrorCode::Backend)
+    );
 }

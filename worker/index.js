@@ -7,6 +7,7 @@
 // Sessions: send the bookmark of an earlier answer in the `x-d1plus-bookmark` header; every
 // answer carries the session's new bookmark in the same header.
 import { D1Database } from "../js/d1plus.js";
+import { CODES } from "../js/codes.js";
 
 function answer(body, status = 200, headers = {}) {
   return new Response(JSON.stringify(body), {
@@ -48,7 +49,7 @@ export default {
       if (next) headers["x-d1plus-bookmark"] = next;
       return answer({ success: true, errors: [], messages: [], result }, 200, headers);
     } catch (e) {
-      return failure(400, e.message, e.code === "D1_ERROR" || !e.code ? 7500 : e.code);
+      return failure(400, e.message, e.code ?? CODES.Internal);
     }
   },
 };

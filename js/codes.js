@@ -1,0 +1,30 @@
+// Generated from src/error.rs (ErrorCode) by tests/error_codes.rs: do not edit.
+
+/** d1plus's stable error codes, by name. */
+export const CODES = Object.freeze({
+  InvalidPolicy: "D1PLUS_INVALID_POLICY",
+  InvalidBinding: "D1PLUS_INVALID_BINDING",
+  InvalidOption: "D1PLUS_INVALID_OPTION",
+  InvalidArgument: "D1PLUS_INVALID_ARGUMENT",
+  ParseError: "D1PLUS_PARSE_ERROR",
+  NoSuchTable: "D1PLUS_NO_SUCH_TABLE",
+  NoSuchColumn: "D1PLUS_NO_SUCH_COLUMN",
+  ParamCount: "D1PLUS_PARAM_COUNT",
+  InvalidShardKey: "D1PLUS_INVALID_SHARD_KEY",
+  NoShardKey: "D1PLUS_NO_SHARD_KEY",
+  HintConflict: "D1PLUS_HINT_CONFLICT",
+  KeyUpdate: "D1PLUS_KEY_UPDATE",
+  CrossShard: "D1PLUS_CROSS_SHARD",
+  TransactionStatement: "D1PLUS_TRANSACTION_STATEMENT",
+  Unsupported: "D1PLUS_UNSUPPORTED",
+  LimitExceeded: "D1PLUS_LIMIT_EXCEEDED",
+  QueryBudget: "D1PLUS_QUERY_BUDGET",
+  CrossShardTransaction: "D1PLUS_CROSS_SHARD_TRANSACTION",
+  InvalidBookmark: "D1PLUS_INVALID_BOOKMARK",
+  IntegerOverflow: "D1PLUS_INTEGER_OVERFLOW",
+  Internal: "D1PLUS_INTERNAL",
+  TypeError: "D1_TYPE_ERROR",
+  ColumnNotFound: "D1_COLUMN_NOTFOUND",
+  Backend: "D1_ERROR",
+  ExecError: "D1_EXEC_ERROR",
+});
