@@ -1,4 +1,4 @@
-//! The schema catalog (DESIGN 3b): which tables and views exist, their columns, declared
+//! The schema catalog (docs/ARCHITECTURE.md §3b): which tables and views exist, their columns, declared
 //! types, affinities and collations. Learned from the home shard (`sqlite_schema` joined
 //! with `pragma_table_xinfo`, one query) and refreshed after DDL goes through the proxy.
 
@@ -256,19 +256,7 @@ mod tests {
         let n = stmt.column_count();
         let rows: Vec<Vec<Value>> = stmt
             .query_map([], |r| {
-                (0..n)
-                    .map(|i| {
-                        Ok(match r.get_ref(i)? {
-                            rusqlite::types::ValueRef::Null => Value::Null,
-                            rusqlite::types::ValueRef::Integer(i) => Value::Integer(i),
-                            rusqlite::types::ValueRef::Real(f) => Value::Real(f),
-                            rusqlite::types::ValueRef::Text(t) => {
-                                Value::Text(String::from_utf8_lossy(t).into_owned())
-                            }
-                            rusqlite::types::ValueRef::Blob(b) => Value::Blob(b.to_vec()),
-                        })
-                    })
-                    .collect()
+                (0..n).map(|i| Ok(Value::from(r.get_ref(i)?))).collect()
             })
             .unwrap()
             .collect::<Result<_, _>>()

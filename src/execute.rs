@@ -125,39 +125,35 @@ impl SharedBudget for std::rc::Rc<BudgetCounter> {
     }
 }
 
-/// The per-invocation query budget (D1: 50 queries on the free plan, 1000 paid).
+/// The per-invocation query budget (D1: 50 queries on the free plan, 1000 paid): a
+/// handle's view of a counter, its own or one shared with other handles.
 pub struct Budget {
-    limit: Option<usize>,
+    /// Statements this handle used.
     used: Cell<usize>,
-    shared: Option<Box<dyn SharedBudget>>,
+    counter: Box<dyn SharedBudget>,
 }
 
 impl std::fmt::Debug for Budget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Budget")
-            .field("limit", &self.limit)
+            .field("limit", &self.counter.limit())
             .field("used", &self.used.get())
-            .field("shared", &self.shared.is_some())
+            .field("used_in_all", &self.counter.used())
             .finish()
     }
 }
 
 impl Budget {
-    /// A budget of `limit` shard statements (None: unlimited).
+    /// A budget of `limit` shard statements (None: unlimited), this handle's own.
     pub fn new(limit: Option<usize>) -> Budget {
-        Budget {
-            limit,
-            used: Cell::new(0),
-            shared: None,
-        }
+        Budget::shared(Box::new(BudgetCounter::new(limit)))
     }
 
     /// A budget drawn from a counter shared with other handles.
     pub fn shared(counter: Box<dyn SharedBudget>) -> Budget {
         Budget {
-            limit: None,
             used: Cell::new(0),
-            shared: Some(counter),
+            counter,
         }
     }
 
@@ -168,10 +164,7 @@ impl Budget {
 
     /// Takes `n` statements from the budget, or refuses before anything runs.
     pub fn take(&self, n: usize) -> Result<()> {
-        let (used, limit) = match &self.shared {
-            Some(s) => (s.used(), s.limit()),
-            None => (self.used.get(), self.limit),
-        };
+        let (used, limit) = (self.counter.used(), self.counter.limit());
         if let Some(limit) = limit {
             if used + n > limit {
                 return Err(Error::with_remedy(
@@ -182,9 +175,7 @@ impl Budget {
             }
         }
         self.used.set(self.used.get() + n);
-        if let Some(s) = &self.shared {
-            s.add(n);
-        }
+        self.counter.add(n);
         Ok(())
     }
 }

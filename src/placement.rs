@@ -1,4 +1,4 @@
-//! Placement (DESIGN section 3): which shard a key lives on. Never changes once data
+//! Placement (docs/ARCHITECTURE.md §3): which shard a key lives on. Never changes once data
 //! exists; `tests/placement_golden.rs` pins it.
 //!
 //! The key is taken as SQLite would store it in the key column (its affinity): INTEGER

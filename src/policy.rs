@@ -1,4 +1,4 @@
-//! The shard policy (DESIGN section 2): which tables are sharded and by which key column,
+//! The shard policy (docs/ARCHITECTURE.md §2): which tables are sharded and by which key column,
 //! which are reference tables, and how many shards there are. Same JSON shape as the
 //! Layeron `db({...})` declaration, camelCase.
 

@@ -87,21 +87,10 @@ fn check_same_meaning(original: &str, params: &[Value], plan: &d1plus::plan::Pla
         c.execute_batch(&schema).unwrap();
         c
     };
-    let bind = |vs: &[Value]| -> Vec<rusqlite::types::Value> {
-        vs.iter()
-            .map(|v| match v {
-                Value::Null => rusqlite::types::Value::Null,
-                Value::Integer(i) => rusqlite::types::Value::Integer(*i),
-                Value::Real(r) => rusqlite::types::Value::Real(*r),
-                Value::Text(t) => rusqlite::types::Value::Text(t.clone()),
-                Value::Blob(b) => rusqlite::types::Value::Blob(b.clone()),
-            })
-            .collect()
-    };
     let (a, b) = (copy(), copy());
     let run = |c: &rusqlite::Connection, sql: &str, ps: &[Value]| {
         let mut st = c.prepare(sql)?;
-        let mut rows = st.query(rusqlite::params_from_iter(bind(ps).iter()))?;
+        let mut rows = st.query(rusqlite::params_from_iter(ps.iter()))?;
         while rows.next()?.is_some() {}
         Ok::<(), rusqlite::Error>(())
     };

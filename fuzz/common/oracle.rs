@@ -91,34 +91,7 @@ pub fn from_script(text: &str) -> Vec<Step> {
         .collect()
 }
 
-fn to_value(v: ValueRef<'_>) -> Value {
-    match v {
-        ValueRef::Null => Value::Null,
-        ValueRef::Integer(i) => Value::Integer(i),
-        ValueRef::Real(f) => Value::Real(f),
-        ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
-        ValueRef::Blob(b) => Value::Blob(b.to_vec()),
-    }
-}
-
-fn to_sql(v: &Value) -> rusqlite::types::Value {
-    match v {
-        Value::Null => rusqlite::types::Value::Null,
-        Value::Integer(i) => rusqlite::types::Value::Integer(*i),
-        Value::Real(f) => rusqlite::types::Value::Real(*f),
-        Value::Text(t) => rusqlite::types::Value::Text(t.clone()),
-        Value::Blob(b) => rusqlite::types::Value::Blob(b.clone()),
-    }
-}
-
-/// SQLite's own message of a rusqlite error (without rusqlite's decorations).
-fn sqlite_message(e: rusqlite::Error) -> String {
-    match e {
-        rusqlite::Error::SqliteFailure(_, Some(m)) => m,
-        rusqlite::Error::SqlInputError { msg, .. } => msg,
-        other => other.to_string(),
-    }
-}
+use d1plus::error::sqlite_message;
 
 type Rows = Vec<Vec<Value>>;
 
@@ -131,7 +104,6 @@ fn sqlite_query(
     let mut stmt = conn.prepare(sql).map_err(sqlite_message)?;
     let columns: Vec<String> = stmt.column_names().map(|c| c.to_string()).collect();
     let n = columns.len();
-    let params: Vec<rusqlite::types::Value> = params.iter().map(to_sql).collect();
     let mut rows = stmt
         .query(rusqlite::params_from_iter(params.iter()))
         .map_err(sqlite_message)?;
@@ -139,7 +111,7 @@ fn sqlite_query(
     while let Some(r) = rows.next().map_err(sqlite_message)? {
         out.push(
             (0..n)
-                .map(|i| r.get_ref(i).map(to_value).unwrap_or(Value::Null))
+                .map(|i| r.get_ref(i).map(Value::from).unwrap_or(Value::Null))
                 .collect(),
         );
     }

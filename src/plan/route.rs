@@ -1,4 +1,4 @@
-//! Routing rules (DESIGN section 4): from an [`Analysis`] and the bound parameters to a
+//! Routing rules (docs/ARCHITECTURE.md §4): from an [`Analysis`] and the bound parameters to a
 //! [`Route`], or a refusal that names the construct and the remedy.
 
 use super::ShardId;

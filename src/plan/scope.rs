@@ -1,4 +1,4 @@
-//! A hint scopes a statement to one key, never just to a shard (DESIGN section 4, issue 10):
+//! A hint scopes a statement to one key, never just to a shard (docs/ARCHITECTURE.md §4, issue 10):
 //! the shard a hint picks also holds other keys' rows, so a hinted statement that reads or
 //! changes a sharded table without pinning the hinted key itself is rewritten to see only
 //! that key's rows, or refused.
