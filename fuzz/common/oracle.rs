@@ -12,7 +12,6 @@ use d1plus::error::{Error, ErrorCode};
 use d1plus::plan::PlanOptions;
 use d1plus::value::Value;
 use futures::executor::block_on;
-use rusqlite::types::ValueRef;
 use std::fmt::Write as _;
 
 /// One statement of a sequence.

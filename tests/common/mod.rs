@@ -10,7 +10,6 @@ use d1plus::plan::ShardHint;
 use d1plus::policy::Policy;
 use d1plus::value::Value;
 use futures::executor::block_on;
-use rusqlite::types::ValueRef;
 
 /// Shard counts every differential test runs over.
 pub const SHARD_COUNTS: [usize; 5] = [1, 2, 4, 8, 64];
