@@ -40,6 +40,8 @@ export type D1PlusErrorCode =
   | "D1PLUS_CROSS_SHARD_TRANSACTION"
   /** A session bookmark d1plus did not make, or made for another shard count. */
   | "D1PLUS_INVALID_BOOKMARK"
+  /** The schema changed since the statement was planned (the schema guard failed); nothing ran. Running it again reads the new schema first. */
+  | "D1PLUS_SCHEMA_CHANGED"
   /** Arithmetic overflow while merging (as SQLite's "integer overflow"). */
   | "D1PLUS_INTEGER_OVERFLOW"
   /** A d1plus bug: it should never happen. */
@@ -75,6 +77,7 @@ export declare const CODES: Readonly<{
   QueryBudget: "D1PLUS_QUERY_BUDGET";
   CrossShardTransaction: "D1PLUS_CROSS_SHARD_TRANSACTION";
   InvalidBookmark: "D1PLUS_INVALID_BOOKMARK";
+  SchemaChanged: "D1PLUS_SCHEMA_CHANGED";
   IntegerOverflow: "D1PLUS_INTEGER_OVERFLOW";
   Internal: "D1PLUS_INTERNAL";
   TypeError: "D1_TYPE_ERROR";

@@ -21,6 +21,7 @@ export const CODES = Object.freeze({
   QueryBudget: "D1PLUS_QUERY_BUDGET",
   CrossShardTransaction: "D1PLUS_CROSS_SHARD_TRANSACTION",
   InvalidBookmark: "D1PLUS_INVALID_BOOKMARK",
+  SchemaChanged: "D1PLUS_SCHEMA_CHANGED",
   IntegerOverflow: "D1PLUS_INTEGER_OVERFLOW",
   Internal: "D1PLUS_INTERNAL",
   TypeError: "D1_TYPE_ERROR",

@@ -9,7 +9,7 @@
 // policy lives as long as the isolate and keeps the schema catalog and the plan cache; a
 // D1Database is cheap, and holds one invocation's query budget, so make one per request.
 
-import { initSync, Engine } from "./pkg/d1plus_js.js";
+import { initSync, Engine, CallKind, Schema } from "./pkg/d1plus_js.js";
 import { CODES } from "./codes.js";
 
 export { CODES };
@@ -94,7 +94,8 @@ function toResult(answer) {
 /**
  * Where calls go: the shard bindings (or sessions), and the request's budget
  * `{ limit, used, checked }`, shared by a D1Database and its sessions. The engine draws on
- * the budget before it calls any shard; the first call of a request re-reads the schema.
+ * the budget before it calls any shard; the first call of a request checks the schema in
+ * the same D1 call (the schema guard).
  */
 class Runner {
   constructor(engine, shards, budget) {
@@ -104,9 +105,9 @@ class Runner {
   }
 
   async call(kind, request) {
-    const revalidate = !this.budget.checked;
+    const schema = this.budget.checked ? Schema.Cached : Schema.Revalidate;
     this.budget.checked = true;
-    const text = await this.engine.run(this.shards, kind, request, this.budget, revalidate);
+    const text = await this.engine.run(this.shards, kind, request, this.budget, schema);
     const envelope = JSON.parse(text);
     if (envelope.error) throw d1Error(envelope.error);
     return envelope.ok;
@@ -140,7 +141,7 @@ export class D1PreparedStatement {
   }
 
   async #answer() {
-    return this.#runner.call("one", JSON.stringify(this));
+    return this.#runner.call(CallKind.One, JSON.stringify(this));
   }
 
   async first(colName) {
@@ -194,7 +195,7 @@ class Queryable {
         throw proxyError(CODES.InvalidArgument, "batch() takes statements prepared on this database");
       }
     }
-    const answers = await this.#runner.call("batch", JSON.stringify(statements));
+    const answers = await this.#runner.call(CallKind.Batch, JSON.stringify(statements));
     return answers.map(toResult);
   }
 
@@ -287,7 +288,7 @@ export class D1Database extends Queryable {
   /** Runs a script statement by statement, as D1's exec(): `{ count, duration }`. */
   async exec(query) {
     try {
-      const r = await this._runner.call("exec", query);
+      const r = await this._runner.call(CallKind.Exec, query);
       return { count: r.count, duration: r.duration };
     } catch (e) {
       // D1 reports a failing exec() as D1_EXEC_ERROR.

@@ -14,7 +14,7 @@ use crate::plan::{self, Context, Plan, PlanOptions, ShardHint};
 use crate::policy::Policy;
 use crate::value::Value;
 use serde::Serialize;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 /// Options of a [`Database`].
@@ -45,6 +45,8 @@ pub struct Database<B: Backend> {
     shared: Rc<Shared>,
     backend: B,
     budget: Budget,
+    /// Whether the next shard call carries the schema guard (see [`Database::arm_schema_guard`]).
+    guard_armed: Cell<bool>,
 }
 
 /// What the handles of one logical database share.
@@ -88,6 +90,7 @@ impl<B: Backend> Database<B> {
             }),
             backend,
             budget,
+            guard_armed: Cell::new(false),
         })
     }
 
@@ -114,6 +117,7 @@ impl<B: Backend> Database<B> {
             shared: self.shared.clone(),
             backend,
             budget,
+            guard_armed: Cell::new(false),
         })
     }
 
@@ -123,6 +127,55 @@ impl<B: Backend> Database<B> {
             return Ok(());
         }
         self.reload_catalog().await
+    }
+
+    /// Makes this handle's next shard call carry the schema guard (`crate::guard`): a
+    /// request's first call in a Worker, instead of re-reading the schema before it. False
+    /// when no catalog has been read yet (then read it: there is nothing to guard).
+    ///
+    /// A call whose guard fails returns `D1PLUS_SCHEMA_CHANGED` having changed nothing;
+    /// reload the catalog ([`Database::reload_catalog`]) and run it again.
+    pub fn arm_schema_guard(&self) -> bool {
+        let loaded = self.shared.installed.get() > 0;
+        self.guard_armed.set(loaded);
+        loaded
+    }
+
+    /// Runs `call` as a request's first call: with the schema guard when a catalog has been
+    /// read (no extra round trip), else after reading it; a call whose guard failed ran
+    /// nothing, and runs once more after the new schema is read.
+    pub async fn revalidating<'s, T>(
+        &'s self,
+        call: impl Fn() -> futures::future::LocalBoxFuture<'s, Result<T>>,
+    ) -> Result<T> {
+        if !self.arm_schema_guard() {
+            self.reload_catalog().await?;
+            return call().await;
+        }
+        let first = call().await;
+        self.disarm_schema_guard();
+        match first {
+            Err(e) if e.code() == ErrorCode::SchemaChanged => {
+                self.reload_catalog().await?;
+                call().await
+            }
+            other => other,
+        }
+    }
+
+    /// Drops a guard that no shard call took (a call refused before it reached a shard).
+    pub fn disarm_schema_guard(&self) {
+        self.guard_armed.set(false);
+    }
+
+    /// The backend with the schema guard on its next call, when armed.
+    fn shards<'a>(&'a self, catalog: &'a Catalog) -> crate::guard::Guarded<'a> {
+        crate::guard::Guarded {
+            inner: &self.backend,
+            catalog,
+            armed: &self.guard_armed,
+            budget: &self.budget,
+        }
     }
 
     /// The policy.
@@ -282,7 +335,8 @@ impl<B: Backend> Database<B> {
         };
         self.validate_before_running(sql, &plan, false)?;
         let changes_schema = plan.changes_schema;
-        let result = execute::execute(plan, &self.backend, &self.budget).await;
+        let catalog = self.catalog();
+        let result = execute::execute(plan, &self.shards(&catalog), &self.budget).await;
         if changes_schema {
             self.reload_catalog().await?;
         }
@@ -441,7 +495,8 @@ impl<B: Backend> Database<B> {
             self.validate_before_running(&s.sql, p, spread)?;
         }
         let shards: Vec<ShardId> = merged.iter().map(|b| b.shard).collect();
-        let outputs = execute::run_batches(&self.backend, merged, &self.budget).await?;
+        let catalog = self.catalog();
+        let outputs = execute::run_batches(&self.shards(&catalog), merged, &self.budget).await?;
         if let Some(Err(e)) = outputs.iter().find(|o| o.is_err()) {
             let committed: Vec<String> = outputs
                 .iter()

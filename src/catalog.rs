@@ -91,7 +91,19 @@ pub struct Catalog {
     /// A hash of the tables' and views' CREATE statements in name order: the schema's
     /// content, the same for equal schemas of different databases.
     pub schema_hash: u64,
+    /// The text [`FINGERPRINT_SQL`] gives on a database with this schema: what the schema
+    /// guard compares (see [`Catalog::guard`]).
+    pub fingerprint: String,
 }
+
+/// The schema's tables and views as one text (`type name sql` lines in name order), from
+/// the same rows [`LOAD_SQL`] reads: equal exactly when the catalog would be.
+pub const FINGERPRINT_SQL: &str = "SELECT coalesce(group_concat(type || ' ' || name || ' ' || coalesce(sql, ''), char(10)), '') \
+     FROM (SELECT type, name, sql FROM sqlite_schema WHERE type IN ('table', 'view') \
+     AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\' ORDER BY name)";
+
+/// What a failed schema guard's error says (SQLite quotes the bad JSON path it names).
+pub const GUARD_MARKER: &str = "d1plus_schema_changed";
 
 impl Catalog {
     /// Looks a table or view up, case-insensitively.
@@ -172,12 +184,50 @@ impl Catalog {
             text.push('\u{1}');
         }
         let schema_hash = xxhash_rust::xxh64::xxh64(text.as_bytes(), 0);
+        let fingerprint = Catalog::fingerprint_of(&tables);
         Catalog {
             tables,
             version,
             schema_hash,
+            fingerprint,
         }
     }
+
+    fn fingerprint_of(tables: &AHashMap<String, Table>) -> String {
+        let mut sorted: Vec<&Table> = tables.values().collect();
+        sorted.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+        let lines: Vec<String> = sorted
+            .iter()
+            .map(|t| {
+                let kind = match t.kind {
+                    ObjectKind::Table => "table",
+                    ObjectKind::View => "view",
+                };
+                format!("{kind} {} {}", t.name, t.sql)
+            })
+            .collect();
+        lines.join("\n")
+    }
+
+    /// The schema guard: a statement that answers 1 on a shard whose schema is this
+    /// catalog's, and fails with [`GUARD_MARKER`] in its error on any other. It rides in
+    /// the same D1 call as a request's first statement (at the head of each write batch,
+    /// beside a read), so a stale plan never commits and a current one costs no extra
+    /// round trip.
+    /// Its SQL and parameters.
+    pub fn guard(&self) -> (String, Vec<Value>) {
+        (
+            format!(
+                "SELECT CASE WHEN ({FINGERPRINT_SQL}) IS ?1 THEN 1 ELSE json_extract('{{}}', '${GUARD_MARKER}') END AS \"__d1p_guard\""
+            ),
+            vec![Value::Text(self.fingerprint.clone())],
+        )
+    }
+}
+
+/// Whether a shard's error is the schema guard's.
+pub fn is_guard_failure(message: &str) -> bool {
+    message.contains(GUARD_MARKER)
 }
 
 /// Reads what `pragma_table_xinfo` does not say from the CREATE TABLE text: column

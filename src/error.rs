@@ -84,6 +84,9 @@ error_codes! {
     CrossShardTransaction => "D1PLUS_CROSS_SHARD_TRANSACTION",
     /// A session bookmark d1plus did not make, or made for another shard count.
     InvalidBookmark => "D1PLUS_INVALID_BOOKMARK",
+    /// The schema changed since the statement was planned (the schema guard failed);
+    /// nothing ran. Running it again reads the new schema first.
+    SchemaChanged => "D1PLUS_SCHEMA_CHANGED",
     /// Arithmetic overflow while merging (as SQLite's "integer overflow").
     IntegerOverflow => "D1PLUS_INTEGER_OVERFLOW",
     /// A d1plus bug: it should never happen.

@@ -108,20 +108,19 @@ impl Engine {
         self.db.policy().shard_count()
     }
 
-    /// Runs a call. `kind` is `one` (`request` is one statement, as JSON), `batch` (an
-    /// array of them) or `exec` (`request` is a script). `shards` are the bindings or
-    /// sessions, shard by shard; `budget` is the request's `{ limit, used }`, which every
-    /// call of the request draws from (and updates) before any shard is called. With
-    /// `revalidate` (a request's first call), the schema catalog is read again first:
-    /// another isolate may have changed the schema. Resolves to a JSON envelope
-    /// `{ ok, error, used }`.
+    /// Runs a call of `kind` (see [`CallKind`]). `shards` are the bindings or sessions,
+    /// shard by shard; `budget` is the request's `{ limit, used }`, which every call of the
+    /// request draws from (and updates) before any shard is called. A request's first call
+    /// passes [`Schema::Revalidate`]: another isolate may have changed the schema, which
+    /// the schema guard finds in the same D1 call (`Database::revalidating`). Resolves to a
+    /// JSON envelope `{ ok, error, used }`.
     pub fn run(
         &self,
         shards: js_sys::Array,
-        kind: String,
+        kind: CallKind,
         request: String,
         budget: js_sys::Object,
-        revalidate: bool,
+        schema: Schema,
     ) -> js_sys::Promise {
         let db = self.db.clone();
         wasm_bindgen_futures::future_to_promise(async move {
@@ -136,37 +135,68 @@ impl Engine {
                 Ok(h) => h,
                 Err(e) => return Ok(envelope::<()>(Err(e), 0).into()),
             };
-            if revalidate {
-                if let Err(e) = handle.reload_catalog().await {
-                    return Ok(envelope::<()>(Err(e), handle.queries_used()).into());
+            let call = || -> futures::future::LocalBoxFuture<'_, Result<Outcome>> {
+                Box::pin(Outcome::of(kind, &db, &handle, &request))
+            };
+            let outcome = match schema {
+                Schema::Revalidate => handle.revalidating(call).await,
+                Schema::Cached => call().await,
+            };
+            let used = handle.queries_used();
+            let text = match outcome {
+                Ok(Outcome::One(r)) => envelope(Ok(Answer::from(&r)), used),
+                Ok(Outcome::Batch(rs)) => {
+                    envelope(Ok(rs.iter().map(Answer::from).collect::<Vec<_>>()), used)
                 }
-            }
-            let text = match kind.as_str() {
-                "one" => {
-                    let r = one(&db, &handle, &request).await;
-                    envelope(
-                        r.as_ref().map(Answer::from).map_err(Clone::clone),
-                        handle.queries_used(),
-                    )
-                }
-                "batch" => {
-                    let r = batch(&db, &handle, &request).await;
-                    let answers = r
-                        .as_ref()
-                        .map(|rs| rs.iter().map(Answer::from).collect::<Vec<_>>())
-                        .map_err(Clone::clone);
-                    envelope(answers, handle.queries_used())
-                }
-                "exec" => {
-                    let r = handle.exec(&request).await;
-                    envelope(r, handle.queries_used())
-                }
-                other => envelope::<()>(
-                    Err(Error::internal(format!("unknown call kind {other:?}"))),
-                    0,
-                ),
+                Ok(Outcome::Exec(r)) => envelope(Ok(r), used),
+                Err(e) => envelope::<()>(Err(e), used),
             };
             Ok(text.into())
+        })
+    }
+}
+
+/// What a call brings: one statement (as JSON), a `batch()` (an array of them), or an
+/// `exec()` script.
+#[wasm_bindgen]
+#[derive(Clone, Copy)]
+pub enum CallKind {
+    /// `request` is one statement `{ sql, params, shard }`.
+    One = 0,
+    /// `request` is an array of statements.
+    Batch = 1,
+    /// `request` is a script.
+    Exec = 2,
+}
+
+/// Whether the catalog the engine holds may be used as it is.
+#[wasm_bindgen]
+#[derive(Clone, Copy)]
+pub enum Schema {
+    /// A later call of the request: the catalog was checked by its first call.
+    Cached = 0,
+    /// A request's first call: check the catalog against the shards (the schema guard).
+    Revalidate = 1,
+}
+
+/// A call's answer, by kind.
+enum Outcome {
+    One(QueryResult),
+    Batch(Vec<QueryResult>),
+    Exec(crate::api::ExecResult),
+}
+
+impl Outcome {
+    async fn of(
+        kind: CallKind,
+        shared: &Database<NullBackend>,
+        db: &Database<D1Backend>,
+        request: &str,
+    ) -> Result<Outcome> {
+        Ok(match kind {
+            CallKind::One => Outcome::One(one(shared, db, request).await?),
+            CallKind::Batch => Outcome::Batch(batch(shared, db, request).await?),
+            CallKind::Exec => Outcome::Exec(db.exec(request).await?),
         })
     }
 }

@@ -477,6 +477,24 @@ impl TriggerState {
     }
 }
 
+/// Whether a statement only reads (D1 may run it alone with `raw()`): SELECT, VALUES, or a
+/// WITH whose body is a SELECT. A write with RETURNING goes through `batch()` for its meta.
+pub fn returns_rows_only(sql: &str) -> bool {
+    let toks = significant(sql);
+    let Some(first) = toks.first() else {
+        return false;
+    };
+    if first.is_keyword(sql, "SELECT") || first.is_keyword(sql, "VALUES") {
+        return true;
+    }
+    first.is_keyword(sql, "WITH")
+        && !toks.iter().any(|t| {
+            ["INSERT", "UPDATE", "DELETE", "REPLACE"]
+                .iter()
+                .any(|k| t.is_keyword(sql, k))
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

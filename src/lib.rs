@@ -45,6 +45,7 @@ pub mod cache;
 pub mod catalog;
 pub mod error;
 pub mod execute;
+mod guard;
 #[cfg(target_arch = "wasm32")]
 pub mod js;
 pub mod lex;

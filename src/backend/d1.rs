@@ -115,7 +115,7 @@ impl D1Backend {
         let started = js_sys::Date::now();
         let fail = |e: JsValue| Error::backend(Some(shard), js_error_message(&e));
         if let [only] = batch.statements.as_slice() {
-            if returns_rows_only(&only.sql) {
+            if lex::returns_rows_only(&only.sql) {
                 let stmt = statement(db, only).map_err(fail)?;
                 let options = Object::new();
                 Reflect::set(&options, &"columnNames".into(), &JsValue::TRUE).map_err(fail)?;
@@ -198,24 +198,6 @@ impl Backend for D1Backend {
             done.into_iter().map(|(_, r)| r).collect()
         })
     }
-}
-
-/// Whether a statement only reads (so it may run alone with `raw()`): SELECT, VALUES, or a
-/// WITH whose body is a SELECT. A write with RETURNING goes through `batch()` for its meta.
-fn returns_rows_only(sql: &str) -> bool {
-    let toks = lex::significant(sql);
-    let Some(first) = toks.first() else {
-        return false;
-    };
-    if first.is_keyword(sql, "SELECT") || first.is_keyword(sql, "VALUES") {
-        return true;
-    }
-    first.is_keyword(sql, "WITH")
-        && !toks.iter().any(|t| {
-            ["INSERT", "UPDATE", "DELETE", "REPLACE"]
-                .iter()
-                .any(|k| t.is_keyword(sql, k))
-        })
 }
 
 fn statement(db: &D1Like, s: &ShardStatement) -> std::result::Result<D1Statement, JsValue> {
