@@ -58,7 +58,14 @@ pub(crate) fn scoped_sql(
         literals.push(key_literal(&h.key.with_affinity(affinity), table)?);
     }
     let sql = &parsed.sql;
-    let toks: Vec<&Token> = parsed.tokens.iter().filter(|t| !t.is_trivia()).collect();
+    // Empty statements before the statement (`;SELECT …`) are SQLite's to skip; the
+    // scoping CTE goes after them, or the `;` would end the statement it heads.
+    let toks: Vec<&Token> = parsed
+        .tokens
+        .iter()
+        .filter(|t| !t.is_trivia())
+        .skip_while(|t| t.kind == TokenKind::Semicolon)
+        .collect();
     refuse_qualified(sql, &toks, &tables)?;
 
     let ctes: Vec<String> = tables
