@@ -254,15 +254,31 @@ impl fmt::Display for Plan {
         };
         writeln!(f, "route: {target}")?;
         writeln!(f, "why:   {}", self.route.reason)?;
-        for b in &self.batches {
+        // Shards that run the same statements print once (`shards 0-63: …`).
+        let mut i = 0;
+        while i < self.batches.len() {
+            let b = &self.batches[i];
+            let mut j = i + 1;
+            while j < self.batches.len()
+                && self.batches[j].statements == b.statements
+                && self.batches[j].shard == self.batches[j - 1].shard + 1
+            {
+                j += 1;
+            }
+            let who = if j - i == 1 {
+                format!("shard {:>2}", b.shard)
+            } else {
+                format!("shards {}-{}", b.shard, self.batches[j - 1].shard)
+            };
             for st in &b.statements {
-                write!(f, "shard {:>2}: {}", b.shard, st.sql)?;
+                write!(f, "{who}: {}", st.sql)?;
                 if !st.params.is_empty() {
                     let ps: Vec<String> = st.params.iter().map(display_value).collect();
                     write!(f, "  -- params: [{}]", ps.join(", "))?;
                 }
                 writeln!(f)?;
             }
+            i = j;
         }
         match &self.combine {
             Combine::Single => writeln!(f, "merge: none (one shard answers)"),
