@@ -132,7 +132,7 @@ test("D1's surface: bind rules, first, raw, run, exec, sql, errors, sessions", a
   assert.match(seen.deepExpr.message, /^D1_ERROR: Expression tree is too large/);
   // Past 1000 chained operators (deeper than any SQLite runs), d1plus refuses first.
   assert.equal(seen.tooLong.code, "D1PLUS_LIMIT_EXCEEDED");
-  assert.equal(seen.budgetUsed, 5, "the schema read, then a fan-out over 4 shards");
+  assert.equal(seen.budgetUsed, 5, "the schema guard beside a fan-out over 4 shards (no schema read first)");
   assert.equal(seen.budget.code, "D1PLUS_QUERY_BUDGET");
   assert.equal(seen.budgetAfter, 5, "the refused fan-out ran nothing");
   assert.deepEqual(seen.concurrentBudget, { ran: 1, refused: ["D1PLUS_QUERY_BUDGET", "D1PLUS_QUERY_BUDGET"], used: 6 });
