@@ -444,7 +444,7 @@ impl<B: Backend> Database<B> {
             computed.check()?;
             values.push(computed);
         }
-        let rewritten = plan::subquery::substitute(parsed, params, &values);
+        let rewritten = plan::subquery::substitute(parsed, params, &values)?;
         let mut result =
             Box::pin(self.query_with(&rewritten.sql, &rewritten.params, hint, options)).await?;
         result.meta.rows_read += rows_read;

@@ -114,7 +114,7 @@ pub(crate) fn inline_ctes(parsed: &Parsed, params: &[Value]) -> Option<Spliced> 
     let mut pieces = Vec::new();
     let main = main_start..parsed.sql.len();
     emit(&main, &found, &bodies, &spelled, &mut pieces, 0)?;
-    Some(splice(parsed, &pieces, params))
+    splice(parsed, &pieces, params).ok()
 }
 
 /// The pieces of `range` with each CTE reference inside it replaced by `(body) AS name`.

@@ -53,7 +53,7 @@ pub(crate) fn as_group_by(parsed: &Parsed, params: &[Value]) -> Option<Spliced> 
         Piece::Owned(group_by),
         Piece::Source(rest.max(body_end)..parsed.sql.len()),
     ];
-    Some(splice(parsed, &pieces, params))
+    splice(parsed, &pieces, params).ok()
 }
 
 #[cfg(test)]

@@ -68,8 +68,8 @@ pub(crate) fn check_fanout_read(
     }
     // A FROM subquery read like a table must keep all its rows on every shard.
     let numeric = |k: &KeyExpr| match super::key_value(k, params) {
-        Value::Integer(i) => Some(i as f64),
-        Value::Real(r) if r.fract() == 0.0 => Some(r),
+        Ok(Value::Integer(i)) => Some(i as f64),
+        Ok(Value::Real(r)) if r.fract() == 0.0 => Some(r),
         _ => None,
     };
     for d in &a.derived_limits {

@@ -147,7 +147,7 @@ pub(crate) fn feeds_hinted_key(
             let Some(k) = crate::sql::key_literal(parsed, e) else {
                 return Ok(false);
             };
-            let v = super::key_value(&k, params);
+            let v = super::key_value(&k, params)?;
             Ok(
                 match (
                     crate::placement::canonical_key(&v, affinity),

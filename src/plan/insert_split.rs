@@ -158,7 +158,7 @@ pub(super) fn plan_insert(
                 i + 1
             )));
         };
-        let v = key_value(&k, params);
+        let v = key_value(&k, params)?;
         if key_is_rowid && v.is_null() {
             return Err(generated_key(i + 1));
         }
@@ -215,7 +215,7 @@ pub(super) fn plan_insert(
             .iter()
             .filter_map(|r| key_literal(parsed, r.get(key_index)?))
             .map(|k| key_value(&k, params))
-            .collect(),
+            .collect::<Result<_>>()?,
         (_, default) => vec![default.clone().unwrap_or(Value::Null)],
     };
     let reason = match hint {
@@ -304,7 +304,7 @@ pub(super) fn plan_insert(
                 }
             }
             pieces.push(Piece::Source(suffix.clone()));
-            let s = splice(parsed, &pieces, params);
+            let s = splice(parsed, &pieces, params)?;
             statements.push(ShardStatement {
                 sql: s.sql,
                 params: s.params,
@@ -531,7 +531,7 @@ fn check_explicit_ids<R: std::ops::Deref<Target = Vec<sqlparser::ast::Expr>>>(
         let Some(k) = row.get(index).and_then(|e| key_literal(parsed, e)) else {
             continue;
         };
-        let id = key_value(&k, params).with_affinity(crate::value::Affinity::Integer);
+        let id = key_value(&k, params)?.with_affinity(crate::value::Affinity::Integer);
         match id {
             Value::Null => {
                 return Err(Error::with_remedy(

@@ -58,8 +58,8 @@ pub(crate) fn split(parsed: &Parsed, params: &[Value]) -> Option<InsertSelect> {
     })?;
     let end = sql.trim_end().trim_end_matches(';').trim_end().len();
     Some(InsertSelect {
-        head: splice(parsed, &[Piece::Source(0..start)], params),
-        select: splice(parsed, &[Piece::Source(start..end)], params),
+        head: splice(parsed, &[Piece::Source(0..start)], params).ok()?,
+        select: splice(parsed, &[Piece::Source(start..end)], params).ok()?,
     })
 }
 

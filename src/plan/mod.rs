@@ -592,13 +592,21 @@ pub(crate) fn key_reason(table: &str, column: &str, values: Vec<Value>) -> Reaso
     }
 }
 
-/// Resolves a key expression to its value.
-pub(crate) fn key_value(k: &KeyExpr, params: &[Value]) -> Value {
+/// Resolves a key expression to its value. [`plan`] checks the parameter count first, so
+/// a parameter out of range is a d1plus bug, reported as one (never read as NULL).
+pub(crate) fn key_value(k: &KeyExpr, params: &[Value]) -> Result<Value> {
     match k {
-        KeyExpr::Literal(v) => v.clone(),
-        KeyExpr::Param(i) => params
-            .get(i.wrapping_sub(1))
-            .cloned()
-            .unwrap_or(Value::Null),
+        KeyExpr::Literal(v) => Ok(v.clone()),
+        KeyExpr::Param(i) => param(params, *i),
     }
+}
+
+/// The value of parameter `?i` (1-based); out of range is a d1plus bug.
+pub(crate) fn param(params: &[Value], i: usize) -> Result<Value> {
+    params.get(i.wrapping_sub(1)).cloned().ok_or_else(|| {
+        Error::internal(format!(
+            "parameter ?{i} read, but {} are bound (the count was checked before planning)",
+            params.len()
+        ))
+    })
 }

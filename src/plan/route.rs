@@ -95,7 +95,7 @@ fn pin_shards(
     let mut shards = BTreeSet::new();
     let mut values = Vec::new();
     for k in pin {
-        let v = key_value(k, params);
+        let v = key_value(k, params)?;
         // No stored row can have a key without a placement (a blob, 1.5 in an INTEGER
         // column): then `key = v` matches no row and adds no shard. NULL keys live on
         // the home shard (`key IS NULL`; `key = NULL` matches nothing there either).
@@ -343,7 +343,10 @@ fn check_hint_agrees(
         let affinity = key_affinity(&r.table, &r.key_column, cx)?;
         let hinted = placement::canonical_key(&h.key, affinity)?;
         for pin in &r.pins {
-            let values: Vec<Value> = pin.iter().map(|k| key_value(k, params)).collect();
+            let values = pin
+                .iter()
+                .map(|k| key_value(k, params))
+                .collect::<Result<Vec<Value>>>()?;
             // Every key the SQL allows must be the hinted one: a hint never narrows an IN list.
             let agrees = values
                 .iter()

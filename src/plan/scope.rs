@@ -140,7 +140,8 @@ fn pinned_to_hint(
     Ok(r.pins.iter().any(|pin| {
         !pin.is_empty()
             && pin.iter().all(|k| {
-                placement::canonical_key(&super::key_value(k, params), affinity)
+                super::key_value(k, params)
+                    .and_then(|v| placement::canonical_key(&v, affinity))
                     .is_ok_and(|c| c == hinted)
             })
     }))

@@ -196,7 +196,7 @@ pub(crate) fn plan_select(
         columns,
     };
     Ok(PlannedSelect {
-        shard_sql: splice(parsed, &pieces, params),
+        shard_sql: splice(parsed, &pieces, params)?,
         merge,
     })
 }
@@ -476,7 +476,7 @@ pub(crate) fn plan_compound(
         columns: None,
     };
     Ok(PlannedSelect {
-        shard_sql: splice(parsed, &pieces, params),
+        shard_sql: splice(parsed, &pieces, params)?,
         merge,
     })
 }

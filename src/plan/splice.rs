@@ -3,6 +3,7 @@
 //! Parameters inside the pieces are renumbered `?1, ?2, …` in order of appearance, and
 //! the values they bind are gathered in the same order.
 
+use crate::error::Result;
 use crate::parse::Parsed;
 use crate::value::Value;
 use std::ops::Range;
@@ -33,7 +34,8 @@ pub(crate) fn params_in(parsed: &Parsed, range: &Range<usize>) -> usize {
     hi - lo
 }
 
-pub(crate) fn splice(parsed: &Parsed, pieces: &[Piece<'_>], params: &[Value]) -> Spliced {
+/// The pieces as one SQL text, its parameters renumbered in order of appearance.
+pub(crate) fn splice(parsed: &Parsed, pieces: &[Piece<'_>], params: &[Value]) -> Result<Spliced> {
     let sql = &parsed.sql;
     let mut out = String::with_capacity(sql.len());
     let mut bound = Vec::new();
@@ -48,7 +50,7 @@ pub(crate) fn splice(parsed: &Parsed, pieces: &[Piece<'_>], params: &[Value]) ->
                 for &(offset, index) in occ[first..].iter().take_while(|(o, _)| *o < range.end) {
                     let end = parsed.token_at(offset).map(|t| t.end).unwrap_or(offset);
                     out.push_str(&sql[cursor..offset]);
-                    bound.push(params.get(index - 1).cloned().unwrap_or(Value::Null));
+                    bound.push(super::param(params, index)?);
                     out.push('?');
                     out.push_str(&bound.len().to_string());
                     cursor = end;
@@ -57,10 +59,10 @@ pub(crate) fn splice(parsed: &Parsed, pieces: &[Piece<'_>], params: &[Value]) ->
             }
         }
     }
-    Spliced {
+    Ok(Spliced {
         sql: out,
         params: bound,
-    }
+    })
 }
 
 /// An SQL literal that reads back as exactly `v` (reals in round-trip form).
@@ -110,7 +112,10 @@ mod tests {
             Piece::Source(row2),
             Piece::Source(sql.find(" ON").unwrap()..sql.len()),
         ];
-        let s = splice(&p, &pieces, &params);
+        // A parameter out of range is a d1plus bug, reported, never bound as NULL.
+        let short = splice(&p, &pieces, &params[..1]).unwrap_err();
+        assert_eq!(short.code(), crate::error::ErrorCode::Internal, "{short}");
+        let s = splice(&p, &pieces, &params).unwrap();
         assert_eq!(
             s.sql,
             "INSERT INTO t VALUES (?1, ?2) ON CONFLICT DO UPDATE SET x = ?3"

@@ -146,7 +146,7 @@ pub(crate) fn scalar_subqueries(
             let text = &parsed.sql[inner.clone()];
             let sub = Parsed::new(text).ok()?;
             qualifies(&sub, kind, policy, catalog).then_some(())?;
-            let mut s = splice(parsed, &[Piece::Source(inner)], params);
+            let mut s = splice(parsed, &[Piece::Source(inner)], params).ok()?;
             let unlimited = matches!(&sub.ast, Ok(sqlparser::ast::Statement::Query(q)) if q.limit_clause.is_none());
             if kind == SubqueryKind::Exists && unlimited {
                 // Whether it has a row: one is enough.
@@ -276,7 +276,7 @@ pub(crate) fn substitute(
     parsed: &Parsed,
     params: &[Value],
     subs: &[Computed],
-) -> super::splice::Spliced {
+) -> Result<super::splice::Spliced> {
     let mut pieces = Vec::with_capacity(subs.len() * 2 + 1);
     let mut cursor = 0;
     for c in subs {

@@ -115,7 +115,7 @@ pub(super) fn shard_query(
         pieces.push(own(format!(" GROUP BY {}", grouping.join(", "))));
     }
     Ok(ShardQuery {
-        sql: splice(parsed, &pieces, b.params),
+        sql: splice(parsed, &pieces, b.params)?,
         columns,
     })
 }
