@@ -213,10 +213,12 @@ class Queryable {
 
 export class D1DatabaseSession extends Queryable {
   #sessions;
+  #engine;
 
-  constructor(runner, sessions) {
+  constructor(runner, sessions, engine) {
     super(runner);
     this.#sessions = sessions;
+    this.#engine = engine;
   }
 
   /**
@@ -224,9 +226,7 @@ export class D1DatabaseSession extends Queryable {
    * separated), or null before any shard has answered.
    */
   getBookmark() {
-    const marks = this.#sessions.map((s) => s.getBookmark() ?? null);
-    if (marks.every((m) => m === null)) return null;
-    return "d1plus1:" + marks.map((m) => encodeURIComponent(m ?? "")).join(",");
+    return this.#engine.composeBookmark(this.#sessions.map((s) => s.getBookmark() ?? null)) ?? null;
   }
 }
 
@@ -301,25 +301,14 @@ export class D1Database extends Queryable {
    * default), `first-primary`, or a bookmark from `getBookmark()` of an earlier session.
    */
   withSession(constraintOrBookmark) {
-    constraintOrBookmark = constraintOrBookmark?.trim?.() || "first-unconstrained";
-    const n = this.#shards.length;
     let parts;
-    if (constraintOrBookmark === "first-unconstrained" || constraintOrBookmark === "first-primary") {
-      parts = Array(n).fill(constraintOrBookmark);
-    } else if (typeof constraintOrBookmark === "string" && constraintOrBookmark.startsWith("d1plus1:")) {
-      parts = constraintOrBookmark.slice("d1plus1:".length).split(",").map(decodeURIComponent);
-      if (parts.length !== n) {
-        throw proxyError(CODES.InvalidBookmark, `the bookmark carries ${parts.length} shards' bookmarks, this database has ${n}`);
-      }
-      parts = parts.map((p) => p || "first-unconstrained");
-    } else {
-      throw proxyError(
-        CODES.InvalidBookmark,
-        `${JSON.stringify(constraintOrBookmark)} is neither a session constraint nor a d1plus bookmark (d1plus1:…)`,
-      );
+    try {
+      parts = this.#engine.sessionParts(typeof constraintOrBookmark === "string" ? constraintOrBookmark : undefined);
+    } catch (e) {
+      throw d1Error(e);
     }
     const sessions = this.#shards.map((s, i) => s.withSession(parts[i]));
-    return new D1DatabaseSession(new Runner(this.#engine, sessions, this.#budget), sessions);
+    return new D1DatabaseSession(new Runner(this.#engine, sessions, this.#budget), sessions, this.#engine);
   }
 
   async dump() {

@@ -102,6 +102,25 @@ impl Engine {
         Ok(Engine { db: Rc::new(db) })
     }
 
+    /// One bookmark from each shard's (an array of strings or nulls), or undefined before
+    /// any shard has one (`crate::bookmark`, shared with the workers-rs API).
+    #[wasm_bindgen(js_name = composeBookmark)]
+    pub fn compose_bookmark(&self, marks: Vec<JsValue>) -> Option<String> {
+        let marks: Vec<Option<String>> = marks.iter().map(JsValue::as_string).collect();
+        crate::bookmark::compose(&marks)
+    }
+
+    /// The per-shard constraints a session starts from: for `None`, a constraint, or a
+    /// d1plus bookmark; throws `D1PLUS_INVALID_BOOKMARK` for anything else.
+    #[wasm_bindgen(js_name = sessionParts)]
+    pub fn session_parts(
+        &self,
+        constraint_or_bookmark: Option<String>,
+    ) -> std::result::Result<Vec<String>, JsValue> {
+        crate::bookmark::session_parts(constraint_or_bookmark.as_deref(), self.shard_count())
+            .map_err(|e| to_js_error(&e))
+    }
+
     /// The number of shards (bindings each call must bring).
     #[wasm_bindgen(js_name = shardCount)]
     pub fn shard_count(&self) -> usize {

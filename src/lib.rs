@@ -41,6 +41,7 @@
 pub mod analyze;
 pub mod api;
 pub mod backend;
+pub mod bookmark;
 pub mod cache;
 pub mod catalog;
 pub mod error;
