@@ -44,6 +44,8 @@ export type D1PlusErrorCode =
   | "D1PLUS_SCHEMA_CHANGED"
   /** Arithmetic overflow while merging (as SQLite's "integer overflow"). */
   | "D1PLUS_INTEGER_OVERFLOW"
+  /** A route that runs SQL was called without the secret it needs (or none is set). */
+  | "D1PLUS_UNAUTHORIZED"
   /** A d1plus bug: it should never happen. */
   | "D1PLUS_INTERNAL"
   /** A value of a type D1 does not accept (D1's own code). */
@@ -79,6 +81,7 @@ export declare const CODES: Readonly<{
   InvalidBookmark: "D1PLUS_INVALID_BOOKMARK";
   SchemaChanged: "D1PLUS_SCHEMA_CHANGED";
   IntegerOverflow: "D1PLUS_INTEGER_OVERFLOW";
+  Unauthorized: "D1PLUS_UNAUTHORIZED";
   Internal: "D1PLUS_INTERNAL";
   TypeError: "D1_TYPE_ERROR";
   ColumnNotFound: "D1_COLUMN_NOTFOUND";

@@ -23,6 +23,7 @@ export const CODES = Object.freeze({
   InvalidBookmark: "D1PLUS_INVALID_BOOKMARK",
   SchemaChanged: "D1PLUS_SCHEMA_CHANGED",
   IntegerOverflow: "D1PLUS_INTEGER_OVERFLOW",
+  Unauthorized: "D1PLUS_UNAUTHORIZED",
   Internal: "D1PLUS_INTERNAL",
   TypeError: "D1_TYPE_ERROR",
   ColumnNotFound: "D1_COLUMN_NOTFOUND",

@@ -89,6 +89,8 @@ error_codes! {
     SchemaChanged => "D1PLUS_SCHEMA_CHANGED",
     /// Arithmetic overflow while merging (as SQLite's "integer overflow").
     IntegerOverflow => "D1PLUS_INTEGER_OVERFLOW",
+    /// A route that runs SQL was called without the secret it needs (or none is set).
+    Unauthorized => "D1PLUS_UNAUTHORIZED",
     /// A d1plus bug: it should never happen.
     Internal => "D1PLUS_INTERNAL",
     /// A value of a type D1 does not accept (D1's own code).

@@ -1,7 +1,8 @@
 // The example Worker: four D1 databases (SHARD_0..SHARD_3 in wrangler.toml) served as one
 // through d1plus, behind the D1 HTTP query API's shape:
 //
-//   POST /query  {"sql": "...", "params": [...], "shard": {...}?}  or  {"batch": [{sql, params}, ...]}
+//   POST /query  (Authorization: Bearer <the D1PLUS_TOKEN secret>)
+//                {"sql": "...", "params": [...], "shard": {...}?}  or  {"batch": [{sql, params}, ...]}
 //   -> {"success": true, "errors": [], "messages": [], "result": [{results, success, meta}, ...]}
 //
 // Sessions: send the bookmark of an earlier answer in the `x-d1plus-bookmark` header; every
@@ -20,20 +21,41 @@ function failure(status, message, code) {
   return answer({ success: false, errors: [{ code, message }], messages: [], result: [] }, status);
 }
 
+// Whether `a` and `b` are the same text, taking as long whatever their first difference.
+function sameSecret(a, b) {
+  const x = new TextEncoder().encode(a);
+  const y = new TextEncoder().encode(b);
+  let diff = x.length ^ y.length;
+  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
+  return diff === 0;
+}
+
 export default {
   async fetch(request, env) {
     const url = new URL(request.url);
-    if (url.pathname !== "/query") return failure(404, "not found: POST /query", 7404);
-    if (request.method !== "POST") return failure(405, "use POST /query", 7405);
+    if (url.pathname !== "/query") return failure(404, "not found: POST /query", CODES.InvalidArgument);
+    if (request.method !== "POST") return failure(405, "use POST /query", CODES.InvalidArgument);
+    // Every route that runs SQL needs the secret: no secret configured, no route.
+    if (typeof env.D1PLUS_TOKEN !== "string" || env.D1PLUS_TOKEN.length < 16) {
+      return failure(
+        503,
+        "this Worker has no D1PLUS_TOKEN secret (at least 16 characters), so it serves no SQL: set one with `wrangler secret put D1PLUS_TOKEN` (locally, in .dev.vars)",
+        CODES.Unauthorized,
+      );
+    }
+    const auth = request.headers.get("authorization") ?? "";
+    if (!auth.startsWith("Bearer ") || !sameSecret(auth.slice("Bearer ".length), env.D1PLUS_TOKEN)) {
+      return failure(401, "send the D1PLUS_TOKEN secret as `Authorization: Bearer <token>`", CODES.Unauthorized);
+    }
     let body;
     try {
       body = await request.json();
     } catch (e) {
-      return failure(400, `the body is not JSON: ${e.message}`, 7400);
+      return failure(400, `the body is not JSON: ${e.message}`, CODES.InvalidArgument);
     }
     const list = Array.isArray(body?.batch) ? body.batch : [body];
     if (list.length === 0 || list.some((s) => typeof s?.sql !== "string")) {
-      return failure(400, 'expected {"sql": "...", "params": [...]} or {"batch": [...]}', 7400);
+      return failure(400, 'expected {"sql": "...", "params": [...]} or {"batch": [...]}', CODES.InvalidArgument);
     }
     try {
       const db = D1Database.fromEnv(env, env.D1PLUS_POLICY);

@@ -8,11 +8,12 @@ import { ROOT, SHARD_OF, perShard, start, workerPath } from "./harness.mjs";
 const toml = readFileSync(`${ROOT}/wrangler.toml`, "utf8");
 const POLICY = toml.match(/D1PLUS_POLICY = '''([\s\S]*?)'''/)[1];
 
+const TOKEN = "e2e-secret-0123456789";
 let mf;
-async function query(body, headers = {}) {
-  const res = await mf.dispatchFetch("http://example/query", {
+async function query(body, headers = {}, on = mf) {
+  const res = await on.dispatchFetch("http://example/query", {
     method: "POST",
-    headers: { "content-type": "application/json", ...headers },
+    headers: { "content-type": "application/json", authorization: `Bearer ${TOKEN}`, ...headers },
     body: JSON.stringify(body),
   });
   return { status: res.status, headers: res.headers, body: await res.json() };
@@ -34,7 +35,7 @@ const ROWS = [
 ];
 
 before(async () => {
-  mf = await start(workerPath("worker/index.js"), { D1PLUS_POLICY: POLICY });
+  mf = await start(workerPath("worker/index.js"), { D1PLUS_POLICY: POLICY, D1PLUS_TOKEN: TOKEN });
   await ok({
     sql: "CREATE TABLE events (tenantId TEXT NOT NULL, id INTEGER NOT NULL, kind TEXT, amount INTEGER, PRIMARY KEY (tenantId, id))",
   });
@@ -162,4 +163,31 @@ test("sessions: a bookmark from one request is accepted by the next", async () =
   const bad = await query({ sql: "SELECT 1" }, { "x-d1plus-bookmark": "not-a-bookmark" });
   assert.equal(bad.body.success, false);
   assert.match(bad.body.errors[0].message, /^D1PLUS_INVALID_BOOKMARK/);
+});
+
+test("SQL needs the secret: none configured, no route; a wrong or missing one is refused", async () => {
+  for (const authorization of ["", "Bearer wrong-secret-0123456789", `Basic ${TOKEN}`, `Bearer ${TOKEN}x`]) {
+    const r = await query({ sql: "SELECT count(*) FROM events" }, { authorization });
+    assert.equal(r.status, 401, authorization);
+    assert.equal(r.body.errors[0].code, "D1PLUS_UNAUTHORIZED");
+    assert.equal(r.body.result.length, 0);
+  }
+  const open = await start(workerPath("worker/index.js"), { D1PLUS_POLICY: POLICY });
+  try {
+    const r = await query({ sql: "DROP TABLE events" }, {}, open);
+    assert.equal(r.status, 503);
+    assert.equal(r.body.errors[0].code, "D1PLUS_UNAUTHORIZED");
+    assert.match(r.body.errors[0].message, /wrangler secret put D1PLUS_TOKEN/);
+  } finally {
+    await open.dispose();
+  }
+  // The refused DROP ran nowhere.
+  assert.equal((await ok({ sql: "SELECT count(*) AS n FROM events" }))[0].results.length, 1);
+});
+
+test("every error code the example Worker answers is a string", async () => {
+  const r = await query({ nothing: true });
+  assert.equal(typeof r.body.errors[0].code, "string");
+  const syntax = await query({ sql: "SELEKT 1" });
+  assert.equal(typeof syntax.body.errors[0].code, "string");
 });
