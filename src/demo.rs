@@ -28,17 +28,17 @@ CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT);
 ";
 
 fn step(title: &str) {
-    println!("\n== {title}");
+    say!("\n== {title}");
 }
 
 fn show_sql(sql: &str) {
-    println!("sql> {sql}");
+    say!("sql> {sql}");
 }
 
 fn explain(db: &Database<SqliteBackend>, sql: &str, params: &[Value]) -> Result<(), Error> {
     show_sql(sql);
     for line in db.plan(sql, params, None)?.to_string().lines() {
-        println!("     {line}");
+        say!("     {line}");
     }
     Ok(())
 }
@@ -47,11 +47,11 @@ fn query(db: &Database<SqliteBackend>, sql: &str, params: &[Value]) -> Result<()
     show_sql(sql);
     if !params.is_empty() {
         let ps: Vec<String> = params.iter().map(|p| p.to_string()).collect();
-        println!("     params: [{}]", ps.join(", "));
+        say!("     params: [{}]", ps.join(", "));
     }
     match block_on(db.query(sql, params, None)) {
         Ok(r) => print_table(&r),
-        Err(e) => println!("refused: {e}"),
+        Err(e) => say!("refused: {e}"),
     }
     Ok(())
 }
@@ -61,17 +61,17 @@ pub fn run(dir: Option<PathBuf>) -> Result<(), Error> {
         std::env::temp_dir().join(format!("d1plus-demo-{}", std::process::id()))
     });
     let policy = Policy::from_json(POLICY)?;
-    println!(
+    say!(
         "d1plus demo: one logical SQLite database over 4 shard files in {}",
         dir.display()
     );
-    println!("\npolicy.json:\n{POLICY}");
+    say!("\npolicy.json:\n{POLICY}");
     init_with(&dir, &policy)?;
     let db = open(&dir, Options::default())?;
 
     step("1. DDL runs on every shard (the schema is the same everywhere)");
     let r = block_on(db.exec(SCHEMA))?;
-    println!("created the schema with {} statements", r.count);
+    say!("created the schema with {} statements", r.count);
 
     step("2. A reference table (plans) is written to every shard; an unsharded one (settings) to the home shard");
     query(
@@ -99,7 +99,7 @@ pub fn run(dir: Option<PathBuf>) -> Result<(), Error> {
             .bind(vec![Value::Text("globex".into())]),
     ];
     let results = block_on(db.batch(&batch))?;
-    println!(
+    say!(
         "batch(): {} statements, shards {:?} and {:?} (each shard's part is atomic)",
         results.len(),
         results[0].meta.shards,
@@ -120,7 +120,7 @@ pub fn run(dir: Option<PathBuf>) -> Result<(), Error> {
                 })
                 .unwrap_or_default()
         })?;
-        println!("shard {shard}: tenants {rows:?}");
+        say!("shard {shard}: tenants {rows:?}");
     }
 
     step("5. A read with the shard key goes to exactly one shard");
@@ -179,12 +179,12 @@ pub fn run(dir: Option<PathBuf>) -> Result<(), Error> {
     step("10. Things D1 does not allow are refused as D1 would");
     query(&db, "BEGIN TRANSACTION", &[])?;
 
-    println!("\nThe demo database is in {}. Try:", dir.display());
-    println!(
+    say!("\nThe demo database is in {}. Try:", dir.display());
+    say!(
         "  d1plus query {} \"SELECT * FROM events WHERE tenantId = 'acme'\"",
         dir.display()
     );
-    println!(
+    say!(
         "  d1plus explain {} \"SELECT * FROM notes WHERE tenantId IN ('acme', 'globex')\"",
         dir.display()
     );

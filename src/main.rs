@@ -3,6 +3,38 @@
 #[cfg(target_arch = "wasm32")]
 fn main() {}
 
+/// `println!` that ends the program quietly when stdout is a closed pipe
+/// (`d1plus query … | head -1`), as other command-line tools do, instead of panicking.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout(), $($arg)*) {
+            $crate::stdout_failed(e)
+        }
+    }};
+}
+
+/// `print!`, likewise.
+macro_rules! say_part {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = write!(std::io::stdout(), $($arg)*) {
+            $crate::stdout_failed(e)
+        }
+    }};
+}
+
+/// A write to stdout failed: a closed pipe ends the program with success, anything else
+/// with an error.
+#[cfg(not(target_arch = "wasm32"))]
+fn stdout_failed(e: std::io::Error) -> ! {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    eprintln!("error: cannot write to stdout: {e}");
+    std::process::exit(1)
+}
+
 #[cfg(not(target_arch = "wasm32"))]
 fn main() -> std::process::ExitCode {
     cli::main()
@@ -10,6 +42,7 @@ fn main() -> std::process::ExitCode {
 
 #[cfg(not(target_arch = "wasm32"))]
 mod cli {
+    use super::stdout_failed;
     use clap::{Parser, Subcommand, ValueEnum};
     use d1plus::api::{Database, Options};
     use d1plus::backend::sqlite::SqliteBackend;
@@ -135,7 +168,7 @@ mod cli {
                 let db = open(&dir, Options::default())?;
                 let script = read_input(&file)?;
                 let r = block_on(db.exec(&script))?;
-                println!(
+                say!(
                     "ok: {} statement{} ({:.1} ms)",
                     r.count,
                     if r.count == 1 { "" } else { "s" },
@@ -165,7 +198,7 @@ mod cli {
                 let r = block_on(db.query(&sql, &params, hint.as_ref()))?;
                 match format {
                     Format::Json => {
-                        println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default())
+                        say!("{}", serde_json::to_string_pretty(&r).unwrap_or_default())
                     }
                     _ => print_table(&r),
                 }
@@ -181,7 +214,7 @@ mod cli {
                 let params = parse_params(params.as_deref())?;
                 let hint = hint.as_deref().map(parse_hint).transpose()?;
                 let plan = db.plan(&sql, &params, hint.as_ref())?;
-                print!("{plan}");
+                say_part!("{plan}");
                 Ok(())
             }
             Command::Demo { dir } => crate::demo::run(dir),
@@ -218,18 +251,18 @@ mod cli {
                 .map_err(|e| usage(&format!("cannot read {}: {e}", f.display())))?;
             let (tally, failures) =
                 d1plus::slt::run_text_with(&text, shards, policy.as_ref(), options.clone())?;
-            println!("{}: {tally}", f.display());
+            say!("{}: {tally}", f.display());
             for line in &failures {
                 if (verbose && !line.starts_with("skip:"))
                     || line.starts_with("note:")
                     || (verbose && std::env::var_os("D1PLUS_SLT_SHOW_SKIPS").is_some())
                 {
-                    println!("  {line}");
+                    say!("  {line}");
                 }
             }
             total += tally;
         }
-        println!("{total}");
+        say!("{total}");
         if total.failed > 0 {
             return Err(Error::new(
                 ErrorCode::Internal,
@@ -255,7 +288,7 @@ mod cli {
             .map_err(|e| io_error("cannot read policy", policy_file, e))?;
         let policy = Policy::from_json(&text)?;
         init_with(dir, &policy)?;
-        println!(
+        say!(
             "created {} with {} shard{}",
             dir.display(),
             policy.shard_count(),
@@ -345,15 +378,16 @@ mod cli {
                     Err(e) => serde_json::json!({"success": false, "error": e.to_string()}),
                 },
             };
-            let _ = writeln!(out, "{answer}");
-            let _ = out.flush();
+            if let Err(e) = writeln!(out, "{answer}").and_then(|()| out.flush()) {
+                stdout_failed(e)
+            }
         }
         Ok(())
     }
 
     pub fn print_table(r: &QueryResult) {
         if r.columns.is_empty() {
-            println!(
+            say!(
                 "ok: {} row{} changed (shards {:?})",
                 r.meta.changes,
                 if r.meta.changes == 1 { "" } else { "s" },
@@ -379,8 +413,8 @@ mod cli {
                 .collect::<Vec<_>>()
                 .join(" | ")
         };
-        println!("{}", line(&r.columns));
-        println!(
+        say!("{}", line(&r.columns));
+        say!(
             "{}",
             widths
                 .iter()
@@ -389,9 +423,9 @@ mod cli {
                 .join("-+-")
         );
         for row in &cells {
-            println!("{}", line(row));
+            say!("{}", line(row));
         }
-        println!(
+        say!(
             "({} row{}, shards {:?})",
             r.rows.len(),
             if r.rows.len() == 1 { "" } else { "s" },

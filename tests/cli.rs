@@ -243,3 +243,49 @@ fn demo_runs() {
         "{out}"
     );
 }
+
+/// `d1plus query … | head -1`: a reader that closes the pipe early ends the command
+/// quietly with success (it used to panic, exit 101).
+#[test]
+fn a_closed_stdout_pipe_ends_quietly() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let db = init(dir.path());
+    let rows: Vec<String> = (0..3000)
+        .map(|i| format!("('t{}', {i}, 'kind')", i % 50))
+        .collect();
+    let insert = format!(
+        "INSERT INTO events (tenantId, id, kind) VALUES {};",
+        rows.join(", ")
+    );
+    let o = d1plus(&["exec", &db, "-"], Some(&format!(
+        "CREATE TABLE events (tenantId TEXT, id INTEGER, kind TEXT, PRIMARY KEY (tenantId, id));\n{insert}\n"
+    )));
+    assert!(o.status.success(), "{}", text(&o));
+    for args in [
+        vec!["query", db.as_str(), "SELECT * FROM events ORDER BY id"],
+        vec![
+            "query",
+            db.as_str(),
+            "--format",
+            "json",
+            "SELECT * FROM events ORDER BY id",
+        ],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_d1plus"))
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        assert!(!first.is_empty());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {:?} {stderr}", out.status);
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
