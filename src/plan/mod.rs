@@ -335,7 +335,8 @@ impl Context<'_> {
     }
 }
 
-/// Plans one parsed and analyzed statement with its parameter values.
+/// Plans one parsed and analyzed statement with its parameter values: a dispatcher over
+/// the planner of each statement class.
 pub fn plan(
     parsed: &Parsed,
     analysis: &Analysis,
@@ -356,24 +357,12 @@ pub fn plan(
             "bind exactly one value per parameter",
         ));
     }
-    let hint = hint.map(|h| route::resolve_hint(h, cx)).transpose()?;
-    let unchanged = |target: Target, reason: Reason, combine: Combine| {
-        let shards = target.shards(cx.shard_count());
-        Plan {
-            batches: shards
-                .into_iter()
-                .map(|shard| ShardBatch {
-                    shard,
-                    statements: vec![ShardStatement {
-                        sql: parsed.sql.clone(),
-                        params: params.to_vec(),
-                    }],
-                })
-                .collect(),
-            route: Route { target, reason },
-            combine,
-            changes_schema: false,
-        }
+    let p = Planner {
+        parsed,
+        analysis,
+        params,
+        hint: hint.map(|h| route::resolve_hint(h, cx)).transpose()?,
+        cx,
     };
     use StatementClass as C;
     if let (C::Insert { table, .. } | C::Update { table }, crate::analyze::ReadBy::TokenScan(_)) =
@@ -391,119 +380,190 @@ pub fn plan(
             "use batch() for statements that must succeed or fail together",
         )),
         C::Ddl => {
-            let mut p = unchanged(Target::All, Reason::Ddl, Combine::Replicated);
-            p.changes_schema = true;
-            Ok(p)
-        }
-        C::PragmaWrite => Ok(unchanged(Target::All, Reason::PragmaWrite, Combine::Replicated)),
-        C::Maintenance => Ok(unchanged(Target::All, Reason::Maintenance, Combine::Replicated)),
-        C::Introspection => Ok(unchanged(Target::Home, Reason::Introspection, Combine::Single)),
-        C::Explain => {
-            // EXPLAIN describes one shard's program; the home shard's is as good as any.
-            Ok(unchanged(Target::Home, Reason::Introspection, Combine::Single))
-        }
-        C::Read => {
-            let route = route::route_read(analysis, params, hint.as_ref(), cx)?;
-            if matches!(route.target, Target::Home | Target::One(_)) {
-                let mut plan = unchanged(route.target, route.reason, Combine::Single);
-                scope_to_hint(&mut plan, parsed, analysis, hint.as_ref(), params, cx)?;
-                return Ok(plan);
-            }
-            fanout::check_fanout_read(parsed, analysis, params, cx.catalog)?;
-            let Ok(Statement::Query(q)) = &parsed.ast else {
-                return Err(Error::internal("a fan-out read without a query AST"));
-            };
-            let (shard_sql, combine) = match q.body.as_ref() {
-                sqlparser::ast::SetExpr::Select(select)
-                    if terms::is_aggregate(select, q)
-                        && !aggregate::groups_live_on_one_shard(parsed, select, cx) =>
-                {
-                    let shape = select_shape::select_shape(parsed)
-                        .filter(|s| !s.unusual)
-                        .ok_or_else(|| Error::unsupported("this aggregate SELECT across shards", "pin one shard with the key or a hint"))?;
-                    let planned = aggregate::plan_aggregate(parsed, q, select, &shape, params, analysis, cx)?;
-                    (planned.shard_sql, Combine::Aggregate { merge: planned.merge, columns: planned.columns })
-                }
-                _ => {
-                    let planned = select_merge::plan_select(parsed, q, params, analysis, cx)?;
-                    let combine = if planned.merge == RowMerge::concat() { Combine::Concat } else { Combine::Rows(planned.merge) };
-                    (planned.shard_sql, combine)
-                }
-            };
-            let mut plan = unchanged(route.target, route.reason, combine);
-            for b in &mut plan.batches {
-                b.statements = vec![ShardStatement { sql: shard_sql.sql.clone(), params: shard_sql.params.clone() }];
-            }
+            let mut plan = p.unchanged(Target::All, Reason::Ddl, Combine::Replicated);
+            plan.changes_schema = true;
             Ok(plan)
         }
-        C::Insert { table, from_select } => {
-            if cx.policy.sharded_table(table).is_some() {
-                if *from_select {
-                    let colocated = match &parsed.ast {
-                        Ok(stmt) if hint.is_none() => insert_select::is_colocated(stmt, table, cx)?,
-                        _ => false,
-                    };
-                    let route = if colocated {
-                        let mut r = route::route_read(analysis, params, None, cx)?;
-                        if r.target != Target::One(0) && !matches!(r.target, Target::One(_)) {
-                            if let Some(h) = analysis.fanout_hazards.first() {
-                                return Err(Error::unsupported(format!("{h} in INSERT … SELECT across shards"), "pin one shard with the key or a hint"));
-                            }
-                        }
-                        if matches!(r.reason, Reason::NoKey { .. }) {
-                            r.reason = Reason::CoLocatedInsert { table: table.clone() };
-                        }
-                        r
-                    } else {
-                        let route = route::route_insert_select(analysis, table, params, hint.as_ref(), cx)?;
-                        if let Some(h) = &hint {
-                            let proven = match &parsed.ast {
-                                Ok(stmt) => insert_select::feeds_hinted_key(parsed, stmt, table, &h.key, params, cx)?,
-                                Err(_) => false,
-                            };
-                            if !proven {
-                                return Err(Error::with_remedy(
-                                    ErrorCode::HintConflict,
-                                    format!("INSERT … SELECT into sharded table {table} under the hint {} = {}: d1plus cannot tell that every selected row has that key", h.table, display_value(&h.key)),
-                                    "select the key column of a sharded table read under the hint, or the hinted key itself as a literal or parameter, for the key column",
-                                ));
-                            }
-                        }
-                        route
-                    };
-                    let combine = combine_for_write(&route);
-                    let mut plan = unchanged(route.target, route.reason, combine);
-                    scope_to_hint(&mut plan, parsed, analysis, hint.as_ref(), params, cx)?;
-                    return Ok(plan);
-                }
-                let Ok(stmt) = &parsed.ast else {
-                    return Err(route::unparsed_needs_hint(parsed, table));
-                };
-                let plan = insert_split::plan_insert(parsed, stmt, table, params, hint.as_ref(), cx)?;
-                check_values_subqueries(analysis, &plan, params, cx)?;
-                Ok(plan)
-            } else {
-                if cx.policy.is_reference(table) {
-                    route::check_deterministic(parsed, table, params, cx)?;
-                }
-                let route = route::route_write(analysis, table, params, hint.as_ref(), cx)?;
-                let combine = combine_for_write(&route);
-                Ok(unchanged(route.target, route.reason, combine))
-            }
+        C::PragmaWrite => Ok(p.unchanged(Target::All, Reason::PragmaWrite, Combine::Replicated)),
+        C::Maintenance => Ok(p.unchanged(Target::All, Reason::Maintenance, Combine::Replicated)),
+        // EXPLAIN describes one shard's program; the home shard's is as good as any.
+        C::Introspection | C::Explain => {
+            Ok(p.unchanged(Target::Home, Reason::Introspection, Combine::Single))
         }
-        C::Update { table } | C::Delete { table } => {
-            if let (C::Update { .. }, Ok(stmt)) = (&analysis.class, &parsed.ast) {
-                route::check_key_not_assigned(stmt, table, cx)?;
-            }
+        C::Read => p.read(),
+        C::Insert { table, from_select: true } if cx.policy.sharded_table(table).is_some() => {
+            p.insert_select(table)
+        }
+        C::Insert { table, .. } if cx.policy.sharded_table(table).is_some() => {
+            let Ok(stmt) = &parsed.ast else {
+                return Err(route::unparsed_needs_hint(parsed, table));
+            };
+            let plan = insert_split::plan_insert(parsed, stmt, table, params, p.hint.as_ref(), cx)?;
+            check_values_subqueries(analysis, &plan, params, cx)?;
+            Ok(plan)
+        }
+        C::Insert { table, .. } => {
             if cx.policy.is_reference(table) {
                 route::check_deterministic(parsed, table, params, cx)?;
             }
-            let route = route::route_write(analysis, table, params, hint.as_ref(), cx)?;
+            let route = route::route_write(analysis, table, params, p.hint.as_ref(), cx)?;
             let combine = combine_for_write(&route);
-            let mut plan = unchanged(route.target, route.reason, combine);
-            scope_to_hint(&mut plan, parsed, analysis, hint.as_ref(), params, cx)?;
-            Ok(plan)
+            Ok(p.unchanged(route.target, route.reason, combine))
         }
+        C::Update { table } | C::Delete { table } => p.update_or_delete(table),
+    }
+}
+
+/// One statement being planned, with its parameters and resolved hint.
+struct Planner<'a> {
+    parsed: &'a Parsed,
+    analysis: &'a Analysis,
+    params: &'a [Value],
+    hint: Option<route::ResolvedHint>,
+    cx: Context<'a>,
+}
+
+impl Planner<'_> {
+    /// The statement's own text on each shard of `target`.
+    fn unchanged(&self, target: Target, reason: Reason, combine: Combine) -> Plan {
+        let shards = target.shards(self.cx.shard_count());
+        Plan {
+            batches: shards
+                .into_iter()
+                .map(|shard| ShardBatch {
+                    shard,
+                    statements: vec![ShardStatement {
+                        sql: self.parsed.sql.clone(),
+                        params: self.params.to_vec(),
+                    }],
+                })
+                .collect(),
+            route: Route { target, reason },
+            combine,
+            changes_schema: false,
+        }
+    }
+
+    /// Scopes a hinted plan to the hinted key (see `scope`).
+    fn scoped(&self, mut plan: Plan) -> Result<Plan> {
+        let (parsed, analysis, params, cx) = (self.parsed, self.analysis, self.params, self.cx);
+        scope_to_hint(&mut plan, parsed, analysis, self.hint.as_ref(), params, cx)?;
+        Ok(plan)
+    }
+
+    /// A read: one shard as it is, or a fan-out rewritten and merged.
+    fn read(&self) -> Result<Plan> {
+        let (parsed, analysis, params, cx) = (self.parsed, self.analysis, self.params, self.cx);
+        let route = route::route_read(analysis, params, self.hint.as_ref(), cx)?;
+        if matches!(route.target, Target::Home | Target::One(_)) {
+            return self.scoped(self.unchanged(route.target, route.reason, Combine::Single));
+        }
+        fanout::check_fanout_read(parsed, analysis, params, cx.catalog)?;
+        let Ok(Statement::Query(q)) = &parsed.ast else {
+            return Err(Error::internal("a fan-out read without a query AST"));
+        };
+        let (shard_sql, combine) = match q.body.as_ref() {
+            sqlparser::ast::SetExpr::Select(select)
+                if terms::is_aggregate(select, q)
+                    && !aggregate::groups_live_on_one_shard(parsed, select, cx) =>
+            {
+                let shape = select_shape::select_shape(parsed)
+                    .filter(|s| !s.unusual)
+                    .ok_or_else(|| {
+                        Error::unsupported(
+                            "this aggregate SELECT across shards",
+                            "pin one shard with the key or a hint",
+                        )
+                    })?;
+                let planned =
+                    aggregate::plan_aggregate(parsed, q, select, &shape, params, analysis, cx)?;
+                let combine = Combine::Aggregate {
+                    merge: planned.merge,
+                    columns: planned.columns,
+                };
+                (planned.shard_sql, combine)
+            }
+            _ => {
+                let planned = select_merge::plan_select(parsed, q, params, analysis, cx)?;
+                let combine = if planned.merge == RowMerge::concat() {
+                    Combine::Concat
+                } else {
+                    Combine::Rows(planned.merge)
+                };
+                (planned.shard_sql, combine)
+            }
+        };
+        let mut plan = self.unchanged(route.target, route.reason, combine);
+        for b in &mut plan.batches {
+            b.statements = vec![ShardStatement {
+                sql: shard_sql.sql.clone(),
+                params: shard_sql.params.clone(),
+            }];
+        }
+        Ok(plan)
+    }
+
+    /// `INSERT INTO <sharded> … SELECT`: co-located with what it reads, or routed by the
+    /// key it selects (and, under a hint, proven to feed the hinted key).
+    fn insert_select(&self, table: &str) -> Result<Plan> {
+        let (parsed, analysis, params, cx) = (self.parsed, self.analysis, self.params, self.cx);
+        let colocated = match &parsed.ast {
+            Ok(stmt) if self.hint.is_none() => insert_select::is_colocated(stmt, table, cx)?,
+            _ => false,
+        };
+        let route = if colocated {
+            let mut r = route::route_read(analysis, params, None, cx)?;
+            if !matches!(r.target, Target::One(_)) {
+                if let Some(h) = analysis.fanout_hazards.first() {
+                    return Err(Error::unsupported(
+                        format!("{h} in INSERT … SELECT across shards"),
+                        "pin one shard with the key or a hint",
+                    ));
+                }
+            }
+            if matches!(r.reason, Reason::NoKey { .. }) {
+                r.reason = Reason::CoLocatedInsert {
+                    table: table.to_string(),
+                };
+            }
+            r
+        } else {
+            let route =
+                route::route_insert_select(analysis, table, params, self.hint.as_ref(), cx)?;
+            if let Some(h) = &self.hint {
+                let proven = match &parsed.ast {
+                    Ok(stmt) => {
+                        insert_select::feeds_hinted_key(parsed, stmt, table, &h.key, params, cx)?
+                    }
+                    Err(_) => false,
+                };
+                if !proven {
+                    return Err(Error::with_remedy(
+                        ErrorCode::HintConflict,
+                        format!("INSERT … SELECT into sharded table {table} under the hint {} = {}: d1plus cannot tell that every selected row has that key", h.table, display_value(&h.key)),
+                        "select the key column of a sharded table read under the hint, or the hinted key itself as a literal or parameter, for the key column",
+                    ));
+                }
+            }
+            route
+        };
+        let combine = combine_for_write(&route);
+        self.scoped(self.unchanged(route.target, route.reason, combine))
+    }
+
+    /// UPDATE or DELETE: the key's shard (never assigning the key), or every shard when
+    /// the caller allows a scatter write.
+    fn update_or_delete(&self, table: &str) -> Result<Plan> {
+        let (parsed, analysis, params, cx) = (self.parsed, self.analysis, self.params, self.cx);
+        if let (StatementClass::Update { .. }, Ok(stmt)) = (&analysis.class, &parsed.ast) {
+            route::check_key_not_assigned(stmt, table, cx)?;
+        }
+        if cx.policy.is_reference(table) {
+            route::check_deterministic(parsed, table, params, cx)?;
+        }
+        let route = route::route_write(analysis, table, params, self.hint.as_ref(), cx)?;
+        let combine = combine_for_write(&route);
+        self.scoped(self.unchanged(route.target, route.reason, combine))
     }
 }
 
