@@ -208,9 +208,18 @@ pub(crate) fn route_read(
     if let ReadBy::TokenScan(why) = &a.read_by {
         return Err(unparsed_error(&first_sharded, why));
     }
-    // 1. Every reference pinned to the same single shard: run it there.
+    if let Some(route) = single_shard(a, params, cx)? {
+        return Ok(route);
+    }
+    co_located(a, params, cx)
+}
+
+/// 1. Every reference pinned to the same single shard: run it there.
+fn single_shard(a: &Analysis, params: &[Value], cx: Context<'_>) -> Result<Option<Route>> {
     let mut single: Option<(ShardId, &ShardedRef, Vec<Value>)> = None;
     let mut all_single = true;
+    // Every reference's pins are resolved, whatever the others pin: an error in any of
+    // them surfaces the same way whichever reference comes first.
     for r in &a.refs {
         match ref_shards(r, &r.pins, params, cx)? {
             Some((s, v)) if s.len() <= 1 => {
@@ -224,90 +233,39 @@ pub(crate) fn route_read(
             _ => all_single = false,
         }
     }
-    if all_single {
-        if let Some((shard, r, values)) = single {
-            return Ok(Route {
-                target: Target::One(shard),
-                reason: key_reason(&r.table, &r.key_column, values),
-            });
-        }
-    }
-    // 2. Otherwise, in each SELECT of a compound (or the one SELECT), the sharded
-    //    references must form one co-located class whose rows are the output's rows.
+    Ok(single
+        .filter(|_| all_single)
+        .map(|(shard, r, values)| Route {
+            target: Target::One(shard),
+            reason: key_reason(&r.table, &r.key_column, values),
+        }))
+}
+
+/// The shards one SELECT of a compound (or the one SELECT) needs, with the key values
+/// that pinned them and the reference they pinned: None when its output is not pinned.
+type BranchShards<'a> = Option<(BTreeSet<ShardId>, Vec<Value>, &'a ShardedRef)>;
+
+/// 2. Otherwise, in each SELECT of a compound (or the one SELECT), the sharded references
+///    must form one co-located class whose rows are the output's rows.
+fn co_located(a: &Analysis, params: &[Value], cx: Context<'_>) -> Result<Route> {
     let class = classes(a);
     let mut set: Option<BTreeSet<ShardId>> = None;
     let mut values = Vec::new();
     let mut keyed = &a.refs[0];
     let mut unpinned_branch = false;
     for branch in 0..a.branches {
-        let refs: Vec<(usize, &ShardedRef)> = a
-            .refs
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| r.branch == branch)
-            .collect();
-        let Some(&(first_index, first)) = refs.first() else {
-            return Err(Error::with_remedy(
-                ErrorCode::Unsupported,
-                format!("a compound SELECT whose part {} reads no sharded table would repeat that part's rows on every shard", branch + 1),
-                "run that part separately, or pin one shard with the key or a hint",
-            ));
-        };
-        if let Some((_, other)) = refs.iter().find(|(i, _)| class[*i] != class[first_index]) {
-            if !other.top_level {
-                return Err(Error::with_remedy(
-                    ErrorCode::CrossShard,
-                    format!(
-                        "a subquery reads sharded table {} without being correlated on its shard key ({}.{} = {}.{}), so it would see only one shard's rows",
-                        other.table, other.table, other.key_column, first.table, first.key_column
-                    ),
-                    format!(
-                        "correlate the subquery on {}, pin one shard with a key in WHERE or a hint, or declare {} as a reference table",
-                        other.key_column, other.table
-                    ),
-                ));
-            }
-            return Err(Error::with_remedy(
-                ErrorCode::CrossShard,
-                format!(
-                    "{} and {} are not joined on their shard keys ({}.{} = {}.{}), so matching rows may sit on different shards",
-                    first.table, other.table, first.table, first.key_column, other.table, other.key_column
-                ),
-                "join sharded tables on their key columns, pin one shard with a key in WHERE or a hint, or declare the smaller table as a reference table",
-            ));
-        }
-        let top: Vec<&ShardedRef> = refs
-            .iter()
-            .map(|(_, r)| *r)
-            .filter(|r| r.top_level)
-            .collect();
-        if top.is_empty() {
-            return Err(Error::with_remedy(
-                ErrorCode::CrossShard,
-                format!("a subquery reads sharded table {} on every shard, but the outer query does not read a sharded table, so the shards' answers cannot be combined", first.table),
-                format!("pin the subquery to one shard with {}.{} = ? or a hint", first.table, first.key_column),
-            ));
-        }
-        let mut branch_set: Option<BTreeSet<ShardId>> = None;
-        for r in &top {
-            if let Some((s, v)) = ref_shards(r, &r.output_pins, params, cx)? {
+        match branch_shards(a, branch, &class, params, cx)? {
+            None => unpinned_branch = true,
+            Some((s, v, r)) => {
                 values = v;
                 keyed = r;
-                branch_set = Some(match branch_set {
-                    None => s,
-                    Some(prev) => prev.intersection(&s).copied().collect(),
-                });
+                set = Some(set.map(|p| p.union(&s).copied().collect()).unwrap_or(s));
             }
-        }
-        match branch_set {
-            None => unpinned_branch = true,
-            Some(s) => set = Some(set.map(|p| p.union(&s).copied().collect()).unwrap_or(s)),
         }
     }
     if unpinned_branch {
         set = None;
     }
-    let first_sharded = keyed.table.clone();
     match set {
         Some(s) if s.is_empty() => Ok(Route {
             // The keys contradict each other: no row qualifies; any one shard answers that.
@@ -321,10 +279,85 @@ pub(crate) fn route_read(
         None => Ok(Route {
             target: Target::All,
             reason: Reason::NoKey {
-                table: first_sharded,
+                table: keyed.table.clone(),
             },
         }),
     }
+}
+
+/// One SELECT's references: refused unless co-located and read by the outer query;
+/// then the shards its output pins allow.
+fn branch_shards<'a>(
+    a: &'a Analysis,
+    branch: usize,
+    class: &[usize],
+    params: &[Value],
+    cx: Context<'_>,
+) -> Result<BranchShards<'a>> {
+    let refs: Vec<(usize, &ShardedRef)> = a
+        .refs
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.branch == branch)
+        .collect();
+    let Some(&(first_index, first)) = refs.first() else {
+        return Err(Error::with_remedy(
+            ErrorCode::Unsupported,
+            format!("a compound SELECT whose part {} reads no sharded table would repeat that part's rows on every shard", branch + 1),
+            "run that part separately, or pin one shard with the key or a hint",
+        ));
+    };
+    if let Some((_, other)) = refs.iter().find(|(i, _)| class[*i] != class[first_index]) {
+        return Err(not_co_located(first, other));
+    }
+    let top: Vec<&ShardedRef> = refs
+        .iter()
+        .map(|(_, r)| *r)
+        .filter(|r| r.top_level)
+        .collect();
+    if top.is_empty() {
+        return Err(Error::with_remedy(
+            ErrorCode::CrossShard,
+            format!("a subquery reads sharded table {} on every shard, but the outer query does not read a sharded table, so the shards' answers cannot be combined", first.table),
+            format!("pin the subquery to one shard with {}.{} = ? or a hint", first.table, first.key_column),
+        ));
+    }
+    let mut pinned: BranchShards<'a> = None;
+    for r in top {
+        if let Some((s, v)) = ref_shards(r, &r.output_pins, params, cx)? {
+            let s = match pinned {
+                None => s,
+                Some((prev, _, _)) => prev.intersection(&s).copied().collect(),
+            };
+            pinned = Some((s, v, r));
+        }
+    }
+    Ok(pinned)
+}
+
+/// Two sharded references of one SELECT that are not joined on their keys.
+fn not_co_located(first: &ShardedRef, other: &ShardedRef) -> Error {
+    if !other.top_level {
+        return Error::with_remedy(
+            ErrorCode::CrossShard,
+            format!(
+                "a subquery reads sharded table {} without being correlated on its shard key ({}.{} = {}.{}), so it would see only one shard's rows",
+                other.table, other.table, other.key_column, first.table, first.key_column
+            ),
+            format!(
+                "correlate the subquery on {}, pin one shard with a key in WHERE or a hint, or declare {} as a reference table",
+                other.key_column, other.table
+            ),
+        );
+    }
+    Error::with_remedy(
+        ErrorCode::CrossShard,
+        format!(
+            "{} and {} are not joined on their shard keys ({}.{} = {}.{}), so matching rows may sit on different shards",
+            first.table, other.table, first.table, first.key_column, other.table, other.key_column
+        ),
+        "join sharded tables on their key columns, pin one shard with a key in WHERE or a hint, or declare the smaller table as a reference table",
+    )
 }
 
 fn check_hint_agrees(
