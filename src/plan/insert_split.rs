@@ -22,7 +22,7 @@ use crate::lex::{quote_ident, TokenKind};
 use crate::parse::Parsed;
 use crate::placement;
 use crate::sql::{key_literal, object_name};
-use crate::value::Value;
+use crate::value::{Affinity, Value};
 use sqlparser::ast::{AssignmentTarget, OnConflictAction, OnInsert, SetExpr, Statement};
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
@@ -45,102 +45,254 @@ pub(super) fn plan_insert(
             "plan_insert on a table that is not sharded",
         ));
     };
-    let (tname, key) = (sharded.name.as_str(), sharded.key_column.as_str());
-    let affinity = key_affinity(tname, key, cx)?;
-    let no_key = |what: String| {
-        Error::with_remedy(
-            ErrorCode::NoShardKey,
-            what,
-            format!("give {key} in every row as a literal or a bound parameter"),
-        )
-    };
+    let keys = RowKeys::of(
+        parsed,
+        ins,
+        &sharded.name,
+        &sharded.key_column,
+        params,
+        hint,
+        cx,
+    )?;
+    let tname = keys.table;
     let rows = match ins.source.as_deref().map(|q| q.body.as_ref()) {
         Some(SetExpr::Values(v)) => &v.rows,
         _ => {
-            return Err(no_key(format!(
-                "INSERT INTO {tname} DEFAULT VALUES gives no value for shard key {key}"
+            return Err(keys.no_key(format!(
+                "INSERT INTO {tname} DEFAULT VALUES gives no value for shard key {}",
+                keys.key
             )))
         }
     };
-    // Where the key sits in each row.
-    let key_index = if ins.columns.is_empty() {
-        let Some(t) = cx.catalog.get(tname) else {
-            return Err(Error::new(
-                ErrorCode::NoSuchTable,
-                format!("no such table: {tname}"),
-            ));
-        };
-        t.insertable_columns()
-            .position(|c| c.name.eq_ignore_ascii_case(key))
-    } else {
-        ins.columns
-            .iter()
-            .position(|c| object_name(c).eq_ignore_ascii_case(key))
-    };
-    // An INTEGER PRIMARY KEY given NULL (or left out) gets a rowid SQLite picks on the
-    // shard, so its shard cannot be known before: the key must be given.
-    let key_is_rowid = cx.catalog.get(tname).is_some_and(|t| {
-        t.rowid_alias
-            .is_some_and(|i| t.columns[i].name.eq_ignore_ascii_case(key))
-    });
-    // A NULL key in a NOT NULL column fails on the home shard while the other rows would
-    // be written elsewhere: refused before anything runs, with SQLite's reason.
-    let key_not_null = cx
-        .catalog
-        .get(tname)
-        .and_then(|t| t.column(key))
-        .is_some_and(|(_, c)| c.not_null);
-    let null_key = |row: usize| {
-        Error::with_remedy(
-            ErrorCode::InvalidShardKey,
-            format!("row {row} of the INSERT INTO {tname}: the shard key is NULL, and {key} is declared NOT NULL (SQLite: NOT NULL constraint failed: {tname}.{key})"),
-            format!("give {key} a value in every row"),
-        )
-    };
-    let generated_key = |row: usize| {
-        Error::with_remedy(
-            ErrorCode::InvalidShardKey,
-            format!("row {row} of the INSERT INTO {tname}: the shard key {key} is an INTEGER PRIMARY KEY given no value, so SQLite would pick it on whichever shard runs the INSERT"),
-            format!("give {key} a value in every row"),
-        )
-    };
-    if key_is_rowid && key_index.is_none() {
-        return Err(generated_key(1));
+    let row_shards = rows
+        .iter()
+        .enumerate()
+        .map(|(i, row)| keys.shard_of_row(i, row))
+        .collect::<Result<Vec<ShardId>>>()?;
+    check_upsert(ins.on.as_ref(), tname, keys.key)?;
+
+    let row_ranges = row_ranges(parsed, rows.len())?;
+    if row_ranges.is_empty() {
+        return Err(keys.no_key(format!("INSERT INTO {tname} has no rows")));
     }
-    // A key column left out takes its default: no default is NULL, whose rows live on
-    // the home shard; a literal default has its shard; anything else is unknown here.
-    let omitted_key = match key_index {
-        Some(_) => None,
-        None => Some(default_key(cx, tname, key).ok_or_else(|| {
-            no_key(format!(
-                "INSERT INTO {tname} does not set shard key column {key}, whose default is not a constant"
-            ))
-        })?),
+    let mut groups: BTreeMap<ShardId, Vec<usize>> = BTreeMap::new();
+    for (i, s) in row_shards.iter().enumerate() {
+        groups.entry(*s).or_default().push(i);
+    }
+    let shards: BTreeSet<ShardId> = groups.keys().copied().collect();
+    let reason = match hint {
+        Some(h) => Reason::Hint {
+            table: h.table.clone(),
+            key: h.key.clone(),
+        },
+        None if shards.len() == 1 => {
+            key_reason(tname, keys.key, keys.values(rows.iter().map(|r| &r[..]))?)
+        }
+        None => Reason::InsertRows {
+            table: tname.to_string(),
+        },
     };
-    // Each row's shard.
-    let mut row_shards = Vec::with_capacity(rows.len());
-    for (i, row) in rows.iter().enumerate() {
-        let (Some(key_index), None) = (key_index, &omitted_key) else {
-            let v = omitted_key.clone().unwrap_or(Value::Null);
-            if key_not_null && v.is_null() {
-                return Err(no_key(format!(
-                    "INSERT INTO {tname} does not set shard key column {key}, which is NOT NULL without a default"
-                )));
-            }
-            if let Some(h) = hint {
-                let agrees = h.table.eq_ignore_ascii_case(tname)
-                    && placement::canonical_key(&v, affinity).ok()
-                        == Some(placement::canonical_key(&h.key, affinity)?);
-                if !agrees {
-                    return Err(Error::with_remedy(
-                        ErrorCode::HintConflict,
-                        format!("the shard hint {} = {} disagrees with the default {key} ({v}) of the INSERT's rows", h.table, h.key),
-                        "drop the hint: INSERT rows are routed by their own keys",
-                    ));
-                }
-            }
-            row_shards.push(placement::shard_for_key(&v, affinity, cx.shard_count())?);
-            continue;
+    let route = Route {
+        target: Target::from_set(shards.clone(), cx.shard_count()),
+        reason,
+    };
+    let within_limits =
+        parsed.params.count <= D1_MAX_PARAMS && parsed.sql.len() <= D1_MAX_SQL_BYTES;
+    let auto_id = auto_id(ins, tname, cx);
+    check_explicit_ids(parsed, ins, rows, &row_shards, params, tname, cx)?;
+    if groups.len() == 1 && within_limits && auto_id.is_none() {
+        // All rows on one shard: the original text goes there unchanged.
+        let shard = *shards.iter().next().unwrap_or(&0);
+        let statement = ShardStatement {
+            sql: parsed.sql.clone(),
+            params: params.to_vec(),
+        };
+        return Ok(Plan::one(route, shard, statement));
+    }
+    let layout = Layout::new(
+        parsed,
+        params,
+        &row_ranges,
+        auto_id.as_ref(),
+        cx.shard_count(),
+    )?;
+    let (batches, order) = layout.batches(&groups)?;
+    let combine = combine_rows(ins, tname, batches.len(), order)?;
+    Ok(Plan {
+        route,
+        batches,
+        combine,
+        changes_schema: false,
+    })
+}
+
+/// An INTEGER PRIMARY KEY left out of the column list gets an id from the shard's range:
+/// its (table, column).
+fn auto_id(ins: &sqlparser::ast::Insert, tname: &str, cx: Context<'_>) -> Option<(String, String)> {
+    match cx.catalog.get(tname) {
+        Some(t) if !ins.columns.is_empty() => t.rowid_alias.and_then(|i| {
+            let col = &t.columns[i].name;
+            let listed = ins.columns.iter().any(|c| names_rowid(c, col));
+            (!listed).then(|| (t.name.clone(), col.clone()))
+        }),
+        _ => None,
+    }
+}
+
+/// How the shards' answers to a split INSERT combine: RETURNING rows back in the caller's
+/// order (refused where a conflict may skip rows on some shard).
+fn combine_rows(
+    ins: &sqlparser::ast::Insert,
+    tname: &str,
+    shards: usize,
+    order: RowOrder,
+) -> Result<Combine> {
+    if ins.returning.is_some() && shards > 1 && may_skip_rows(ins) {
+        return Err(Error::with_remedy(
+            ErrorCode::Unsupported,
+            format!("INSERT {}… RETURNING into {tname} with rows on {shards} shards: the rows a conflict skips cannot be matched back to the caller's VALUES order", if ins.or.is_some() { "OR IGNORE " } else { "… ON CONFLICT " }),
+            "insert the rows of one key per statement, or drop RETURNING and read the rows back",
+        ));
+    }
+    Ok(if ins.returning.is_none() && shards == 1 {
+        Combine::Single
+    } else {
+        Combine::InsertRows {
+            rows: order,
+            returning: ins.returning.is_some(),
+        }
+    })
+}
+
+/// For each shard batch, for each of its statements, the caller's row indexes it inserts.
+type RowOrder = Vec<Vec<Vec<usize>>>;
+
+/// What routes each row of an INSERT: where its key sits, and what a key must be.
+struct RowKeys<'a> {
+    parsed: &'a Parsed,
+    params: &'a [Value],
+    hint: Option<&'a ResolvedHint>,
+    cx: Context<'a>,
+    table: &'a str,
+    key: &'a str,
+    affinity: Affinity,
+    /// The key's position in each row (None: the column is left out).
+    key_index: Option<usize>,
+    /// The key is the INTEGER PRIMARY KEY (a rowid SQLite would pick on the shard).
+    key_is_rowid: bool,
+    key_not_null: bool,
+    /// The value a left-out key column takes (its default).
+    omitted_key: Option<Value>,
+}
+
+impl<'a> RowKeys<'a> {
+    fn of(
+        parsed: &'a Parsed,
+        ins: &sqlparser::ast::Insert,
+        table: &'a str,
+        key: &'a str,
+        params: &'a [Value],
+        hint: Option<&'a ResolvedHint>,
+        cx: Context<'a>,
+    ) -> Result<RowKeys<'a>> {
+        let affinity = key_affinity(table, key, cx)?;
+        let key_index = if ins.columns.is_empty() {
+            let Some(t) = cx.catalog.get(table) else {
+                return Err(Error::new(
+                    ErrorCode::NoSuchTable,
+                    format!("no such table: {table}"),
+                ));
+            };
+            t.insertable_columns()
+                .position(|c| c.name.eq_ignore_ascii_case(key))
+        } else {
+            ins.columns
+                .iter()
+                .position(|c| object_name(c).eq_ignore_ascii_case(key))
+        };
+        // An INTEGER PRIMARY KEY given NULL (or left out) gets a rowid SQLite picks on the
+        // shard, so its shard cannot be known before: the key must be given.
+        let key_is_rowid = cx.catalog.get(table).is_some_and(|t| {
+            t.rowid_alias
+                .is_some_and(|i| t.columns[i].name.eq_ignore_ascii_case(key))
+        });
+        // A NULL key in a NOT NULL column fails on the home shard while the other rows
+        // would be written elsewhere: refused before anything runs, with SQLite's reason.
+        let key_not_null = cx
+            .catalog
+            .get(table)
+            .and_then(|t| t.column(key))
+            .is_some_and(|(_, c)| c.not_null);
+        let mut keys = RowKeys {
+            parsed,
+            params,
+            hint,
+            cx,
+            table,
+            key,
+            affinity,
+            key_index,
+            key_is_rowid,
+            key_not_null,
+            omitted_key: None,
+        };
+        if key_is_rowid && key_index.is_none() {
+            return Err(keys.generated_key(1));
+        }
+        // A key column left out takes its default: no default is NULL, whose rows live on
+        // the home shard; a literal default has its shard; anything else is unknown here.
+        if key_index.is_none() {
+            keys.omitted_key = Some(default_key(cx, table, key).ok_or_else(|| {
+                keys.no_key(format!(
+                    "INSERT INTO {table} does not set shard key column {key}, whose default is not a constant"
+                ))
+            })?);
+        }
+        Ok(keys)
+    }
+
+    fn no_key(&self, what: String) -> Error {
+        Error::with_remedy(
+            ErrorCode::NoShardKey,
+            what,
+            format!(
+                "give {} in every row as a literal or a bound parameter",
+                self.key
+            ),
+        )
+    }
+
+    fn null_key(&self, row: usize) -> Error {
+        let (t, k) = (self.table, self.key);
+        Error::with_remedy(
+            ErrorCode::InvalidShardKey,
+            format!("row {row} of the INSERT INTO {t}: the shard key is NULL, and {k} is declared NOT NULL (SQLite: NOT NULL constraint failed: {t}.{k})"),
+            format!("give {k} a value in every row"),
+        )
+    }
+
+    fn generated_key(&self, row: usize) -> Error {
+        let (t, k) = (self.table, self.key);
+        Error::with_remedy(
+            ErrorCode::InvalidShardKey,
+            format!("row {row} of the INSERT INTO {t}: the shard key {k} is an INTEGER PRIMARY KEY given no value, so SQLite would pick it on whichever shard runs the INSERT"),
+            format!("give {k} a value in every row"),
+        )
+    }
+
+    fn hint_conflict(&self, what: String) -> Error {
+        Error::with_remedy(
+            ErrorCode::HintConflict,
+            what,
+            "drop the hint: INSERT rows are routed by their own keys",
+        )
+    }
+
+    /// The shard of row `i` (0-based), checked against the key rules and the hint.
+    fn shard_of_row(&self, i: usize, row: &[sqlparser::ast::Expr]) -> Result<ShardId> {
+        let (tname, key, affinity) = (self.table, self.key, self.affinity);
+        let (Some(key_index), None) = (self.key_index, &self.omitted_key) else {
+            return self.shard_of_default();
         };
         let Some(expr) = row.get(key_index) else {
             return Err(Error::new(
@@ -152,21 +304,21 @@ pub(super) fn plan_insert(
                 ),
             ));
         };
-        let Some(k) = key_literal(parsed, expr) else {
-            return Err(no_key(format!(
+        let Some(k) = key_literal(self.parsed, expr) else {
+            return Err(self.no_key(format!(
                 "row {} of the INSERT INTO {tname} gives {key} as an expression, not a literal or parameter",
                 i + 1
             )));
         };
-        let v = key_value(&k, params)?;
-        if key_is_rowid && v.is_null() {
-            return Err(generated_key(i + 1));
+        let v = key_value(&k, self.params)?;
+        if self.key_is_rowid && v.is_null() {
+            return Err(self.generated_key(i + 1));
         }
-        if key_not_null && (v.is_null() || matches!(v, Value::Real(r) if r.is_nan())) {
-            return Err(null_key(i + 1));
+        if self.key_not_null && (v.is_null() || matches!(v, Value::Real(r) if r.is_nan())) {
+            return Err(self.null_key(i + 1));
         }
         let shard =
-            placement::shard_for_key(&v, affinity, cx.shard_count()).map_err(|e| match e {
+            placement::shard_for_key(&v, affinity, self.cx.shard_count()).map_err(|e| match e {
                 Error::Proxy {
                     code,
                     message,
@@ -178,166 +330,176 @@ pub(super) fn plan_insert(
                 },
                 other => other,
             })?;
-        if let Some(h) = hint {
+        if let Some(h) = self.hint {
             if !h.table.eq_ignore_ascii_case(tname)
                 || placement::canonical_key(&h.key, affinity)?
                     != placement::canonical_key(&v, affinity)?
             {
-                return Err(Error::with_remedy(
-                    ErrorCode::HintConflict,
-                    format!(
-                        "the shard hint {} = {} disagrees with row {} of the INSERT ({key} = {v})",
-                        h.table,
-                        h.key,
-                        i + 1
-                    ),
-                    "drop the hint: INSERT rows are routed by their own keys",
-                ));
+                return Err(self.hint_conflict(format!(
+                    "the shard hint {} = {} disagrees with row {} of the INSERT ({key} = {v})",
+                    h.table,
+                    h.key,
+                    i + 1
+                )));
             }
         }
-        row_shards.push(shard);
+        Ok(shard)
     }
-    check_upsert(ins.on.as_ref(), tname, key)?;
 
-    let row_ranges = row_ranges(parsed, rows.len())?;
-    let (Some(first), Some(last)) = (row_ranges.first(), row_ranges.last()) else {
-        return Err(no_key(format!("INSERT INTO {tname} has no rows")));
-    };
-    let prefix = 0..first.start;
-    let suffix = last.end..parsed.sql.len();
-    let mut groups: BTreeMap<ShardId, Vec<usize>> = BTreeMap::new();
-    for (i, s) in row_shards.iter().enumerate() {
-        groups.entry(*s).or_default().push(i);
-    }
-    let shards: BTreeSet<ShardId> = groups.keys().copied().collect();
-    let values: Vec<Value> = match (key_index, &omitted_key) {
-        (Some(key_index), None) => rows
-            .iter()
-            .filter_map(|r| key_literal(parsed, r.get(key_index)?))
-            .map(|k| key_value(&k, params))
-            .collect::<Result<_>>()?,
-        (_, default) => vec![default.clone().unwrap_or(Value::Null)],
-    };
-    let reason = match hint {
-        Some(h) => Reason::Hint {
-            table: h.table.clone(),
-            key: h.key.clone(),
-        },
-        None if shards.len() == 1 => key_reason(tname, key, values),
-        None => Reason::InsertRows {
-            table: tname.to_string(),
-        },
-    };
-    let target = Target::from_set(shards.clone(), cx.shard_count());
-    let within_limits =
-        parsed.params.count <= D1_MAX_PARAMS && parsed.sql.len() <= D1_MAX_SQL_BYTES;
-    // An INTEGER PRIMARY KEY left out of the column list gets an id from the shard's range.
-    let auto_id = match cx.catalog.get(tname) {
-        Some(t) if !ins.columns.is_empty() => t.rowid_alias.and_then(|i| {
-            let col = &t.columns[i].name;
-            let listed = ins.columns.iter().any(|c| names_rowid(c, col));
-            (!listed).then(|| (t.name.clone(), col.clone()))
-        }),
-        _ => None,
-    };
-    check_explicit_ids(parsed, ins, rows, &row_shards, params, tname, cx)?;
-    let column_list_paren = match &auto_id {
-        Some(_) => Some(column_list_paren(parsed, first.start).ok_or_else(|| {
-            Error::internal("INSERT with a column list but no `(` before VALUES")
-        })?),
-        None => None,
-    };
-    if groups.len() == 1 && within_limits && auto_id.is_none() {
-        // All rows on one shard: the original text goes there unchanged.
-        let shard = *shards.iter().next().unwrap_or(&0);
-        return Ok(Plan {
-            route: Route { target, reason },
-            batches: vec![ShardBatch {
-                shard,
-                statements: vec![ShardStatement {
-                    sql: parsed.sql.clone(),
-                    params: params.to_vec(),
-                }],
-            }],
-            combine: Combine::Single,
-            changes_schema: false,
-        });
-    }
-    let fixed_params = params_in(parsed, &prefix) + params_in(parsed, &suffix);
-    let fixed_len = prefix.len() + suffix.len();
-    let mut batches = Vec::new();
-    let mut order = Vec::new();
-    for (shard, rows_of_shard) in &groups {
-        let mut statements = Vec::new();
-        let mut statement_rows = Vec::new();
-        for chunk in chunk_rows(parsed, rows_of_shard, &row_ranges, fixed_params, fixed_len)? {
-            let ids: Vec<String> = match &auto_id {
-                Some((t, c)) => (0..chunk.len())
-                    .map(|k| rowid_ranges::id_expr(t, c, *shard, cx.shard_count(), k))
-                    .collect(),
-                None => Vec::new(),
-            };
-            let id_column = auto_id
-                .as_ref()
-                .map(|(_, c)| format!("{}, ", quote_ident(c)));
-            let mut pieces = match (&id_column, column_list_paren) {
-                (Some(col), Some(p)) => vec![
-                    Piece::Source(0..p + 1),
-                    Piece::Text(col),
-                    Piece::Source(p + 1..prefix.end),
-                ],
-                _ => vec![Piece::Source(prefix.clone())],
-            };
-            for (n, &r) in chunk.iter().enumerate() {
-                if n > 0 {
-                    pieces.push(Piece::Text(", "));
-                }
-                match ids.get(n) {
-                    Some(id) => {
-                        let row = &row_ranges[r];
-                        pieces.push(Piece::Text("("));
-                        pieces.push(Piece::Text(id));
-                        pieces.push(Piece::Text(", "));
-                        pieces.push(Piece::Source(row.start + 1..row.end));
-                    }
-                    None => pieces.push(Piece::Source(row_ranges[r].clone())),
-                }
+    /// The shard of a row whose key column is left out: its default's.
+    fn shard_of_default(&self) -> Result<ShardId> {
+        let (tname, key, affinity) = (self.table, self.key, self.affinity);
+        let v = self.omitted_key.clone().unwrap_or(Value::Null);
+        if self.key_not_null && v.is_null() {
+            return Err(self.no_key(format!(
+                "INSERT INTO {tname} does not set shard key column {key}, which is NOT NULL without a default"
+            )));
+        }
+        if let Some(h) = self.hint {
+            let agrees = h.table.eq_ignore_ascii_case(tname)
+                && placement::canonical_key(&v, affinity).ok()
+                    == Some(placement::canonical_key(&h.key, affinity)?);
+            if !agrees {
+                return Err(self.hint_conflict(format!(
+                    "the shard hint {} = {} disagrees with the default {key} ({v}) of the INSERT's rows",
+                    h.table, h.key
+                )));
             }
-            pieces.push(Piece::Source(suffix.clone()));
-            let s = splice(parsed, &pieces, params)?;
-            statements.push(ShardStatement {
-                sql: s.sql,
-                params: s.params,
+        }
+        placement::shard_for_key(&v, affinity, self.cx.shard_count())
+    }
+
+    /// The key values of the rows (for the route's reason).
+    fn values<'r>(
+        &self,
+        rows: impl Iterator<Item = &'r [sqlparser::ast::Expr]>,
+    ) -> Result<Vec<Value>> {
+        match (self.key_index, &self.omitted_key) {
+            (Some(key_index), None) => rows
+                .filter_map(|r| key_literal(self.parsed, r.get(key_index)?))
+                .map(|k| key_value(&k, self.params))
+                .collect(),
+            (_, default) => Ok(vec![default.clone().unwrap_or(Value::Null)]),
+        }
+    }
+}
+
+/// The text around an INSERT's rows, and how each shard's statements are spliced from it.
+struct Layout<'a> {
+    parsed: &'a Parsed,
+    params: &'a [Value],
+    /// `INSERT INTO t (…) VALUES ` and what follows the last row.
+    prefix: Range<usize>,
+    suffix: Range<usize>,
+    row_ranges: &'a [Range<usize>],
+    /// Where the column list opens, when an id column is added to it.
+    column_list_paren: Option<usize>,
+    /// The INTEGER PRIMARY KEY (table, column) given ids from the shard's range.
+    auto_id: Option<&'a (String, String)>,
+    shard_count: usize,
+}
+
+impl<'a> Layout<'a> {
+    fn new(
+        parsed: &'a Parsed,
+        params: &'a [Value],
+        row_ranges: &'a [Range<usize>],
+        auto_id: Option<&'a (String, String)>,
+        shard_count: usize,
+    ) -> Result<Layout<'a>> {
+        let (Some(first), Some(last)) = (row_ranges.first(), row_ranges.last()) else {
+            return Err(Error::internal("an INSERT split with no rows"));
+        };
+        let column_list_paren = match auto_id {
+            Some(_) => Some(column_list_paren(parsed, first.start).ok_or_else(|| {
+                Error::internal("INSERT with a column list but no `(` before VALUES")
+            })?),
+            None => None,
+        };
+        Ok(Layout {
+            parsed,
+            params,
+            prefix: 0..first.start,
+            suffix: last.end..parsed.sql.len(),
+            row_ranges,
+            column_list_paren,
+            auto_id,
+            shard_count,
+        })
+    }
+
+    /// Each shard's batch (its rows, chunked within D1's limits), and for each statement
+    /// the caller's row indexes it inserts.
+    fn batches(
+        &self,
+        groups: &BTreeMap<ShardId, Vec<usize>>,
+    ) -> Result<(Vec<ShardBatch>, RowOrder)> {
+        let parsed = self.parsed;
+        let fixed_params = params_in(parsed, &self.prefix) + params_in(parsed, &self.suffix);
+        let fixed_len = self.prefix.len() + self.suffix.len();
+        let mut batches = Vec::new();
+        let mut order = Vec::new();
+        for (shard, rows_of_shard) in groups {
+            let mut statements = Vec::new();
+            let mut statement_rows = Vec::new();
+            for chunk in chunk_rows(
+                parsed,
+                rows_of_shard,
+                self.row_ranges,
+                fixed_params,
+                fixed_len,
+            )? {
+                let s = self.statement(*shard, &chunk)?;
+                statements.push(ShardStatement {
+                    sql: s.sql,
+                    params: s.params,
+                });
+                statement_rows.push(chunk);
+            }
+            batches.push(ShardBatch {
+                shard: *shard,
+                statements,
             });
-            statement_rows.push(chunk);
+            order.push(statement_rows);
         }
-        batches.push(ShardBatch {
-            shard: *shard,
-            statements,
-        });
-        order.push(statement_rows);
+        Ok((batches, order))
     }
-    if ins.returning.is_some() && batches.len() > 1 && may_skip_rows(ins) {
-        return Err(Error::with_remedy(
-            ErrorCode::Unsupported,
-            format!("INSERT {}… RETURNING into {tname} with rows on {} shards: the rows a conflict skips cannot be matched back to the caller's VALUES order", if ins.or.is_some() { "OR IGNORE " } else { "… ON CONFLICT " }, batches.len()),
-            "insert the rows of one key per statement, or drop RETURNING and read the rows back",
-        ));
-    }
-    let combine = if ins.returning.is_none() && batches.len() == 1 {
-        Combine::Single
-    } else {
-        Combine::InsertRows {
-            rows: order,
-            returning: ins.returning.is_some(),
+
+    /// One INSERT of `chunk`'s rows on `shard`.
+    fn statement(&self, shard: ShardId, chunk: &[usize]) -> Result<super::splice::Spliced> {
+        let ids: Vec<String> = match self.auto_id {
+            Some((t, c)) => (0..chunk.len())
+                .map(|k| rowid_ranges::id_expr(t, c, shard, self.shard_count, k))
+                .collect(),
+            None => Vec::new(),
+        };
+        let id_column = self.auto_id.map(|(_, c)| format!("{}, ", quote_ident(c)));
+        let mut pieces = match (&id_column, self.column_list_paren) {
+            (Some(col), Some(p)) => vec![
+                Piece::Source(0..p + 1),
+                Piece::Text(col),
+                Piece::Source(p + 1..self.prefix.end),
+            ],
+            _ => vec![Piece::Source(self.prefix.clone())],
+        };
+        for (n, &r) in chunk.iter().enumerate() {
+            if n > 0 {
+                pieces.push(Piece::Text(", "));
+            }
+            match ids.get(n) {
+                Some(id) => {
+                    let row = &self.row_ranges[r];
+                    pieces.push(Piece::Text("("));
+                    pieces.push(Piece::Text(id));
+                    pieces.push(Piece::Text(", "));
+                    pieces.push(Piece::Source(row.start + 1..row.end));
+                }
+                None => pieces.push(Piece::Source(self.row_ranges[r].clone())),
+            }
         }
-    };
-    Ok(Plan {
-        route: Route { target, reason },
-        batches,
-        combine,
-        changes_schema: false,
-    })
+        pieces.push(Piece::Source(self.suffix.clone()));
+        splice(self.parsed, &pieces, self.params)
+    }
 }
 
 /// Byte offset of the `(` opening the INSERT's column list (the first top-level `(`

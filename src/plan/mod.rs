@@ -238,6 +238,21 @@ pub struct Plan {
     pub changes_schema: bool,
 }
 
+impl Plan {
+    /// One statement on one shard, its answer as it is.
+    pub(crate) fn one(route: Route, shard: ShardId, statement: ShardStatement) -> Plan {
+        Plan {
+            route,
+            batches: vec![ShardBatch {
+                shard,
+                statements: vec![statement],
+            }],
+            combine: Combine::Single,
+            changes_schema: false,
+        }
+    }
+}
+
 impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let target = match &self.route.target {
