@@ -3,6 +3,7 @@
 
 mod aggregate;
 pub(crate) mod cte;
+mod deterministic;
 pub(crate) mod distinct_groups;
 pub(crate) mod fanout;
 mod insert_select;
@@ -419,7 +420,7 @@ pub fn plan(
         }
         C::Insert { table, .. } => {
             if cx.policy.is_reference(table) {
-                route::check_deterministic(parsed, table, params, cx)?;
+                deterministic::check_deterministic(parsed, table, params, cx)?;
             }
             let route = route::route_write(analysis, table, params, p.hint.as_ref(), cx)?;
             let combine = combine_for_write(&route);
@@ -574,7 +575,7 @@ impl Planner<'_> {
             route::check_key_not_assigned(stmt, table, cx)?;
         }
         if cx.policy.is_reference(table) {
-            route::check_deterministic(parsed, table, params, cx)?;
+            deterministic::check_deterministic(parsed, table, params, cx)?;
         }
         let route = route::route_write(analysis, table, params, self.hint.as_ref(), cx)?;
         let combine = combine_for_write(&route);

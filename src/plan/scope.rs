@@ -186,15 +186,9 @@ fn refuse_qualified(sql: &str, toks: &[&Token], tables: &[(&str, &str)]) -> Resu
     Ok(())
 }
 
-/// Adds `<target>.<key> = <literal>` to the WHERE clause of the UPDATE or DELETE.
-fn target_predicate(
-    sql: &str,
-    toks: &[&Token],
-    table: &str,
-    key: &str,
-    literal: &str,
-    edits: &mut Vec<(usize, String)>,
-) -> Result<()> {
+/// The token index of a write's target table, and how the statement names it (its alias,
+/// or the table).
+fn write_target(sql: &str, toks: &[&Token], table: &str) -> Result<(usize, String)> {
     // The statement proper starts after a leading WITH clause (whose CTEs are parenthesized).
     let mut depth = 0i32;
     let mut verb = None;
@@ -254,6 +248,19 @@ fn target_predicate(
             qualifier = quote_ident(&name);
         }
     }
+    Ok((target, qualifier))
+}
+
+/// Adds `<target>.<key> = <literal>` to the WHERE clause of the UPDATE or DELETE.
+fn target_predicate(
+    sql: &str,
+    toks: &[&Token],
+    table: &str,
+    key: &str,
+    literal: &str,
+    edits: &mut Vec<(usize, String)>,
+) -> Result<()> {
+    let (target, qualifier) = write_target(sql, toks, table)?;
     let predicate = format!("{qualifier}.{} = {literal}", quote_ident(key));
     // The WHERE clause at depth 0, and where it ends.
     let mut depth = 0i32;
