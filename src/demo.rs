@@ -68,19 +68,39 @@ pub fn run(dir: Option<PathBuf>) -> Result<(), Error> {
     say!("\npolicy.json:\n{POLICY}");
     init_with(&dir, &policy)?;
     let db = open(&dir, Options::default())?;
+    writes(&db, &policy)?;
+    reads(&db)?;
+    refusals(&db)?;
+    say!(
+        "\nThe demo database is in {}. Try (`cargo install --path .` puts d1plus on PATH; or write `cargo run --release --` for `d1plus`):",
+        dir.display()
+    );
+    say!(
+        "  d1plus query {} \"SELECT * FROM events WHERE tenantId = 'acme'\"",
+        dir.display()
+    );
+    say!(
+        "  d1plus explain {} \"SELECT * FROM notes WHERE tenantId IN ('acme', 'globex')\"",
+        dir.display()
+    );
+    Ok(())
+}
 
+/// Steps 1 to 4: DDL everywhere, reference and unsharded writes, a split INSERT, a batch,
+/// and where the rows landed.
+fn writes(db: &Database<SqliteBackend>, policy: &Policy) -> Result<(), Error> {
     step("1. DDL runs on every shard (the schema is the same everywhere)");
     let r = block_on(db.exec(SCHEMA))?;
     say!("created the schema with {} statements", r.count);
 
     step("2. A reference table (plans) is written to every shard; an unsharded one (settings) to the home shard");
     query(
-        &db,
+        db,
         "INSERT INTO plans (id, name, price) VALUES (1, 'free', 0), (2, 'pro', 20)",
         &[],
     )?;
     query(
-        &db,
+        db,
         "INSERT INTO settings (key, value) VALUES ('theme', 'dark')",
         &[],
     )?;
@@ -90,8 +110,8 @@ pub fn run(dir: Option<PathBuf>) -> Result<(), Error> {
                   ('acme', 1, 'signup', 0, 1), ('globex', 1, 'signup', 0, 2), \
                   ('initech', 1, 'signup', 0, 1), ('acme', 2, 'invoice', 120, 1), \
                   ('umbrella', 1, 'invoice', 75, 2), ('globex', 2, 'invoice', 300, 2)";
-    explain(&db, insert, &[])?;
-    query(&db, insert, &[])?;
+    explain(db, insert, &[])?;
+    query(db, insert, &[])?;
     let batch = [
         Statement::new("INSERT INTO notes (tenantId, id, body) VALUES (?, 1, 'hello')")
             .bind(vec![Value::Text("acme".into())]),
@@ -122,71 +142,69 @@ pub fn run(dir: Option<PathBuf>) -> Result<(), Error> {
         })?;
         say!("shard {shard}: tenants {rows:?}");
     }
+    Ok(())
+}
 
+/// Steps 5 to 8: keyed reads, joins, fan-outs and their merges.
+fn reads(db: &Database<SqliteBackend>) -> Result<(), Error> {
     step("5. A read with the shard key goes to exactly one shard");
     explain(
-        &db,
+        db,
         "SELECT id, kind, amount FROM events WHERE tenantId = ?",
         &[Value::Text("acme".into())],
     )?;
     query(
-        &db,
+        db,
         "SELECT id, kind, amount FROM events WHERE tenantId = ?",
         &[Value::Text("acme".into())],
     )?;
 
     step("6. Joins with a reference table, or co-located on the key, run on that shard");
     query(
-        &db,
+        db,
         "SELECT e.id, e.kind, p.name AS plan FROM events e JOIN plans p ON p.id = e.planId WHERE e.tenantId = 'globex'",
         &[],
     )?;
 
     step("7. A read without the key fans out to every shard");
     explain(
-        &db,
+        db,
         "SELECT tenantId, id, amount FROM events WHERE amount > 100",
         &[],
     )?;
     query(
-        &db,
+        db,
         "SELECT tenantId, id, amount FROM events WHERE amount > 100",
         &[],
     )?;
 
     step("8. Cross-shard ORDER BY / LIMIT and aggregates are merged exactly, as one SQLite would answer");
     let top = "SELECT tenantId, count(*) AS events, sum(amount) AS revenue FROM events GROUP BY tenantId ORDER BY revenue DESC LIMIT 3";
-    explain(&db, top, &[])?;
-    query(&db, top, &[])?;
+    explain(db, top, &[])?;
+    query(db, top, &[])?;
     let page =
         "SELECT tenantId, id, amount FROM events ORDER BY amount DESC, tenantId LIMIT 2 OFFSET 1";
-    explain(&db, page, &[])?;
-    query(&db, page, &[])?;
+    explain(db, page, &[])?;
+    query(db, page, &[])?;
+    Ok(())
+}
 
+/// Steps 9 and 10: what is refused, and why.
+fn refusals(db: &Database<SqliteBackend>) -> Result<(), Error> {
     step("9. Writes with the key go to one shard; keyless writes are refused");
     query(
-        &db,
+        db,
         "UPDATE events SET amount = amount + 5 WHERE tenantId = 'umbrella' AND id = 1",
         &[],
     )?;
-    query(&db, "UPDATE events SET amount = 0", &[])?;
+    query(db, "UPDATE events SET amount = 0", &[])?;
     query(
-        &db,
+        db,
         "UPDATE events SET tenantId = 'other' WHERE tenantId = 'acme'",
         &[],
     )?;
 
     step("10. Things D1 does not allow are refused as D1 would");
-    query(&db, "BEGIN TRANSACTION", &[])?;
-
-    say!("\nThe demo database is in {}. Try:", dir.display());
-    say!(
-        "  d1plus query {} \"SELECT * FROM events WHERE tenantId = 'acme'\"",
-        dir.display()
-    );
-    say!(
-        "  d1plus explain {} \"SELECT * FROM notes WHERE tenantId IN ('acme', 'globex')\"",
-        dir.display()
-    );
+    query(db, "BEGIN TRANSACTION", &[])?;
     Ok(())
 }
