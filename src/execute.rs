@@ -209,6 +209,58 @@ pub fn combine(plan: &Plan, outputs: Vec<Result<Vec<StatementOutput>>>) -> Resul
     combine_from(plan, &shards, outputs)
 }
 
+/// A split INSERT's answer: RETURNING rows back in the caller's row order, counters
+/// summed, `last_row_id` of the caller's last inserted row.
+fn insert_rows(
+    result: &mut QueryResult,
+    ok: &[(ShardId, Vec<StatementOutput>)],
+    rows: &[Vec<Vec<usize>>],
+) {
+    let total: usize = rows.iter().flatten().map(|s| s.len()).sum();
+    let mut placed: Vec<Option<Vec<Value>>> = vec![None; total];
+    let mut exact = true;
+    // SQLite's last_insert_rowid() is the rowid of the last row the statement
+    // inserted: the last row of the statement holding the latest caller row that
+    // inserted anything. (When a conflict skipped rows of that statement, its last
+    // inserted row is still the latest one there.)
+    let mut last: Option<(usize, i64)> = None;
+    for ((_, outs), batch_rows) in ok.iter().zip(rows) {
+        for (o, stmt_rows) in outs.iter().zip(batch_rows) {
+            if o.meta.changes > 0 {
+                let latest = stmt_rows.iter().copied().max().unwrap_or(0);
+                if last.is_none_or(|(i, _)| latest >= i) {
+                    last = Some((latest, o.meta.last_row_id));
+                }
+            }
+            if o.rows.len() != stmt_rows.len() {
+                // A conflict skipped rows (planning allows that on one shard only,
+                // whose rows keep their order).
+                exact = false;
+            } else {
+                for (row, &i) in o.rows.iter().zip(stmt_rows) {
+                    if let Some(slot) = placed.get_mut(i) {
+                        *slot = Some(row.clone());
+                    }
+                }
+            }
+        }
+    }
+    for (_, outs) in ok {
+        add_meta(&mut result.meta, outs);
+    }
+    if let Some((_, rowid)) = last {
+        result.meta.last_row_id = rowid;
+    }
+    if exact {
+        result.rows = placed.into_iter().flatten().collect();
+    } else {
+        result.rows = ok
+            .iter()
+            .flat_map(|(_, o)| o.iter().flat_map(|s| s.rows.clone()))
+            .collect();
+    }
+}
+
 /// [`combine`] with the shard of each output given (`shards[i]` answered `outputs[i]`).
 fn combine_from(
     plan: &Plan,
@@ -247,51 +299,7 @@ fn combine_from(
                 add_outputs(&mut result, outs);
             }
         }
-        Combine::InsertRows { rows, .. } => {
-            let total: usize = rows.iter().flatten().map(|s| s.len()).sum();
-            let mut placed: Vec<Option<Vec<Value>>> = vec![None; total];
-            let mut exact = true;
-            // SQLite's last_insert_rowid() is the rowid of the last row the statement
-            // inserted: the last row of the statement holding the latest caller row that
-            // inserted anything. (When a conflict skipped rows of that statement, its last
-            // inserted row is still the latest one there.)
-            let mut last: Option<(usize, i64)> = None;
-            for ((_, outs), batch_rows) in ok.iter().zip(rows) {
-                for (o, stmt_rows) in outs.iter().zip(batch_rows) {
-                    if o.meta.changes > 0 {
-                        let latest = stmt_rows.iter().copied().max().unwrap_or(0);
-                        if last.is_none_or(|(i, _)| latest >= i) {
-                            last = Some((latest, o.meta.last_row_id));
-                        }
-                    }
-                    if o.rows.len() != stmt_rows.len() {
-                        // A conflict skipped rows (planning allows that on one shard only,
-                        // whose rows keep their order).
-                        exact = false;
-                    } else {
-                        for (row, &i) in o.rows.iter().zip(stmt_rows) {
-                            if let Some(slot) = placed.get_mut(i) {
-                                *slot = Some(row.clone());
-                            }
-                        }
-                    }
-                }
-            }
-            for (_, outs) in &ok {
-                add_meta(&mut result.meta, outs);
-            }
-            if let Some((_, rowid)) = last {
-                result.meta.last_row_id = rowid;
-            }
-            if exact {
-                result.rows = placed.into_iter().flatten().collect();
-            } else {
-                result.rows = ok
-                    .iter()
-                    .flat_map(|(_, o)| o.iter().flat_map(|s| s.rows.clone()))
-                    .collect();
-            }
-        }
+        Combine::InsertRows { rows, .. } => insert_rows(&mut result, &ok, rows),
         Combine::Rows(spec) => {
             let mut per_shard = Vec::with_capacity(ok.len());
             for (_, outs) in ok {

@@ -13,6 +13,46 @@ use crate::value::Value;
 use sqlparser::ast::{ObjectNamePart, Query, Statement, TableFactor, Visit, Visitor};
 use std::ops::{ControlFlow, Range};
 
+/// The table references of a statement named like one of its CTEs: (token range, which
+/// CTE, whether aliased); a WITH nested deeper makes the rewrite give up.
+struct Refs<'p> {
+    parsed: &'p Parsed,
+    names: &'p [String],
+    found: Vec<(Range<usize>, usize, bool)>,
+    nested_with: bool,
+    depth: usize,
+}
+impl Visitor for Refs<'_> {
+    type Break = ();
+    fn pre_visit_query(&mut self, q: &Query) -> ControlFlow<()> {
+        self.depth += 1;
+        if self.depth > 1 && q.with.is_some() {
+            self.nested_with = true;
+        }
+        ControlFlow::Continue(())
+    }
+    fn post_visit_query(&mut self, _q: &Query) -> ControlFlow<()> {
+        self.depth -= 1;
+        ControlFlow::Continue(())
+    }
+    fn pre_visit_table_factor(&mut self, f: &TableFactor) -> ControlFlow<()> {
+        if let TableFactor::Table { name, alias, .. } = f {
+            if let [ObjectNamePart::Identifier(id)] = name.0.as_slice() {
+                let lower = id.value.to_ascii_lowercase();
+                if let Some(i) = self.names.iter().position(|n| *n == lower) {
+                    let start = self.parsed.offset(id.span.start);
+                    let tok = start.and_then(|s| self.parsed.token_at(s));
+                    match tok {
+                        Some(t) => self.found.push((t.range(), i, alias.is_some())),
+                        None => self.nested_with = true,
+                    }
+                }
+            }
+        }
+        ControlFlow::Continue(())
+    }
+}
+
 /// The statement with every CTE reference replaced by the CTE's body, or None.
 pub(crate) fn inline_ctes(parsed: &Parsed, params: &[Value]) -> Option<Spliced> {
     // sqlparser does not read `AS [NOT] MATERIALIZED`, a hint to the query planner: blank
@@ -53,43 +93,6 @@ pub(crate) fn inline_ctes(parsed: &Parsed, params: &[Value]) -> Option<Spliced> 
     }
     let main_start = bodies.last()?.end + 1;
     // Every table reference named like a CTE, by where it sits.
-    struct Refs<'p> {
-        parsed: &'p Parsed,
-        names: &'p [String],
-        found: Vec<(Range<usize>, usize, bool)>,
-        nested_with: bool,
-        depth: usize,
-    }
-    impl Visitor for Refs<'_> {
-        type Break = ();
-        fn pre_visit_query(&mut self, q: &Query) -> ControlFlow<()> {
-            self.depth += 1;
-            if self.depth > 1 && q.with.is_some() {
-                self.nested_with = true;
-            }
-            ControlFlow::Continue(())
-        }
-        fn post_visit_query(&mut self, _q: &Query) -> ControlFlow<()> {
-            self.depth -= 1;
-            ControlFlow::Continue(())
-        }
-        fn pre_visit_table_factor(&mut self, f: &TableFactor) -> ControlFlow<()> {
-            if let TableFactor::Table { name, alias, .. } = f {
-                if let [ObjectNamePart::Identifier(id)] = name.0.as_slice() {
-                    let lower = id.value.to_ascii_lowercase();
-                    if let Some(i) = self.names.iter().position(|n| *n == lower) {
-                        let start = self.parsed.offset(id.span.start);
-                        let tok = start.and_then(|s| self.parsed.token_at(s));
-                        match tok {
-                            Some(t) => self.found.push((t.range(), i, alias.is_some())),
-                            None => self.nested_with = true,
-                        }
-                    }
-                }
-            }
-            ControlFlow::Continue(())
-        }
-    }
     let mut refs = Refs {
         parsed,
         names: &names,
