@@ -3,6 +3,7 @@
 #[cfg(target_arch = "wasm32")]
 fn main() {}
 
+#[cfg(not(target_arch = "wasm32"))]
 /// `println!` that ends the program quietly when stdout is a closed pipe
 /// (`d1plus query … | head -1`), as other command-line tools do, instead of panicking.
 macro_rules! say {
@@ -14,6 +15,7 @@ macro_rules! say {
     }};
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 /// `print!`, likewise.
 macro_rules! say_part {
     ($($arg:tt)*) => {{
