@@ -88,8 +88,8 @@ pub struct Catalog {
     tables: AHashMap<String, Table>,
     /// Bumped each time the catalog is reloaded: plans cached under an older version are stale.
     pub version: u64,
-    /// A hash of the tables' and views' CREATE statements in name order: the schema's
-    /// content, the same for equal schemas of different databases.
+    /// A hash of [`Catalog::fingerprint`]: the schema's content, the same for equal
+    /// schemas of different databases.
     pub schema_hash: u64,
     /// The text [`FINGERPRINT_SQL`] gives on a database with this schema: what the schema
     /// guard compares (see [`Catalog::guard`]).
@@ -176,15 +176,8 @@ impl Catalog {
         for table in tables.values_mut() {
             annotate_from_sql(table);
         }
-        let mut sorted: Vec<&Table> = tables.values().collect();
-        sorted.sort_by(|a, b| a.name.cmp(&b.name));
-        let mut text = String::new();
-        for t in sorted {
-            text.push_str(&t.sql);
-            text.push('\u{1}');
-        }
-        let schema_hash = xxhash_rust::xxh64::xxh64(text.as_bytes(), 0);
         let fingerprint = Catalog::fingerprint_of(&tables);
+        let schema_hash = xxhash_rust::xxh64::xxh64(fingerprint.as_bytes(), 0);
         Catalog {
             tables,
             version,
@@ -213,8 +206,7 @@ impl Catalog {
     /// catalog's, and fails with [`GUARD_MARKER`] in its error on any other. It rides in
     /// the same D1 call as a request's first statement (at the head of each write batch,
     /// beside a read), so a stale plan never commits and a current one costs no extra
-    /// round trip.
-    /// Its SQL and parameters.
+    /// round trip. Its SQL and parameters.
     pub fn guard(&self) -> (String, Vec<Value>) {
         (
             format!(

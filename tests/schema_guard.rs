@@ -30,23 +30,9 @@ fn database() -> Database<SqliteBackend> {
     db
 }
 
-/// Another client runs SQL on every shard, past this process's catalog.
-fn elsewhere(db: &Database<SqliteBackend>, sql: &str) {
-    let batches = (0..SHARDS)
-        .map(|shard| ShardBatch {
-            shard,
-            statements: vec![ShardStatement {
-                sql: sql.into(),
-                params: vec![],
-            }],
-        })
-        .collect();
-    for r in block_on(db.backend().run(batches)) {
-        r.unwrap();
-    }
-}
-
-fn rows_per_shard(db: &Database<SqliteBackend>, sql: &str) -> Vec<Vec<Vec<Value>>> {
+/// Runs `sql` on every shard directly, past this process's catalog (as another client
+/// does): each shard's rows.
+fn on_every_shard(db: &Database<SqliteBackend>, sql: &str) -> Vec<Vec<Vec<Value>>> {
     let batches = (0..SHARDS)
         .map(|shard| ShardBatch {
             shard,
@@ -60,6 +46,11 @@ fn rows_per_shard(db: &Database<SqliteBackend>, sql: &str) -> Vec<Vec<Vec<Value>
         .into_iter()
         .map(|r| r.unwrap().remove(0).rows)
         .collect()
+}
+
+/// Another client changes every shard.
+fn elsewhere(db: &Database<SqliteBackend>, sql: &str) {
+    on_every_shard(db, sql);
 }
 
 fn text(s: &str) -> Value {
@@ -79,7 +70,7 @@ fn a_write_planned_on_a_stale_schema_never_commits_and_runs_again_on_the_new_one
     let err =
         block_on(request.query("INSERT INTO moves VALUES (7, 'acme')", &[], None)).unwrap_err();
     assert_eq!(err.code(), ErrorCode::SchemaChanged, "{err}");
-    let all = rows_per_shard(&db, "SELECT count(*) FROM moves");
+    let all = on_every_shard(&db, "SELECT count(*) FROM moves");
     assert!(all.iter().all(|r| r[0][0] == Value::Integer(0)), "{all:?}");
 
     // As a Worker's first call does: guarded, then once more on the new schema.
@@ -90,7 +81,7 @@ fn a_write_planned_on_a_stale_schema_never_commits_and_runs_again_on_the_new_one
     .unwrap();
     assert_eq!(r.meta.changes, 1);
     let home = shard_for_key(&text("acme"), Affinity::Text, SHARDS).unwrap();
-    let placed = rows_per_shard(&db, "SELECT tenantId, id FROM moves");
+    let placed = on_every_shard(&db, "SELECT tenantId, id FROM moves");
     for (shard, rows) in placed.iter().enumerate() {
         let want = if shard == home {
             vec![vec![text("acme"), Value::Integer(7)]]

@@ -6,10 +6,9 @@
 // Every request is one dispatchFetch into workerd; a no-op request is timed too, so the
 // figures can be read with and without the dispatch cost. Each operation's answers are
 // compared between the raw binding and d1plus before anything is timed.
-import { Miniflare } from "miniflare";
 import { performance } from "node:perf_hooks";
 import assert from "node:assert/strict";
-import { ROOT, SHARDS } from "../tests/harness.mjs";
+import { ROOT, start } from "../tests/harness.mjs";
 import { join } from "node:path";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -21,20 +20,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 300);
 
 async function boot(scriptPath) {
   const started = performance.now();
-  const mf = new Miniflare({
-    modules: true,
-    scriptPath,
-    modulesRoot: ROOT,
-    modulesRules: [
-      { type: "ESModule", include: ["**/*.js"] },
-      { type: "CompiledWasm", include: ["**/*.wasm"] },
-    ],
-    compatibilityDate: "2026-04-01",
-    d1Databases: [...SHARDS, "RAW"],
-    d1Persist: PERSIST,
-    cf: false,
-  });
-  await mf.ready;
+  const mf = await start(scriptPath, {}, ["RAW"], { d1Persist: PERSIST });
   return { mf, ready: performance.now() - started };
 }
 

@@ -11,8 +11,9 @@ export const SHARDS = ["SHARD_0", "SHARD_1", "SHARD_2", "SHARD_3"];
 // the shard each text key's rows must be on.
 export const SHARD_OF = { acme: 2, "tenant-1": 3, "日本語": 1, "ümlaut": 2 };
 
-export async function start(scriptPath, bindings = {}, moreDatabases = []) {
+export async function start(scriptPath, bindings = {}, moreDatabases = [], options = {}) {
   const mf = new Miniflare({
+    ...options,
     modules: true,
     scriptPath,
     modulesRoot: ROOT,

@@ -46,6 +46,17 @@ impl Scopes<'_> {
         }
     }
 
+    /// `key = v` or `key IS v` (either side). A key an outer join NULL-filled is NULL on
+    /// every shard, so `key IS v` (which a NULL `v` matches) pins nothing there.
+    fn equality_pin(&self, left: &Expr, right: &Expr, nulls: Nulls) -> Option<(usize, Pin)> {
+        let (n, v) = match (self.key_column_ref(left), key_literal(self.parsed, right)) {
+            (Some(n), Some(v)) => (n, v),
+            _ => (self.key_column_ref(right)?, key_literal(self.parsed, left)?),
+        };
+        let pinnable = nulls == Nulls::NeverMatch || !self.null_filled.contains(&n);
+        pinnable.then(|| (n, vec![v]))
+    }
+
     /// The key values one conjunct pins, for one sharded reference.
     pub(super) fn pin_of(&self, e: &Expr) -> Option<(usize, Pin)> {
         match strip_nested(e) {
@@ -53,22 +64,8 @@ impl Scopes<'_> {
                 left,
                 op: BinaryOperator::Eq,
                 right,
-            }
-            | Expr::IsNotDistinctFrom(left, right) => {
-                let is = matches!(strip_nested(e), Expr::IsNotDistinctFrom(..));
-                let pinnable = |n: usize| !(is && self.null_filled.contains(&n));
-                if let (Some(n), Some(v)) =
-                    (self.key_column_ref(left), key_literal(self.parsed, right))
-                {
-                    return pinnable(n).then(|| (n, vec![v]));
-                }
-                if let (Some(n), Some(v)) =
-                    (self.key_column_ref(right), key_literal(self.parsed, left))
-                {
-                    return pinnable(n).then(|| (n, vec![v]));
-                }
-                None
-            }
+            } => self.equality_pin(left, right, Nulls::NeverMatch),
+            Expr::IsNotDistinctFrom(left, right) => self.equality_pin(left, right, Nulls::Match),
             // NULL keys live on the home shard, unless an outer join NULL-filled the key.
             Expr::IsNull(inner) => {
                 let n = self.key_column_ref(inner)?;
@@ -180,4 +177,11 @@ impl Scopes<'_> {
             None => true,
         }
     }
+}
+
+/// Whether a comparison holds for NULL operands: `=` never, `IS` when both are NULL.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Nulls {
+    NeverMatch,
+    Match,
 }
