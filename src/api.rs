@@ -25,6 +25,10 @@ pub struct Options {
     /// Shard queries allowed for this database handle (None: unlimited). In a Worker, one
     /// handle lives for one invocation: 1000 on the paid plan, 50 on the free one.
     pub query_budget: Option<usize>,
+    /// Compare every plan taken from the plan cache with a fresh one, and fail with an
+    /// internal error when they differ (always on in debug builds; the differential
+    /// tests turn it on in release builds too).
+    pub verify_cached_plans: bool,
 }
 
 /// What `exec` returns: how many statements ran, and how long it took.
@@ -256,7 +260,33 @@ impl<B: Backend> Database<B> {
             catalog: &catalog,
             options,
         };
-        plan::plan(&prepared.parsed, &prepared.analysis, params, hint, cx)
+        let (parsed, analysis) = (&prepared.parsed, &prepared.analysis);
+        if hint.is_some() {
+            return plan::plan(parsed, analysis, params, hint, cx);
+        }
+        let cached = prepared.templates.borrow().find(params, options);
+        if let Some(template) = cached {
+            self.shared.cache.borrow_mut().template_hits += 1;
+            let plan = template.instantiate(params);
+            if cfg!(debug_assertions) || self.shared.options.verify_cached_plans {
+                // Compared as printed: a NaN parameter is not equal to itself.
+                let fresh = plan::plan(parsed, analysis, params, None, cx);
+                if format!("{fresh:?}") != format!("{:?}", Ok::<_, Error>(&plan)) {
+                    return Err(Error::internal(format!(
+                        "a cached plan differs from a fresh one for {sql}: cached {plan:?}, fresh {fresh:?}"
+                    )));
+                }
+            }
+            return Ok(plan);
+        }
+        let (plan, template) = plan::template::plan_and_template(parsed, analysis, params, cx)?;
+        if let Some((reads, template)) = template {
+            self.shared
+                .cache
+                .borrow_mut()
+                .add_template(&prepared, options, reads, template);
+        }
+        Ok(plan)
     }
 
     /// The parse and analysis of `sql`, from the plan cache when it holds a current one.
@@ -266,13 +296,14 @@ impl<B: Backend> Database<B> {
         }
         let parsed = Parsed::new(sql)?;
         let analysis = analyze(&parsed, &self.shared.policy, catalog)?;
-        let prepared = Rc::new(Prepared {
-            parsed,
-            analysis,
-            catalog_version: catalog.version,
-        });
+        let prepared = Rc::new(Prepared::new(parsed, analysis, catalog.version));
         self.shared.cache.borrow_mut().insert(prepared.clone());
         Ok(prepared)
+    }
+
+    /// What the plan cache holds and how often it answered.
+    pub fn plan_cache_stats(&self) -> crate::cache::CacheStats {
+        self.shared.cache.borrow().stats()
     }
 
     /// Plan-cache hits and misses so far.

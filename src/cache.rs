@@ -1,11 +1,16 @@
 //! The plan cache: parsed and analyzed statements by SQL text, so a repeated statement
-//! skips parsing and analysis and is only routed (its key parameters were recorded by the
-//! analysis as parameter numbers). Bounded in entries and in SQL bytes; entries made under
-//! an older catalog (DDL ran since) are stale and replaced.
+//! skips parsing and analysis, and with them the plans made for it as templates with
+//! parameter slots (see `plan::template`), so a repeated call whose values route the same
+//! way skips planning too. Bounded in entries and in bytes (SQL text and templates);
+//! entries made under an older catalog (DDL ran since) are stale and replaced.
 
 use crate::analyze::Analysis;
 use crate::parse::Parsed;
+use crate::plan::params::Read;
+use crate::plan::template::{Template, Templates};
+use crate::plan::PlanOptions;
 use ahash::AHashMap;
+use std::cell::RefCell;
 use std::rc::Rc;
 
 /// A statement ready to be routed with its parameters.
@@ -17,6 +22,25 @@ pub struct Prepared {
     pub analysis: Analysis,
     /// The catalog version the analysis used.
     pub catalog_version: u64,
+    /// Plans made for it, as templates (added through [`PlanCache::add_template`]).
+    pub(crate) templates: RefCell<Templates>,
+}
+
+impl Prepared {
+    /// A statement with no templates yet.
+    pub fn new(parsed: Parsed, analysis: Analysis, catalog_version: u64) -> Prepared {
+        Prepared {
+            parsed,
+            analysis,
+            catalog_version,
+            templates: RefCell::new(Templates::default()),
+        }
+    }
+
+    /// What this entry weighs against the cache's byte budget.
+    fn bytes(&self) -> usize {
+        self.parsed.sql.len() + self.templates.borrow().bytes()
+    }
 }
 
 /// A bounded map from SQL text to prepared statements, evicting the least recently used.
@@ -31,6 +55,23 @@ pub struct PlanCache {
     pub hits: u64,
     /// Lookups that had to parse.
     pub misses: u64,
+    /// Plans taken from a template.
+    pub template_hits: u64,
+}
+
+/// What the plan cache holds and how often it answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CacheStats {
+    /// Statements kept (parsed and analyzed).
+    pub statements: usize,
+    /// Statement lookups answered from the cache.
+    pub hits: u64,
+    /// Statement lookups that had to parse.
+    pub misses: u64,
+    /// Plans taken from a template (no planning at all).
+    pub template_hits: u64,
+    /// Bytes kept (SQL text and templates, approximately).
+    pub bytes: usize,
 }
 
 impl Default for PlanCache {
@@ -50,6 +91,18 @@ impl PlanCache {
             max_bytes,
             hits: 0,
             misses: 0,
+            template_hits: 0,
+        }
+    }
+
+    /// What the cache holds and how often it answered.
+    pub fn stats(&self) -> CacheStats {
+        CacheStats {
+            statements: self.entries.len(),
+            hits: self.hits,
+            misses: self.misses,
+            template_hits: self.template_hits,
+            bytes: self.bytes,
         }
     }
 
@@ -87,7 +140,7 @@ impl PlanCache {
         }
         let key: Rc<str> = Rc::from(prepared.parsed.sql.as_str());
         if let Some((old, _)) = self.entries.remove(&key) {
-            self.bytes -= old.parsed.sql.len();
+            self.bytes -= old.bytes();
         }
         while !self.entries.is_empty()
             && (self.entries.len() >= self.max_entries || self.bytes + len > self.max_bytes)
@@ -107,8 +160,34 @@ impl PlanCache {
             .map(|(k, _)| k.clone());
         if let Some(k) = oldest {
             if let Some((p, _)) = self.entries.remove(&k) {
-                self.bytes -= p.parsed.sql.len();
+                self.bytes -= p.bytes();
             }
+        }
+    }
+
+    /// Keeps a plan template for `prepared` (if it is still the cached entry for its
+    /// text), evicting the least recently used other statements to stay in budget.
+    pub(crate) fn add_template(
+        &mut self,
+        prepared: &Rc<Prepared>,
+        options: PlanOptions,
+        reads: Vec<Read>,
+        template: Template,
+    ) {
+        let sql = prepared.parsed.sql.as_str();
+        let current = self
+            .entries
+            .get(sql)
+            .is_some_and(|(p, _)| Rc::ptr_eq(p, prepared));
+        if !current || prepared.bytes() + template.bytes() > self.max_bytes / 4 {
+            return;
+        }
+        self.bytes += prepared
+            .templates
+            .borrow_mut()
+            .add(options, reads, template);
+        while self.bytes > self.max_bytes && self.entries.len() > 1 {
+            self.evict_oldest();
         }
     }
 }
@@ -123,11 +202,7 @@ mod tests {
         let parsed = Parsed::new(sql).unwrap();
         let analysis =
             crate::analyze::analyze(&parsed, &Policy::single("t"), &Catalog::default()).unwrap();
-        Rc::new(Prepared {
-            parsed,
-            analysis,
-            catalog_version: version,
-        })
+        Rc::new(Prepared::new(parsed, analysis, version))
     }
 
     #[test]

@@ -58,7 +58,11 @@ INSERT INTO settings VALUES ('a', 1), ('b', 'x'), ('c', 2.5);
 pub fn database() -> Database<SqliteBackend> {
     let policy = Policy::from_json(POLICY).expect("fixed policy");
     let backend = SqliteBackend::in_memory(SHARDS).expect("in-memory shards");
-    let db = block_on(Database::open(policy, backend, Options::default())).expect("open");
+    let options = Options {
+        verify_cached_plans: true,
+        ..Options::default()
+    };
+    let db = block_on(Database::open(policy, backend, options)).expect("open");
     block_on(db.exec(SCHEMA)).expect("schema");
     block_on(db.exec(DATA)).expect("data");
     db
@@ -253,6 +257,12 @@ pub fn plan_checked(db: &Database<SqliteBackend>, input: &PlanInput) {
                 "the cached plan differs: {sql:?} {params:?}"
             );
         }
+        // Other values through the plan made for these (a template when they route alike).
+        for other in [neighbours(params), params.iter().rev().cloned().collect()] {
+            let cached = format!("{:?}", db.plan(sql, &other, hint));
+            let fresh = format!("{:?}", plan_of(db, sql, &other, hint, options));
+            assert_eq!(cached, fresh, "the cached plan differs: {sql:?} {other:?}");
+        }
     }
     match first {
         Ok(plan) => check_plan_shape(&plan, sql),
@@ -261,6 +271,20 @@ pub fn plan_checked(db: &Database<SqliteBackend>, input: &PlanInput) {
             "internal error: {e}\nsql: {sql:?}\nparams: {params:?}"
         ),
     }
+}
+
+/// Values next to `params`, of the same storage class.
+fn neighbours(params: &[Value]) -> Vec<Value> {
+    params
+        .iter()
+        .map(|v| match v {
+            Value::Null => Value::Null,
+            Value::Integer(i) => Value::Integer(i.wrapping_add(1)),
+            Value::Real(r) => Value::Real(r + 1.0),
+            Value::Text(t) => Value::Text(format!("{t}x")),
+            Value::Blob(b) => Value::Blob([b.as_slice(), &[0]].concat()),
+        })
+        .collect()
 }
 
 /// A plan prints and serializes; its batches are on existing shards, ascending, one per

@@ -9,6 +9,7 @@
 use super::splice::{splice, Piece, Spliced};
 use crate::lex::{quote_ident, TokenKind};
 use crate::parse::Parsed;
+use crate::plan::params::Params;
 use crate::value::Value;
 use sqlparser::ast::{ObjectNamePart, Query, Statement, TableFactor, Visit, Visitor};
 use std::ops::{ControlFlow, Range};
@@ -55,6 +56,7 @@ impl Visitor for Refs<'_> {
 
 /// The statement with every CTE reference replaced by the CTE's body, or None.
 pub(crate) fn inline_ctes(parsed: &Parsed, params: &[Value]) -> Option<Spliced> {
+    let params = &Params::new(params);
     // sqlparser does not read `AS [NOT] MATERIALIZED`, a hint to the query planner: blank
     // it out (offsets stay) and read the statement again.
     let blanked;

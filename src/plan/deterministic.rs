@@ -4,6 +4,7 @@
 use super::Context;
 use crate::error::{Error, ErrorCode, Result};
 use crate::parse::Parsed;
+use crate::plan::params::Params;
 use crate::value::Value;
 
 /// A write to a reference table runs on every copy, so it must give every copy the same
@@ -13,7 +14,7 @@ use crate::value::Value;
 pub(crate) fn check_deterministic(
     parsed: &Parsed,
     table: &str,
-    params: &[Value],
+    params: &Params<'_>,
     cx: Context<'_>,
 ) -> Result<()> {
     let refuse = |what: String| {
@@ -28,7 +29,7 @@ pub(crate) fn check_deterministic(
         parsed
             .params
             .index_at(t.start)
-            .and_then(|i| params.get(i.wrapping_sub(1)))
+            .and_then(|i| params.value(i).ok())
     };
     if let Some(what) = volatile_in(&parsed.sql, &toks, &bound) {
         return Err(refuse(what));
@@ -88,10 +89,10 @@ fn call_arguments<'t>(toks: &[&'t crate::lex::Token]) -> Vec<Vec<&'t crate::lex:
 }
 
 /// The first volatile construct among the tokens of `sql`, if any.
-fn volatile_in<'v>(
+fn volatile_in(
     sql: &str,
     toks: &[&crate::lex::Token],
-    bound: &dyn Fn(&crate::lex::Token) -> Option<&'v Value>,
+    bound: &dyn Fn(&crate::lex::Token) -> Option<Value>,
 ) -> Option<String> {
     use crate::lex::TokenKind as K;
     const VOLATILE: &[&str] = &[
@@ -150,7 +151,7 @@ fn volatile_in<'v>(
             Some(arg) => arg.iter().enumerate().any(|(j, a)| match a.kind {
                 K::String => is_now(&crate::lex::unquote(a.text(sql))),
                 K::Variable => match bound(a) {
-                    Some(Value::Text(v)) => is_now(v),
+                    Some(Value::Text(v)) => is_now(&v),
                     _ => false,
                 },
                 // A column may hold 'now'; a nested call is checked on its own.

@@ -8,12 +8,14 @@
 use super::select_shape::select_shape;
 use super::splice::{splice, Piece, Spliced};
 use crate::parse::Parsed;
+use crate::plan::params::Params;
 use crate::value::Value;
 use sqlparser::ast::{Distinct, SelectItem, SetExpr, Statement};
 
 /// The GROUP BY spelling of a plain `SELECT DISTINCT` (no aggregates, no `*`, no GROUP BY,
 /// HAVING, WINDOW or compound), or None.
 pub(crate) fn as_group_by(parsed: &Parsed, params: &[Value]) -> Option<Spliced> {
+    let params = &Params::new(params);
     let Ok(Statement::Query(q)) = &parsed.ast else {
         return None;
     };

@@ -6,6 +6,7 @@
 use crate::analyze::Analysis;
 use crate::error::{Error, Result};
 use crate::parse::Parsed;
+use crate::plan::params::Params;
 use crate::sql::KeyExpr;
 use crate::value::Value;
 use sqlparser::ast::Statement;
@@ -37,7 +38,7 @@ pub(crate) fn parser_disagrees(clause: &str) -> Error {
 pub(crate) fn check_fanout_read(
     parsed: &Parsed,
     a: &Analysis,
-    params: &[Value],
+    params: &Params<'_>,
     catalog: &crate::catalog::Catalog,
 ) -> Result<()> {
     if let Some(h) = a.fanout_hazards.first() {

@@ -11,6 +11,7 @@
 use super::route::key_affinity;
 use super::Context;
 use crate::error::Result;
+use crate::plan::params::Params;
 use crate::sql::object_name;
 use sqlparser::ast::{Expr, GroupByExpr, SelectItem, SetExpr, Statement, TableFactor};
 
@@ -129,7 +130,7 @@ pub(crate) fn feeds_hinted_key(
     stmt: &Statement,
     target: &str,
     hinted: &crate::value::Value,
-    params: &[crate::value::Value],
+    params: &Params<'_>,
     cx: Context<'_>,
 ) -> Result<bool> {
     let Some(t) = cx.policy.sharded_table(target) else {

@@ -13,7 +13,7 @@ use super::route::{key_affinity, key_update_error, ResolvedHint};
 use super::rowid_ranges;
 use super::splice::{params_in, splice, Piece};
 use super::{
-    key_reason, key_value, Combine, Context, Plan, Reason, Route, Target, D1_MAX_PARAMS,
+    key_carry, key_reason, key_value, Combine, Context, Plan, Reason, Route, Target, D1_MAX_PARAMS,
     D1_MAX_SQL_BYTES,
 };
 use super::{ShardBatch, ShardId, ShardStatement};
@@ -21,7 +21,8 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::lex::{quote_ident, TokenKind};
 use crate::parse::Parsed;
 use crate::placement;
-use crate::sql::{key_literal, object_name};
+use crate::plan::params::{Answer, IdOwner, Params, Probe};
+use crate::sql::{key_literal, object_name, KeyExpr};
 use crate::value::{Affinity, Value};
 use sqlparser::ast::{AssignmentTarget, OnConflictAction, OnInsert, SetExpr, Statement};
 use std::collections::{BTreeMap, BTreeSet};
@@ -31,7 +32,7 @@ pub(super) fn plan_insert(
     parsed: &Parsed,
     stmt: &Statement,
     table: &str,
-    params: &[Value],
+    params: &Params<'_>,
     hint: Option<&ResolvedHint>,
     cx: Context<'_>,
 ) -> Result<Plan> {
@@ -105,7 +106,7 @@ pub(super) fn plan_insert(
         let shard = *shards.iter().next().unwrap_or(&0);
         let statement = ShardStatement {
             sql: parsed.sql.clone(),
-            params: params.to_vec(),
+            params: params.carry_all(),
         };
         return Ok(Plan::one(route, shard, statement));
     }
@@ -170,7 +171,7 @@ type RowOrder = Vec<Vec<Vec<usize>>>;
 /// What routes each row of an INSERT: where its key sits, and what a key must be.
 struct RowKeys<'a> {
     parsed: &'a Parsed,
-    params: &'a [Value],
+    params: &'a Params<'a>,
     hint: Option<&'a ResolvedHint>,
     cx: Context<'a>,
     table: &'a str,
@@ -191,7 +192,7 @@ impl<'a> RowKeys<'a> {
         ins: &sqlparser::ast::Insert,
         table: &'a str,
         key: &'a str,
-        params: &'a [Value],
+        params: &'a Params<'a>,
         hint: Option<&'a ResolvedHint>,
         cx: Context<'a>,
     ) -> Result<RowKeys<'a>> {
@@ -310,27 +311,42 @@ impl<'a> RowKeys<'a> {
                 i + 1
             )));
         };
-        let v = key_value(&k, self.params)?;
-        if self.key_is_rowid && v.is_null() {
+        // NULL (or NaN, stored as NULL) in an INTEGER PRIMARY KEY makes SQLite pick the id.
+        let nullish = match &k {
+            KeyExpr::Literal(v) => v.is_null(),
+            KeyExpr::Param(p) => self.params.null_or_nan(*p)?,
+        };
+        if self.key_is_rowid && nullish {
             return Err(self.generated_key(i + 1));
         }
-        if self.key_not_null && (v.is_null() || matches!(v, Value::Real(r) if r.is_nan())) {
+        if self.key_not_null && nullish {
             return Err(self.null_key(i + 1));
         }
-        let shard =
-            placement::shard_for_key(&v, affinity, self.cx.shard_count()).map_err(|e| match e {
-                Error::Proxy {
-                    code,
-                    message,
-                    remedy,
-                } => Error::Proxy {
-                    code,
-                    message: format!("row {} of the INSERT INTO {tname}: {message}", i + 1),
-                    remedy,
-                },
-                other => other,
-            })?;
+        let n = self.cx.shard_count();
+        let placed = match &k {
+            KeyExpr::Literal(v) => placement::shard_for_key(v, affinity, n).map(Some),
+            KeyExpr::Param(p) => self.params.shard(*p, affinity, n),
+        };
+        let shard = match placed {
+            Ok(Some(s)) => Ok(s),
+            // No placement: the value itself says why (read only on the way to an error).
+            Ok(None) => placement::shard_for_key(&key_value(&k, self.params)?, affinity, n),
+            Err(e) => Err(e),
+        }
+        .map_err(|e| match e {
+            Error::Proxy {
+                code,
+                message,
+                remedy,
+            } => Error::Proxy {
+                code,
+                message: format!("row {} of the INSERT INTO {tname}: {message}", i + 1),
+                remedy,
+            },
+            other => other,
+        })?;
         if let Some(h) = self.hint {
+            let v = key_value(&k, self.params)?;
             if !h.table.eq_ignore_ascii_case(tname)
                 || placement::canonical_key(&h.key, affinity)?
                     != placement::canonical_key(&v, affinity)?
@@ -377,7 +393,7 @@ impl<'a> RowKeys<'a> {
         match (self.key_index, &self.omitted_key) {
             (Some(key_index), None) => rows
                 .filter_map(|r| key_literal(self.parsed, r.get(key_index)?))
-                .map(|k| key_value(&k, self.params))
+                .map(|k| key_carry(&k, self.params))
                 .collect(),
             (_, default) => Ok(vec![default.clone().unwrap_or(Value::Null)]),
         }
@@ -387,7 +403,7 @@ impl<'a> RowKeys<'a> {
 /// The text around an INSERT's rows, and how each shard's statements are spliced from it.
 struct Layout<'a> {
     parsed: &'a Parsed,
-    params: &'a [Value],
+    params: &'a Params<'a>,
     /// `INSERT INTO t (…) VALUES ` and what follows the last row.
     prefix: Range<usize>,
     suffix: Range<usize>,
@@ -402,7 +418,7 @@ struct Layout<'a> {
 impl<'a> Layout<'a> {
     fn new(
         parsed: &'a Parsed,
-        params: &'a [Value],
+        params: &'a Params<'a>,
         row_ranges: &'a [Range<usize>],
         auto_id: Option<&'a (String, String)>,
         shard_count: usize,
@@ -669,7 +685,7 @@ fn check_explicit_ids<R: std::ops::Deref<Target = Vec<sqlparser::ast::Expr>>>(
     ins: &sqlparser::ast::Insert,
     rows: &[R],
     row_shards: &[ShardId],
-    params: &[Value],
+    params: &Params<'_>,
     tname: &str,
     cx: Context<'_>,
 ) -> Result<()> {
@@ -693,28 +709,30 @@ fn check_explicit_ids<R: std::ops::Deref<Target = Vec<sqlparser::ast::Expr>>>(
         let Some(k) = row.get(index).and_then(|e| key_literal(parsed, e)) else {
             continue;
         };
-        let id = key_value(&k, params)?.with_affinity(crate::value::Affinity::Integer);
-        match id {
-            Value::Null => {
+        let owner = match &k {
+            KeyExpr::Literal(v) => Probe::IdOwner(cx.shard_count()).answer(v),
+            KeyExpr::Param(p) => Answer::Owner(params.id_owner(*p, cx.shard_count())?),
+        };
+        match owner {
+            Answer::Owner(IdOwner::Null) => {
                 return Err(Error::with_remedy(
                     ErrorCode::CrossShard,
                     format!("row {} of the INSERT INTO {tname} gives {id_column} NULL: SQLite would pick max({id_column}) + 1 of one shard, which another shard may hold", i + 1),
                     format!("leave {id_column} out of the column list (d1plus then gives an id unique across shards), or give an id"),
                 ));
             }
-            Value::Integer(id) => {
-                let owner = super::rowid_ranges::generator_of(id, cx.shard_count());
-                if owner.is_some_and(|g| g != Some(shard)) {
-                    let whose = match owner.flatten() {
-                        Some(g) => format!("the ids shard {g} generates, but the row belongs on shard {shard}: shard {g}"),
-                        None => "ids reserved for shards a split will add: such a shard".into(),
-                    };
-                    return Err(Error::with_remedy(
-                        ErrorCode::CrossShard,
-                        format!("row {} of the INSERT INTO {tname} gives {id_column} = {id}, in {whose} could generate it again", i + 1),
-                        format!("give an id of the lower half of a 2^47 range (below 70368744177664 for small ids), or leave {id_column} out"),
-                    ));
-                }
+            Answer::Owner(IdOwner::Generator(owner)) if owner.is_some_and(|g| g != Some(shard)) => {
+                // The value itself is read only on the way to the error.
+                let id = key_value(&k, params)?.with_affinity(crate::value::Affinity::Integer);
+                let whose = match owner.flatten() {
+                    Some(g) => format!("the ids shard {g} generates, but the row belongs on shard {shard}: shard {g}"),
+                    None => "ids reserved for shards a split will add: such a shard".into(),
+                };
+                return Err(Error::with_remedy(
+                    ErrorCode::CrossShard,
+                    format!("row {} of the INSERT INTO {tname} gives {id_column} = {id}, in {whose} could generate it again", i + 1),
+                    format!("give an id of the lower half of a 2^47 range (below 70368744177664 for small ids), or leave {id_column} out"),
+                ));
             }
             _ => {}
         }

@@ -15,6 +15,7 @@ use super::D1_MAX_PARAMS;
 use crate::error::{Error, Result};
 use crate::lex::TokenKind;
 use crate::parse::Parsed;
+use crate::plan::params::Params;
 use crate::value::Value;
 
 /// Most rows an INSERT … SELECT computed first may write.
@@ -31,6 +32,7 @@ pub(crate) struct InsertSelect {
 
 /// The two halves of a plain `INSERT … SELECT`, or None for any other statement.
 pub(crate) fn split(parsed: &Parsed, params: &[Value]) -> Option<InsertSelect> {
+    let params = &Params::new(params);
     let Ok(sqlparser::ast::Statement::Insert(insert)) = &parsed.ast else {
         return None;
     };

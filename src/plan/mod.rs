@@ -11,6 +11,7 @@ mod insert_split;
 pub(crate) mod insert_two_phase;
 mod names;
 pub mod output;
+pub(crate) mod params;
 mod route;
 mod rowid_ranges;
 mod scope;
@@ -18,6 +19,7 @@ mod select_merge;
 mod select_shape;
 mod splice;
 pub(crate) mod subquery;
+pub(crate) mod template;
 mod terms;
 
 pub use route::ShardHint;
@@ -27,6 +29,7 @@ use crate::catalog::Catalog;
 use crate::error::{Error, ErrorCode, Result};
 use crate::merge::RowMerge;
 use crate::parse::Parsed;
+use crate::plan::params::Params;
 use crate::policy::Policy;
 use crate::sql::KeyExpr;
 use crate::value::Value;
@@ -351,12 +354,23 @@ impl Context<'_> {
     }
 }
 
-/// Plans one parsed and analyzed statement with its parameter values: a dispatcher over
-/// the planner of each statement class.
+/// Plans one parsed and analyzed statement with its parameter values.
 pub fn plan(
     parsed: &Parsed,
     analysis: &Analysis,
     params: &[Value],
+    hint: Option<&ShardHint>,
+    cx: Context<'_>,
+) -> Result<Plan> {
+    plan_reading(parsed, analysis, &Params::new(params), hint, cx)
+}
+
+/// [`plan`] over parameters whose reads are logged (see [`params`]): a dispatcher over the
+/// planner of each statement class.
+pub(crate) fn plan_reading(
+    parsed: &Parsed,
+    analysis: &Analysis,
+    params: &Params<'_>,
     hint: Option<&ShardHint>,
     cx: Context<'_>,
 ) -> Result<Plan> {
@@ -434,7 +448,7 @@ pub fn plan(
 struct Planner<'a> {
     parsed: &'a Parsed,
     analysis: &'a Analysis,
-    params: &'a [Value],
+    params: &'a Params<'a>,
     hint: Option<route::ResolvedHint>,
     cx: Context<'a>,
 }
@@ -450,7 +464,7 @@ impl Planner<'_> {
                     shard,
                     statements: vec![ShardStatement {
                         sql: self.parsed.sql.clone(),
-                        params: self.params.to_vec(),
+                        params: self.params.carry_all(),
                     }],
                 })
                 .collect(),
@@ -589,7 +603,7 @@ fn scope_to_hint(
     parsed: &Parsed,
     analysis: &Analysis,
     hint: Option<&route::ResolvedHint>,
-    params: &[Value],
+    params: &Params<'_>,
     cx: Context<'_>,
 ) -> Result<()> {
     let (Some(h), Reason::Hint { .. }) = (hint, &plan.route.reason) else {
@@ -612,7 +626,7 @@ fn scope_to_hint(
 fn check_values_subqueries(
     analysis: &Analysis,
     plan: &Plan,
-    params: &[Value],
+    params: &Params<'_>,
     cx: Context<'_>,
 ) -> Result<()> {
     if let Some(t) = analysis.unsharded.first() {
@@ -668,21 +682,33 @@ pub(crate) fn key_reason(table: &str, column: &str, values: Vec<Value>) -> Reaso
     }
 }
 
-/// Resolves a key expression to its value. [`plan`] checks the parameter count first, so
-/// a parameter out of range is a d1plus bug, reported as one (never read as NULL).
-pub(crate) fn key_value(k: &KeyExpr, params: &[Value]) -> Result<Value> {
+/// A key expression's value, which the plan then depends on exactly. [`plan`] checks the
+/// parameter count first, so a parameter out of range is a d1plus bug, reported as one
+/// (never read as NULL).
+pub(crate) fn key_value(k: &KeyExpr, params: &Params<'_>) -> Result<Value> {
     match k {
         KeyExpr::Literal(v) => Ok(v.clone()),
-        KeyExpr::Param(i) => param(params, *i),
+        KeyExpr::Param(i) => params.value(*i),
     }
 }
 
-/// The value of parameter `?i` (1-based); out of range is a d1plus bug.
-pub(crate) fn param(params: &[Value], i: usize) -> Result<Value> {
-    params.get(i.wrapping_sub(1)).cloned().ok_or_else(|| {
-        Error::internal(format!(
-            "parameter ?{i} read, but {} are bound (the count was checked before planning)",
-            params.len()
-        ))
-    })
+/// A key expression's value, carried into the plan (a route's reason) and not decided on.
+pub(crate) fn key_carry(k: &KeyExpr, params: &Params<'_>) -> Result<Value> {
+    match k {
+        KeyExpr::Literal(v) => Ok(v.clone()),
+        KeyExpr::Param(i) => params.carry(*i),
+    }
+}
+
+/// The shard a key expression is placed on (None: no stored row has that key).
+pub(crate) fn key_shard(
+    k: &KeyExpr,
+    params: &Params<'_>,
+    affinity: crate::value::Affinity,
+    shard_count: usize,
+) -> Result<Option<ShardId>> {
+    match k {
+        KeyExpr::Literal(v) => Ok(crate::placement::shard_for_key(v, affinity, shard_count).ok()),
+        KeyExpr::Param(i) => params.shard(*i, affinity, shard_count),
+    }
 }

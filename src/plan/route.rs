@@ -2,11 +2,12 @@
 //! [`Route`], or a refusal that names the construct and the remedy.
 
 use super::ShardId;
-use super::{key_reason, key_value, Context, Reason, Route, Target};
+use super::{key_carry, key_reason, key_shard, key_value, Context, Reason, Route, Target};
 use crate::analyze::{Analysis, Pin, ReadBy, ShardedRef};
 use crate::error::{Error, ErrorCode, Result};
 use crate::parse::Parsed;
 use crate::placement;
+use crate::plan::params::Params;
 use crate::sql::object_name;
 use crate::value::{Affinity, Value};
 use serde::{Deserialize, Serialize};
@@ -88,21 +89,20 @@ pub(crate) fn key_affinity(table: &str, key_column: &str, cx: Context<'_>) -> Re
 fn pin_shards(
     r: &ShardedRef,
     pin: &Pin,
-    params: &[Value],
+    params: &Params<'_>,
     cx: Context<'_>,
 ) -> Result<(BTreeSet<ShardId>, Vec<Value>)> {
     let affinity = key_affinity(&r.table, &r.key_column, cx)?;
     let mut shards = BTreeSet::new();
     let mut values = Vec::new();
     for k in pin {
-        let v = key_value(k, params)?;
         // No stored row can have a key without a placement (a blob, 1.5 in an INTEGER
         // column): then `key = v` matches no row and adds no shard. NULL keys live on
         // the home shard (`key IS NULL`; `key = NULL` matches nothing there either).
-        if let Ok(s) = placement::shard_for_key(&v, affinity, cx.shard_count()) {
+        if let Some(s) = key_shard(k, params, affinity, cx.shard_count())? {
             shards.insert(s);
         }
-        values.push(v);
+        values.push(key_carry(k, params)?);
     }
     Ok((shards, values))
 }
@@ -111,7 +111,7 @@ fn pin_shards(
 fn ref_shards(
     r: &ShardedRef,
     pins: &[Pin],
-    params: &[Value],
+    params: &Params<'_>,
     cx: Context<'_>,
 ) -> Result<Option<(BTreeSet<ShardId>, Vec<Value>)>> {
     let mut acc: Option<(BTreeSet<ShardId>, Vec<Value>)> = None;
@@ -154,7 +154,7 @@ fn names(v: &[String]) -> String {
 /// Routes a read (and the table set of any statement): see the module docs of `analyze`.
 pub(crate) fn route_read(
     a: &Analysis,
-    params: &[Value],
+    params: &Params<'_>,
     hint: Option<&ResolvedHint>,
     cx: Context<'_>,
 ) -> Result<Route> {
@@ -215,7 +215,7 @@ pub(crate) fn route_read(
 }
 
 /// 1. Every reference pinned to the same single shard: run it there.
-fn single_shard(a: &Analysis, params: &[Value], cx: Context<'_>) -> Result<Option<Route>> {
+fn single_shard(a: &Analysis, params: &Params<'_>, cx: Context<'_>) -> Result<Option<Route>> {
     let mut single: Option<(ShardId, &ShardedRef, Vec<Value>)> = None;
     let mut all_single = true;
     // Every reference's pins are resolved, whatever the others pin: an error in any of
@@ -247,7 +247,7 @@ type BranchShards<'a> = Option<(BTreeSet<ShardId>, Vec<Value>, &'a ShardedRef)>;
 
 /// 2. Otherwise, in each SELECT of a compound (or the one SELECT), the sharded references
 ///    must form one co-located class whose rows are the output's rows.
-fn co_located(a: &Analysis, params: &[Value], cx: Context<'_>) -> Result<Route> {
+fn co_located(a: &Analysis, params: &Params<'_>, cx: Context<'_>) -> Result<Route> {
     let class = classes(a);
     let mut set: Option<BTreeSet<ShardId>> = None;
     let mut values = Vec::new();
@@ -291,7 +291,7 @@ fn branch_shards<'a>(
     a: &'a Analysis,
     branch: usize,
     class: &[usize],
-    params: &[Value],
+    params: &Params<'_>,
     cx: Context<'_>,
 ) -> Result<BranchShards<'a>> {
     let refs: Vec<(usize, &ShardedRef)> = a
@@ -363,7 +363,7 @@ fn not_co_located(first: &ShardedRef, other: &ShardedRef) -> Error {
 fn check_hint_agrees(
     a: &Analysis,
     h: &ResolvedHint,
-    params: &[Value],
+    params: &Params<'_>,
     cx: Context<'_>,
 ) -> Result<()> {
     // The hint must name a key the SQL allows: compared as stored keys, not as shards, so
@@ -424,7 +424,7 @@ pub(crate) fn unparsed_needs_hint(parsed: &Parsed, table: &str) -> Error {
 pub(crate) fn route_write(
     a: &Analysis,
     table: &str,
-    params: &[Value],
+    params: &Params<'_>,
     hint: Option<&ResolvedHint>,
     cx: Context<'_>,
 ) -> Result<Route> {
@@ -500,7 +500,7 @@ pub(crate) fn route_write(
 pub(crate) fn route_insert_select(
     a: &Analysis,
     table: &str,
-    params: &[Value],
+    params: &Params<'_>,
     hint: Option<&ResolvedHint>,
     cx: Context<'_>,
 ) -> Result<Route> {

@@ -18,6 +18,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::lex::{quote_ident, Token, TokenKind};
 use crate::parse::Parsed;
 use crate::placement;
+use crate::plan::params::Params;
 use crate::value::Value;
 
 /// The statement text a hinted statement runs as: the original when every sharded table
@@ -26,7 +27,7 @@ pub(crate) fn scoped_sql(
     parsed: &Parsed,
     a: &Analysis,
     h: &ResolvedHint,
-    params: &[Value],
+    params: &Params<'_>,
     cx: Context<'_>,
 ) -> Result<Option<String>> {
     if let Some(view) = a.sharded_views.first() {
@@ -127,7 +128,7 @@ pub(crate) fn scoped_sql(
 fn pinned_to_hint(
     r: &crate::analyze::ShardedRef,
     h: &ResolvedHint,
-    params: &[Value],
+    params: &Params<'_>,
     cx: Context<'_>,
 ) -> Result<bool> {
     if r.pins.is_empty() {

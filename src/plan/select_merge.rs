@@ -26,8 +26,8 @@ use crate::error::{Error, Result};
 use crate::lex;
 use crate::merge::{Collation, OrderColumn, OrderTerm, RowMerge};
 use crate::parse::Parsed;
+use crate::plan::params::Params;
 
-use crate::value::Value;
 use sqlparser::ast::{Expr, Query, SelectItem, SetExpr};
 
 /// A fan-out plain SELECT: the shard SQL and the merge.
@@ -40,7 +40,7 @@ pub(crate) struct PlannedSelect {
 pub(crate) fn plan_select(
     parsed: &Parsed,
     q: &Query,
-    params: &[Value],
+    params: &Params<'_>,
     a: &Analysis,
     cx: Context<'_>,
 ) -> Result<PlannedSelect> {
@@ -314,7 +314,7 @@ fn check_distinct_binary(
 pub(crate) fn plan_compound(
     parsed: &Parsed,
     q: &Query,
-    params: &[Value],
+    params: &Params<'_>,
     a: &Analysis,
     cx: Context<'_>,
 ) -> Result<PlannedSelect> {

@@ -5,6 +5,7 @@
 
 use crate::error::Result;
 use crate::parse::Parsed;
+use crate::plan::params::Params;
 use crate::value::Value;
 use std::ops::Range;
 
@@ -35,7 +36,11 @@ pub(crate) fn params_in(parsed: &Parsed, range: &Range<usize>) -> usize {
 }
 
 /// The pieces as one SQL text, its parameters renumbered in order of appearance.
-pub(crate) fn splice(parsed: &Parsed, pieces: &[Piece<'_>], params: &[Value]) -> Result<Spliced> {
+pub(crate) fn splice(
+    parsed: &Parsed,
+    pieces: &[Piece<'_>],
+    params: &Params<'_>,
+) -> Result<Spliced> {
     let sql = &parsed.sql;
     let mut out = String::with_capacity(sql.len());
     let mut bound = Vec::new();
@@ -50,7 +55,7 @@ pub(crate) fn splice(parsed: &Parsed, pieces: &[Piece<'_>], params: &[Value]) ->
                 for &(offset, index) in occ[first..].iter().take_while(|(o, _)| *o < range.end) {
                     let end = parsed.token_at(offset).map(|t| t.end).unwrap_or(offset);
                     out.push_str(&sql[cursor..offset]);
-                    bound.push(super::param(params, index)?);
+                    bound.push(params.carry(index)?);
                     out.push('?');
                     out.push_str(&bound.len().to_string());
                     cursor = end;
@@ -113,9 +118,9 @@ mod tests {
             Piece::Source(sql.find(" ON").unwrap()..sql.len()),
         ];
         // A parameter out of range is a d1plus bug, reported, never bound as NULL.
-        let short = splice(&p, &pieces, &params[..1]).unwrap_err();
+        let short = splice(&p, &pieces, &Params::new(&params[..1])).unwrap_err();
         assert_eq!(short.code(), crate::error::ErrorCode::Internal, "{short}");
-        let s = splice(&p, &pieces, &params).unwrap();
+        let s = splice(&p, &pieces, &Params::new(&params)).unwrap();
         assert_eq!(
             s.sql,
             "INSERT INTO t VALUES (?1, ?2) ON CONFLICT DO UPDATE SET x = ?3"

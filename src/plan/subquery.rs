@@ -23,6 +23,7 @@ use crate::error::{Error, Result};
 use crate::lex::TokenKind;
 use crate::merge::Collation;
 use crate::parse::Parsed;
+use crate::plan::params::Params;
 use crate::policy::{Policy, TableKind};
 use crate::sql::object_name;
 use crate::value::{Affinity, Value};
@@ -68,6 +69,7 @@ pub(crate) fn scalar_subqueries(
     policy: &Policy,
     catalog: &Catalog,
 ) -> Vec<ScalarSubquery> {
+    let params = &Params::new(params);
     let Ok(sqlparser::ast::Statement::Query(q)) = &parsed.ast else {
         return Vec::new();
     };
@@ -277,6 +279,7 @@ pub(crate) fn substitute(
     params: &[Value],
     subs: &[Computed],
 ) -> Result<super::splice::Spliced> {
+    let params = &Params::new(params);
     let mut pieces = Vec::with_capacity(subs.len() * 2 + 1);
     let mut cursor = 0;
     for c in subs {

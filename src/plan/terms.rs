@@ -8,6 +8,7 @@ use crate::analyze::Analysis;
 use crate::error::{Error, Result};
 use crate::merge::Collation;
 use crate::parse::Parsed;
+use crate::plan::params::Params;
 use crate::sql::{key_literal, object_name, KeyExpr};
 use crate::value::Value;
 use sqlparser::ast::{Expr, GroupByExpr, LimitClause, OrderByKind, Query, Select, SelectItem};
@@ -17,16 +18,13 @@ use std::ops::Range;
 fn limit_value(
     parsed: &Parsed,
     e: &Expr,
-    params: &[Value],
+    params: &Params<'_>,
     what: &str,
     a: &Analysis,
 ) -> Result<i64> {
     let v = match key_literal(parsed, e) {
         Some(KeyExpr::Literal(v)) => v,
-        Some(KeyExpr::Param(i)) => params
-            .get(i.wrapping_sub(1))
-            .cloned()
-            .unwrap_or(Value::Null),
+        Some(KeyExpr::Param(i)) => params.value(i)?,
         None => return Err(refuse(&format!("{what} given as an expression"), a)),
     };
     match v.with_affinity(crate::value::Affinity::Integer) {
@@ -73,7 +71,7 @@ pub(crate) fn split_collate<'e>(
 pub(crate) fn limit_offset(
     parsed: &Parsed,
     clause: Option<&LimitClause>,
-    params: &[Value],
+    params: &Params<'_>,
     a: &Analysis,
 ) -> Result<(Option<u64>, u64)> {
     let (limit, offset) = match clause {

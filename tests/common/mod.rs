@@ -106,7 +106,11 @@ impl Harness {
                 policy["capacity"] = serde_json::json!({"mode": "manual", "targetShardCount": n});
                 let policy = Policy::from_json(&policy.to_string()).unwrap();
                 let backend = SqliteBackend::in_memory(n).unwrap();
-                let db = block_on(Database::open(policy, backend, Options::default())).unwrap();
+                let options = Options {
+                    verify_cached_plans: true,
+                    ..Options::default()
+                };
+                let db = block_on(Database::open(policy, backend, options)).unwrap();
                 Sharded { n, db }
             })
             .collect();

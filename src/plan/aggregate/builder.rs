@@ -10,6 +10,7 @@ use crate::merge::{connection_function, BinOp, Collation, PostExpr};
 use crate::parse::Parsed;
 use crate::plan::fanout::refuse;
 use crate::plan::names::{declared_type_of, Scope};
+use crate::plan::params::Params;
 use crate::sql::{key_literal, object_name, KeyExpr};
 use crate::value::Value;
 use sqlparser::ast::{
@@ -29,7 +30,7 @@ pub(super) struct Builder<'a> {
     pub(super) parsed: &'a Parsed,
     pub(super) a: &'a Analysis,
     pub(super) scope: &'a Scope<'a>,
-    pub(super) params: &'a [Value],
+    pub(super) params: &'a Params<'a>,
     pub(super) group_exprs: Vec<Expr>,
     pub(super) partials: Vec<Partial>,
     /// The coordinator SQL of each aggregate, over partial columns.
@@ -357,8 +358,8 @@ impl<'a> Builder<'a> {
             Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(e))) => {
                 match key_literal(self.parsed, e) {
                     Some(KeyExpr::Literal(Value::Text(t))) => Ok(t),
-                    Some(KeyExpr::Param(i)) => match self.params.get(i.wrapping_sub(1)) {
-                        Some(Value::Text(t)) => Ok(t.clone()),
+                    Some(KeyExpr::Param(i)) => match self.params.value(i)? {
+                        Value::Text(t) => Ok(t),
                         _ => Err(refuse("group_concat() with a non-text separator", self.a)),
                     },
                     _ => Err(refuse("group_concat() with a computed separator", self.a)),
@@ -437,11 +438,7 @@ impl<'a> Builder<'a> {
                 ..
             } if key_literal(self.parsed, e).is_some() => match key_literal(self.parsed, e) {
                 Some(KeyExpr::Literal(v)) => PostExpr::Literal(v),
-                Some(KeyExpr::Param(i)) => {
-                    PostExpr::Literal(self.params.get(i.wrapping_sub(1)).cloned().ok_or_else(
-                        || Error::internal(format!("parameter ?{i} is out of range")),
-                    )?)
-                }
+                Some(KeyExpr::Param(i)) => PostExpr::Literal(self.params.value(i)?),
                 None => PostExpr::Literal(Value::Null),
             },
             Expr::UnaryOp { op, expr } => match op {

@@ -26,7 +26,7 @@ use crate::error::Result;
 use crate::lex::TokenKind;
 use crate::merge::{AggregateMerge, FinalStep};
 use crate::parse::Parsed;
-use crate::value::Value;
+use crate::plan::params::Params;
 use builder::Builder;
 use final_query::{FinalQuery, OrderBy};
 use shard_query::shard_query;
@@ -158,7 +158,7 @@ pub(crate) fn plan_aggregate(
     q: &Query,
     select: &Select,
     shape: &SelectShape,
-    params: &[Value],
+    params: &Params<'_>,
     a: &Analysis,
     cx: Context<'_>,
 ) -> Result<PlannedAggregate> {

@@ -1,0 +1,258 @@
+//! Whole-plan caching with parameter slots.
+//!
+//! A plan depends on its parameter values only through the answers planning got from them
+//! (see [`super::params`]): a key's shard, whether it is NULL, a LIMIT. A [`Template`] is a
+//! plan made once with the values it carries replaced by slots; any later call whose values
+//! give the same answers to the same questions gets that plan with its own values in the
+//! slots, without parsing, analysis, routing, rewriting or merge planning.
+//!
+//! How a template is made, from one call's values: plan for real (logging the reads), then
+//! plan again with every value that was only carried replaced by a unique stand-in while
+//! the answers are replayed from the first run. Where a stand-in lands is a slot. The
+//! template is kept only when the second run asked the same questions, no stand-in landed
+//! anywhere but in a slot (the SQL text, the merge), and the template filled with the
+//! call's own values gives back exactly the plan of the first run.
+
+use super::params::{Answer, Params, Probe, Read};
+use super::{Context, Plan, PlanOptions, Reason};
+use crate::analyze::Analysis;
+use crate::error::Result;
+use crate::parse::Parsed;
+use crate::value::Value;
+use ahash::AHashMap;
+use std::rc::Rc;
+
+/// Marks a stand-in value; followed by the parameter number.
+const STAND_IN: &str = "d1plus-slot-6b1f0c:";
+/// Templates kept per statement (a point read by a key makes one per shard).
+const MAX_TEMPLATES: usize = 128;
+/// Question sequences kept per statement (they differ only when an exact value steers).
+const MAX_FAMILIES: usize = 8;
+
+/// A cached plan with parameter slots.
+#[derive(Debug)]
+pub(crate) struct Template {
+    /// The plan, with `Value::Null` in every slot.
+    plan: Plan,
+    /// `(batch, statement, position, parameter)`: `plan.batches[b].statements[s].params[p]`
+    /// takes the value of `?parameter`.
+    slots: Vec<(u32, u32, u32, u32)>,
+    /// `(position, parameter)` in the values of a `Reason::Key`.
+    reason_slots: Vec<(u32, u32)>,
+    /// Approximate heap size, for the cache's budget.
+    bytes: usize,
+}
+
+impl Template {
+    /// The plan for `params` (which gave this template's answers).
+    pub(crate) fn instantiate(&self, params: &[Value]) -> Plan {
+        let mut plan = self.plan.clone();
+        for &(b, s, p, i) in &self.slots {
+            if let (Some(dst), Some(v)) = (
+                plan.batches
+                    .get_mut(b as usize)
+                    .and_then(|b| b.statements.get_mut(s as usize))
+                    .and_then(|s| s.params.get_mut(p as usize)),
+                params.get(i as usize - 1),
+            ) {
+                dst.clone_from(v);
+            }
+        }
+        if !self.reason_slots.is_empty() {
+            if let Reason::Key {
+                table,
+                column,
+                values,
+            } = &mut plan.route.reason
+            {
+                for &(p, i) in &self.reason_slots {
+                    if let (Some(dst), Some(v)) =
+                        (values.get_mut(p as usize), params.get(i as usize - 1))
+                    {
+                        dst.clone_from(v);
+                    }
+                }
+                // The reason lists distinct keys: stand-ins never repeat, values may.
+                plan.route.reason = super::key_reason(table, column, std::mem::take(values));
+            }
+        }
+        plan
+    }
+
+    /// Approximate heap size.
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
+    }
+}
+
+/// A template and the reads of the call it was made from.
+pub(crate) type Learned = (Vec<Read>, Template);
+
+/// Plans with its values, and makes a template from that call when one holds: see the
+/// module docs. The plan is the one [`super::plan`] returns.
+pub(crate) fn plan_and_template(
+    parsed: &Parsed,
+    analysis: &Analysis,
+    values: &[Value],
+    cx: Context<'_>,
+) -> Result<(Plan, Option<Learned>)> {
+    let params = Params::new(values);
+    let plan = super::plan_reading(parsed, analysis, &params, None, cx)?;
+    let reads = params.into_reads();
+    let template = make(parsed, analysis, values, &reads, &plan, cx);
+    Ok((plan, template.map(|t| (reads, t))))
+}
+
+fn make(
+    parsed: &Parsed,
+    analysis: &Analysis,
+    values: &[Value],
+    reads: &[Read],
+    fresh: &Plan,
+    cx: Context<'_>,
+) -> Option<Template> {
+    let exact = |i: usize| {
+        reads
+            .iter()
+            .any(|r| r.index == i && r.probe == Probe::Exact)
+    };
+    let stand_ins: Vec<Value> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            if exact(i + 1) {
+                v.clone()
+            } else {
+                Value::Text(format!("{STAND_IN}{}", i + 1))
+            }
+        })
+        .collect();
+    let replay = Params::replaying(&stand_ins, reads);
+    let mut plan = super::plan_reading(parsed, analysis, &replay, None, cx).ok()?;
+    if !replay.replay_matched() {
+        return None;
+    }
+    let mut slots = Vec::new();
+    let mut bytes = 256;
+    for (b, batch) in plan.batches.iter_mut().enumerate() {
+        for (s, st) in batch.statements.iter_mut().enumerate() {
+            if st.sql.contains(STAND_IN) {
+                return None;
+            }
+            bytes += st.sql.len() + 32 * st.params.len() + 64;
+            for (p, v) in st.params.iter_mut().enumerate() {
+                if let Some(i) = stand_in(v) {
+                    slots.push((b as u32, s as u32, p as u32, i));
+                    *v = Value::Null;
+                }
+            }
+        }
+    }
+    let mut reason_slots = Vec::new();
+    if let Reason::Key { values, .. } = &mut plan.route.reason {
+        for (p, v) in values.iter_mut().enumerate() {
+            if let Some(i) = stand_in(v) {
+                reason_slots.push((p as u32, i));
+                *v = Value::Null;
+            }
+        }
+    }
+    // A stand-in anywhere else (the merge, a hint) would be a value the plan kept without
+    // a slot: no template.
+    let rest = format!("{:?}{:?}", plan.route, plan.combine);
+    if rest.contains(STAND_IN) {
+        return None;
+    }
+    let template = Template {
+        plan,
+        slots,
+        reason_slots,
+        bytes,
+    };
+    (template.instantiate(values) == *fresh).then_some(template)
+}
+
+fn stand_in(v: &Value) -> Option<u32> {
+    match v {
+        Value::Text(t) => t.strip_prefix(STAND_IN)?.parse().ok(),
+        _ => None,
+    }
+}
+
+/// The templates of one statement, by caller options and by the answers they hold for.
+#[derive(Debug, Default)]
+pub(crate) struct Templates {
+    families: Vec<Family>,
+    count: usize,
+    bytes: usize,
+}
+
+/// Templates made from the same questions (the same reads in the same order).
+#[derive(Debug)]
+struct Family {
+    options: PlanOptions,
+    questions: Vec<(usize, Probe)>,
+    plans: AHashMap<Vec<Answer>, Rc<Template>>,
+}
+
+impl Templates {
+    /// The template whose answers `params` gives, if one is kept.
+    pub(crate) fn find(&self, params: &[Value], options: PlanOptions) -> Option<Rc<Template>> {
+        self.families
+            .iter()
+            .filter(|f| f.options == options)
+            .find_map(|f| {
+                let answers = f
+                    .questions
+                    .iter()
+                    .map(|&(i, probe)| Some(probe.answer(params.get(i.wrapping_sub(1))?)))
+                    .collect::<Option<Vec<Answer>>>()?;
+                f.plans.get(&answers).cloned()
+            })
+    }
+
+    /// Keeps `template`, made under `options` from a call that read `reads`. Returns the
+    /// bytes added (0 when the statement keeps enough templates already).
+    pub(crate) fn add(
+        &mut self,
+        options: PlanOptions,
+        reads: Vec<Read>,
+        template: Template,
+    ) -> usize {
+        if self.count >= MAX_TEMPLATES {
+            return 0;
+        }
+        let questions: Vec<(usize, Probe)> = reads.iter().map(|r| (r.index, r.probe)).collect();
+        let answers: Vec<Answer> = reads.into_iter().map(|r| r.answer).collect();
+        let family = match self
+            .families
+            .iter()
+            .position(|f| f.options == options && f.questions == questions)
+        {
+            Some(i) => &mut self.families[i],
+            None if self.families.len() < MAX_FAMILIES => {
+                self.families.push(Family {
+                    options,
+                    questions,
+                    plans: AHashMap::new(),
+                });
+                let last = self.families.len() - 1;
+                &mut self.families[last]
+            }
+            None => return 0,
+        };
+        if family.plans.contains_key(&answers) {
+            return 0;
+        }
+        let bytes = template.bytes();
+        family.plans.insert(answers, Rc::new(template));
+        self.count += 1;
+        self.bytes += bytes;
+        bytes
+    }
+
+    /// Approximate heap size of the kept templates.
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
+    }
+}
