@@ -1,6 +1,7 @@
 //! Scopes and name resolution: a stack of FROM frames walked with sqlparser's visitor, so
 //! that column references resolve to the innermost table that has them, as in SQLite.
 
+use super::pins::{OnRole, Reach};
 use super::{push_unique, view_reads_sharded};
 use super::{Analysis, DerivedLimit, ShardedRef};
 use crate::catalog::{Catalog, ObjectKind};
@@ -165,7 +166,7 @@ impl<'a> Scopes<'a> {
         &mut self,
         from: &[&TableWithJoins],
         top_level: bool,
-    ) -> Vec<(Expr, bool)> {
+    ) -> Vec<(Expr, OnRole)> {
         let mut frame = Vec::new();
         let mut ons = Vec::new();
         for twj in from {
@@ -187,7 +188,7 @@ impl<'a> Scopes<'a> {
         twj: &TableWithJoins,
         top_level: bool,
         frame: &mut Vec<Entry>,
-        ons: &mut Vec<(Expr, bool)>,
+        ons: &mut Vec<(Expr, OnRole)>,
     ) {
         let first_ref = self.refs.len();
         self.add_factor(&twj.relation, top_level, frame, ons);
@@ -219,19 +220,19 @@ impl<'a> Scopes<'a> {
             if hazard {
                 self.hazards.push("an outer join that keeps the rows of a reference table when nothing matches on a shard".into());
             }
-            let (constraint, inner) = match &join.join_operator {
+            let (constraint, role) = match &join.join_operator {
                 JoinOperator::Join(c) | JoinOperator::Inner(c) | JoinOperator::CrossJoin(c) => {
-                    (Some(c), true)
+                    (Some(c), OnRole::Filters)
                 }
                 JoinOperator::Left(c)
                 | JoinOperator::LeftOuter(c)
                 | JoinOperator::Right(c)
                 | JoinOperator::RightOuter(c)
-                | JoinOperator::FullOuter(c) => (Some(c), false),
-                _ => (None, false),
+                | JoinOperator::FullOuter(c) => (Some(c), OnRole::Matches),
+                _ => (None, OnRole::Matches),
             };
             match constraint {
-                Some(JoinConstraint::On(e)) => ons.push((e.clone(), inner)),
+                Some(JoinConstraint::On(e)) => ons.push((e.clone(), role)),
                 Some(JoinConstraint::Using(cols)) => {
                     let names: Vec<String> = cols.iter().map(object_name).collect();
                     self.link_same_named_keys(frame, left_len, |key| {
@@ -303,7 +304,7 @@ impl<'a> Scopes<'a> {
         factor: &TableFactor,
         top_level: bool,
         frame: &mut Vec<Entry>,
-        ons: &mut Vec<(Expr, bool)>,
+        ons: &mut Vec<(Expr, OnRole)>,
     ) {
         if let TableFactor::NestedJoin {
             table_with_joins, ..
@@ -382,11 +383,11 @@ impl<'a> Scopes<'a> {
     /// The frame for the target of an UPDATE or DELETE, whose WHERE pins the write.
     pub(super) fn push_write_frame(&mut self, from: &[&TableWithJoins], selection: Option<&Expr>) {
         let ons = self.push_frame(from, true);
-        for (on, inner) in &ons {
-            self.scan_condition(on, *inner, true);
+        for (on, role) in &ons {
+            self.scan_condition(on, Reach::on(*role, true));
         }
         if let Some(w) = selection {
-            self.scan_condition(w, true, true);
+            self.scan_condition(w, Reach::Output);
         }
     }
 }
@@ -455,11 +456,11 @@ impl Visitor for Scopes<'_> {
         }
         let from: Vec<&TableWithJoins> = select.from.iter().collect();
         let ons = self.push_frame(&from, top_level);
-        for (on, inner) in &ons {
-            self.scan_condition(on, *inner, top_level && *inner);
+        for (on, role) in &ons {
+            self.scan_condition(on, Reach::on(*role, top_level));
         }
         if let Some(w) = &select.selection {
-            self.scan_condition(w, true, top_level);
+            self.scan_condition(w, Reach::filter(top_level));
         }
         ControlFlow::Continue(())
     }
