@@ -1,7 +1,6 @@
 //! Scopes and name resolution: a stack of FROM frames walked with sqlparser's visitor, so
 //! that column references resolve to the innermost table that has them, as in SQLite.
 
-use super::pins::{OnRole, Reach};
 use super::{push_unique, view_reads_sharded};
 use super::{Analysis, DerivedLimit, ShardedRef};
 use crate::catalog::{Catalog, ObjectKind};
@@ -14,6 +13,45 @@ use sqlparser::ast::{
     TableWithJoins, Visit, Visitor,
 };
 use std::ops::ControlFlow;
+
+/// What a condition's key equalities tell about the rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Reach {
+    /// It decides nothing about which rows exist (an outer join's ON keeps the preserved
+    /// side's rows whatever it says): it only links references joined on their keys.
+    LinksOnly,
+    /// It filters the rows a subquery reads: key pins for the reference.
+    Rows,
+    /// It filters the rows the statement outputs: key pins that also route the statement.
+    Output,
+}
+
+impl Reach {
+    /// The reach of a condition that filters rows, at the top level or inside a subquery.
+    pub(super) fn filter(top_level: bool) -> Reach {
+        if top_level {
+            Reach::Output
+        } else {
+            Reach::Rows
+        }
+    }
+
+    /// The reach of a join's ON condition.
+    pub(super) fn on(on: OnRole, top_level: bool) -> Reach {
+        match on {
+            OnRole::Filters => Reach::filter(top_level),
+            OnRole::Matches => Reach::LinksOnly,
+        }
+    }
+}
+
+/// What a join's ON condition does: an inner join's filters the joined rows; an outer
+/// join's only matches rows (the preserved side keeps its rows when nothing matches).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum OnRole {
+    Filters,
+    Matches,
+}
 
 /// One name visible in a FROM clause.
 #[derive(Debug, Clone)]
