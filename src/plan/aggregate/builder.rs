@@ -134,36 +134,7 @@ impl<'a> Builder<'a> {
             )));
         };
         let sql = &self.parsed.sql;
-        // The first argument's text: skip DISTINCT or ALL, stop at a top-level comma.
-        let toks = crate::lex::significant(&sql[inner.clone()]);
-        let base = inner.start;
-        let inner_text = &sql[inner.clone()];
-        let first = usize::from(toks.first().is_some_and(|t| {
-            t.is_keyword(inner_text, "DISTINCT") || t.is_keyword(inner_text, "ALL")
-        }));
-        let mut depth = 0;
-        let mut comma = None;
-        for (i, t) in toks.iter().enumerate().skip(first) {
-            match t.kind {
-                TokenKind::LParen => depth += 1,
-                TokenKind::RParen => depth -= 1,
-                TokenKind::Comma if depth == 0 => {
-                    comma = Some(i);
-                    break;
-                }
-                _ => {}
-            }
-        }
-        let arg_range = match (
-            toks.get(first),
-            comma
-                .map(|c| c.saturating_sub(1))
-                .or(toks.len().checked_sub(1))
-                .and_then(|l| toks.get(l)),
-        ) {
-            (Some(s), Some(e)) if e.end >= s.start => Some(base + s.start..base + e.end),
-            _ => None,
-        };
+        let arg_range = first_argument(sql, inner.clone());
         let star = list.args.len() == 1
             && matches!(
                 list.args[0],
@@ -186,8 +157,12 @@ impl<'a> Builder<'a> {
             return Ok(PostExpr::Agg(i));
         }
         let kind = match (name.as_str(), argc) {
-            ("count", 0 | 1) | ("sum" | "total" | "avg", 1) => name.as_str(),
-            ("min" | "max", 1) => name.as_str(),
+            ("count", 0 | 1) => "count",
+            ("sum", 1) => "sum",
+            ("total", 1) => "total",
+            ("avg", 1) => "avg",
+            ("min", 1) => "min",
+            ("max", 1) => "max",
             ("group_concat", 1 | 2) | ("string_agg", 2) => "group_concat",
             ("json_group_array", 1) => "json_group_array",
             _ => {
@@ -210,145 +185,175 @@ impl<'a> Builder<'a> {
             if filter.is_some() {
                 return Err(refuse(&format!("{name}(DISTINCT …) FILTER (…)"), self.a));
             }
-            let (Some(r), Some(e)) = (arg_range.clone(), arg_expr) else {
+            let (Some(r), Some(e)) = (arg_range, arg_expr) else {
                 return Err(refuse("DISTINCT aggregate without an argument", self.a));
             };
-            let collation = crate::plan::terms::expression_collation(e, self.scope, self.a)?;
-            let order_sensitive = matches!(kind, "sum" | "group_concat");
-            if order_sensitive && collation != Collation::Binary {
-                return Err(Error::unsupported(
-                    format!("{name}(DISTINCT …) over a {} expression across shards: which of the equal spellings SQLite keeps depends on row order", format!("{collation:?}").to_uppercase()),
-                    "add COLLATE BINARY to the argument, or pin one shard with the key",
-                ));
-            }
-            let column = self.distinct_column(r, e, collation);
-            if order_sensitive {
-                let groups: String = group_keys(self.group_exprs.len())
-                    .iter()
-                    .map(|k| format!("{k}, "))
-                    .collect();
-                self.checks.push((
-                    format!(
-                        "SELECT 1 FROM {PARTIALS} GROUP BY {groups}{column} HAVING count(DISTINCT typeof({column}) || quote({column})) > 1"
-                    ),
-                    format!("{name}(DISTINCT …) across shards met equal values of different types or spellings (such as 1 and 1.0); which one SQLite keeps depends on row order"),
-                ));
-            }
-            if matches!(kind, "sum" | "total" | "avg") {
-                // As for sum(): integers whose running sum can leave 64 bits overflow (or
-                // turn to floating point) at a point the order of the values decides.
-                let keys = group_keys(self.group_exprs.len());
-                let group_by = if keys.is_empty() {
-                    String::new()
-                } else {
-                    format!(" GROUP BY {}", keys.join(", "))
-                };
-                self.checks.push((
-                    format!(
-                        "SELECT count(*) FROM {PARTIALS}{group_by} HAVING total(DISTINCT {column}) FILTER (WHERE typeof({column}) = 'integer' AND {column} > 0) > 9.2e18 OR total(DISTINCT {column}) FILTER (WHERE typeof({column}) = 'integer' AND {column} < 0) < -9.2e18"
-                    ),
-                    format!("{name}(DISTINCT …) across shards of integers whose positive or negative values add up past 2^63: whether and where SQLite's running sum overflows depends on the order it meets them"),
-                ));
-            }
-            match separator {
-                // SQLite refuses DISTINCT with a separator; the shards will say so.
-                Some(_) => format!("group_concat(DISTINCT {column})"),
-                None => format!("{kind}(DISTINCT {column})"),
-            }
+            self.distinct_aggregate(&name, kind, r, e, separator.as_deref())?
         } else {
-            let arg = if star { None } else { arg_range.clone() };
-            let part = |func, wrap, only| Partial {
-                func,
-                arg: arg.clone(),
-                wrap,
-                only,
-                filter: filter.clone(),
-                extra: String::new(),
+            let call = Call {
+                kind,
+                arg: if star { None } else { arg_range },
+                arg_expr,
+                filter,
+                separator,
             };
-            match kind {
-                "count" => {
-                    let c = self.add_partial(part("count", Wrap::Plain, Only::All));
-                    format!("coalesce(sum({c}), 0)")
-                }
-                "sum" | "total" | "avg" => {
-                    // An exact decomposition of the values: integer parts (summed exactly in
-                    // halves), fractional parts, and values too large to split.
-                    let hi = self.add_partial(part("sum", Wrap::IntHigh, Only::Finite));
-                    let lo = self.add_partial(part("sum", Wrap::IntLow, Only::Finite));
-                    let fhi = self.add_partial(part("sum", Wrap::FracHigh, Only::Finite));
-                    let flo = self.add_partial(part("sum", Wrap::FracLow, Only::Finite));
-                    let res = self.add_partial(part("total", Wrap::Residue, Only::Finite));
-                    let huge = self.add_partial(part("total", Wrap::Plain, Only::Huge));
-                    let parts = format!("{hi}, {lo}, {fhi}, {flo}, {res}, {huge}");
-                    // SQLite's own compensated sum on the shard: the answer when one shard
-                    // holds the group's values (then it added them in the same order).
-                    let own = self.add_partial(part("total", Wrap::Plain, Only::All));
-                    match kind {
-                        "sum" => {
-                            // The integers exactly (in 32-bit halves: a shard's own sum()
-                            // could overflow where one database's would not); the other
-                            // values' sum() tells whether SQLite's sum stays an integer.
-                            let other =
-                                self.add_partial(part("sum", Wrap::Plain, Only::OtherStorage));
-                            let ih = self.add_partial(part(
-                                "sum",
-                                Wrap::ShiftHigh,
-                                Only::IntegerStorage,
-                            ));
-                            let il =
-                                self.add_partial(part("sum", Wrap::MaskLow, Only::IntegerStorage));
-                            let p =
-                                self.add_partial(part("total", Wrap::Plain, Only::PositiveInteger));
-                            let n =
-                                self.add_partial(part("total", Wrap::Plain, Only::NegativeInteger));
-                            format!("__d1p_sum({other}, {ih}, {il}, {p}, {n}, {parts}, {own})")
-                        }
-                        _ => {
-                            // Integers whose running sum can leave 64 bits make SQLite
-                            // switch to floating point at a point the row order decides.
-                            let n = self.add_partial(part("count", Wrap::Plain, Only::All));
-                            let pi =
-                                self.add_partial(part("total", Wrap::Plain, Only::PositiveInteger));
-                            let ni =
-                                self.add_partial(part("total", Wrap::Plain, Only::NegativeInteger));
-                            let f = if kind == "total" {
-                                "__d1p_total"
-                            } else {
-                                "__d1p_avg"
-                            };
-                            format!("{f}({parts}, {n}, {pi}, {ni}, {own})")
-                        }
-                    }
-                }
-                "min" | "max" => {
-                    let c = match arg_expr {
-                        Some(e) => crate::plan::terms::expression_collation(e, self.scope, self.a)?,
-                        None => Collation::Binary,
-                    };
-                    let func = if kind == "min" { "min" } else { "max" };
-                    let m = self.add_partial(part(func, Wrap::Plain, Only::All));
-                    let cname = format!("{c:?}").to_uppercase();
-                    format!("__d1p_{kind}({m}, '{cname}')")
-                }
-                "json_group_array" => {
-                    let c = self.add_partial(part("json_group_array", Wrap::Plain, Only::All));
-                    // json() gives the text JSON's subtype, as json_group_array()'s own
-                    // result has: `json_object('k', json_group_array(x))` nests an array,
-                    // not a string.
-                    format!("json(__d1p_json_arrays({c}))")
-                }
-                _ => {
-                    let sep = separator.unwrap_or_else(|| ",".into());
-                    let mut p = part("group_concat", Wrap::Plain, Only::All);
-                    p.extra = format!(", {}", sql_string(&sep));
-                    let c = self.add_partial(p);
-                    format!("group_concat({c}, {})", sql_string(&sep))
-                }
-            }
+            self.partial_aggregate(call)?
         };
         self.aggs.push(combined);
         self.agg_keys.push(key);
         Ok(PostExpr::Agg(self.aggs.len() - 1))
+    }
+
+    /// `kind(DISTINCT x)` across shards: the shards send their distinct values of `x` (as
+    /// a hidden partial column), and the final query aggregates them; with the checks that
+    /// refuse what row order would decide.
+    fn distinct_aggregate(
+        &mut self,
+        name: &str,
+        kind: &str,
+        arg: Range<usize>,
+        e: &Expr,
+        separator: Option<&str>,
+    ) -> Result<String> {
+        let collation = crate::plan::terms::expression_collation(e, self.scope, self.a)?;
+        let order_sensitive = matches!(kind, "sum" | "group_concat");
+        if order_sensitive && collation != Collation::Binary {
+            return Err(Error::unsupported(
+                format!("{name}(DISTINCT …) over a {} expression across shards: which of the equal spellings SQLite keeps depends on row order", format!("{collation:?}").to_uppercase()),
+                "add COLLATE BINARY to the argument, or pin one shard with the key",
+            ));
+        }
+        let column = self.distinct_column(arg, e, collation);
+        if order_sensitive {
+            let groups: String = group_keys(self.group_exprs.len())
+                .iter()
+                .map(|k| format!("{k}, "))
+                .collect();
+            self.checks.push((
+                format!(
+                    "SELECT 1 FROM {PARTIALS} GROUP BY {groups}{column} HAVING count(DISTINCT typeof({column}) || quote({column})) > 1"
+                ),
+                format!("{name}(DISTINCT …) across shards met equal values of different types or spellings (such as 1 and 1.0); which one SQLite keeps depends on row order"),
+            ));
+        }
+        if matches!(kind, "sum" | "total" | "avg") {
+            // As for sum(): integers whose running sum can leave 64 bits overflow (or
+            // turn to floating point) at a point the order of the values decides.
+            let keys = group_keys(self.group_exprs.len());
+            let group_by = if keys.is_empty() {
+                String::new()
+            } else {
+                format!(" GROUP BY {}", keys.join(", "))
+            };
+            self.checks.push((
+                format!(
+                    "SELECT count(*) FROM {PARTIALS}{group_by} HAVING total(DISTINCT {column}) FILTER (WHERE typeof({column}) = 'integer' AND {column} > 0) > 9.2e18 OR total(DISTINCT {column}) FILTER (WHERE typeof({column}) = 'integer' AND {column} < 0) < -9.2e18"
+                ),
+                format!("{name}(DISTINCT …) across shards of integers whose positive or negative values add up past 2^63: whether and where SQLite's running sum overflows depends on the order it meets them"),
+            ));
+        }
+        Ok(if separator.is_some() {
+            // SQLite refuses DISTINCT with a separator; the shards will say so.
+            format!("group_concat(DISTINCT {column})")
+        } else {
+            format!("{kind}(DISTINCT {column})")
+        })
+    }
+
+    /// An aggregate across shards from partial aggregates each shard computes.
+    fn partial_aggregate(&mut self, call: Call<'_>) -> Result<String> {
+        let Call {
+            kind,
+            arg,
+            arg_expr,
+            filter,
+            separator,
+        } = call;
+        let part = |func, wrap, only| Partial {
+            func,
+            arg: arg.clone(),
+            wrap,
+            only,
+            filter: filter.clone(),
+            extra: String::new(),
+        };
+        Ok(match kind {
+            "count" => {
+                let c = self.add_partial(part("count", Wrap::Plain, Only::All));
+                format!("coalesce(sum({c}), 0)")
+            }
+            "sum" | "total" | "avg" => self.exact_sum(kind, &part),
+            "min" | "max" => {
+                let c = match arg_expr {
+                    Some(e) => crate::plan::terms::expression_collation(e, self.scope, self.a)?,
+                    None => Collation::Binary,
+                };
+                let func = if kind == "min" { "min" } else { "max" };
+                let m = self.add_partial(part(func, Wrap::Plain, Only::All));
+                let cname = format!("{c:?}").to_uppercase();
+                format!("__d1p_{kind}({m}, '{cname}')")
+            }
+            "json_group_array" => {
+                let c = self.add_partial(part("json_group_array", Wrap::Plain, Only::All));
+                // json() gives the text JSON's subtype, as json_group_array()'s own
+                // result has: `json_object('k', json_group_array(x))` nests an array,
+                // not a string.
+                format!("json(__d1p_json_arrays({c}))")
+            }
+            _ => {
+                let sep = separator.unwrap_or_else(|| ",".into());
+                let mut p = part("group_concat", Wrap::Plain, Only::All);
+                p.extra = format!(", {}", sql_string(&sep));
+                let c = self.add_partial(p);
+                format!("group_concat({c}, {})", sql_string(&sep))
+            }
+        })
+    }
+
+    /// sum(), total() and avg() across shards, exactly as one SQLite would add the values.
+    fn exact_sum(
+        &mut self,
+        kind: &str,
+        part: &dyn Fn(&'static str, Wrap, Only) -> Partial,
+    ) -> String {
+        // An exact decomposition of the values: integer parts (summed exactly in
+        // halves), fractional parts, and values too large to split.
+        let hi = self.add_partial(part("sum", Wrap::IntHigh, Only::Finite));
+        let lo = self.add_partial(part("sum", Wrap::IntLow, Only::Finite));
+        let fhi = self.add_partial(part("sum", Wrap::FracHigh, Only::Finite));
+        let flo = self.add_partial(part("sum", Wrap::FracLow, Only::Finite));
+        let res = self.add_partial(part("total", Wrap::Residue, Only::Finite));
+        let huge = self.add_partial(part("total", Wrap::Plain, Only::Huge));
+        let parts = format!("{hi}, {lo}, {fhi}, {flo}, {res}, {huge}");
+        // SQLite's own compensated sum on the shard: the answer when one shard
+        // holds the group's values (then it added them in the same order).
+        let own = self.add_partial(part("total", Wrap::Plain, Only::All));
+        match kind {
+            "sum" => {
+                // The integers exactly (in 32-bit halves: a shard's own sum()
+                // could overflow where one database's would not); the other
+                // values' sum() tells whether SQLite's sum stays an integer.
+                let other = self.add_partial(part("sum", Wrap::Plain, Only::OtherStorage));
+                let ih = self.add_partial(part("sum", Wrap::ShiftHigh, Only::IntegerStorage));
+                let il = self.add_partial(part("sum", Wrap::MaskLow, Only::IntegerStorage));
+                let p = self.add_partial(part("total", Wrap::Plain, Only::PositiveInteger));
+                let n = self.add_partial(part("total", Wrap::Plain, Only::NegativeInteger));
+                format!("__d1p_sum({other}, {ih}, {il}, {p}, {n}, {parts}, {own})")
+            }
+            _ => {
+                // Integers whose running sum can leave 64 bits make SQLite
+                // switch to floating point at a point the row order decides.
+                let n = self.add_partial(part("count", Wrap::Plain, Only::All));
+                let pi = self.add_partial(part("total", Wrap::Plain, Only::PositiveInteger));
+                let ni = self.add_partial(part("total", Wrap::Plain, Only::NegativeInteger));
+                let f = if kind == "total" {
+                    "__d1p_total"
+                } else {
+                    "__d1p_avg"
+                };
+                format!("{f}({parts}, {n}, {pi}, {ni}, {own})")
+            }
+        }
     }
 
     /// group_concat's separator: a text literal or bound text.
@@ -599,4 +604,50 @@ pub(super) fn check_precedence(op: BinOp, left: &Expr, right: &Expr, a: &Analysi
         ));
     }
     Ok(())
+}
+
+/// One aggregate call, as [`Builder::partial_aggregate`] needs it.
+struct Call<'e> {
+    kind: &'static str,
+    /// The first argument's text (None for `count(*)`).
+    arg: Option<Range<usize>>,
+    arg_expr: Option<&'e Expr>,
+    filter: Option<Range<usize>>,
+    separator: Option<String>,
+}
+
+/// The text range of a call's first argument within `inner` (the text between its
+/// parentheses): past DISTINCT or ALL, up to a top-level comma.
+fn first_argument(sql: &str, inner: Range<usize>) -> Option<Range<usize>> {
+    // The first argument's text: skip DISTINCT or ALL, stop at a top-level comma.
+    let toks = crate::lex::significant(&sql[inner.clone()]);
+    let base = inner.start;
+    let inner_text = &sql[inner.clone()];
+    let first =
+        usize::from(toks.first().is_some_and(|t| {
+            t.is_keyword(inner_text, "DISTINCT") || t.is_keyword(inner_text, "ALL")
+        }));
+    let mut depth = 0;
+    let mut comma = None;
+    for (i, t) in toks.iter().enumerate().skip(first) {
+        match t.kind {
+            TokenKind::LParen => depth += 1,
+            TokenKind::RParen => depth -= 1,
+            TokenKind::Comma if depth == 0 => {
+                comma = Some(i);
+                break;
+            }
+            _ => {}
+        }
+    }
+    match (
+        toks.get(first),
+        comma
+            .map(|c| c.saturating_sub(1))
+            .or(toks.len().checked_sub(1))
+            .and_then(|l| toks.get(l)),
+    ) {
+        (Some(s), Some(e)) if e.end >= s.start => Some(base + s.start..base + e.end),
+        _ => None,
+    }
 }
