@@ -413,30 +413,7 @@ impl<'a> Builder<'a> {
             {
                 self.aggregate(f)?
             }
-            Expr::Function(f) if f.over.is_none() && f.filter.is_none() => {
-                let name = object_name(&f.name).to_ascii_lowercase();
-                let FunctionArguments::List(list) = &f.args else {
-                    return Err(refuse(&format!("{name}() over merged groups"), self.a));
-                };
-                if connection_function(&name)
-                    || list.duplicate_treatment.is_some()
-                    || !list.clauses.is_empty()
-                    || f.name.0.len() != 1
-                {
-                    return Err(refuse(
-                        &format!("function {name}() over merged groups"),
-                        self.a,
-                    ));
-                }
-                let mut args = Vec::new();
-                for arg in &list.args {
-                    match arg {
-                        FunctionArg::Unnamed(FunctionArgExpr::Expr(x)) => args.push(self.post(x)?),
-                        _ => return Err(refuse(&format!("{name}() arguments"), self.a)),
-                    }
-                }
-                PostExpr::Func(name, args)
-            }
+            Expr::Function(f) if f.over.is_none() && f.filter.is_none() => self.post_function(f)?,
             Expr::Value(_)
             | Expr::UnaryOp {
                 op: UnaryOperator::Minus,
@@ -455,27 +432,7 @@ impl<'a> Builder<'a> {
                 _ => return Err(refuse("this unary operator over merged groups", self.a)),
             },
             Expr::BinaryOp { left, op, right } => {
-                let bop = match op {
-                    BinaryOperator::Plus => BinOp::Add,
-                    BinaryOperator::Minus => BinOp::Sub,
-                    BinaryOperator::Multiply => BinOp::Mul,
-                    BinaryOperator::Divide => BinOp::Div,
-                    BinaryOperator::Modulo => BinOp::Rem,
-                    BinaryOperator::StringConcat => BinOp::Concat,
-                    BinaryOperator::Eq => BinOp::Eq,
-                    BinaryOperator::NotEq => BinOp::Ne,
-                    BinaryOperator::Lt => BinOp::Lt,
-                    BinaryOperator::LtEq => BinOp::Le,
-                    BinaryOperator::Gt => BinOp::Gt,
-                    BinaryOperator::GtEq => BinOp::Ge,
-                    BinaryOperator::And => BinOp::And,
-                    BinaryOperator::Or => BinOp::Or,
-                    BinaryOperator::BitwiseAnd => BinOp::BitAnd,
-                    BinaryOperator::BitwiseOr => BinOp::BitOr,
-                    BinaryOperator::PGBitwiseShiftLeft => BinOp::Shl,
-                    BinaryOperator::PGBitwiseShiftRight => BinOp::Shr,
-                    _ => return Err(refuse(&format!("operator {op} over merged groups"), self.a)),
-                };
+                let bop = binary_op(op, self.a)?;
                 check_precedence(bop, left, right, self.a)?;
                 PostExpr::Binary(bop, boxed(self, left)?, boxed(self, right)?)
             }
@@ -514,21 +471,7 @@ impl<'a> Builder<'a> {
                 conditions,
                 else_result,
                 ..
-            } => {
-                let op = operand
-                    .as_deref()
-                    .map(|o| self.post(o).map(Box::new))
-                    .transpose()?;
-                let mut whens = Vec::new();
-                for w in conditions {
-                    whens.push((self.post(&w.condition)?, self.post(&w.result)?));
-                }
-                let el = else_result
-                    .as_deref()
-                    .map(|x| self.post(x).map(Box::new))
-                    .transpose()?;
-                PostExpr::Case(op, whens, el)
-            }
+            } => self.post_case(operand.as_deref(), conditions, else_result.as_deref())?,
             Expr::Cast {
                 kind: sqlparser::ast::CastKind::Cast,
                 expr,
@@ -564,6 +507,50 @@ impl<'a> Builder<'a> {
                 ));
             }
         })
+    }
+
+    /// A scalar function over merged groups, evaluated by the coordinator.
+    fn post_function(&mut self, f: &sqlparser::ast::Function) -> Result<PostExpr> {
+        let name = object_name(&f.name).to_ascii_lowercase();
+        let FunctionArguments::List(list) = &f.args else {
+            return Err(refuse(&format!("{name}() over merged groups"), self.a));
+        };
+        if connection_function(&name)
+            || list.duplicate_treatment.is_some()
+            || !list.clauses.is_empty()
+            || f.name.0.len() != 1
+        {
+            return Err(refuse(
+                &format!("function {name}() over merged groups"),
+                self.a,
+            ));
+        }
+        let mut args = Vec::new();
+        for arg in &list.args {
+            match arg {
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(x)) => args.push(self.post(x)?),
+                _ => return Err(refuse(&format!("{name}() arguments"), self.a)),
+            }
+        }
+        Ok(PostExpr::Func(name, args))
+    }
+
+    /// `CASE` over merged groups.
+    fn post_case(
+        &mut self,
+        operand: Option<&Expr>,
+        conditions: &[sqlparser::ast::CaseWhen],
+        else_result: Option<&Expr>,
+    ) -> Result<PostExpr> {
+        let op = operand.map(|o| self.post(o).map(Box::new)).transpose()?;
+        let mut whens = Vec::new();
+        for w in conditions {
+            whens.push((self.post(&w.condition)?, self.post(&w.result)?));
+        }
+        let el = else_result
+            .map(|x| self.post(x).map(Box::new))
+            .transpose()?;
+        Ok(PostExpr::Case(op, whens, el))
     }
 }
 
@@ -650,4 +637,29 @@ fn first_argument(sql: &str, inner: Range<usize>) -> Option<Range<usize>> {
         (Some(s), Some(e)) if e.end >= s.start => Some(base + s.start..base + e.end),
         _ => None,
     }
+}
+
+/// The coordinator's operator for a SQL binary operator over merged groups.
+fn binary_op(op: &BinaryOperator, a: &Analysis) -> Result<BinOp> {
+    Ok(match op {
+        BinaryOperator::Plus => BinOp::Add,
+        BinaryOperator::Minus => BinOp::Sub,
+        BinaryOperator::Multiply => BinOp::Mul,
+        BinaryOperator::Divide => BinOp::Div,
+        BinaryOperator::Modulo => BinOp::Rem,
+        BinaryOperator::StringConcat => BinOp::Concat,
+        BinaryOperator::Eq => BinOp::Eq,
+        BinaryOperator::NotEq => BinOp::Ne,
+        BinaryOperator::Lt => BinOp::Lt,
+        BinaryOperator::LtEq => BinOp::Le,
+        BinaryOperator::Gt => BinOp::Gt,
+        BinaryOperator::GtEq => BinOp::Ge,
+        BinaryOperator::And => BinOp::And,
+        BinaryOperator::Or => BinOp::Or,
+        BinaryOperator::BitwiseAnd => BinOp::BitAnd,
+        BinaryOperator::BitwiseOr => BinOp::BitOr,
+        BinaryOperator::PGBitwiseShiftLeft => BinOp::Shl,
+        BinaryOperator::PGBitwiseShiftRight => BinOp::Shr,
+        _ => return Err(refuse(&format!("operator {op} over merged groups"), a)),
+    })
 }
