@@ -69,84 +69,16 @@ pub(crate) fn plan_select(
         )
     });
 
-    // ORDER BY terms -> output column index, or a hidden column.
-    let mut order = Vec::new();
-    let mut hidden: Vec<std::ops::Range<usize>> = Vec::new();
-    {
-        let terms = order_terms(q, a)?;
-        if terms.len() != shape.order_terms.len() {
-            return Err(super::fanout::parser_disagrees("ORDER BY"));
-        }
-        for (t, (term, range)) in terms.iter().zip(&shape.order_terms).enumerate() {
-            let (expr, collation) = split_collate(&term.expr, a)?;
-            let expr_text = expr_text_of_term(sql, range);
-            if let Some(n) = super::names::ordinal(parsed, expr) {
-                if !has_wildcard && (n < 1 || n as usize > select.projection.len()) {
-                    return Err(super::names::ordinal_out_of_range(
-                        "ORDER BY",
-                        t + 1,
-                        select.projection.len(),
-                    ));
-                }
-            }
-            let column = match output_column(
-                parsed,
-                select,
-                &shape,
-                expr,
-                &expr_text,
-                has_wildcard,
-            )? {
-                Some(c) => OrderColumn::Output(c),
-                None => {
-                    // A hidden column is computed in the projection, where output aliases
-                    // are not visible: `ORDER BY k % 2` over `kind AS k` cannot move there.
-                    let term_text = &sql[range.start..range.start + expr_text.len()];
-                    let uses_alias = lex::significant(term_text)
-                            .iter()
-                            .filter_map(|t| t.ident_name(term_text))
-                            .any(|n| {
-                                select.projection.iter().any(|i| {
-                                    matches!(i, SelectItem::ExprWithAlias { alias, .. } if alias.value.eq_ignore_ascii_case(&n))
-                                })
-                            });
-                    if uses_alias {
-                        return Err(refuse("ORDER BY an expression over an output alias", a));
-                    }
-                    if distinct {
-                        return Err(refuse(
-                            "DISTINCT with ORDER BY on an expression that is not in the result",
-                            a,
-                        ));
-                    }
-                    hidden.push(range.start..range.start + expr_text.len());
-                    OrderColumn::Hidden(hidden.len() - 1)
-                }
-            };
-            let collation = match collation {
-                Some(c) => c,
-                None => {
-                    // An output column sorts with its expression's collation.
-                    let effective = match column {
-                        OrderColumn::Output(i) if !has_wildcard => match select.projection.get(i) {
-                            Some(SelectItem::UnnamedExpr(e))
-                            | Some(SelectItem::ExprWithAlias { expr: e, .. }) => e,
-                            _ => expr,
-                        },
-                        _ => expr,
-                    };
-                    expression_collation(effective, &scope, a)?
-                }
-            };
-            let descending = matches!(term.options.sort, Some(sqlparser::ast::OrderBySort::Desc));
-            order.push(OrderTerm {
-                column,
-                descending,
-                nulls_first: term.options.nulls_first,
-                collation,
-            });
-        }
-    }
+    let parts = SelectParts {
+        parsed,
+        select,
+        shape: &shape,
+        scope: &scope,
+        a,
+        distinct,
+        has_wildcard,
+    };
+    let (order, hidden) = merge_order(&parts, q)?;
 
     let (limit, offset) = limit_offset(parsed, q.limit_clause.as_ref(), params, a)?;
     // The shards name an unnamed output expression by its text, where parameters are
@@ -199,6 +131,102 @@ pub(crate) fn plan_select(
         shard_sql: splice(parsed, &pieces, params)?,
         merge,
     })
+}
+
+/// What planning one SELECT's merge looks at.
+struct SelectParts<'s> {
+    parsed: &'s Parsed,
+    select: &'s sqlparser::ast::Select,
+    shape: &'s super::select_shape::SelectShape,
+    scope: &'s Scope<'s>,
+    a: &'s Analysis,
+    distinct: bool,
+    has_wildcard: bool,
+}
+
+/// The merge's ORDER BY: each term an output column or a hidden column computed after the
+/// projection (the hidden columns' text ranges).
+fn merge_order(
+    p: &SelectParts<'_>,
+    q: &Query,
+) -> Result<(Vec<OrderTerm>, Vec<std::ops::Range<usize>>)> {
+    let terms = order_terms(q, p.a)?;
+    let sql = &p.parsed.sql;
+    let mut order = Vec::new();
+    let mut hidden: Vec<std::ops::Range<usize>> = Vec::new();
+    if terms.len() != p.shape.order_terms.len() {
+        return Err(super::fanout::parser_disagrees("ORDER BY"));
+    }
+    for (t, (term, range)) in terms.iter().zip(&p.shape.order_terms).enumerate() {
+        let (expr, collation) = split_collate(&term.expr, p.a)?;
+        let expr_text = expr_text_of_term(sql, range);
+        if let Some(n) = super::names::ordinal(p.parsed, expr) {
+            if !p.has_wildcard && (n < 1 || n as usize > p.select.projection.len()) {
+                return Err(super::names::ordinal_out_of_range(
+                    "ORDER BY",
+                    t + 1,
+                    p.select.projection.len(),
+                ));
+            }
+        }
+        let column = match output_column(
+            p.parsed,
+            p.select,
+            p.shape,
+            expr,
+            &expr_text,
+            p.has_wildcard,
+        )? {
+            Some(c) => OrderColumn::Output(c),
+            None => {
+                // A hidden column is computed in the projection, where output aliases
+                // are not visible: `ORDER BY k % 2` over `kind AS k` cannot move there.
+                let term_text = &sql[range.start..range.start + expr_text.len()];
+                let uses_alias = lex::significant(term_text)
+                        .iter()
+                        .filter_map(|t| t.ident_name(term_text))
+                        .any(|n| {
+                            p.select.projection.iter().any(|i| {
+                                matches!(i, SelectItem::ExprWithAlias { alias, .. } if alias.value.eq_ignore_ascii_case(&n))
+                            })
+                        });
+                if uses_alias {
+                    return Err(refuse("ORDER BY an expression over an output alias", p.a));
+                }
+                if p.distinct {
+                    return Err(refuse(
+                        "DISTINCT with ORDER BY on an expression that is not in the result",
+                        p.a,
+                    ));
+                }
+                hidden.push(range.start..range.start + expr_text.len());
+                OrderColumn::Hidden(hidden.len() - 1)
+            }
+        };
+        let collation = match collation {
+            Some(c) => c,
+            None => {
+                // An output column sorts with its expression's collation.
+                let effective = match column {
+                    OrderColumn::Output(i) if !p.has_wildcard => match p.select.projection.get(i) {
+                        Some(SelectItem::UnnamedExpr(e))
+                        | Some(SelectItem::ExprWithAlias { expr: e, .. }) => e,
+                        _ => expr,
+                    },
+                    _ => expr,
+                };
+                expression_collation(effective, p.scope, p.a)?
+            }
+        };
+        let descending = matches!(term.options.sort, Some(sqlparser::ast::OrderBySort::Desc));
+        order.push(OrderTerm {
+            column,
+            descending,
+            nulls_first: term.options.nulls_first,
+            collation,
+        });
+    }
+    Ok((order, hidden))
 }
 
 /// The text of an ORDER BY term without its COLLATE / ASC / DESC / NULLS suffixes.
@@ -307,17 +335,13 @@ fn check_distinct_binary(
     Ok(())
 }
 
-/// Rule `compound_merge`: `A UNION ALL B …` (or all-`UNION`) fans out as it is; each shard
-/// answers the whole compound over its rows, the merge concatenates (UNION: dedupes) and
-/// applies the final ORDER BY / LIMIT, whose terms name output columns. INTERSECT and
-/// EXCEPT, mixed UNION / UNION ALL, and aggregates inside the parts are refused.
-pub(crate) fn plan_compound(
-    parsed: &Parsed,
-    q: &Query,
-    params: &Params<'_>,
+/// The SELECTs of a `UNION [ALL]` compound, and whether it is UNION ALL; other compounds
+/// are refused.
+fn union_parts<'q>(
+    q: &'q Query,
     a: &Analysis,
     cx: Context<'_>,
-) -> Result<PlannedSelect> {
+) -> Result<(Vec<&'q sqlparser::ast::Select>, bool)> {
     use sqlparser::ast::{SetOperator, SetQuantifier};
     let mut parts: Vec<&sqlparser::ast::Select> = Vec::new();
     let mut quantifiers = Vec::new();
@@ -368,65 +392,76 @@ pub(crate) fn plan_compound(
             check_distinct_binary(p, a, cx)?;
         }
     }
-    let first = parts[0];
+    Ok((parts, union_all))
+}
+
+/// The merge's ORDER BY of a compound: every term names an output column of the first part.
+fn compound_order(
+    parsed: &Parsed,
+    q: &Query,
+    first: &sqlparser::ast::Select,
+    a: &Analysis,
+    cx: Context<'_>,
+) -> Result<Vec<OrderTerm>> {
     let mut order = Vec::new();
-    {
-        for (i, t) in order_terms(q, a)?.iter().enumerate() {
-            let (expr, explicit) = split_collate(&t.expr, a)?;
-            let ordinal = super::names::ordinal(parsed, expr);
-            let width = first.projection.len();
-            let star = first.projection.iter().any(|item| {
-                matches!(
-                    item,
-                    SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..)
-                )
-            });
-            if let Some(n) = ordinal {
-                if !star && (n < 1 || n as usize > width) {
-                    return Err(super::names::ordinal_out_of_range("ORDER BY", i + 1, width));
-                }
+    for (i, t) in order_terms(q, a)?.iter().enumerate() {
+        let (expr, explicit) = split_collate(&t.expr, a)?;
+        let ordinal = super::names::ordinal(parsed, expr);
+        let width = first.projection.len();
+        let star = first.projection.iter().any(|item| {
+            matches!(
+                item,
+                SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..)
+            )
+        });
+        if let Some(n) = ordinal {
+            if !star && (n < 1 || n as usize > width) {
+                return Err(super::names::ordinal_out_of_range("ORDER BY", i + 1, width));
             }
-            let column = match expr {
-                _ if ordinal.is_some() => ordinal.filter(|n| *n >= 1).map(|n| n as usize - 1),
-                Expr::Identifier(id) => first.projection.iter().position(|item| match item {
-                    SelectItem::ExprWithAlias { alias, .. } => {
-                        alias.value.eq_ignore_ascii_case(&id.value)
-                    }
-                    SelectItem::UnnamedExpr(Expr::Identifier(c)) => {
-                        c.value.eq_ignore_ascii_case(&id.value)
-                    }
-                    SelectItem::UnnamedExpr(Expr::CompoundIdentifier(p)) => p
-                        .last()
-                        .is_some_and(|c| c.value.eq_ignore_ascii_case(&id.value)),
-                    _ => false,
-                }),
-                _ => None,
-            };
-            let Some(column) = column else {
-                return Err(refuse(
-                    "ORDER BY of a compound SELECT on something other than an output column",
-                    a,
-                ));
-            };
-            let collation = match explicit {
-                Some(c) => c,
-                None => match first.projection.get(column) {
-                    Some(
-                        SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. },
-                    ) => expression_collation(e, &Scope::of(first, cx.catalog), a)?,
-                    _ => Collation::Binary,
-                },
-            };
-            order.push(OrderTerm {
-                column: OrderColumn::Output(column),
-                descending: matches!(t.options.sort, Some(sqlparser::ast::OrderBySort::Desc)),
-                nulls_first: t.options.nulls_first,
-                collation,
-            });
         }
+        let column = match expr {
+            _ if ordinal.is_some() => ordinal.filter(|n| *n >= 1).map(|n| n as usize - 1),
+            Expr::Identifier(id) => first.projection.iter().position(|item| match item {
+                SelectItem::ExprWithAlias { alias, .. } => {
+                    alias.value.eq_ignore_ascii_case(&id.value)
+                }
+                SelectItem::UnnamedExpr(Expr::Identifier(c)) => {
+                    c.value.eq_ignore_ascii_case(&id.value)
+                }
+                SelectItem::UnnamedExpr(Expr::CompoundIdentifier(p)) => p
+                    .last()
+                    .is_some_and(|c| c.value.eq_ignore_ascii_case(&id.value)),
+                _ => false,
+            }),
+            _ => None,
+        };
+        let Some(column) = column else {
+            return Err(refuse(
+                "ORDER BY of a compound SELECT on something other than an output column",
+                a,
+            ));
+        };
+        let collation = match explicit {
+            Some(c) => c,
+            None => match first.projection.get(column) {
+                Some(SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. }) => {
+                    expression_collation(e, &Scope::of(first, cx.catalog), a)?
+                }
+                _ => Collation::Binary,
+            },
+        };
+        order.push(OrderTerm {
+            column: OrderColumn::Output(column),
+            descending: matches!(t.options.sort, Some(sqlparser::ast::OrderBySort::Desc)),
+            nulls_first: t.options.nulls_first,
+            collation,
+        });
     }
-    let (limit, offset) = limit_offset(parsed, q.limit_clause.as_ref(), params, a)?;
-    // The trailing LIMIT: after the last compound operator, at depth 0.
+    Ok(order)
+}
+
+/// Where a compound's trailing LIMIT starts: after the last compound operator, at depth 0.
+fn trailing_limit(parsed: &Parsed) -> Option<usize> {
     let sql = &parsed.sql;
     let mut depth = 0;
     let mut last_op = 0;
@@ -448,6 +483,25 @@ pub(crate) fn plan_compound(
             _ => {}
         }
     }
+    limit_start
+}
+
+/// Rule `compound_merge`: `A UNION ALL B …` (or all-`UNION`) fans out as it is; each shard
+/// answers the whole compound over its rows, the merge concatenates (UNION: dedupes) and
+/// applies the final ORDER BY / LIMIT, whose terms name output columns. INTERSECT and
+/// EXCEPT, mixed UNION / UNION ALL, and aggregates inside the parts are refused.
+pub(crate) fn plan_compound(
+    parsed: &Parsed,
+    q: &Query,
+    params: &Params<'_>,
+    a: &Analysis,
+    cx: Context<'_>,
+) -> Result<PlannedSelect> {
+    let (parts, union_all) = union_parts(q, a, cx)?;
+    let order = compound_order(parsed, q, parts[0], a, cx)?;
+    let (limit, offset) = limit_offset(parsed, q.limit_clause.as_ref(), params, a)?;
+    let sql = &parsed.sql;
+    let limit_start = trailing_limit(parsed);
     let shard_limit = shard_limit(limit, offset);
     let end = parsed
         .tokens

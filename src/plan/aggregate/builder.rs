@@ -482,21 +482,11 @@ impl<'a> Builder<'a> {
             Expr::Collate { expr, collation } => {
                 PostExpr::Collate(boxed(self, expr)?, object_name(collation))
             }
-            Expr::Identifier(id) => {
+            Expr::Identifier(_) | Expr::CompoundIdentifier(_) => {
                 return Err(refuse(
-                    &format!("column {} that is neither grouped nor aggregated", id.value),
+                    &format!("column {e} that is neither grouped nor aggregated"),
                     self.a,
                 ))
-            }
-            Expr::CompoundIdentifier(p) => {
-                let name: Vec<String> = p.iter().map(|i| i.value.clone()).collect();
-                return Err(refuse(
-                    &format!(
-                        "column {} that is neither grouped nor aggregated",
-                        name.join(".")
-                    ),
-                    self.a,
-                ));
             }
             other => {
                 let text = other.to_string();
