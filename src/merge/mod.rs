@@ -222,53 +222,28 @@ pub fn merge_rows(spec: &RowMerge, shards: Vec<Vec<Row>>) -> Result<Vec<Row>> {
             "give each result column its own name (AS …)",
         ));
     }
-    let mut out: Vec<Row> = Vec::new();
-    let mut skipped = 0u64;
     let limit = spec.limit.unwrap_or(u64::MAX);
-    let mut seen: ahash::AHashMap<Vec<EqKey>, Row> = ahash::AHashMap::new();
-    let mut ambiguous: Option<Error> = None;
-    let mut emit = |row: Row, out: &mut Vec<Row>| -> bool {
-        if out.len() as u64 >= limit {
-            return false;
-        }
-        let mut row = row;
-        row.truncate(visible);
-        if spec.distinct {
-            match seen.entry(row.iter().map(EqKey::of).collect()) {
-                std::collections::hash_map::Entry::Occupied(kept) => {
-                    if let Some(e) = mixed_types("DISTINCT or UNION", kept.get(), &row) {
-                        ambiguous.get_or_insert(e);
-                        return false;
-                    }
-                    return true;
-                }
-                std::collections::hash_map::Entry::Vacant(v) => {
-                    v.insert(row.clone());
-                }
-            }
-        }
-        if skipped < spec.offset {
-            skipped += 1;
-            return true;
-        }
-        out.push(row);
-        (out.len() as u64) < limit
-    };
     if limit == 0 {
-        return Ok(out);
+        return Ok(Vec::new());
     }
+    let mut out = Emitter {
+        spec,
+        visible,
+        limit,
+        skipped: 0,
+        seen: ahash::AHashMap::new(),
+        ambiguous: None,
+        rows: Vec::new(),
+    };
     if keys.is_empty() {
         'outer: for rows in shards {
             for row in rows {
-                if !emit(row, &mut out) {
+                if !out.emit(row) {
                     break 'outer;
                 }
             }
         }
-        return match ambiguous {
-            Some(e) => Err(e),
-            None => Ok(out),
-        };
+        return out.finish();
     }
     let mut iters: Vec<std::vec::IntoIter<Row>> =
         shards.into_iter().map(|s| s.into_iter()).collect();
@@ -294,24 +269,18 @@ pub fn merge_rows(spec: &RowMerge, shards: Vec<Vec<Row>>) -> Result<Vec<Row>> {
         if spec.distinct {
             last = Some(row.clone());
         }
-        if !emit(row, &mut out) {
+        if !out.emit(row) {
             break;
         }
     }
     // Stopped at the LIMIT: a duplicate of a returned row of another type (`4` and `4.0`)
     // can only still be waiting among the rows that sort equal to the last one.
-    if let (Some(last), None) = (last, &ambiguous) {
+    if let (Some(last), None) = (last, &out.ambiguous) {
         while let Some(Head { row, shard, .. }) = heap.pop() {
             if compare_rows(&row, &last, &keys) != Ordering::Equal {
                 break;
             }
-            let mut row = row;
-            row.truncate(visible);
-            if let Some(kept) = seen.get(&row.iter().map(EqKey::of).collect::<Vec<_>>()) {
-                if let Some(e) = mixed_types("DISTINCT or UNION", kept, &row) {
-                    return Err(e);
-                }
-            }
+            out.check_unseen(row)?;
             if let Some(next) = iters[shard].next() {
                 heap.push(Head {
                     row: next,
@@ -321,9 +290,70 @@ pub fn merge_rows(spec: &RowMerge, shards: Vec<Vec<Row>>) -> Result<Vec<Row>> {
             }
         }
     }
-    match ambiguous {
-        Some(e) => Err(e),
-        None => Ok(out),
+    out.finish()
+}
+
+/// The output side of [`merge_rows`]: OFFSET, LIMIT, DISTINCT and hidden columns.
+struct Emitter<'s> {
+    spec: &'s RowMerge,
+    visible: usize,
+    limit: u64,
+    skipped: u64,
+    /// DISTINCT: the first row kept for each key.
+    seen: ahash::AHashMap<Vec<EqKey>, Row>,
+    /// DISTINCT met equal rows of different types (which one SQLite keeps is order's).
+    ambiguous: Option<Error>,
+    rows: Vec<Row>,
+}
+
+impl Emitter<'_> {
+    /// Takes the next row in merge order; false once no more rows are wanted.
+    fn emit(&mut self, mut row: Row) -> bool {
+        if self.rows.len() as u64 >= self.limit {
+            return false;
+        }
+        row.truncate(self.visible);
+        if self.spec.distinct {
+            match self.seen.entry(row.iter().map(EqKey::of).collect()) {
+                std::collections::hash_map::Entry::Occupied(kept) => {
+                    if let Some(e) = mixed_types("DISTINCT or UNION", kept.get(), &row) {
+                        self.ambiguous.get_or_insert(e);
+                        return false;
+                    }
+                    return true;
+                }
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(row.clone());
+                }
+            }
+        }
+        if self.skipped < self.spec.offset {
+            self.skipped += 1;
+            return true;
+        }
+        self.rows.push(row);
+        (self.rows.len() as u64) < self.limit
+    }
+
+    /// A row past the LIMIT must not be a different-typed duplicate of a kept one.
+    fn check_unseen(&self, mut row: Row) -> Result<()> {
+        row.truncate(self.visible);
+        if let Some(kept) = self
+            .seen
+            .get(&row.iter().map(EqKey::of).collect::<Vec<_>>())
+        {
+            if let Some(e) = mixed_types("DISTINCT or UNION", kept, &row) {
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<Vec<Row>> {
+        match self.ambiguous {
+            Some(e) => Err(e),
+            None => Ok(self.rows),
+        }
     }
 }
 

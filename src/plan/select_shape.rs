@@ -48,20 +48,7 @@ enum Clause {
 pub(crate) fn select_shape(parsed: &Parsed) -> Option<SelectShape> {
     let sql = &parsed.sql;
     let toks: &[Token] = &parsed.tokens;
-    let mut depth = 0i32;
-    let mut start = None;
-    for (i, t) in toks.iter().enumerate() {
-        match t.kind {
-            TokenKind::LParen => depth += 1,
-            TokenKind::RParen => depth -= 1,
-            _ if depth == 0 && t.is_keyword(sql, "SELECT") => {
-                start = Some(i);
-                break;
-            }
-            _ => {}
-        }
-    }
-    let start = start?;
+    let start = outer_select(parsed)?;
     let mut i = start + 1;
     if toks
         .get(i)
@@ -98,26 +85,7 @@ pub(crate) fn select_shape(parsed: &Parsed) -> Option<SelectShape> {
             j += 1;
             continue;
         }
-        let next_is_by = toks.get(j + 1).is_some_and(|n| n.is_keyword(sql, "BY"));
-        // `IS [NOT] DISTINCT FROM` is an operator, not the FROM clause.
-        let after_distinct = j > 0 && toks[j - 1].is_keyword(sql, "DISTINCT");
-        let clause = if t.is_keyword(sql, "FROM") && !after_distinct {
-            Some(Clause::From)
-        } else if t.is_keyword(sql, "WHERE") {
-            Some(Clause::Where)
-        } else if t.is_keyword(sql, "GROUP") && next_is_by {
-            Some(Clause::GroupBy)
-        } else if t.is_keyword(sql, "HAVING") {
-            Some(Clause::Having)
-        } else if t.is_keyword(sql, "WINDOW") {
-            Some(Clause::Window)
-        } else if t.is_keyword(sql, "ORDER") && next_is_by {
-            Some(Clause::OrderBy)
-        } else if t.is_keyword(sql, "LIMIT") {
-            Some(Clause::Limit)
-        } else {
-            None
-        };
+        let clause = clause_at(sql, toks, j);
         if t.is_keyword(sql, "UNION")
             || t.is_keyword(sql, "INTERSECT")
             || t.is_keyword(sql, "EXCEPT")
@@ -167,11 +135,67 @@ pub(crate) fn select_shape(parsed: &Parsed) -> Option<SelectShape> {
             shape.order_terms.push(s..last_end);
         }
     }
+    set_clause_ranges(&mut shape, sql, &marks, last_end);
+    // An empty projection item or ORDER BY term (`SELECT a, HAVING FROM t`, which
+    // sqlparser reads differently): nothing here can be trusted to rewrite.
+    let empty = |r: &Range<usize>| r.start >= r.end;
+    if shape.items.iter().chain(&shape.order_terms).any(empty) {
+        return None;
+    }
+    Some(shape)
+}
+
+/// The token index of the outermost SELECT keyword (after any WITH clause).
+fn outer_select(parsed: &Parsed) -> Option<usize> {
+    let sql = &parsed.sql;
+    let mut depth = 0i32;
+    for (i, t) in parsed.tokens.iter().enumerate() {
+        match t.kind {
+            TokenKind::LParen => depth += 1,
+            TokenKind::RParen => depth -= 1,
+            _ if depth == 0 && t.is_keyword(sql, "SELECT") => return Some(i),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The clause token `j` (at depth 0) opens, if any.
+fn clause_at(sql: &str, toks: &[Token], j: usize) -> Option<Clause> {
+    let t = &toks[j];
+    let next_is_by = toks.get(j + 1).is_some_and(|n| n.is_keyword(sql, "BY"));
+    // `IS [NOT] DISTINCT FROM` is an operator, not the FROM clause.
+    let after_distinct = j > 0 && toks[j - 1].is_keyword(sql, "DISTINCT");
+    if t.is_keyword(sql, "FROM") && !after_distinct {
+        Some(Clause::From)
+    } else if t.is_keyword(sql, "WHERE") {
+        Some(Clause::Where)
+    } else if t.is_keyword(sql, "GROUP") && next_is_by {
+        Some(Clause::GroupBy)
+    } else if t.is_keyword(sql, "HAVING") {
+        Some(Clause::Having)
+    } else if t.is_keyword(sql, "WINDOW") {
+        Some(Clause::Window)
+    } else if t.is_keyword(sql, "ORDER") && next_is_by {
+        Some(Clause::OrderBy)
+    } else if t.is_keyword(sql, "LIMIT") {
+        Some(Clause::Limit)
+    } else {
+        None
+    }
+}
+
+/// Sets each clause's text range from where the clauses start (`marks`: clause, token,
+/// byte offset), trailing whitespace trimmed.
+fn set_clause_ranges(
+    shape: &mut SelectShape,
+    sql: &str,
+    marks: &[(Clause, usize, usize)],
+    last_end: usize,
+) {
     for (k, &(clause, _, begin)) in marks.iter().enumerate() {
         let end = marks.get(k + 1).map(|m| m.2).unwrap_or(last_end);
-        let range = begin..end;
-        // Trim trailing whitespace inside the range.
-        let trimmed = begin..begin + sql[range.clone()].trim_end().len();
+        let trimmed = begin..begin + sql[begin..end].trim_end().len();
         match clause {
             Clause::Projection => shape.projection = trimmed,
             Clause::From => shape.from = Some(trimmed),
@@ -183,13 +207,6 @@ pub(crate) fn select_shape(parsed: &Parsed) -> Option<SelectShape> {
             Clause::Limit => shape.limit = Some(trimmed),
         }
     }
-    // An empty projection item or ORDER BY term (`SELECT a, HAVING FROM t`, which
-    // sqlparser reads differently): nothing here can be trusted to rewrite.
-    let empty = |r: &Range<usize>| r.start >= r.end;
-    if shape.items.iter().chain(&shape.order_terms).any(empty) {
-        return None;
-    }
-    Some(shape)
 }
 
 #[cfg(test)]
