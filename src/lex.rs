@@ -263,23 +263,7 @@ fn next_token(z: &[u8]) -> (TokenKind, usize) {
             }
         }
         b'|' => (Operator, if at(1) == b'|' { 2 } else { 1 }),
-        q @ (b'\'' | b'"' | b'`') => {
-            let mut i = 1;
-            loop {
-                match z.get(i) {
-                    None => return (Illegal, z.len()),
-                    Some(&c) if c == q => {
-                        if at(i + 1) == q {
-                            i += 2;
-                        } else {
-                            let kind = if q == b'\'' { String } else { QuotedIdent };
-                            return (kind, i + 1);
-                        }
-                    }
-                    Some(_) => i += 1,
-                }
-            }
-        }
+        q @ (b'\'' | b'"' | b'`') => quoted(z, q),
         b'[' => match z.iter().position(|&b| b == b']') {
             Some(p) => (QuotedIdent, p + 1),
             None => (Illegal, z.len()),
@@ -296,33 +280,7 @@ fn next_token(z: &[u8]) -> (TokenKind, usize) {
             let n = z[1..].iter().take_while(|b| b.is_ascii_digit()).count();
             (Variable, 1 + n)
         }
-        b'$' | b'@' | b':' | b'#' => {
-            let mut i = 1;
-            loop {
-                let c = at(i);
-                if is_id_char(c) {
-                    i += 1;
-                } else if z[0] == b'$' && c == b':' && at(i + 1) == b':' {
-                    i += 2;
-                } else if z[0] == b'$' && c == b'(' && i > 1 {
-                    // TCL-style `$name(...)` suffix.
-                    match z[i..].iter().position(|&b| b == b')') {
-                        Some(p) => {
-                            i += p + 1;
-                            break;
-                        }
-                        None => return (Illegal, z.len()),
-                    }
-                } else {
-                    break;
-                }
-            }
-            if i == 1 {
-                (Illegal, 1)
-            } else {
-                (Variable, i)
-            }
-        }
+        b'$' | b'@' | b':' | b'#' => named_variable(z),
         b'x' | b'X' if at(1) == b'\'' => {
             let n = z[2..].iter().position(|&b| b == b'\'');
             match n {
@@ -338,6 +296,59 @@ fn next_token(z: &[u8]) -> (TokenKind, usize) {
             (Word, n)
         }
         _ => (Illegal, 1),
+    }
+}
+
+/// A string (`'…'`) or quoted identifier (`"…"`, `` `…` ``): doubled quotes inside.
+fn quoted(z: &[u8], q: u8) -> (TokenKind, usize) {
+    use TokenKind::*;
+    let at = |i: usize| z.get(i).copied().unwrap_or(0);
+    let mut i = 1;
+    loop {
+        match z.get(i) {
+            None => return (Illegal, z.len()),
+            Some(&c) if c == q => {
+                if at(i + 1) == q {
+                    i += 2;
+                } else {
+                    let kind = if q == b'\'' { String } else { QuotedIdent };
+                    return (kind, i + 1);
+                }
+            }
+            Some(_) => i += 1,
+        }
+    }
+}
+
+/// A named parameter: `:name`, `@name`, `#name`, `$name` (with `::` parts and a TCL-style
+/// `(…)` suffix).
+fn named_variable(z: &[u8]) -> (TokenKind, usize) {
+    use TokenKind::*;
+    let at = |i: usize| z.get(i).copied().unwrap_or(0);
+    let mut i = 1;
+    loop {
+        let c = at(i);
+        if is_id_char(c) {
+            i += 1;
+        } else if z[0] == b'$' && c == b':' && at(i + 1) == b':' {
+            i += 2;
+        } else if z[0] == b'$' && c == b'(' && i > 1 {
+            // TCL-style `$name(...)` suffix.
+            match z[i..].iter().position(|&b| b == b')') {
+                Some(p) => {
+                    i += p + 1;
+                    break;
+                }
+                None => return (Illegal, z.len()),
+            }
+        } else {
+            break;
+        }
+    }
+    if i == 1 {
+        (Illegal, 1)
+    } else {
+        (Variable, i)
     }
 }
 

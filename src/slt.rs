@@ -347,47 +347,24 @@ pub fn run_text_with(
     // One plain SQLite fed the same statements: the judge when d1plus fails a query.
     let oracle = rusqlite::Connection::open_in_memory()
         .map_err(|e| Error::backend(None, crate::error::sqlite_message(e)))?;
-    let mut tally = Tally::default();
-    let mut failures = Vec::new();
-    let mut threshold = 0usize;
-    // Once a write is refused, the shards' data differs from the file's: later results
-    // cannot be compared, and are skipped.
-    let mut diverged: Option<usize> = None;
+    let mut run = Run::default();
     for r in records {
         match r {
-            Record::HashThreshold(n) => threshold = n,
+            // Results are compared as printed: hashed or not, as the file has them.
+            Record::HashThreshold(_) => {}
             Record::Halt => break,
             Record::Statement {
                 line,
                 sql,
                 expect_error,
-            } => match run_statement(&db, &sql).inspect(|()| {
-                // The oracle follows only what d1plus did (a refused write leaves it
-                // behind too; later queries are skipped then anyway).
-                oracle.execute_batch(&sql).ok();
-            }) {
-                Ok(()) if !expect_error => tally.passed += 1,
-                Ok(()) => {
-                    tally.failed += 1;
-                    failures.push(format!(
-                        "line {line}: statement succeeded but an error was expected: {sql}"
-                    ));
-                }
-                Err(Error::Backend { .. }) if expect_error => tally.passed += 1,
-                Err(e @ Error::Backend { .. }) => {
-                    tally.failed += 1;
-                    failures.push(format!("line {line}: {e}: {sql}"));
-                }
-                Err(e) => {
-                    tally.skipped += 1;
-                    if !expect_error && diverged.is_none() {
-                        diverged = Some(line);
-                        failures.push(format!("note: line {line}: d1plus refused a write, so later queries are skipped: {e}"));
-                    } else {
-                        failures.push(format!("skip: line {line}: {e}"));
-                    }
-                }
-            },
+            } => {
+                let outcome = run_statement(&db, &sql).inspect(|()| {
+                    // The oracle follows only what d1plus did (a refused write leaves it
+                    // behind too; later queries are skipped then anyway).
+                    oracle.execute_batch(&sql).ok();
+                });
+                run.judge_statement(line, &sql, expect_error, outcome);
+            }
             Record::Query {
                 line,
                 sql,
@@ -395,8 +372,8 @@ pub fn run_text_with(
                 sort,
                 expected,
             } => {
-                if diverged.is_some() {
-                    tally.skipped += 1;
+                if run.diverged.is_some() {
+                    run.tally.skipped += 1;
                     continue;
                 }
                 let result = match block_on(db.query(&sql, &[], None)) {
@@ -404,64 +381,40 @@ pub fn run_text_with(
                     Err(Error::Backend { message, .. })
                         if sqlite_error(&oracle, &sql).as_ref() == Some(&message) =>
                     {
-                        tally.passed += 1;
-                        tally.sqlite_errors += 1;
+                        run.tally.passed += 1;
+                        run.tally.sqlite_errors += 1;
                         continue;
                     }
                     Err(e @ Error::Backend { .. }) => {
-                        tally.failed += 1;
-                        failures.push(format!("line {line}: {e}: {sql}"));
+                        run.tally.failed += 1;
+                        run.failures.push(format!("line {line}: {e}: {sql}"));
                         continue;
                     }
                     Err(e) => {
-                        tally.skipped += 1;
-                        failures.push(format!("skip: line {line}: {e}"));
+                        run.tally.skipped += 1;
+                        run.failures.push(format!("skip: line {line}: {e}"));
                         continue;
                     }
                 };
-                let ty: Vec<char> = types.chars().collect();
-                let mut rows: Vec<Vec<String>> = result
-                    .rows
-                    .iter()
-                    .map(|row| {
-                        row.iter()
-                            .enumerate()
-                            .map(|(i, v)| format_value(v, ty.get(i).copied().unwrap_or('T')))
-                            .collect()
-                    })
-                    .collect();
-                let mut values: Vec<String> = match sort {
-                    Sort::Rows => {
-                        rows.sort();
-                        rows.into_iter().flatten().collect()
-                    }
-                    Sort::Values => {
-                        let mut v: Vec<String> = rows.into_iter().flatten().collect();
-                        v.sort();
-                        v
-                    }
-                    Sort::No => rows.into_iter().flatten().collect(),
-                };
+                let values = result_values(&result.rows, &types, &sort);
                 let hashed = expected.len() == 1 && expected[0].contains(" values hashing to ");
                 let ok = if hashed {
                     let got = format!("{} values hashing to {}", values.len(), md5_hex(&values));
                     got == expected[0]
-                } else if threshold > 0 && values.len() > threshold {
-                    // Expected values printed without hashing: compare them anyway.
-                    values == expected
                 } else {
-                    values.truncate(values.len());
+                    // Expected values printed without hashing (under or over the
+                    // threshold): compare them as they are.
                     values == expected
                 };
                 if ok {
-                    tally.passed += 1;
+                    run.tally.passed += 1;
                 } else if !hashed && same_but_concatenation_order(&sql, &values, &expected) {
-                    tally.passed += 1;
-                    tally.reordered += 1;
+                    run.tally.passed += 1;
+                    run.tally.reordered += 1;
                 } else {
-                    tally.failed += 1;
+                    run.tally.failed += 1;
                     let got: Vec<String> = values.iter().take(12).cloned().collect();
-                    failures.push(format!(
+                    run.failures.push(format!(
                         "line {line}: result differs: {sql}\n  expected: {:?}\n  got: {got:?}",
                         expected.iter().take(12).collect::<Vec<_>>()
                     ));
@@ -469,7 +422,79 @@ pub fn run_text_with(
             }
         }
     }
-    Ok((tally, failures))
+    Ok((run.tally, run.failures))
+}
+
+/// What a file's run found so far.
+#[derive(Default)]
+struct Run {
+    tally: Tally,
+    failures: Vec<String>,
+    /// The line of the first refused write: the shards' data differs from the file's
+    /// after it, so later results cannot be compared, and are skipped.
+    diverged: Option<usize>,
+}
+
+impl Run {
+    /// Tallies a statement record's outcome.
+    fn judge_statement(
+        &mut self,
+        line: usize,
+        sql: &str,
+        expect_error: bool,
+        outcome: Result<(), Error>,
+    ) {
+        match outcome {
+            Ok(()) if !expect_error => self.tally.passed += 1,
+            Ok(()) => {
+                self.tally.failed += 1;
+                self.failures.push(format!(
+                    "line {line}: statement succeeded but an error was expected: {sql}"
+                ));
+            }
+            Err(Error::Backend { .. }) if expect_error => self.tally.passed += 1,
+            Err(e @ Error::Backend { .. }) => {
+                self.tally.failed += 1;
+                self.failures.push(format!("line {line}: {e}: {sql}"));
+            }
+            Err(e) => {
+                self.tally.skipped += 1;
+                if !expect_error && self.diverged.is_none() {
+                    self.diverged = Some(line);
+                    self.failures.push(format!("note: line {line}: d1plus refused a write, so later queries are skipped: {e}"));
+                } else {
+                    self.failures.push(format!("skip: line {line}: {e}"));
+                }
+            }
+        }
+    }
+}
+
+/// A query's rows as sqllogictest prints them: each value formatted by its column's type
+/// letter, then sorted as the record asks.
+fn result_values(rows: &[Vec<Value>], types: &str, sort: &Sort) -> Vec<String> {
+    let ty: Vec<char> = types.chars().collect();
+    let mut rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| {
+            row.iter()
+                .enumerate()
+                .map(|(i, v)| format_value(v, ty.get(i).copied().unwrap_or('T')))
+                .collect()
+        })
+        .collect();
+    match sort {
+        Sort::Rows => {
+            rows.sort();
+            rows.into_iter().flatten().collect()
+        }
+        Sort::Values => {
+            let mut v: Vec<String> = rows.into_iter().flatten().collect();
+            v.sort();
+            v
+        }
+        Sort::No => rows.into_iter().flatten().collect(),
+    }
 }
 
 /// Whether `got` differs from `expected` only in the order of comma-separated elements,

@@ -30,27 +30,7 @@ pub(super) fn analyze_ast(
                 a
             }
         }
-        Statement::Insert(ins) => {
-            let table = match &ins.table {
-                ast::TableObject::TableName(n) => object_name(n),
-                ast::TableObject::TableFunction(f) => object_name(&f.name),
-                _ => return Err(Error::new(ErrorCode::ParseError, "INSERT without a table")),
-            };
-            let from_select = !matches!(
-                ins.source.as_deref().map(|q| q.body.as_ref()),
-                Some(SetExpr::Values(_)) | None
-            );
-            // INSERT … SELECT: the SELECT's rows are what gets written, as a read's rows
-            // are its output; subqueries inside VALUES rows are nested.
-            scopes.depth_offset = usize::from(!from_select);
-            scopes.visit(stmt)?;
-            scopes.note_table(&table);
-            if policy.table_kind(&table) == TableKind::Sharded {
-                // The visitor met the target too; its rows are routed by the insert split.
-                scopes.registered += 1;
-            }
-            ast_class(C::Insert { table, from_select })
-        }
+        Statement::Insert(ins) => ast_class(classify_insert(&mut scopes, stmt, ins, policy)?),
         Statement::Update(up) => {
             let table = match &up.table.relation {
                 TableFactor::Table { name, .. } => object_name(name),
@@ -87,25 +67,7 @@ pub(super) fn analyze_ast(
             ast_class(C::Delete { table })
         }
         Statement::CreateTable(ct) => {
-            if ct.query.is_some() {
-                let target = object_name(&ct.name);
-                if policy.table_kind(&target) != TableKind::Unsharded {
-                    return Err(Error::with_remedy(
-                        ErrorCode::Unsupported,
-                        format!("CREATE TABLE {target} AS SELECT: {target} is a sharded or reference table"),
-                        "create the table with a column list, then INSERT its rows",
-                    ));
-                }
-                scopes.depth_offset = 1;
-                scopes.visit(stmt)?;
-                if !scopes.refs.is_empty() {
-                    return Err(Error::with_remedy(
-                        ErrorCode::CrossShard,
-                        "CREATE TABLE … AS SELECT reads a sharded table",
-                        "create the table with a column list, then INSERT its rows",
-                    ));
-                }
-            }
+            check_create_table(&mut scopes, stmt, ct, policy)?;
             ast_class(C::Ddl)
         }
         Statement::CreateTrigger(_) => {
@@ -147,4 +109,63 @@ pub(super) fn analyze_ast(
     };
     scopes.finish(&mut analysis);
     Ok(analysis)
+}
+
+/// INSERT: its target, and whether its rows come from a SELECT.
+fn classify_insert(
+    scopes: &mut Scopes<'_>,
+    stmt: &Statement,
+    ins: &ast::Insert,
+    policy: &Policy,
+) -> Result<StatementClass> {
+    let table = match &ins.table {
+        ast::TableObject::TableName(n) => object_name(n),
+        ast::TableObject::TableFunction(f) => object_name(&f.name),
+        _ => return Err(Error::new(ErrorCode::ParseError, "INSERT without a table")),
+    };
+    let from_select = !matches!(
+        ins.source.as_deref().map(|q| q.body.as_ref()),
+        Some(SetExpr::Values(_)) | None
+    );
+    // INSERT … SELECT: the SELECT's rows are what gets written, as a read's rows
+    // are its output; subqueries inside VALUES rows are nested.
+    scopes.depth_offset = usize::from(!from_select);
+    scopes.visit(stmt)?;
+    scopes.note_table(&table);
+    if policy.table_kind(&table) == TableKind::Sharded {
+        // The visitor met the target too; its rows are routed by the insert split.
+        scopes.registered += 1;
+    }
+    Ok(StatementClass::Insert { table, from_select })
+}
+
+/// CREATE TABLE: `AS SELECT` may create only an unsharded table from unsharded reads.
+fn check_create_table(
+    scopes: &mut Scopes<'_>,
+    stmt: &Statement,
+    ct: &ast::CreateTable,
+    policy: &Policy,
+) -> Result<()> {
+    if ct.query.is_some() {
+        let target = object_name(&ct.name);
+        if policy.table_kind(&target) != TableKind::Unsharded {
+            return Err(Error::with_remedy(
+                ErrorCode::Unsupported,
+                format!(
+                    "CREATE TABLE {target} AS SELECT: {target} is a sharded or reference table"
+                ),
+                "create the table with a column list, then INSERT its rows",
+            ));
+        }
+        scopes.depth_offset = 1;
+        scopes.visit(stmt)?;
+        if !scopes.refs.is_empty() {
+            return Err(Error::with_remedy(
+                ErrorCode::CrossShard,
+                "CREATE TABLE … AS SELECT reads a sharded table",
+                "create the table with a column list, then INSERT its rows",
+            ));
+        }
+    }
+    Ok(())
 }
