@@ -7,6 +7,7 @@
 //! reads its bytes with a small [`grammar::Bytes`] reader instead of `arbitrary`.
 #![allow(dead_code)]
 
+pub mod diff;
 pub mod grammar;
 pub mod known;
 pub mod oracle;

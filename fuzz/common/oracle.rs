@@ -5,6 +5,7 @@
 //! the oracle's rows, sharded rows on their key's shard, unsharded rows on the home shard
 //! and every copy of a reference table alike. Proxy refusals are fine.
 
+use super::diff::{compare_tables, sorted, sqlite_query};
 use super::{database, known, plan_of, DATA, SCHEMA, SHARDS, TABLES};
 use d1plus::api::Database;
 use d1plus::backend::sqlite::SqliteBackend;
@@ -88,39 +89,6 @@ pub fn from_script(text: &str) -> Vec<Step> {
             }
         })
         .collect()
-}
-
-use d1plus::error::sqlite_message;
-
-type Rows = Vec<Vec<Value>>;
-
-/// Runs one statement to completion on a plain connection: (columns, rows).
-fn sqlite_query(
-    conn: &rusqlite::Connection,
-    sql: &str,
-    params: &[Value],
-) -> Result<(Vec<String>, Rows), String> {
-    let mut stmt = conn.prepare(sql).map_err(sqlite_message)?;
-    let columns: Vec<String> = stmt.column_names().map(|c| c.to_string()).collect();
-    let n = columns.len();
-    let mut rows = stmt
-        .query(rusqlite::params_from_iter(params.iter()))
-        .map_err(sqlite_message)?;
-    let mut out = Vec::new();
-    while let Some(r) = rows.next().map_err(sqlite_message)? {
-        out.push(
-            (0..n)
-                .map(|i| r.get_ref(i).map(Value::from).unwrap_or(Value::Null))
-                .collect(),
-        );
-    }
-    Ok((columns, out))
-}
-
-/// Rows in a canonical order (for results without a total ORDER BY).
-fn sorted(mut rows: Rows) -> Rows {
-    rows.sort_by_key(|r| format!("{r:?}"));
-    rows
 }
 
 /// The two databases.
@@ -296,7 +264,8 @@ impl Oracle {
             },
         }
         if write {
-            self.compare_tables()?;
+            let tables: Vec<String> = TABLES.iter().map(|t| t.to_string()).collect();
+            compare_tables(&self.db, &self.plain, &tables)?;
         }
         Ok(true)
     }
@@ -317,66 +286,5 @@ impl Oracle {
             }
             _ => Ok(()),
         }
-    }
-
-    /// Every table on the shards against the oracle.
-    fn compare_tables(&self) -> Result<(), String> {
-        let catalog = self.db.catalog();
-        let policy = self.db.policy();
-        for table in TABLES {
-            let all = format!("SELECT * FROM {table}");
-            let (_, expected) = sqlite_query(&self.plain, &all, &[])?;
-            let expected = sorted(expected);
-            let per_shard: Vec<Rows> = (0..SHARDS)
-                .map(|i| {
-                    self.db
-                        .backend()
-                        .with_connection(i, |c| sqlite_query(c, &all, &[]))
-                        .map_err(|e| e.to_string())?
-                        .map(|(_, rows)| rows)
-                })
-                .collect::<Result<_, String>>()?;
-            if policy.is_reference(table) {
-                for (i, rows) in per_shard.iter().enumerate() {
-                    if sorted(rows.clone()) != expected {
-                        return Err(format!(
-                            "reference table {table} on shard {i}: {rows:?}\n  oracle: {expected:?}"
-                        ));
-                    }
-                }
-                continue;
-            }
-            let union = sorted(per_shard.iter().flatten().cloned().collect());
-            if union != expected {
-                return Err(format!(
-                    "table {table} differs\n  shards: {union:?}\n  oracle: {expected:?}"
-                ));
-            }
-            if let Some(st) = policy.sharded_table(table) {
-                let Some((ki, kc)) = catalog.get(table).and_then(|t| t.column(&st.key_column))
-                else {
-                    return Err(format!("no key column {} in {table}", st.key_column));
-                };
-                for (i, rows) in per_shard.iter().enumerate() {
-                    for r in rows {
-                        let want = d1plus::placement::shard_for_key(&r[ki], kc.affinity, SHARDS);
-                        if want.as_ref().ok() != Some(&i) {
-                            return Err(format!(
-                                "{table} row {r:?} sits on shard {i}, its key maps to {want:?}"
-                            ));
-                        }
-                    }
-                }
-            } else {
-                for (i, rows) in per_shard.iter().enumerate().skip(1) {
-                    if !rows.is_empty() {
-                        return Err(format!(
-                            "unsharded table {table} has rows on shard {i}: {rows:?}"
-                        ));
-                    }
-                }
-            }
-        }
-        Ok(())
     }
 }

@@ -45,35 +45,10 @@ impl Rng {
     }
 }
 
-pub use d1plus::error::sqlite_message;
-
-/// Runs a query on a plain connection: (columns, rows).
-pub fn sqlite_query(
-    conn: &rusqlite::Connection,
-    sql: &str,
-    params: &[Value],
-) -> Result<(Vec<String>, Vec<Vec<Value>>), String> {
-    let mut stmt = conn.prepare(sql).map_err(sqlite_message)?;
-    let columns: Vec<String> = stmt.column_names().map(|c| c.to_string()).collect();
-    let n = columns.len();
-    let mut rows = stmt
-        .query(rusqlite::params_from_iter(params.iter()))
-        .map_err(sqlite_message)?;
-    let mut out = Vec::new();
-    while let Some(r) = rows.next().map_err(sqlite_message)? {
-        out.push(
-            (0..n)
-                .map(|i| r.get_ref(i).map(Value::from).unwrap_or(Value::Null))
-                .collect(),
-        );
-    }
-    Ok((columns, out))
-}
-
-pub fn sorted(mut rows: Vec<Vec<Value>>) -> Vec<Vec<Value>> {
-    rows.sort_by_key(|r| format!("{r:?}"));
-    rows
-}
+/// The differential oracle's core, shared with the fuzz targets.
+#[path = "../../fuzz/common/diff.rs"]
+pub mod diff;
+pub use diff::{sorted, sqlite_query};
 
 pub struct Sharded {
     pub n: usize,
@@ -244,21 +219,6 @@ impl Harness {
         ordered: bool,
         ulps: u64,
     ) -> Result<bool, String> {
-        let close = |a: &Vec<Vec<Value>>, b: &Vec<Vec<Value>>| {
-            a.len() == b.len()
-                && a.iter().zip(b).all(|(x, y)| {
-                    x.len() == y.len()
-                        && x.iter().zip(y).all(|(u, v)| match (u, v) {
-                            (Value::Real(p), Value::Real(q)) => {
-                                p == q || {
-                                    let (i, j) = (p.to_bits() as i64, q.to_bits() as i64);
-                                    p.signum() == q.signum() && i.abs_diff(j) <= ulps
-                                }
-                            }
-                            _ => u == v,
-                        })
-                })
-        };
         let oracle = sqlite_query(&self.oracle, sql, params);
         for s in &self.shards {
             match (block_on(s.db.query(sql, params, None)), &oracle) {
@@ -269,12 +229,7 @@ impl Harness {
                             s.n, r.columns, cols
                         ));
                     }
-                    let same = if ordered {
-                        close(&r.rows, rows)
-                    } else {
-                        close(&sorted(r.rows.clone()), &sorted(rows.clone()))
-                    };
-                    if !same {
+                    if !diff::same_rows(&r.rows, rows, ordered, ulps) {
                         return Err(format!(
                             "{} shards: rows differ\n  d1plus: {:?}\n  oracle: {:?}",
                             s.n, r.rows, rows
@@ -338,63 +293,10 @@ impl Harness {
     /// rows sit on their key's shard; unsharded rows only on shard 0; reference tables are
     /// identical on every shard.
     pub fn check_invariants(&self) {
-        let (_, tables) = sqlite_query(
-            &self.oracle,
-            "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY 1",
-            &[],
-        )
-        .unwrap();
-        for t in tables {
-            let Value::Text(table) = &t[0] else { continue };
-            let all = format!("SELECT * FROM \"{table}\"");
-            let (_, expected) = sqlite_query(&self.oracle, &all, &[]).unwrap();
-            let expected = sorted(expected);
-            for s in &self.shards {
-                let policy = s.db.policy();
-                let per_shard: Vec<Vec<Vec<Value>>> = (0..s.n)
-                    .map(|i| {
-                        s.db.backend()
-                            .with_connection(i, |c| sqlite_query(c, &all, &[]).unwrap().1)
-                            .unwrap()
-                    })
-                    .collect();
-                if policy.is_reference(table) {
-                    for (i, rows) in per_shard.iter().enumerate() {
-                        assert_eq!(
-                            sorted(rows.clone()),
-                            expected,
-                            "{} shards: reference table {table} differs on shard {i}",
-                            s.n
-                        );
-                    }
-                    continue;
-                }
-                let union = sorted(per_shard.iter().flatten().cloned().collect());
-                assert_eq!(
-                    union, expected,
-                    "{} shards: table {table} differs from the oracle",
-                    s.n
-                );
-                if let Some(st) = policy.sharded_table(table) {
-                    let cat = s.db.catalog();
-                    let tab = cat.get(table).unwrap();
-                    let (ki, kc) = tab.column(&st.key_column).unwrap();
-                    for (i, rows) in per_shard.iter().enumerate() {
-                        for r in rows {
-                            let want =
-                                d1plus::placement::shard_for_key(&r[ki], kc.affinity, s.n).unwrap();
-                            assert_eq!(want, i, "{} shards: {table} row {r:?} sits on shard {i}, its key maps to {want}", s.n);
-                        }
-                    }
-                } else {
-                    for (i, rows) in per_shard.iter().enumerate().skip(1) {
-                        assert!(
-                            rows.is_empty(),
-                            "{} shards: unsharded table {table} has rows on shard {i}",
-                            s.n
-                        );
-                    }
-                }
+        let tables = diff::user_tables(&self.oracle).unwrap();
+        for s in &self.shards {
+            if let Err(e) = diff::compare_tables(&s.db, &self.oracle, &tables) {
+                panic!("{e}");
             }
         }
     }
