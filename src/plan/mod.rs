@@ -669,16 +669,20 @@ fn combine_for_write(route: &Route) -> Combine {
 }
 
 /// A `Reason::Key`, with the values deduplicated in order.
-pub(crate) fn key_reason(table: &str, column: &str, values: Vec<Value>) -> Reason {
-    let mut seen = ahash::AHashSet::with_capacity(values.len());
-    let distinct: Vec<Value> = values
-        .into_iter()
-        .filter(|v| seen.insert(crate::merge::EqKey::of(v)))
-        .collect();
+pub(crate) fn key_reason(table: &str, column: &str, mut values: Vec<Value>) -> Reason {
+    dedupe_keys(&mut values);
     Reason::Key {
         table: table.to_string(),
         column: column.to_string(),
-        values: distinct,
+        values,
+    }
+}
+
+/// Drops repeated key values (equal as SQLite compares them), keeping the first of each.
+pub(crate) fn dedupe_keys(values: &mut Vec<Value>) {
+    if values.len() > 1 {
+        let mut seen = ahash::AHashSet::with_capacity(values.len());
+        values.retain(|v| seen.insert(crate::merge::EqKey::of(v)));
     }
 }
 

@@ -20,6 +20,7 @@ use crate::error::Result;
 use crate::parse::Parsed;
 use crate::value::Value;
 use ahash::AHashMap;
+use smallvec::SmallVec;
 use std::rc::Rc;
 
 /// Marks a stand-in value; followed by the parameter number.
@@ -28,6 +29,11 @@ const STAND_IN: &str = "d1plus-slot-6b1f0c:";
 const MAX_TEMPLATES: usize = 128;
 /// Question sequences kept per statement (they differ only when an exact value steers).
 const MAX_FAMILIES: usize = 8;
+
+/// The answers a call's values give, in question order: a template's key. Most
+/// statements ask at most a few questions (one per key parameter), so the answers of a
+/// lookup stay on the stack.
+type Answers = SmallVec<[Answer; 4]>;
 
 /// A cached plan with parameter slots.
 #[derive(Debug)]
@@ -59,12 +65,7 @@ impl Template {
             }
         }
         if !self.reason_slots.is_empty() {
-            if let Reason::Key {
-                table,
-                column,
-                values,
-            } = &mut plan.route.reason
-            {
+            if let Reason::Key { values, .. } = &mut plan.route.reason {
                 for &(p, i) in &self.reason_slots {
                     if let (Some(dst), Some(v)) =
                         (values.get_mut(p as usize), params.get(i as usize - 1))
@@ -73,7 +74,7 @@ impl Template {
                     }
                 }
                 // The reason lists distinct keys: stand-ins never repeat, values may.
-                plan.route.reason = super::key_reason(table, column, std::mem::take(values));
+                super::dedupe_keys(values);
             }
         }
         plan
@@ -192,7 +193,7 @@ pub(crate) struct Templates {
 struct Family {
     options: PlanOptions,
     questions: Vec<(usize, Probe)>,
-    plans: AHashMap<Vec<Answer>, Rc<Template>>,
+    plans: AHashMap<Answers, Rc<Template>>,
 }
 
 impl Templates {
@@ -206,7 +207,7 @@ impl Templates {
                     .questions
                     .iter()
                     .map(|&(i, probe)| Some(probe.answer(params.get(i.wrapping_sub(1))?)))
-                    .collect::<Option<Vec<Answer>>>()?;
+                    .collect::<Option<Answers>>()?;
                 f.plans.get(&answers).cloned()
             })
     }
@@ -223,7 +224,7 @@ impl Templates {
             return 0;
         }
         let questions: Vec<(usize, Probe)> = reads.iter().map(|r| (r.index, r.probe)).collect();
-        let answers: Vec<Answer> = reads.into_iter().map(|r| r.answer).collect();
+        let answers: Answers = reads.into_iter().map(|r| r.answer).collect();
         let family = match self
             .families
             .iter()
