@@ -226,8 +226,12 @@ struct SumState {
     /// sum(): every shard's sum() so far is an integer; their exact total.
     integer: bool,
     exact: i128,
-    /// sum(): the positive or negative values alone add up past 2^63.
+    /// The positive or negative integers alone add up past 2^63 (set by `finalize` from
+    /// the totals below: partial rows are shards, or groups within a shard).
     order_dependent: bool,
+    /// The totals of the positive and of the negative integers, over every partial row.
+    positives: f64,
+    negatives: f64,
     /// Any non-NULL value at all.
     seen: bool,
     /// The values' integer parts and the first 53 bits of their fractions, exactly, in
@@ -251,6 +255,8 @@ impl Default for SumState {
             integer: true,
             exact: 0,
             order_dependent: false,
+            positives: 0.0,
+            negatives: 0.0,
             seen: false,
             fixed: 0,
             rsum: 0.0,
@@ -379,10 +385,8 @@ impl Aggregate<SumState, SqlValue> for SumOf {
                 }
                 let (h, l) = (int_of(high).unwrap_or(0), int_of(low).unwrap_or(0));
                 s.exact += ((h as i128) << 32) + l as i128;
-                // Past these bounds some order of the rows overflows and some does not.
-                if real_of(ctx.get_raw(3)) > SAFE || real_of(ctx.get_raw(4)) < -SAFE {
-                    s.order_dependent = true;
-                }
+                s.positives += real_of(ctx.get_raw(3));
+                s.negatives += real_of(ctx.get_raw(4));
             }
             Kind::Avg => {
                 let n = int_of(ctx.get_raw(6)).unwrap_or(0);
@@ -391,10 +395,9 @@ impl Aggregate<SumState, SqlValue> for SumOf {
             }
             Kind::Total => s.seen = true,
         }
-        if !matches!(self.0, Kind::Sum)
-            && (real_of(ctx.get_raw(7)) > SAFE || real_of(ctx.get_raw(8)) < -SAFE)
-        {
-            s.order_dependent = true;
+        if !matches!(self.0, Kind::Sum) {
+            s.positives += real_of(ctx.get_raw(7));
+            s.negatives += real_of(ctx.get_raw(8));
         }
         let held = match self.0 {
             Kind::Sum => true,
@@ -409,7 +412,11 @@ impl Aggregate<SumState, SqlValue> for SumOf {
     }
 
     fn finalize(&self, _: &mut Context<'_>, s: Option<SumState>) -> rusqlite::Result<SqlValue> {
-        let s = s.unwrap_or_default();
+        let mut s = s.unwrap_or_default();
+        // Past these bounds some order of the rows overflows and some does not. The totals
+        // are of every partial row: a shard's values may arrive split by the shard's own
+        // groups (a DISTINCT argument beside the sum), each part below the bound.
+        s.order_dependent = s.positives > SAFE || s.negatives < -SAFE;
         match self.0 {
             Kind::Sum if !s.seen => Ok(SqlValue::Null),
             // An integer overflow ends in an error unless a non-integer value comes after
