@@ -363,26 +363,52 @@ mod cli {
         shard: Option<ShardHint>,
     }
 
+    /// One answer per request line, in order. Answers are buffered and written when no
+    /// further request is already waiting on stdin (or the buffer fills): a client that
+    /// sends one request and waits gets its answer at once, a client that streams many
+    /// pays one `write` per batch instead of one per answer.
     fn ndjson(db: &Database<SqliteBackend>) -> Result<(), Error> {
-        let stdin = std::io::stdin();
-        let mut out = std::io::stdout().lock();
-        for line in stdin.lock().lines() {
-            let Ok(line) = line else { break };
-            if line.trim().is_empty() {
-                continue;
+        let mut input = std::io::BufReader::with_capacity(1 << 16, std::io::stdin().lock());
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+        let mut line = String::new();
+        loop {
+            line.clear();
+            match input.read_line(&mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
             }
-            let answer = match serde_json::from_str::<Request>(&line) {
-                Err(e) => {
-                    serde_json::json!({"success": false, "error": format!("D1PLUS_PARSE_ERROR: bad request line: {e}")})
+            if !line.trim().is_empty() {
+                let written = match serde_json::from_str::<Request>(&line) {
+                    Err(e) => serde_json::to_writer(
+                        &mut out,
+                        &serde_json::json!({"success": false, "error": format!("D1PLUS_PARSE_ERROR: bad request line: {e}")}),
+                    ),
+                    Ok(req) => {
+                        match block_on(db.query(&req.sql, &req.params, req.shard.as_ref())) {
+                            // Straight from the result: each row's keys in column order.
+                            Ok(r) => serde_json::to_writer(&mut out, &r),
+                            Err(e) => serde_json::to_writer(
+                                &mut out,
+                                &serde_json::json!({"success": false, "error": e.to_string()}),
+                            ),
+                        }
+                    }
+                };
+                let written = written
+                    .map_err(std::io::Error::from)
+                    .and_then(|()| out.write_all(b"\n"));
+                if let Err(e) = written {
+                    stdout_failed(e)
                 }
-                Ok(req) => match block_on(db.query(&req.sql, &req.params, req.shard.as_ref())) {
-                    Ok(r) => serde_json::to_value(&r).unwrap_or_default(),
-                    Err(e) => serde_json::json!({"success": false, "error": e.to_string()}),
-                },
-            };
-            if let Err(e) = writeln!(out, "{answer}").and_then(|()| out.flush()) {
-                stdout_failed(e)
             }
+            if input.buffer().is_empty() {
+                if let Err(e) = out.flush() {
+                    stdout_failed(e)
+                }
+            }
+        }
+        if let Err(e) = out.flush() {
+            stdout_failed(e)
         }
         Ok(())
     }

@@ -176,6 +176,7 @@ fn ndjson_answers_every_line_in_order() {
         r#"{"sql": "SELEC oops"}"#,
         r#"not json"#,
         r#"{"sql": "SELECT id, v FROM events", "shard": {"table": "events", "key": "acme"}}"#,
+        r#"{"sql": "SELECT v, id, tenantId AS a FROM events WHERE tenantId = 'acme'"}"#,
     ]
     .join("\n");
     let o = d1plus(&["query", &db, "--format", "ndjson"], Some(&input));
@@ -184,7 +185,7 @@ fn ndjson_answers_every_line_in_order() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines.len(), 5);
+    assert_eq!(lines.len(), 6);
     assert_eq!(lines[1]["meta"]["changes"], 1);
     assert_eq!(lines[2]["success"], false);
     assert!(lines[2]["error"]
@@ -201,6 +202,35 @@ fn ndjson_answers_every_line_in_order() {
     let raw = String::from_utf8_lossy(&o.stdout);
     let line = raw.lines().nth(4).unwrap().replace(' ', "");
     assert!(line.contains(r#"[{"id":1,"v":2.5}]"#), "{line}");
+    let line = raw.lines().nth(5).unwrap().replace(' ', "");
+    assert!(line.contains(r#"[{"v":2.5,"id":1,"a":"acme"}]"#), "{line}");
+}
+
+/// A client that sends one request and waits for its answer gets it (answers are
+/// buffered only while more requests are already waiting).
+#[test]
+fn ndjson_answers_a_waiting_client() {
+    use std::io::{BufRead, BufReader};
+    let tmp = tempfile::tempdir().unwrap();
+    let db = init(tmp.path());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_d1plus"))
+        .args(["query", &db, "--format", "ndjson"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    for i in 0..3 {
+        writeln!(stdin, r#"{{"sql": "SELECT {i} AS n"}}"#).unwrap();
+        stdin.flush().unwrap();
+        let mut answer = String::new();
+        stdout.read_line(&mut answer).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&answer).unwrap();
+        assert_eq!(v["results"], serde_json::json!([{ "n": i }]));
+    }
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
 }
 
 #[test]
