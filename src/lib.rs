@@ -59,6 +59,8 @@ pub mod policy;
 pub mod slt;
 pub mod sql;
 mod sqlite_fp;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod transfer;
 pub mod validate;
 pub mod value;
 pub mod workers;

@@ -137,6 +137,26 @@ mod cli {
             #[arg(required = true)]
             files: Vec<PathBuf>,
         },
+        /// Import a SQL dump (sqlite3 .dump, wrangler d1 export) or a SQLite file: every
+        /// row where the policy places it. Resumable: run it again after a failure.
+        Import {
+            /// Database directory (made with `d1plus init`).
+            dir: PathBuf,
+            /// The dump or database file.
+            file: PathBuf,
+        },
+        /// Write the logical database (or one shard) as a dump that sqlite3 and
+        /// `wrangler d1 execute --file` load.
+        Export {
+            /// Database directory.
+            dir: PathBuf,
+            /// Only this shard's content (to load into that shard's D1 database).
+            #[arg(long)]
+            shard: Option<usize>,
+            /// Write to FILE instead of standard output.
+            #[arg(long)]
+            output: Option<PathBuf>,
+        },
         /// A guided tour on a 4-shard demo database.
         Demo {
             /// Where to create the demo (default: a fresh temporary folder).
@@ -166,6 +186,8 @@ mod cli {
     fn run(cmd: Command) -> Result<(), Error> {
         match cmd {
             Command::Init { dir, policy } => init(&dir, &policy),
+            Command::Import { dir, file } => import(&dir, &file),
+            Command::Export { dir, shard, output } => export(&dir, shard, output),
             Command::Exec { dir, file } => {
                 let db = open(&dir, Options::default())?;
                 let script = read_input(&file)?;
@@ -367,6 +389,98 @@ mod cli {
     /// further request is already waiting on stdin (or the buffer fills): a client that
     /// sends one request and waits gets its answer at once, a client that streams many
     /// pays one `write` per batch instead of one per answer.
+    /// `d1plus import DIR FILE`, with a progress bar on stderr.
+    fn import(dir: &Path, file: &Path) -> Result<(), Error> {
+        let db = open(dir, Options::default())?;
+        let mut bar = ProgressBar::default();
+        let r = d1plus::transfer::import(&db, file, dir, &mut |p| {
+            bar.show(p);
+            Ok(())
+        })?;
+        bar.finish();
+        say!(
+            "imported {} rows of {} tables ({} row copies written{})",
+            r.rows,
+            r.tables,
+            r.written,
+            if r.resumed > 0 {
+                format!("; {} shards already held their part", r.resumed)
+            } else {
+                String::new()
+            }
+        );
+        Ok(())
+    }
+
+    /// `d1plus export DIR [--shard N] [--output FILE]`.
+    fn export(dir: &Path, shard: Option<usize>, output: Option<PathBuf>) -> Result<(), Error> {
+        let db = open(dir, Options::default())?;
+        match output {
+            Some(path) => {
+                let file = std::fs::File::create(&path)
+                    .map_err(|e| usage(&format!("cannot create {}: {e}", path.display())))?;
+                let mut out = std::io::BufWriter::new(file);
+                let rows = d1plus::transfer::export(&db, shard, &mut out)?;
+                eprintln!("exported {rows} rows to {}", path.display());
+            }
+            None => {
+                let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+                d1plus::transfer::export(&db, shard, &mut out)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// An import's progress on stderr: rows, rows/s, ETA, redrawn at most 10 times a second.
+    #[derive(Default)]
+    struct ProgressBar {
+        last: Option<std::time::Instant>,
+        drawn: bool,
+    }
+
+    impl ProgressBar {
+        fn show(&mut self, p: d1plus::transfer::Progress) {
+            let now = std::time::Instant::now();
+            if self
+                .last
+                .is_some_and(|t| now - t < std::time::Duration::from_millis(100))
+                && p.done < p.total
+            {
+                return;
+            }
+            self.last = Some(now);
+            self.drawn = true;
+            let secs = p.elapsed.as_secs_f64().max(1e-3);
+            let rate = p.done as f64 / secs;
+            let share = if p.total == 0 {
+                1.0
+            } else {
+                p.done as f64 / p.total as f64
+            };
+            let width = 30;
+            let filled = (share * width as f64) as usize;
+            let eta = if rate > 0.0 {
+                format!("{:.0}s", (p.total.saturating_sub(p.done)) as f64 / rate)
+            } else {
+                "?".into()
+            };
+            eprint!(
+                "\r[{}{}] {}/{} rows, {:.0} rows/s, ETA {eta}   ",
+                "#".repeat(filled.min(width)),
+                " ".repeat(width - filled.min(width)),
+                p.done,
+                p.total,
+                rate
+            );
+        }
+
+        fn finish(&self) {
+            if self.drawn {
+                eprintln!();
+            }
+        }
+    }
+
     fn ndjson(db: &Database<SqliteBackend>) -> Result<(), Error> {
         let mut input = std::io::BufReader::with_capacity(1 << 16, std::io::stdin().lock());
         let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());

@@ -319,3 +319,44 @@ fn a_closed_stdout_pipe_ends_quietly() {
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
 }
+
+/// `import` then `export`: the README's path from one D1 to shards and back.
+#[test]
+fn import_then_export() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = init(tmp.path());
+    let dump = tmp.path().join("dump.sql");
+    std::fs::write(
+        &dump,
+        "PRAGMA foreign_keys=OFF;\nBEGIN TRANSACTION;\nCREATE TABLE events (tenantId TEXT, id INT);\n\
+         INSERT INTO events VALUES('acme',1);\nINSERT INTO events VALUES('globex',2);\nCOMMIT;\n",
+    )
+    .unwrap();
+    let o = d1plus(&["import", &db, dump.to_str().unwrap()], None);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("imported 2 rows of 1 tables"),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        text(&o).contains("2/2 rows"),
+        "the progress bar: {}",
+        text(&o)
+    );
+    let o = d1plus(&["export", &db], None);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("INSERT INTO events (tenantId,id) VALUES('acme',1);"),
+        "{out}"
+    );
+    // Again: the rows are there already.
+    let o = d1plus(&["import", &db, dump.to_str().unwrap()], None);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("already holds rows of table events"),
+        "{}",
+        text(&o)
+    );
+}
