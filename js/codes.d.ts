@@ -46,6 +46,12 @@ export type D1PlusErrorCode =
   | "D1PLUS_INTEGER_OVERFLOW"
   /** A route that runs SQL was called without the secret it needs (or none is set). */
   | "D1PLUS_UNAUTHORIZED"
+  /** A migration failed on a shard (nothing of it was applied there); rerun to resume. */
+  | "D1PLUS_MIGRATION_FAILED"
+  /** Migration history was changed: an applied migration's file was edited or removed. */
+  | "D1PLUS_MIGRATION_HISTORY"
+  /** The shards' schemas or migration records differ (`d1plus check`). */
+  | "D1PLUS_SCHEMA_DRIFT"
   /** A d1plus bug: it should never happen. */
   | "D1PLUS_INTERNAL"
   /** A value of a type D1 does not accept (D1's own code). */
@@ -82,6 +88,9 @@ export declare const CODES: Readonly<{
   SchemaChanged: "D1PLUS_SCHEMA_CHANGED";
   IntegerOverflow: "D1PLUS_INTEGER_OVERFLOW";
   Unauthorized: "D1PLUS_UNAUTHORIZED";
+  MigrationFailed: "D1PLUS_MIGRATION_FAILED";
+  MigrationHistory: "D1PLUS_MIGRATION_HISTORY";
+  SchemaDrift: "D1PLUS_SCHEMA_DRIFT";
   Internal: "D1PLUS_INTERNAL";
   TypeError: "D1_TYPE_ERROR";
   ColumnNotFound: "D1_COLUMN_NOTFOUND";

@@ -91,6 +91,12 @@ error_codes! {
     IntegerOverflow => "D1PLUS_INTEGER_OVERFLOW",
     /// A route that runs SQL was called without the secret it needs (or none is set).
     Unauthorized => "D1PLUS_UNAUTHORIZED",
+    /// A migration failed on a shard (nothing of it was applied there); rerun to resume.
+    MigrationFailed => "D1PLUS_MIGRATION_FAILED",
+    /// Migration history was changed: an applied migration's file was edited or removed.
+    MigrationHistory => "D1PLUS_MIGRATION_HISTORY",
+    /// The shards' schemas or migration records differ (`d1plus check`).
+    SchemaDrift => "D1PLUS_SCHEMA_DRIFT",
     /// A d1plus bug: it should never happen.
     Internal => "D1PLUS_INTERNAL",
     /// A value of a type D1 does not accept (D1's own code).

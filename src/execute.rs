@@ -281,7 +281,7 @@ fn combine_from(
         }
     }
     if let Some(e) = failed {
-        return Err(partial_failure(e, &committed, batch_shards.len(), plan));
+        return Err(partial_failure(e, &committed, batch_shards, plan));
     }
     let mut result = QueryResult::default();
     let mut shards = Vec::new();
@@ -366,7 +366,13 @@ fn add_meta(meta: &mut Meta, outs: &[StatementOutput]) {
 
 /// A shard's error; when other shards of the same statement already committed, say so,
 /// since D1 cannot roll them back.
-fn partial_failure(e: Error, committed: &[ShardId], shards: usize, plan: &Plan) -> Error {
+fn partial_failure(
+    e: Error,
+    committed: &[ShardId],
+    batch_shards: &[ShardId],
+    plan: &Plan,
+) -> Error {
+    let shards = batch_shards.len();
     let reads = matches!(
         plan.combine,
         Combine::Single | Combine::Concat | Combine::Rows(_) | Combine::Aggregate { .. }
@@ -390,6 +396,21 @@ fn partial_failure(e: Error, committed: &[ShardId], shards: usize, plan: &Plan) 
     }
     let writes = !reads;
     match e {
+        Error::Backend { shard, message } if plan.changes_schema && !committed.is_empty() => {
+            let list: Vec<String> = committed.iter().map(|s| s.to_string()).collect();
+            let failed: Vec<String> = batch_shards
+                .iter()
+                .copied()
+                .filter(|s| !committed.contains(s))
+                .map(|s| s.to_string())
+                .collect();
+            Error::Backend {
+                shard,
+                message: format!("{message} [d1plus: the schema change was applied on shard{} {} but not on shard{} {}: the shards' schemas now differ. `d1plus check DIR` lists the differences; repair by making the failing shards match (fix what fails there and run the statement on them alone) or by undoing it on the others, and make schema changes through `d1plus migrate`, which resumes per shard]",
+                    if list.len() == 1 { "" } else { "s" }, list.join(", "),
+                    if failed.len() == 1 { "" } else { "s" }, failed.join(", ")),
+            }
+        }
         Error::Backend { shard, message } if writes && !committed.is_empty() => {
             let list: Vec<String> = committed.iter().map(|s| s.to_string()).collect();
             Error::Backend {

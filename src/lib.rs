@@ -51,6 +51,7 @@ mod guard;
 pub mod js;
 pub mod lex;
 pub mod merge;
+pub mod migrate;
 pub mod parse;
 pub mod placement;
 pub mod plan;

@@ -137,6 +137,21 @@ mod cli {
             #[arg(required = true)]
             files: Vec<PathBuf>,
         },
+        /// Apply migrations (wrangler's format: MIGRATIONS_DIR/NNNN_name.sql, in name
+        /// order) on every shard. Each shard applies a migration and records it in
+        /// d1_migrations in one atomic batch; rerun after a failure to resume.
+        Migrate {
+            /// Database directory.
+            dir: PathBuf,
+            /// Directory of NNNN_name.sql files.
+            migrations_dir: PathBuf,
+        },
+        /// Check that every shard has the same schema and migration records (exit 1 and the
+        /// differences when they do not).
+        Check {
+            /// Database directory.
+            dir: PathBuf,
+        },
         /// Import a SQL dump (sqlite3 .dump, wrangler d1 export) or a SQLite file: every
         /// row where the policy places it. Resumable: run it again after a failure.
         Import {
@@ -187,6 +202,11 @@ mod cli {
         match cmd {
             Command::Init { dir, policy } => init(&dir, &policy),
             Command::Import { dir, file } => import(&dir, &file),
+            Command::Migrate {
+                dir,
+                migrations_dir,
+            } => migrate(&dir, &migrations_dir),
+            Command::Check { dir } => check(&dir),
             Command::Export { dir, shard, output } => export(&dir, shard, output),
             Command::Exec { dir, file } => {
                 let db = open(&dir, Options::default())?;
@@ -389,6 +409,73 @@ mod cli {
     /// further request is already waiting on stdin (or the buffer fills): a client that
     /// sends one request and waits gets its answer at once, a client that streams many
     /// pays one `write` per batch instead of one per answer.
+    /// `d1plus migrate DIR MIGRATIONS_DIR`: a line per shard and migration applied.
+    fn migrate(dir: &Path, migrations_dir: &Path) -> Result<(), Error> {
+        let db = open(dir, Options::default())?;
+        let read_err =
+            |e: std::io::Error| usage(&format!("cannot read {}: {e}", migrations_dir.display()));
+        let mut migrations = Vec::new();
+        for entry in std::fs::read_dir(migrations_dir).map_err(read_err)? {
+            let path = entry.map_err(read_err)?.path();
+            if path.extension().is_some_and(|x| x == "sql") {
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let sql = std::fs::read_to_string(&path).map_err(read_err)?;
+                migrations.push(d1plus::migrate::Migration { name, sql });
+            }
+        }
+        let r = block_on(d1plus::migrate::migrate(
+            &db,
+            &migrations,
+            &mut |step| match step {
+                d1plus::migrate::Step::Applied {
+                    migration,
+                    shard,
+                    statements,
+                } => {
+                    say!("shard {shard}: applied {migration} ({statements} statements)")
+                }
+                d1plus::migrate::Step::UpToDate { .. } => {}
+            },
+        ))?;
+        say!(
+            "{} migration{} on {} shards: {} applied now, {} already applied everywhere",
+            migrations.len(),
+            if migrations.len() == 1 { "" } else { "s" },
+            db.policy().shard_count(),
+            r.applied,
+            r.already
+        );
+        Ok(())
+    }
+
+    /// `d1plus check DIR`.
+    fn check(dir: &Path) -> Result<(), Error> {
+        let db = open(dir, Options::default())?;
+        let schemas = block_on(d1plus::migrate::shard_schemas(&db))?;
+        let diffs = d1plus::migrate::differences(&schemas);
+        if diffs.is_empty() {
+            let first = &schemas[0];
+            say!(
+                "{} shards agree: {} schema objects, {} migrations applied",
+                schemas.len(),
+                first.objects.len(),
+                first.migrations.len()
+            );
+            return Ok(());
+        }
+        for d in &diffs {
+            say!("{d}");
+        }
+        Err(Error::with_remedy(
+            ErrorCode::SchemaDrift,
+            format!("the shards differ ({} difference{})", diffs.len(), if diffs.len() == 1 { "" } else { "s" }),
+            "run the missing DDL on the shards that lack it (or a migration that makes them agree), then check again",
+        ))
+    }
+
     /// `d1plus import DIR FILE`, with a progress bar on stderr.
     fn import(dir: &Path, file: &Path) -> Result<(), Error> {
         let db = open(dir, Options::default())?;

@@ -360,3 +360,38 @@ fn import_then_export() {
         text(&o)
     );
 }
+
+/// `migrate` then `check`, and `check` finding drift.
+#[test]
+fn migrate_and_check() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = init(tmp.path());
+    let migrations = tmp.path().join("migrations");
+    std::fs::create_dir(&migrations).unwrap();
+    std::fs::write(
+        migrations.join("0001_events.sql"),
+        "CREATE TABLE events (tenantId TEXT NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (tenantId, id));\n\
+         INSERT INTO events VALUES ('acme', 1), ('globex', 2);\n",
+    )
+    .unwrap();
+    std::fs::write(migrations.join("0002_index.sql"), "CREATE INDEX events_id ON events(id);\n").unwrap();
+    let m = migrations.to_str().unwrap();
+    let o = d1plus(&["migrate", &db, m], None);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("shard 3: applied 0002_index.sql"), "{}", text(&o));
+    assert!(text(&o).contains("2 migrations on 4 shards: 8 applied now"), "{}", text(&o));
+    let o = d1plus(&["migrate", &db, m], None);
+    assert!(text(&o).contains("0 applied now, 2 already applied everywhere"), "{}", text(&o));
+    let o = d1plus(&["check", &db], None);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("4 shards agree"), "{}", text(&o));
+    let shard1 = Path::new(&db).join("shard-01.sqlite");
+    rusqlite::Connection::open(shard1)
+        .unwrap()
+        .execute_batch("CREATE INDEX stray ON events(tenantId)")
+        .unwrap();
+    let o = d1plus(&["check", &db], None);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("shard 1: has index stray"), "{}", text(&o));
+    assert!(text(&o).contains("D1PLUS_SCHEMA_DRIFT"), "{}", text(&o));
+}
