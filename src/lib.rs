@@ -61,6 +61,8 @@ pub mod slt;
 pub mod sql;
 mod sqlite_fp;
 #[cfg(not(target_arch = "wasm32"))]
+pub mod status;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod transfer;
 pub mod validate;
 pub mod value;

@@ -152,6 +152,15 @@ mod cli {
             /// Database directory.
             dir: PathBuf,
         },
+        /// Where the data is: per shard its file, bytes and rows per sharded table, how even
+        /// the distribution is, and the keys with the most rows.
+        Status {
+            /// Database directory.
+            dir: PathBuf,
+            /// Output format (json: the same as an object).
+            #[arg(long, value_enum, default_value_t = Format::Table)]
+            format: Format,
+        },
         /// Import a SQL dump (sqlite3 .dump, wrangler d1 export) or a SQLite file: every
         /// row where the policy places it. Resumable: run it again after a failure.
         Import {
@@ -207,6 +216,17 @@ mod cli {
                 migrations_dir,
             } => migrate(&dir, &migrations_dir),
             Command::Check { dir } => check(&dir),
+            Command::Status { dir, format } => {
+                let db = open(&dir, Options::default())?;
+                let s = d1plus::status::status(&db)?;
+                match format {
+                    Format::Table => say_part!("{}", s.render()),
+                    Format::Json | Format::Ndjson => {
+                        say!("{}", serde_json::to_string(&s).unwrap_or_default())
+                    }
+                }
+                Ok(())
+            }
             Command::Export { dir, shard, output } => export(&dir, shard, output),
             Command::Exec { dir, file } => {
                 let db = open(&dir, Options::default())?;

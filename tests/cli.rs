@@ -374,14 +374,30 @@ fn migrate_and_check() {
          INSERT INTO events VALUES ('acme', 1), ('globex', 2);\n",
     )
     .unwrap();
-    std::fs::write(migrations.join("0002_index.sql"), "CREATE INDEX events_id ON events(id);\n").unwrap();
+    std::fs::write(
+        migrations.join("0002_index.sql"),
+        "CREATE INDEX events_id ON events(id);\n",
+    )
+    .unwrap();
     let m = migrations.to_str().unwrap();
     let o = d1plus(&["migrate", &db, m], None);
     assert!(o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("shard 3: applied 0002_index.sql"), "{}", text(&o));
-    assert!(text(&o).contains("2 migrations on 4 shards: 8 applied now"), "{}", text(&o));
+    assert!(
+        text(&o).contains("shard 3: applied 0002_index.sql"),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        text(&o).contains("2 migrations on 4 shards: 8 applied now"),
+        "{}",
+        text(&o)
+    );
     let o = d1plus(&["migrate", &db, m], None);
-    assert!(text(&o).contains("0 applied now, 2 already applied everywhere"), "{}", text(&o));
+    assert!(
+        text(&o).contains("0 applied now, 2 already applied everywhere"),
+        "{}",
+        text(&o)
+    );
     let o = d1plus(&["check", &db], None);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("4 shards agree"), "{}", text(&o));
@@ -392,6 +408,53 @@ fn migrate_and_check() {
         .unwrap();
     let o = d1plus(&["check", &db], None);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(text(&o).contains("shard 1: has index stray"), "{}", text(&o));
+    assert!(
+        text(&o).contains("shard 1: has index stray"),
+        "{}",
+        text(&o)
+    );
     assert!(text(&o).contains("D1PLUS_SCHEMA_DRIFT"), "{}", text(&o));
+}
+
+/// `status --format json`: rows per shard as the placement puts them, skew, top keys.
+#[test]
+fn status_reports_the_distribution() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = init(tmp.path());
+    let script = tmp.path().join("s.sql");
+    std::fs::write(
+        &script,
+        "CREATE TABLE events (tenantId TEXT NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (tenantId, id));\n\
+         INSERT INTO events VALUES ('acme', 1), ('acme', 2), ('acme', 3), ('acme', 4), ('globex', 5), ('initech', 6);\n",
+    )
+    .unwrap();
+    assert!(d1plus(&["exec", &db, script.to_str().unwrap()], None)
+        .status
+        .success());
+    let o = d1plus(&["status", &db, "--format", "json"], None);
+    assert!(o.status.success(), "{}", text(&o));
+    let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let shards = s["shards"].as_array().unwrap();
+    assert_eq!(shards.len(), 4);
+    let acme = d1plus::placement::shard_for_key(
+        &d1plus::value::Value::Text("acme".into()),
+        d1plus::value::Affinity::Text,
+        4,
+    )
+    .unwrap();
+    assert!(shards[acme]["rows"]["events"].as_u64().unwrap() >= 4);
+    let total: u64 = shards
+        .iter()
+        .map(|x| x["rows"]["events"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 6);
+    assert!(s["skew"].as_f64().unwrap() >= 4.0 / 1.5);
+    assert_eq!(s["top_keys"]["events"][0], serde_json::json!(["acme", 4]));
+    assert!(s["split"].is_null());
+    let o = d1plus(&["status", &db], None);
+    assert!(
+        text(&o).contains("top keys of events: acme (4)"),
+        "{}",
+        text(&o)
+    );
 }

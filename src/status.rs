@@ -1,0 +1,151 @@
+//! `d1plus status`: where the data is. Per shard its file, size and rows per sharded table;
+//! how even the distribution is (largest shard / mean); the keys with the most rows.
+
+use crate::api::Database;
+use crate::backend::sqlite::SqliteBackend;
+use crate::error::{sqlite_message, Error, Result};
+use crate::lex::quote_ident;
+use crate::value::Value;
+use futures::executor::block_on;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// Keys listed per sharded table.
+const TOP_KEYS: usize = 5;
+
+/// One shard.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ShardStatus {
+    /// Its index.
+    pub index: usize,
+    /// Its file, relative to the database directory.
+    pub file: String,
+    /// Rows of each sharded table.
+    pub rows: BTreeMap<String, u64>,
+    /// Bytes (page count times page size).
+    pub bytes: u64,
+}
+
+/// The whole database.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Status {
+    /// Every shard, in order.
+    pub shards: Vec<ShardStatus>,
+    /// A split in progress (none yet: splitting is not implemented).
+    pub split: Option<()>,
+    /// Rows of sharded tables on the fullest shard divided by the mean (1.0 is even).
+    pub skew: f64,
+    /// Per sharded table, the keys with the most rows, most first.
+    pub top_keys: BTreeMap<String, Vec<(Value, u64)>>,
+}
+
+/// Reads the status of a local database.
+pub fn status(db: &Database<SqliteBackend>) -> Result<Status> {
+    let policy = db.policy();
+    let catalog = db.catalog();
+    let tables: Vec<(String, String)> = policy
+        .sharding
+        .tables
+        .iter()
+        .filter(|t| catalog.get(&t.name).is_some())
+        .map(|t| (t.name.clone(), t.key_column.clone()))
+        .collect();
+    let mut shards = Vec::new();
+    for index in 0..policy.shard_count() {
+        let (rows, bytes) = db.backend().with_connection(index, |c| -> Result<_> {
+            let err = |e| Error::backend(Some(index), sqlite_message(e));
+            let mut rows = BTreeMap::new();
+            for (t, _) in &tables {
+                let n: i64 = c
+                    .query_row(
+                        &format!("SELECT count(*) FROM {}", quote_ident(t)),
+                        [],
+                        |r| r.get(0),
+                    )
+                    .map_err(err)?;
+                rows.insert(t.clone(), n as u64);
+            }
+            let bytes: i64 = c
+                .query_row(
+                    "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(err)?;
+            Ok((rows, bytes as u64))
+        })??;
+        shards.push(ShardStatus {
+            index,
+            file: format!("shard-{index:02}.sqlite"),
+            rows,
+            bytes,
+        });
+    }
+    let totals: Vec<u64> = shards.iter().map(|s| s.rows.values().sum()).collect();
+    let mean = totals.iter().sum::<u64>() as f64 / totals.len().max(1) as f64;
+    let skew = if mean > 0.0 {
+        *totals.iter().max().unwrap_or(&0) as f64 / mean
+    } else {
+        1.0
+    };
+    let mut top_keys = BTreeMap::new();
+    for (t, key) in &tables {
+        // Grouped by the key: every group lives on one shard, the merge takes the top.
+        let sql = format!(
+            "SELECT {k}, count(*) FROM {t} GROUP BY {k} ORDER BY 2 DESC, 1 LIMIT {TOP_KEYS}",
+            k = quote_ident(key),
+            t = quote_ident(t)
+        );
+        let r = block_on(db.query(&sql, &[], None))?;
+        let keys = r
+            .rows
+            .into_iter()
+            .map(|row| {
+                let n = match row.get(1) {
+                    Some(Value::Integer(n)) => *n as u64,
+                    _ => 0,
+                };
+                (row.into_iter().next().unwrap_or(Value::Null), n)
+            })
+            .collect();
+        top_keys.insert(t.clone(), keys);
+    }
+    Ok(Status {
+        shards,
+        split: None,
+        skew,
+        top_keys,
+    })
+}
+
+impl Status {
+    /// The status for a terminal: a line and a bar per shard, the skew, the top keys.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let totals: Vec<u64> = self.shards.iter().map(|s| s.rows.values().sum()).collect();
+        let max = totals.iter().copied().max().unwrap_or(0).max(1);
+        let _ = writeln!(
+            out,
+            "shard  file              bytes        rows  distribution"
+        );
+        for (s, total) in self.shards.iter().zip(&totals) {
+            let bar = "#".repeat((40 * total / max) as usize);
+            let _ = writeln!(
+                out,
+                "{:>5}  {:<16} {:>9} {:>9}  {bar}",
+                s.index, s.file, s.bytes, total
+            );
+        }
+        let _ = writeln!(
+            out,
+            "skew (largest shard / mean): {:.2}; split: none in progress",
+            self.skew
+        );
+        for (t, keys) in &self.top_keys {
+            let list: Vec<String> = keys.iter().map(|(k, n)| format!("{k} ({n})")).collect();
+            let _ = writeln!(out, "top keys of {t}: {}", list.join(", "));
+        }
+        out
+    }
+}
