@@ -165,7 +165,7 @@ impl fmt::Display for ErrorCode {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Error {
     /// The proxy refuses the statement or the input: what is wrong, and what to do instead.
-    #[error("{code}: {message}{}", remedy.as_deref().map(|r| format!(" Remedy: {r}")).unwrap_or_default())]
+    #[error("{code}: {message}{}", remedy.as_deref().map(|r| format!("{} Remedy: {r}", if message.ends_with(['.', '!', '?', ':']) { "" } else { "." })).unwrap_or_default())]
     Proxy {
         /// Stable code.
         code: ErrorCode,

@@ -44,14 +44,18 @@ pub struct QueryResult {
 /// A row as a JSON object in column order (D1's `results` element).
 pub struct RowObject<'a> {
     columns: &'a [String],
+    /// `(column, value index)` per key: see [`QueryResult::object_keys`].
+    keys: std::rc::Rc<[(usize, usize)]>,
     row: &'a [Value],
 }
 
 impl Serialize for RowObject<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(self.columns.len()))?;
-        for (c, v) in self.columns.iter().zip(self.row) {
-            map.serialize_entry(c, v)?;
+        let mut map = s.serialize_map(Some(self.keys.len()))?;
+        for &(c, v) in self.keys.iter() {
+            if let (Some(c), Some(v)) = (self.columns.get(c), self.row.get(v)) {
+                map.serialize_entry(c, v)?;
+            }
         }
         map.end()
     }
@@ -60,10 +64,26 @@ impl Serialize for RowObject<'_> {
 impl QueryResult {
     /// The rows as D1 objects.
     pub fn objects(&self) -> impl Iterator<Item = RowObject<'_>> {
-        self.rows.iter().map(|r| RowObject {
+        let keys: std::rc::Rc<[(usize, usize)]> = self.object_keys().into();
+        self.rows.iter().map(move |r| RowObject {
             columns: &self.columns,
+            keys: keys.clone(),
             row: r,
         })
+    }
+
+    /// The keys of a row object, as D1 builds them: one per distinct column name, where the
+    /// name first appears, holding the value of its last column of that name (a JavaScript
+    /// object assigned column by column). `(column, value index)` pairs.
+    pub fn object_keys(&self) -> Vec<(usize, usize)> {
+        let mut keys: Vec<(usize, usize)> = Vec::with_capacity(self.columns.len());
+        for (i, c) in self.columns.iter().enumerate() {
+            match keys.iter_mut().find(|(k, _)| self.columns[*k] == *c) {
+                Some(k) => k.1 = i,
+                None => keys.push((i, i)),
+            }
+        }
+        keys
     }
 }
 
@@ -415,8 +435,9 @@ fn partial_failure(
             let list: Vec<String> = committed.iter().map(|s| s.to_string()).collect();
             Error::Backend {
                 shard,
-                message: format!("{message} [d1plus: shard{} {} committed their part; a write across shards is atomic per shard only]",
-                    if list.len() == 1 { "" } else { "s" }, list.join(", ")),
+                message: format!("{message} [d1plus: shard{} {} committed {} part; a write across shards is atomic per shard only]",
+                    if list.len() == 1 { "" } else { "s" }, list.join(", "),
+                    if list.len() == 1 { "its" } else { "their" }),
             }
         }
         other => other,

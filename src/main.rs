@@ -194,6 +194,7 @@ mod cli {
         Table,
         Json,
         Ndjson,
+        Csv,
     }
 
     pub fn main() -> ExitCode {
@@ -220,7 +221,7 @@ mod cli {
                 let db = open(&dir, Options::default())?;
                 let s = d1plus::status::status(&db)?;
                 match format {
-                    Format::Table => say_part!("{}", s.render()),
+                    Format::Table | Format::Csv => say_part!("{}", s.render()),
                     Format::Json | Format::Ndjson => {
                         say!("{}", serde_json::to_string(&s).unwrap_or_default())
                     }
@@ -252,6 +253,11 @@ mod cli {
                 options.plan.allow_scatter_writes = allow_scatter;
                 let db = open(&dir, options)?;
                 if format == Format::Ndjson {
+                    if sql.is_some() {
+                        return Err(usage(
+                            "with --format ndjson the requests come from stdin, one JSON object per line: drop the SQL argument",
+                        ));
+                    }
                     return ndjson(&db);
                 }
                 let Some(sql) = sql else {
@@ -259,11 +265,26 @@ mod cli {
                 };
                 let params = parse_params(params.as_deref())?;
                 let hint = hint.as_deref().map(parse_hint).transpose()?;
-                let r = block_on(db.query(&sql, &params, hint.as_ref()))?;
+                let r = match block_on(db.query(&sql, &params, hint.as_ref())) {
+                    Ok(r) => r,
+                    // With --format json, the error is JSON on stdout too (and exit 1).
+                    Err(e) if format == Format::Json => {
+                        say!(
+                            "{}",
+                            serde_json::to_string_pretty(&error_json(&e)).unwrap_or_default()
+                        );
+                        return Err(Error::new(
+                            e.code(),
+                            "the statement failed (the error is on stdout)",
+                        ));
+                    }
+                    Err(e) => return Err(e),
+                };
                 match format {
                     Format::Json => {
                         say!("{}", serde_json::to_string_pretty(&r).unwrap_or_default())
                     }
+                    Format::Csv => print_csv(&r),
                     _ => print_table(&r),
                 }
                 Ok(())
@@ -337,7 +358,7 @@ mod cli {
     }
 
     fn usage(msg: &str) -> Error {
-        Error::new(ErrorCode::ParseError, msg)
+        Error::new(ErrorCode::InvalidArgument, msg)
     }
 
     fn io_error(what: &str, path: &Path, e: std::io::Error) -> Error {
@@ -362,6 +383,13 @@ mod cli {
     }
 
     pub fn init_with(dir: &Path, policy: &Policy) -> Result<(), Error> {
+        if dir.join("policy.json").exists() || dir.join("shard-00.sqlite").exists() {
+            return Err(Error::with_remedy(
+                ErrorCode::InvalidArgument,
+                format!("{} already holds a d1plus database", dir.display()),
+                "choose a new directory, or use the existing database",
+            ));
+        }
         SqliteBackend::create(dir, policy.shard_count())?;
         let path = dir.join("policy.json");
         std::fs::write(&path, policy.to_json_pretty())
@@ -370,6 +398,16 @@ mod cli {
     }
 
     pub fn open(dir: &Path, options: Options) -> Result<Database<SqliteBackend>, Error> {
+        if !dir.is_dir() {
+            return Err(Error::with_remedy(
+                ErrorCode::InvalidArgument,
+                format!(
+                    "no d1plus database at {}: there is no such directory",
+                    dir.display()
+                ),
+                "create one with `d1plus init DIR --policy FILE`",
+            ));
+        }
         let path = dir.join("policy.json");
         let text = std::fs::read_to_string(&path).map_err(|e| {
             Error::with_remedy(
@@ -536,6 +574,37 @@ mod cli {
             }
         }
         Ok(())
+    }
+
+    /// An error as the JSON outputs carry it: `{"success": false, "error": TEXT, "code": CODE}`.
+    fn error_json(e: &Error) -> serde_json::Value {
+        serde_json::json!({"success": false, "error": e.to_string(), "code": e.code().as_str()})
+    }
+
+    /// RFC 4180 CSV: a header of column names, then one line per row (NULL is empty, a
+    /// blob is its hex digits).
+    fn print_csv(r: &QueryResult) {
+        fn field(s: &str) -> String {
+            if s.contains([',', '"', '\n', '\r']) {
+                format!("\"{}\"", s.replace('"', "\"\""))
+            } else {
+                s.to_string()
+            }
+        }
+        let line = |cells: Vec<String>| cells.join(",");
+        say!("{}", line(r.columns.iter().map(|c| field(c)).collect()));
+        for row in &r.rows {
+            let cells = row
+                .iter()
+                .map(|v| match v {
+                    Value::Null => String::new(),
+                    Value::Text(t) => field(t),
+                    Value::Blob(b) => b.iter().map(|x| format!("{x:02X}")).collect(),
+                    other => other.to_string(),
+                })
+                .collect();
+            say!("{}", line(cells));
+        }
     }
 
     /// An import's progress on stderr: rows, rows/s, ETA, redrawn at most 10 times a second.

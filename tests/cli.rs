@@ -458,3 +458,75 @@ fn status_reports_the_distribution() {
         text(&o)
     );
 }
+
+/// Output formats and messages a new user meets first (issue 15).
+#[test]
+fn formats_and_first_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = init(tmp.path());
+    // JSON: a repeated column name is one key holding the last value, as D1's objects.
+    let o = d1plus(
+        &[
+            "query",
+            &db,
+            "--format",
+            "json",
+            "SELECT 1 AS a, 2 AS a, 3 AS b",
+        ],
+        None,
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["results"], serde_json::json!([{"a": 2, "b": 3}]));
+    let raw = String::from_utf8_lossy(&o.stdout).matches("\"a\"").count();
+    assert_eq!(raw, 1, "no duplicate keys");
+    // JSON: an error is JSON on stdout, and the exit code says it failed.
+    let o = d1plus(&["query", &db, "--format", "json", "SELEC 1"], None);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["success"], false);
+    assert_eq!(v["code"], "D1_ERROR");
+    assert!(v["error"]
+        .as_str()
+        .unwrap()
+        .contains("near \"SELEC\": syntax error"));
+    // CSV.
+    let o = d1plus(
+        &[
+            "query",
+            &db,
+            "--format",
+            "csv",
+            "SELECT 'a,b' AS x, NULL AS y, 1.5 AS z, 'say \"hi\"' AS w",
+        ],
+        None,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "x,y,z,w\n\"a,b\",,1.5,\"say \"\"hi\"\"\"\n"
+    );
+    // ndjson takes its requests from stdin only.
+    let o = d1plus(&["query", &db, "--format", "ndjson", "SELECT 1"], Some(""));
+    assert!(!o.status.success());
+    assert!(text(&o).contains("drop the SQL argument"), "{}", text(&o));
+    // A missing directory, and init over an existing database.
+    let o = d1plus(
+        &[
+            "query",
+            tmp.path().join("nodir").to_str().unwrap(),
+            "SELECT 1",
+        ],
+        None,
+    );
+    assert!(
+        text(&o).contains("D1PLUS_INVALID_ARGUMENT: no d1plus database at"),
+        "{}",
+        text(&o)
+    );
+    let policy = tmp.path().join("policy.json");
+    let o = d1plus(&["init", &db, "--policy", policy.to_str().unwrap()], None);
+    assert!(
+        text(&o).contains("already holds a d1plus database. Remedy:"),
+        "{}",
+        text(&o)
+    );
+}

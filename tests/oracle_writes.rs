@@ -350,7 +350,8 @@ fn bad_input_is_refused_clearly_and_changes_nothing() {
             table: "plans".into(),
             key: t("x"),
         }),
-        ErrorCode::HintConflict,
+        // A hint naming a table that is not sharded is bad input, not a conflict.
+        ErrorCode::InvalidArgument,
     );
     // Into a reference table: read first, then the same rows written to every copy.
     let rollup = "INSERT INTO plans (id, name) SELECT id + 1000, kind FROM events";

@@ -35,7 +35,7 @@ pub(crate) struct ResolvedHint {
 pub(crate) fn resolve_hint(hint: &ShardHint, cx: Context<'_>) -> Result<ResolvedHint> {
     let Some(t) = cx.policy.sharded_table(&hint.table) else {
         return Err(Error::with_remedy(
-            ErrorCode::HintConflict,
+            ErrorCode::InvalidArgument,
             format!(
                 "the shard hint names table {:?}, which is not a sharded table",
                 hint.table
