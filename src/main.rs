@@ -87,24 +87,7 @@ mod cli {
             file: String,
         },
         /// Run one statement (or, with --format ndjson, one request per stdin line).
-        Query {
-            /// Database directory.
-            dir: PathBuf,
-            /// Parameters as a JSON array.
-            #[arg(long)]
-            params: Option<String>,
-            /// Shard hint TABLE=KEY.
-            #[arg(long)]
-            hint: Option<String>,
-            /// Output format.
-            #[arg(long, value_enum, default_value_t = Format::Table)]
-            format: Format,
-            /// Allow an UPDATE/DELETE without a shard key to run on every shard.
-            #[arg(long)]
-            allow_scatter: bool,
-            /// The statement (not used with --format ndjson).
-            sql: Option<String>,
-        },
+        Query(QueryArgs),
         /// Show the plan: route, reason, per-shard SQL, merge steps.
         Explain {
             /// Database directory.
@@ -189,6 +172,27 @@ mod cli {
         },
     }
 
+    /// `d1plus query`'s arguments.
+    #[derive(clap::Args)]
+    struct QueryArgs {
+        /// Database directory.
+        dir: PathBuf,
+        /// Parameters as a JSON array.
+        #[arg(long)]
+        params: Option<String>,
+        /// Shard hint TABLE=KEY.
+        #[arg(long)]
+        hint: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Allow an UPDATE/DELETE without a shard key to run on every shard.
+        #[arg(long)]
+        allow_scatter: bool,
+        /// The statement (not used with --format ndjson).
+        sql: Option<String>,
+    }
+
     #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
     enum Format {
         Table,
@@ -241,54 +245,7 @@ mod cli {
                 );
                 Ok(())
             }
-            Command::Query {
-                dir,
-                params,
-                hint,
-                format,
-                allow_scatter,
-                sql,
-            } => {
-                let mut options = Options::default();
-                options.plan.allow_scatter_writes = allow_scatter;
-                let db = open(&dir, options)?;
-                if format == Format::Ndjson {
-                    if sql.is_some() {
-                        return Err(usage(
-                            "with --format ndjson the requests come from stdin, one JSON object per line: drop the SQL argument",
-                        ));
-                    }
-                    return ndjson(&db);
-                }
-                let Some(sql) = sql else {
-                    return Err(usage("query needs a SQL statement (or --format ndjson)"));
-                };
-                let params = parse_params(params.as_deref())?;
-                let hint = hint.as_deref().map(parse_hint).transpose()?;
-                let r = match block_on(db.query(&sql, &params, hint.as_ref())) {
-                    Ok(r) => r,
-                    // With --format json, the error is JSON on stdout too (and exit 1).
-                    Err(e) if format == Format::Json => {
-                        say!(
-                            "{}",
-                            serde_json::to_string_pretty(&error_json(&e)).unwrap_or_default()
-                        );
-                        return Err(Error::new(
-                            e.code(),
-                            "the statement failed (the error is on stdout)",
-                        ));
-                    }
-                    Err(e) => return Err(e),
-                };
-                match format {
-                    Format::Json => {
-                        say!("{}", serde_json::to_string_pretty(&r).unwrap_or_default())
-                    }
-                    Format::Csv => print_csv(&r),
-                    _ => print_table(&r),
-                }
-                Ok(())
-            }
+            Command::Query(args) => query(args),
             Command::Explain {
                 dir,
                 params,
@@ -311,6 +268,57 @@ mod cli {
                 files,
             } => slt(shards, policy.as_deref(), verbose, scatter_writes, &files),
         }
+    }
+
+    /// `d1plus query`: one statement, or ndjson requests from stdin.
+    fn query(args: QueryArgs) -> Result<(), Error> {
+        let QueryArgs {
+            dir,
+            params,
+            hint,
+            format,
+            allow_scatter,
+            sql,
+        } = args;
+        let mut options = Options::default();
+        options.plan.allow_scatter_writes = allow_scatter;
+        let db = open(&dir, options)?;
+        if format == Format::Ndjson {
+            if sql.is_some() {
+                return Err(usage(
+                    "with --format ndjson the requests come from stdin, one JSON object per line: drop the SQL argument",
+                ));
+            }
+            return ndjson(&db);
+        }
+        let Some(sql) = sql else {
+            return Err(usage("query needs a SQL statement (or --format ndjson)"));
+        };
+        let params = parse_params(params.as_deref())?;
+        let hint = hint.as_deref().map(parse_hint).transpose()?;
+        let r = match block_on(db.query(&sql, &params, hint.as_ref())) {
+            Ok(r) => r,
+            // With --format json, the error is JSON on stdout too (and exit 1).
+            Err(e) if format == Format::Json => {
+                say!(
+                    "{}",
+                    serde_json::to_string_pretty(&error_json(&e)).unwrap_or_default()
+                );
+                return Err(Error::new(
+                    e.code(),
+                    "the statement failed (the error is on stdout)",
+                ));
+            }
+            Err(e) => return Err(e),
+        };
+        match format {
+            Format::Json => {
+                say!("{}", serde_json::to_string_pretty(&r).unwrap_or_default())
+            }
+            Format::Csv => print_csv(&r),
+            _ => print_table(&r),
+        }
+        Ok(())
     }
 
     fn slt(
