@@ -146,6 +146,7 @@ fn check_create_table(
     ct: &ast::CreateTable,
     policy: &Policy,
 ) -> Result<()> {
+    check_key_column(ct, policy)?;
     if ct.query.is_some() {
         let target = object_name(&ct.name);
         if policy.table_kind(&target) != TableKind::Unsharded {
@@ -166,6 +167,63 @@ fn check_create_table(
                 "create the table with a column list, then INSERT its rows",
             ));
         }
+    }
+    Ok(())
+}
+
+/// A sharded table's key column must exist, compare as BINARY, and have an affinity keys
+/// can be placed under: said at CREATE TABLE, not at the first INSERT.
+fn check_key_column(ct: &ast::CreateTable, policy: &Policy) -> Result<()> {
+    let table = object_name(&ct.name);
+    let Some(st) = policy.sharded_table(&table) else {
+        return Ok(());
+    };
+    if ct.query.is_some() {
+        return Ok(()); // refused below
+    }
+    let Some(col) = ct
+        .columns
+        .iter()
+        .find(|c| c.name.value.eq_ignore_ascii_case(&st.key_column))
+    else {
+        return Err(Error::with_remedy(
+            ErrorCode::NoShardKey,
+            format!(
+                "CREATE TABLE {table}: the policy shards {table} by column {}, which the table does not have",
+                st.key_column
+            ),
+            format!("add a column {} to the table, or change its keyColumn in the policy", st.key_column),
+        ));
+    };
+    for o in &col.options {
+        if let ast::ColumnOption::Collation(c) = &o.option {
+            let name = object_name(c);
+            if !name.eq_ignore_ascii_case("BINARY") {
+                return Err(Error::with_remedy(
+                    ErrorCode::InvalidShardKey,
+                    format!(
+                        "CREATE TABLE {table}: shard key column {} has COLLATE {name}; keys equal under {name} but spelled differently would land on different shards",
+                        st.key_column
+                    ),
+                    "declare the key column with the default BINARY collation, and normalize keys (e.g. lower()) in the application",
+                ));
+            }
+        }
+    }
+    let declared = if col.data_type == ast::DataType::Unspecified {
+        String::new()
+    } else {
+        col.data_type.to_string()
+    };
+    if crate::value::Affinity::from_declared_type(&declared) == crate::value::Affinity::Real {
+        return Err(Error::with_remedy(
+            ErrorCode::InvalidShardKey,
+            format!(
+                "CREATE TABLE {table}: shard key column {} is declared {declared} (REAL affinity), which stores every number as a REAL, and REAL keys have no placement",
+                st.key_column
+            ),
+            "declare the key INTEGER or TEXT",
+        ));
     }
     Ok(())
 }
