@@ -233,18 +233,7 @@ mod cli {
                 Ok(())
             }
             Command::Export { dir, shard, output } => export(&dir, shard, output),
-            Command::Exec { dir, file } => {
-                let db = open(&dir, Options::default())?;
-                let script = read_input(&file)?;
-                let r = block_on(db.exec(&script))?;
-                say!(
-                    "ok: {} statement{} ({:.1} ms)",
-                    r.count,
-                    if r.count == 1 { "" } else { "s" },
-                    r.duration
-                );
-                Ok(())
-            }
+            Command::Exec { dir, file } => exec(&dir, &file),
             Command::Query(args) => query(args),
             Command::Explain {
                 dir,
@@ -268,6 +257,35 @@ mod cli {
                 files,
             } => slt(shards, policy.as_deref(), verbose, scatter_writes, &files),
         }
+    }
+
+    /// `d1plus exec DIR FILE`: runs a script (as D1's `exec()`), printing the rows of the
+    /// statements that return rows, as `sqlite3` does. Stops at the first error.
+    fn exec(dir: &Path, file: &str) -> Result<(), Error> {
+        let db = open(dir, Options::default())?;
+        let script = read_input(file)?;
+        let statements = d1plus::lex::split_statements(&script);
+        let reads = statements
+            .iter()
+            .any(|s| d1plus::lex::returns_rows_only(&script[s.range.clone()]));
+        if !reads {
+            let r = block_on(db.exec(&script))?;
+            say!(
+                "ok: {} statement{} ({:.1} ms)",
+                r.count,
+                if r.count == 1 { "" } else { "s" },
+                r.duration
+            );
+            return Ok(());
+        }
+        for s in &statements {
+            let r = block_on(db.query(&script[s.range.clone()], &[], None))?;
+            if !r.columns.is_empty() {
+                print_table(&r);
+            }
+        }
+        say!("ok: {} statements", statements.len());
+        Ok(())
     }
 
     /// `d1plus query`: one statement, or ndjson requests from stdin.

@@ -530,3 +530,18 @@ fn formats_and_first_errors() {
         text(&o)
     );
 }
+
+/// `exec` prints the rows of the statements that return rows.
+#[test]
+fn exec_prints_rows_of_reads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = init(tmp.path());
+    let script = "CREATE TABLE events (tenantId TEXT NOT NULL, id INTEGER);\n\
+                  INSERT INTO events VALUES ('acme', 1), ('globex', 2);\n\
+                  SELECT count(*) AS n FROM events;\n";
+    let o = d1plus(&["exec", &db, "-"], Some(script));
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("n\n-\n2"), "{out}");
+    assert!(out.contains("ok: 3 statements"), "{out}");
+}
