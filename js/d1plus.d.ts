@@ -106,6 +106,10 @@ export declare class D1Database extends Queryable {
   ): D1Database;
   readonly queriesUsed: number;
   exec(query: string): Promise<D1ExecResult>;
+  /** Applies migrations on every shard, each shard atomically per migration; resumable. */
+  migrate(migrations: { name: string; sql: string }[]): Promise<{ applied: number; already: number }>;
+  /** Whether the shards agree on schema and migration records, and how they differ. */
+  check(): Promise<{ agree: boolean; differences: string[] }>;
   withSession(constraintOrBookmark?: D1SessionBookmark | D1SessionConstraint): D1DatabaseSession;
   /** Refused: dump each shard's binding instead. */
   dump(): Promise<ArrayBuffer>;

@@ -297,6 +297,28 @@ export class D1Database extends Queryable {
   }
 
   /**
+   * Applies migrations `[{ name, sql }, …]` (in name order) on every shard: each shard
+   * applies a migration and records it in `d1_migrations` in one atomic batch; a failure
+   * names the migration and the shard, and calling again resumes every shard. An applied
+   * migration whose SQL changed is refused. Resolves to `{ applied, already }`.
+   */
+  async migrate(migrations) {
+    if (!Array.isArray(migrations) || !migrations.every((m) => m && typeof m.name === "string" && typeof m.sql === "string")) {
+      throw proxyError(CODES.InvalidArgument, "migrate() takes an array of { name, sql } objects");
+    }
+    return this._runner.call(CallKind.Migrate, JSON.stringify(migrations.map(({ name, sql }) => ({ name, sql }))));
+  }
+
+  /**
+   * Compares the shards' schemas and migration records: `{ agree, differences }`, one
+   * line per difference (`shard 2: lacks table kinds`).
+   */
+  async check() {
+    const differences = await this._runner.call(CallKind.Check, "");
+    return { agree: differences.length === 0, differences };
+  }
+
+  /**
    * A session over every shard. `constraintOrBookmark` is `first-unconstrained` (the
    * default), `first-primary`, or a bookmark from `getBookmark()` of an earlier session.
    */

@@ -168,6 +168,8 @@ impl Engine {
                     envelope(Ok(rs.iter().map(Answer::from).collect::<Vec<_>>()), used)
                 }
                 Ok(Outcome::Exec(r)) => envelope(Ok(r), used),
+                Ok(Outcome::Migrate(r)) => envelope(Ok(r), used),
+                Ok(Outcome::Check(d)) => envelope(Ok(d), used),
                 Err(e) => envelope::<()>(Err(e), used),
             };
             Ok(text.into())
@@ -186,6 +188,10 @@ pub enum CallKind {
     Batch = 1,
     /// `request` is a script.
     Exec = 2,
+    /// `request` is an array of migrations `{ name, sql }` (see `crate::migrate`).
+    Migrate = 3,
+    /// `request` is ignored: compare the shards' schemas and migration records.
+    Check = 4,
 }
 
 /// Whether the catalog the engine holds may be used as it is.
@@ -203,6 +209,9 @@ enum Outcome {
     One(QueryResult),
     Batch(Vec<QueryResult>),
     Exec(crate::api::ExecResult),
+    Migrate(crate::migrate::Report),
+    /// The differences `check` found (none: the shards agree).
+    Check(Vec<String>),
 }
 
 impl Outcome {
@@ -216,6 +225,20 @@ impl Outcome {
             CallKind::One => Outcome::One(one(shared, db, request).await?),
             CallKind::Batch => Outcome::Batch(batch(shared, db, request).await?),
             CallKind::Exec => Outcome::Exec(db.exec(request).await?),
+            CallKind::Migrate => {
+                let migrations: Vec<crate::migrate::Migration> = serde_json::from_str(request)
+                    .map_err(|e| {
+                        Error::with_remedy(
+                            ErrorCode::InvalidArgument,
+                            format!("migrate() takes an array of {{ name, sql }}: {e}"),
+                            "pass [{ name: \"0001_init.sql\", sql: \"CREATE TABLE …\" }, …]",
+                        )
+                    })?;
+                Outcome::Migrate(crate::migrate::migrate(db, &migrations, &mut |_| {}).await?)
+            }
+            CallKind::Check => Outcome::Check(crate::migrate::differences(
+                &crate::migrate::shard_schemas(db).await?,
+            )),
         })
     }
 }

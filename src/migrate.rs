@@ -36,8 +36,8 @@ pub const CHECKSUMS_TABLE: &str = "_d1plus_migrations";
 const CHECKSUMS_DDL: &str =
     "CREATE TABLE IF NOT EXISTS _d1plus_migrations (name TEXT PRIMARY KEY, checksum TEXT NOT NULL)";
 
-/// One migration: its name and its SQL.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One migration: its name and its SQL (`{ name, sql }` in JavaScript).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct Migration {
     /// The file name, as wrangler records it (`0001_create_users.sql`).
     pub name: String,
@@ -72,7 +72,7 @@ pub enum Step {
 }
 
 /// Applied (migration, shard) pairs, and migrations already applied everywhere.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Report {
     /// Migration applications done now.
     pub applied: usize,

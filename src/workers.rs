@@ -149,6 +149,27 @@ impl<B: Backend> D1Database<B> {
             duration: r.duration,
         })
     }
+
+    /// Applies migrations on every shard (see [`crate::migrate`]): each shard applies a
+    /// migration and records it in `d1_migrations` in one atomic batch; a failure names
+    /// the migration and the shard, and calling again resumes.
+    pub async fn migrate(
+        &self,
+        migrations: &[crate::migrate::Migration],
+    ) -> Result<crate::migrate::Report> {
+        crate::migrate::migrate(&self.db, migrations, &mut |_| {})
+            .await
+            .map_err(fail)
+    }
+
+    /// The differences between the shards' schemas and migration records (empty: they
+    /// agree).
+    pub async fn check(&self) -> Result<Vec<String>> {
+        let schemas = crate::migrate::shard_schemas(&self.db)
+            .await
+            .map_err(fail)?;
+        Ok(crate::migrate::differences(&schemas))
+    }
 }
 
 /// A prepared statement with `worker::D1PreparedStatement`'s methods.

@@ -161,3 +161,34 @@ fn batch_sql_hint_and_errors() {
         Some(d1plus::error::ErrorCode::Backend)
     );
 }
+
+/// The Rust counterpart of `db.migrate()` / `db.check()`.
+#[test]
+fn migrate_and_check_through_the_workers_api() {
+    let db = database();
+    let m = |name: &str, sql: &str| d1plus::migrate::Migration {
+        name: name.into(),
+        sql: sql.into(),
+    };
+    let migrations = [
+        m("0001_kinds.sql", "CREATE TABLE kinds (k TEXT PRIMARY KEY);"),
+        m(
+            "0002_rows.sql",
+            "INSERT INTO events VALUES ('zeta', 9, 1.5);",
+        ),
+    ];
+    let r = block_on(db.migrate(&migrations)).unwrap();
+    assert_eq!((r.applied, r.already), (8, 0));
+    assert!(block_on(db.check()).unwrap().is_empty());
+    let again = block_on(db.migrate(&migrations)).unwrap();
+    assert_eq!((again.applied, again.already), (0, 2));
+    let zeta: Vec<Event> = block_on(
+        db.prepare("SELECT * FROM events WHERE tenantId = ?")
+            .bind_values(vec![text("zeta")])
+            .all(),
+    )
+    .unwrap()
+    .results()
+    .unwrap();
+    assert_eq!(zeta.len(), 1);
+}

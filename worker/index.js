@@ -7,6 +7,12 @@
 //
 // Sessions: send the bookmark of an earlier answer in the `x-d1plus-bookmark` header; every
 // answer carries the session's new bookmark in the same header.
+//
+// Admin (Authorization: Bearer <the D1PLUS_ADMIN_TOKEN secret>; without that secret the
+// routes do not exist):
+//   POST /admin/migrate  {"migrations": [{"name": "0001_init.sql", "sql": "..."}, ...]}
+//                        -> {"success": true, "result": {"applied": n, "already": m}}
+//   GET  /admin/check    -> {"success": true, "result": {"agree": bool, "differences": [...]}}
 import { D1Database } from "../js/d1plus.js";
 import { CODES } from "../js/codes.js";
 
@@ -30,9 +36,36 @@ function sameSecret(a, b) {
   return diff === 0;
 }
 
+// The admin routes: migrations and the schema check against the shards, each behind its own
+// secret. Without D1PLUS_ADMIN_TOKEN they answer 404, as routes that do not exist.
+async function admin(request, env, url) {
+  const secret = env.D1PLUS_ADMIN_TOKEN;
+  if (typeof secret !== "string" || secret.length < 16) return failure(404, "not found", CODES.InvalidArgument);
+  const auth = request.headers.get("authorization") ?? "";
+  if (!auth.startsWith("Bearer ") || !sameSecret(auth.slice("Bearer ".length), secret)) {
+    return failure(401, "send the D1PLUS_ADMIN_TOKEN secret as `Authorization: Bearer <token>`", CODES.Unauthorized);
+  }
+  try {
+    // Migrations touch every shard once per migration: no per-request query limit.
+    const db = D1Database.fromEnv(env, env.D1PLUS_POLICY, "SHARD_", { queryBudget: null });
+    if (url.pathname === "/admin/check" && request.method === "GET") {
+      return answer({ success: true, errors: [], messages: [], result: await db.check() });
+    }
+    if (url.pathname === "/admin/migrate" && request.method === "POST") {
+      const body = await request.json().catch(() => null);
+      const result = await db.migrate(body?.migrations);
+      return answer({ success: true, errors: [], messages: [], result });
+    }
+    return failure(404, "not found: POST /admin/migrate, GET /admin/check", CODES.InvalidArgument);
+  } catch (e) {
+    return failure(400, e.message, e.code ?? CODES.Internal);
+  }
+}
+
 export default {
   async fetch(request, env) {
     const url = new URL(request.url);
+    if (url.pathname.startsWith("/admin/")) return admin(request, env, url);
     if (url.pathname !== "/query") return failure(404, "not found: POST /query", CODES.InvalidArgument);
     if (request.method !== "POST") return failure(405, "use POST /query", CODES.InvalidArgument);
     // Every route that runs SQL needs the secret: no secret configured, no route.

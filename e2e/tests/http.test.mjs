@@ -9,6 +9,7 @@ const toml = readFileSync(`${ROOT}/wrangler.toml`, "utf8");
 const POLICY = toml.match(/D1PLUS_POLICY = '''([\s\S]*?)'''/)[1];
 
 const TOKEN = "e2e-secret-0123456789";
+const ADMIN = "e2e-admin-secret-0123456789";
 let mf;
 async function query(body, headers = {}, on = mf) {
   const res = await on.dispatchFetch("http://example/query", {
@@ -35,7 +36,11 @@ const ROWS = [
 ];
 
 before(async () => {
-  mf = await start(workerPath("worker/index.js"), { D1PLUS_POLICY: POLICY, D1PLUS_TOKEN: TOKEN });
+  mf = await start(workerPath("worker/index.js"), {
+    D1PLUS_POLICY: POLICY,
+    D1PLUS_TOKEN: TOKEN,
+    D1PLUS_ADMIN_TOKEN: ADMIN,
+  });
   await ok({
     sql: "CREATE TABLE events (tenantId TEXT NOT NULL, id INTEGER NOT NULL, kind TEXT, amount INTEGER, PRIMARY KEY (tenantId, id))",
   });
@@ -190,4 +195,48 @@ test("every error code the example Worker answers is a string", async () => {
   assert.equal(typeof r.body.errors[0].code, "string");
   const syntax = await query({ sql: "SELEKT 1" });
   assert.equal(typeof syntax.body.errors[0].code, "string");
+});
+
+async function adminCall(path, body, token = ADMIN, on = mf) {
+  const res = await on.dispatchFetch(`http://example${path}`, {
+    method: body === undefined ? "GET" : "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+test("admin: migrations on every shard (resumable, history checked) and the schema check", async () => {
+  const migrations = [
+    // An unsharded table (home shard), and rows of the sharded events table, by their keys.
+    { name: "0001_notes.sql", sql: "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);\nINSERT INTO events VALUES ('acme', 100, 'migrated', 1), ('日本語', 101, 'migrated', 2);" },
+    { name: "0002_index.sql", sql: "CREATE INDEX events_kind ON events(kind);" },
+  ];
+  const first = await adminCall("/admin/migrate", { migrations });
+  assert.equal(first.body.success, true, JSON.stringify(first.body));
+  assert.deepEqual(first.body.result, { applied: 8, already: 0 });
+  // Recorded on every shard, in wrangler's table; the rows went by their keys.
+  for (const rows of await perShard(mf, "SELECT name FROM d1_migrations ORDER BY id")) {
+    assert.deepEqual(rows.map((r) => r.name), ["0001_notes.sql", "0002_index.sql"]);
+  }
+  const migrated = await perShard(mf, "SELECT tenantId FROM events WHERE kind = 'migrated'");
+  migrated.forEach((rows, shard) => rows.forEach((r) => assert.equal(SHARD_OF[r.tenantId], shard)));
+  assert.equal(migrated.flat().length, 2);
+  const again = await adminCall("/admin/migrate", { migrations });
+  assert.deepEqual(again.body.result, { applied: 0, already: 2 });
+  const edited = await adminCall("/admin/migrate", {
+    migrations: [{ ...migrations[0], sql: migrations[0].sql + " -- edited" }, migrations[1]],
+  });
+  assert.equal(edited.body.success, false);
+  assert.equal(edited.body.errors[0].code, "D1PLUS_MIGRATION_HISTORY");
+  const check = await adminCall("/admin/check");
+  assert.deepEqual(check.body.result, { agree: true, differences: [] });
+  // The query route's secret does not open the admin routes; without their secret they do not exist.
+  assert.equal((await adminCall("/admin/check", undefined, TOKEN)).status, 401);
+  const plain = await start(workerPath("worker/index.js"), { D1PLUS_POLICY: POLICY, D1PLUS_TOKEN: TOKEN });
+  try {
+    assert.equal((await adminCall("/admin/migrate", { migrations }, ADMIN, plain)).status, 404);
+  } finally {
+    await plain.dispose();
+  }
 });
