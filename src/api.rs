@@ -653,18 +653,10 @@ fn check_shard_count(policy: &Policy, backend: &dyn Backend) -> Result<()> {
 fn exec_error(e: Error, index: usize, line: usize, sql: &str) -> Error {
     let short: String = sql.chars().take(200).collect();
     match e {
-        Error::Proxy {
-            code,
-            message,
-            remedy,
-        } => Error::Proxy {
-            code,
-            message: format!("statement {index} ({short}): {message}"),
-            remedy,
-        },
         Error::Backend { shard, message } => Error::Backend {
             shard,
             message: format!("Error in line {line}: {sql}: {message}"),
         },
+        other => other.prefixed(format_args!("statement {index} ({short})")),
     }
 }

@@ -188,6 +188,23 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// A proxy error whose message says where it happened (`row 3 of …: `); other
+    /// errors as they are.
+    pub fn prefixed(self, prefix: impl fmt::Display) -> Error {
+        match self {
+            Error::Proxy {
+                code,
+                message,
+                remedy,
+            } => Error::Proxy {
+                code,
+                message: format!("{prefix}: {message}"),
+                remedy,
+            },
+            other => other,
+        }
+    }
+
     /// A proxy error without a remedy.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Error {
         Error::Proxy {

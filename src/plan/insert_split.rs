@@ -333,18 +333,7 @@ impl<'a> RowKeys<'a> {
             Ok(None) => placement::shard_for_key(&key_value(&k, self.params)?, affinity, n),
             Err(e) => Err(e),
         }
-        .map_err(|e| match e {
-            Error::Proxy {
-                code,
-                message,
-                remedy,
-            } => Error::Proxy {
-                code,
-                message: format!("row {} of the INSERT INTO {tname}: {message}", i + 1),
-                remedy,
-            },
-            other => other,
-        })?;
+        .map_err(|e| e.prefixed(format_args!("row {} of the INSERT INTO {tname}", i + 1)))?;
         if let Some(h) = self.hint {
             let v = key_value(&k, self.params)?;
             if !h.table.eq_ignore_ascii_case(tname)
