@@ -261,7 +261,9 @@ impl<B: Backend> Database<B> {
             options,
         };
         let (parsed, analysis) = (&prepared.parsed, &prepared.analysis);
-        if hint.is_some() {
+        // Templates hold for calls with the statement's parameter count (a call with another
+        // count gets the planner's D1PLUS_PARAM_COUNT) and without a hint.
+        if hint.is_some() || params.len() != parsed.params.count {
             return plan::plan(parsed, analysis, params, hint, cx);
         }
         let cached = prepared.templates.borrow().find(params, options);

@@ -196,3 +196,24 @@ fn a_template_serves_other_values_that_route_alike() {
     );
     assert!(null.is_err(), "{null:?}");
 }
+
+/// A template is for the statement's parameter count: a call binding another count gets
+/// D1PLUS_PARAM_COUNT, never the cached plan (found by the plan_bytes fuzzer).
+#[test]
+fn a_call_with_another_parameter_count_is_not_served_from_a_template() {
+    let db = database();
+    for sql in [
+        "CREATE INDEX i ON events(kind)",
+        "SELECT * FROM events WHERE tenantId = ?",
+    ] {
+        let n = Parsed::new(sql).unwrap().params.count;
+        let params: Vec<Value> = (0..n).map(|_| Value::Text("acme".into())).collect();
+        db.plan(sql, &params, None).unwrap();
+        db.plan(sql, &params, None).unwrap();
+        for wrong in [n + 1, n + 2] {
+            let params: Vec<Value> = (0..wrong).map(|i| Value::Integer(i as i64)).collect();
+            let e = db.plan(sql, &params, None).unwrap_err();
+            assert_eq!(e.code(), d1plus::error::ErrorCode::ParamCount, "{sql}: {e}");
+        }
+    }
+}
