@@ -167,8 +167,12 @@ fn error_text(e: &Error) -> String {
     }
 }
 
-/// Runs `statements` on every shard, one batch each; the first failure is the error.
-async fn on_every_shard<B: Backend>(db: &Database<B>, statements: &[&str]) -> Result<()> {
+/// Runs `statements` (without parameters) on every shard, one batch each, straight on
+/// the backend: each shard's outputs, in shard order.
+async fn run_on_every_shard<B: Backend>(
+    db: &Database<B>,
+    statements: &[&str],
+) -> Vec<Result<Vec<crate::backend::StatementOutput>>> {
     let batches = (0..db.policy().shard_count())
         .map(|shard| ShardBatch {
             shard,
@@ -181,10 +185,27 @@ async fn on_every_shard<B: Backend>(db: &Database<B>, statements: &[&str]) -> Re
                 .collect(),
         })
         .collect();
-    for out in db.backend().run(batches).await {
+    db.backend().run(batches).await
+}
+
+/// Runs `statements` on every shard; the first failure is the error.
+async fn on_every_shard<B: Backend>(db: &Database<B>, statements: &[&str]) -> Result<()> {
+    for out in run_on_every_shard(db, statements).await {
         out?;
     }
     Ok(())
+}
+
+/// Each shard's rows of one read.
+async fn rows_on_every_shard<B: Backend>(
+    db: &Database<B>,
+    sql: &str,
+) -> Result<Vec<Vec<Vec<Value>>>> {
+    run_on_every_shard(db, &[sql])
+        .await
+        .into_iter()
+        .map(|out| Ok(out?.pop().map(|o| o.rows).unwrap_or_default()))
+        .collect()
 }
 
 /// Each shard's applied migrations, from `d1_migrations` (a migration applied by wrangler
@@ -193,23 +214,11 @@ async fn shard_records<B: Backend>(db: &Database<B>) -> Result<Vec<Records>> {
     let sql = format!(
         "SELECT m.name, c.checksum FROM d1_migrations AS m LEFT JOIN {CHECKSUMS_TABLE} AS c ON c.name = m.name ORDER BY m.id"
     );
-    let batches = (0..db.policy().shard_count())
-        .map(|shard| ShardBatch {
-            shard,
-            statements: vec![ShardStatement {
-                sql: sql.clone(),
-                params: Vec::new(),
-            }],
-        })
-        .collect();
-    db.backend()
-        .run(batches)
-        .await
+    Ok(rows_on_every_shard(db, &sql)
+        .await?
         .into_iter()
-        .map(|out| {
-            let rows = out?.pop().map(|o| o.rows).unwrap_or_default();
-            Ok(rows
-                .into_iter()
+        .map(|rows| {
+            rows.into_iter()
                 .map(|r| {
                     let text = |v: Option<&Value>| match v {
                         Some(Value::Text(t)) => Some(t.clone()),
@@ -217,9 +226,9 @@ async fn shard_records<B: Backend>(db: &Database<B>) -> Result<Vec<Records>> {
                     };
                     (text(r.first()).unwrap_or_default(), text(r.get(1)))
                 })
-                .collect())
+                .collect()
         })
-        .collect()
+        .collect())
 }
 
 /// History is append-only: an applied migration must still exist with the same text.
@@ -353,22 +362,11 @@ pub async fn shard_schemas<B: Backend>(db: &Database<B>) -> Result<Vec<ShardSche
     let objects = "SELECT type || ' ' || name || ': ' || coalesce(sql, '') FROM sqlite_schema \
         WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\' \
         AND name <> '_d1plus_import' ORDER BY type, name";
-    let batches = (0..db.policy().shard_count())
-        .map(|shard| ShardBatch {
-            shard,
-            statements: vec![ShardStatement {
-                sql: objects.into(),
-                params: Vec::new(),
-            }],
-        })
-        .collect();
-    let schemas: Vec<Vec<String>> = db
-        .backend()
-        .run(batches)
-        .await
+    let schemas: Vec<Vec<String>> = rows_on_every_shard(db, objects)
+        .await?
         .into_iter()
-        .map(|out| Ok(texts(out?.pop().map(|o| o.rows).unwrap_or_default())))
-        .collect::<Result<_>>()?;
+        .map(texts)
+        .collect();
     let records = shard_records(db)
         .await
         .unwrap_or_else(|_| vec![Vec::new(); schemas.len()]);
