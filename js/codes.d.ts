@@ -52,6 +52,8 @@ export type D1PlusErrorCode =
   | "D1PLUS_MIGRATION_HISTORY"
   /** The shards' schemas or migration records differ (`d1plus check`). */
   | "D1PLUS_SCHEMA_DRIFT"
+  /** The write reached a shard during a split's cutover (or a shard a split retired); nothing was written there. Retry: the pause is short. */
+  | "D1PLUS_RETRY"
   /** A d1plus bug: it should never happen. */
   | "D1PLUS_INTERNAL"
   /** A value of a type D1 does not accept (D1's own code). */
@@ -91,6 +93,7 @@ export declare const CODES: Readonly<{
   MigrationFailed: "D1PLUS_MIGRATION_FAILED";
   MigrationHistory: "D1PLUS_MIGRATION_HISTORY";
   SchemaDrift: "D1PLUS_SCHEMA_DRIFT";
+  Retry: "D1PLUS_RETRY";
   Internal: "D1PLUS_INTERNAL";
   TypeError: "D1_TYPE_ERROR";
   ColumnNotFound: "D1_COLUMN_NOTFOUND";

@@ -27,6 +27,7 @@ export const CODES = Object.freeze({
   MigrationFailed: "D1PLUS_MIGRATION_FAILED",
   MigrationHistory: "D1PLUS_MIGRATION_HISTORY",
   SchemaDrift: "D1PLUS_SCHEMA_DRIFT",
+  Retry: "D1PLUS_RETRY",
   Internal: "D1PLUS_INTERNAL",
   TypeError: "D1_TYPE_ERROR",
   ColumnNotFound: "D1_COLUMN_NOTFOUND",

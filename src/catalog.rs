@@ -11,7 +11,8 @@ use serde::Serialize;
 pub const LOAD_SQL: &str = "SELECT m.type, m.name, m.sql, p.name, p.type, p.pk, p.hidden, p.dflt_value, p.\"notnull\" \
      FROM sqlite_schema AS m LEFT JOIN pragma_table_xinfo(iif(m.type = 'table', m.name, NULL)) AS p \
      WHERE m.type IN ('table', 'view') AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
-     AND m.name NOT LIKE '\\_cf\\_%' ESCAPE '\\' ORDER BY m.name, p.cid";
+     AND m.name NOT LIKE '\\_cf\\_%' ESCAPE '\\' AND m.name NOT LIKE '\\_d1plus\\_split%' ESCAPE '\\' \
+     ORDER BY m.name, p.cid";
 
 /// What kind of schema object a name is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -98,9 +99,11 @@ pub struct Catalog {
 
 /// The schema's tables and views as one text (`type name sql` lines in name order), from
 /// the same rows [`LOAD_SQL`] reads: equal exactly when the catalog would be.
-pub const FINGERPRINT_SQL: &str = "SELECT coalesce(group_concat(type || ' ' || name || ' ' || coalesce(sql, ''), char(10)), '') \
+pub const FINGERPRINT_SQL: &str =
+    "SELECT coalesce(group_concat(type || ' ' || name || ' ' || coalesce(sql, ''), char(10)), '') \
      FROM (SELECT type, name, sql FROM sqlite_schema WHERE type IN ('table', 'view') \
-     AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\' ORDER BY name)";
+     AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\' \
+     AND name NOT LIKE '\\_d1plus\\_split%' ESCAPE '\\' ORDER BY name)";
 
 /// What a failed schema guard's error says (SQLite quotes the bad JSON path it names).
 pub const GUARD_MARKER: &str = "d1plus_schema_changed";
@@ -215,6 +218,19 @@ impl Catalog {
             vec![Value::Text(self.fingerprint.clone())],
         )
     }
+}
+
+/// Reads the catalog of a local SQLite database.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn load_from(conn: &rusqlite::Connection, version: u64) -> rusqlite::Result<Catalog> {
+    let mut stmt = conn.prepare(LOAD_SQL)?;
+    let width = stmt.column_count();
+    let rows: Vec<Vec<Value>> = stmt
+        .query_map([], |r| {
+            (0..width).map(|i| r.get_ref(i).map(Value::from)).collect()
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(Catalog::from_rows(&rows, version))
 }
 
 /// Whether a shard's error is the schema guard's.

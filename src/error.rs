@@ -97,6 +97,9 @@ error_codes! {
     MigrationHistory => "D1PLUS_MIGRATION_HISTORY",
     /// The shards' schemas or migration records differ (`d1plus check`).
     SchemaDrift => "D1PLUS_SCHEMA_DRIFT",
+    /// The write reached a shard during a split's cutover (or a shard a split retired);
+    /// nothing was written there. Retry: the pause is short.
+    Retry => "D1PLUS_RETRY",
     /// A d1plus bug: it should never happen.
     Internal => "D1PLUS_INTERNAL",
     /// A value of a type D1 does not accept (D1's own code).

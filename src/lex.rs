@@ -506,9 +506,28 @@ pub fn returns_rows_only(sql: &str) -> bool {
         })
 }
 
+/// Whether a statement changes the schema: it starts with CREATE, DROP or ALTER.
+pub fn changes_schema(sql: &str) -> bool {
+    significant(sql).first().is_some_and(|t| {
+        ["CREATE", "DROP", "ALTER"]
+            .iter()
+            .any(|k| t.is_keyword(sql, k))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn schema_changes_are_told_by_their_first_keyword() {
+        assert!(changes_schema("  /* x */ create TABLE t (a)"));
+        assert!(changes_schema("DROP INDEX i"));
+        assert!(changes_schema("ALTER TABLE t ADD b"));
+        assert!(!changes_schema("SELECT 'CREATE'"));
+        assert!(!changes_schema("INSERT INTO t VALUES (1)"));
+        assert!(!changes_schema(""));
+    }
 
     fn kinds(sql: &str) -> Vec<(TokenKind, &str)> {
         significant(sql)

@@ -49,6 +49,8 @@ pub mod execute;
 mod guard;
 #[cfg(target_arch = "wasm32")]
 pub mod js;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod layout;
 pub mod lex;
 pub mod merge;
 pub mod migrate;
@@ -58,6 +60,8 @@ pub mod plan;
 pub mod policy;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod slt;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod split;
 pub mod sql;
 mod sqlite_fp;
 #[cfg(not(target_arch = "wasm32"))]

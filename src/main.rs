@@ -164,6 +164,27 @@ mod cli {
             #[arg(long)]
             output: Option<PathBuf>,
         },
+        /// Double the shards online (shard i of n becomes 2i and 2i+1 of 2n), repeated up
+        /// to --to, while other processes keep reading and writing. Resumable: after a
+        /// failure or a kill, run the same command again.
+        Split {
+            /// Database directory.
+            dir: PathBuf,
+            /// The shard count to end with (default: twice the current one, or the target
+            /// of the split in progress).
+            #[arg(long)]
+            to: Option<usize>,
+            /// Return to the layout before the split in progress (before its cutover).
+            #[arg(long, conflicts_with_all = ["to", "auto"])]
+            abort: bool,
+            /// Split as the policy's `"mode": "auto"` capacity says: while a shard passes
+            /// its thresholds and the count is below maxShardCount.
+            #[arg(long, conflicts_with = "to")]
+            auto: bool,
+            /// Rows per copy transaction (smaller: shorter locks on the old files).
+            #[arg(long, default_value_t = 10_000)]
+            chunk_rows: usize,
+        },
         /// A guided tour on a 4-shard demo database.
         Demo {
             /// Where to create the demo (default: a fresh temporary folder).
@@ -221,9 +242,16 @@ mod cli {
                 migrations_dir,
             } => migrate(&dir, &migrations_dir),
             Command::Check { dir } => check(&dir),
+            Command::Split {
+                dir,
+                to,
+                abort,
+                auto,
+                chunk_rows,
+            } => split(&dir, to, abort, auto, chunk_rows.max(1)),
             Command::Status { dir, format } => {
-                let db = open(&dir, Options::default())?;
-                let s = d1plus::status::status(&db)?;
+                let (db, layout) = d1plus::layout::open_with_layout(&dir, Options::default())?;
+                let s = d1plus::status::status(&db, &layout)?;
                 match format {
                     Format::Table | Format::Csv => say_part!("{}", s.render()),
                     Format::Json | Format::Ndjson => {
@@ -262,9 +290,16 @@ mod cli {
     /// `d1plus exec DIR FILE`: runs a script (as D1's `exec()`), printing the rows of the
     /// statements that return rows, as `sqlite3` does. Stops at the first error.
     fn exec(dir: &Path, file: &str) -> Result<(), Error> {
-        let db = open(dir, Options::default())?;
         let script = read_input(file)?;
         let statements = d1plus::lex::split_statements(&script);
+        let db = if statements
+            .iter()
+            .any(|s| d1plus::lex::changes_schema(&script[s.range.clone()]))
+        {
+            open_unsplit(dir, "a script that changes the schema")?
+        } else {
+            open(dir, Options::default())?
+        };
         let reads = statements
             .iter()
             .any(|s| d1plus::lex::returns_rows_only(&script[s.range.clone()]));
@@ -300,7 +335,7 @@ mod cli {
         } = args;
         let mut options = Options::default();
         options.plan.allow_scatter_writes = allow_scatter;
-        let db = open(&dir, options)?;
+        let db = d1plus::layout::LocalDatabase::open(&dir, options)?;
         if format == Format::Ndjson {
             if sql.is_some() {
                 return Err(usage(
@@ -314,7 +349,7 @@ mod cli {
         };
         let params = parse_params(params.as_deref())?;
         let hint = hint.as_deref().map(parse_hint).transpose()?;
-        let r = match block_on(db.query(&sql, &params, hint.as_ref())) {
+        let r = match db.query(&sql, &params, hint.as_ref()) {
             Ok(r) => r,
             // With --format json, the error is JSON on stdout too (and exit 1).
             Err(e) if format == Format::Json => {
@@ -424,27 +459,17 @@ mod cli {
     }
 
     pub fn open(dir: &Path, options: Options) -> Result<Database<SqliteBackend>, Error> {
-        if !dir.is_dir() {
-            return Err(Error::with_remedy(
-                ErrorCode::InvalidArgument,
-                format!(
-                    "no d1plus database at {}: there is no such directory",
-                    dir.display()
-                ),
-                "create one with `d1plus init DIR --policy FILE`",
-            ));
+        d1plus::layout::open(dir, options)
+    }
+
+    /// Opens the database for a command that changes its schema or moves its rows, which
+    /// cannot run while a split copies them.
+    fn open_unsplit(dir: &Path, what: &str) -> Result<Database<SqliteBackend>, Error> {
+        let (db, layout) = d1plus::layout::open_with_layout(dir, Options::default())?;
+        if layout.split.is_some() {
+            return Err(d1plus::layout::split_in_progress(what));
         }
-        let path = dir.join("policy.json");
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            Error::with_remedy(
-                ErrorCode::InvalidPolicy,
-                format!("cannot read {}: {e}", path.display()),
-                "create the database with `d1plus init DIR --policy FILE`",
-            )
-        })?;
-        let policy = Policy::from_json(&text)?;
-        let backend = SqliteBackend::open(dir, policy.shard_count())?;
-        block_on(Database::open(policy, backend, options))
+        Ok(db)
     }
 
     fn read_input(file: &str) -> Result<String, Error> {
@@ -495,7 +520,7 @@ mod cli {
     /// pays one `write` per batch instead of one per answer.
     /// `d1plus migrate DIR MIGRATIONS_DIR`: a line per shard and migration applied.
     fn migrate(dir: &Path, migrations_dir: &Path) -> Result<(), Error> {
-        let db = open(dir, Options::default())?;
+        let db = open_unsplit(dir, "`d1plus migrate`")?;
         let read_err =
             |e: std::io::Error| usage(&format!("cannot read {}: {e}", migrations_dir.display()));
         let mut migrations = Vec::new();
@@ -560,9 +585,73 @@ mod cli {
         ))
     }
 
+    /// `d1plus split DIR [--to N | --abort | --auto]`, with a progress line on stderr.
+    fn split(
+        dir: &Path,
+        to: Option<usize>,
+        abort: bool,
+        auto: bool,
+        chunk_rows: usize,
+    ) -> Result<(), Error> {
+        if abort {
+            if d1plus::split::abort(dir)? {
+                say!("split aborted: the old shards serve on unchanged");
+            } else {
+                say!("no split in progress");
+            }
+            return Ok(());
+        }
+        let to = if auto {
+            let decision = d1plus::split::auto_target(dir)?;
+            say!("{}", decision.reason);
+            match decision.to {
+                Some(to) => Some(to),
+                None => return Ok(()),
+            }
+        } else {
+            to
+        };
+        let options = d1plus::split::SplitOptions {
+            to,
+            chunk_rows,
+            ..Default::default()
+        };
+        let started = std::time::Instant::now();
+        let mut last = std::time::Instant::now() - std::time::Duration::from_secs(1);
+        let reports = d1plus::split::split(dir, &options, &mut |p| {
+            if last.elapsed().as_millis() >= 200 || p.stage == "done" {
+                last = std::time::Instant::now();
+                eprint!(
+                    "\r{} -> {} shards: {:<8} shard {:>2}, {} rows copied, {} changes caught up   ",
+                    p.from, p.to, p.stage, p.shard, p.rows, p.changes
+                );
+            }
+        })?;
+        if !reports.is_empty() {
+            eprintln!();
+        }
+        for r in &reports {
+            say!(
+                "split {} -> {} shards: {} rows copied, {} changes caught up, writes paused {:.1} ms, {:.2} s",
+                r.from,
+                r.to,
+                r.rows,
+                r.changes,
+                r.write_pause.as_secs_f64() * 1000.0,
+                r.elapsed.as_secs_f64()
+            );
+        }
+        if reports.is_empty() {
+            say!("nothing to split");
+        } else {
+            say!("done in {:.2} s", started.elapsed().as_secs_f64());
+        }
+        Ok(())
+    }
+
     /// `d1plus import DIR FILE`, with a progress bar on stderr.
     fn import(dir: &Path, file: &Path) -> Result<(), Error> {
-        let db = open(dir, Options::default())?;
+        let db = open_unsplit(dir, "`d1plus import`")?;
         let mut bar = ProgressBar::default();
         let r = d1plus::transfer::import(&db, file, dir, &mut |p| {
             bar.show(p);
@@ -683,7 +772,9 @@ mod cli {
         }
     }
 
-    fn ndjson(db: &Database<SqliteBackend>) -> Result<(), Error> {
+    /// Serves ndjson requests; each one runs in the layout of the moment (a split that
+    /// commits meanwhile is followed at the next request).
+    fn ndjson(db: &d1plus::layout::LocalDatabase) -> Result<(), Error> {
         let mut input = std::io::BufReader::with_capacity(1 << 16, std::io::stdin().lock());
         let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
         let mut line = String::new();
@@ -700,7 +791,7 @@ mod cli {
                         &serde_json::json!({"success": false, "error": format!("D1PLUS_PARSE_ERROR: bad request line: {e}")}),
                     ),
                     Ok(req) => {
-                        match block_on(db.query(&req.sql, &req.params, req.shard.as_ref())) {
+                        match db.query(&req.sql, &req.params, req.shard.as_ref()) {
                             // Straight from the result: each row's keys in column order.
                             Ok(r) => serde_json::to_writer(&mut out, &r),
                             Err(e) => serde_json::to_writer(

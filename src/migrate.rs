@@ -336,16 +336,7 @@ async fn schema_copy<B: Backend>(db: &Database<B>, s: ShardId) -> Result<Connect
 }
 
 fn scratch_catalog(conn: &Connection, version: u64) -> Result<Catalog> {
-    let err = |e| Error::internal(sqlite_message(e));
-    let mut stmt = conn.prepare(catalog::LOAD_SQL).map_err(err)?;
-    let width = stmt.column_count();
-    let rows: Vec<Vec<Value>> = stmt
-        .query_map([], |r| {
-            (0..width).map(|i| r.get_ref(i).map(Value::from)).collect()
-        })
-        .and_then(|rows| rows.collect())
-        .map_err(err)?;
-    Ok(Catalog::from_rows(&rows, version))
+    catalog::load_from(conn, version).map_err(|e| Error::internal(sqlite_message(e)))
 }
 
 /// One shard's schema and migration records, as `check` compares them.
@@ -361,7 +352,7 @@ pub struct ShardSchema {
 pub async fn shard_schemas<B: Backend>(db: &Database<B>) -> Result<Vec<ShardSchema>> {
     let objects = "SELECT type || ' ' || name || ': ' || coalesce(sql, '') FROM sqlite_schema \
         WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\' \
-        AND name <> '_d1plus_import' ORDER BY type, name";
+        AND name NOT LIKE '\\_d1plus\\_split%' ESCAPE '\\' AND name <> '_d1plus_import' ORDER BY type, name";
     let schemas: Vec<Vec<String>> = rows_on_every_shard(db, objects)
         .await?
         .into_iter()

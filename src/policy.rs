@@ -47,8 +47,20 @@ pub enum Capacity {
         target_shard_count: usize,
         /// A power of two, 1..=64.
         max_shard_count: usize,
+        /// `d1plus split --auto` doubles when a shard's file passes this many bytes
+        /// (default [`DEFAULT_SPLIT_AT_BYTES`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        split_at_bytes: Option<u64>,
+        /// … or when a shard holds more rows of sharded tables than this (default: no
+        /// row threshold).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        split_at_rows: Option<u64>,
     },
 }
+
+/// The size at which `auto` capacity splits a shard: half of D1's 10 GB per database, so
+/// both halves of a split have room to grow.
+pub const DEFAULT_SPLIT_AT_BYTES: u64 = 5_000_000_000;
 
 /// The `capacity` object as written, before its mode decides which fields belong.
 #[derive(Deserialize)]
@@ -59,6 +71,10 @@ struct CapacityJson {
     target_shard_count: Option<usize>,
     #[serde(default)]
     max_shard_count: Option<usize>,
+    #[serde(default)]
+    split_at_bytes: Option<u64>,
+    #[serde(default)]
+    split_at_rows: Option<u64>,
 }
 
 impl TryFrom<CapacityJson> for Capacity {
@@ -75,6 +91,20 @@ impl TryFrom<CapacityJson> for Capacity {
                 )
             })
         };
+        let thresholds = |allowed: &str| -> Result<(), String> {
+            for (field, v) in [
+                ("splitAtBytes", c.split_at_bytes),
+                ("splitAtRows", c.split_at_rows),
+            ] {
+                if let Some(n) = v {
+                    return Err(format!(
+                        "capacity.{field} is not allowed when capacity.mode is {:?} ({allowed}), got {n}",
+                        c.mode
+                    ));
+                }
+            }
+            Ok(())
+        };
         let refuse = |field: &str, v: Option<usize>, allowed: &str| match v {
             Some(n) => Err(format!(
                 "capacity.{field} is not allowed when capacity.mode is {:?} ({allowed}), got {n}",
@@ -87,6 +117,7 @@ impl TryFrom<CapacityJson> for Capacity {
                 let why = "always 1 shard; use \"manual\" to choose a count";
                 refuse("targetShardCount", c.target_shard_count, why)?;
                 refuse("maxShardCount", c.max_shard_count, why)?;
+                thresholds("only \"auto\" splits by itself")?;
                 Ok(Capacity::Fixed)
             }
             "manual" => {
@@ -95,6 +126,7 @@ impl TryFrom<CapacityJson> for Capacity {
                     c.max_shard_count,
                     "only \"auto\" grows; use \"auto\" for a maximum",
                 )?;
+                thresholds("only \"auto\" splits by itself")?;
                 Ok(Capacity::Manual {
                     target_shard_count: required("targetShardCount", c.target_shard_count)?,
                 })
@@ -102,6 +134,8 @@ impl TryFrom<CapacityJson> for Capacity {
             "auto" => Ok(Capacity::Auto {
                 target_shard_count: required("targetShardCount", c.target_shard_count)?,
                 max_shard_count: required("maxShardCount", c.max_shard_count)?,
+                split_at_bytes: c.split_at_bytes,
+                split_at_rows: c.split_at_rows,
             }),
             other => Err(format!(
                 "capacity.mode must be one of \"fixed\", \"manual\" or \"auto\", got {other:?}"
@@ -193,7 +227,14 @@ impl Policy {
             Capacity::Auto {
                 target_shard_count,
                 max_shard_count,
+                split_at_bytes,
+                split_at_rows,
             } => {
+                if split_at_bytes == Some(0) || split_at_rows == Some(0) {
+                    return Err(invalid(
+                        "capacity.splitAtBytes and capacity.splitAtRows must be above 0".into(),
+                    ));
+                }
                 check_count("capacity.targetShardCount", target_shard_count)?;
                 check_count("capacity.maxShardCount", max_shard_count)?;
                 if target_shard_count > max_shard_count {
@@ -336,6 +377,8 @@ mod tests {
             capacity: Capacity::Auto {
                 target_shard_count: 4,
                 max_shard_count: 64,
+                split_at_bytes: Some(1 << 20),
+                split_at_rows: None,
             },
             sharding: Sharding {
                 tables: vec![ShardedTable {

@@ -32,8 +32,8 @@ pub struct ShardStatus {
 pub struct Status {
     /// Every shard, in order.
     pub shards: Vec<ShardStatus>,
-    /// A split in progress (none yet: splitting is not implemented).
-    pub split: Option<()>,
+    /// A split in progress: its target, the new files, its phase.
+    pub split: Option<crate::layout::SplitState>,
     /// Rows of sharded tables on the fullest shard divided by the mean (1.0 is even).
     pub skew: f64,
     /// Per sharded table, the keys with the most rows, most first.
@@ -41,7 +41,7 @@ pub struct Status {
 }
 
 /// Reads the status of a local database.
-pub fn status(db: &Database<SqliteBackend>) -> Result<Status> {
+pub fn status(db: &Database<SqliteBackend>, layout: &crate::layout::Layout) -> Result<Status> {
     let policy = db.policy();
     let catalog = db.catalog();
     let tables: Vec<(String, String)> = policy
@@ -77,7 +77,7 @@ pub fn status(db: &Database<SqliteBackend>) -> Result<Status> {
         })??;
         shards.push(ShardStatus {
             index,
-            file: format!("shard-{index:02}.sqlite"),
+            file: layout.files.get(index).cloned().unwrap_or_default(),
             rows,
             bytes,
         });
@@ -113,7 +113,7 @@ pub fn status(db: &Database<SqliteBackend>) -> Result<Status> {
     }
     Ok(Status {
         shards,
-        split: None,
+        split: layout.split.clone(),
         skew,
         top_keys,
     })
@@ -127,19 +127,28 @@ impl Status {
         let max = totals.iter().copied().max().unwrap_or(0).max(1);
         let _ = writeln!(
             out,
-            "shard  file              bytes        rows  distribution"
+            "shard  file                       bytes        rows  distribution"
         );
         for (s, total) in self.shards.iter().zip(&totals) {
             let bar = "#".repeat((40 * total / max) as usize);
             let _ = writeln!(
                 out,
-                "{:>5}  {:<16} {:>9} {:>9}  {bar}",
+                "{:>5}  {:<22} {:>9} {:>9}  {bar}",
                 s.index, s.file, s.bytes, total
             );
         }
+        let split = match &self.split {
+            None => "none in progress".to_string(),
+            Some(s) => format!(
+                "to {} shards in progress, this step to {} ({:?} phase)",
+                s.to,
+                s.files.len(),
+                s.phase
+            ),
+        };
         let _ = writeln!(
             out,
-            "skew (largest shard / mean): {:.2}; split: none in progress",
+            "skew (largest shard / mean): {:.2}; split: {split}",
             self.skew
         );
         for (t, keys) in &self.top_keys {

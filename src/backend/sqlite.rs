@@ -97,9 +97,6 @@ impl SqliteBackend {
     /// Opens the existing shard files in `dir`. Fails, naming the file, if one is missing.
     pub fn open(dir: &Path, shard_count: usize) -> Result<Self, Error> {
         check_shard_count(shard_count)?;
-        // Without SQLITE_OPEN_CREATE SQLite would refuse too, but only with
-        // "unable to open database file"; say which file is missing.
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         // More shard files than the policy says means the policy does not describe this
         // directory: routing with it would look for rows on the wrong shards.
         let extra = shard_path(dir, shard_count);
@@ -113,20 +110,33 @@ impl SqliteBackend {
                 ),
             ));
         }
-        let shards = (0..shard_count)
-            .map(|shard| {
-                let path = shard_path(dir, shard);
+        let files: Vec<PathBuf> = (0..shard_count).map(|s| shard_path(dir, s)).collect();
+        Self::open_files(dir, &files)
+    }
+
+    /// Opens existing shard files, shard `i` in `files[i]` (a split's layout names them;
+    /// see `crate::layout`). Fails, naming the file, if one is missing.
+    pub fn open_files(dir: &Path, files: &[PathBuf]) -> Result<Self, Error> {
+        check_shard_count(files.len())?;
+        // Without SQLITE_OPEN_CREATE SQLite would refuse too, but only with
+        // "unable to open database file"; say which file is missing.
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let shards = files
+            .iter()
+            .enumerate()
+            .map(|(shard, path)| {
                 if !path.is_file() {
                     return Err(Error::backend(
                         Some(shard),
                         format!(
-                            "shard file {} is missing ({shard_count} shards expected in {})",
+                            "shard file {} is missing ({} shards expected in {})",
                             path.display(),
+                            files.len(),
                             dir.display()
                         ),
                     ));
                 }
-                open_shard(shard, &path, flags)
+                open_shard(shard, path, flags)
             })
             .collect::<Result<_, _>>()?;
         Ok(Self::from_shards(shards))
@@ -452,8 +462,21 @@ fn run_statement(
 
 /// A shard's error, with SQLite's own text and nothing prepended.
 fn sqlite_error(shard: ShardId, error: rusqlite::Error) -> Error {
-    Error::backend(Some(shard), sqlite_message(error))
+    let message = sqlite_message(error);
+    if message.contains(RETRY_MARKER) {
+        // A split's triggers refused a write to a shard file it is moving or has retired.
+        return Error::with_remedy(
+            ErrorCode::Retry,
+            format!("shard {shard} is being split (or was moved by a split): nothing was written there"),
+            "retry in a moment: the write pause of a split's cutover is short, and the next request reads the new layout",
+        );
+    }
+    Error::backend(Some(shard), message)
 }
+
+/// What the triggers of a split (`crate::split`) raise on a write to a shard file it is
+/// moving: the backend turns it into [`ErrorCode::Retry`].
+pub const RETRY_MARKER: &str = "d1plus_retry";
 
 #[cfg(test)]
 mod tests {

@@ -116,6 +116,7 @@ pub(super) fn plan_insert(
         &row_ranges,
         auto_id.as_ref(),
         cx.shard_count(),
+        cx.catalog.get(rowid_ranges::FLOOR_TABLE).is_some(),
     )?;
     let (batches, order) = layout.batches(&groups)?;
     let combine = combine_rows(ins, tname, batches.len(), order)?;
@@ -402,6 +403,8 @@ struct Layout<'a> {
     /// The INTEGER PRIMARY KEY (table, column) given ids from the shard's range.
     auto_id: Option<&'a (String, String)>,
     shard_count: usize,
+    /// Generated ids stay above the floors a split left (`rowid_ranges::FLOOR_TABLE`).
+    floor: bool,
 }
 
 impl<'a> Layout<'a> {
@@ -411,6 +414,7 @@ impl<'a> Layout<'a> {
         row_ranges: &'a [Range<usize>],
         auto_id: Option<&'a (String, String)>,
         shard_count: usize,
+        floor: bool,
     ) -> Result<Layout<'a>> {
         let (Some(first), Some(last)) = (row_ranges.first(), row_ranges.last()) else {
             return Err(Error::internal("an INSERT split with no rows"));
@@ -430,6 +434,7 @@ impl<'a> Layout<'a> {
             column_list_paren,
             auto_id,
             shard_count,
+            floor,
         })
     }
 
@@ -474,7 +479,7 @@ impl<'a> Layout<'a> {
     fn statement(&self, shard: ShardId, chunk: &[usize]) -> Result<super::splice::Spliced> {
         let ids: Vec<String> = match self.auto_id {
             Some((t, c)) => (0..chunk.len())
-                .map(|k| rowid_ranges::id_expr(t, c, shard, self.shard_count, k))
+                .map(|k| rowid_ranges::id_expr(t, c, shard, self.shard_count, k, self.floor))
                 .collect(),
             None => Vec::new(),
         };

@@ -13,7 +13,7 @@ mod names;
 pub mod output;
 pub(crate) mod params;
 mod route;
-pub(crate) mod rowid_ranges;
+pub mod rowid_ranges;
 mod scope;
 mod select_merge;
 mod select_shape;

@@ -35,12 +35,33 @@ pub fn range_start(shard: usize, shard_count: usize) -> i64 {
     shard as i64 * slots_per_shard * RANGE
 }
 
-/// The SQL expression giving the `k`-th (0-based) new id of a statement on `shard`.
-pub fn id_expr(table: &str, column: &str, shard: usize, shard_count: usize, k: usize) -> String {
+/// The table where a split leaves each shard the floor of its generated ids (the largest
+/// id its range had generated before some of those rows moved to the other half): a
+/// database split at least once has it on every shard.
+pub const FLOOR_TABLE: &str = "_d1plus_id_floor";
+
+/// The SQL expression giving the `k`-th (0-based) new id of a statement on `shard`;
+/// `floor`: the database has a [`FLOOR_TABLE`], whose floor the id stays above.
+pub fn id_expr(
+    table: &str,
+    column: &str,
+    shard: usize,
+    shard_count: usize,
+    k: usize,
+    floor: bool,
+) -> String {
     let start = range_start(shard, shard_count) + GENERATED;
     let (t, c) = (quote_ident(table), quote_ident(column));
+    let largest = if floor {
+        format!(
+            "max(coalesce(max({c}), {start}), coalesce((SELECT floor FROM {FLOOR_TABLE} WHERE tbl = '{}'), {start}))",
+            table.replace('\'', "''")
+        )
+    } else {
+        format!("coalesce(max({c}), {start})")
+    };
     format!(
-        "(SELECT coalesce(max({c}), {start}) FROM {t} WHERE {c} >= {start} AND {c} < {}) + {}",
+        "(SELECT {largest} FROM {t} WHERE {c} >= {start} AND {c} < {}) + {}",
         start - GENERATED + RANGE,
         k + 1
     )
