@@ -457,6 +457,26 @@ fn status_reports_the_distribution() {
         "{}",
         text(&o)
     );
+    // After a split, status names each shard's new file, and the rows are all there.
+    let o = d1plus(&["split", &db, "--to", "16"], None);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("split 4 -> 8 shards"), "{}", text(&o));
+    assert!(text(&o).contains("split 8 -> 16 shards"), "{}", text(&o));
+    let o = d1plus(&["status", &db, "--format", "json"], None);
+    let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let shards = s["shards"].as_array().unwrap();
+    assert_eq!(shards.len(), 16);
+    assert_eq!(shards[5]["file"], "shard-05-of-16.sqlite");
+    let total: u64 = shards
+        .iter()
+        .map(|x| x["rows"]["events"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 6);
+    let o = d1plus(&["split", &db, "--abort"], None);
+    assert!(text(&o).contains("no split in progress"), "{}", text(&o));
+    let o = d1plus(&["split", &db, "--auto"], None);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("capacity is not auto"), "{}", text(&o));
 }
 
 /// Output formats and messages a new user meets first (issue 15).

@@ -617,3 +617,52 @@ fn split_2_4_8_under_a_writer_process_with_sigkills() {
     );
     assert!(kills > 0 && writes > 0);
 }
+
+#[test]
+fn a_copy_that_differs_is_caught_at_the_cutover_and_writes_go_on() {
+    let mut rng = Rng::from_env(31);
+    let f = Fixture::new(2);
+    seed(&f, &mut rng, 80);
+    // Stop during the copy, then lose a row of a new file behind the split's back.
+    let _ = split::split(f.path(), &small_steps(4, Some(12)), &mut |_| {}).unwrap_err();
+    let target = Connection::open(f.path().join("shard-00-of-04.sqlite")).unwrap();
+    let lost = target
+        .execute(
+            "DELETE FROM items WHERE rowid = (SELECT min(rowid) FROM items)",
+            [],
+        )
+        .unwrap();
+    assert_eq!(lost, 1);
+    let err = split::split(f.path(), &small_steps(4, None), &mut |_| {}).unwrap_err();
+    assert!(err.to_string().contains("differs from shard 0"), "{err}");
+    let layout = layout::read(f.path()).unwrap().1;
+    assert_eq!(layout.shard_count, 2, "nothing was committed");
+    assert_eq!(layout.split.map(|s| s.phase), Some(layout::Phase::Copy));
+    let db = f.local();
+    for _ in 0..20 {
+        assert!(
+            !write(&f, &db, &mut rng, true),
+            "writes are not left paused"
+        );
+    }
+    f.check();
+    assert!(split::abort(f.path()).unwrap());
+    f.check();
+}
+
+#[test]
+fn tables_the_copy_cannot_follow_are_refused_before_it_starts() {
+    for ddl in [
+        "CREATE TABLE kv (k TEXT PRIMARY KEY, v) WITHOUT ROWID",
+        "CREATE UNIQUE INDEX items_lower_u ON items (lower(u))",
+    ] {
+        let f = Fixture::new(2);
+        f.local().query(ddl, &[], None).unwrap();
+        let err = split::split(f.path(), &small_steps(4, None), &mut |_| {}).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::Unsupported, "{err}");
+        assert!(
+            layout::read(f.path()).unwrap().1.split.is_none(),
+            "nothing started"
+        );
+    }
+}
