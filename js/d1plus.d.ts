@@ -114,3 +114,80 @@ export declare class D1Database extends Queryable {
   /** Refused: dump each shard's binding instead. */
   dump(): Promise<ArrayBuffer>;
 }
+
+/** A filter: `{ status: "published" }`, `{ views: { gt: 10 } }`, `{ id: { in: [1, 2] } }`. */
+export type Filter<Row = Record<string, unknown>> = {
+  [K in keyof Row]?:
+    | Row[K]
+    | null
+    | {
+        eq?: Row[K] | null;
+        ne?: Row[K] | null;
+        gt?: Row[K];
+        gte?: Row[K];
+        lt?: Row[K];
+        lte?: Row[K];
+        in?: Row[K][];
+        like?: string;
+        isNull?: boolean;
+      };
+};
+
+/** A page of `list()`: pass `cursor` back for the next page (null after the last). */
+export interface Page<Row> {
+  rows: Row[];
+  cursor: string | null;
+}
+
+export declare class TableApi<Row = Record<string, unknown>> {
+  insert(row: Partial<Row>): Promise<Row>;
+  insert(rows: Partial<Row>[]): Promise<Row[]>;
+  get(key: unknown): Promise<Row | null>;
+  update(key: unknown, patch: Partial<Row>): Promise<Row | null>;
+  delete(key: unknown): Promise<boolean>;
+  count(where?: Filter<Row>): Promise<number>;
+  exists(where?: Filter<Row>): Promise<boolean>;
+  /** `orderBy`: a column or columns, `"-col"` for descending; the primary key follows. */
+  list(options?: {
+    where?: Filter<Row>;
+    orderBy?: (keyof Row & string) | `-${keyof Row & string}` | string[];
+    limit?: number;
+    cursor?: string | null;
+  }): Promise<Page<Row>>;
+}
+
+export declare class DatabaseTransaction {
+  sql(request: SqlRequest): D1PreparedStatement;
+  add(statement: D1PreparedStatement): D1PreparedStatement;
+}
+
+export declare class Database {
+  readonly d1: D1Database;
+  sql(request: SqlRequest): D1PreparedStatement;
+  statement(query: string): D1PreparedStatement;
+  prepare(query: string): D1PreparedStatement;
+  exec(script: string): Promise<D1ExecResult>;
+  batch<T = unknown>(statements: D1PreparedStatement[]): Promise<D1Result<T>[]>;
+  migrate(): Promise<{ applied: number; already: number }>;
+  check(): Promise<{ agree: boolean; differences: string[] }>;
+  /** The statements `fn` adds run as one atomic batch on one shard. */
+  transaction(fn: (tx: DatabaseTransaction) => unknown | Promise<unknown>): Promise<D1Result[]>;
+  table<Row = Record<string, unknown>>(name: string): TableApi<Row>;
+}
+
+export interface DatabaseConfig extends ShardPolicy {
+  /** The initial schema, applied by `migrate()` as `0000_initial.sql`. */
+  sql?: string;
+  migrations?: { name: string; sql: string }[];
+  /** Bindings `${bindingPrefix}0`, … (default "SHARD_"). */
+  bindingPrefix?: string;
+  queryBudget?: number | null;
+}
+
+export declare class LogicalDatabase {
+  readonly policy: ShardPolicy;
+  connect(env: Record<string, unknown>, options?: D1DatabaseOptions & { bindingPrefix?: string }): Database;
+}
+
+/** Declares one logical database (Layeron's `db({...})`). */
+export declare function db(config: DatabaseConfig): LogicalDatabase;

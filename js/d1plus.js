@@ -347,3 +347,217 @@ for (const [cls, name] of [
 ]) {
   Object.defineProperty(cls, "name", { value: name });
 }
+
+// ---------------------------------------------------------------------------------------
+// The Layeron-style Database API: db({ name, capacity, sharding, sql, migrations }).
+// ---------------------------------------------------------------------------------------
+
+/**
+ * Declares one logical database. `sql` is the initial schema (applied once per shard by
+ * `migrate()`, recorded as the migration `0000_initial.sql`); `migrations` are `{ name, sql }`
+ * in wrangler's order. Bind it to a request's environment with `connect(env)`.
+ */
+export function db(config) {
+  return new LogicalDatabase(config);
+}
+
+export class LogicalDatabase {
+  #policy;
+  #migrations;
+  #prefix;
+  #options;
+
+  constructor(config) {
+    if (!config || typeof config !== "object") {
+      throw proxyError(CODES.InvalidArgument, "db() takes { name, capacity, sharding, sql, migrations }");
+    }
+    const { name, capacity, sharding, sql, migrations = [], realtime, bindingPrefix = "SHARD_", queryBudget } = config;
+    if (realtime !== undefined) {
+      throw proxyError(CODES.Unsupported, "db({ realtime }): realtime change streams are not available yet");
+    }
+    this.#policy = { name, ...(capacity ? { capacity } : {}), ...(sharding ? { sharding } : {}) };
+    engineFor(this.#policy); // a bad policy fails here, with its field named
+    if (sql !== undefined && typeof sql !== "string") {
+      throw proxyError(CODES.InvalidArgument, "db({ sql }) takes the initial schema as one SQL string");
+    }
+    if (!Array.isArray(migrations) || !migrations.every((m) => m && typeof m.name === "string" && typeof m.sql === "string")) {
+      throw proxyError(CODES.InvalidArgument, "db({ migrations }) takes an array of { name, sql }");
+    }
+    this.#migrations = [...(sql ? [{ name: "0000_initial.sql", sql }] : []), ...migrations];
+    this.#prefix = bindingPrefix;
+    this.#options = queryBudget === undefined ? {} : { queryBudget };
+  }
+
+  /** The policy this database was declared with. */
+  get policy() {
+    return this.#policy;
+  }
+
+  /** The database over `env`'s bindings `SHARD_0`, `SHARD_1`, … (one handle per request). */
+  connect(env, options = {}) {
+    const d1 = D1Database.fromEnv(env, this.#policy, options.bindingPrefix ?? this.#prefix, { ...this.#options, ...options });
+    return new Database(d1, this.#migrations);
+  }
+}
+
+export class Database {
+  #d1;
+  #migrations;
+
+  constructor(d1, migrations = []) {
+    this.#d1 = d1;
+    this.#migrations = migrations;
+  }
+
+  /** The D1-compatible binding (for Drizzle, Kysely, Prisma's adapter). */
+  get d1() {
+    return this.#d1;
+  }
+
+  /** `sql({ statement, params, shard })`: a statement to `.all()`, `.first()`, `.run()` or `.raw()`. */
+  sql(request) {
+    return this.#d1.sql(request);
+  }
+
+  /** A statement to bind and run, as D1's `prepare()`. */
+  statement(query) {
+    return this.#d1.prepare(query);
+  }
+
+  prepare(query) {
+    return this.#d1.prepare(query);
+  }
+
+  exec(script) {
+    return this.#d1.exec(script);
+  }
+
+  batch(statements) {
+    return this.#d1.batch(statements);
+  }
+
+  /** Applies `sql` and `migrations` on every shard (resumable; edited history is refused). */
+  migrate() {
+    return this.#d1.migrate(this.#migrations);
+  }
+
+  check() {
+    return this.#d1.check();
+  }
+
+  /**
+   * Runs `fn(tx)`; the statements it adds (`tx.sql({...})`, `tx.add(statement)`) then run as
+   * one atomic batch, which must stay on one shard (D1PLUS_CROSS_SHARD_TRANSACTION otherwise:
+   * D1 has no transaction across databases). Resolves to their results; if `fn` throws,
+   * nothing runs.
+   */
+  async transaction(fn) {
+    const tx = new Transaction(this.#d1);
+    await fn(tx);
+    const statements = tx.close();
+    if (statements.length === 0) return [];
+    const answers = await this.#d1._runner.call(CallKind.Transaction, JSON.stringify(statements));
+    return answers.map(toResult);
+  }
+
+  /** The Table API over `name`. */
+  table(name) {
+    if (typeof name !== "string" || name === "") {
+      throw proxyError(CODES.InvalidArgument, "table() takes a table name");
+    }
+    return new TableApi(this.#d1._runner, name);
+  }
+}
+
+class Transaction {
+  #d1;
+  #statements = [];
+  #open = true;
+
+  constructor(d1) {
+    this.#d1 = d1;
+  }
+
+  #push(statement) {
+    if (!this.#open) {
+      throw proxyError(CODES.InvalidArgument, "the transaction has ended: add its statements inside the callback");
+    }
+    this.#statements.push(statement);
+    return statement;
+  }
+
+  /** Adds `sql({ statement, params, shard })` to the transaction. */
+  sql(request) {
+    return this.#push(this.#d1.sql(request));
+  }
+
+  /** Adds a statement prepared (and bound) on this database. */
+  add(statement) {
+    if (!(statement instanceof D1PreparedStatement) || !statement.ranBy(this.#d1._runner)) {
+      throw proxyError(CODES.InvalidArgument, "add() takes a statement prepared on this database");
+    }
+    return this.#push(statement);
+  }
+
+  close() {
+    this.#open = false;
+    return this.#statements;
+  }
+}
+
+function bindRow(row) {
+  if (!row || typeof row !== "object" || Array.isArray(row)) {
+    throw proxyError(CODES.InvalidArgument, "a row is an object of column values");
+  }
+  return Object.fromEntries(Object.entries(row).map(([k, v]) => [k, bindable(v)]));
+}
+
+/** `database.table(name)`: rows as objects, filters as objects, keyset pages. */
+export class TableApi {
+  #runner;
+  #name;
+
+  constructor(runner, name) {
+    this.#runner = runner;
+    this.#name = name;
+  }
+
+  #call(call) {
+    return this.#runner.call(CallKind.Table, JSON.stringify({ table: this.#name, call }));
+  }
+
+  /** Inserts a row (resolves to it as stored) or an array of rows (resolves to them). */
+  async insert(rowOrRows) {
+    const many = Array.isArray(rowOrRows);
+    const rows = await this.#call({ op: "insert", rows: (many ? rowOrRows : [rowOrRows]).map(bindRow) });
+    return many ? rows : rows[0];
+  }
+
+  /** The row with this primary key (a value, or `{ column: value }` for several columns), or null. */
+  get(key) {
+    return this.#call({ op: "get", key });
+  }
+
+  /** Sets `patch`'s columns on the row with this key; resolves to the row, or null. */
+  update(key, patch) {
+    return this.#call({ op: "update", key, patch: bindRow(patch) });
+  }
+
+  /** Deletes the row with this key; resolves to whether there was one. */
+  delete(key) {
+    return this.#call({ op: "delete", key });
+  }
+
+  count(where) {
+    return this.#call({ op: "count", where: where ?? null });
+  }
+
+  exists(where) {
+    return this.#call({ op: "exists", where: where ?? null });
+  }
+
+  /** `{ rows, cursor }`: pass `cursor` back for the next page (null after the last). */
+  list({ where, orderBy, limit, cursor } = {}) {
+    return this.#call({ op: "list", where: where ?? null, orderBy: orderBy ?? null, limit: limit ?? null, cursor: cursor ?? null });
+  }
+}

@@ -221,7 +221,6 @@ impl Catalog {
 }
 
 /// Reads the catalog of a local SQLite database.
-#[cfg(not(target_arch = "wasm32"))]
 pub fn load_from(conn: &rusqlite::Connection, version: u64) -> rusqlite::Result<Catalog> {
     let mut stmt = conn.prepare(LOAD_SQL)?;
     let width = stmt.column_count();

@@ -170,6 +170,7 @@ impl Engine {
                 Ok(Outcome::Exec(r)) => envelope(Ok(r), used),
                 Ok(Outcome::Migrate(r)) => envelope(Ok(r), used),
                 Ok(Outcome::Check(d)) => envelope(Ok(d), used),
+                Ok(Outcome::Table(t)) => envelope(Ok(t), used),
                 Err(e) => envelope::<()>(Err(e), used),
             };
             Ok(text.into())
@@ -192,6 +193,11 @@ pub enum CallKind {
     Migrate = 3,
     /// `request` is ignored: compare the shards' schemas and migration records.
     Check = 4,
+    /// `request` is a Table API call `{ table, op, … }` (see `crate::table`).
+    Table = 5,
+    /// `request` is an array of statements that run as one atomic batch (refused when
+    /// they span shards): `transaction()`.
+    Transaction = 6,
 }
 
 /// Whether the catalog the engine holds may be used as it is.
@@ -212,6 +218,7 @@ enum Outcome {
     Migrate(crate::migrate::Report),
     /// The differences `check` found (none: the shards agree).
     Check(Vec<String>),
+    Table(crate::table::TableAnswer),
 }
 
 impl Outcome {
@@ -239,6 +246,11 @@ impl Outcome {
             CallKind::Check => Outcome::Check(crate::migrate::differences(
                 &crate::migrate::shard_schemas(db).await?,
             )),
+            CallKind::Table => {
+                let call: TableCall = decode(request)?;
+                Outcome::Table(db.table(&call.table).call(&call.call).await?)
+            }
+            CallKind::Transaction => Outcome::Batch(transaction(shared, db, request).await?),
         })
     }
 }
@@ -371,6 +383,26 @@ async fn batch(
         .map(|r| parse_request(shared, r))
         .collect::<Result<Vec<_>>>()?;
     db.batch(&statements).await
+}
+
+/// A Table API call from JavaScript: `{ table, call: { op, … } }`.
+#[derive(serde::Deserialize)]
+struct TableCall {
+    table: String,
+    call: crate::table::TableOp,
+}
+
+async fn transaction(
+    shared: &Database<NullBackend>,
+    db: &Database<D1Backend>,
+    json: &str,
+) -> Result<Vec<QueryResult>> {
+    let requests: Vec<Request> = decode(json)?;
+    let statements = requests
+        .into_iter()
+        .map(|r| parse_request(shared, r))
+        .collect::<Result<Vec<_>>>()?;
+    db.batch_atomic(&statements).await
 }
 
 fn to_js_error(e: &Error) -> JsValue {

@@ -66,6 +66,7 @@ pub mod sql;
 mod sqlite_fp;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod status;
+pub mod table;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod transfer;
 pub mod validate;

@@ -1,7 +1,7 @@
 // A test Worker whose data code (Drizzle, Kysely, Prisma, plain D1 calls) is written against D1 and left unchanged: the only d1plus
 // line is how `db` is made (`D1Database.fromEnv` instead of `env.DB`). Each path runs one
 // scenario and answers what it saw, as JSON, for e2e/tests/orm.test.mjs to check.
-import { D1Database } from "../../js/d1plus.js";
+import { D1Database, db as declare } from "../../js/d1plus.js";
 import { drizzle } from "drizzle-orm/d1";
 import { and, asc, desc, eq, sql } from "drizzle-orm";
 import { integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
@@ -371,13 +371,84 @@ const POLICY = {
   },
 };
 
+// One small app on the Database API (db(), migrations, Table API, a transaction, raw SQL);
+// e2e/tests/database.test.mjs runs it on 1 shard and on 4 and compares the answers.
+const blog = (shards, prefix) =>
+  declare({
+    name: "blog",
+    capacity: shards === 1 ? { mode: "fixed" } : { mode: "manual", targetShardCount: shards },
+    sharding: { tables: [{ name: "posts", keyColumn: "author" }], reference: ["tags"] },
+    sql: `CREATE TABLE posts (author TEXT NOT NULL, id INTEGER NOT NULL, title TEXT, status TEXT, views INTEGER,
+            PRIMARY KEY (author, id));
+          CREATE TABLE tags (name TEXT PRIMARY KEY)`,
+    migrations: [{ name: "0001_post_tag.sql", sql: "ALTER TABLE posts ADD COLUMN tag TEXT" }],
+    bindingPrefix: prefix,
+  });
+
+async function blogApp(env, shards, prefix) {
+  const database = blog(shards, prefix).connect(env);
+  const out = {};
+  out.migrate = await database.migrate();
+  out.again = await database.migrate();
+  out.check = await database.check();
+  const posts = database.table("posts");
+  const authors = ["ann", "bob", "cy", "dee", "eve"];
+  const rows = [];
+  for (let i = 1; i <= 40; i++) {
+    rows.push({ author: authors[i % 5], id: i, title: `post ${i}`, status: i % 3 ? "published" : "draft",
+      views: i % 7 === 0 ? null : (i * 37) % 50, tag: i % 2 ? "rust" : null });
+  }
+  out.inserted = (await posts.insert(rows)).length;
+  out.one = await posts.insert({ author: "ann", id: 100, title: "solo", status: "draft", views: 1 });
+  out.get = await posts.get({ author: "bob", id: 6 });
+  out.missing = await posts.get({ author: "bob", id: 999 });
+  out.updated = await posts.update({ author: "cy", id: 2 }, { views: 500, status: "published" });
+  out.deleted = await posts.delete({ author: "dee", id: 3 });
+  out.count = await posts.count({ status: "published", views: { gt: 10 } });
+  out.exists = await posts.exists({ title: { like: "post 3%" } });
+  out.none = await posts.exists({ author: { in: [] } });
+  out.pages = [];
+  let cursor = null;
+  do {
+    const page = await posts.list({ where: { views: { isNull: false } }, orderBy: ["-views", "title"], limit: 6, cursor });
+    out.pages.push(page.rows.map((r) => [r.author, r.id, r.views]));
+    cursor = page.cursor;
+  } while (cursor);
+  out.transaction = (await database.transaction(async (tx) => {
+    tx.sql({ statement: "UPDATE posts SET views = views + 1 WHERE author = ? AND id = ?", params: ["eve", 4] });
+    tx.add(database.statement("INSERT INTO posts (author, id, title) VALUES (?, ?, ?)").bind("eve", 200, "tx"));
+  })).map((r) => r.meta.changes);
+  try {
+    await database.transaction((tx) => {
+      tx.sql({ statement: "INSERT INTO posts (author, id) VALUES ('ann', 300)" });
+      tx.sql({ statement: "INSERT INTO posts (author, id) VALUES ('bob', 301)" });
+    });
+    out.crossShard = "ran";
+  } catch (e) {
+    out.crossShard = e.code;
+  }
+  out.raw = await database.sql({ statement: "SELECT status, count(*) AS n, sum(views) AS v FROM posts GROUP BY status ORDER BY status" }).all()
+    .then((r) => r.results);
+  try {
+    await posts.count({ tittle: "x" });
+  } catch (e) {
+    out.badField = [e.code, e.message.includes('"tittle"')];
+  }
+  return out;
+}
+
+async function databaseScenario(_db, env) {
+  return { one: await blogApp(env, 1, "ONE_"), four: await blogApp(env, 4, "FOUR_") };
+}
+
 export default {
   async fetch(request, env) {
     const db = D1Database.fromEnv(env, POLICY);
     const scenario = { "/drizzle": drizzleScenario, "/kysely": kyselyScenario, "/prisma": prismaScenario,
       "/concurrency": concurrencyScenario,
       "/moves-before": movesBefore,
-      "/moves-after": movesAfter, "/surface": surfaceScenario, "/differential": differentialScenario }[
+      "/moves-after": movesAfter, "/surface": surfaceScenario, "/differential": differentialScenario,
+      "/database": databaseScenario }[
       new URL(request.url).pathname
     ];
     if (!scenario) return new Response("no such scenario", { status: 404 });
