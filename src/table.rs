@@ -585,10 +585,12 @@ impl Builder {
     /// Binds a JSON value (numbers, strings, booleans as 1/0, null) and returns its `?N`.
     fn bind(&mut self, field: &str, v: &Json) -> Result<String> {
         let value = match v {
-            Json::Array(_) | Json::Object(_) => return Err(bad(format!(
+            Json::Array(_) | Json::Object(_) => {
+                return Err(bad(format!(
                 "the value for {field} is an {}: columns take numbers, strings, booleans or null",
                 if v.is_array() { "array" } else { "object" }
-            ))),
+            )))
+            }
             v => serde_json::from_value::<Value>(v.clone())
                 .map_err(|e| bad(format!("the value for {field}: {e}")))?,
         };

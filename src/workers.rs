@@ -162,6 +162,24 @@ impl<B: Backend> D1Database<B> {
             .map_err(fail)
     }
 
+    /// Layeron's `database.transaction(...)`: the statements run as one atomic batch, which
+    /// must stay on one shard (`D1PLUS_CROSS_SHARD_TRANSACTION` otherwise).
+    pub async fn transaction(
+        &self,
+        statements: Vec<D1PreparedStatement<B>>,
+    ) -> Result<Vec<D1Result>> {
+        let list: Vec<Statement> = statements.into_iter().map(|s| s.statement).collect();
+        let results = self.db.batch_atomic(&list).await.map_err(fail)?;
+        Ok(results.into_iter().map(D1Result).collect())
+    }
+
+    /// A Table API call on table `name` (see [`crate::table`]), answered as JSON: rows as
+    /// objects, a missing row as null, `{ rows, cursor }` for `list`.
+    pub async fn table(&self, name: &str, op: &crate::table::TableOp) -> Result<serde_json::Value> {
+        let answer = self.db.table(name).call(op).await.map_err(fail)?;
+        serde_json::to_value(&answer).map_err(|e| fail(Error::internal(e.to_string())))
+    }
+
     /// The differences between the shards' schemas and migration records (empty: they
     /// agree).
     pub async fn check(&self) -> Result<Vec<String>> {

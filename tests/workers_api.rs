@@ -192,3 +192,50 @@ fn migrate_and_check_through_the_workers_api() {
     .unwrap();
     assert_eq!(zeta.len(), 1);
 }
+
+#[test]
+fn table_api_and_transactions_through_the_workers_api() {
+    let db = database();
+    let op =
+        |json: serde_json::Value| serde_json::from_value::<d1plus::table::TableOp>(json).unwrap();
+    let row = block_on(db.table(
+        "events",
+        &op(serde_json::json!({"op": "get", "key": {"tenantId": "acme", "id": 1}})),
+    ))
+    .unwrap();
+    assert_eq!(
+        row,
+        serde_json::json!({"tenantId": "acme", "id": 1, "amount": 10.0})
+    );
+    let page = block_on(db.table(
+        "events",
+        &op(serde_json::json!({"op": "list", "orderBy": "-amount", "limit": 2})),
+    ))
+    .unwrap();
+    assert_eq!(page["rows"].as_array().unwrap().len(), 2);
+    assert_eq!(page["rows"][0]["amount"], serde_json::json!(10.0));
+    assert!(page["cursor"].is_string());
+    // One shard: atomic; across shards: refused before anything runs.
+    let one = block_on(db.transaction(vec![
+        db.sql(
+            "UPDATE events SET amount = 11 WHERE tenantId = 'acme' AND id = 1",
+            vec![],
+            None,
+        ),
+        db.sql("INSERT INTO events VALUES ('acme', 5, 1)", vec![], None),
+    ]))
+    .unwrap();
+    assert_eq!(one.len(), 2);
+    let err = block_on(db.transaction(vec![
+        db.sql("INSERT INTO events VALUES ('acme', 6, 1)", vec![], None),
+        db.sql("INSERT INTO events VALUES ('globex', 7, 1)", vec![], None),
+    ]))
+    .map(|_| ())
+    .unwrap_err();
+    assert_eq!(
+        d1plus::workers::error_code(&err),
+        Some(ErrorCode::CrossShardTransaction)
+    );
+    let count = block_on(db.table("events", &op(serde_json::json!({"op": "count"})))).unwrap();
+    assert_eq!(count, serde_json::json!(5));
+}
