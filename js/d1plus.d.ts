@@ -175,9 +175,31 @@ export declare class Database {
   table<Row = Record<string, unknown>>(name: string): TableApi<Row>;
 }
 
+/** A schema declared in code (see README, "Schema in code"). */
+export interface SchemaDeclaration {
+  tables: {
+    name: string;
+    columns: {
+      name: string;
+      type: string;
+      notNull?: boolean;
+      default?: number | string | boolean | null | { sql: string };
+      collate?: string;
+      primaryKey?: boolean;
+    }[];
+    primaryKey?: string[];
+    indexes?: { name: string; columns: string[]; unique?: boolean }[];
+  }[];
+}
+
+/** TypeScript row types of a declared schema (what `d1plus schema types` prints). */
+export declare function rowTypes(schema: SchemaDeclaration): string;
+
 export interface DatabaseConfig extends ShardPolicy {
   /** The initial schema, applied by `migrate()` as `0000_initial.sql`. */
   sql?: string;
+  /** The initial schema declared in code (instead of `sql`). */
+  schema?: SchemaDeclaration;
   migrations?: { name: string; sql: string }[];
   /** Bindings `${bindingPrefix}0`, … (default "SHARD_"). */
   bindingPrefix?: string;

@@ -9,7 +9,7 @@
 // policy lives as long as the isolate and keeps the schema catalog and the plan cache; a
 // D1Database is cheap, and holds one invocation's query budget, so make one per request.
 
-import { initSync, Engine, CallKind, Schema } from "./pkg/d1plus_js.js";
+import { initSync, Engine, CallKind, Schema, schemaSql, schemaTypes } from "./pkg/d1plus_js.js";
 import { CODES } from "./codes.js";
 
 export { CODES };
@@ -361,6 +361,23 @@ export function db(config) {
   return new LogicalDatabase(config);
 }
 
+function declaredSql(schema) {
+  try {
+    return schemaSql(JSON.stringify(schema));
+  } catch (e) {
+    throw proxyError(e.code ?? CODES.InvalidArgument, e.message);
+  }
+}
+
+/** TypeScript row types of a schema declared in code (`{ tables: [...] }`, see README). */
+export function rowTypes(schema) {
+  try {
+    return schemaTypes(JSON.stringify(schema));
+  } catch (e) {
+    throw proxyError(e.code ?? CODES.InvalidArgument, e.message);
+  }
+}
+
 export class LogicalDatabase {
   #policy;
   #migrations;
@@ -371,7 +388,11 @@ export class LogicalDatabase {
     if (!config || typeof config !== "object") {
       throw proxyError(CODES.InvalidArgument, "db() takes { name, capacity, sharding, sql, migrations }");
     }
-    const { name, capacity, sharding, sql, migrations = [], realtime, bindingPrefix = "SHARD_", queryBudget } = config;
+    const { name, capacity, sharding, schema, migrations = [], realtime, bindingPrefix = "SHARD_", queryBudget } = config;
+    if (schema !== undefined && config.sql !== undefined) {
+      throw proxyError(CODES.InvalidArgument, "db() takes the initial schema as sql or as schema, not both");
+    }
+    const sql = schema === undefined ? config.sql : declaredSql(schema);
     if (realtime !== undefined) {
       throw proxyError(CODES.Unsupported, "db({ realtime }): realtime change streams are not available yet");
     }

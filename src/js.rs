@@ -20,6 +20,23 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
+/// The CREATE statements of a schema declared in code (`crate::schema`), for
+/// `db({ schema })`.
+#[wasm_bindgen(js_name = schemaSql)]
+pub fn schema_sql(declaration: &str) -> std::result::Result<String, JsValue> {
+    crate::schema::SchemaDecl::from_json(declaration)
+        .and_then(|d| d.create_sql())
+        .map_err(|e| to_js_error(&e))
+}
+
+/// TypeScript row types of a schema declared in code.
+#[wasm_bindgen(js_name = schemaTypes)]
+pub fn schema_types(declaration: &str) -> std::result::Result<String, JsValue> {
+    crate::schema::SchemaDecl::from_json(declaration)
+        .map(|d| d.typescript())
+        .map_err(|e| to_js_error(&e))
+}
+
 /// A logical database's policy, catalog and plan cache.
 #[wasm_bindgen]
 pub struct Engine {

@@ -58,6 +58,7 @@ pub mod parse;
 pub mod placement;
 pub mod plan;
 pub mod policy;
+pub mod schema;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod slt;
 #[cfg(not(target_arch = "wasm32"))]

@@ -185,11 +185,47 @@ mod cli {
             #[arg(long, default_value_t = 10_000)]
             chunk_rows: usize,
         },
+        /// Schema in code: a JSON declaration of tables, columns, keys and indexes.
+        Schema {
+            #[command(subcommand)]
+            command: SchemaCommand,
+        },
         /// A guided tour on a 4-shard demo database.
         Demo {
             /// Where to create the demo (default: a fresh temporary folder).
             #[arg(long)]
             dir: Option<PathBuf>,
+        },
+    }
+
+    #[derive(Subcommand)]
+    enum SchemaCommand {
+        /// Print the CREATE statements of the declaration.
+        Sql {
+            /// The declaration (JSON).
+            file: PathBuf,
+        },
+        /// Print TypeScript row types of the declaration (for `table<Row>(name)`).
+        Types {
+            /// The declaration (JSON).
+            file: PathBuf,
+        },
+        /// Write the next migration (MIGRATIONS_DIR/NNNN_NAME.sql) that takes DIR's applied
+        /// schema to the declaration: new tables, columns and indexes; drops only with
+        /// --allow-destructive.
+        Diff {
+            /// Database directory (its applied schema).
+            dir: PathBuf,
+            /// The declaration (JSON).
+            file: PathBuf,
+            /// Where the migration files are.
+            migrations_dir: PathBuf,
+            /// The new migration's name (after its number).
+            #[arg(long, default_value = "schema")]
+            name: String,
+            /// Also write drops of tables, columns and indexes the declaration leaves out.
+            #[arg(long)]
+            allow_destructive: bool,
         },
     }
 
@@ -242,6 +278,7 @@ mod cli {
                 migrations_dir,
             } => migrate(&dir, &migrations_dir),
             Command::Check { dir } => check(&dir),
+            Command::Schema { command } => schema(command),
             Command::Split {
                 dir,
                 to,
@@ -583,6 +620,77 @@ mod cli {
             format!("the shards differ ({} difference{})", diffs.len(), if diffs.len() == 1 { "" } else { "s" }),
             "run the missing DDL on the shards that lack it (or a migration that makes them agree), then check again",
         ))
+    }
+
+    /// `d1plus schema sql|types|diff`.
+    fn schema(command: SchemaCommand) -> Result<(), Error> {
+        let read = |file: &Path| -> Result<d1plus::schema::SchemaDecl, Error> {
+            let text = std::fs::read_to_string(file)
+                .map_err(|e| usage(&format!("cannot read {}: {e}", file.display())))?;
+            d1plus::schema::SchemaDecl::from_json(&text)
+        };
+        match command {
+            SchemaCommand::Sql { file } => say_part!("{}", read(&file)?.create_sql()?),
+            SchemaCommand::Types { file } => say_part!("{}", read(&file)?.typescript()),
+            SchemaCommand::Diff {
+                dir,
+                file,
+                migrations_dir,
+                name,
+                allow_destructive,
+            } => {
+                let decl = read(&file)?;
+                let db = open(&dir, Options::default())?;
+                let indexes = db
+                    .backend()
+                    .with_connection(0, |c| -> rusqlite::Result<Vec<(String, String)>> {
+                        let mut stmt = c.prepare(
+                            "SELECT name, tbl_name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL",
+                        )?;
+                        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                        rows.collect()
+                    })?
+                    .map_err(|e| Error::backend(Some(0), d1plus::error::sqlite_message(e)))?;
+                let steps =
+                    d1plus::schema::diff(&decl, &db.catalog(), &indexes, allow_destructive)?;
+                if steps.is_empty() {
+                    say!("the applied schema already matches {}", file.display());
+                    return Ok(());
+                }
+                let path = next_migration(&migrations_dir, &name)?;
+                let text: String = steps.iter().map(|s| format!("{s};\n")).collect();
+                std::fs::write(&path, &text)
+                    .map_err(|e| usage(&format!("cannot write {}: {e}", path.display())))?;
+                say_part!("{text}");
+                say!("wrote {} ({} statements)", path.display(), steps.len());
+            }
+        }
+        Ok(())
+    }
+
+    /// MIGRATIONS_DIR/NNNN_name.sql, numbered after the last migration there.
+    fn next_migration(dir: &Path, name: &str) -> Result<PathBuf, Error> {
+        if !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            || name.is_empty()
+        {
+            return Err(usage("--name takes letters, digits, _ and -"));
+        }
+        std::fs::create_dir_all(dir)
+            .map_err(|e| usage(&format!("cannot create {}: {e}", dir.display())))?;
+        let last = std::fs::read_dir(dir)
+            .map_err(|e| usage(&format!("cannot read {}: {e}", dir.display())))?
+            .flatten()
+            .filter_map(|e| {
+                let n = e.file_name().to_string_lossy().into_owned();
+                n.ends_with(".sql")
+                    .then(|| n.split('_').next()?.parse::<u32>().ok())
+                    .flatten()
+            })
+            .max()
+            .unwrap_or(0);
+        Ok(dir.join(format!("{:04}_{name}.sql", last + 1)))
     }
 
     /// `d1plus split DIR [--to N | --abort | --auto]`, with a progress line on stderr.

@@ -565,3 +565,74 @@ fn exec_prints_rows_of_reads() {
     assert!(out.contains("n\n-\n2"), "{out}");
     assert!(out.contains("ok: 3 statements"), "{out}");
 }
+
+/// Schema in code: the declaration writes the migrations, migrate applies them, and the
+/// next diff is empty (issue 12).
+#[test]
+fn schema_in_code_writes_migrations() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = init(tmp.path());
+    let decl = tmp.path().join("schema.json");
+    let migrations = tmp.path().join("migrations");
+    let write_decl = |extra: &str| {
+        std::fs::write(
+            &decl,
+            format!(
+                r#"{{"tables": [{{"name": "events", "columns": [
+                    {{"name": "tenantId", "type": "TEXT", "notNull": true}},
+                    {{"name": "id", "type": "INTEGER", "notNull": true}},
+                    {{"name": "kind", "type": "TEXT", "collate": "NOCASE"}}{extra}],
+                  "primaryKey": ["tenantId", "id"],
+                  "indexes": [{{"name": "events_kind", "columns": ["kind"]}}]}},
+                  {{"name": "plans", "columns": [{{"name": "id", "type": "INTEGER", "primaryKey": true}}, {{"name": "name", "type": "TEXT"}}]}}]}}"#
+            ),
+        )
+        .unwrap();
+    };
+    write_decl("");
+    let (d, m) = (decl.to_str().unwrap(), migrations.to_str().unwrap());
+    let o = d1plus(&["schema", "diff", &db, d, m, "--name", "init"], None);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(migrations.join("0001_init.sql").exists(), "{}", text(&o));
+    let o = d1plus(&["migrate", &db, m], None);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = d1plus(&["schema", "diff", &db, d, m], None);
+    assert!(text(&o).contains("already matches"), "{}", text(&o));
+    write_decl(r#", {"name": "amount", "type": "REAL", "default": 0}"#);
+    let o = d1plus(&["schema", "diff", &db, d, m], None);
+    assert!(
+        text(&o).contains("ALTER TABLE events ADD COLUMN amount REAL DEFAULT 0"),
+        "{}",
+        text(&o)
+    );
+    assert!(migrations.join("0002_schema.sql").exists());
+    assert!(d1plus(&["migrate", &db, m], None).status.success());
+    assert!(d1plus(&["check", &db], None).status.success());
+    let o = d1plus(
+        &[
+            "query",
+            &db,
+            "INSERT INTO events (tenantId, id) VALUES ('acme', 1) RETURNING amount",
+        ],
+        None,
+    );
+    assert!(
+        text(&o).contains("0.0") || text(&o).contains("| 0"),
+        "{}",
+        text(&o)
+    );
+    // Dropping needs the flag.
+    write_decl("");
+    let o = d1plus(&["schema", "diff", &db, d, m], None);
+    assert!(
+        !o.status.success() && text(&o).contains("--allow-destructive"),
+        "{}",
+        text(&o)
+    );
+    let o = d1plus(&["schema", "types", d], None);
+    assert!(
+        text(&o).contains("export interface EventsRow"),
+        "{}",
+        text(&o)
+    );
+}

@@ -23,6 +23,7 @@ test("one app on the Database API answers alike on 1 and 4 shards", async () => 
   assert.equal(one.check.agree, true);
   assert.equal(four.check.agree, true, JSON.stringify(four.check));
   assert.equal(one.inserted, 40);
+  assert.match(one.types, /export interface PostsRow \{\n  author: string;/);
   assert.deepEqual(one.get, { author: "bob", id: 6, title: "post 6", status: "draft", views: 22, tag: null });
   assert.equal(one.missing, null);
   assert.equal(one.updated.views, 500);

@@ -1,7 +1,7 @@
 // A test Worker whose data code (Drizzle, Kysely, Prisma, plain D1 calls) is written against D1 and left unchanged: the only d1plus
 // line is how `db` is made (`D1Database.fromEnv` instead of `env.DB`). Each path runs one
 // scenario and answers what it saw, as JSON, for e2e/tests/orm.test.mjs to check.
-import { D1Database, db as declare } from "../../js/d1plus.js";
+import { D1Database, db as declare, rowTypes } from "../../js/d1plus.js";
 import { drizzle } from "drizzle-orm/d1";
 import { and, asc, desc, eq, sql } from "drizzle-orm";
 import { integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
@@ -373,14 +373,30 @@ const POLICY = {
 
 // One small app on the Database API (db(), migrations, Table API, a transaction, raw SQL);
 // e2e/tests/database.test.mjs runs it on 1 shard and on 4 and compares the answers.
+const BLOG_SCHEMA = {
+  tables: [
+    {
+      name: "posts",
+      columns: [
+        { name: "author", type: "TEXT", notNull: true },
+        { name: "id", type: "INTEGER", notNull: true },
+        { name: "title", type: "TEXT" },
+        { name: "status", type: "TEXT" },
+        { name: "views", type: "INTEGER" },
+      ],
+      primaryKey: ["author", "id"],
+      indexes: [{ name: "posts_views", columns: ["views"] }],
+    },
+    { name: "tags", columns: [{ name: "name", type: "TEXT", primaryKey: true }] },
+  ],
+};
+
 const blog = (shards, prefix) =>
   declare({
     name: "blog",
     capacity: shards === 1 ? { mode: "fixed" } : { mode: "manual", targetShardCount: shards },
     sharding: { tables: [{ name: "posts", keyColumn: "author" }], reference: ["tags"] },
-    sql: `CREATE TABLE posts (author TEXT NOT NULL, id INTEGER NOT NULL, title TEXT, status TEXT, views INTEGER,
-            PRIMARY KEY (author, id));
-          CREATE TABLE tags (name TEXT PRIMARY KEY)`,
+    schema: BLOG_SCHEMA,
     migrations: [{ name: "0001_post_tag.sql", sql: "ALTER TABLE posts ADD COLUMN tag TEXT" }],
     bindingPrefix: prefix,
   });
@@ -391,6 +407,7 @@ async function blogApp(env, shards, prefix) {
   out.migrate = await database.migrate();
   out.again = await database.migrate();
   out.check = await database.check();
+  out.types = rowTypes(BLOG_SCHEMA);
   const posts = database.table("posts");
   const authors = ["ann", "bob", "cy", "dee", "eve"];
   const rows = [];
