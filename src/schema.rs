@@ -329,55 +329,7 @@ pub fn diff(
             out.extend(t.indexes.iter().map(|i| i.create_sql(&t.name)));
             continue;
         };
-        for c in &t.columns {
-            match applied.column(&c.name) {
-                None => {
-                    if c.primary_key
-                        || t.primary_key
-                            .iter()
-                            .any(|k| k.eq_ignore_ascii_case(&c.name))
-                    {
-                        return Err(changed(&t.name, &c.name, "joins the primary key"));
-                    }
-                    if c.not_null && c.default.as_ref().is_none_or(Json::is_null) {
-                        return Err(changed(&t.name, &c.name, "is NOT NULL without a default"));
-                    }
-                    out.push(format!(
-                        "ALTER TABLE {} ADD COLUMN {}",
-                        quote_ident(&t.name),
-                        c.definition(false)?
-                    ));
-                }
-                Some((_, a)) => {
-                    let same_type = a.declared_type.eq_ignore_ascii_case(&c.ty);
-                    let same_null = a.not_null == c.not_null || a.primary_key;
-                    let same_collation = a.collation.as_deref().map(str::to_ascii_uppercase)
-                        == c.collate.as_deref().map(str::to_ascii_uppercase);
-                    if !(same_type && same_null && same_collation) {
-                        return Err(changed(
-                            &t.name,
-                            &c.name,
-                            "changed its type, NOT NULL or collation",
-                        ));
-                    }
-                }
-            }
-        }
-        for a in &applied.columns {
-            if !a.hidden
-                && !t
-                    .columns
-                    .iter()
-                    .any(|c| c.name.eq_ignore_ascii_case(&a.name))
-            {
-                destructive(format!("drops column {}.{}", t.name, a.name))?;
-                out.push(format!(
-                    "ALTER TABLE {} DROP COLUMN {}",
-                    quote_ident(&t.name),
-                    quote_ident(&a.name)
-                ));
-            }
-        }
+        out.extend(alter_table(t, applied, &destructive)?);
         for i in &t.indexes {
             if !indexes.iter().any(|(n, _)| n.eq_ignore_ascii_case(&i.name)) {
                 out.push(i.create_sql(&t.name));
@@ -411,6 +363,65 @@ pub fn diff(
         {
             destructive(format!("drops table {}", applied.name))?;
             out.push(format!("DROP TABLE {}", quote_ident(&applied.name)));
+        }
+    }
+    Ok(out)
+}
+
+/// The ALTER TABLE statements that take an applied table to its declaration.
+fn alter_table(
+    t: &TableDecl,
+    applied: &crate::catalog::Table,
+    destructive: &dyn Fn(String) -> Result<()>,
+) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for c in &t.columns {
+        match applied.column(&c.name) {
+            None => {
+                if c.primary_key
+                    || t.primary_key
+                        .iter()
+                        .any(|k| k.eq_ignore_ascii_case(&c.name))
+                {
+                    return Err(changed(&t.name, &c.name, "joins the primary key"));
+                }
+                if c.not_null && c.default.as_ref().is_none_or(Json::is_null) {
+                    return Err(changed(&t.name, &c.name, "is NOT NULL without a default"));
+                }
+                out.push(format!(
+                    "ALTER TABLE {} ADD COLUMN {}",
+                    quote_ident(&t.name),
+                    c.definition(false)?
+                ));
+            }
+            Some((_, a)) => {
+                let same_type = a.declared_type.eq_ignore_ascii_case(&c.ty);
+                let same_null = a.not_null == c.not_null || a.primary_key;
+                let same_collation = a.collation.as_deref().map(str::to_ascii_uppercase)
+                    == c.collate.as_deref().map(str::to_ascii_uppercase);
+                if !(same_type && same_null && same_collation) {
+                    return Err(changed(
+                        &t.name,
+                        &c.name,
+                        "changed its type, NOT NULL or collation",
+                    ));
+                }
+            }
+        }
+    }
+    for a in &applied.columns {
+        if !a.hidden
+            && !t
+                .columns
+                .iter()
+                .any(|c| c.name.eq_ignore_ascii_case(&a.name))
+        {
+            destructive(format!("drops column {}.{}", t.name, a.name))?;
+            out.push(format!(
+                "ALTER TABLE {} DROP COLUMN {}",
+                quote_ident(&t.name),
+                quote_ident(&a.name)
+            ));
         }
     }
     Ok(out)
