@@ -54,6 +54,8 @@ export type D1PlusErrorCode =
   | "D1PLUS_SCHEMA_DRIFT"
   /** The write reached a shard during a split's cutover (or a shard a split retired); nothing was written there. Retry: the pause is short. */
   | "D1PLUS_RETRY"
+  /** A realtime cursor points before what the change log still holds (or was made before a split): start a new stream. */
+  | "D1PLUS_CURSOR_EXPIRED"
   /** A d1plus bug: it should never happen. */
   | "D1PLUS_INTERNAL"
   /** A value of a type D1 does not accept (D1's own code). */
@@ -94,6 +96,7 @@ export declare const CODES: Readonly<{
   MigrationHistory: "D1PLUS_MIGRATION_HISTORY";
   SchemaDrift: "D1PLUS_SCHEMA_DRIFT";
   Retry: "D1PLUS_RETRY";
+  CursorExpired: "D1PLUS_CURSOR_EXPIRED";
   Internal: "D1PLUS_INTERNAL";
   TypeError: "D1_TYPE_ERROR";
   ColumnNotFound: "D1_COLUMN_NOTFOUND";

@@ -28,6 +28,7 @@ export const CODES = Object.freeze({
   MigrationHistory: "D1PLUS_MIGRATION_HISTORY",
   SchemaDrift: "D1PLUS_SCHEMA_DRIFT",
   Retry: "D1PLUS_RETRY",
+  CursorExpired: "D1PLUS_CURSOR_EXPIRED",
   Internal: "D1PLUS_INTERNAL",
   TypeError: "D1_TYPE_ERROR",
   ColumnNotFound: "D1_COLUMN_NOTFOUND",

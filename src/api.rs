@@ -372,6 +372,7 @@ impl<B: Backend> Database<B> {
         let result = execute::execute(plan, &self.shards(&catalog), &self.budget).await;
         if changes_schema {
             self.reload_catalog().await?;
+            crate::capture::ensure(&self.backend, &self.shared.policy, &self.catalog()).await?;
         }
         result
     }
@@ -561,6 +562,7 @@ impl<B: Backend> Database<B> {
         }
         if plans.iter().any(|p| p.changes_schema) {
             self.reload_catalog().await?;
+            crate::capture::ensure(&self.backend, &self.shared.policy, &self.catalog()).await?;
         }
         Ok(results)
     }

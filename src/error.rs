@@ -100,6 +100,9 @@ error_codes! {
     /// The write reached a shard during a split's cutover (or a shard a split retired);
     /// nothing was written there. Retry: the pause is short.
     Retry => "D1PLUS_RETRY",
+    /// A realtime cursor points before what the change log still holds (or was made before
+    /// a split): start a new stream.
+    CursorExpired => "D1PLUS_CURSOR_EXPIRED",
     /// A d1plus bug: it should never happen.
     Internal => "D1PLUS_INTERNAL",
     /// A value of a type D1 does not accept (D1's own code).

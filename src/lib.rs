@@ -43,6 +43,7 @@ pub mod api;
 pub mod backend;
 pub mod bookmark;
 pub mod cache;
+pub mod capture;
 pub mod catalog;
 pub mod error;
 pub mod execute;
@@ -58,6 +59,7 @@ pub mod parse;
 pub mod placement;
 pub mod plan;
 pub mod policy;
+pub mod realtime;
 pub mod schema;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod slt;

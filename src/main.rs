@@ -173,6 +173,9 @@ mod cli {
             #[command(subcommand)]
             command: crate::grow::SchemaCommand,
         },
+        /// Print committed writes to the policy's realtime tables as they happen, one JSON
+        /// line per event ({cursor, table, op, row, old, shard, at}); resume with --from.
+        Watch(crate::stream::WatchArgs),
         /// A guided tour on a 4-shard demo database.
         Demo {
             /// Where to create the demo (default: a fresh temporary folder).
@@ -232,6 +235,7 @@ mod cli {
             Command::Check { dir } => check(&dir),
             Command::Schema { command } => crate::grow::schema(command),
             Command::Split(args) => crate::grow::split(args),
+            Command::Watch(args) => crate::stream::watch(args),
             Command::Status { dir, format } => {
                 let (db, layout) = d1plus::layout::open_with_layout(&dir, Options::default())?;
                 let s = d1plus::status::status(&db, &layout)?;
@@ -792,3 +796,5 @@ mod cli {
 mod demo;
 #[cfg(not(target_arch = "wasm32"))]
 mod grow;
+#[cfg(not(target_arch = "wasm32"))]
+mod stream;

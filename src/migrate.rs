@@ -157,6 +157,8 @@ pub async fn migrate<B: Backend>(
         progress(Step::UpToDate { shard });
     }
     db.reload_catalog().await?;
+    // Migrations run beside the planner's DDL path: capture the realtime tables they made.
+    crate::capture::ensure(db.backend(), db.policy(), &db.catalog()).await?;
     Ok(report)
 }
 

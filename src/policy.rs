@@ -20,6 +20,9 @@ pub struct Policy {
     /// Sharded and reference tables (absent: none).
     #[serde(default)]
     pub sharding: Sharding,
+    /// Tables whose committed writes are streamed (see `crate::realtime`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub realtime: Option<RealtimePolicy>,
 }
 
 /// How many shards the database has.
@@ -144,6 +147,48 @@ impl TryFrom<CapacityJson> for Capacity {
     }
 }
 
+/// Realtime log entries kept per shard when the policy does not say.
+pub const DEFAULT_MAX_ROWS: u64 = 100_000;
+/// How long realtime log entries are kept when the policy does not say: 7 days.
+pub const DEFAULT_MAX_AGE_SECONDS: u64 = 7 * 24 * 3600;
+
+/// The policy's `realtime` object (see `crate::realtime`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RealtimePolicy {
+    /// The tables whose writes are streamed.
+    pub tables: Vec<String>,
+    /// Log entries kept per shard (default [`DEFAULT_MAX_ROWS`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_rows: Option<u64>,
+    /// Seconds entries are kept (default [`DEFAULT_MAX_AGE_SECONDS`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age_seconds: Option<u64>,
+}
+
+impl RealtimePolicy {
+    /// Checks the names (non-empty, each once) and the retention (above 0).
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        for (i, t) in self.tables.iter().enumerate() {
+            if t.trim().is_empty() {
+                return Err(format!("realtime.tables[{i}] must not be empty"));
+            }
+            if self.tables[..i].iter().any(|o| o.eq_ignore_ascii_case(t)) {
+                return Err(format!("realtime.tables[{i}]: table {t:?} is listed twice"));
+            }
+        }
+        if self.max_rows == Some(0) || self.max_age_seconds == Some(0) {
+            return Err("realtime.maxRows and realtime.maxAgeSeconds must be above 0".into());
+        }
+        Ok(())
+    }
+
+    /// Log entries kept per shard.
+    pub fn max_rows(&self) -> u64 {
+        self.max_rows.unwrap_or(DEFAULT_MAX_ROWS)
+    }
+}
+
 /// Which tables are sharded or copied.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -211,6 +256,7 @@ impl Policy {
             name: name.to_string(),
             capacity: Capacity::Fixed,
             sharding: Sharding::default(),
+            realtime: None,
         }
     }
 
@@ -243,6 +289,9 @@ impl Policy {
                     )));
                 }
             }
+        }
+        if let Some(rt) = &self.realtime {
+            rt.validate().map_err(invalid)?;
         }
         for (i, t) in self.sharding.tables.iter().enumerate() {
             if t.name.trim().is_empty() {
@@ -387,6 +436,11 @@ mod tests {
                 }],
                 reference: vec!["r".into()],
             },
+            realtime: Some(RealtimePolicy {
+                tables: vec!["t".into()],
+                max_rows: Some(10),
+                max_age_seconds: None,
+            }),
         }
     }
 
