@@ -15,7 +15,7 @@ pub const CHANGES: &str = "_d1plus_changes";
 const TRIGGER_PREFIX: &str = "_d1plus_rt_";
 
 /// Runs `statements` (without parameters) on every shard, one batch each.
-async fn run_on_every_shard(
+pub(crate) async fn run_on_every_shard(
     backend: &dyn Backend,
     statements: &[&str],
 ) -> Vec<Result<Vec<StatementOutput>>> {

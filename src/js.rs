@@ -389,17 +389,21 @@ async fn one(
     db.query(&s.sql, &s.params, s.hint.as_ref()).await
 }
 
+/// The statements of a `batch()` or `transaction()` call (a JSON array).
+fn statements(shared: &Database<NullBackend>, json: &str) -> Result<Vec<Statement>> {
+    let requests: Vec<Request> = decode(json)?;
+    requests
+        .into_iter()
+        .map(|r| parse_request(shared, r))
+        .collect()
+}
+
 async fn batch(
     shared: &Database<NullBackend>,
     db: &Database<D1Backend>,
     json: &str,
 ) -> Result<Vec<QueryResult>> {
-    let requests: Vec<Request> = decode(json)?;
-    let statements = requests
-        .into_iter()
-        .map(|r| parse_request(shared, r))
-        .collect::<Result<Vec<_>>>()?;
-    db.batch(&statements).await
+    db.batch(&statements(shared, json)?).await
 }
 
 /// A Table API call from JavaScript: `{ table, call: { op, … } }`.
@@ -414,12 +418,7 @@ async fn transaction(
     db: &Database<D1Backend>,
     json: &str,
 ) -> Result<Vec<QueryResult>> {
-    let requests: Vec<Request> = decode(json)?;
-    let statements = requests
-        .into_iter()
-        .map(|r| parse_request(shared, r))
-        .collect::<Result<Vec<_>>>()?;
-    db.batch_atomic(&statements).await
+    db.batch_atomic(&statements(shared, json)?).await
 }
 
 fn to_js_error(e: &Error) -> JsValue {

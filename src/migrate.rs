@@ -175,19 +175,7 @@ async fn run_on_every_shard<B: Backend>(
     db: &Database<B>,
     statements: &[&str],
 ) -> Vec<Result<Vec<crate::backend::StatementOutput>>> {
-    let batches = (0..db.policy().shard_count())
-        .map(|shard| ShardBatch {
-            shard,
-            statements: statements
-                .iter()
-                .map(|sql| ShardStatement {
-                    sql: sql.to_string(),
-                    params: Vec::new(),
-                })
-                .collect(),
-        })
-        .collect();
-    db.backend().run(batches).await
+    crate::capture::run_on_every_shard(db.backend(), statements).await
 }
 
 /// Runs `statements` on every shard; the first failure is the error.
