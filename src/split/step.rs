@@ -182,6 +182,18 @@ impl<'a> Step<'a> {
         run_script(conn, path, &sql)
     }
 
+    /// The statement that copies the rows of `src.t` matching `rows` (SQL over them) that
+    /// belong on new shard `s`, as they are now.
+    fn copy_rows(&self, t: &CopyTable, s: usize, rows: &str) -> String {
+        format!(
+            "INSERT OR REPLACE INTO main.{name} ({rowid}, {cols}) SELECT {rowid}, {cols} FROM src.{name} WHERE {rows} AND {}",
+            self.belongs(t, s),
+            name = quote_ident(&t.name),
+            rowid = t.rowid,
+            cols = t.columns
+        )
+    }
+
     /// Whether the rows of `t` belong on new shard `s`, as SQL over `src.t`.
     fn belongs(&self, t: &CopyTable, s: usize) -> String {
         let even = s % 2 == 0;
@@ -243,12 +255,7 @@ impl<'a> Step<'a> {
                 let copied = match bound {
                     Some(bound) => conn
                         .execute(
-                            &format!(
-                                "INSERT OR REPLACE INTO main.{name} ({rowid}, {cols}) SELECT {rowid}, {cols} FROM src.{name} \
-                                 WHERE {rowid} > ?1 AND {rowid} <= ?2 AND {}",
-                                self.belongs(&t, s),
-                                cols = t.columns
-                            ),
+                            &self.copy_rows(&t, s, &format!("{rowid} > ?1 AND {rowid} <= ?2")),
                             [after, bound],
                         )
                         .map_err(err)?,
@@ -339,18 +346,8 @@ impl<'a> Step<'a> {
             }
             for (tname, rid) in &touched {
                 if let Some(t) = self.tables.iter().find(|t| &t.name == tname) {
-                    conn.execute(
-                        &format!(
-                            "INSERT OR REPLACE INTO main.{name} ({rowid}, {cols}) SELECT {rowid}, {cols} FROM src.{name} \
-                             WHERE {rowid} = ?1 AND {}",
-                            self.belongs(t, s),
-                            name = quote_ident(&t.name),
-                            rowid = t.rowid,
-                            cols = t.columns
-                        ),
-                        [rid],
-                    )
-                    .map_err(err)?;
+                    conn.execute(&self.copy_rows(t, s, &format!("{} = ?1", t.rowid)), [rid])
+                        .map_err(err)?;
                 }
             }
             let last = entries.last().map_or(caught, |e| e.0);
