@@ -191,11 +191,7 @@ async fn rows_on_every_shard<B: Backend>(
     db: &Database<B>,
     sql: &str,
 ) -> Result<Vec<Vec<Vec<Value>>>> {
-    run_on_every_shard(db, &[sql])
-        .await
-        .into_iter()
-        .map(|out| Ok(out?.pop().map(|o| o.rows).unwrap_or_default()))
-        .collect()
+    crate::capture::rows_on_every_shard(db.backend(), sql).await
 }
 
 /// Each shard's applied migrations, from `d1_migrations` (a migration applied by wrangler
