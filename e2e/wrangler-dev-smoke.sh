@@ -7,7 +7,8 @@ export WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false WRANGLER_HI
 state=$(mktemp -d)
 port=${D1PLUS_SMOKE_PORT:-8799}
 token=smoke-secret-$(date +%s%N)
-e2e/node_modules/.bin/wrangler dev --local --port "$port" --persist-to "$state" --var "D1PLUS_TOKEN:$token" >"$state/log" 2>&1 &
+e2e/node_modules/.bin/wrangler dev --local --port "$port" --persist-to "$state" --var "D1PLUS_TOKEN:$token" \
+  --var "D1PLUS_REALTIME_SECRET:$token-realtime" --var "D1PLUS_REALTIME_INTERVAL_MS:100" >"$state/log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$state"' EXIT
 for _ in $(seq 1 60); do
@@ -31,4 +32,28 @@ esac
 # acme's row is on SHARD_2 (golden placement), read directly with wrangler d1 execute.
 e2e/node_modules/.bin/wrangler d1 execute SHARD_2 --local --persist-to "$state" \
   --command "SELECT tenantId FROM events" 2>/dev/null | grep -q '"tenantId": "acme"'
+# Realtime over a real WebSocket: acme's client (with the token the app would give it) sees
+# acme's insert and not globex's.
+(cd e2e && D1PLUS_SMOKE_PORT=$port D1PLUS_SMOKE_TOKEN=$token node --input-type=module -e '
+import { createHmac } from "node:crypto";
+// Node 22 has a global WebSocket; Node 20 has the same client in undici (a miniflare dependency).
+const WebSocket = globalThis.WebSocket ?? (await import("undici")).WebSocket;
+const port = process.env.D1PLUS_SMOKE_PORT, token = process.env.D1PLUS_SMOKE_TOKEN;
+const hub = createHmac("sha256", `${token}-realtime`).update("acme").digest("hex");
+const ws = new WebSocket(`ws://localhost:${port}/realtime?table=events&key=acme&token=${hub}`);
+const fail = setTimeout(() => { console.error("no realtime event within 15 s"); process.exit(1); }, 15000);
+const q = (sql) => fetch(`http://localhost:${port}/query`, { method: "POST",
+  headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body: JSON.stringify({ sql }) });
+ws.onmessage = async (m) => {
+  const msg = JSON.parse(m.data);
+  if (msg.type === "ready") {
+    await q("INSERT INTO events VALUES (\x27globex\x27, 3, \x27x\x27)");
+    await q("INSERT INTO events VALUES (\x27acme\x27, 3, \x27x\x27)");
+  } else if (msg.type === "event") {
+    if (msg.row.tenantId !== "acme" || msg.row.id !== 3) { console.error("unexpected", msg); process.exit(1); }
+    clearTimeout(fail); ws.close(); process.exit(0);
+  } else { console.error("hub said", msg); process.exit(1); }
+};
+ws.onerror = (e) => { console.error("websocket error", e.message); process.exit(1); };
+')
 echo "wrangler dev smoke: ok"

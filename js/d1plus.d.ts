@@ -63,6 +63,34 @@ export interface ShardPolicy {
     tables?: { name: string; keyColumn: string }[];
     reference?: string[];
   };
+  /** Tables whose committed writes are streamed (README, "Realtime"). */
+  realtime?: { tables: string[]; maxRows?: number; maxAgeSeconds?: number };
+}
+
+/** One committed change of a realtime table. */
+export interface ChangeEvent<Row = Record<string, unknown>> {
+  /** Where a stream resumes after this event. */
+  cursor: string;
+  table: string;
+  op: "insert" | "update" | "delete";
+  /** The row after the write (null for a delete); BLOBs as hex text. */
+  row: Row | null;
+  /** The row before (updates and deletes). */
+  old: Row | null;
+  shard: number;
+  /** Commit time, milliseconds since 1970. */
+  at: number;
+}
+
+export interface ChangesRequest {
+  /** An event's cursor (or an earlier answer's); null or absent: from now. */
+  cursor?: string | null;
+  /** Realtime tables (default: all). */
+  tables?: string[];
+  /** Only the rows of this shard key (every table must be sharded). */
+  key?: string | number | null;
+  /** Log entries read per shard (default 100, at most 1000). */
+  limit?: number;
 }
 
 export interface D1DatabaseOptions {
@@ -111,6 +139,8 @@ export declare class D1Database extends Queryable {
   /** Whether the shards agree on schema and migration records, and how they differ. */
   check(): Promise<{ agree: boolean; differences: string[] }>;
   withSession(constraintOrBookmark?: D1SessionBookmark | D1SessionConstraint): D1DatabaseSession;
+  /** Realtime: the committed changes after a cursor, and the cursor after them. */
+  changes<Row = Record<string, unknown>>(request?: ChangesRequest): Promise<{ events: ChangeEvent<Row>[]; cursor: string }>;
   /** Refused: dump each shard's binding instead. */
   dump(): Promise<ArrayBuffer>;
 }
@@ -173,6 +203,7 @@ export declare class Database {
   /** The statements `fn` adds run as one atomic batch on one shard. */
   transaction(fn: (tx: DatabaseTransaction) => unknown | Promise<unknown>): Promise<D1Result[]>;
   table<Row = Record<string, unknown>>(name: string): TableApi<Row>;
+  changes<Row = Record<string, unknown>>(request?: ChangesRequest): Promise<{ events: ChangeEvent<Row>[]; cursor: string }>;
 }
 
 /** A schema declared in code (see README, "Schema in code"). */

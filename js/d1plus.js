@@ -333,6 +333,23 @@ export class D1Database extends Queryable {
     return new D1DatabaseSession(new Runner(this.#engine, sessions, this.#budget), sessions, this.#engine);
   }
 
+  /**
+   * Realtime (the policy's `realtime.tables`): the committed changes after `cursor` (an
+   * event's or an earlier answer's; null: from now) of `tables` (every realtime table when
+   * empty), only the rows of shard key `key` when one is given (then only its shard is
+   * read). Resolves to `{ events, cursor }`; each event is `{ cursor, table, op, row, old,
+   * shard, at }`. A cursor older than the retention rejects with D1PLUS_CURSOR_EXPIRED.
+   */
+  async changes({ cursor = null, tables = [], key = null, limit } = {}) {
+    if (cursor !== null && typeof cursor !== "string") {
+      throw proxyError(CODES.InvalidArgument, "changes({ cursor }) takes a cursor string or null");
+    }
+    if (!Array.isArray(tables) || !tables.every((t) => typeof t === "string")) {
+      throw proxyError(CODES.InvalidArgument, "changes({ tables }) takes an array of table names");
+    }
+    return this._runner.call(CallKind.Changes, JSON.stringify({ cursor, tables, key, limit }));
+  }
+
   async dump() {
     throw proxyError(CODES.Unsupported, "dump() of a sharded database; dump each shard's binding");
   }
@@ -393,10 +410,12 @@ export class LogicalDatabase {
       throw proxyError(CODES.InvalidArgument, "db() takes the initial schema as sql or as schema, not both");
     }
     const sql = schema === undefined ? config.sql : declaredSql(schema);
-    if (realtime !== undefined) {
-      throw proxyError(CODES.Unsupported, "db({ realtime }): realtime change streams are not available yet");
-    }
-    this.#policy = { name, ...(capacity ? { capacity } : {}), ...(sharding ? { sharding } : {}) };
+    this.#policy = {
+      name,
+      ...(capacity ? { capacity } : {}),
+      ...(sharding ? { sharding } : {}),
+      ...(realtime ? { realtime } : {}),
+    };
     engineFor(this.#policy); // a bad policy fails here, with its field named
     if (sql !== undefined && typeof sql !== "string") {
       throw proxyError(CODES.InvalidArgument, "db({ sql }) takes the initial schema as one SQL string");
@@ -455,6 +474,11 @@ export class Database {
 
   batch(statements) {
     return this.#d1.batch(statements);
+  }
+
+  /** Realtime changes after a cursor: see `D1Database.changes`. */
+  changes(request) {
+    return this.#d1.changes(request);
   }
 
   /** Applies `sql` and `migrations` on every shard (resumable; edited history is refused). */

@@ -160,12 +160,19 @@ impl Engine {
     ) -> js_sys::Promise {
         let db = self.db.clone();
         wasm_bindgen_futures::future_to_promise(async move {
+            let captured = db
+                .policy()
+                .realtime
+                .as_ref()
+                .map(|r| r.tables.clone())
+                .unwrap_or_default();
             let backend = D1Backend::new(
                 shards
                     .iter()
                     .map(|s| s.unchecked_into::<D1Like>())
                     .collect(),
-            );
+            )
+            .counting_own_changes(&captured);
             let budget = Budget::shared(Box::new(JsBudget(budget)));
             let handle = match db.attach_with_budget(backend, budget) {
                 Ok(h) => h,
@@ -188,6 +195,7 @@ impl Engine {
                 Ok(Outcome::Migrate(r)) => envelope(Ok(r), used),
                 Ok(Outcome::Check(d)) => envelope(Ok(d), used),
                 Ok(Outcome::Table(t)) => envelope(Ok(t), used),
+                Ok(Outcome::Changes(c)) => envelope(Ok(c), used),
                 Err(e) => envelope::<()>(Err(e), used),
             };
             Ok(text.into())
@@ -215,6 +223,9 @@ pub enum CallKind {
     /// `request` is an array of statements that run as one atomic batch (refused when
     /// they span shards): `transaction()`.
     Transaction = 6,
+    /// `request` is `{ cursor, tables, key, limit }`: the realtime events after `cursor`
+    /// (from now when null), `{ events, cursor }` (see `crate::realtime`).
+    Changes = 7,
 }
 
 /// Whether the catalog the engine holds may be used as it is.
@@ -236,6 +247,27 @@ enum Outcome {
     /// The differences `check` found (none: the shards agree).
     Check(Vec<String>),
     Table(crate::table::TableAnswer),
+    Changes(Changes),
+}
+
+/// A realtime read from JavaScript (the hub's tick).
+#[derive(Deserialize)]
+struct ChangesCall {
+    #[serde(default)]
+    cursor: Option<String>,
+    #[serde(default)]
+    tables: Vec<String>,
+    #[serde(default)]
+    key: Option<Value>,
+    #[serde(default)]
+    limit: Option<usize>,
+}
+
+/// Its answer: the events, and the cursor after them (also when there are none).
+#[derive(Serialize)]
+struct Changes {
+    events: Vec<crate::realtime::Event>,
+    cursor: String,
 }
 
 impl Outcome {
@@ -268,6 +300,7 @@ impl Outcome {
                 Outcome::Table(db.table(&call.table).call(&call.call).await?)
             }
             CallKind::Transaction => Outcome::Batch(transaction(shared, db, request).await?),
+            CallKind::Changes => Outcome::Changes(changes(db, decode(request)?).await?),
         })
     }
 }
@@ -419,6 +452,30 @@ async fn transaction(
     json: &str,
 ) -> Result<Vec<QueryResult>> {
     db.batch_atomic(&statements(shared, json)?).await
+}
+
+/// Events after the call's cursor (from now when it has none), at most `limit` log entries
+/// per shard read (default 100).
+async fn changes(db: &Database<D1Backend>, call: ChangesCall) -> Result<Changes> {
+    use crate::realtime::{self, Cursor, Subscription};
+    let Some(text) = call.cursor else {
+        let now = realtime::now(db).await?;
+        return Ok(Changes {
+            events: Vec::new(),
+            cursor: now.encode(),
+        });
+    };
+    let cursor = Cursor::decode(&text, db.policy().shard_count())?;
+    let subscription = Subscription {
+        tables: call.tables,
+        key: call.key,
+    };
+    let limit = call.limit.unwrap_or(100).clamp(1, 1000);
+    let (events, next) = realtime::poll(db, &cursor, &subscription, limit).await?;
+    Ok(Changes {
+        events,
+        cursor: next.encode(),
+    })
 }
 
 fn to_js_error(e: &Error) -> JsValue {

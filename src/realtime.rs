@@ -117,13 +117,156 @@ pub async fn now<B: Backend>(db: &Database<B>) -> Result<Cursor> {
     ))
 }
 
-/// The events after `cursor` (at most `limit` per shard, shard by shard, each shard's in
-/// commit order) of `tables` (all realtime tables when empty), and the cursor after them.
-/// Entries older than the retention are trimmed first.
+/// What a stream follows: some realtime tables (all of them when empty) and, optionally,
+/// the rows of one shard key only (a tenant's rows), which live on one shard.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Subscription {
+    /// Realtime tables (case-insensitive); empty: every realtime table.
+    pub tables: Vec<String>,
+    /// Only rows whose shard key equals this value (every table must then be sharded).
+    pub key: Option<Value>,
+}
+
+impl Subscription {
+    /// Every event of these tables.
+    pub fn tables(tables: &[String]) -> Subscription {
+        Subscription {
+            tables: tables.to_vec(),
+            key: None,
+        }
+    }
+}
+
+/// A subscription checked against the policy and the schema: the tables it names, and,
+/// for a key, each table's key column with the key as that column stores it.
+struct Filter {
+    tables: Vec<String>,
+    keys: Vec<KeyMatch>,
+}
+
+struct KeyMatch {
+    table: String,
+    column: String,
+    affinity: crate::value::Affinity,
+    key: Value,
+    shard: usize,
+}
+
+impl Filter {
+    fn new<B: Backend>(db: &Database<B>, rt: &RealtimePolicy, s: &Subscription) -> Result<Filter> {
+        if let Some(t) = s
+            .tables
+            .iter()
+            .find(|t| !rt.tables.iter().any(|r| r.eq_ignore_ascii_case(t)))
+        {
+            return Err(Error::with_remedy(
+                ErrorCode::InvalidArgument,
+                format!("table {t} is not a realtime table"),
+                "name it in the policy's realtime.tables",
+            ));
+        }
+        let tables = if s.tables.is_empty() {
+            rt.tables.clone()
+        } else {
+            s.tables.clone()
+        };
+        let Some(key) = &s.key else {
+            return Ok(Filter {
+                tables,
+                keys: Vec::new(),
+            });
+        };
+        let catalog = db.catalog();
+        let cx = crate::plan::Context {
+            policy: db.policy(),
+            catalog: &catalog,
+            options: Default::default(),
+        };
+        let keys = tables
+            .iter()
+            .map(|t| {
+                let sharded = db.policy().sharded_table(t).ok_or_else(|| {
+                    Error::with_remedy(
+                        ErrorCode::InvalidArgument,
+                        format!(
+                            "table {t} is not sharded, so its rows have no shard key to follow"
+                        ),
+                        "subscribe to its rows without a key, or only to sharded tables",
+                    )
+                })?;
+                let hint = crate::plan::ShardHint {
+                    table: sharded.name.clone(),
+                    key: key.clone(),
+                };
+                let resolved = crate::plan::resolve_hint(&hint, cx)?;
+                let affinity = crate::plan::key_affinity(&sharded.name, &sharded.key_column, cx)?;
+                Ok(KeyMatch {
+                    table: sharded.name.clone(),
+                    column: sharded.key_column.clone(),
+                    affinity,
+                    key: key.with_affinity(affinity),
+                    shard: resolved.shard,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(Filter { tables, keys })
+    }
+
+    /// Whether the shard's log can hold a followed event.
+    fn reads(&self, shard: usize) -> bool {
+        self.keys.is_empty() || self.keys.iter().any(|k| k.shard == shard)
+    }
+
+    /// Whether an event of `table` with these images is followed: its table is, and, for a
+    /// key, every image there is has that key.
+    fn wants(&self, table: &str, row: &serde_json::Value, old: &serde_json::Value) -> bool {
+        if !self.tables.iter().any(|t| t.eq_ignore_ascii_case(table)) {
+            return false;
+        }
+        if self.keys.is_empty() {
+            return true;
+        }
+        let Some(k) = self
+            .keys
+            .iter()
+            .find(|k| k.table.eq_ignore_ascii_case(table))
+        else {
+            return false;
+        };
+        let images: Vec<&serde_json::Value> =
+            [row, old].into_iter().filter(|i| !i.is_null()).collect();
+        !images.is_empty()
+            && images.iter().all(|image| {
+                image
+                    .as_object()
+                    .and_then(|o| o.iter().find(|(c, _)| c.eq_ignore_ascii_case(&k.column)))
+                    .map(|(_, v)| json_value(v).with_affinity(k.affinity) == k.key)
+                    .unwrap_or(false)
+            })
+    }
+}
+
+/// A column value from a row image (BLOBs are hex text there; keys are never BLOBs).
+fn json_value(v: &serde_json::Value) -> Value {
+    match v {
+        serde_json::Value::String(s) => Value::Text(s.clone()),
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) => Value::Integer(i),
+            None => Value::Real(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        serde_json::Value::Bool(b) => Value::Integer(*b as i64),
+        _ => Value::Null,
+    }
+}
+
+/// The events after `cursor` that `subscription` follows (reading at most `limit` log
+/// entries per shard, shard by shard, each shard's in commit order), and the cursor after
+/// them. A key's subscription reads only the shards its key lives on. Entries older than
+/// the retention are trimmed first.
 pub async fn poll<B: Backend>(
     db: &Database<B>,
     cursor: &Cursor,
-    tables: &[String],
+    subscription: &Subscription,
     limit: usize,
 ) -> Result<(Vec<Event>, Cursor)> {
     let rt = db.policy().realtime.clone().ok_or_else(|| {
@@ -133,20 +276,14 @@ pub async fn poll<B: Backend>(
             "add \"realtime\": { \"tables\": [\"…\"] } to the policy",
         )
     })?;
-    if let Some(t) = tables
-        .iter()
-        .find(|t| !rt.tables.iter().any(|r| r.eq_ignore_ascii_case(t)))
-    {
-        return Err(Error::with_remedy(
-            ErrorCode::InvalidArgument,
-            format!("table {t} is not a realtime table"),
-            "name it in the policy's realtime.tables",
-        ));
-    }
+    let filter = Filter::new(db, &rt, subscription)?;
     let max_age_ms = rt.max_age_seconds.unwrap_or(DEFAULT_MAX_AGE_SECONDS) as i64 * 1000;
     let mut events = Vec::new();
     let mut next = cursor.clone();
     for (shard, after) in cursor.0.iter().enumerate() {
+        if !filter.reads(shard) {
+            continue;
+        }
         let out = read_shard(db, shard, *after, limit, &rt, max_age_ms).await?;
         for row in out.get(2).map(|o| o.rows.as_slice()).unwrap_or_default() {
             let seq = match row.first() {
@@ -158,17 +295,17 @@ pub async fn poll<B: Backend>(
                 Some(Value::Text(t)) => t.clone(),
                 _ => String::new(),
             };
-            let table = text(1);
-            if !tables.is_empty() && !tables.iter().any(|t| t.eq_ignore_ascii_case(&table)) {
+            let json = |i: usize| serde_json::from_str(&text(i)).unwrap_or(serde_json::Value::Null);
+            let (table, row_image, old_image) = (text(1), json(3), json(4));
+            if !filter.wants(&table, &row_image, &old_image) {
                 continue;
             }
-            let json = |i: usize| serde_json::from_str(&text(i)).unwrap_or(serde_json::Value::Null);
             events.push(Event {
                 cursor: next.encode(),
                 table,
                 op: text(2),
-                row: json(3),
-                old: json(4),
+                row: row_image,
+                old: old_image,
                 shard,
                 at: match row.get(5) {
                     Some(Value::Integer(a)) => *a,

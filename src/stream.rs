@@ -3,7 +3,8 @@
 use crate::cli::open;
 use d1plus::api::Options;
 use d1plus::error::Error;
-use d1plus::realtime::{self, Cursor};
+use d1plus::realtime::{self, Cursor, Subscription};
+use d1plus::value::Value;
 use futures::executor::block_on;
 use std::io::Write;
 use std::path::PathBuf;
@@ -17,6 +18,10 @@ pub(crate) struct WatchArgs {
     /// Only these realtime tables (repeat the flag for several; default: all of them).
     #[arg(long = "table")]
     tables: Vec<String>,
+    /// Only the rows of this shard key (a tenant's rows; every table must be sharded).
+    /// Text as given, or a number when the key column is numeric.
+    #[arg(long)]
+    key: Option<String>,
     /// Resume after this cursor (an event's `cursor`); default: from now.
     #[arg(long)]
     from: Option<String>,
@@ -39,10 +44,14 @@ pub(crate) fn watch(args: WatchArgs) -> Result<(), Error> {
         // Where this stream starts, for a client that wants to resume from the very start.
         eprintln!("watching from {}", cursor.encode());
     }
+    let subscription = Subscription {
+        tables: args.tables.clone(),
+        key: args.key.clone().map(Value::Text),
+    };
     let mut printed = 0usize;
     let mut out = std::io::stdout().lock();
     loop {
-        let (events, next) = block_on(realtime::poll(&db, &cursor, &args.tables, 1000))?;
+        let (events, next) = block_on(realtime::poll(&db, &cursor, &subscription, 1000))?;
         for e in &events {
             let line = serde_json::to_string(e).unwrap_or_default();
             if let Err(err) = writeln!(out, "{line}").and_then(|()| out.flush()) {

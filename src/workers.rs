@@ -422,7 +422,12 @@ mod worker_bindings {
                 .into_iter()
                 .map(|d| JsValue::from(d).unchecked_into::<D1Like>())
                 .collect();
-            let backend = D1Backend::new(shards);
+            let captured = policy
+                .realtime
+                .as_ref()
+                .map(|r| r.tables.clone())
+                .unwrap_or_default();
+            let backend = D1Backend::new(shards).counting_own_changes(&captured);
             // The database and its sessions draw on one budget.
             let counter = BudgetCounter::new(options.query_budget);
             let root = Database::unloaded(policy, backend.clone(), options).map_err(fail)?;

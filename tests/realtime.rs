@@ -6,7 +6,7 @@ use d1plus::api::Options;
 use d1plus::backend::sqlite::SqliteBackend;
 use d1plus::error::ErrorCode;
 use d1plus::layout;
-use d1plus::realtime::{self, Cursor, Event};
+use d1plus::realtime::{self, Cursor, Event, Subscription};
 use d1plus::value::{Affinity, Value};
 use futures::executor::block_on;
 use std::collections::{BTreeMap, BTreeSet};
@@ -103,7 +103,8 @@ fn poll_all(dir: &Path, from: &Cursor) -> Vec<Event> {
     let mut cursor = from.clone();
     let mut all = Vec::new();
     loop {
-        let (events, next) = block_on(realtime::poll(&db, &cursor, &[], 7)).unwrap();
+        let (events, next) =
+            block_on(realtime::poll(&db, &cursor, &Subscription::default(), 7)).unwrap();
         if events.is_empty() {
             return all;
         }
@@ -266,14 +267,16 @@ fn an_expired_cursor_is_an_error_not_a_gap() {
         ))
         .unwrap();
     }
-    let e = block_on(realtime::poll(&db, &start, &[], 100)).unwrap_err();
+    let e = block_on(realtime::poll(&db, &start, &Subscription::default(), 100)).unwrap_err();
     assert_eq!(e.code(), ErrorCode::CursorExpired, "{e}");
     // From now on, a stream works again; a cursor of another shard count is refused.
     let now = block_on(realtime::now(&db)).unwrap();
-    assert!(block_on(realtime::poll(&db, &now, &[], 100))
-        .unwrap()
-        .0
-        .is_empty());
+    assert!(
+        block_on(realtime::poll(&db, &now, &Subscription::default(), 100))
+            .unwrap()
+            .0
+            .is_empty()
+    );
     assert_eq!(
         Cursor::decode("rt2:1.2", 4).unwrap_err().code(),
         ErrorCode::CursorExpired
@@ -282,7 +285,13 @@ fn an_expired_cursor_is_an_error_not_a_gap() {
         Cursor::decode("nonsense", 4).unwrap_err().code(),
         ErrorCode::InvalidArgument
     );
-    let e = block_on(realtime::poll(&db, &now, &["other".to_string()], 1)).unwrap_err();
+    let e = block_on(realtime::poll(
+        &db,
+        &now,
+        &Subscription::tables(&["other".to_string()]),
+        1,
+    ))
+    .unwrap_err();
     assert!(e.to_string().contains("not a realtime table"), "{e}");
 }
 
@@ -310,4 +319,90 @@ fn realtime_policy_mistakes_are_named() {
         assert_eq!(e.code(), ErrorCode::InvalidPolicy);
         assert!(e.to_string().contains(says), "{json}: {e}");
     }
+}
+
+#[test]
+fn a_key_stream_sees_exactly_its_keys_events_and_reads_only_its_shard() {
+    let tmp = tempfile::tempdir().unwrap();
+    setup(tmp.path(), None);
+    let db = layout::open(tmp.path(), Options::default()).unwrap();
+    let start = block_on(realtime::now(&db)).unwrap();
+    // Tenants on three shards of four (golden placement: acme 2, tenant-1 3, 日本語 1);
+    // inserts, an upsert, updates and deletes of each, some in one multi-row statement.
+    for (i, t) in ["acme", "tenant-1", "日本語", "acme"].iter().enumerate() {
+        let i = i as i64;
+        for sql in [
+            "INSERT INTO docs (tenant, id, body, n) VALUES (?1, ?2, 'a', 1), (?1, ?2 + 100, 'b', 2)",
+            "INSERT INTO docs (tenant, id, body, n) VALUES (?1, ?2, 'c', 3) ON CONFLICT DO UPDATE SET n = n + 10",
+            "UPDATE docs SET body = 'd' WHERE tenant = ?1 AND id = ?2 + 100",
+            "DELETE FROM docs WHERE tenant = ?1 AND id = ?2",
+        ] {
+            block_on(db.query(sql, &[Value::Text(t.to_string()), Value::Integer(i)], None)).unwrap();
+        }
+    }
+    let everything = poll_all(tmp.path(), &start);
+    let follow = |key: &str| {
+        let sub = Subscription {
+            tables: vec!["docs".into()],
+            key: Some(Value::Text(key.into())),
+        };
+        let (events, next) = block_on(realtime::poll(&db, &start, &sub, 1000)).unwrap();
+        (events, next)
+    };
+    for tenant in ["acme", "tenant-1", "日本語", "nobody"] {
+        let (events, next) = follow(tenant);
+        let strip = |e: &Event| {
+            (
+                e.table.clone(),
+                e.op.clone(),
+                e.row.clone(),
+                e.old.clone(),
+                e.shard,
+            )
+        };
+        let want: Vec<_> = everything
+            .iter()
+            .filter(|e| {
+                let image = if e.row.is_null() { &e.old } else { &e.row };
+                image["tenant"] == tenant
+            })
+            .map(strip)
+            .collect();
+        let got: Vec<_> = events.iter().map(strip).collect();
+        assert_eq!(got, want, "{tenant}");
+        // The key's shard is read to its end; the others are not read at all.
+        let shard =
+            d1plus::placement::shard_for_key(&Value::Text(tenant.into()), Affinity::Text, 4)
+                .unwrap();
+        for (s, seq) in next.0.iter().enumerate() {
+            if s == shard {
+                assert!(*seq >= start.0[s], "{tenant}");
+            } else {
+                assert_eq!(*seq, start.0[s], "{tenant}: shard {s} was read");
+            }
+        }
+    }
+    // Two rounds of acme: two inserts, the upsert (an update), an update and a delete each.
+    assert_eq!(follow("acme").0.len(), 10);
+    // A key stream of a table that is not realtime, and a NULL key, are refused.
+    let bad = Subscription {
+        tables: vec!["other".into()],
+        key: Some(Value::Text("acme".into())),
+    };
+    assert_eq!(
+        block_on(realtime::poll(&db, &start, &bad, 1))
+            .unwrap_err()
+            .code(),
+        ErrorCode::InvalidArgument
+    );
+    let null = Subscription {
+        tables: vec![],
+        key: Some(Value::Null),
+    };
+    assert_eq!(
+        block_on(realtime::poll(&db, &start, &null, 1))
+            .unwrap_err()
+            .code(),
+        ErrorCode::InvalidShardKey
+    );
 }

@@ -13,8 +13,17 @@
 //   POST /admin/migrate  {"migrations": [{"name": "0001_init.sql", "sql": "..."}, ...]}
 //                        -> {"success": true, "result": {"applied": n, "already": m}}
 //   GET  /admin/check    -> {"success": true, "result": {"agree": bool, "differences": [...]}}
+//
+// Realtime (js/realtime.js): `GET /realtime?table=events&key=<tenantId>&token=<token>` opened
+// as a WebSocket streams that tenant's committed writes, through the RealtimeHub Durable
+// Object. Who may follow what is the app's decision (`authorize` below): this example takes
+// a token the app gives each tenant, hex(HMAC-SHA256(D1PLUS_REALTIME_SECRET, key)). Without
+// that secret it gives no hook, and every subscription is refused.
 import { D1Database } from "../js/d1plus.js";
 import { CODES } from "../js/codes.js";
+import { realtimeRoute } from "../js/realtime.js";
+
+export { RealtimeHub } from "../js/realtime.js";
 
 function answer(body, status = 200, headers = {}) {
   return new Response(JSON.stringify(body), {
@@ -62,10 +71,31 @@ async function admin(request, env, url) {
   }
 }
 
+/** The token that lets a client follow `key`'s rows: hex(HMAC-SHA256(secret, key)). */
+async function realtimeToken(secret, key) {
+  const k = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [
+    "sign",
+  ]);
+  const mac = await crypto.subtle.sign("HMAC", k, new TextEncoder().encode(key));
+  return [...new Uint8Array(mac)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+// The app's decision for realtime: one tenant's rows, for the holder of that tenant's token.
+async function authorizeTenant(request, { key }, env) {
+  if (key === null) return false;
+  const token = new URL(request.url).searchParams.get("token") ?? "";
+  return sameSecret(token, await realtimeToken(env.D1PLUS_REALTIME_SECRET, key));
+}
+
 export default {
   async fetch(request, env) {
     const url = new URL(request.url);
     if (url.pathname.startsWith("/admin/")) return admin(request, env, url);
+    if (url.pathname === "/realtime") {
+      const secret = env.D1PLUS_REALTIME_SECRET;
+      const authorize = typeof secret === "string" && secret.length >= 16 ? authorizeTenant : undefined;
+      return realtimeRoute(request, env, { authorize });
+    }
     if (url.pathname !== "/query") return failure(404, "not found: POST /query", CODES.InvalidArgument);
     if (request.method !== "POST") return failure(405, "use POST /query", CODES.InvalidArgument);
     // Every route that runs SQL needs the secret: no secret configured, no route.

@@ -53,6 +53,8 @@ pub struct D1Backend {
     shards: Vec<D1Like>,
     /// Shards called at once (a Worker may hold 6 connections at a time).
     pub max_concurrency: usize,
+    /// Tables (lowercase) whose writes d1plus's own triggers also log (realtime capture).
+    captured: Vec<String>,
 }
 
 impl D1Backend {
@@ -61,7 +63,28 @@ impl D1Backend {
         D1Backend {
             shards,
             max_concurrency: 6,
+            captured: Vec::new(),
         }
+    }
+
+    /// Writes to these tables fire d1plus's capture triggers (`crate::capture`), and D1's
+    /// `meta.changes` counts every row a statement's triggers change too (it is the change
+    /// of `total_changes()`), so each such write is followed by `SELECT changes()` in the
+    /// same batch and reports that: the rows the statement itself changed, as SQLite (and
+    /// the native backend) count them. The check is on the statement's text: a statement
+    /// naming no such table keeps D1's count.
+    pub fn counting_own_changes(mut self, tables: &[String]) -> D1Backend {
+        self.captured = tables.iter().map(|t| t.to_ascii_lowercase()).collect();
+        self
+    }
+
+    /// Whether `sql` may write a captured table.
+    fn writes_captured(&self, sql: &str) -> bool {
+        if self.captured.is_empty() || lex::returns_rows_only(sql) {
+            return false;
+        }
+        let lower = sql.to_ascii_lowercase();
+        self.captured.iter().any(|t| lower.contains(t.as_str()))
     }
 
     /// The bindings, shard by shard.
@@ -85,6 +108,7 @@ impl D1Backend {
         Ok(D1Backend {
             shards,
             max_concurrency: self.max_concurrency,
+            captured: self.captured.clone(),
         })
     }
 
@@ -154,14 +178,39 @@ impl D1Backend {
             }
         }
         let statements = Array::new();
+        let mut counted = Vec::with_capacity(batch.statements.len());
         for s in &batch.statements {
             statements.push(statement(db, s).map_err(fail)?.as_ref());
+            let own = self.writes_captured(&s.sql);
+            if own {
+                statements.push(db.prepare("SELECT changes()").map_err(fail)?.as_ref());
+            }
+            counted.push(own);
         }
         let results = JsFuture::from(db.batch(&statements).map_err(fail)?)
             .await
             .map_err(fail)?;
         let results: Array = results.dyn_into().map_err(fail)?;
-        results.iter().map(|r| output(&r).map_err(fail)).collect()
+        let mut outputs = results.iter().map(|r| output(&r).map_err(fail));
+        let mut out = Vec::with_capacity(counted.len());
+        for own in counted {
+            let mut o = outputs.next().ok_or_else(|| {
+                Error::backend(Some(shard), "D1 answered fewer results than statements")
+            })??;
+            if own {
+                let c = outputs.next().ok_or_else(|| {
+                    Error::backend(Some(shard), "D1 answered fewer results than statements")
+                })??;
+                // DDL leaves changes() at the last write's count; D1 saw no change then.
+                if o.meta.changes > 0 {
+                    if let Some(Value::Integer(n)) = c.rows.first().and_then(|r| r.first()) {
+                        o.meta.changes = (*n).max(0) as u64;
+                    }
+                }
+            }
+            out.push(o);
+        }
+        Ok(out)
     }
 }
 

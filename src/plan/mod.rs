@@ -23,6 +23,7 @@ pub(crate) mod template;
 mod terms;
 
 pub use route::ShardHint;
+pub(crate) use route::{key_affinity, resolve_hint};
 
 use crate::analyze::{Analysis, StatementClass};
 use crate::catalog::Catalog;
