@@ -16,3 +16,11 @@ export async function uses(db: D1Database): Promise<number> {
   return r.results[0].n + cols.length + rows.length + e.count;
 }
 export const used = uses(sharded);
+
+// Realtime: changes() and its events, typed by row.
+export async function follow(): Promise<string> {
+  const { events, cursor } = await sharded.changes<{ tenantId: string; id: number }>({ tables: ["events"], key: "acme" });
+  const first = events[0];
+  if (first && first.op !== "delete" && first.row) return `${first.row.tenantId}/${first.row.id} ${first.cursor}`;
+  return cursor;
+}
