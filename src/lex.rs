@@ -410,6 +410,19 @@ pub struct ScriptStatement {
 /// inside a string, a comment or a `CREATE TRIGGER … BEGIN … END` body does not end a
 /// statement. Empty statements are dropped.
 pub fn split_statements(sql: &str) -> Vec<ScriptStatement> {
+    scan_statements(sql).0
+}
+
+/// Whether `sql` ends with a complete statement (its `;` outside strings, comments and
+/// trigger bodies), as `sqlite3_complete` answers: what an interactive shell waits for
+/// before it runs what was typed. Text with no statement is not complete.
+pub fn is_complete(sql: &str) -> bool {
+    let (statements, open) = scan_statements(sql);
+    !statements.is_empty() && !open
+}
+
+/// The statements of a script, and whether its last one lacks its terminating `;`.
+fn scan_statements(sql: &str) -> (Vec<ScriptStatement>, bool) {
     let tokens = tokenize(sql);
     let mut out = Vec::new();
     let mut first: Option<usize> = None; // index of the first significant token
@@ -437,12 +450,13 @@ pub fn split_statements(sql: &str) -> Vec<ScriptStatement> {
         trigger = trigger.step(tok, sql, significant_seen);
         last_end = tok.end;
     }
+    let open = first.is_some();
     if let Some(f) = first {
         out.push(ScriptStatement {
             range: tokens[f].start..last_end,
         });
     }
-    out
+    (out, open)
 }
 
 /// Tracks whether we are inside a trigger body, where `;` separates the body's statements.
@@ -592,6 +606,30 @@ mod tests {
         assert_eq!(quote_ident("tenantId"), "tenantId");
         assert_eq!(quote_ident("order"), "\"order\"");
         assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
+    }
+
+    #[test]
+    fn completeness_is_what_sqlite3_complete_says() {
+        for done in [
+            "SELECT 1;",
+            "SELECT 1; -- trailing comment",
+            "SELECT ';'\n;",
+            "CREATE TRIGGER t AFTER INSERT ON a BEGIN INSERT INTO b VALUES (1); END;",
+            "SELECT 1; SELECT 2;",
+        ] {
+            assert!(is_complete(done), "{done}");
+        }
+        for open in [
+            "",
+            ";",
+            "SELECT 1",
+            "SELECT ';",
+            "SELECT 1 /* ; */",
+            "CREATE TRIGGER t AFTER INSERT ON a BEGIN INSERT INTO b VALUES (1);",
+            "SELECT 1; SELECT 2",
+        ] {
+            assert!(!is_complete(open), "{open}");
+        }
     }
 
     #[test]

@@ -176,6 +176,9 @@ mod cli {
         /// Print committed writes to the policy's realtime tables as they happen, one JSON
         /// line per event ({cursor, table, op, row, old, shard, at}); resume with --from.
         Watch(crate::stream::WatchArgs),
+        /// An interactive shell (as sqlite3's): statements end with `;`, `.help` lists
+        /// the commands (.tables, .schema, .shards, .mode, .explain, .hint, .read, .quit).
+        Shell(crate::shell::ShellArgs),
         /// A guided tour on a 4-shard demo database.
         Demo {
             /// Where to create the demo (default: a fresh temporary folder).
@@ -236,6 +239,7 @@ mod cli {
             Command::Schema { command } => crate::grow::schema(command),
             Command::Split(args) => crate::grow::split(args),
             Command::Watch(args) => crate::stream::watch(args),
+            Command::Shell(args) => crate::shell::shell(args),
             Command::Status { dir, format } => {
                 let (db, layout) = d1plus::layout::open_with_layout(&dir, Options::default())?;
                 let s = d1plus::status::status(&db, &layout)?;
@@ -619,30 +623,8 @@ mod cli {
         serde_json::json!({"success": false, "error": e.to_string(), "code": e.code().as_str()})
     }
 
-    /// RFC 4180 CSV: a header of column names, then one line per row (NULL is empty, a
-    /// blob is its hex digits).
     fn print_csv(r: &QueryResult) {
-        fn field(s: &str) -> String {
-            if s.contains([',', '"', '\n', '\r']) {
-                format!("\"{}\"", s.replace('"', "\"\""))
-            } else {
-                s.to_string()
-            }
-        }
-        let line = |cells: Vec<String>| cells.join(",");
-        say!("{}", line(r.columns.iter().map(|c| field(c)).collect()));
-        for row in &r.rows {
-            let cells = row
-                .iter()
-                .map(|v| match v {
-                    Value::Null => String::new(),
-                    Value::Text(t) => field(t),
-                    Value::Blob(b) => b.iter().map(|x| format!("{x:02X}")).collect(),
-                    other => other.to_string(),
-                })
-                .collect();
-            say!("{}", line(cells));
-        }
+        say_part!("{}", crate::render::csv(r));
     }
 
     /// An import's progress on stderr: rows, rows/s, ETA, redrawn at most 10 times a second.
@@ -753,36 +735,7 @@ mod cli {
             );
             return;
         }
-        let cells: Vec<Vec<String>> = r
-            .rows
-            .iter()
-            .map(|row| row.iter().map(|v| v.to_string()).collect())
-            .collect();
-        let mut widths: Vec<usize> = r.columns.iter().map(|c| c.chars().count()).collect();
-        for row in &cells {
-            for (w, c) in widths.iter_mut().zip(row) {
-                *w = (*w).max(c.chars().count());
-            }
-        }
-        let line = |vals: &[String]| {
-            vals.iter()
-                .zip(&widths)
-                .map(|(v, w)| format!("{v:<w$}"))
-                .collect::<Vec<_>>()
-                .join(" | ")
-        };
-        say!("{}", line(&r.columns));
-        say!(
-            "{}",
-            widths
-                .iter()
-                .map(|w| "-".repeat(*w))
-                .collect::<Vec<_>>()
-                .join("-+-")
-        );
-        for row in &cells {
-            say!("{}", line(row));
-        }
+        say_part!("{}", crate::render::table(r));
         say!(
             "({} row{}, shards {:?})",
             r.rows.len(),
@@ -796,5 +749,9 @@ mod cli {
 mod demo;
 #[cfg(not(target_arch = "wasm32"))]
 mod grow;
+#[cfg(not(target_arch = "wasm32"))]
+mod render;
+#[cfg(not(target_arch = "wasm32"))]
+mod shell;
 #[cfg(not(target_arch = "wasm32"))]
 mod stream;

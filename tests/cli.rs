@@ -636,3 +636,138 @@ fn schema_in_code_writes_migrations() {
         text(&o)
     );
 }
+
+#[test]
+fn the_shell_runs_statements_and_commands_from_stdin() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = init(tmp.path());
+    let more = tmp.path().join("more.sql");
+    std::fs::write(
+        &more,
+        "INSERT INTO events VALUES ('globex', 9, 'from .read');\n.mode csv\n",
+    )
+    .unwrap();
+    let script = format!(
+        "CREATE TABLE events (tenantId TEXT, id INTEGER, kind TEXT, PRIMARY KEY (tenantId, id));\n\
+         CREATE TABLE plans (id INTEGER PRIMARY KEY, name TEXT);\n\
+         INSERT INTO events VALUES\n  ('acme', 1, 'a;b'),\n  ('acme', 2, 'x'), -- a comment; not the end\n  ('initech', 3, 'y');\n\
+         .tables\n\
+         .read {}\n\
+         SELECT tenantId, count(*) AS n FROM events GROUP BY tenantId ORDER BY tenantId;\n\
+         .mode line\n\
+         SELECT kind FROM events WHERE tenantId = 'acme' AND id = 1;\n\
+         .hint events=globex\n\
+         .mode json\n\
+         SELECT count(*) AS here FROM events;\n\
+         .hint off\n\
+         .explain on\n\
+         SELECT count(*) AS everywhere FROM events;\n\
+         .explain off\n\
+         .schema plans\n\
+         SELEC 1;\n\
+         .nonsense\n\
+         .quit\n\
+         SELECT 'never run';\n",
+        more.display()
+    );
+    let o = d1plus(&["shell", &db], Some(&script));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let err = String::from_utf8_lossy(&o.stderr);
+    // Two errors (a typo, an unknown command): reported, the script goes on, exit 1.
+    assert_eq!(o.status.code(), Some(1), "{out}{err}");
+    assert!(err.contains("near \"SELEC\": syntax error"), "{err}");
+    assert!(err.contains("unknown command .nonsense"), "{err}");
+    assert!(!out.contains("never run"), "{out}");
+    // A statement over three lines with a ';' in a string and in a comment ran once.
+    assert!(out.contains("(3 rows changed, "), "{out}");
+    assert!(
+        out.contains("events                   sharded by tenantId"),
+        "{out}"
+    );
+    assert!(
+        out.contains("plans                    reference: on every shard"),
+        "{out}"
+    );
+    // .read ran its statement and switched to csv.
+    assert!(
+        out.contains("tenantId,n\nacme,2\nglobex,1\ninitech,1\n(3 rows, "),
+        "{out}"
+    );
+    assert!(out.contains("kind = a;b\n(1 row, "), "{out}");
+    // The hint sends the count to globex's shard only (golden placement: 4 shards).
+    let globex = d1plus::placement::shard_for_key(
+        &d1plus::value::Value::Text("globex".into()),
+        d1plus::value::Affinity::Text,
+        4,
+    )
+    .unwrap();
+    let hinted = out.split("\"here\": 1").nth(1).unwrap_or_default();
+    assert!(
+        hinted.lines().nth(3).is_some_and(
+            |l| l.starts_with("(1 row, ") && l.ends_with(&format!(" ms, shard {globex})"))
+        ),
+        "{out}"
+    );
+    // .explain shows the plan, then the answer from every shard.
+    assert!(out.contains("route: all shards"), "{out}");
+    assert!(out.contains("\"everywhere\": 4"), "{out}");
+    assert!(out.contains("shards 0-3)"), "{out}");
+    assert!(
+        out.contains("CREATE TABLE plans (id INTEGER PRIMARY KEY, name TEXT);"),
+        "{out}"
+    );
+}
+
+#[test]
+fn the_shell_refuses_an_unfinished_statement_at_the_end() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = init(tmp.path());
+    let o = d1plus(&["shell", &db], Some("SELECT 1 AS a;\nSELECT 2\n"));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("a\n-\n1"),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        text(&o).contains("incomplete statement at the end of input"),
+        "{}",
+        text(&o)
+    );
+}
+
+/// The shell on a terminal (a pseudo-terminal made by util-linux's `script`, which every
+/// Debian has): prompts, a statement continued on a second line, history kept in $HOME.
+#[test]
+fn the_shell_edits_lines_on_a_terminal_and_keeps_history() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = init(tmp.path());
+    let home = tmp.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    let command = format!("{} shell {db}", env!("CARGO_BIN_EXE_d1plus"));
+    let mut child = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("HOME", &home)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("util-linux `script` makes the pseudo-terminal");
+    let mut input = child.stdin.take().unwrap();
+    for line in ["SELECT 40 +", "2 AS answer;", ".quit"] {
+        writeln!(input, "{line}").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    drop(input);
+    let o = child.wait_with_output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).replace('\r', "");
+    assert!(out.contains("shell on"), "{out}");
+    assert!(out.contains("d1plus> "), "{out}");
+    assert!(out.contains("   ...> "), "{out}");
+    assert!(out.contains("answer\n------\n42"), "{out}");
+    let history = std::fs::read_to_string(home.join(".d1plus_history")).unwrap();
+    assert!(
+        history.contains("SELECT 40 +") && history.contains(".quit"),
+        "{history}"
+    );
+}
