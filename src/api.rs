@@ -246,6 +246,30 @@ impl<B: Backend> Database<B> {
         self.plan_with(sql, params, hint, self.shared.options.plan)
     }
 
+    /// The plan of `sql` before its values are known, as `explain` shows it: parameters
+    /// as `?N`, a route decided by a key parameter named by it (see
+    /// `plan::template::describe_unbound`). With a hint, the hint decides the route.
+    pub fn explain_unbound(&self, sql: &str, hint: Option<&ShardHint>) -> Result<String> {
+        let catalog = self.catalog();
+        let prepared = self.prepare(sql, &catalog)?;
+        let cx = Context {
+            policy: &self.shared.policy,
+            catalog: &catalog,
+            options: self.shared.options.plan,
+        };
+        if hint.is_some() {
+            let ones = vec![Value::Integer(1); prepared.parsed.params.count];
+            let plan = plan::plan(&prepared.parsed, &prepared.analysis, &ones, hint, cx)?;
+            let note = if ones.is_empty() {
+                ""
+            } else {
+                "note:  planned with every parameter bound to 1; pass values for the plan of yours\n"
+            };
+            return Ok(format!("{plan}{note}"));
+        }
+        plan::template::describe_unbound(&prepared.parsed, &prepared.analysis, cx)
+    }
+
     fn plan_with(
         &self,
         sql: &str,

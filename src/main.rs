@@ -92,7 +92,8 @@ mod cli {
         Explain {
             /// Database directory.
             dir: PathBuf,
-            /// Parameters as a JSON array.
+            /// Parameters as a JSON array (without them, the plan of any values, with
+            /// parameters shown as ?N).
             #[arg(long)]
             params: Option<String>,
             /// Shard hint TABLE=KEY.
@@ -261,8 +262,13 @@ mod cli {
                 sql,
             } => {
                 let db = open(&dir, Options::default())?;
-                let params = parse_params(params.as_deref())?;
                 let hint = hint.as_deref().map(parse_hint).transpose()?;
+                // Without values: the plan of every call, parameters shown as ?N.
+                let Some(params) = params else {
+                    say_part!("{}", db.explain_unbound(&sql, hint.as_ref())?);
+                    return Ok(());
+                };
+                let params = parse_params(Some(&params))?;
                 let plan = db.plan(&sql, &params, hint.as_ref())?;
                 say_part!("{plan}");
                 Ok(())

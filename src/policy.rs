@@ -223,6 +223,102 @@ pub enum TableKind {
     Unsharded,
 }
 
+/// A JSON mistake in a policy in the policy's own terms: the field's path
+/// (`sharding.tables[0].keyColumn`), what it must be and what it is, and where.
+fn json_mistake(e: &serde_path_to_error::Error<serde_json::Error>) -> String {
+    let inner = e.inner();
+    let at = if inner.line() > 0 {
+        format!(" (line {}, column {})", inner.line(), inner.column())
+    } else {
+        String::new()
+    };
+    let text = inner.to_string();
+    let text = text
+        .rsplit_once(" at line ")
+        .map_or(text.as_str(), |(t, _)| t);
+    let path = e.path().to_string();
+    let field = if path == "." {
+        "the policy".to_string()
+    } else {
+        path
+    };
+    if inner.is_syntax() || inner.is_eof() {
+        return format!("the policy is not valid JSON: {text}{at}");
+    }
+    if let Some(rest) = text
+        .strip_prefix("invalid type: ")
+        .or_else(|| text.strip_prefix("invalid value: "))
+    {
+        if let Some((got, want)) = rest.split_once(", expected ") {
+            return format!(
+                "{field} must be {}, not {}{at}",
+                json_kind(want),
+                json_kind(got)
+            );
+        }
+    }
+    if let Some(name) = text
+        .strip_prefix("missing field `")
+        .and_then(|r| r.strip_suffix('`'))
+    {
+        let whole = if field == "the policy" {
+            name.to_string()
+        } else {
+            format!("{field}.{name}")
+        };
+        return format!("{whole} is missing{at}");
+    }
+    if let Some(rest) = text.strip_prefix("unknown field `") {
+        let (name, expected) = rest.split_once("`, expected ").unwrap_or((rest, ""));
+        // The path already ends with the unknown field.
+        let name = name.trim_end_matches('`');
+        let whole = if field == "the policy" {
+            name.to_string()
+        } else {
+            field
+        };
+        return format!("{whole} is not a policy field (expected {expected}){at}");
+    }
+    // The policy's own checks already name their field.
+    if text.contains(field.as_str()) || field == "the policy" {
+        format!("{text}{at}")
+    } else {
+        format!("{field}: {text}{at}")
+    }
+}
+
+/// serde's names for JSON kinds and Rust types, as a policy author knows them.
+fn json_kind(serde: &str) -> String {
+    let s = serde.trim();
+    match s {
+        "a sequence" | "sequence" => "an array".into(),
+        "a map" | "map" => "an object".into(),
+        "u8" | "u16" | "u32" | "u64" | "usize" => "a whole number, 0 or more".into(),
+        "i8" | "i16" | "i32" | "i64" | "isize" => "a whole number".into(),
+        "f32" | "f64" => "a number".into(),
+        "a boolean" | "boolean" => "true or false".into(),
+        "unit value" | "null" => "null".into(),
+        _ => {
+            if let Some(v) = s
+                .strip_prefix("integer `")
+                .or_else(|| s.strip_prefix("floating point `"))
+            {
+                return v.trim_end_matches('`').to_string();
+            }
+            if let Some(v) = s.strip_prefix("string ") {
+                return format!("the string {v}");
+            }
+            if let Some(v) = s.strip_prefix("boolean `") {
+                return v.trim_end_matches('`').to_string();
+            }
+            if s.starts_with("struct ") {
+                return "an object".into();
+            }
+            s.to_string()
+        }
+    }
+}
+
 fn invalid(message: String) -> Error {
     Error::with_remedy(
         ErrorCode::InvalidPolicy,
@@ -243,9 +339,20 @@ fn check_count(field: &str, n: usize) -> Result<()> {
 impl Policy {
     /// Parses and validates a policy.
     pub fn from_json(json: &str) -> Result<Policy> {
-        // serde's message names the field and carries the line and column.
+        if !json.trim_start().starts_with('{') {
+            return Err(invalid(
+                "the policy must be a JSON object: {\"name\": …, \"capacity\": …, \"sharding\": …}"
+                    .into(),
+            ));
+        }
+        let mut de = serde_json::Deserializer::from_str(json);
         let policy: Policy =
-            serde_json::from_str(json).map_err(|e| invalid(format!("invalid policy JSON: {e}")))?;
+            serde_path_to_error::deserialize(&mut de).map_err(|e| invalid(json_mistake(&e)))?;
+        de.end().map_err(|e| {
+            invalid(format!(
+                "the policy is not valid JSON: {e}: remove what follows the policy object"
+            ))
+        })?;
         policy.validate()?;
         Ok(policy)
     }
@@ -384,6 +491,57 @@ impl Policy {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn json_mistakes_name_the_field_in_the_policy_terms() {
+        for (json, says) in [
+            (
+                r#"{"name": "x", "sharding": {"tables": "events"}}"#,
+                "sharding.tables must be an array, not the string \"events\" (line 1, column 45)",
+            ),
+            (
+                r#"{"name": "x", "capacity": {"mode": "manual", "targetShardCount": -1}}"#,
+                "capacity.targetShardCount must be a whole number, 0 or more, not -1",
+            ),
+            (
+                r#"{"name": "x", "capacity": {"mode": "manual", "targetShardCount": "4"}}"#,
+                "not the string \"4\"",
+            ),
+            (r#"{"name": 5}"#, "name must be a string, not 5"),
+            (
+                r#"{"name": "x", "sharding": {"tables": [5]}}"#,
+                "sharding.tables[0] must be an object, not 5",
+            ),
+            (
+                r#"{"name": "x", "sharding": {"tables": [{"name": "e", "keyColumn": "k", "key": 1}]}}"#,
+                "sharding.tables[0].key is not a policy field",
+            ),
+            (r#"{"capacity": {"mode": "fixed"}}"#, "name is missing"),
+            (
+                r#"{"name": "x", "realtime": {"tables": "docs"}}"#,
+                "realtime.tables must be an array",
+            ),
+            (r#"[1]"#, "the policy must be a JSON object"),
+            (r#"{"name": "x""#, "the policy is not valid JSON"),
+            (
+                r#"{"name": "x"} {}"#,
+                "remove what follows the policy object",
+            ),
+        ] {
+            let e = Policy::from_json(json).unwrap_err().to_string();
+            assert!(e.contains(says), "{json}: {e}");
+            for serde_word in [
+                "sequence",
+                "usize",
+                "u64",
+                "struct",
+                "a map",
+                "invalid type",
+            ] {
+                assert!(!e.contains(serde_word), "{json}: {e}");
+            }
+        }
+    }
+
     use super::*;
     use rstest::rstest;
 
@@ -464,7 +622,7 @@ mod tests {
     )]
     #[case(
         r#"{"name":"x","capacity":{"targetShardCount":8}}"#,
-        "missing field `mode`"
+        "capacity.mode is missing"
     )]
     #[case(
         r#"{"name":"x","capacity":{"mode":"fixed","targetShardCount":4}}"#,
@@ -480,11 +638,11 @@ mod tests {
     )]
     #[case(
         r#"{"name":"x","capacity":{"mode":"manual","targetShardCount":8,"shards":1}}"#,
-        "unknown field `shards`"
+        "capacity.shards is not a policy field"
     )]
     #[case(
         r#"{"name":"x","capacity":{"mode":"manual","targetShardCount":-1}}"#,
-        "invalid value: integer `-1`"
+        "capacity.targetShardCount must be a whole number, 0 or more, not -1"
     )]
     #[case(
         r#"{"name":"x","capacity":{"mode":"manual","targetShardCount":12}}"#,
@@ -532,14 +690,17 @@ mod tests {
         "either sharded or reference"
     )]
     #[case(r#"{"name":"","capacity":{"mode":"fixed"}}"#, "name must not be empty")]
-    #[case(r#"{"name":"x","shards":4}"#, "unknown field `shards`")]
+    #[case(r#"{"name":"x","shards":4}"#, "shards is not a policy field")]
     #[case(
         r#"{"name":"x","sharding":{"tables":[{"name":"t","key":"k"}]}}"#,
-        "unknown field `key`"
+        "sharding.tables[0].key is not a policy field"
     )]
-    #[case("not json", "invalid policy JSON: expected ident at line 1 column 2")]
-    #[case("{\n  \"name\": \"x\",\n  \"bogus\": 1\n}", "unknown field `bogus`")]
-    #[case("{\n  \"name\": \"x\",\n  \"bogus\": 1\n}", "at line 3 column")]
+    #[case("not json", "the policy must be a JSON object")]
+    #[case(
+        "{\n  \"name\": \"x\",\n  \"bogus\": 1\n}",
+        "bogus is not a policy field"
+    )]
+    #[case("{\n  \"name\": \"x\",\n  \"bogus\": 1\n}", "(line 3, column 9)")]
     fn invalid_policies_name_the_field_and_rule(#[case] json: &str, #[case] expected: &str) {
         let e = Policy::from_json(json).unwrap_err();
         assert_eq!(e.code(), ErrorCode::InvalidPolicy);

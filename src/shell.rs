@@ -43,7 +43,7 @@ impl Target for Local {
     }
 
     fn explain(&self, sql: &str, hint: Option<&ShardHint>) -> Result<String, Error> {
-        Ok(self.db.database()?.plan(sql, &[], hint)?.to_string())
+        self.db.database()?.explain_unbound(sql, hint)
     }
 
     fn placement(&self, table: &str) -> Option<String> {

@@ -771,3 +771,56 @@ fn the_shell_edits_lines_on_a_terminal_and_keeps_history() {
         "{history}"
     );
 }
+
+#[test]
+fn explain_plans_without_values() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = init(tmp.path());
+    let o = d1plus(
+        &[
+            "exec",
+            &db,
+            "-",
+        ],
+        Some("CREATE TABLE events (tenantId TEXT, id INTEGER, kind TEXT, PRIMARY KEY (tenantId, id));"),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let explain = |sql: &str| {
+        let o = d1plus(&["explain", &db, sql], None);
+        assert!(o.status.success(), "{}", text(&o));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let point = explain("SELECT kind FROM events WHERE tenantId = ? AND id = ?");
+    assert!(
+        point.starts_with("route: the shard of ?1\nwhy:   shard key events.tenantId = ?1\n"),
+        "{point}"
+    );
+    assert!(point.contains("shard of ?1: SELECT kind FROM events WHERE tenantId = ? AND id = ?  -- params: [?1, ?2]"), "{point}");
+    let insert = explain("INSERT INTO events VALUES (?1, ?2, ?3), (?4, ?5, ?6)");
+    assert!(
+        insert.starts_with("route: the shards of ?1, ?4\n"),
+        "{insert}"
+    );
+    let page = explain("SELECT id FROM events ORDER BY id LIMIT ?");
+    assert!(page.starts_with("route: all shards\n"), "{page}");
+    assert!(
+        page.contains("note:  the plan depends on the value of ?1"),
+        "{page}"
+    );
+    // With values, the plan of those values.
+    let o = d1plus(
+        &[
+            "explain",
+            &db,
+            "--params",
+            r#"["acme", 1]"#,
+            "SELECT kind FROM events WHERE tenantId = ? AND id = ?",
+        ],
+        None,
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("-- params: ['acme', 1]"),
+        "{}",
+        text(&o)
+    );
+}

@@ -312,7 +312,7 @@ fn realtime_policy_mistakes_are_named() {
         ),
         (
             r#"{"name": "x", "realtime": {"table": ["a"]}}"#,
-            "unknown field",
+            "realtime.table is not a policy field",
         ),
     ] {
         let e = d1plus::policy::Policy::from_json(json).unwrap_err();

@@ -257,3 +257,89 @@ impl Templates {
         self.bytes
     }
 }
+
+/// The plan of a statement whose values are not known yet (`explain` without values):
+/// planned with each parameter `?N` bound to the integer N (distinct keys, so rows of a
+/// multi-row INSERT spread as different keys would), then shown with `?N` wherever a value
+/// is only carried into the shard SQL or the route's reason. A route that key parameters
+/// decide is named by them, and so is each shard's batch (`shard of ?1:`). Where the plan
+/// depends on a value itself (a LIMIT folded into the merge), a note says so.
+pub(crate) fn describe_unbound(
+    parsed: &Parsed,
+    analysis: &Analysis,
+    cx: Context<'_>,
+) -> Result<String> {
+    let n = parsed.params.count;
+    let sample: Vec<Value> = (1..=n as i64).map(Value::Integer).collect();
+    let (plan, learned) = plan_and_template(parsed, analysis, &sample, cx)?;
+    let Some((reads, template)) = learned.filter(|_| n > 0) else {
+        let note = if n > 0 {
+            "note:  planned with each parameter ?N bound to N; pass values for the plan of yours\n"
+        } else {
+            ""
+        };
+        return Ok(format!("{plan}{note}"));
+    };
+    let marks: Vec<Value> = (1..=n)
+        .map(|i| Value::Text(format!("{STAND_IN}{i}")))
+        .collect();
+    let mut text = template.instantiate(&marks).to_string();
+    for i in (1..=n).rev() {
+        text = text.replace(&format!("'{STAND_IN}{i}'"), &format!("?{i}"));
+    }
+    let named = |probe: fn(&Probe) -> bool| -> Vec<String> {
+        let mut seen: Vec<usize> = reads
+            .iter()
+            .filter(|r| probe(&r.probe))
+            .map(|r| r.index)
+            .collect();
+        seen.sort_unstable();
+        seen.dedup();
+        seen.iter().map(|i| format!("?{i}")).collect()
+    };
+    let keys = named(|p| matches!(p, Probe::Shard(..)));
+    if !keys.is_empty() {
+        text = text
+            .lines()
+            .map(|line| name_key_shards(line, &keys))
+            .collect::<Vec<_>>()
+            .join("\n");
+        text.push('\n');
+    }
+    let exact = named(|p| matches!(p, Probe::Exact));
+    if !exact.is_empty() {
+        text.push_str(&format!(
+            "note:  the plan depends on the value of {} (planned with ?N = N)\n",
+            exact.join(", ")
+        ));
+    }
+    Ok(text)
+}
+
+/// One line of a plan whose shards the key parameters `keys` decide: the route names
+/// them, and a shard's batch is labelled by the keys its parameters carry.
+fn name_key_shards(line: &str, keys: &[String]) -> String {
+    if line.starts_with("route: ") {
+        let s = if keys.len() == 1 { "" } else { "s" };
+        return format!("route: the shard{s} of {}", keys.join(", "));
+    }
+    let Some((label, rest)) = line.split_once(": ") else {
+        return line.to_string();
+    };
+    if !label.starts_with("shard") {
+        return line.to_string();
+    }
+    let carried = rest
+        .rsplit_once("-- params: [")
+        .map(|(_, p)| p)
+        .unwrap_or("");
+    let mine: Vec<&str> = keys
+        .iter()
+        .map(String::as_str)
+        .filter(|k| carried.trim_end_matches(']').split(", ").any(|p| p == *k))
+        .collect();
+    if mine.is_empty() {
+        return line.to_string();
+    }
+    format!("shard of {}: {rest}", mine.join(", "))
+}
