@@ -56,4 +56,29 @@ ws.onmessage = async (m) => {
 };
 ws.onerror = (e) => { console.error("websocket error", e.message); process.exit(1); };
 ')
+# The CLI over the deployed Worker (--url), as a user reaches production: the token from
+# D1PLUS_TOKEN, checked by the Worker.
+cargo build -q --bin d1plus
+cli=target/debug/d1plus
+url="http://localhost:$port"
+expect() { # expect WHAT GOT WANT
+  case "$2" in
+    *"$3"*) ;;
+    *) echo "d1plus --url $1 answered: $2"; exit 1 ;;
+  esac
+}
+expect query "$(D1PLUS_TOKEN=$token $cli query --url "$url" --format csv \
+  "SELECT tenantId, count(*) AS n, 1 AS n FROM events GROUP BY tenantId ORDER BY tenantId")" \
+  "tenantId,n,n
+acme,2,1
+globex,2,1"
+expect query-hint "$(D1PLUS_TOKEN=$token $cli query --url "$url" --hint events=acme "SELECT count(*) AS here FROM events")" "shards [2]"
+printf "INSERT INTO events VALUES ('initech', 1, 'cli');\nSELECT count(*) AS total FROM events;\n" >"$state/script.sql"
+expect exec "$(D1PLUS_TOKEN=$token $cli exec --url "$url" "$state/script.sql")" "total
+-----
+5"
+expect shell "$(printf '.mode line\nSELECT count(*) AS n FROM events\n  WHERE tenantId = '"'"'initech'"'"';\n.shards\n' | D1PLUS_TOKEN=$token $cli shell --url "$url")" "n = 1"
+expect status "$(D1PLUS_TOKEN=$token $cli status --url "$url" --format json)" '"top_keys":{"events":[["acme",2],["globex",2],["initech",1]]}'
+expect wrong-token "$(D1PLUS_TOKEN=wrong-token-0123456789 $cli query --url "$url" "SELECT 1" 2>&1 || true)" "D1PLUS_UNAUTHORIZED"
+expect no-token "$(env -u D1PLUS_TOKEN $cli query --url "$url" "SELECT 1" 2>&1 || true)" "needs the Worker's token in the environment variable D1PLUS_TOKEN"
 echo "wrangler dev smoke: ok"

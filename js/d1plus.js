@@ -160,6 +160,15 @@ export class D1PreparedStatement {
     return toResult(await this.#answer());
   }
 
+  /**
+   * d1plus: the answer as SQLite gave it, `{ columns, rows, meta }` (column order and
+   * repeated names kept, rows as arrays), with `all()`'s meta.
+   */
+  async answer() {
+    const a = await this.#answer();
+    return { columns: a.columns, rows: a.rows, meta: toResult(a).meta };
+  }
+
   async run() {
     return toResult(await this.#answer());
   }
@@ -190,13 +199,21 @@ class Queryable {
    * results come back in the caller's order. A batch that spans shards is atomic per shard.
    */
   async batch(statements) {
+    return (await this.#batchAnswers(statements)).map(toResult);
+  }
+
+  /** d1plus: `batch()` with each answer as `answer()` gives it: `{ columns, rows, meta }`. */
+  async batchAnswers(statements) {
+    return (await this.#batchAnswers(statements)).map((a) => ({ columns: a.columns, rows: a.rows, meta: toResult(a).meta }));
+  }
+
+  async #batchAnswers(statements) {
     for (const s of statements) {
       if (!(s instanceof D1PreparedStatement) || !s.ranBy(this.#runner)) {
         throw proxyError(CODES.InvalidArgument, "batch() takes statements prepared on this database");
       }
     }
-    const answers = await this.#runner.call(CallKind.Batch, JSON.stringify(statements));
-    return answers.map(toResult);
+    return this.#runner.call(CallKind.Batch, JSON.stringify(statements));
   }
 
   /**
@@ -348,6 +365,15 @@ export class D1Database extends Queryable {
       throw proxyError(CODES.InvalidArgument, "changes({ tables }) takes an array of table names");
     }
     return this._runner.call(CallKind.Changes, JSON.stringify({ cursor, tables, key, limit }));
+  }
+
+  /**
+   * Where the data is: `{ shards: [{ index, file, rows: { table: n }, bytes }], split, skew,
+   * top_keys }`, as `d1plus status --format json` prints it (one D1 call per shard, plus one
+   * fan-out per sharded table for its top keys).
+   */
+  async status() {
+    return this._runner.call(CallKind.Status, "");
   }
 
   async dump() {

@@ -10,7 +10,8 @@ use serde::{Serialize, Serializer};
 use std::cell::Cell;
 
 /// D1's `meta`, summed over the shards that served the statement, plus which they were.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Meta {
     /// Time spent, in milliseconds (the slowest shard for fan-outs).
     pub duration: f64,

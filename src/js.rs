@@ -196,6 +196,7 @@ impl Engine {
                 Ok(Outcome::Check(d)) => envelope(Ok(d), used),
                 Ok(Outcome::Table(t)) => envelope(Ok(t), used),
                 Ok(Outcome::Changes(c)) => envelope(Ok(c), used),
+                Ok(Outcome::Status(s)) => envelope(Ok(s), used),
                 Err(e) => envelope::<()>(Err(e), used),
             };
             Ok(text.into())
@@ -226,6 +227,9 @@ pub enum CallKind {
     /// `request` is `{ cursor, tables, key, limit }`: the realtime events after `cursor`
     /// (from now when null), `{ events, cursor }` (see `crate::realtime`).
     Changes = 7,
+    /// `request` is ignored: rows and bytes per shard, skew and top keys
+    /// (`crate::status`), for `d1plus status --url`.
+    Status = 8,
 }
 
 /// Whether the catalog the engine holds may be used as it is.
@@ -248,6 +252,7 @@ enum Outcome {
     Check(Vec<String>),
     Table(crate::table::TableAnswer),
     Changes(Changes),
+    Status(crate::status::Status),
 }
 
 /// A realtime read from JavaScript (the hub's tick).
@@ -301,6 +306,9 @@ impl Outcome {
             }
             CallKind::Transaction => Outcome::Batch(transaction(shared, db, request).await?),
             CallKind::Changes => Outcome::Changes(changes(db, decode(request)?).await?),
+            CallKind::Status => Outcome::Status(
+                crate::status::read(db, &[], None, crate::status::Bytes::Reported).await?,
+            ),
         })
     }
 }

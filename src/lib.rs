@@ -67,7 +67,6 @@ pub mod slt;
 pub mod split;
 pub mod sql;
 mod sqlite_fp;
-#[cfg(not(target_arch = "wasm32"))]
 pub mod status;
 pub mod table;
 #[cfg(not(target_arch = "wasm32"))]

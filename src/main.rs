@@ -81,10 +81,13 @@ mod cli {
         },
         /// Run a SQL script through the proxy (FILE, or - for stdin).
         Exec {
-            /// Database directory.
-            dir: PathBuf,
+            /// Database directory (not with --url).
+            dir: Option<PathBuf>,
             /// Script file, or - for standard input.
-            file: String,
+            file: Option<String>,
+            /// A deployed d1plus Worker instead of DIR (token in D1PLUS_TOKEN).
+            #[arg(long)]
+            url: Option<String>,
         },
         /// Run one statement (or, with --format ndjson, one request per stdin line).
         Query(QueryArgs),
@@ -139,8 +142,11 @@ mod cli {
         /// Where the data is: per shard its file, bytes and rows per sharded table, how even
         /// the distribution is, and the keys with the most rows.
         Status {
-            /// Database directory.
-            dir: PathBuf,
+            /// Database directory (not with --url).
+            dir: Option<PathBuf>,
+            /// A deployed d1plus Worker instead of DIR (token in D1PLUS_TOKEN).
+            #[arg(long)]
+            url: Option<String>,
             /// Output format (json: the same as an object).
             #[arg(long, value_enum, default_value_t = Format::Table)]
             format: Format,
@@ -191,8 +197,11 @@ mod cli {
     /// `d1plus query`'s arguments.
     #[derive(clap::Args)]
     struct QueryArgs {
-        /// Database directory.
-        dir: PathBuf,
+        /// Database directory (not with --url).
+        dir: Option<PathBuf>,
+        /// A deployed d1plus Worker instead of DIR (token in D1PLUS_TOKEN).
+        #[arg(long)]
+        url: Option<String>,
         /// Parameters as a JSON array.
         #[arg(long)]
         params: Option<String>,
@@ -241,9 +250,16 @@ mod cli {
             Command::Split(args) => crate::grow::split(args),
             Command::Watch(args) => crate::stream::watch(args),
             Command::Shell(args) => crate::shell::shell(args),
-            Command::Status { dir, format } => {
-                let (db, layout) = d1plus::layout::open_with_layout(&dir, Options::default())?;
-                let s = d1plus::status::status(&db, &layout)?;
+            Command::Status { dir, url, format } => {
+                let s = match (url, dir) {
+                    (Some(url), None) => crate::remote::Remote::from_env(&url)?.status()?,
+                    (None, Some(dir)) => {
+                        let (db, layout) =
+                            d1plus::layout::open_with_layout(&dir, Options::default())?;
+                        d1plus::status::status(&db, &layout)?
+                    }
+                    _ => return Err(usage("status takes DIR, or --url URL")),
+                };
                 match format {
                     Format::Table | Format::Csv => say_part!("{}", s.render()),
                     Format::Json | Format::Ndjson => {
@@ -253,7 +269,16 @@ mod cli {
                 Ok(())
             }
             Command::Export { dir, shard, output } => export(&dir, shard, output),
-            Command::Exec { dir, file } => exec(&dir, &file),
+            Command::Exec { dir, file, url } => match url {
+                Some(url) => {
+                    let file = one_argument(dir, file, "exec --url URL FILE")?;
+                    remote_exec(&crate::remote::Remote::from_env(&url)?, &file)
+                }
+                None => match (dir, file) {
+                    (Some(dir), Some(file)) => exec(&dir, &file),
+                    _ => Err(usage("exec takes DIR FILE (or --url URL FILE)")),
+                },
+            },
             Command::Query(args) => query(args),
             Command::Explain {
                 dir,
@@ -324,12 +349,28 @@ mod cli {
     fn query(args: QueryArgs) -> Result<(), Error> {
         let QueryArgs {
             dir,
+            url,
             params,
             hint,
             format,
             allow_scatter,
             sql,
         } = args;
+        if let Some(url) = url {
+            if format == Format::Ndjson || allow_scatter {
+                return Err(usage(
+                    "with --url, query runs one statement: --format ndjson and --allow-scatter are for local databases",
+                ));
+            }
+            let sql = one_argument(dir, sql, "query --url URL SQL")?;
+            let params = parse_params(params.as_deref())?;
+            let hint = hint.as_deref().map(parse_hint).transpose()?;
+            let remote = crate::remote::Remote::from_env(&url)?;
+            return show(remote.query(&sql, &params, hint.as_ref()), format);
+        }
+        let Some(dir) = dir else {
+            return Err(usage("query takes DIR and a statement (or --url URL)"));
+        };
         let mut options = Options::default();
         options.plan.allow_scatter_writes = allow_scatter;
         let db = d1plus::layout::LocalDatabase::open(&dir, options)?;
@@ -346,7 +387,40 @@ mod cli {
         };
         let params = parse_params(params.as_deref())?;
         let hint = hint.as_deref().map(parse_hint).transpose()?;
-        let r = match db.query(&sql, &params, hint.as_ref()) {
+        show(db.query(&sql, &params, hint.as_ref()), format)
+    }
+
+    /// With `--url`, DIR is absent: the one free argument is what follows it (the SQL, the
+    /// script file).
+    fn one_argument(
+        dir: Option<PathBuf>,
+        next: Option<String>,
+        form: &str,
+    ) -> Result<String, Error> {
+        match (dir, next) {
+            (Some(d), None) => Ok(d.to_string_lossy().into_owned()),
+            _ => Err(usage(&format!("use: d1plus {form} (no DIR with --url)"))),
+        }
+    }
+
+    /// `d1plus exec --url`: the script's statements one by one on the deployed database,
+    /// printing the rows of those that return rows; stops at the first error.
+    fn remote_exec(remote: &crate::remote::Remote, file: &str) -> Result<(), Error> {
+        let script = read_input(file)?;
+        let statements = d1plus::lex::split_statements(&script);
+        for s in &statements {
+            let r = remote.query(&script[s.range.clone()], &[], None)?;
+            if !r.columns.is_empty() {
+                print_table(&r);
+            }
+        }
+        say!("ok: {} statements", statements.len());
+        Ok(())
+    }
+
+    /// Prints a statement's result (or, with --format json, its error as JSON too).
+    fn show(result: Result<QueryResult, Error>, format: Format) -> Result<(), Error> {
+        let r = match result {
             Ok(r) => r,
             // With --format json, the error is JSON on stdout too (and exit 1).
             Err(e) if format == Format::Json => {
@@ -755,6 +829,8 @@ mod cli {
 mod demo;
 #[cfg(not(target_arch = "wasm32"))]
 mod grow;
+#[cfg(not(target_arch = "wasm32"))]
+mod remote;
 #[cfg(not(target_arch = "wasm32"))]
 mod render;
 #[cfg(not(target_arch = "wasm32"))]

@@ -16,8 +16,11 @@ use std::time::Instant;
 /// `d1plus shell`'s arguments.
 #[derive(clap::Args)]
 pub(crate) struct ShellArgs {
-    /// Database directory.
-    dir: PathBuf,
+    /// Database directory (not with --url).
+    dir: Option<PathBuf>,
+    /// A deployed d1plus Worker instead of DIR (token in D1PLUS_TOKEN).
+    #[arg(long)]
+    url: Option<String>,
 }
 
 /// What the shell talks to: local shards (or, later, a deployed Worker).
@@ -69,10 +72,42 @@ impl Target for Local {
     }
 }
 
-/// Runs the shell over local shards.
+/// A deployed d1plus Worker.
+impl Target for crate::remote::Remote {
+    fn query(&self, sql: &str, hint: Option<&ShardHint>) -> Result<QueryResult, Error> {
+        crate::remote::Remote::query(self, sql, &[], hint)
+    }
+
+    fn explain(&self, _sql: &str, _hint: Option<&ShardHint>) -> Result<String, Error> {
+        Err(Error::with_remedy(
+            ErrorCode::Unsupported,
+            ".explain over --url: the deployed Worker plans, and its HTTP API does not show plans",
+            "explain on a local copy (d1plus export, import, then d1plus explain DIR)",
+        ))
+    }
+
+    fn placement(&self, _table: &str) -> Option<String> {
+        None
+    }
+
+    fn shards(&self) -> Result<String, Error> {
+        Ok(self.status()?.render())
+    }
+}
+
+/// Runs the shell over local shards, or a deployed Worker's.
 pub(crate) fn shell(args: ShellArgs) -> Result<(), Error> {
-    let db = d1plus::layout::LocalDatabase::open(&args.dir, Options::default())?;
-    run(&Local { db }, &args.dir.display().to_string())
+    match (args.url, args.dir) {
+        (Some(url), None) => run(&crate::remote::Remote::from_env(&url)?, &url),
+        (None, Some(dir)) => {
+            let db = d1plus::layout::LocalDatabase::open(&dir, Options::default())?;
+            run(&Local { db }, &dir.display().to_string())
+        }
+        _ => Err(Error::new(
+            ErrorCode::InvalidArgument,
+            "shell takes DIR, or --url URL",
+        )),
+    }
 }
 
 /// Runs the shell over `target`: interactively on a terminal, else over stdin's script.

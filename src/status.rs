@@ -2,20 +2,27 @@
 //! how even the distribution is (largest shard / mean); the keys with the most rows.
 
 use crate::api::Database;
+#[cfg(not(target_arch = "wasm32"))]
 use crate::backend::sqlite::SqliteBackend;
-use crate::error::{sqlite_message, Error, Result};
+use crate::backend::Backend;
+use crate::error::Result;
 use crate::lex::quote_ident;
 use crate::value::Value;
-use futures::executor::block_on;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
+
+/// A split in progress (local databases; a Worker's database has no split yet).
+#[cfg(not(target_arch = "wasm32"))]
+pub type Split = crate::layout::SplitState;
+/// A split in progress (local databases; a Worker's database has no split yet).
+#[cfg(target_arch = "wasm32")]
+pub type Split = serde_json::Value;
 
 /// Keys listed per sharded table.
 const TOP_KEYS: usize = 5;
 
 /// One shard.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct ShardStatus {
     /// Its index.
     pub index: usize,
@@ -28,12 +35,12 @@ pub struct ShardStatus {
 }
 
 /// The whole database.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Status {
     /// Every shard, in order.
     pub shards: Vec<ShardStatus>,
     /// A split in progress: its target, the new files, its phase.
-    pub split: Option<crate::layout::SplitState>,
+    pub split: Option<Split>,
     /// Rows of sharded tables on the fullest shard divided by the mean (1.0 is even).
     pub skew: f64,
     /// Per sharded table, the keys with the most rows, most first.
@@ -41,7 +48,35 @@ pub struct Status {
 }
 
 /// Reads the status of a local database.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn status(db: &Database<SqliteBackend>, layout: &crate::layout::Layout) -> Result<Status> {
+    futures::executor::block_on(read(
+        db,
+        &layout.files,
+        layout.split.clone(),
+        Bytes::PageCount,
+    ))
+}
+
+/// How a shard's size is read: natively from SQLite's page count; D1 reports it with every
+/// answer (`meta.size_after`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bytes {
+    /// `page_count * page_size`.
+    PageCount,
+    /// The backend's `size_after`.
+    Reported,
+}
+
+/// Reads the status of any database (a Worker's too): rows per sharded table and bytes of
+/// each shard (one batch per shard), the skew, and the top keys. `files` names each
+/// shard's file, where there are files.
+pub async fn read<B: Backend>(
+    db: &Database<B>,
+    files: &[String],
+    split: Option<Split>,
+    bytes: Bytes,
+) -> Result<Status> {
     let policy = db.policy();
     let catalog = db.catalog();
     let tables: Vec<(String, String)> = policy
@@ -51,35 +86,43 @@ pub fn status(db: &Database<SqliteBackend>, layout: &crate::layout::Layout) -> R
         .filter(|t| catalog.get(&t.name).is_some())
         .map(|t| (t.name.clone(), t.key_column.clone()))
         .collect();
+    let mut statements: Vec<String> = tables
+        .iter()
+        .map(|(t, _)| format!("SELECT count(*) FROM {}", quote_ident(t)))
+        .collect();
+    statements.push(match bytes {
+        Bytes::PageCount => {
+            "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()".into()
+        }
+        Bytes::Reported => "SELECT 0 AS size".into(),
+    });
+    let refs: Vec<&str> = statements.iter().map(String::as_str).collect();
+    let per_shard = crate::capture::run_on_every_shard(db.backend(), &refs).await;
     let mut shards = Vec::new();
-    for index in 0..policy.shard_count() {
-        let (rows, bytes) = db.backend().with_connection(index, |c| -> Result<_> {
-            let err = |e| Error::backend(Some(index), sqlite_message(e));
-            let mut rows = BTreeMap::new();
-            for (t, _) in &tables {
-                let n: i64 = c
-                    .query_row(
-                        &format!("SELECT count(*) FROM {}", quote_ident(t)),
-                        [],
-                        |r| r.get(0),
-                    )
-                    .map_err(err)?;
-                rows.insert(t.clone(), n as u64);
-            }
-            let bytes: i64 = c
-                .query_row(
-                    "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
-                    [],
-                    |r| r.get(0),
-                )
-                .map_err(err)?;
-            Ok((rows, bytes as u64))
-        })??;
+    for (index, out) in per_shard.into_iter().enumerate() {
+        let out = out?;
+        let int = |i: usize| match out
+            .get(i)
+            .and_then(|o| o.rows.first())
+            .and_then(|r| r.first())
+        {
+            Some(Value::Integer(n)) => (*n).max(0) as u64,
+            _ => 0,
+        };
+        let rows = tables
+            .iter()
+            .enumerate()
+            .map(|(i, (t, _))| (t.clone(), int(i)))
+            .collect();
+        let size = match bytes {
+            Bytes::PageCount => int(tables.len()),
+            Bytes::Reported => out.last().map_or(0, |o| o.meta.size_after),
+        };
         shards.push(ShardStatus {
             index,
-            file: layout.files.get(index).cloned().unwrap_or_default(),
+            file: files.get(index).cloned().unwrap_or_default(),
             rows,
-            bytes,
+            bytes: size,
         });
     }
     let totals: Vec<u64> = shards.iter().map(|s| s.rows.values().sum()).collect();
@@ -97,7 +140,7 @@ pub fn status(db: &Database<SqliteBackend>, layout: &crate::layout::Layout) -> R
             k = quote_ident(key),
             t = quote_ident(t)
         );
-        let r = block_on(db.query(&sql, &[], None))?;
+        let r = db.query(&sql, &[], None).await?;
         let keys = r
             .rows
             .into_iter()
@@ -113,15 +156,17 @@ pub fn status(db: &Database<SqliteBackend>, layout: &crate::layout::Layout) -> R
     }
     Ok(Status {
         shards,
-        split: layout.split.clone(),
+        split,
         skew,
         top_keys,
     })
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 impl Status {
     /// The status for a terminal: a line and a bar per shard, the skew, the top keys.
     pub fn render(&self) -> String {
+        use std::fmt::Write as _;
         let mut out = String::new();
         let totals: Vec<u64> = self.shards.iter().map(|s| s.rows.values().sum()).collect();
         let max = totals.iter().copied().max().unwrap_or(0).max(1);

@@ -824,3 +824,43 @@ fn explain_plans_without_values() {
         text(&o)
     );
 }
+
+#[test]
+fn url_mistakes_are_named_before_any_request() {
+    let run = |args: &[&str], token: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_d1plus"));
+        cmd.args(args).env_remove("D1PLUS_TOKEN");
+        if let Some(t) = token {
+            cmd.env("D1PLUS_TOKEN", t);
+        }
+        let o = cmd.output().unwrap();
+        assert!(!o.status.success(), "{args:?}");
+        text(&o)
+    };
+    assert!(
+        run(&["query", "--url", "https://db.example", "SELECT 1"], None)
+            .contains("needs the Worker's token in the environment variable D1PLUS_TOKEN")
+    );
+    assert!(run(
+        &["query", "--url", "ftp://db.example", "SELECT 1"],
+        Some("t")
+    )
+    .contains("is not an http(s) URL"));
+    assert!(run(
+        &["query", "--url", "https://db.example", "dir", "SELECT 1"],
+        Some("t")
+    )
+    .contains("no DIR with --url"));
+    assert!(run(&["status"], None).contains("status takes DIR, or --url URL"));
+    assert!(run(&["shell"], None).contains("shell takes DIR, or --url URL"));
+    assert!(run(&["exec", "dir"], None).contains("exec takes DIR FILE"));
+    // Nothing listens there: the error names the URL.
+    let unreachable = run(
+        &["query", "--url", "http://127.0.0.1:9", "SELECT 1"],
+        Some("t"),
+    );
+    assert!(
+        unreachable.contains("cannot reach http://127.0.0.1:9/query"),
+        "{unreachable}"
+    );
+}

@@ -3,7 +3,9 @@
 //
 //   POST /query  (Authorization: Bearer <the D1PLUS_TOKEN secret>)
 //                {"sql": "...", "params": [...], "shard": {...}?}  or  {"batch": [{sql, params}, ...]}
+//                (add "format": "rows" for results as {columns, rows, meta})
 //   -> {"success": true, "errors": [], "messages": [], "result": [{results, success, meta}, ...]}
+//   GET  /status (the same secret) -> {"success": true, "result": {shards, split, skew, top_keys}}
 //
 // Sessions: send the bookmark of an earlier answer in the `x-d1plus-bookmark` header; every
 // answer carries the session's new bookmark in the same header.
@@ -96,8 +98,10 @@ export default {
       const authorize = typeof secret === "string" && secret.length >= 16 ? authorizeTenant : undefined;
       return realtimeRoute(request, env, { authorize });
     }
-    if (url.pathname !== "/query") return failure(404, "not found: POST /query", CODES.InvalidArgument);
-    if (request.method !== "POST") return failure(405, "use POST /query", CODES.InvalidArgument);
+    const route = `${request.method} ${url.pathname}`;
+    if (route !== "POST /query" && route !== "GET /status") {
+      return failure(404, "not found: POST /query, GET /status", CODES.InvalidArgument);
+    }
     // Every route that runs SQL needs the secret: no secret configured, no route.
     if (typeof env.D1PLUS_TOKEN !== "string" || env.D1PLUS_TOKEN.length < 16) {
       return failure(
@@ -109,6 +113,14 @@ export default {
     const auth = request.headers.get("authorization") ?? "";
     if (!auth.startsWith("Bearer ") || !sameSecret(auth.slice("Bearer ".length), env.D1PLUS_TOKEN)) {
       return failure(401, "send the D1PLUS_TOKEN secret as `Authorization: Bearer <token>`", CODES.Unauthorized);
+    }
+    if (route === "GET /status") {
+      try {
+        const result = await D1Database.fromEnv(env, env.D1PLUS_POLICY).status();
+        return answer({ success: true, errors: [], messages: [], result });
+      } catch (e) {
+        return failure(400, e.message, e.code ?? CODES.Internal);
+      }
     }
     let body;
     try {
@@ -127,8 +139,17 @@ export default {
       const statements = list.map((s) =>
         session.sql({ statement: s.sql, params: s.params ?? [], shard: s.shard ?? undefined }),
       );
-      const result =
-        statements.length === 1 && !body.batch ? [await statements[0].all()] : await session.batch(statements);
+      // `"format": "rows"` (what `d1plus … --url` asks for): each result as
+      // `{ columns, rows, meta }`, keeping SQLite's column order and repeated names.
+      const rows = body.format === "rows";
+      const one = statements.length === 1 && !body.batch;
+      const result = rows
+        ? one
+          ? [await statements[0].answer()]
+          : await session.batchAnswers(statements)
+        : one
+          ? [await statements[0].all()]
+          : await session.batch(statements);
       const headers = {};
       const next = session.getBookmark();
       if (next) headers["x-d1plus-bookmark"] = next;
