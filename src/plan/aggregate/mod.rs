@@ -187,7 +187,11 @@ pub(crate) fn plan_aggregate(
         .iter()
         .map(|e| b.post(e))
         .collect::<Result<Vec<_>>>()?;
-    let having = select.having.as_ref().map(|h| b.post(h)).transpose()?;
+    let having = select
+        .having
+        .as_ref()
+        .map(|h| b.post(&outputs.resolve_aliases(h, &scope)))
+        .transpose()?;
     // ORDER BY terms: an output ordinal (kept as one), or an expression over groups.
     let terms = super::terms::order_terms(q, a)?;
     let mut order = Vec::new();
@@ -268,6 +272,26 @@ struct Outputs<'q> {
 }
 
 impl<'q> Outputs<'q> {
+    /// `e` with each plain name that is no column of the FROM items but an output's alias
+    /// replaced by that output's expression: how SQLite resolves a name in HAVING (a
+    /// column first, else a result alias; `HAVING c > 1` after `count(*) AS c`).
+    fn resolve_aliases(&self, e: &Expr, scope: &Scope<'_>) -> Expr {
+        let mut e = e.clone();
+        let _ = sqlparser::ast::visit_expressions_mut(&mut e, |x| {
+            if let Expr::Identifier(id) = &*x {
+                let alias = self.aliases.iter().position(|a| {
+                    a.as_deref()
+                        .is_some_and(|a| a.eq_ignore_ascii_case(&id.value))
+                });
+                if let Some(i) = alias.filter(|_| scope.column(x).is_none()) {
+                    *x = Expr::Nested(Box::new(self.exprs[i].clone()));
+                }
+            }
+            std::ops::ControlFlow::<()>::Continue(())
+        });
+        e
+    }
+
     fn of(
         parsed: &Parsed,
         select: &'q Select,
