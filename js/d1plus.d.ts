@@ -110,11 +110,22 @@ export declare class D1PreparedStatement {
   all<T = Record<string, unknown>>(): Promise<D1Result<T>>;
   raw<T = unknown[]>(options: { columnNames: true }): Promise<[string[], ...T[]]>;
   raw<T = unknown[]>(options?: { columnNames?: false }): Promise<T[]>;
+  /** d1plus: the answer as SQLite gave it (column order and repeated names kept). */
+  answer(): Promise<Answer>;
+}
+
+/** A statement's answer as SQLite gave it, with `all()`'s meta. */
+export interface Answer {
+  columns: string[];
+  rows: unknown[][];
+  meta: D1Meta;
 }
 
 declare abstract class Queryable {
   prepare(query: string): D1PreparedStatement;
   batch<T = unknown>(statements: D1PreparedStatement[]): Promise<D1Result<T>[]>;
+  /** d1plus: `batch()` with each answer as `answer()` gives it. */
+  batchAnswers(statements: D1PreparedStatement[]): Promise<Answer[]>;
   /** `database.sql({ statement, params, shard })`, Layeron's Database API. */
   sql(request: SqlRequest): D1PreparedStatement;
 }
@@ -141,6 +152,15 @@ export declare class D1Database extends Queryable {
   withSession(constraintOrBookmark?: D1SessionBookmark | D1SessionConstraint): D1DatabaseSession;
   /** Realtime: the committed changes after a cursor, and the cursor after them. */
   changes<Row = Record<string, unknown>>(request?: ChangesRequest): Promise<{ events: ChangeEvent<Row>[]; cursor: string }>;
+  /** The plan of a statement (without params: of any values, parameters as ?N). */
+  explain(request: { statement: string; params?: unknown[] | null; shard?: unknown }): Promise<string>;
+  /** Where the data is, as `d1plus status --format json` prints it. */
+  status(): Promise<{
+    shards: { index: number; file: string; rows: Record<string, number>; bytes: number }[];
+    split: unknown;
+    skew: number;
+    top_keys: Record<string, [unknown, number][]>;
+  }>;
   /** Refused: dump each shard's binding instead. */
   dump(): Promise<ArrayBuffer>;
 }

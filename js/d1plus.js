@@ -376,6 +376,19 @@ export class D1Database extends Queryable {
     return this._runner.call(CallKind.Status, "");
   }
 
+  /**
+   * The plan of a statement, as `d1plus explain` prints it: route, reason, each shard's SQL
+   * and the merge. Without `params`, the plan of any values (parameters shown as `?N`).
+   */
+  async explain({ statement, params, shard } = {}) {
+    if (typeof statement !== "string") {
+      throw proxyError(CODES.InvalidArgument, "explain() takes { statement, params, shard } with statement a string");
+    }
+    const request = { sql: statement, shard: shard ?? null };
+    if (params !== undefined && params !== null) request.params = params.map(bindable);
+    return this._runner.call(CallKind.Explain, JSON.stringify(request));
+  }
+
   async dump() {
     throw proxyError(CODES.Unsupported, "dump() of a sharded database; dump each shard's binding");
   }

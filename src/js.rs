@@ -197,6 +197,7 @@ impl Engine {
                 Ok(Outcome::Table(t)) => envelope(Ok(t), used),
                 Ok(Outcome::Changes(c)) => envelope(Ok(c), used),
                 Ok(Outcome::Status(s)) => envelope(Ok(s), used),
+                Ok(Outcome::Explain(p)) => envelope(Ok(p), used),
                 Err(e) => envelope::<()>(Err(e), used),
             };
             Ok(text.into())
@@ -230,6 +231,9 @@ pub enum CallKind {
     /// `request` is ignored: rows and bytes per shard, skew and top keys
     /// (`crate::status`), for `d1plus status --url`.
     Status = 8,
+    /// `request` is `{ sql, params, shard }`: the plan, as `d1plus explain` prints it
+    /// (without `params`, the plan of any values, parameters shown as `?N`).
+    Explain = 9,
 }
 
 /// Whether the catalog the engine holds may be used as it is.
@@ -253,6 +257,17 @@ enum Outcome {
     Table(crate::table::TableAnswer),
     Changes(Changes),
     Status(crate::status::Status),
+    Explain(String),
+}
+
+/// An `explain` call from JavaScript: `params` absent means "any values".
+#[derive(Deserialize)]
+struct ExplainCall {
+    sql: String,
+    #[serde(default)]
+    params: Option<Vec<Value>>,
+    #[serde(default)]
+    shard: Option<serde_json::Value>,
 }
 
 /// A realtime read from JavaScript (the hub's tick).
@@ -306,6 +321,7 @@ impl Outcome {
             }
             CallKind::Transaction => Outcome::Batch(transaction(shared, db, request).await?),
             CallKind::Changes => Outcome::Changes(changes(db, decode(request)?).await?),
+            CallKind::Explain => Outcome::Explain(explain(shared, db, decode(request)?)?),
             CallKind::Status => Outcome::Status(
                 crate::status::read(db, &[], None, crate::status::Bytes::Reported).await?,
             ),
@@ -484,6 +500,25 @@ async fn changes(db: &Database<D1Backend>, call: ChangesCall) -> Result<Changes>
         events,
         cursor: next.encode(),
     })
+}
+
+/// The plan of one statement, as `d1plus explain` prints it.
+fn explain(
+    shared: &Database<NullBackend>,
+    db: &Database<D1Backend>,
+    call: ExplainCall,
+) -> Result<String> {
+    let hint = match call.shard {
+        None | Some(serde_json::Value::Null) => None,
+        Some(h) => Some(shard_hint(shared.policy(), h)?),
+    };
+    match call.params {
+        None => db.explain_unbound(&call.sql, hint.as_ref()),
+        Some(params) => {
+            let params: Vec<Value> = params.into_iter().map(as_d1_binds).collect();
+            Ok(db.plan(&call.sql, &params, hint.as_ref())?.to_string())
+        }
+    }
 }
 
 fn to_js_error(e: &Error) -> JsValue {

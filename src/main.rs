@@ -272,7 +272,7 @@ mod cli {
             Command::Exec { dir, file, url } => match url {
                 Some(url) => {
                     let file = one_argument(dir, file, "exec --url URL FILE")?;
-                    remote_exec(&crate::remote::Remote::from_env(&url)?, &file)
+                    crate::remote::Remote::from_env(&url)?.exec(&file)
                 }
                 None => match (dir, file) {
                     (Some(dir), Some(file)) => exec(&dir, &file),
@@ -403,21 +403,6 @@ mod cli {
         }
     }
 
-    /// `d1plus exec --url`: the script's statements one by one on the deployed database,
-    /// printing the rows of those that return rows; stops at the first error.
-    fn remote_exec(remote: &crate::remote::Remote, file: &str) -> Result<(), Error> {
-        let script = read_input(file)?;
-        let statements = d1plus::lex::split_statements(&script);
-        for s in &statements {
-            let r = remote.query(&script[s.range.clone()], &[], None)?;
-            if !r.columns.is_empty() {
-                print_table(&r);
-            }
-        }
-        say!("ok: {} statements", statements.len());
-        Ok(())
-    }
-
     /// Prints a statement's result (or, with --format json, its error as JSON too).
     fn show(result: Result<QueryResult, Error>, format: Format) -> Result<(), Error> {
         let r = match result {
@@ -543,7 +528,7 @@ mod cli {
         Ok(db)
     }
 
-    fn read_input(file: &str) -> Result<String, Error> {
+    pub(crate) fn read_input(file: &str) -> Result<String, Error> {
         if file == "-" {
             let mut s = String::new();
             std::io::stdin()
@@ -659,7 +644,7 @@ mod cli {
     /// `d1plus import DIR FILE`, with a progress bar on stderr.
     fn import(dir: &Path, file: &Path) -> Result<(), Error> {
         let db = open_unsplit(dir, "`d1plus import`")?;
-        let mut bar = ProgressBar::default();
+        let mut bar = crate::render::ProgressBar::default();
         let r = d1plus::transfer::import(&db, file, dir, &mut |p| {
             bar.show(p);
             Ok(())
@@ -705,56 +690,6 @@ mod cli {
 
     fn print_csv(r: &QueryResult) {
         say_part!("{}", crate::render::csv(r));
-    }
-
-    /// An import's progress on stderr: rows, rows/s, ETA, redrawn at most 10 times a second.
-    #[derive(Default)]
-    struct ProgressBar {
-        last: Option<std::time::Instant>,
-        drawn: bool,
-    }
-
-    impl ProgressBar {
-        fn show(&mut self, p: d1plus::transfer::Progress) {
-            let now = std::time::Instant::now();
-            if self
-                .last
-                .is_some_and(|t| now - t < std::time::Duration::from_millis(100))
-                && p.done < p.total
-            {
-                return;
-            }
-            self.last = Some(now);
-            self.drawn = true;
-            let secs = p.elapsed.as_secs_f64().max(1e-3);
-            let rate = p.done as f64 / secs;
-            let share = if p.total == 0 {
-                1.0
-            } else {
-                p.done as f64 / p.total as f64
-            };
-            let width = 30;
-            let filled = (share * width as f64) as usize;
-            let eta = if rate > 0.0 {
-                format!("{:.0}s", (p.total.saturating_sub(p.done)) as f64 / rate)
-            } else {
-                "?".into()
-            };
-            eprint!(
-                "\r[{}{}] {}/{} rows, {:.0} rows/s, ETA {eta}   ",
-                "#".repeat(filled.min(width)),
-                " ".repeat(width - filled.min(width)),
-                p.done,
-                p.total,
-                rate
-            );
-        }
-
-        fn finish(&self) {
-            if self.drawn {
-                eprintln!();
-            }
-        }
     }
 
     /// Serves ndjson requests; each one runs in the layout of the moment (a split that

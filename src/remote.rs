@@ -95,6 +95,21 @@ impl Remote {
         self.call("GET", "/status", None)
     }
 
+    /// `d1plus exec --url`: the script's statements one by one on the deployed database,
+    /// printing the rows of those that return rows; stops at the first error.
+    pub(crate) fn exec(&self, file: &str) -> Result<(), Error> {
+        let script = crate::cli::read_input(file)?;
+        let statements = d1plus::lex::split_statements(&script);
+        for s in &statements {
+            let r = self.query(&script[s.range.clone()], &[], None)?;
+            if !r.columns.is_empty() {
+                crate::cli::print_table(&r);
+            }
+        }
+        say!("ok: {} statements", statements.len());
+        Ok(())
+    }
+
     fn call<T: serde::de::DeserializeOwned>(
         &self,
         method: &str,

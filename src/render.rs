@@ -147,6 +147,56 @@ pub(crate) fn shards(list: &[usize]) -> String {
     }
 }
 
+/// An import's progress on stderr: rows, rows/s, ETA, redrawn at most 10 times a second.
+#[derive(Default)]
+pub(crate) struct ProgressBar {
+    last: Option<std::time::Instant>,
+    drawn: bool,
+}
+
+impl ProgressBar {
+    pub(crate) fn show(&mut self, p: d1plus::transfer::Progress) {
+        let now = std::time::Instant::now();
+        if self
+            .last
+            .is_some_and(|t| now - t < std::time::Duration::from_millis(100))
+            && p.done < p.total
+        {
+            return;
+        }
+        self.last = Some(now);
+        self.drawn = true;
+        let secs = p.elapsed.as_secs_f64().max(1e-3);
+        let rate = p.done as f64 / secs;
+        let share = if p.total == 0 {
+            1.0
+        } else {
+            p.done as f64 / p.total as f64
+        };
+        let width = 30;
+        let filled = (share * width as f64) as usize;
+        let eta = if rate > 0.0 {
+            format!("{:.0}s", (p.total.saturating_sub(p.done)) as f64 / rate)
+        } else {
+            "?".into()
+        };
+        eprint!(
+            "\r[{}{}] {}/{} rows, {:.0} rows/s, ETA {eta}   ",
+            "#".repeat(filled.min(width)),
+            " ".repeat(width - filled.min(width)),
+            p.done,
+            p.total,
+            rate
+        );
+    }
+
+    pub(crate) fn finish(&self) {
+        if self.drawn {
+            eprintln!();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,8 @@
 //                (add "format": "rows" for results as {columns, rows, meta})
 //   -> {"success": true, "errors": [], "messages": [], "result": [{results, success, meta}, ...]}
 //   GET  /status (the same secret) -> {"success": true, "result": {shards, split, skew, top_keys}}
+//   POST /explain (the same secret) {"sql", "params"?, "shard"?} -> {"success": true, "result": "<plan>"}
+//   GET  /       the console page: the shard map and a query box with the plan beside the result
 //
 // Sessions: send the bookmark of an earlier answer in the `x-d1plus-bookmark` header; every
 // answer carries the session's new bookmark in the same header.
@@ -24,6 +26,7 @@
 import { D1Database } from "../js/d1plus.js";
 import { CODES } from "../js/codes.js";
 import { realtimeRoute } from "../js/realtime.js";
+import { CONSOLE_HTML } from "./console.js";
 
 export { RealtimeHub } from "../js/realtime.js";
 
@@ -99,8 +102,12 @@ export default {
       return realtimeRoute(request, env, { authorize });
     }
     const route = `${request.method} ${url.pathname}`;
-    if (route !== "POST /query" && route !== "GET /status") {
-      return failure(404, "not found: POST /query, GET /status", CODES.InvalidArgument);
+    // The console page holds no data: it asks for the token and calls the routes below.
+    if (route === "GET /") {
+      return new Response(CONSOLE_HTML, { headers: { "content-type": "text/html; charset=utf-8" } });
+    }
+    if (route !== "POST /query" && route !== "GET /status" && route !== "POST /explain") {
+      return failure(404, "not found: GET /, POST /query, POST /explain, GET /status", CODES.InvalidArgument);
     }
     // Every route that runs SQL needs the secret: no secret configured, no route.
     if (typeof env.D1PLUS_TOKEN !== "string" || env.D1PLUS_TOKEN.length < 16) {
@@ -127,6 +134,15 @@ export default {
       body = await request.json();
     } catch (e) {
       return failure(400, `the body is not JSON: ${e.message}`, CODES.InvalidArgument);
+    }
+    if (route === "POST /explain") {
+      try {
+        const db = D1Database.fromEnv(env, env.D1PLUS_POLICY);
+        const result = await db.explain({ statement: body?.sql, params: body?.params, shard: body?.shard });
+        return answer({ success: true, errors: [], messages: [], result });
+      } catch (e) {
+        return failure(400, e.message, e.code ?? CODES.Internal);
+      }
     }
     const list = Array.isArray(body?.batch) ? body.batch : [body];
     if (list.length === 0 || list.some((s) => typeof s?.sql !== "string")) {
