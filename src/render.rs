@@ -216,7 +216,7 @@ mod tests {
     fn each_mode_shows_every_cell() {
         assert_eq!(
             table(&result()),
-            "id   | name     \n-----+---------\n1    | a, \"b\"   \nNULL | x'ab01'  \n"
+            "id   | name   \n-----+--------\n1    | a, \"b\" \nNULL | x'ab01'\n"
         );
         assert_eq!(csv(&result()), "id,name\n1,\"a, \"\"b\"\"\"\n,AB01\n");
         assert_eq!(

@@ -199,7 +199,16 @@ impl GenQuery {
             // DISTINCT over the groups' rows, ordered by output columns only.
             q.distinct = rng.chance(10);
             if !q.group.is_empty() && rng.chance(30) {
-                q.having = Some(format!("{} > {}", rng.pick(&sc.aggs[..3]), rng.below(20)));
+                let agg = rng.pick(&sc.aggs[..3]);
+                let bound = rng.below(20);
+                if rng.chance(40) {
+                    // HAVING naming the aggregate by its result alias (SQLite resolves a
+                    // name there to a FROM column first, else to the alias).
+                    q.items.push(format!("{agg} AS hv"));
+                    q.having = Some(format!("hv > {bound} OR hv IS NULL"));
+                } else {
+                    q.having = Some(format!("{agg} > {bound}"));
+                }
             }
             if !q.group.is_empty() && rng.chance(60) {
                 // Group keys last make the order total.
