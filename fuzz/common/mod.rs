@@ -272,6 +272,15 @@ pub fn plan_checked(db: &Database<SqliteBackend>, input: &PlanInput) {
             "internal error: {e}\nsql: {sql:?}\nparams: {params:?}"
         ),
     }
+    // The plan of any values (`explain` without values, the shell's `.explain`): never a
+    // panic or an internal error either.
+    if let Err(e) = db.explain_unbound(sql, hint) {
+        assert!(
+            e.code() != ErrorCode::Internal,
+            "explain without values: internal error: {e}\nsql: {sql:?}"
+        );
+    }
+    let _ = d1plus::lex::is_complete(sql);
 }
 
 /// Values next to `params`, of the same storage class.
