@@ -78,6 +78,9 @@ expect exec "$(D1PLUS_TOKEN=$token $cli exec --url "$url" "$state/script.sql")" 
 -----
 5"
 expect shell "$(printf '.mode line\nSELECT count(*) AS n FROM events\n  WHERE tenantId = '"'"'initech'"'"';\n.shards\n' | D1PLUS_TOKEN=$token $cli shell --url "$url")" "n = 1"
+expect explain "$(D1PLUS_TOKEN=$token $cli explain --url "$url" "SELECT * FROM events WHERE tenantId = ?")" "route: the shard of ?1"
+expect explain-values "$(D1PLUS_TOKEN=$token $cli explain --url "$url" --params '["acme"]' "SELECT * FROM events WHERE tenantId = ?")" "route: shard 2"
+expect shell-explain "$(printf '.explain on\nSELECT count(*) AS n FROM events;\n' | D1PLUS_TOKEN=$token $cli shell --url "$url")" "route: all shards"
 expect status "$(D1PLUS_TOKEN=$token $cli status --url "$url" --format json)" '"top_keys":{"events":[["acme",2],["globex",2],["initech",1]]}'
 expect wrong-token "$(D1PLUS_TOKEN=wrong-token-0123456789 $cli query --url "$url" "SELECT 1" 2>&1 || true)" "D1PLUS_UNAUTHORIZED"
 expect no-token "$(env -u D1PLUS_TOKEN $cli query --url "$url" "SELECT 1" 2>&1 || true)" "needs the Worker's token in the environment variable D1PLUS_TOKEN"

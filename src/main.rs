@@ -93,8 +93,11 @@ mod cli {
         Query(QueryArgs),
         /// Show the plan: route, reason, per-shard SQL, merge steps.
         Explain {
-            /// Database directory.
-            dir: PathBuf,
+            /// Database directory (not with --url).
+            dir: Option<PathBuf>,
+            /// A deployed d1plus Worker instead of DIR (token in D1PLUS_TOKEN).
+            #[arg(long)]
+            url: Option<String>,
             /// Parameters as a JSON array (without them, the plan of any values, with
             /// parameters shown as ?N).
             #[arg(long)]
@@ -103,7 +106,7 @@ mod cli {
             #[arg(long)]
             hint: Option<String>,
             /// The statement.
-            sql: String,
+            sql: Option<String>,
         },
         /// Run sqllogictest files through d1plus over local shards.
         Slt {
@@ -282,22 +285,11 @@ mod cli {
             Command::Query(args) => query(args),
             Command::Explain {
                 dir,
+                url,
                 params,
                 hint,
                 sql,
-            } => {
-                let db = open(&dir, Options::default())?;
-                let hint = hint.as_deref().map(parse_hint).transpose()?;
-                // Without values: the plan of every call, parameters shown as ?N.
-                let Some(params) = params else {
-                    say_part!("{}", db.explain_unbound(&sql, hint.as_ref())?);
-                    return Ok(());
-                };
-                let params = parse_params(Some(&params))?;
-                let plan = db.plan(&sql, &params, hint.as_ref())?;
-                say_part!("{plan}");
-                Ok(())
-            }
+            } => crate::remote::explain(dir, url, params, hint, sql),
             Command::Demo { dir } => crate::demo::run(dir),
             Command::Slt {
                 shards,
@@ -392,7 +384,7 @@ mod cli {
 
     /// With `--url`, DIR is absent: the one free argument is what follows it (the SQL, the
     /// script file).
-    fn one_argument(
+    pub(crate) fn one_argument(
         dir: Option<PathBuf>,
         next: Option<String>,
         form: &str,
@@ -540,7 +532,7 @@ mod cli {
         }
     }
 
-    fn parse_params(json: Option<&str>) -> Result<Vec<Value>, Error> {
+    pub(crate) fn parse_params(json: Option<&str>) -> Result<Vec<Value>, Error> {
         match json {
             None => Ok(Vec::new()),
             Some(j) => serde_json::from_str(j)

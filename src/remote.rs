@@ -8,6 +8,7 @@ use d1plus::execute::{Meta, QueryResult};
 use d1plus::plan::ShardHint;
 use d1plus::value::Value;
 use serde::Deserialize;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// A deployed database.
@@ -88,6 +89,21 @@ impl Remote {
             rows: r.rows,
             meta: r.meta,
         })
+    }
+
+    /// The plan of one statement, as the deployed Worker makes it (`POST /explain`);
+    /// without values, the plan of any values.
+    pub(crate) fn explain(
+        &self,
+        sql: &str,
+        params: Option<&[Value]>,
+        hint: Option<&ShardHint>,
+    ) -> Result<String, Error> {
+        let mut body = serde_json::json!({"sql": sql, "shard": hint});
+        if let Some(p) = params {
+            body["params"] = serde_json::json!(p);
+        }
+        self.call("POST", "/explain", Some(body))
     }
 
     /// `d1plus status` of the deployed database.
@@ -184,4 +200,39 @@ fn failure(errors: Vec<Failure>) -> Error {
         Some(ErrorCode::Backend) | None => Error::backend(None, message),
         Some(code) => Error::new(code, message),
     }
+}
+
+/// `d1plus explain`: the plan of a statement, locally or by a deployed Worker. Without
+/// `--params`, the plan of any values, parameters shown as ?N.
+pub(crate) fn explain(
+    dir: Option<PathBuf>,
+    url: Option<String>,
+    params: Option<String>,
+    hint: Option<String>,
+    sql: Option<String>,
+) -> Result<(), Error> {
+    let hint = hint.as_deref().map(crate::cli::parse_hint).transpose()?;
+    let params = params
+        .map(|p| crate::cli::parse_params(Some(&p)))
+        .transpose()?;
+    let text = match url {
+        Some(url) => {
+            let sql = crate::cli::one_argument(dir, sql, "explain --url URL SQL")?;
+            Remote::from_env(&url)?.explain(&sql, params.as_deref(), hint.as_ref())?
+        }
+        None => {
+            let (Some(dir), Some(sql)) = (dir, sql) else {
+                return Err(crate::cli::usage(
+                    "explain takes DIR and a statement (or --url URL)",
+                ));
+            };
+            let db = crate::cli::open(&dir, d1plus::api::Options::default())?;
+            match params {
+                None => db.explain_unbound(&sql, hint.as_ref())?,
+                Some(params) => db.plan(&sql, &params, hint.as_ref())?.to_string(),
+            }
+        }
+    };
+    say_part!("{text}");
+    Ok(())
 }

@@ -78,12 +78,8 @@ impl Target for crate::remote::Remote {
         crate::remote::Remote::query(self, sql, &[], hint)
     }
 
-    fn explain(&self, _sql: &str, _hint: Option<&ShardHint>) -> Result<String, Error> {
-        Err(Error::with_remedy(
-            ErrorCode::Unsupported,
-            ".explain over --url: the deployed Worker plans, and its HTTP API does not show plans",
-            "explain on a local copy (d1plus export, import, then d1plus explain DIR)",
-        ))
+    fn explain(&self, sql: &str, hint: Option<&ShardHint>) -> Result<String, Error> {
+        crate::remote::Remote::explain(self, sql, None, hint)
     }
 
     fn placement(&self, _table: &str) -> Option<String> {

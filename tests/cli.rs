@@ -854,6 +854,12 @@ fn url_mistakes_are_named_before_any_request() {
     assert!(run(&["status"], None).contains("status takes DIR, or --url URL"));
     assert!(run(&["shell"], None).contains("shell takes DIR, or --url URL"));
     assert!(run(&["exec", "dir"], None).contains("exec takes DIR FILE"));
+    assert!(run(&["explain", "dir"], None).contains("explain takes DIR and a statement"));
+    assert!(run(
+        &["explain", "--url", "https://db.example", "SELECT 1"],
+        None
+    )
+    .contains("D1PLUS_TOKEN"));
     // Nothing listens there: the error names the URL.
     let unreachable = run(
         &["query", "--url", "http://127.0.0.1:9", "SELECT 1"],
