@@ -375,18 +375,23 @@ fn envelope<T: Serialize>(r: Result<T>, used: usize) -> String {
 }
 
 fn parse_request<B: crate::backend::Backend>(db: &Database<B>, r: Request) -> Result<Statement> {
-    let hint = match r.shard {
-        None | Some(serde_json::Value::Null) => None,
-        Some(h) => Some(shard_hint(db.policy(), h)?),
-    };
     Ok(Statement {
+        hint: request_hint(db.policy(), r.shard)?,
         sql: r.sql,
         params: r.params.into_iter().map(as_d1_binds).collect(),
-        hint: hint.map(|h| ShardHint {
-            key: as_d1_binds(h.key),
-            ..h
-        }),
     })
+}
+
+/// A request's `shard` (absent or null: none), its key as D1 will bind it.
+fn request_hint(policy: &Policy, shard: Option<serde_json::Value>) -> Result<Option<ShardHint>> {
+    let hint = match shard {
+        None | Some(serde_json::Value::Null) => return Ok(None),
+        Some(h) => shard_hint(policy, h)?,
+    };
+    Ok(Some(ShardHint {
+        key: as_d1_binds(hint.key),
+        ..hint
+    }))
 }
 
 /// D1 binds every JavaScript number as a REAL (`typeof(?)` is `real`, and a TEXT column
@@ -508,10 +513,8 @@ fn explain(
     db: &Database<D1Backend>,
     call: ExplainCall,
 ) -> Result<String> {
-    let hint = match call.shard {
-        None | Some(serde_json::Value::Null) => None,
-        Some(h) => Some(shard_hint(shared.policy(), h)?),
-    };
+    // The hint's key as the statement would bind it, so the plan shown is the plan run.
+    let hint = request_hint(shared.policy(), call.shard)?;
     match call.params {
         None => db.explain_unbound(&call.sql, hint.as_ref()),
         Some(params) => {

@@ -104,6 +104,22 @@ test("a keyed read goes to one shard; fan-out reads merge exactly", async () => 
   ]);
 });
 
+test("POST /explain shows the plan a statement runs with, hint keys bound as D1 binds them", async () => {
+  // A JavaScript number is bound as a REAL, so the TEXT key 1 is stored as '1.0' and the plan
+  // shown must route it there, as the query does.
+  for (const key of [1, "1", "acme"]) {
+    const shard = { table: "events", key };
+    const [run] = await ok({ sql: "SELECT count(*) AS n FROM events", shard });
+    const res = await mf.dispatchFetch("http://example/explain", {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${TOKEN}` },
+      body: JSON.stringify({ sql: "SELECT count(*) AS n FROM events", shard }),
+    });
+    const plan = (await res.json()).result;
+    assert.match(plan, new RegExp(`^route: shard ${run.meta.shards[0]}\n`), `${JSON.stringify(key)}: ${plan}`);
+  }
+});
+
 test("errors have D1's shapes", async () => {
   const dup = await query({ sql: "INSERT INTO events VALUES ('acme', 1, 'x', 0)" });
   assert.equal(dup.body.success, false);
