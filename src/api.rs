@@ -257,17 +257,7 @@ impl<B: Backend> Database<B> {
             catalog: &catalog,
             options: self.shared.options.plan,
         };
-        if hint.is_some() {
-            let ones = vec![Value::Integer(1); prepared.parsed.params.count];
-            let plan = plan::plan(&prepared.parsed, &prepared.analysis, &ones, hint, cx)?;
-            let note = if ones.is_empty() {
-                ""
-            } else {
-                "note:  planned with every parameter bound to 1; pass values for the plan of yours\n"
-            };
-            return Ok(format!("{plan}{note}"));
-        }
-        plan::template::describe_unbound(&prepared.parsed, &prepared.analysis, cx)
+        plan::template::describe_unbound(&prepared.parsed, &prepared.analysis, hint, cx)
     }
 
     fn plan_with(

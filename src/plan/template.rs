@@ -263,22 +263,30 @@ impl Templates {
 /// multi-row INSERT spread as different keys would), then shown with `?N` wherever a value
 /// is only carried into the shard SQL or the route's reason. A route that key parameters
 /// decide is named by them, and so is each shard's batch (`shard of ?1:`). Where the plan
-/// depends on a value itself (a LIMIT folded into the merge), a note says so.
+/// depends on a value itself (a LIMIT folded into the merge), a note says so. With a hint
+/// (which templates do not cover) the plan of the sample values is shown, with that note.
 pub(crate) fn describe_unbound(
     parsed: &Parsed,
     analysis: &Analysis,
+    hint: Option<&super::ShardHint>,
     cx: Context<'_>,
 ) -> Result<String> {
     let n = parsed.params.count;
     let sample: Vec<Value> = (1..=n as i64).map(Value::Integer).collect();
-    let (plan, learned) = plan_and_template(parsed, analysis, &sample, cx)?;
-    let Some((reads, template)) = learned.filter(|_| n > 0) else {
+    let sampled = |plan: Plan| {
         let note = if n > 0 {
             "note:  planned with each parameter ?N bound to N; pass values for the plan of yours\n"
         } else {
             ""
         };
-        return Ok(format!("{plan}{note}"));
+        format!("{plan}{note}")
+    };
+    if hint.is_some() {
+        return Ok(sampled(super::plan(parsed, analysis, &sample, hint, cx)?));
+    }
+    let (plan, learned) = plan_and_template(parsed, analysis, &sample, cx)?;
+    let Some((reads, template)) = learned.filter(|_| n > 0) else {
+        return Ok(sampled(plan));
     };
     let marks: Vec<Value> = (1..=n)
         .map(|i| Value::Text(format!("{STAND_IN}{i}")))
