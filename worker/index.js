@@ -41,6 +41,15 @@ function failure(status, message, code) {
   return answer({ success: false, errors: [{ code, message }], messages: [], result: [] }, status);
 }
 
+// Answers what `work` resolves to, or its error (with its code) as a 400.
+async function answering(work) {
+  try {
+    return answer({ success: true, errors: [], messages: [], result: await work() });
+  } catch (e) {
+    return failure(400, e.message, e.code ?? CODES.Internal);
+  }
+}
+
 // Whether `a` and `b` are the same text, taking as long whatever their first difference.
 function sameSecret(a, b) {
   const x = new TextEncoder().encode(a);
@@ -122,12 +131,7 @@ export default {
       return failure(401, "send the D1PLUS_TOKEN secret as `Authorization: Bearer <token>`", CODES.Unauthorized);
     }
     if (route === "GET /status") {
-      try {
-        const result = await D1Database.fromEnv(env, env.D1PLUS_POLICY).status();
-        return answer({ success: true, errors: [], messages: [], result });
-      } catch (e) {
-        return failure(400, e.message, e.code ?? CODES.Internal);
-      }
+      return answering(() => D1Database.fromEnv(env, env.D1PLUS_POLICY).status());
     }
     let body;
     try {
@@ -136,13 +140,9 @@ export default {
       return failure(400, `the body is not JSON: ${e.message}`, CODES.InvalidArgument);
     }
     if (route === "POST /explain") {
-      try {
-        const db = D1Database.fromEnv(env, env.D1PLUS_POLICY);
-        const result = await db.explain({ statement: body?.sql, params: body?.params, shard: body?.shard });
-        return answer({ success: true, errors: [], messages: [], result });
-      } catch (e) {
-        return failure(400, e.message, e.code ?? CODES.Internal);
-      }
+      return answering(() =>
+        D1Database.fromEnv(env, env.D1PLUS_POLICY).explain({ statement: body?.sql, params: body?.params, shard: body?.shard }),
+      );
     }
     const list = Array.isArray(body?.batch) ? body.batch : [body];
     if (list.length === 0 || list.some((s) => typeof s?.sql !== "string")) {

@@ -8,7 +8,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { chromium } from "playwright-core";
-import { ROOT, SHARD_OF, perShard, start, workerPath } from "./harness.mjs";
+import { ROOT, SHARD_OF, perShard, postQuery, start, workerPath } from "./harness.mjs";
 
 const toml = readFileSync(`${ROOT}/wrangler.toml`, "utf8");
 const POLICY = toml.match(/D1PLUS_POLICY = '''([\s\S]*?)'''/)[1];
@@ -24,12 +24,7 @@ let url;
 let browser;
 
 async function sql(body) {
-  const res = await fetch(new URL("/query", url), {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${TOKEN}` },
-    body: JSON.stringify(body),
-  });
-  const out = await res.json();
+  const out = await postQuery(mf, TOKEN, body);
   assert.equal(out.success, true, JSON.stringify(out));
   return out.result;
 }

@@ -41,3 +41,13 @@ export async function perShard(mf, sql) {
 }
 
 export const workerPath = (p) => join(ROOT, p);
+
+/** POSTs `body` to the Worker's `/query` with the bearer `token`: the parsed answer. */
+export async function postQuery(mf, token, body) {
+  const res = await mf.dispatchFetch("http://example/query", {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+    body: JSON.stringify(body),
+  });
+  return res.json();
+}

@@ -6,7 +6,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { ROOT, SHARD_OF, start, workerPath } from "./harness.mjs";
+import { ROOT, SHARD_OF, postQuery, start, workerPath } from "./harness.mjs";
 
 const toml = readFileSync(`${ROOT}/wrangler.toml`, "utf8");
 const POLICY = toml.match(/D1PLUS_POLICY = '''([\s\S]*?)'''/)[1];
@@ -19,23 +19,13 @@ let mf;
 const tokenFor = (key) => createHmac("sha256", REALTIME_SECRET).update(key).digest("hex");
 
 async function ok(body) {
-  const res = await mf.dispatchFetch("http://example/query", {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${TOKEN}` },
-    body: JSON.stringify(body),
-  });
-  const out = await res.json();
+  const out = await postQuery(mf, TOKEN, body);
   assert.equal(out.success, true, JSON.stringify(out));
   return out.result;
 }
 
 async function fails(body) {
-  const res = await mf.dispatchFetch("http://example/query", {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${TOKEN}` },
-    body: JSON.stringify(body),
-  });
-  assert.equal((await res.json()).success, false);
+  assert.equal((await postQuery(mf, TOKEN, body)).success, false);
 }
 
 /** A WebSocket client of `/realtime` that collects the hub's messages. */
