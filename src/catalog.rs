@@ -11,7 +11,8 @@ use serde::Serialize;
 pub const LOAD_SQL: &str = "SELECT m.type, m.name, m.sql, p.name, p.type, p.pk, p.hidden, p.dflt_value, p.\"notnull\" \
      FROM sqlite_schema AS m LEFT JOIN pragma_table_xinfo(iif(m.type = 'table', m.name, NULL)) AS p \
      WHERE m.type IN ('table', 'view') AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
-     AND m.name NOT LIKE '\\_cf\\_%' ESCAPE '\\' AND m.name NOT LIKE '\\_d1plus\\_split%' ESCAPE '\\' \
+     AND m.name NOT LIKE '\\_cf\\_%' ESCAPE '\\' \
+     AND (m.name NOT LIKE '\\_d1plus\\_split%' ESCAPE '\\' OR m.name = '_d1plus_split_layout') \
      ORDER BY m.name, p.cid";
 
 /// What kind of schema object a name is.
@@ -95,6 +96,10 @@ pub struct Catalog {
     /// The text [`FINGERPRINT_SQL`] gives on a database with this schema: what the schema
     /// guard compares (see [`Catalog::guard`]).
     pub fingerprint: String,
+    /// The `CREATE VIEW` text of the shard's layout record (`crate::reshard`): which
+    /// bindings serve the database, once a Worker's split has moved it; `None` before.
+    /// The schema guard compares it too, so a request on a retired layout never runs.
+    pub layout: Option<String>,
 }
 
 /// The schema's tables and views as one text (`type name sql` lines in name order), from
@@ -104,6 +109,10 @@ pub const FINGERPRINT_SQL: &str =
      FROM (SELECT type, name, sql FROM sqlite_schema WHERE type IN ('table', 'view') \
      AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\' \
      AND name NOT LIKE '\\_d1plus\\_split%' ESCAPE '\\' ORDER BY name)";
+
+/// The text of a shard's layout record (`crate::reshard::LAYOUT_VIEW`), NULL when it has none.
+pub const LAYOUT_SQL: &str =
+    "SELECT sql FROM sqlite_schema WHERE type = 'view' AND name = '_d1plus_split_layout'";
 
 /// What a failed schema guard's error says (SQLite quotes the bad JSON path it names).
 pub const GUARD_MARKER: &str = "d1plus_schema_changed";
@@ -142,7 +151,12 @@ impl Catalog {
             Some(Value::Integer(i)) => *i,
             _ => 0,
         };
+        let mut layout = None;
         for row in rows {
+            if text(row.get(1)) == crate::reshard::LAYOUT_VIEW {
+                layout = Some(text(row.get(2)));
+                continue;
+            }
             let kind = if text(row.first()) == "view" {
                 ObjectKind::View
             } else {
@@ -186,6 +200,7 @@ impl Catalog {
             version,
             schema_hash,
             fingerprint,
+            layout,
         }
     }
 
@@ -213,9 +228,12 @@ impl Catalog {
     pub fn guard(&self) -> (String, Vec<Value>) {
         (
             format!(
-                "SELECT CASE WHEN ({FINGERPRINT_SQL}) IS ?1 THEN 1 ELSE json_extract('{{}}', '${GUARD_MARKER}') END AS \"__d1p_guard\""
+                "SELECT CASE WHEN ({FINGERPRINT_SQL}) IS ?1 AND ({LAYOUT_SQL}) IS ?2 THEN 1 ELSE json_extract('{{}}', '${GUARD_MARKER}') END AS \"__d1p_guard\""
             ),
-            vec![Value::Text(self.fingerprint.clone())],
+            vec![
+                Value::Text(self.fingerprint.clone()),
+                self.layout.clone().map_or(Value::Null, Value::Text),
+            ],
         )
     }
 }

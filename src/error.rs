@@ -115,6 +115,10 @@ error_codes! {
     ExecError => "D1_EXEC_ERROR",
 }
 
+/// What the triggers of a split (`crate::split`, `crate::reshard`) raise on a write to a
+/// shard it is moving or has retired: shard errors carrying it become [`ErrorCode::Retry`].
+pub const RETRY_MARKER: &str = "d1plus_retry";
+
 impl Serialize for ErrorCode {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         s.serialize_str(self.as_str())
@@ -231,6 +235,20 @@ impl Error {
             message: message.into(),
             remedy: Some(remedy.into()),
         }
+    }
+
+    /// A shard's error as its database reported it: [`ErrorCode::Retry`] when a split's
+    /// triggers refused the write (their text carries [`RETRY_MARKER`]), else a backend
+    /// error with the text as it is.
+    pub fn from_shard(shard: usize, message: String) -> Error {
+        if message.contains(RETRY_MARKER) {
+            return Error::with_remedy(
+                ErrorCode::Retry,
+                format!("shard {shard} is being split (or was moved by a split): nothing was written there"),
+                "retry in a moment: the write pause of a split's cutover is short, and the next request reads the new layout",
+            );
+        }
+        Error::backend(Some(shard), message)
     }
 
     /// An error from a shard's database.

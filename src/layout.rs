@@ -19,7 +19,7 @@ use crate::backend::sqlite::{shard_path, SqliteBackend};
 use crate::error::{Error, ErrorCode, Result};
 use crate::execute::QueryResult;
 use crate::plan::ShardHint;
-use crate::policy::{Capacity, Policy};
+use crate::policy::Policy;
 use crate::value::Value;
 use futures::executor::block_on;
 use serde::{Deserialize, Serialize};
@@ -211,35 +211,12 @@ pub fn read_policy(dir: &Path) -> Result<Policy> {
     Policy::from_json(&text)
 }
 
-/// `policy` with `shard_count` shards (what a split writes back to `policy.json`).
-pub fn with_shard_count(policy: &Policy, shard_count: usize) -> Policy {
-    let mut p = policy.clone();
-    p.capacity = match p.capacity {
-        Capacity::Auto {
-            max_shard_count,
-            split_at_bytes,
-            split_at_rows,
-            ..
-        } => Capacity::Auto {
-            target_shard_count: shard_count,
-            max_shard_count: max_shard_count.max(shard_count),
-            split_at_bytes,
-            split_at_rows,
-        },
-        Capacity::Fixed if shard_count == 1 => Capacity::Fixed,
-        _ => Capacity::Manual {
-            target_shard_count: shard_count,
-        },
-    };
-    p
-}
-
 /// The policy and layout of `dir`, the policy's shard count taken from the layout (a split
 /// updates `policy.json` right after its cutover; the layout is what counts).
 pub fn read(dir: &Path) -> Result<(Policy, Layout)> {
     let policy = read_policy(dir)?;
     let layout = Layout::read(dir, &policy)?;
-    Ok((with_shard_count(&policy, layout.shard_count), layout))
+    Ok((policy.with_shard_count(layout.shard_count), layout))
 }
 
 /// Opens the local database in `dir` in its current layout.

@@ -60,6 +60,7 @@ pub mod placement;
 pub mod plan;
 pub mod policy;
 pub mod realtime;
+pub mod reshard;
 pub mod schema;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod slt;

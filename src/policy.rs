@@ -446,6 +446,30 @@ impl Policy {
         Ok(())
     }
 
+    /// This policy with `shard_count` shards (what a split writes back to `policy.json`, or a
+    /// Worker's layout record says).
+    pub fn with_shard_count(&self, shard_count: usize) -> Policy {
+        let mut p = self.clone();
+        p.capacity = match p.capacity {
+            Capacity::Auto {
+                max_shard_count,
+                split_at_bytes,
+                split_at_rows,
+                ..
+            } => Capacity::Auto {
+                target_shard_count: shard_count,
+                max_shard_count: max_shard_count.max(shard_count),
+                split_at_bytes,
+                split_at_rows,
+            },
+            Capacity::Fixed if shard_count == 1 => Capacity::Fixed,
+            _ => Capacity::Manual {
+                target_shard_count: shard_count,
+            },
+        };
+        p
+    }
+
     /// The number of shards the database has now.
     pub fn shard_count(&self) -> usize {
         match self.capacity {

@@ -102,7 +102,7 @@ impl D1Backend {
             .enumerate()
             .map(|(i, (db, c))| {
                 db.with_session(c)
-                    .map_err(|e| Error::backend(Some(i), js_error_message(&e)))
+                    .map_err(|e| Error::from_shard(i, js_error_message(&e)))
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(D1Backend {
@@ -137,7 +137,7 @@ impl D1Backend {
             ))
         })?;
         let started = js_sys::Date::now();
-        let fail = |e: JsValue| Error::backend(Some(shard), js_error_message(&e));
+        let fail = |e: JsValue| Error::from_shard(shard, js_error_message(&e));
         if let [only] = batch.statements.as_slice() {
             if lex::returns_rows_only(&only.sql) {
                 let stmt = statement(db, only).map_err(fail)?;

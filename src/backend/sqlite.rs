@@ -462,21 +462,10 @@ fn run_statement(
 
 /// A shard's error, with SQLite's own text and nothing prepended.
 fn sqlite_error(shard: ShardId, error: rusqlite::Error) -> Error {
-    let message = sqlite_message(error);
-    if message.contains(RETRY_MARKER) {
-        // A split's triggers refused a write to a shard file it is moving or has retired.
-        return Error::with_remedy(
-            ErrorCode::Retry,
-            format!("shard {shard} is being split (or was moved by a split): nothing was written there"),
-            "retry in a moment: the write pause of a split's cutover is short, and the next request reads the new layout",
-        );
-    }
-    Error::backend(Some(shard), message)
+    Error::from_shard(shard, sqlite_message(error))
 }
 
-/// What the triggers of a split (`crate::split`) raise on a write to a shard file it is
-/// moving: the backend turns it into [`ErrorCode::Retry`].
-pub const RETRY_MARKER: &str = "d1plus_retry";
+pub use crate::error::RETRY_MARKER;
 
 #[cfg(test)]
 mod tests {

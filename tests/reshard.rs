@@ -1,0 +1,343 @@
+//! The split over backend calls (src/reshard: what a Worker runs over D1 bindings), run
+//! here over a pool of SQLite files that answer as D1 bindings do. Between any two of the
+//! split's calls a client writes (inserts with explicit and generated ids, updates that
+//! move rows between halves' keys, deletes, upserts), to the shard its layout names, and
+//! a plain SQLite oracle takes every write that was acknowledged. At the end every row is
+//! on its key's shard, the tables equal the oracle's, and ids stayed unique.
+
+use d1plus::api::{Database, Options};
+use d1plus::backend::sqlite::SqliteBackend;
+use d1plus::backend::{Backend, ShardBatch, StatementOutput};
+use d1plus::error::Error;
+use d1plus::placement::shard_for_key;
+use d1plus::policy::Policy;
+use d1plus::reshard::{self, LayoutRecord, StepRequest};
+use d1plus::value::{Affinity, Value};
+use futures::future::LocalBoxFuture;
+use rusqlite::Connection;
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+const SCHEMA: &str =
+    "CREATE TABLE items (id INTEGER PRIMARY KEY, tenant TEXT NOT NULL, v INTEGER, u TEXT UNIQUE);
+CREATE INDEX items_tenant ON items (tenant);
+CREATE TABLE plans (name TEXT PRIMARY KEY, price INTEGER);
+CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);
+CREATE TABLE audit (note INTEGER);
+CREATE TRIGGER notes_audit AFTER INSERT ON notes BEGIN INSERT INTO audit VALUES (NEW.id); END;";
+
+fn policy(n: usize) -> Policy {
+    Policy::from_json(&format!(
+        r#"{{"name": "rs", "capacity": {{"mode": "manual", "targetShardCount": {n}}},
+        "sharding": {{"tables": [{{"name": "items", "keyColumn": "tenant"}}], "reference": ["plans"]}}}}"#
+    ))
+    .unwrap()
+}
+
+/// Bindings as D1 has them: one connection per database, each batch atomic. Before each
+/// call the `between` hook runs (the client's writes).
+struct Pool {
+    conns: Vec<Connection>,
+    between: RefCell<Box<dyn FnMut()>>,
+}
+
+impl Backend for Pool {
+    fn shard_count(&self) -> usize {
+        self.conns.len()
+    }
+
+    fn run(
+        &self,
+        batches: Vec<ShardBatch>,
+    ) -> LocalBoxFuture<'_, Vec<Result<Vec<StatementOutput>, Error>>> {
+        (self.between.borrow_mut())();
+        let out = batches
+            .into_iter()
+            .map(|b| {
+                let conn = &self.conns[b.shard];
+                conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+                let mut outs = Vec::new();
+                for s in &b.statements {
+                    match query(conn, &s.sql) {
+                        Ok(rows) => outs.push(StatementOutput {
+                            rows,
+                            ..Default::default()
+                        }),
+                        Err(e) => {
+                            conn.execute_batch("ROLLBACK").unwrap();
+                            return Err(Error::from_shard(b.shard, format!("{e}: {}", s.sql)));
+                        }
+                    }
+                }
+                conn.execute_batch("COMMIT").unwrap();
+                Ok(outs)
+            })
+            .collect();
+        Box::pin(async move { out })
+    }
+}
+
+fn query(conn: &Connection, sql: &str) -> rusqlite::Result<Vec<Vec<Value>>> {
+    let mut stmt = conn.prepare(sql)?;
+    let width = stmt.column_count();
+    let rows = stmt
+        .query_map([], |r| {
+            (0..width).map(|i| r.get_ref(i).map(Value::from)).collect()
+        })?
+        .collect();
+    rows
+}
+
+fn file(dir: &Path, k: usize) -> PathBuf {
+    dir.join(format!("SHARD_{k}.sqlite"))
+}
+
+/// The client: writes through d1plus over the layout the home names, like a Worker's
+/// request would after its guard; the oracle takes what was acknowledged.
+struct Client {
+    dir: PathBuf,
+    oracle: Connection,
+    seed: u64,
+    acknowledged: usize,
+    refused: usize,
+}
+
+const TENANTS: [&str; 9] = [
+    "acme",
+    "globex",
+    "initech",
+    "umbrella",
+    "hooli",
+    "stark",
+    "wayne",
+    "tyrell",
+    "日本語",
+];
+
+impl Client {
+    fn next(&mut self) -> u64 {
+        self.seed ^= self.seed << 13;
+        self.seed ^= self.seed >> 7;
+        self.seed ^= self.seed << 17;
+        self.seed
+    }
+
+    fn layout(&self) -> LayoutRecord {
+        let home = Connection::open(file(&self.dir, 0)).unwrap();
+        let sql: Option<String> = home
+            .query_row(d1plus::catalog::LAYOUT_SQL, [], |r| r.get(0))
+            .ok();
+        sql.and_then(|s| LayoutRecord::from_view_sql(&s))
+            .unwrap_or_else(|| LayoutRecord {
+                version: 0,
+                shards: vec!["SHARD_0".into(), "SHARD_1".into()],
+            })
+    }
+
+    fn write(&mut self) {
+        let r = self.next();
+        let t = (r % 9) as usize;
+        let tenant = TENANTS[t];
+        // Explicit ids and unique values belong to one tenant (uniqueness is per shard).
+        let id = t as u64 * 1000 + (r >> 8) % 40;
+        let u = format!("{tenant}-{}", (r >> 30) % 12);
+        let (sql, params): (String, Vec<Value>) = match (r >> 20) % 6 {
+            0 => ("INSERT INTO items (tenant, v, u) VALUES (?1, ?2, ?3)".into(), vec![Value::Text(tenant.into()), Value::Integer(id as i64), Value::Text(format!("{tenant}-fresh-{r}"))]),
+            1 => ("INSERT OR REPLACE INTO items (id, tenant, v, u) VALUES (?1, ?2, ?3, ?4)".into(), vec![Value::Integer(id as i64), Value::Text(tenant.into()), Value::Integer(1), Value::Text(u)]),
+            2 => ("UPDATE items SET v = v + 1 WHERE tenant = ?1 AND id % 3 = ?2".into(), vec![Value::Text(tenant.into()), Value::Integer((id % 3) as i64)]),
+            3 => ("DELETE FROM items WHERE tenant = ?1 AND id % 5 = ?2".into(), vec![Value::Text(tenant.into()), Value::Integer((id % 5) as i64)]),
+            4 => ("INSERT INTO notes (body) VALUES (?1)".into(), vec![Value::Text(format!("n{id}"))]),
+            _ => ("INSERT INTO plans (name, price) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET price = excluded.price".into(), vec![Value::Text(format!("p{}", id % 7)), Value::Integer(id as i64)]),
+        };
+        let db = self.database();
+        match now(db.query(&sql, &params, None)) {
+            Ok(result) => {
+                self.acknowledged += 1;
+                // The oracle takes the generated id d1plus chose.
+                let (sql, params) = if sql.starts_with("INSERT INTO items") {
+                    let mut p = params.clone();
+                    p.push(Value::Integer(result.meta.last_row_id));
+                    (
+                        "INSERT INTO items (tenant, v, u, id) VALUES (?1, ?2, ?3, ?4)".to_string(),
+                        p,
+                    )
+                } else if sql.starts_with("INSERT INTO notes") {
+                    (
+                        format!(
+                            "INSERT INTO notes (body, id) VALUES (?1, {})",
+                            result.meta.last_row_id
+                        ),
+                        params.clone(),
+                    )
+                } else {
+                    (sql.clone(), params.clone())
+                };
+                let p: Vec<rusqlite::types::Value> = params.iter().map(to_sqlite).collect();
+                self.oracle
+                    .execute(&sql, rusqlite::params_from_iter(p))
+                    .unwrap();
+            }
+            Err(e) => {
+                assert_eq!(e.code().as_str(), "D1PLUS_RETRY", "{e}");
+                self.refused += 1;
+            }
+        }
+    }
+
+    fn database(&self) -> Database<SqliteBackend> {
+        let layout = self.layout();
+        let files: Vec<PathBuf> = layout
+            .shards
+            .iter()
+            .map(|s| self.dir.join(format!("{s}.sqlite")))
+            .collect();
+        let backend = SqliteBackend::open_files(&self.dir, &files).unwrap();
+        now(Database::open(
+            policy(files.len()),
+            backend,
+            Options::default(),
+        ))
+        .unwrap()
+    }
+}
+
+/// A native call's answer: its future is ready when first polled (the hook runs inside
+/// the split's own executor, where another one cannot start).
+fn now<T>(f: impl std::future::Future<Output = T>) -> T {
+    futures::FutureExt::now_or_never(Box::pin(f)).expect("a native call completes at once")
+}
+
+fn to_sqlite(v: &Value) -> rusqlite::types::Value {
+    match v {
+        Value::Null => rusqlite::types::Value::Null,
+        Value::Integer(i) => rusqlite::types::Value::Integer(*i),
+        Value::Real(r) => rusqlite::types::Value::Real(*r),
+        Value::Text(t) => rusqlite::types::Value::Text(t.clone()),
+        Value::Blob(b) => rusqlite::types::Value::Blob(b.clone()),
+    }
+}
+
+fn rows(conn: &Connection, sql: &str) -> Vec<Vec<Value>> {
+    query(conn, sql).unwrap()
+}
+
+#[test]
+fn a_split_over_bindings_moves_every_row_to_its_keys_shard_under_writes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
+    let names: Vec<String> = (0..14).map(|k| format!("SHARD_{k}")).collect();
+    for k in 0..14 {
+        Connection::open(file(&dir, k)).unwrap();
+    }
+    let oracle = Connection::open_in_memory().unwrap();
+    oracle.execute_batch(SCHEMA).unwrap();
+    let client = Rc::new(RefCell::new(Client {
+        dir: dir.clone(),
+        oracle,
+        seed: 0x9e37_79b9_7f4a_7c15,
+        acknowledged: 0,
+        refused: 0,
+    }));
+    {
+        let db = client.borrow().database();
+        futures::executor::block_on(db.exec(SCHEMA)).unwrap();
+    }
+    for _ in 0..300 {
+        client.borrow_mut().write();
+    }
+    let pool = Pool {
+        conns: (0..14)
+            .map(|k| Connection::open(file(&dir, k)).unwrap())
+            .collect(),
+        between: RefCell::new(Box::new(|| {})),
+    };
+    let hook = client.clone();
+    *pool.between.borrow_mut() = Box::new(move || hook.borrow_mut().write());
+    let mut steps = 0;
+    loop {
+        let request = StepRequest {
+            names: names.clone(),
+            to: Some(8),
+            abort: false,
+            max_queries: 150,
+            chunk_rows: 7,
+        };
+        let report =
+            futures::executor::block_on(reshard::step(&pool, &policy(2), &request)).unwrap();
+        steps += 1;
+        eprintln!(
+            "step {steps}: {} {:?} q={} rows={} changes={}",
+            report.note,
+            report.split.as_ref().map(|s| s.phase),
+            report.queries,
+            report.rows,
+            report.changes
+        );
+        assert!(
+            report.queries <= 150 + 60,
+            "a step sent {} statements",
+            report.queries
+        );
+        if report.done {
+            assert_eq!(report.layout.shards, names[6..14].to_vec());
+            break;
+        }
+        assert!(steps < 500, "the split does not finish");
+    }
+    *pool.between.borrow_mut() = Box::new(|| {});
+    for _ in 0..100 {
+        client.borrow_mut().write();
+    }
+    drop(pool);
+    let client = Rc::try_unwrap(client).ok().unwrap().into_inner();
+    assert!(client.refused > 0, "no write met the cutover's pause");
+    assert!(client.acknowledged > 300);
+    let layout = client.layout();
+    assert_eq!(layout.version, 2);
+    // Every sharded row on its key's shard, reference rows everywhere, unsharded on 0.
+    let mut all_items = Vec::new();
+    for (s, name) in layout.shards.iter().enumerate() {
+        let conn = Connection::open(dir.join(format!("{name}.sqlite"))).unwrap();
+        for row in rows(&conn, "SELECT id, tenant, v, u FROM items") {
+            let shard = shard_for_key(&row[1], Affinity::Text, 8).unwrap();
+            assert_eq!(shard, s, "row {row:?} is on shard {s}");
+            all_items.push(row);
+        }
+        assert_eq!(
+            rows(&conn, "SELECT * FROM plans ORDER BY name"),
+            rows(&client.oracle, "SELECT * FROM plans ORDER BY name")
+        );
+        let notes = rows(&conn, "SELECT count(*) FROM notes")[0][0].clone();
+        if s != 0 {
+            assert_eq!(notes, Value::Integer(0));
+        }
+        // The split's bookkeeping is gone.
+        assert_eq!(rows(&conn, "SELECT count(*) FROM sqlite_schema WHERE name LIKE '_d1plus_split%' AND name <> '_d1plus_split_layout'")[0][0], Value::Integer(0));
+    }
+    all_items.sort_by_key(|r| match r[0] {
+        Value::Integer(i) => i,
+        _ => 0,
+    });
+    assert_eq!(
+        all_items,
+        rows(
+            &client.oracle,
+            "SELECT id, tenant, v, u FROM items ORDER BY id"
+        )
+    );
+    let db = client.database();
+    let answer =
+        futures::executor::block_on(db.query("SELECT id, body FROM notes ORDER BY id", &[], None))
+            .unwrap();
+    assert_eq!(
+        answer.rows,
+        rows(&client.oracle, "SELECT id, body FROM notes ORDER BY id")
+    );
+    let audit =
+        futures::executor::block_on(db.query("SELECT count(*) FROM audit", &[], None)).unwrap();
+    assert_eq!(
+        audit.rows,
+        rows(&client.oracle, "SELECT count(*) FROM audit")
+    );
+}
