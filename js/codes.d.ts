@@ -42,6 +42,8 @@ export type D1PlusErrorCode =
   | "D1PLUS_INVALID_BOOKMARK"
   /** The schema changed since the statement was planned (the schema guard failed); nothing ran. Running it again reads the new schema first. */
   | "D1PLUS_SCHEMA_CHANGED"
+  /** A split moved the database to other bindings since this handle was made (its shards' layout records name another layout); nothing ran. The JavaScript API moves to the new bindings and runs the call again. */
+  | "D1PLUS_LAYOUT_CHANGED"
   /** Arithmetic overflow while merging (as SQLite's "integer overflow"). */
   | "D1PLUS_INTEGER_OVERFLOW"
   /** A route that runs SQL was called without the secret it needs (or none is set). */
@@ -90,6 +92,7 @@ export declare const CODES: Readonly<{
   CrossShardTransaction: "D1PLUS_CROSS_SHARD_TRANSACTION";
   InvalidBookmark: "D1PLUS_INVALID_BOOKMARK";
   SchemaChanged: "D1PLUS_SCHEMA_CHANGED";
+  LayoutChanged: "D1PLUS_LAYOUT_CHANGED";
   IntegerOverflow: "D1PLUS_INTEGER_OVERFLOW";
   Unauthorized: "D1PLUS_UNAUTHORIZED";
   MigrationFailed: "D1PLUS_MIGRATION_FAILED";

@@ -22,6 +22,7 @@ export const CODES = Object.freeze({
   CrossShardTransaction: "D1PLUS_CROSS_SHARD_TRANSACTION",
   InvalidBookmark: "D1PLUS_INVALID_BOOKMARK",
   SchemaChanged: "D1PLUS_SCHEMA_CHANGED",
+  LayoutChanged: "D1PLUS_LAYOUT_CHANGED",
   IntegerOverflow: "D1PLUS_INTEGER_OVERFLOW",
   Unauthorized: "D1PLUS_UNAUTHORIZED",
   MigrationFailed: "D1PLUS_MIGRATION_FAILED",

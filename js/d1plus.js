@@ -23,12 +23,18 @@ export const DEFAULT_QUERY_BUDGET = 1000;
 const MAX_ENGINES = 16;
 const engines = new Map();
 
-function engineFor(policy) {
-  const json = typeof policy === "string" ? policy : JSON.stringify(policy);
-  let engine = engines.get(json);
+function policyText(policy) {
+  return typeof policy === "string" ? policy : JSON.stringify(policy);
+}
+
+// `shardCount`: the count a split's layout names, when it differs from the policy's.
+function engineFor(policy, shardCount) {
+  const json = policyText(policy);
+  const key = shardCount === undefined ? json : `${shardCount}\n${json}`;
+  let engine = engines.get(key);
   if (!engine) {
     try {
-      engine = new Engine(json);
+      engine = new Engine(json, shardCount);
     } catch (e) {
       throw asError(e);
     }
@@ -36,10 +42,28 @@ function engineFor(policy) {
       // Forgotten, not freed: handles made before may still use it.
       engines.delete(engines.keys().next().value);
     }
-    engines.set(json, engine);
+    engines.set(key, engine);
   }
   return engine;
 }
+
+// The layout each (bindings prefix, policy) serves from, as this isolate last found it:
+// a split (`splitStep`) moves a database to other bindings, and every shard's layout
+// record (`_d1plus_split_layout`) says which. `{ text, names }`; absent: never split.
+const layouts = new Map();
+
+// The binding names a layout record's text (a CREATE VIEW with the record as JSON) names.
+function layoutNames(text) {
+  const json = text.slice(text.indexOf("'") + 1, text.lastIndexOf("'")).replaceAll("''", "'");
+  return JSON.parse(json).shards;
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// How long a call waits for a split's cutover (its reads wait, they are never refused):
+// the attempts and the longest pause between two.
+const MOVE_ATTEMPTS = 40;
+const MOVE_PAUSE_MS = 200;
 
 function asError(e) {
   return e instanceof Error ? e : new Error(String(e));
@@ -98,20 +122,59 @@ function toResult(answer) {
  * the same D1 call (the schema guard).
  */
 class Runner {
-  constructor(engine, shards, budget) {
+  // `place` (from `D1Database.fromEnv`): `{ env, prefix, policy, key, layout }`, what a
+  // runner needs to follow a split to other bindings; without it a moved database's
+  // calls fail with D1PLUS_LAYOUT_CHANGED.
+  constructor(engine, shards, budget, place = null) {
     this.engine = engine;
     this.shards = shards;
     this.budget = budget;
+    this.place = place;
   }
 
   async call(kind, request) {
-    const schema = this.budget.checked ? Schema.Cached : Schema.Revalidate;
-    this.budget.checked = true;
-    const text = await this.engine.run(this.shards, kind, request, this.budget, schema);
-    const envelope = JSON.parse(text);
-    if (envelope.error) throw d1Error(envelope.error);
-    return envelope.ok;
+    for (let attempt = 1; ; attempt++) {
+      const schema = this.budget.checked ? Schema.Cached : Schema.Revalidate;
+      this.budget.checked = true;
+      const text = await this.engine.run(this.shards, kind, request, this.budget, schema, this.place?.layout);
+      const envelope = JSON.parse(text);
+      if (!envelope.error) return envelope.ok;
+      const { code } = envelope.error;
+      const moving = code === CODES.LayoutChanged || code === CODES.SchemaChanged;
+      if (!this.place || !moving || attempt >= MOVE_ATTEMPTS) throw d1Error(envelope.error);
+      // Nothing ran. A new layout: move to its bindings; the same one (a split between
+      // retiring its shards and committing): wait a moment, then the guard looks again.
+      if (code === CODES.LayoutChanged) this.move(envelope.layout);
+      else await sleep(Math.min(MOVE_PAUSE_MS, 5 * 2 ** attempt));
+      this.budget.checked = false;
+    }
   }
+
+  move(text) {
+    const { env, prefix, policy, key, session } = this.place;
+    const names = text ? layoutNames(text) : null;
+    const bindings = bindingsOf(env, names ?? defaultNames(engineFor(policy).shardCount(), prefix), engineFor(policy).shardCount());
+    const shards = session ? bindings.map((b) => b.withSession(session)) : bindings;
+    this.engine = engineFor(policy, names ? names.length : undefined);
+    this.shards = shards;
+    this.place.layout = text ?? undefined;
+    if (text) layouts.set(key, { text, names });
+    else layouts.delete(key);
+  }
+}
+
+function defaultNames(n, prefix) {
+  return Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+}
+
+function bindingsOf(env, names, policyCount) {
+  return names.map((name) => {
+    const binding = env[name];
+    if (!binding) {
+      throw proxyError(CODES.InvalidBinding, `the policy has ${policyCount} shards but env has no binding ${name}`);
+    }
+    return binding;
+  });
 }
 
 export class D1PreparedStatement {
@@ -229,13 +292,8 @@ class Queryable {
 }
 
 export class D1DatabaseSession extends Queryable {
-  #sessions;
-  #engine;
-
-  constructor(runner, sessions, engine) {
+  constructor(runner) {
     super(runner);
-    this.#sessions = sessions;
-    this.#engine = engine;
   }
 
   /**
@@ -243,13 +301,12 @@ export class D1DatabaseSession extends Queryable {
    * separated), or null before any shard has answered.
    */
   getBookmark() {
-    return this.#engine.composeBookmark(this.#sessions.map((s) => s.getBookmark() ?? null)) ?? null;
+    const { engine, shards } = this._runner;
+    return engine.composeBookmark(shards.map((s) => s.getBookmark() ?? null)) ?? null;
   }
 }
 
 export class D1Database extends Queryable {
-  #engine;
-  #shards;
   #budget;
 
   /**
@@ -258,8 +315,8 @@ export class D1Database extends Queryable {
    * @param options `{ queryBudget }`: shard queries this handle may run (default 1000;
    *        null for no limit)
    */
-  constructor(shards, policy, options = {}) {
-    const engine = engineFor(policy);
+  constructor(shards, policy, options = {}, place = null) {
+    const engine = engineFor(policy, place?.layout ? shards.length : undefined);
     const n = engine.shardCount();
     if (!Array.isArray(shards) || shards.length !== n) {
       throw proxyError(
@@ -277,24 +334,21 @@ export class D1Database extends Queryable {
       throw proxyError(CODES.InvalidOption, `queryBudget must be a number >= 0 or null, not ${limit}`);
     }
     const budget = { limit: limit === Infinity ? null : limit, used: 0, checked: false };
-    super(new Runner(engine, shards, budget));
-    this.#engine = engine;
-    this.#shards = shards;
+    super(new Runner(engine, shards, budget, place));
     this.#budget = budget;
   }
 
-  /** A database over the bindings `${prefix}0`, `${prefix}1`, … of `env`. */
+  /**
+   * A database over the bindings `${prefix}0`, `${prefix}1`, … of `env`; after a split
+   * (`splitStep`), over the bindings its layout names, which it follows to the next.
+   */
   static fromEnv(env, policy, prefix = "SHARD_", options = {}) {
-    const n = engineFor(policy).shardCount();
-    const shards = [];
-    for (let i = 0; i < n; i++) {
-      const binding = env[`${prefix}${i}`];
-      if (!binding) {
-        throw proxyError(CODES.InvalidBinding, `the policy has ${n} shards but env has no binding ${prefix}${i}`);
-      }
-      shards.push(binding);
-    }
-    return new D1Database(shards, policy, options);
+    const json = policyText(policy);
+    const n = engineFor(json).shardCount();
+    const key = `${prefix}\n${json}`;
+    const known = layouts.get(key);
+    const shards = bindingsOf(env, known ? known.names : defaultNames(n, prefix), n);
+    return new D1Database(shards, json, options, { env, prefix, policy: json, key, layout: known?.text });
   }
 
   /** Shard queries this handle has run. */
@@ -342,12 +396,16 @@ export class D1Database extends Queryable {
   withSession(constraintOrBookmark) {
     let parts;
     try {
-      parts = this.#engine.sessionParts(typeof constraintOrBookmark === "string" ? constraintOrBookmark : undefined);
+      parts = this._runner.engine.sessionParts(typeof constraintOrBookmark === "string" ? constraintOrBookmark : undefined);
     } catch (e) {
       throw d1Error(e);
     }
-    const sessions = this.#shards.map((s, i) => s.withSession(parts[i]));
-    return new D1DatabaseSession(new Runner(this.#engine, sessions, this.#budget), sessions, this.#engine);
+    const { engine, place } = this._runner;
+    const sessions = this._runner.shards.map((s, i) => s.withSession(parts[i]));
+    // A session that follows a split starts over on the new shards with their primaries:
+    // its bookmarks were the old shards'.
+    const follows = place && { ...place, session: "first-primary" };
+    return new D1DatabaseSession(new Runner(engine, sessions, this.#budget, follows));
   }
 
   /**
@@ -392,6 +450,30 @@ export class D1Database extends Queryable {
   async dump() {
     throw proxyError(CODES.Unsupported, "dump() of a sharded database; dump each shard's binding");
   }
+}
+
+/**
+ * One step of an online split (n shards to 2n, repeated up to `to`) of the database that
+ * `D1Database.fromEnv(env, policy, prefix)` serves, over the bindings `${prefix}0`,
+ * `${prefix}1`, … of `env`: the new shards are the next 2n bindings after the ones
+ * serving. Each step sends at most about `maxQueries` statements (default 400) and keeps
+ * its progress in the databases, so steps can run one per request or per Durable Object
+ * alarm, and a failed one is simply run again. Resolves to `{ layout, split, done, rows,
+ * changes, queries, note }`; `done` when the database has `to` shards (or, with `abort`,
+ * when the split in progress was undone, which it can be until its cutover commits).
+ */
+export async function splitStep(env, policy, { prefix = "SHARD_", to, abort, maxQueries, chunkRows } = {}) {
+  const names = [];
+  while (env[`${prefix}${names.length}`]) names.push(`${prefix}${names.length}`);
+  const request = { names };
+  if (to !== undefined && to !== null) request.to = to;
+  if (abort) request.abort = true;
+  if (maxQueries !== undefined) request.maxQueries = maxQueries;
+  if (chunkRows !== undefined) request.chunkRows = chunkRows;
+  const text = await engineFor(policy).splitStep(names.map((n) => env[n]), JSON.stringify(request));
+  const envelope = JSON.parse(text);
+  if (envelope.error) throw d1Error(envelope.error);
+  return envelope.ok;
 }
 
 // workers-rs accepts a binding only if `constructor.name` is "D1Database"; bundlers may

@@ -8,8 +8,11 @@ use ahash::AHashMap;
 use serde::Serialize;
 
 /// The query that loads the whole catalog from one shard, in one round trip.
-pub const LOAD_SQL: &str = "SELECT m.type, m.name, m.sql, p.name, p.type, p.pk, p.hidden, p.dflt_value, p.\"notnull\" \
-     FROM sqlite_schema AS m LEFT JOIN pragma_table_xinfo(iif(m.type = 'table', m.name, NULL)) AS p \
+/// (`pragma_table_xinfo('')` for views: D1 refuses the pragma of a NULL table name with
+/// SQLITE_AUTH, which failed every catalog load of a database with a view.)
+pub const LOAD_SQL: &str =
+    "SELECT m.type, m.name, m.sql, p.name, p.type, p.pk, p.hidden, p.dflt_value, p.\"notnull\" \
+     FROM sqlite_schema AS m LEFT JOIN pragma_table_xinfo(iif(m.type = 'table', m.name, '')) AS p \
      WHERE m.type IN ('table', 'view') AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
      AND m.name NOT LIKE '\\_cf\\_%' ESCAPE '\\' \
      AND (m.name NOT LIKE '\\_d1plus\\_split%' ESCAPE '\\' OR m.name = '_d1plus_split_layout') \

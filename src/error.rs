@@ -87,6 +87,10 @@ error_codes! {
     /// The schema changed since the statement was planned (the schema guard failed);
     /// nothing ran. Running it again reads the new schema first.
     SchemaChanged => "D1PLUS_SCHEMA_CHANGED",
+    /// A split moved the database to other bindings since this handle was made (its
+    /// shards' layout records name another layout); nothing ran. The JavaScript API moves
+    /// to the new bindings and runs the call again.
+    LayoutChanged => "D1PLUS_LAYOUT_CHANGED",
     /// Arithmetic overflow while merging (as SQLite's "integer overflow").
     IntegerOverflow => "D1PLUS_INTEGER_OVERFLOW",
     /// A route that runs SQL was called without the secret it needs (or none is set).

@@ -110,9 +110,24 @@ impl From<&Error> for ErrorOut {
 #[wasm_bindgen]
 impl Engine {
     /// An engine for a policy given as JSON (the Layeron `db({...})` shape).
+    /// `shard_count`, when given, overrides the policy's: the count a split's layout
+    /// record names (`crate::reshard`).
     #[wasm_bindgen(constructor)]
-    pub fn new(policy_json: &str) -> std::result::Result<Engine, JsValue> {
-        let policy = Policy::from_json(policy_json).map_err(|e| to_js_error(&e))?;
+    pub fn new(
+        policy_json: &str,
+        shard_count: Option<usize>,
+    ) -> std::result::Result<Engine, JsValue> {
+        let mut policy = Policy::from_json(policy_json).map_err(|e| to_js_error(&e))?;
+        if let Some(n) = shard_count.filter(|&n| n != policy.shard_count()) {
+            if !n.is_power_of_two() || n > 64 {
+                return Err(to_js_error(&Error::with_remedy(
+                    ErrorCode::InvalidPolicy,
+                    format!("a layout of {n} shards"),
+                    "a database has a power of two shards, at most 64",
+                )));
+            }
+            policy = policy.with_shard_count(n);
+        }
         let n = policy.shard_count();
         let db = Database::unloaded(policy, NullBackend::new(n), Options::default())
             .map_err(|e| to_js_error(&e))?;
@@ -148,8 +163,11 @@ impl Engine {
     /// shard by shard; `budget` is the request's `{ limit, used }`, which every call of the
     /// request draws from (and updates) before any shard is called. A request's first call
     /// passes [`Schema::Revalidate`]: another isolate may have changed the schema, which
-    /// the schema guard finds in the same D1 call (`Database::revalidating`). Resolves to a
-    /// JSON envelope `{ ok, error, used }`.
+    /// the schema guard finds in the same D1 call (`Database::revalidating`). `layout` is
+    /// the layout record the bindings were chosen by (`undefined` before any split): a
+    /// call on a catalog that names another fails with `D1PLUS_LAYOUT_CHANGED` having run
+    /// nothing, and its envelope's `layout` is the record found. Resolves to a JSON
+    /// envelope `{ ok, error, used, layout }`.
     pub fn run(
         &self,
         shards: js_sys::Array,
@@ -157,6 +175,7 @@ impl Engine {
         request: String,
         budget: js_sys::Object,
         schema: Schema,
+        layout: Option<String>,
     ) -> js_sys::Promise {
         let db = self.db.clone();
         wasm_bindgen_futures::future_to_promise(async move {
@@ -179,6 +198,9 @@ impl Engine {
                 Err(e) => return Ok(envelope::<()>(Err(e), 0).into()),
             };
             let call = || -> futures::future::LocalBoxFuture<'_, Result<Outcome>> {
+                if handle.catalog().layout != layout {
+                    return Box::pin(async { Err(layout_changed()) });
+                }
                 Box::pin(Outcome::of(kind, &db, &handle, &request))
             };
             let outcome = match schema {
@@ -186,6 +208,10 @@ impl Engine {
                 Schema::Cached => call().await,
             };
             let used = handle.queries_used();
+            let found = match &outcome {
+                Err(e) if e.code() == ErrorCode::LayoutChanged => handle.catalog().layout.clone(),
+                _ => None,
+            };
             let text = match outcome {
                 Ok(Outcome::One(r)) => envelope(Ok(Answer::from(&r)), used),
                 Ok(Outcome::Batch(rs)) => {
@@ -200,7 +226,27 @@ impl Engine {
                 Ok(Outcome::Explain(p)) => envelope(Ok(p), used),
                 Err(e) => envelope::<()>(Err(e), used),
             };
-            Ok(text.into())
+            Ok(with_layout(text, found).into())
+        })
+    }
+}
+
+#[wasm_bindgen]
+impl Engine {
+    /// One bounded step of an online split (`crate::reshard::step`) over `pool`, the
+    /// bindings named by `request.names` in that order (the first is the home). Resolves
+    /// to an envelope whose `ok` is the step's report.
+    #[wasm_bindgen(js_name = splitStep)]
+    pub fn split_step(&self, pool: js_sys::Array, request: String) -> js_sys::Promise {
+        let db = self.db.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let backend =
+                D1Backend::new(pool.iter().map(|s| s.unchecked_into::<D1Like>()).collect());
+            let report = match decode::<crate::reshard::StepRequest>(&request) {
+                Ok(r) => crate::reshard::step(&backend, db.policy(), &r).await,
+                Err(e) => Err(e),
+            };
+            Ok(envelope(report, 0).into())
         })
     }
 }
@@ -353,6 +399,26 @@ impl SharedBudget for JsBudget {
     fn add(&self, n: usize) {
         let used = self.used() + n;
         let _ = js_sys::Reflect::set(&self.0, &"used".into(), &(used as f64).into());
+    }
+}
+
+fn layout_changed() -> Error {
+    Error::with_remedy(
+        ErrorCode::LayoutChanged,
+        "a split moved this database to other bindings; nothing ran",
+        "make the D1Database again (D1Database.fromEnv does it per request): it reads the new layout",
+    )
+}
+
+/// The envelope with the layout record a `D1PLUS_LAYOUT_CHANGED` found.
+fn with_layout(envelope: String, layout: Option<String>) -> String {
+    match layout {
+        Some(l) if envelope.ends_with('}') => format!(
+            "{},\"layout\":{}}}",
+            &envelope[..envelope.len() - 1],
+            serde_json::to_string(&l).unwrap_or_default()
+        ),
+        _ => envelope,
     }
 }
 

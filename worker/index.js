@@ -16,6 +16,8 @@
 // routes do not exist):
 //   POST /admin/migrate  {"migrations": [{"name": "0001_init.sql", "sql": "..."}, ...]}
 //                        -> {"success": true, "result": {"applied": n, "already": m}}
+//   POST /admin/split    {"to": 8} or {"abort": true} -> one step of an online split:
+//                        {"result": {"layout", "split", "done", "rows", "changes", "queries"}}
 //   GET  /admin/check    -> {"success": true, "result": {"agree": bool, "differences": [...]}}
 //
 // Realtime (js/realtime.js): `GET /realtime?table=events&key=<tenantId>&token=<token>` opened
@@ -23,7 +25,7 @@
 // Object. Who may follow what is the app's decision (`authorize` below): this example takes
 // a token the app gives each tenant, hex(HMAC-SHA256(D1PLUS_REALTIME_SECRET, key)). Without
 // that secret it gives no hook, and every subscription is refused.
-import { D1Database } from "../js/d1plus.js";
+import { D1Database, splitStep } from "../js/d1plus.js";
 import { CODES } from "../js/codes.js";
 import { realtimeRoute } from "../js/realtime.js";
 import { CONSOLE_HTML } from "./console.js";
@@ -79,7 +81,18 @@ async function admin(request, env, url) {
       const result = await db.migrate(body?.migrations);
       return answer({ success: true, errors: [], messages: [], result });
     }
-    return failure(404, "not found: POST /admin/migrate, GET /admin/check", CODES.InvalidArgument);
+    if (url.pathname === "/admin/split" && request.method === "POST") {
+      // One bounded step of an online split; call again until `done` (or let an alarm).
+      const body = await request.json().catch(() => ({}));
+      const result = await splitStep(env, env.D1PLUS_POLICY, {
+        to: body?.to,
+        abort: body?.abort === true,
+        maxQueries: body?.maxQueries,
+        chunkRows: body?.chunkRows,
+      });
+      return answer({ success: true, errors: [], messages: [], result });
+    }
+    return failure(404, "not found: POST /admin/migrate, POST /admin/split, GET /admin/check", CODES.InvalidArgument);
   } catch (e) {
     return failure(400, e.message, e.code ?? CODES.Internal);
   }

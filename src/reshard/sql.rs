@@ -104,10 +104,13 @@ fn is_bookkeeping(name: &str) -> bool {
     lower.starts_with("_d1plus_") || lower == "d1_migrations"
 }
 
-/// Every UNIQUE index's key columns: `tbl, idx, cid, col, coll`, in index order.
-pub(super) const UNIQUE_SQL: &str = "SELECT m.name AS tbl, il.name AS idx, ix.cid AS cid, ix.name AS col, ix.coll AS coll \
-     FROM sqlite_schema AS m, pragma_index_list(m.name) AS il, pragma_index_xinfo(il.name) AS ix \
-     WHERE m.type = 'table' AND il.\"unique\" = 1 AND ix.key = 1 ORDER BY m.name, il.name, ix.seqno";
+/// Every UNIQUE index's key columns: `tbl, idx, cid, col, coll`, in index order. (D1
+/// does not allow `pragma_index_list`; the indexes SQLite makes for UNIQUE and PRIMARY
+/// KEY constraints have no SQL, and the others say UNIQUE in theirs.)
+pub(super) const UNIQUE_SQL: &str = "SELECT m.tbl_name AS tbl, m.name AS idx, ix.cid AS cid, ix.name AS col, ix.coll AS coll \
+     FROM sqlite_schema AS m, pragma_index_xinfo(m.name) AS ix \
+     WHERE m.type = 'index' AND (m.sql IS NULL OR upper(m.sql) LIKE 'CREATE UNIQUE %') AND ix.key = 1 \
+     ORDER BY m.tbl_name, m.name, ix.seqno";
 
 fn unique_of(table: &str, rows: &[Vec<Value>]) -> Result<Vec<Vec<(String, String)>>> {
     let mut out: Vec<(String, Vec<(String, String)>)> = Vec::new();
