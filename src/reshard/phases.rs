@@ -39,11 +39,11 @@ fn int(v: Option<&Value>) -> i64 {
 }
 
 impl Run<'_> {
-    fn old(&self, state: &SplitState, i: usize) -> Result<usize> {
+    fn old_shard(&self, state: &SplitState, i: usize) -> Result<usize> {
         self.at(&state.from[i])
     }
 
-    fn new(&self, state: &SplitState, j: usize) -> Result<usize> {
+    fn fresh_shard(&self, state: &SplitState, j: usize) -> Result<usize> {
         self.at(&state.to[j])
     }
 
@@ -56,14 +56,14 @@ impl Run<'_> {
     ) -> Result<bool> {
         let mut batches = Vec::new();
         for i in 0..state.from.len() {
-            batches.push((self.old(state, i)?, sql::capture(tables)));
+            batches.push((self.old_shard(state, i)?, sql::capture(tables)));
         }
         self.call(batches).await?;
         // Whatever an aborted split left on the new bindings goes first.
         let mut reads = Vec::new();
         for j in 0..state.to.len() {
             reads.push((
-                self.new(state, j)?,
+                self.fresh_shard(state, j)?,
                 vec!["SELECT type AS kind, name AS name FROM sqlite_schema WHERE type IN ('table', 'view', 'trigger') \
                       AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\'"
                     .to_string()],
@@ -95,7 +95,7 @@ impl Run<'_> {
                 }
             }
             statements.extend(sql::progress_tables());
-            batches.push((self.new(state, j)?, statements));
+            batches.push((self.fresh_shard(state, j)?, statements));
         }
         self.call(batches).await?;
         state.phase = Phase::Copy;
@@ -113,7 +113,7 @@ impl Run<'_> {
         let mut reads = Vec::new();
         for j in 0..to {
             reads.push((
-                self.new(state, j)?,
+                self.fresh_shard(state, j)?,
                 vec![format!(
                     "SELECT tbl AS tbl, last AS last, done AS done FROM {COPY}"
                 )],
@@ -164,40 +164,7 @@ impl Run<'_> {
                             .filter_map(|(l, _)| l.clone())
                             .min_by_key(|l| l.parse::<i64>().unwrap_or(i64::MIN))
                     };
-                    let rows = self
-                        .read(
-                            self.old(state, i)?,
-                            t.chunk_sql(after.as_deref(), self.chunk),
-                        )
-                        .await?;
-                    let done = rows.len() < self.chunk;
-                    let mut halves: [Vec<&str>; 2] = [Vec::new(), Vec::new()];
-                    let mut last = after.clone();
-                    for row in &rows {
-                        let r = row_at(row, 0).ok_or_else(|| {
-                            Error::internal(format!("table {}: an unreadable chunk row", t.name))
-                        })?;
-                        for (h, goes) in t.halves(i, to, r.kt, r.kv)?.into_iter().enumerate() {
-                            if goes {
-                                halves[h].push(r.tup);
-                            }
-                        }
-                        last = Some(r.rid.to_string());
-                    }
-                    let mut batches = Vec::new();
-                    for (h, tuples) in halves.iter().enumerate() {
-                        let mut statements = t.inserts(tuples)?;
-                        statements.push(format!(
-                            "INSERT INTO {COPY} (tbl, last, done) VALUES ({}, {}, {}) \
-                             ON CONFLICT (tbl) DO UPDATE SET last = excluded.last, done = excluded.done",
-                            literal(&t.name),
-                            last.as_deref().map_or("NULL".to_string(), literal),
-                            done as i64
-                        ));
-                        batches.push((self.new(state, 2 * i + h)?, statements));
-                    }
-                    self.call(batches).await?;
-                    self.rows += rows.len() as u64;
+                    let (last, done) = self.copy_chunk(t, state, i, after).await?;
                     for h in 0..2 {
                         progress[2 * i + h].insert(t.name.clone(), (last.clone(), done));
                     }
@@ -207,6 +174,56 @@ impl Run<'_> {
         state.phase = Phase::CatchUp;
         self.save(state).await?;
         Ok(true)
+    }
+
+    /// Copies the rows of old shard `i`'s table `t` after `after` (one chunk) to its
+    /// halves, each half's insert committed with its progress: `(last rowid, done)`.
+    async fn copy_chunk(
+        &mut self,
+        t: &TableSpec,
+        state: &SplitState,
+        i: usize,
+        after: Option<String>,
+    ) -> Result<(Option<String>, bool)> {
+        let rows = self
+            .read(
+                self.old_shard(state, i)?,
+                t.chunk_sql(after.as_deref(), self.chunk),
+            )
+            .await?;
+        let done = rows.len() < self.chunk;
+        let mut halves: [Vec<&str>; 2] = [Vec::new(), Vec::new()];
+        let mut last = after;
+        for row in &rows {
+            let r = row_at(row, 0).ok_or_else(|| {
+                Error::internal(format!("table {}: an unreadable chunk row", t.name))
+            })?;
+            for (h, goes) in t
+                .halves(i, state.to.len(), r.kt, r.kv)?
+                .into_iter()
+                .enumerate()
+            {
+                if goes {
+                    halves[h].push(r.tup);
+                }
+            }
+            last = Some(r.rid.to_string());
+        }
+        let mut batches = Vec::new();
+        for (h, tuples) in halves.iter().enumerate() {
+            let mut statements = t.inserts(tuples)?;
+            statements.push(format!(
+                "INSERT INTO {COPY} (tbl, last, done) VALUES ({}, {}, {}) \
+                 ON CONFLICT (tbl) DO UPDATE SET last = excluded.last, done = excluded.done",
+                literal(&t.name),
+                last.as_deref().map_or("NULL".to_string(), literal),
+                done as i64
+            ));
+            batches.push((self.fresh_shard(state, 2 * i + h)?, statements));
+        }
+        self.call(batches).await?;
+        self.rows += rows.len() as u64;
+        Ok((last, done))
     }
 
     /// Replays the logs; moves to the cutover once the backlog is small.
@@ -235,7 +252,10 @@ impl Run<'_> {
     ) -> Result<Option<i64>> {
         let mut left_total = 0;
         for i in 0..state.from.len() {
-            let (even, odd) = (self.new(state, 2 * i)?, self.new(state, 2 * i + 1)?);
+            let (even, odd) = (
+                self.fresh_shard(state, 2 * i)?,
+                self.fresh_shard(state, 2 * i + 1)?,
+            );
             let caught = self
                 .call(vec![
                     (
@@ -268,7 +288,7 @@ impl Run<'_> {
                 ];
                 statements.extend(tables.iter().map(|t| t.log_sql(from, upto)));
                 let answer = self
-                    .call(vec![(self.old(state, i)?, statements)])
+                    .call(vec![(self.old_shard(state, i)?, statements)])
                     .await?
                     .pop()
                     .unwrap_or_default();
@@ -324,7 +344,7 @@ impl Run<'_> {
         if !self.room(needed) {
             return Ok(false);
         }
-        let old0 = self.old(state, 0)?;
+        let old0 = self.old_shard(state, 0)?;
         let committed = matches!(
             self.read(old0, LAYOUT_SQL.to_string()).await?.first().and_then(|r| r.first()),
             Some(Value::Text(v)) if *v == new_view
@@ -332,7 +352,7 @@ impl Run<'_> {
         if !committed {
             let mut batches = Vec::new();
             for i in 0..state.from.len() {
-                batches.push((self.old(state, i)?, sql::pause(tables)));
+                batches.push((self.old_shard(state, i)?, sql::pause(tables)));
             }
             self.call(batches).await?;
             if self.catch_up(tables, state, 0).await?.is_none() {
@@ -342,7 +362,10 @@ impl Run<'_> {
                 // Writes resume on the old layout; the next step catches up and tries again.
                 let mut batches = Vec::new();
                 for i in 0..state.from.len() {
-                    batches.push((self.old(state, i)?, sql::drop_triggers(tables, &["pause"])));
+                    batches.push((
+                        self.old_shard(state, i)?,
+                        sql::drop_triggers(tables, &["pause"]),
+                    ));
                 }
                 self.call(batches).await?;
                 state.phase = Phase::CatchUp;
@@ -353,7 +376,7 @@ impl Run<'_> {
             // Retire: every old shard but 0, then 0 (the commit point).
             let mut batches = Vec::new();
             for i in 1..state.from.len() {
-                batches.push((self.old(state, i)?, retire(&new_view)));
+                batches.push((self.old_shard(state, i)?, retire(&new_view)));
             }
             self.call(batches).await?;
             let mut commit = retire(&new_view);
@@ -447,7 +470,7 @@ impl Run<'_> {
         let mut reads = Vec::new();
         for i in 0..n {
             reads.push((
-                self.old(state, i)?,
+                self.old_shard(state, i)?,
                 vec![floor_sql(tables, i, n, has_floors)],
             ));
         }
@@ -477,7 +500,7 @@ impl Run<'_> {
             }
             statements.push(format!("DROP VIEW IF EXISTS {LAYOUT_VIEW}"));
             statements.push(view.to_string());
-            let at = self.new(state, j)?;
+            let at = self.fresh_shard(state, j)?;
             // A shard made final by an earlier, interrupted cutover already has its
             // triggers: it is left as it is.
             let current = self.read(at, LAYOUT_SQL.to_string()).await?;
@@ -505,11 +528,11 @@ impl Run<'_> {
         for i in 0..state.from.len() {
             let mut statements = sql::drop_triggers(tables, &["log", "collide"]);
             statements.push(format!("DROP TABLE IF EXISTS {LOG}"));
-            batches.push((self.old(state, i)?, statements));
+            batches.push((self.old_shard(state, i)?, statements));
         }
         for j in 0..state.to.len() {
             batches.push((
-                self.new(state, j)?,
+                self.fresh_shard(state, j)?,
                 vec![
                     format!("DROP TABLE IF EXISTS {COPY}"),
                     format!("DROP TABLE IF EXISTS {CAUGHT}"),
@@ -534,7 +557,7 @@ impl Run<'_> {
             shards: state.to.clone(),
         }
         .view_sql();
-        let old0 = self.old(&state, 0)?;
+        let old0 = self.old_shard(&state, 0)?;
         let committed = state.phase == Phase::Cleanup
             || matches!(
                 self.read(old0, LAYOUT_SQL.to_string()).await?.first().and_then(|r| r.first()),
@@ -552,7 +575,7 @@ impl Run<'_> {
         for i in 0..state.from.len() {
             let mut statements = sql::drop_triggers(&tables, &["pause", "log", "collide"]);
             statements.push(format!("DROP TABLE IF EXISTS {LOG}"));
-            batches.push((self.old(&state, i)?, statements));
+            batches.push((self.old_shard(&state, i)?, statements));
         }
         self.call(batches).await?;
         self.call(vec![(0, vec![format!("DELETE FROM {STATE}")])])
