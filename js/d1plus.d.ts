@@ -243,6 +243,54 @@ export interface SchemaDeclaration {
   }[];
 }
 
+/** Options of one step of an online split (`splitStep`). */
+export interface SplitStepOptions {
+  /** The bindings' name prefix (default `SHARD_`): `${prefix}0`, `${prefix}1`, … form the pool. */
+  prefix?: string;
+  /** The shard count to end with (a power of two, at most 64); default: double once. */
+  to?: number;
+  /** Undo the split in progress (until its cutover commits). */
+  abort?: boolean;
+  /** Statements the step may send (default 400; an invocation allows 1000). */
+  maxQueries?: number;
+  /** Rows per copy chunk (default 200). */
+  chunkRows?: number;
+}
+
+/** Which bindings serve the database, shard by shard. */
+export interface LayoutRecord {
+  version: number;
+  shards: string[];
+}
+
+/** What one step did, and where the split is. */
+export interface SplitReport {
+  layout: LayoutRecord;
+  split: null | {
+    from: string[];
+    to: string[];
+    version: number;
+    target: number;
+    phase: "prepare" | "copy" | "catch-up" | "cutover" | "cleanup";
+  };
+  /** True when the database has `to` shards (or an abort finished). */
+  done: boolean;
+  rows: number;
+  changes: number;
+  queries: number;
+  note: string;
+}
+
+/**
+ * One bounded, resumable step of an online split of the database `D1Database.fromEnv(env,
+ * policy, prefix)` serves, onto the next bindings of `env`; call again until `done`.
+ */
+export declare function splitStep(
+  env: Record<string, unknown>,
+  policy: string | ShardPolicy,
+  options?: SplitStepOptions,
+): Promise<SplitReport>;
+
 /** TypeScript row types of a declared schema (what `d1plus schema types` prints). */
 export declare function rowTypes(schema: SchemaDeclaration): string;
 

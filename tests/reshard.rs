@@ -136,7 +136,32 @@ impl Client {
     }
 
     fn write(&mut self) {
+        if self.acknowledged == 330 {
+            // A table made while the split runs (the first doubling is copying by now).
+            let sql = "CREATE TABLE extra (id INTEGER PRIMARY KEY, body TEXT)";
+            now(self.database().exec(sql)).unwrap();
+            self.oracle.execute_batch(sql).unwrap();
+            self.acknowledged += 1;
+        }
         let r = self.next();
+        if self.acknowledged > 330 && r % 4 == 0 {
+            let body = format!("e{r}");
+            if now(self.database().query(
+                "INSERT INTO extra (body) VALUES (?1)",
+                &[Value::Text(body.clone())],
+                None,
+            ))
+            .is_ok()
+            {
+                self.oracle
+                    .execute("INSERT INTO extra (body) VALUES (?1)", [body])
+                    .unwrap();
+                self.acknowledged += 1;
+            } else {
+                self.refused += 1;
+            }
+            return;
+        }
         let t = (r % 9) as usize;
         let tenant = TENANTS[t];
         // Explicit ids and unique values belong to one tenant (uniqueness is per shard).

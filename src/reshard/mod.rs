@@ -465,6 +465,9 @@ impl Run<'_> {
         mut state: SplitState,
     ) -> Result<StepReport> {
         let (tables, app) = self.tables(policy, &state).await?;
+        if matches!(state.phase, Phase::Copy | Phase::CatchUp | Phase::Cutover) {
+            self.follow_schema(&tables, &app, &mut state).await?;
+        }
         self.fresh = self.used;
         loop {
             let more = match state.phase {
