@@ -40,6 +40,10 @@ fn policy(n: usize) -> Policy {
 struct Pool {
     conns: Vec<Connection>,
     between: RefCell<Box<dyn FnMut()>>,
+    /// Every this many calls, one batch fails: before it runs, or after it committed (as
+    /// when an invocation dies waiting for D1's answer). 0: never.
+    fail_every: u64,
+    calls: std::cell::Cell<u64>,
 }
 
 impl Backend for Pool {
@@ -52,9 +56,21 @@ impl Backend for Pool {
         batches: Vec<ShardBatch>,
     ) -> LocalBoxFuture<'_, Vec<Result<Vec<StatementOutput>, Error>>> {
         (self.between.borrow_mut())();
+        let call = self.calls.get() + 1;
+        self.calls.set(call);
+        // Pseudo-random, so that a step needing more calls than the period still gets through.
+        let failing = self.fail_every > 0
+            && (call.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40) % self.fail_every == 0;
         let out = batches
             .into_iter()
-            .map(|b| {
+            .enumerate()
+            .map(|(k, b)| {
+                if failing && k == 0 && (call >> 1) % 2 == 0 {
+                    return Err(Error::backend(
+                        Some(b.shard),
+                        "injected: the call never reached D1",
+                    ));
+                }
                 let conn = &self.conns[b.shard];
                 conn.execute_batch("BEGIN IMMEDIATE").unwrap();
                 let mut outs = Vec::new();
@@ -71,6 +87,12 @@ impl Backend for Pool {
                     }
                 }
                 conn.execute_batch("COMMIT").unwrap();
+                if failing && k == 0 {
+                    return Err(Error::backend(
+                        Some(b.shard),
+                        "injected: D1 committed, the answer was lost",
+                    ));
+                }
                 Ok(outs)
             })
             .collect();
@@ -276,10 +298,12 @@ fn a_split_over_bindings_moves_every_row_to_its_keys_shard_under_writes() {
             .map(|k| Connection::open(file(&dir, k)).unwrap())
             .collect(),
         between: RefCell::new(Box::new(|| {})),
+        fail_every: 13,
+        calls: std::cell::Cell::new(0),
     };
     let hook = client.clone();
     *pool.between.borrow_mut() = Box::new(move || hook.borrow_mut().write());
-    let mut steps = 0;
+    let (mut steps, mut failed) = (0, 0);
     loop {
         let request = StepRequest {
             names: names.clone(),
@@ -288,19 +312,19 @@ fn a_split_over_bindings_moves_every_row_to_its_keys_shard_under_writes() {
             max_queries: 150,
             chunk_rows: 7,
         };
-        let report =
-            futures::executor::block_on(reshard::step(&pool, &policy(2), &request)).unwrap();
         steps += 1;
-        eprintln!(
-            "step {steps}: {} {:?} q={} rows={} changes={}",
-            report.note,
-            report.split.as_ref().map(|s| s.phase),
-            report.queries,
-            report.rows,
-            report.changes
-        );
+        let report = match futures::executor::block_on(reshard::step(&pool, &policy(2), &request)) {
+            Ok(r) => r,
+            Err(e) => {
+                // A failed step is run again, as the next admin call or alarm would.
+                assert!(e.to_string().contains("injected"), "{e}");
+                failed += 1;
+                assert!(failed < 2_000, "the split does not get past its failures");
+                continue;
+            }
+        };
         assert!(
-            report.queries <= 150 + 60,
+            report.queries <= 400,
             "a step sent {} statements",
             report.queries
         );
@@ -308,8 +332,9 @@ fn a_split_over_bindings_moves_every_row_to_its_keys_shard_under_writes() {
             assert_eq!(report.layout.shards, names[6..14].to_vec());
             break;
         }
-        assert!(steps < 500, "the split does not finish");
+        assert!(steps < 3_000, "the split does not finish");
     }
+    assert!(failed > 5, "only {failed} steps failed");
     *pool.between.borrow_mut() = Box::new(|| {});
     for _ in 0..100 {
         client.borrow_mut().write();

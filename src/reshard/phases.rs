@@ -552,6 +552,16 @@ impl Run<'_> {
             ));
         }
         let floors = self.call(reads).await?;
+        let mut reads = Vec::new();
+        for j in 0..state.to.len() {
+            reads.push((self.fresh_shard(state, j)?, vec![LAYOUT_SQL.to_string()]));
+        }
+        let finished: Vec<bool> = self
+            .call(reads)
+            .await?
+            .iter()
+            .map(|a| matches!(a.first().and_then(|r| r.first()).and_then(|r| r.first()), Some(Value::Text(v)) if v == view))
+            .collect();
         let mut batches = Vec::new();
         for j in 0..state.to.len() {
             let mut statements: Vec<String> = app
@@ -577,15 +587,11 @@ impl Run<'_> {
             }
             statements.push(format!("DROP VIEW IF EXISTS {LAYOUT_VIEW}"));
             statements.push(view.to_string());
-            let at = self.fresh_shard(state, j)?;
             // A shard made final by an earlier, interrupted cutover already has its
             // triggers: it is left as it is.
-            let current = self.read(at, LAYOUT_SQL.to_string()).await?;
-            if matches!(current.first().and_then(|r| r.first()), Some(Value::Text(v)) if v == view)
-            {
-                continue;
+            if !finished[j] {
+                batches.push((self.fresh_shard(state, j)?, statements));
             }
-            batches.push((at, statements));
         }
         self.call(batches).await?;
         Ok(())
