@@ -251,6 +251,8 @@ export interface SplitStepOptions {
   to?: number;
   /** Undo the split in progress (until its cutover commits). */
   abort?: boolean;
+  /** Split as the policy's `"auto"` capacity says (a shard past its thresholds doubles the database). */
+  auto?: boolean;
   /** Statements the step may send (default 400; an invocation allows 1000). */
   maxQueries?: number;
   /** Rows per copy chunk (default 200). */

@@ -460,14 +460,17 @@ export class D1Database extends Queryable {
  * its progress in the databases, so steps can run one per request or per Durable Object
  * alarm, and a failed one is simply run again. Resolves to `{ layout, split, done, rows,
  * changes, queries, note }`; `done` when the database has `to` shards (or, with `abort`,
- * when the split in progress was undone, which it can be until its cutover commits).
+ * when the split in progress was undone, which it can be until its cutover commits). With
+ * `auto`, the policy's `"auto"` capacity decides: a shard past `splitAtBytes` (by the size
+ * D1 reports) or `splitAtRows` doubles the database, up to `maxShardCount`; `note` says why.
  */
-export async function splitStep(env, policy, { prefix = "SHARD_", to, abort, maxQueries, chunkRows } = {}) {
+export async function splitStep(env, policy, { prefix = "SHARD_", to, abort, auto, maxQueries, chunkRows } = {}) {
   const names = [];
   while (env[`${prefix}${names.length}`]) names.push(`${prefix}${names.length}`);
   const request = { names };
   if (to !== undefined && to !== null) request.to = to;
   if (abort) request.abort = true;
+  if (auto) request.auto = true;
   if (maxQueries !== undefined) request.maxQueries = maxQueries;
   if (chunkRows !== undefined) request.chunkRows = chunkRows;
   const text = await engineFor(policy).splitStep(names.map((n) => env[n]), JSON.stringify(request));

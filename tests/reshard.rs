@@ -309,6 +309,7 @@ fn a_split_over_bindings_moves_every_row_to_its_keys_shard_under_writes() {
             names: names.clone(),
             to: Some(8),
             abort: false,
+            auto: false,
             max_queries: 150,
             chunk_rows: 7,
         };
@@ -389,5 +390,71 @@ fn a_split_over_bindings_moves_every_row_to_its_keys_shard_under_writes() {
     assert_eq!(
         audit.rows,
         rows(&client.oracle, "SELECT count(*) FROM audit")
+    );
+}
+
+#[test]
+fn auto_capacity_splits_when_a_shard_passes_its_row_threshold() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let names: Vec<String> = (0..6).map(|k| format!("SHARD_{k}")).collect();
+    let policy = |rows: u64| {
+        Policy::from_json(&format!(
+            r#"{{"name": "a", "capacity": {{"mode": "auto", "targetShardCount": 2, "maxShardCount": 4, "splitAtRows": {rows}}},
+            "sharding": {{"tables": [{{"name": "items", "keyColumn": "tenant"}}]}}}}"#
+        ))
+        .unwrap()
+    };
+    let files: Vec<PathBuf> = (0..6).map(|k| file(dir, k)).collect();
+    for f in &files {
+        Connection::open(f).unwrap();
+    }
+    let db = now(Database::open(
+        policy(10),
+        SqliteBackend::open_files(dir, &files[..2]).unwrap(),
+        Options::default(),
+    ))
+    .unwrap();
+    now(db.exec("CREATE TABLE items (id INTEGER PRIMARY KEY, tenant TEXT)")).unwrap();
+    for k in 0..30 {
+        now(db.query(
+            "INSERT INTO items (tenant) VALUES (?1)",
+            &[Value::Text(format!("t{k}"))],
+            None,
+        ))
+        .unwrap();
+    }
+    let pool = Pool {
+        conns: files.iter().map(|f| Connection::open(f).unwrap()).collect(),
+        between: RefCell::new(Box::new(|| {})),
+        fail_every: 0,
+        calls: std::cell::Cell::new(0),
+    };
+    let step = |p: &Policy| {
+        let request = StepRequest {
+            names: names.clone(),
+            to: None,
+            abort: false,
+            auto: true,
+            max_queries: 1000,
+            chunk_rows: 100,
+        };
+        futures::executor::block_on(reshard::step(&pool, p, &request)).unwrap()
+    };
+    // Below the threshold: nothing happens, and the report says why.
+    let report = step(&policy(1000));
+    assert!(report.done && report.split.is_none(), "{report:?}");
+    assert!(report.note.contains("no shard passes"), "{}", report.note);
+    // Above it: the database doubles once, and at maxShardCount it stops.
+    let mut report = step(&policy(10));
+    while !report.done {
+        report = step(&policy(10));
+    }
+    assert_eq!(report.layout.shards, names[2..6].to_vec());
+    let report = step(&policy(1));
+    assert!(
+        report.done && report.note.contains("maxShardCount"),
+        "{}",
+        report.note
     );
 }

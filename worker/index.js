@@ -16,7 +16,7 @@
 // routes do not exist):
 //   POST /admin/migrate  {"migrations": [{"name": "0001_init.sql", "sql": "..."}, ...]}
 //                        -> {"success": true, "result": {"applied": n, "already": m}}
-//   POST /admin/split    {"to": 8} or {"abort": true} -> one step of an online split:
+//   POST /admin/split    {"to": 8}, {"auto": true} or {"abort": true} -> one step of an online split:
 //                        {"result": {"layout", "split", "done", "rows", "changes", "queries"}}
 //   GET  /admin/check    -> {"success": true, "result": {"agree": bool, "differences": [...]}}
 //
@@ -87,6 +87,7 @@ async function admin(request, env, url) {
       const result = await splitStep(env, env.D1PLUS_POLICY, {
         to: body?.to,
         abort: body?.abort === true,
+        auto: body?.auto === true,
         maxQueries: body?.maxQueries,
         chunkRows: body?.chunkRows,
       });

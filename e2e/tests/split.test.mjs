@@ -195,9 +195,19 @@ test("a Worker splits 2 -> 4 shards over D1 bindings while clients read and writ
   const acme = await mf.getD1Database(`SHARD_${2 + SHARD_OF.acme}`);
   assert.equal((await acme.prepare("SELECT count(*) AS c FROM events WHERE tag = 'after'").first()).c, 1);
 
-  // Nothing left to do: a further step says so.
+  // Nothing left to do: a further step says so. Doubling again needs bindings this Worker
+  // lacks, and the error names them; a manual policy has no `auto` to act on.
   const again = await post("/admin/split", { to: 4 }, ADMIN);
   assert.equal(again.result.done, true);
+  const more = await post("/admin/split", { to: 8 }, ADMIN);
+  assert.equal(more.success, false);
+  assert.match(more.errors[0].message, /SHARD_6.*wrangler\.toml/s);
+  assert.equal(more.errors[0].code, "D1PLUS_INVALID_BINDING");
+  const auto = await post("/admin/split", { auto: true }, ADMIN);
+  assert.match(auto.errors[0].message, /capacity is not auto/);
+  const unauthorized = await post("/admin/split", { to: 4 }, TOKEN);
+  assert.equal(unauthorized.success, false);
+  assert.equal(unauthorized.errors[0].code, "D1PLUS_UNAUTHORIZED");
 });
 
 // The options the Worker was started with (harness.start), to restart it as it was.

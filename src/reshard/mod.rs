@@ -49,7 +49,10 @@ use crate::policy::Policy;
 use crate::value::Value;
 use serde::{Deserialize, Serialize};
 
+mod auto;
 mod sql;
+
+pub use auto::{decide, AutoDecision};
 
 use sql::{literal, TableSpec};
 
@@ -113,6 +116,10 @@ pub struct StepRequest {
     /// Undo the split in progress (before its commit).
     #[serde(default)]
     pub abort: bool,
+    /// Split as the policy's `"auto"` capacity says (`crate::reshard::decide`), when no
+    /// split is in progress: doubles once if a shard passes its thresholds.
+    #[serde(default)]
+    pub auto: bool,
     /// Statements this step may send (an invocation allows 1000 queries).
     #[serde(default = "default_max_queries")]
     pub max_queries: usize,
@@ -207,7 +214,16 @@ pub async fn step(
             return Ok(run.report(layout, None, true, "no split is in progress"));
         }
         let n = layout.shards.len();
-        let target = request.to.unwrap_or(2 * n);
+        let target = if request.auto {
+            let sizes = run.sizes(policy, &layout).await?;
+            let decision = decide(policy, &sizes)?;
+            match decision.to {
+                Some(to) => to,
+                None => return Ok(run.report(layout, None, true, &decision.reason)),
+            }
+        } else {
+            request.to.unwrap_or(2 * n)
+        };
         check_target(target, n)?;
         if target == n {
             return Ok(run.report(
@@ -236,6 +252,13 @@ pub async fn step(
         }
     }
     run.advance(policy, layout, state).await
+}
+
+/// The `k` binding names after `name` (`SHARD_5` -> `SHARD_6`, …).
+fn following(name: &str, k: usize) -> Vec<String> {
+    let stem = name.trim_end_matches(|c: char| c.is_ascii_digit());
+    let number: usize = name[stem.len()..].parse().unwrap_or(0);
+    (1..=k).map(|d| format!("{stem}{}", number + d)).collect()
 }
 
 fn check_target(target: usize, current: usize) -> Result<()> {
@@ -405,12 +428,15 @@ impl Run<'_> {
         let to: Vec<String> = (1..=2 * n)
             .map(|k| {
                 self.names.get(last + k).cloned().ok_or_else(|| {
+                    let wanted = following(&self.names[last], 2 * n);
                     Error::with_remedy(
                         ErrorCode::InvalidBinding,
                         format!(
-                            "splitting {n} shards needs {} more D1 bindings after {}, and this Worker has {}",
+                            "splitting {n} shards needs {} more D1 bindings after {} ({} … {}), and this Worker has {}",
                             2 * n,
                             self.names[last],
+                            wanted.first().map_or("", String::as_str),
+                            wanted.last().map_or("", String::as_str),
                             self.names.len() - last - 1
                         ),
                         "declare the new shards' databases in wrangler.toml ([[d1_databases]]), numbered on from the last",
