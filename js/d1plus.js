@@ -431,7 +431,18 @@ export class D1Database extends Queryable {
    * fan-out per sharded table for its top keys).
    */
   async status() {
-    return this._runner.call(CallKind.Status, "");
+    const status = await this._runner.call(CallKind.Status, "");
+    // A split in progress (`splitStep`) keeps its state on the pool's first binding.
+    const place = this._runner.place;
+    const home = place && place.env[`${place.prefix}0`];
+    if (home) {
+      const row = await home
+        .prepare("SELECT state FROM _d1plus_split_state WHERE id = 1")
+        .first()
+        .catch(() => null);
+      if (row?.state) status.split = JSON.parse(row.state);
+    }
+    return status;
   }
 
   /**

@@ -96,7 +96,7 @@ async function showShards() {
       .map(([t, ks]) => t + ": " + ks.map(([k, n]) => k + " (" + n + ")").join(", "))
       .join("; ");
     text($("summary"), "skew (largest shard / mean) " + status.skew.toFixed(2) +
-      "; split: " + (status.split ? "to " + status.split.to + ", " + status.split.phase : "none in progress") +
+      "; split: " + (status.split ? "to " + (Array.isArray(status.split.to) ? status.split.to.length + " shards (" + status.split.to.join(", ") + ")" : status.split.to) + ", " + status.split.phase : "none in progress") +
       (keys ? "; top keys " + keys : ""), "muted");
   } catch (e) {
     text($("shards"), e.message, "error");

@@ -138,6 +138,7 @@ test("a Worker splits 2 -> 4 shards over D1 bindings while clients read and writ
   const seededAll = new Promise((resolve) => (allSeeded = resolve));
   const clients = CLIENTS.map((tenants, k) => client(tenants, k + 1, stop, () => ++ready === CLIENTS.length && allSeeded()));
   const phases = new Set();
+  let seenInStatus = false;
   let steps = 0;
   let report;
   try {
@@ -146,7 +147,12 @@ test("a Worker splits 2 -> 4 shards over D1 bindings while clients read and writ
       const r = await post("/admin/split", { to: 4, maxQueries: 60, chunkRows: 10 }, ADMIN);
       assert.equal(r.success, true, JSON.stringify(r));
       report = r.result;
-      if (report.split) phases.add(report.split.phase);
+      if (report.split) {
+        phases.add(report.split.phase);
+        // The status route shows the split in progress (the console page draws it).
+        const status = await (await mf.dispatchFetch("http://example/status", { headers: { authorization: `Bearer ${TOKEN}` } })).json();
+        seenInStatus ||= status.result?.split?.phase === report.split.phase;
+      }
       steps++;
       assert.ok(steps < 400, "the split does not finish");
       await sleep(5);
@@ -159,6 +165,7 @@ test("a Worker splits 2 -> 4 shards over D1 bindings while clients read and writ
   assert.deepEqual(report.layout, { version: 1, shards: ["SHARD_2", "SHARD_3", "SHARD_4", "SHARD_5"] });
   assert.ok(phases.has("copy") && phases.has("cutover"), `phases seen: ${[...phases]}`);
   assert.ok(steps > 3, "the split ran in several steps");
+  assert.ok(seenInStatus, "GET /status never showed the split in progress");
 
   // Every row on its key's shard among four, nowhere else; the old shards keep the
   // layout record and refuse writes.
