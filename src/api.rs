@@ -51,6 +51,10 @@ pub struct Database<B: Backend> {
     budget: Budget,
     /// Whether the next shard call carries the schema guard (see [`Database::arm_schema_guard`]).
     guard_armed: Cell<bool>,
+    /// The layout record (`crate::reshard`) this handle's bindings were chosen by, when
+    /// the caller says: a catalog naming another makes every call fail with
+    /// `D1PLUS_LAYOUT_CHANGED` before it reaches a shard.
+    expected_layout: Option<Option<String>>,
 }
 
 /// What the handles of one logical database share.
@@ -95,6 +99,7 @@ impl<B: Backend> Database<B> {
             backend,
             budget,
             guard_armed: Cell::new(false),
+            expected_layout: None,
         })
     }
 
@@ -122,15 +127,30 @@ impl<B: Backend> Database<B> {
             backend,
             budget,
             guard_armed: Cell::new(false),
+            expected_layout: self.expected_layout.clone(),
         })
     }
 
-    /// Reads the schema catalog from the home shard unless it has been read already.
+    /// Says which layout record (`crate::reshard::LayoutRecord::view_sql`, `None` for a
+    /// database never split) this handle's bindings were chosen by: a call whose catalog
+    /// names another fails with `D1PLUS_LAYOUT_CHANGED` having run nothing, instead of
+    /// reading shards a split retired.
+    pub fn expecting_layout(mut self, layout: Option<String>) -> Self {
+        self.expected_layout = Some(layout);
+        self
+    }
+
+    /// Reads the schema catalog from the home shard unless it has been read already; fails
+    /// with `D1PLUS_LAYOUT_CHANGED` when the handle expects another layout than the
+    /// catalog's (see [`Database::expecting_layout`]).
     pub async fn ensure_catalog(&self) -> Result<()> {
-        if self.shared.installed.get() > 0 {
-            return Ok(());
+        if self.shared.installed.get() == 0 {
+            self.reload_catalog().await?;
         }
-        self.reload_catalog().await
+        match &self.expected_layout {
+            Some(l) if *l != self.catalog().layout => Err(crate::guard::layout_changed()),
+            _ => Ok(()),
+        }
     }
 
     /// Makes this handle's next shard call carry the schema guard (`crate::guard`): a
@@ -178,6 +198,7 @@ impl<B: Backend> Database<B> {
             inner: &self.backend,
             catalog,
             armed: &self.guard_armed,
+            layout: self.expected_layout.as_ref(),
             budget: &self.budget,
         }
     }

@@ -26,6 +26,17 @@ pub(crate) struct Guarded<'a> {
     pub(crate) catalog: &'a Catalog,
     pub(crate) armed: &'a Cell<bool>,
     pub(crate) budget: &'a Budget,
+    /// The layout record the handle's bindings were chosen by, when it says.
+    pub(crate) layout: Option<&'a Option<String>>,
+}
+
+/// The error of a call made on bindings a split has since replaced.
+pub(crate) fn layout_changed() -> Error {
+    Error::with_remedy(
+        ErrorCode::LayoutChanged,
+        "a split moved this database to other bindings; nothing ran",
+        "make the database handle again over the bindings its layout record names (the JavaScript D1Database.fromEnv and the Rust D1Database::follow do)",
+    )
 }
 
 /// The error of a call whose guard failed.
@@ -54,6 +65,10 @@ impl Backend for Guarded<'_> {
         &self,
         mut batches: Vec<ShardBatch>,
     ) -> LocalBoxFuture<'_, Vec<Result<Vec<StatementOutput>, Error>>> {
+        if self.layout.is_some_and(|l| *l != self.catalog.layout) {
+            let n = batches.len();
+            return Box::pin(async move { vec![Err(layout_changed()); n] });
+        }
         if !self.armed.replace(false) || batches.is_empty() {
             return self.inner.run(batches);
         }

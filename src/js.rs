@@ -194,13 +194,10 @@ impl Engine {
             .counting_own_changes(&captured);
             let budget = Budget::shared(Box::new(JsBudget(budget)));
             let handle = match db.attach_with_budget(backend, budget) {
-                Ok(h) => h,
+                Ok(h) => h.expecting_layout(layout),
                 Err(e) => return Ok(envelope::<()>(Err(e), 0).into()),
             };
             let call = || -> futures::future::LocalBoxFuture<'_, Result<Outcome>> {
-                if handle.catalog().layout != layout {
-                    return Box::pin(async { Err(layout_changed()) });
-                }
                 Box::pin(Outcome::of(kind, &db, &handle, &request))
             };
             let outcome = match schema {
@@ -402,14 +399,6 @@ impl SharedBudget for JsBudget {
     }
 }
 
-fn layout_changed() -> Error {
-    Error::with_remedy(
-        ErrorCode::LayoutChanged,
-        "a split moved this database to other bindings; nothing ran",
-        "make the D1Database again (D1Database.fromEnv does it per request): it reads the new layout",
-    )
-}
-
 /// The envelope with the layout record a `D1PLUS_LAYOUT_CHANGED` found.
 fn with_layout(envelope: String, layout: Option<String>) -> String {
     match layout {
@@ -552,6 +541,7 @@ async fn transaction(
 /// Events after the call's cursor (from now when it has none), at most `limit` log entries
 /// per shard read (default 100).
 async fn changes(db: &Database<D1Backend>, call: ChangesCall) -> Result<Changes> {
+    db.ensure_catalog().await?;
     use crate::realtime::{self, Cursor, Subscription};
     let Some(text) = call.cursor else {
         let now = realtime::now(db).await?;

@@ -89,6 +89,7 @@ pub async fn migrate<B: Backend>(
     migrations: &[Migration],
     progress: &mut dyn FnMut(Step),
 ) -> Result<Report> {
+    db.ensure_catalog().await?;
     let mut migrations = migrations.to_vec();
     migrations.sort_by(|a, b| a.name.cmp(&b.name));
     let n = db.policy().shard_count();
@@ -336,6 +337,7 @@ pub struct ShardSchema {
 
 /// Every shard's schema and migration records.
 pub async fn shard_schemas<B: Backend>(db: &Database<B>) -> Result<Vec<ShardSchema>> {
+    db.ensure_catalog().await?;
     let objects = "SELECT type || ' ' || name || ': ' || coalesce(sql, '') FROM sqlite_schema \
         WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\' \
         AND name NOT LIKE '\\_d1plus\\_split%' ESCAPE '\\' AND name <> '_d1plus_import' ORDER BY type, name";

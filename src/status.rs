@@ -77,6 +77,7 @@ pub async fn read<B: Backend>(
     split: Option<Split>,
     bytes: Bytes,
 ) -> Result<Status> {
+    db.ensure_catalog().await?;
     let policy = db.policy();
     let catalog = db.catalog();
     let tables: Vec<(String, String)> = policy

@@ -396,19 +396,50 @@ mod worker_bindings {
     use wasm_bindgen::{JsCast, JsValue};
     use worker::d1::D1Argument;
 
+    fn default_options() -> Options {
+        Options {
+            query_budget: Some(DEFAULT_QUERY_BUDGET),
+            ..Options::default()
+        }
+    }
+
     impl D1Database<D1Backend> {
         /// A database over the bindings `{prefix}0`, `{prefix}1`, … of `env`, one per shard
-        /// of `policy` (JSON, the Layeron `db({...})` shape).
+        /// of `policy` (JSON, the Layeron `db({...})` shape). After a split in a Worker
+        /// (`splitStep`), its calls fail with `D1PLUS_LAYOUT_CHANGED` (never on a retired
+        /// shard): use [`D1Database::follow`] in a Worker that splits.
         pub fn from_env(env: &worker::Env, policy: &str, prefix: &str) -> Result<Self> {
             let policy = Policy::from_json(policy).map_err(fail)?;
             let shards = (0..policy.shard_count())
                 .map(|i| env.d1(&format!("{prefix}{i}")))
                 .collect::<Result<Vec<_>>>()?;
-            let options = Options {
-                query_budget: Some(DEFAULT_QUERY_BUDGET),
-                ..Options::default()
+            Self::over(shards, policy, default_options(), None)
+        }
+
+        /// Like [`D1Database::from_env`], over the bindings the database's layout record
+        /// names (`crate::reshard`): read from `{prefix}0` first, one D1 call.
+        pub async fn follow(env: &worker::Env, policy: &str, prefix: &str) -> Result<Self> {
+            let policy = Policy::from_json(policy).map_err(fail)?;
+            let home = env.d1(&format!("{prefix}0"))?;
+            let record: Option<String> = home
+                .prepare(crate::catalog::LAYOUT_SQL)
+                .first(Some("sql"))
+                .await?;
+            let names: Vec<String> = match record
+                .as_deref()
+                .and_then(crate::reshard::LayoutRecord::from_view_sql)
+            {
+                Some(l) => l.shards,
+                None => (0..policy.shard_count())
+                    .map(|i| format!("{prefix}{i}"))
+                    .collect(),
             };
-            Self::new(shards, policy, options)
+            let shards = names
+                .iter()
+                .map(|n| env.d1(n))
+                .collect::<Result<Vec<_>>>()?;
+            let policy = policy.with_shard_count(names.len());
+            Self::over(shards, policy, default_options(), record)
         }
 
         /// A database over these bindings, shard `i` being `shards[i]`. The schema catalog
@@ -417,6 +448,15 @@ mod worker_bindings {
             shards: Vec<worker::D1Database>,
             policy: Policy,
             options: Options,
+        ) -> Result<Self> {
+            Self::over(shards, policy, options, None)
+        }
+
+        fn over(
+            shards: Vec<worker::D1Database>,
+            policy: Policy,
+            options: Options,
+            layout: Option<String>,
         ) -> Result<Self> {
             let shards = shards
                 .into_iter()
@@ -433,7 +473,8 @@ mod worker_bindings {
             let root = Database::unloaded(policy, backend.clone(), options).map_err(fail)?;
             let db = root
                 .attach_with_budget(backend, Budget::shared(Box::new(counter.clone())))
-                .map_err(fail)?;
+                .map_err(fail)?
+                .expecting_layout(layout);
             Ok(D1Database {
                 db: Rc::new(db),
                 counter: Some(counter),
