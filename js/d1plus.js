@@ -62,7 +62,7 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // How long a call waits for a split's cutover (its reads wait, they are never refused):
 // the attempts and the longest pause between two.
-const MOVE_ATTEMPTS = 40;
+const MOVE_ATTEMPTS = 8;
 const MOVE_PAUSE_MS = 200;
 
 function asError(e) {

@@ -271,6 +271,20 @@ fn rows(conn: &Connection, sql: &str) -> Vec<Vec<Value>> {
 
 #[test]
 fn a_split_over_bindings_moves_every_row_to_its_keys_shard_under_writes() {
+    split_under_writes(|_| true, 40, 200);
+}
+
+/// Writes come in bursts with quiet stretches between, and the replay reads a few entries
+/// at a time over several steps: it drains a shard's change log, then meets new writes (a
+/// log emptied by pruning numbered them from 1 again, below the replay's position, and
+/// they were lost; both tests here failed that way).
+#[test]
+fn a_split_catches_up_writes_that_come_after_a_drained_log() {
+    // No backlog left at the cutover: the replay keeps going over drained logs.
+    split_under_writes(|call| (call / 25) % 2 == 0, 0, 0);
+}
+
+fn split_under_writes(writes_at: fn(u64) -> bool, fail_every: u64, cutover_backlog: usize) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().to_path_buf();
     let names: Vec<String> = (0..14).map(|k| format!("SHARD_{k}")).collect();
@@ -298,11 +312,17 @@ fn a_split_over_bindings_moves_every_row_to_its_keys_shard_under_writes() {
             .map(|k| Connection::open(file(&dir, k)).unwrap())
             .collect(),
         between: RefCell::new(Box::new(|| {})),
-        fail_every: 13,
+        fail_every,
         calls: std::cell::Cell::new(0),
     };
     let hook = client.clone();
-    *pool.between.borrow_mut() = Box::new(move || hook.borrow_mut().write());
+    let mut call = 0;
+    *pool.between.borrow_mut() = Box::new(move || {
+        call += 1;
+        if writes_at(call) {
+            hook.borrow_mut().write();
+        }
+    });
     let (mut steps, mut failed) = (0, 0);
     loop {
         let request = StepRequest {
@@ -312,6 +332,7 @@ fn a_split_over_bindings_moves_every_row_to_its_keys_shard_under_writes() {
             auto: false,
             max_queries: 150,
             chunk_rows: 7,
+            cutover_backlog,
         };
         steps += 1;
         let report = match futures::executor::block_on(reshard::step(&pool, &policy(2), &request)) {
@@ -335,7 +356,7 @@ fn a_split_over_bindings_moves_every_row_to_its_keys_shard_under_writes() {
         }
         assert!(steps < 3_000, "the split does not finish");
     }
-    assert!(failed > 5, "only {failed} steps failed");
+    assert!(fail_every == 0 || failed > 5, "only {failed} steps failed");
     *pool.between.borrow_mut() = Box::new(|| {});
     for _ in 0..100 {
         client.borrow_mut().write();
@@ -438,6 +459,7 @@ fn auto_capacity_splits_when_a_shard_passes_its_row_threshold() {
             auto: true,
             max_queries: 1000,
             chunk_rows: 100,
+            cutover_backlog: 200,
         };
         futures::executor::block_on(reshard::step(&pool, p, &request)).unwrap()
     };

@@ -123,9 +123,12 @@ pub struct StepRequest {
     /// Statements this step may send (an invocation allows 1000 queries).
     #[serde(default = "default_max_queries")]
     pub max_queries: usize,
-    /// Rows per copy chunk.
+    /// Rows per copy chunk, and change-log entries per replay read.
     #[serde(default = "default_chunk_rows")]
     pub chunk_rows: usize,
+    /// The cutover starts when no old shard has more change-log entries left than this.
+    #[serde(default = "default_cutover_backlog")]
+    pub cutover_backlog: usize,
 }
 
 fn default_max_queries() -> usize {
@@ -133,6 +136,10 @@ fn default_max_queries() -> usize {
 }
 
 fn default_chunk_rows() -> usize {
+    200
+}
+
+fn default_cutover_backlog() -> usize {
     200
 }
 
@@ -205,6 +212,7 @@ pub async fn step(
         fresh: 0,
         max: request.max_queries.max(20),
         chunk: request.chunk_rows.clamp(1, 10_000),
+        backlog: request.cutover_backlog as i64,
         rows: 0,
         changes: 0,
     };
@@ -281,6 +289,7 @@ struct Run<'a> {
     fresh: usize,
     max: usize,
     chunk: usize,
+    backlog: i64,
     rows: u64,
     changes: u64,
 }

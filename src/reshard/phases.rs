@@ -4,11 +4,6 @@
 use super::sql::{self, Spread, TableSpec};
 use super::*;
 
-/// The cutover starts when no old shard has more log entries left than this.
-const CUTOVER_BACKLOG: i64 = 200;
-/// Log entries replayed per read.
-const CATCH_UP_BATCH: i64 = 500;
-
 /// A row read by [`TableSpec::row_columns`]: `rid, kt, kv, tup` at `at`.
 struct RowRead<'r> {
     rid: &'r str,
@@ -309,7 +304,7 @@ impl Run<'_> {
         tables: &[TableSpec],
         state: &mut SplitState,
     ) -> Result<bool> {
-        match self.catch_up(tables, state, CUTOVER_BACKLOG).await? {
+        match self.catch_up(tables, state, self.backlog).await? {
             Some(_) => {
                 state.phase = Phase::Cutover;
                 self.save(state).await?;
@@ -358,9 +353,12 @@ impl Run<'_> {
                 if !self.room(tables.len() + 12) {
                     return Ok(None);
                 }
-                let upto = from + CATCH_UP_BATCH;
+                let upto = from + self.chunk as i64;
                 let mut statements = vec![
-                    format!("DELETE FROM {LOG} WHERE seq <= {from}"),
+                    // Entries both halves applied go, all but the last: the log's newest
+                    // seq must stay, or SQLite would number the next write from 1 again
+                    // (an INTEGER PRIMARY KEY continues from the largest one present).
+                    format!("DELETE FROM {LOG} WHERE seq < {from}"),
                     format!("SELECT coalesce(max(seq), 0) AS m FROM {LOG}"),
                 ];
                 statements.extend(tables.iter().map(|t| t.log_sql(from, upto)));
