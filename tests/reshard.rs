@@ -24,6 +24,7 @@ const SCHEMA: &str =
 CREATE INDEX items_tenant ON items (tenant);
 CREATE TABLE plans (name TEXT PRIMARY KEY, price INTEGER);
 CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);
+CREATE TABLE seqs (id INTEGER PRIMARY KEY AUTOINCREMENT, x TEXT);
 CREATE TABLE audit (note INTEGER);
 CREATE TRIGGER notes_audit AFTER INSERT ON notes BEGIN INSERT INTO audit VALUES (NEW.id); END;";
 
@@ -307,6 +308,10 @@ fn split_under_writes(writes_at: fn(u64) -> bool, fail_every: u64, cutover_backl
     for _ in 0..300 {
         client.borrow_mut().write();
     }
+    // AUTOINCREMENT never gives the id of a deleted row again, also after a split.
+    let numbered = "INSERT INTO seqs (x) VALUES ('a'), ('b'), ('c'); DELETE FROM seqs WHERE id > 1";
+    now(client.borrow().database().exec(numbered)).unwrap();
+    client.borrow().oracle.execute_batch(numbered).unwrap();
     let pool = Pool {
         conns: (0..14)
             .map(|k| Connection::open(file(&dir, k)).unwrap())
@@ -406,6 +411,61 @@ fn split_under_writes(writes_at: fn(u64) -> bool, fail_every: u64, cutover_backl
         answer.rows,
         rows(&client.oracle, "SELECT id, body FROM notes ORDER BY id")
     );
+    let extra =
+        futures::executor::block_on(db.query("SELECT id, body FROM extra ORDER BY id", &[], None))
+            .unwrap();
+    assert!(extra.rows.len() > 10, "{} rows in extra", extra.rows.len());
+    assert_eq!(
+        extra.rows,
+        rows(&client.oracle, "SELECT id, body FROM extra ORDER BY id")
+    );
+    // A handle that says which layout it was opened for: the current one answers, one made
+    // for the layout before the split (none) fails before it reaches a shard, for reads,
+    // writes and migrations alike.
+    let home = Connection::open(dir.join("SHARD_6.sqlite")).unwrap();
+    let record: String = home
+        .query_row(d1plus::catalog::LAYOUT_SQL, [], |r| r.get(0))
+        .unwrap();
+    let current = client.database().expecting_layout(Some(record));
+    assert!(
+        futures::executor::block_on(current.query("SELECT count(*) FROM items", &[], None)).is_ok()
+    );
+    let stale = client.database().expecting_layout(None);
+    for sql in [
+        "SELECT count(*) FROM items",
+        "INSERT INTO plans VALUES ('late', 1)",
+    ] {
+        let e = futures::executor::block_on(stale.query(sql, &[], None)).unwrap_err();
+        assert_eq!(e.code().as_str(), "D1PLUS_LAYOUT_CHANGED", "{sql}: {e}");
+    }
+    let migration = d1plus::migrate::Migration {
+        name: "0001_late.sql".into(),
+        sql: "CREATE TABLE late (x)".into(),
+    };
+    let e =
+        futures::executor::block_on(d1plus::migrate::migrate(&stale, &[migration], &mut |_| {}))
+            .unwrap_err();
+    assert_eq!(e.code().as_str(), "D1PLUS_LAYOUT_CHANGED");
+    assert_eq!(
+        rows(
+            &home,
+            "SELECT count(*) FROM sqlite_schema WHERE name = 'late'"
+        )[0][0],
+        Value::Integer(0)
+    );
+    let after =
+        futures::executor::block_on(db.query("INSERT INTO seqs (x) VALUES ('after')", &[], None))
+            .unwrap();
+    client
+        .oracle
+        .execute_batch("INSERT INTO seqs (x) VALUES ('after')")
+        .unwrap();
+    assert_eq!(
+        after.meta.last_row_id,
+        client.oracle.last_insert_rowid(),
+        "AUTOINCREMENT after the split"
+    );
+    assert_eq!(after.meta.last_row_id, 4);
     let audit =
         futures::executor::block_on(db.query("SELECT count(*) FROM audit", &[], None)).unwrap();
     assert_eq!(

@@ -542,12 +542,18 @@ impl Run<'_> {
         let has_floors = app.iter().any(|row| {
             matches!(row.get(1), Some(Value::Text(name)) if name.eq_ignore_ascii_case(rowid_ranges::FLOOR_TABLE))
         });
+        // AUTOINCREMENT tables keep counting from where the old shard was (never reusing
+        // the id of a row deleted before the split), as SQLite's sqlite_sequence says.
+        let sequences = app.iter().any(|row| {
+            matches!(row.get(2), Some(Value::Text(sql)) if sql.to_ascii_uppercase().contains("AUTOINCREMENT"))
+        });
         let mut reads = Vec::new();
         for i in 0..n {
-            reads.push((
-                self.old_shard(state, i)?,
-                vec![floor_sql(tables, i, n, has_floors)],
-            ));
+            let mut statements = vec![floor_sql(tables, i, n, has_floors)];
+            if sequences {
+                statements.push("SELECT name AS name, seq AS seq FROM sqlite_sequence".to_string());
+            }
+            reads.push((self.old_shard(state, i)?, statements));
         }
         let floors = self.call(reads).await?;
         let mut reads = Vec::new();
@@ -581,6 +587,20 @@ impl Run<'_> {
                             f = rowid_ranges::FLOOR_TABLE
                         ));
                     }
+                }
+            }
+            for row in floors[j / 2].get(1).into_iter().flatten() {
+                if let [Value::Text(name), seq] = row.as_slice() {
+                    statements.push(format!(
+                        "DELETE FROM sqlite_sequence WHERE name = {}",
+                        literal(name)
+                    ));
+                    statements.push(format!(
+                        "INSERT INTO sqlite_sequence (name, seq) SELECT {}, max({}, (SELECT coalesce(max(rowid), 0) FROM {}))",
+                        literal(name),
+                        int(Some(seq)),
+                        crate::lex::quote_ident(name),
+                    ));
                 }
             }
             statements.push(format!("DROP VIEW IF EXISTS {LAYOUT_VIEW}"));
