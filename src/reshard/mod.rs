@@ -50,7 +50,8 @@ use crate::value::Value;
 use serde::{Deserialize, Serialize};
 
 mod auto;
-mod sql;
+mod follow;
+pub(crate) mod sql;
 
 pub use auto::{decide, AutoDecision};
 
@@ -157,6 +158,9 @@ pub struct SplitState {
     pub target: usize,
     /// Where this doubling is.
     pub phase: Phase,
+    /// Whether the cutover's pause triggers are on the old shards.
+    #[serde(default)]
+    pub paused: bool,
 }
 
 /// The stages of one doubling.
@@ -459,6 +463,7 @@ impl Run<'_> {
             version: layout.version + 1,
             target,
             phase: Phase::Prepare,
+            paused: false,
         };
         self.save(&state).await?;
         Ok(state)

@@ -4,6 +4,15 @@
 use super::sql::{self, Spread, TableSpec};
 use super::*;
 
+/// Whether a replay stops when the step's statement budget is spent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Budget {
+    /// It stops (catching up before the cutover: the next step goes on).
+    Kept,
+    /// It runs to the end (the cutover's drain, while writes wait).
+    Ignored,
+}
+
 /// A row read by [`TableSpec::row_columns`]: `rid, kt, kv, tup` at `at`.
 struct RowRead<'r> {
     rid: &'r str,
@@ -34,11 +43,11 @@ fn int(v: Option<&Value>) -> i64 {
 }
 
 impl Run<'_> {
-    fn old_shard(&self, state: &SplitState, i: usize) -> Result<usize> {
+    pub(super) fn old_shard(&self, state: &SplitState, i: usize) -> Result<usize> {
         self.at(&state.from[i])
     }
 
-    fn fresh_shard(&self, state: &SplitState, j: usize) -> Result<usize> {
+    pub(super) fn fresh_shard(&self, state: &SplitState, j: usize) -> Result<usize> {
         self.at(&state.to[j])
     }
 
@@ -96,83 +105,6 @@ impl Run<'_> {
         state.phase = Phase::Copy;
         self.save(state).await?;
         Ok(true)
-    }
-
-    /// Tables, views and indexes created or dropped on the old shards since the split
-    /// began: the new shards follow, capture covers the new tables, and the copy runs again
-    /// for them (the tables already copied are marked done). One read when nothing changed.
-    pub(super) async fn follow_schema(
-        &mut self,
-        tables: &[TableSpec],
-        app: &Rows,
-        state: &mut SplitState,
-    ) -> Result<()> {
-        let new0 = self.fresh_shard(state, 0)?;
-        let found = self
-            .read(
-                new0,
-                "SELECT type AS kind, name AS name FROM sqlite_schema WHERE type IN ('table', 'view', 'index') \
-                 AND sql IS NOT NULL AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\' \
-                 AND name NOT LIKE '\\_d1plus\\_split%' ESCAPE '\\'"
-                    .to_string(),
-            )
-            .await?;
-        let name_of = |row: &Vec<Value>| match row.get(1) {
-            Some(Value::Text(n)) => n.to_ascii_lowercase(),
-            _ => String::new(),
-        };
-        let wanted: Vec<&Vec<Value>> = app
-            .iter()
-            .filter(|r| !matches!(r.first(), Some(Value::Text(k)) if k == "trigger"))
-            .collect();
-        let have: Vec<String> = found.iter().map(name_of).collect();
-        let want: Vec<String> = wanted.iter().map(|r| name_of(r)).collect();
-        let floor = rowid_ranges::FLOOR_TABLE.to_ascii_lowercase();
-        let mut statements = Vec::new();
-        for kind in ["view", "index", "table"] {
-            for row in &found {
-                let name = name_of(row);
-                if matches!(row.first(), Some(Value::Text(k)) if k == kind)
-                    && !want.contains(&name)
-                    && name != floor
-                {
-                    statements.push(format!(
-                        "DROP {} IF EXISTS {}",
-                        kind.to_ascii_uppercase(),
-                        crate::lex::quote_ident(&name)
-                    ));
-                }
-            }
-        }
-        let mut new_table = false;
-        for row in &wanted {
-            if let [Value::Text(kind), _, Value::Text(sql)] = row.as_slice() {
-                if !have.contains(&name_of(row)) {
-                    new_table |= kind == "table";
-                    statements.push(sql.clone());
-                }
-            }
-        }
-        if statements.is_empty() {
-            return Ok(());
-        }
-        let mut batches = Vec::new();
-        for i in 0..state.from.len() {
-            let mut capture = sql::drop_triggers(tables, &["pause"]);
-            capture.extend(sql::capture(tables));
-            batches.push((self.old_shard(state, i)?, capture));
-        }
-        self.call(batches).await?;
-        let mut batches = Vec::new();
-        for j in 0..state.to.len() {
-            batches.push((self.fresh_shard(state, j)?, statements.clone()));
-        }
-        self.call(batches).await?;
-        if new_table || state.phase == Phase::Cutover {
-            state.phase = Phase::Copy;
-            self.save(state).await?;
-        }
-        Ok(())
     }
 
     /// Copies rows in chunks while the budget lasts.
@@ -304,7 +236,10 @@ impl Run<'_> {
         tables: &[TableSpec],
         state: &mut SplitState,
     ) -> Result<bool> {
-        match self.catch_up(tables, state, self.backlog).await? {
+        match self
+            .catch_up(tables, state, self.backlog, Budget::Kept)
+            .await?
+        {
             Some(_) => {
                 state.phase = Phase::Cutover;
                 self.save(state).await?;
@@ -315,12 +250,14 @@ impl Run<'_> {
     }
 
     /// Replays each old shard's log into its halves until no shard has more than
-    /// `backlog` entries left: `Some(entries left)`, or `None` when the budget ran out.
+    /// `backlog` entries left: `Some(entries left)`, or `None` when the step's budget ran
+    /// out (when it is kept).
     async fn catch_up(
         &mut self,
         tables: &[TableSpec],
         state: &SplitState,
         backlog: i64,
+        budget: Budget,
     ) -> Result<Option<i64>> {
         let mut left_total = 0;
         for i in 0..state.from.len() {
@@ -350,10 +287,15 @@ impl Run<'_> {
                 .min()
                 .unwrap_or(0);
             loop {
-                if !self.room(tables.len() + 12) {
+                if budget == Budget::Kept && !self.room(tables.len() + 12) {
                     return Ok(None);
                 }
-                let upto = from + self.chunk as i64;
+                // The cutover's drain reads in larger batches: writes wait on it.
+                let read = match budget {
+                    Budget::Kept => self.chunk,
+                    Budget::Ignored => self.chunk.max(500),
+                };
+                let upto = from + read as i64;
                 let mut statements = vec![
                     // Entries both halves applied go, all but the last: the log's newest
                     // seq must stay, or SQLite would number the next write from 1 again
@@ -425,12 +367,21 @@ impl Run<'_> {
             Some(Value::Text(v)) if *v == new_view
         );
         if !committed {
-            let mut batches = Vec::new();
-            for i in 0..state.from.len() {
-                batches.push((self.old_shard(state, i)?, sql::pause(tables)));
+            if !state.paused {
+                let mut batches = Vec::new();
+                for i in 0..state.from.len() {
+                    batches.push((self.old_shard(state, i)?, sql::pause(tables)));
+                }
+                self.call(batches).await?;
+                state.paused = true;
+                self.save(state).await?;
             }
-            self.call(batches).await?;
-            if self.catch_up(tables, state, 0).await?.is_none() {
+            // Writes wait from here: the drain runs to the end, whatever the step's budget.
+            if self
+                .catch_up(tables, state, 0, Budget::Ignored)
+                .await?
+                .is_none()
+            {
                 return Ok(false);
             }
             if let Err(e) = self.verify(tables, state).await {
@@ -444,6 +395,7 @@ impl Run<'_> {
                 }
                 self.call(batches).await?;
                 state.phase = Phase::CatchUp;
+                state.paused = false;
                 self.save(state).await?;
                 return Err(e);
             }

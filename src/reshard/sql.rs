@@ -1,5 +1,6 @@
-//! The split's SQL over backend calls: how each table is copied, and the statements the
-//! steps send (capture and pause triggers, row tuples as SQL literals, their inserts).
+//! The split's SQL, shared by the native split (`crate::split`) and the one over backend
+//! calls: how each table is copied (`TableSpec`), the capture and pause triggers, and for
+//! the calls, row tuples as SQL literals and their inserts.
 
 use super::{CAUGHT, COPY, LOG};
 use crate::catalog::{Catalog, ObjectKind};
@@ -11,11 +12,11 @@ use crate::policy::{Policy, TableKind};
 use crate::value::{Affinity, Value};
 
 /// D1 refuses statements over 100 KB; inserts are cut well below that.
-pub(super) const MAX_STATEMENT_BYTES: usize = 90_000;
+pub(crate) const MAX_STATEMENT_BYTES: usize = 90_000;
 
 /// Where a table's rows go when old shard `i` becomes `2i` and `2i + 1`.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(super) enum Spread {
+pub(crate) enum Spread {
     /// Sharded: each row by its key (column index, affinity) among the new shard count.
     Key(usize, Affinity),
     /// Reference tables and d1plus's own records: on both halves.
@@ -26,31 +27,31 @@ pub(super) enum Spread {
 
 /// One table as the split copies it.
 #[derive(Debug, Clone)]
-pub(super) struct TableSpec {
-    pub(super) name: String,
-    pub(super) spread: Spread,
+pub(crate) struct TableSpec {
+    pub(crate) name: String,
+    pub(crate) spread: Spread,
     /// The name the rowid goes by (`rowid` unless a column took it).
-    pub(super) rowid: String,
+    pub(crate) rowid: String,
     /// Stored columns, quoted.
-    pub(super) columns: Vec<String>,
+    pub(crate) columns: Vec<String>,
     /// The key column, quoted (sharded tables).
-    pub(super) key: Option<String>,
+    pub(crate) key: Option<String>,
     /// The INTEGER PRIMARY KEY aliasing the rowid, if any.
-    pub(super) id_alias: bool,
+    pub(crate) id_alias: bool,
     /// UNIQUE indexes over plain columns: their columns, quoted, with their collations.
-    pub(super) unique: Vec<Vec<(String, String)>>,
+    pub(crate) unique: Vec<Vec<(String, String)>>,
 }
 
 /// The tables of `catalog` as the split copies them; `unique` holds the rows of
 /// [`UNIQUE_SQL`] (table, index, column, collation).
-pub(super) fn table_specs(
+pub(crate) fn table_specs(
     catalog: &Catalog,
     policy: &Policy,
     unique: &[Vec<Value>],
 ) -> Result<Vec<TableSpec>> {
     let mut out = Vec::new();
     for t in catalog.tables() {
-        if t.kind != ObjectKind::Table || t.name.eq_ignore_ascii_case(rowid_ranges::FLOOR_TABLE) {
+        if t.kind != ObjectKind::Table {
             continue;
         }
         let Some(rowid) = ["rowid", "_rowid_", "oid"]
@@ -107,7 +108,7 @@ fn is_bookkeeping(name: &str) -> bool {
 /// Every UNIQUE index's key columns: `tbl, idx, cid, col, coll`, in index order. (D1
 /// does not allow `pragma_index_list`; the indexes SQLite makes for UNIQUE and PRIMARY
 /// KEY constraints have no SQL, and the others say UNIQUE in theirs.)
-pub(super) const UNIQUE_SQL: &str = "SELECT m.tbl_name AS tbl, m.name AS idx, ix.cid AS cid, ix.name AS col, ix.coll AS coll \
+pub(crate) const UNIQUE_SQL: &str = "SELECT m.tbl_name AS tbl, m.name AS idx, ix.cid AS cid, ix.name AS col, ix.coll AS coll \
      FROM sqlite_schema AS m, pragma_index_xinfo(m.name) AS ix \
      WHERE m.type = 'index' AND (m.sql IS NULL OR upper(m.sql) LIKE 'CREATE UNIQUE %') AND ix.key = 1 \
      ORDER BY m.tbl_name, m.name, ix.seqno";
@@ -143,18 +144,18 @@ fn unique_of(table: &str, rows: &[Vec<Value>]) -> Result<Vec<Vec<(String, String
 }
 
 /// A SQL string literal.
-pub(super) fn literal(text: &str) -> String {
+pub(crate) fn literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
-pub(super) fn trigger_name(kind: &str, op: &str, table: &str) -> String {
+pub(crate) fn trigger_name(kind: &str, op: &str, table: &str) -> String {
     quote_ident(&format!("_d1plus_split_{kind}_{op}_{table}"))
 }
 
 /// The change log and its triggers on an old shard (idempotent): each write's rowids,
 /// and before an INSERT or UPDATE the rows its new values collide with on a UNIQUE
 /// index (which an `OR REPLACE` deletes without a delete trigger).
-pub(super) fn capture(tables: &[TableSpec]) -> Vec<String> {
+pub(crate) fn capture(tables: &[TableSpec]) -> Vec<String> {
     let mut out = vec![format!(
         "CREATE TABLE IF NOT EXISTS {LOG} (seq INTEGER PRIMARY KEY, tbl TEXT NOT NULL, rid INTEGER NOT NULL)"
     )];
@@ -205,7 +206,7 @@ pub(super) fn capture(tables: &[TableSpec]) -> Vec<String> {
 }
 
 /// Triggers that refuse every write to an old shard with `D1PLUS_RETRY` (idempotent).
-pub(super) fn pause(tables: &[TableSpec]) -> Vec<String> {
+pub(crate) fn pause(tables: &[TableSpec]) -> Vec<String> {
     let mut out = Vec::new();
     for t in tables {
         for op in ["INSERT", "UPDATE", "DELETE"] {
@@ -221,7 +222,7 @@ pub(super) fn pause(tables: &[TableSpec]) -> Vec<String> {
 }
 
 /// Drops the triggers of `kinds` ("log", "collide", "pause") from an old shard.
-pub(super) fn drop_triggers(tables: &[TableSpec], kinds: &[&str]) -> Vec<String> {
+pub(crate) fn drop_triggers(tables: &[TableSpec], kinds: &[&str]) -> Vec<String> {
     let mut out = Vec::new();
     for t in tables {
         for kind in kinds {
@@ -237,7 +238,7 @@ pub(super) fn drop_triggers(tables: &[TableSpec], kinds: &[&str]) -> Vec<String>
 }
 
 /// The progress tables of a new shard.
-pub(super) fn progress_tables() -> [String; 3] {
+pub(crate) fn progress_tables() -> [String; 3] {
     [
         format!("CREATE TABLE IF NOT EXISTS {COPY} (tbl TEXT PRIMARY KEY, last TEXT, done INTEGER NOT NULL DEFAULT 0)"),
         format!("CREATE TABLE IF NOT EXISTS {CAUGHT} (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL)"),
@@ -249,7 +250,7 @@ impl TableSpec {
     /// Columns a chunk or log read selects besides its own: the rowid as text (exact
     /// beyond 2^53), the key's storage class and exact text, and the row as a SQL tuple
     /// (`quote()` writes every value so it reads back identical, REALs included).
-    pub(super) fn row_columns(&self, alias: &str) -> String {
+    pub(crate) fn row_columns(&self, alias: &str) -> String {
         let r = format!("{alias}.{}", self.rowid);
         let key = match &self.key {
             Some(key) => {
@@ -270,7 +271,7 @@ impl TableSpec {
     }
 
     /// A chunk of the copy: rows after `after` (a rowid, as text) in rowid order.
-    pub(super) fn chunk_sql(&self, after: Option<&str>, limit: usize) -> String {
+    pub(crate) fn chunk_sql(&self, after: Option<&str>, limit: usize) -> String {
         let start = after.map_or(String::new(), |a| {
             format!(" WHERE t.{} > CAST({} AS INTEGER)", self.rowid, literal(a))
         });
@@ -284,7 +285,7 @@ impl TableSpec {
 
     /// The log entries of this table in `(after, upto]`, each with the row as it is now
     /// (NULLs when it is gone).
-    pub(super) fn log_sql(&self, after: i64, upto: i64) -> String {
+    pub(crate) fn log_sql(&self, after: i64, upto: i64) -> String {
         format!(
             "SELECT l.seq AS seq, CAST(l.rid AS TEXT) AS lrid, t.{r} IS NOT NULL AS present, {} FROM {LOG} AS l \
              LEFT JOIN {} AS t ON t.{r} = l.rid WHERE l.tbl = {} AND l.seq > {after} AND l.seq <= {upto}",
@@ -296,7 +297,7 @@ impl TableSpec {
     }
 
     /// `INSERT OR REPLACE` statements carrying `tuples`, each under the size D1 accepts.
-    pub(super) fn inserts(&self, tuples: &[&str]) -> Result<Vec<String>> {
+    pub(crate) fn inserts(&self, tuples: &[&str]) -> Result<Vec<String>> {
         let head = format!(
             "INSERT OR REPLACE INTO {} ({}, {}) VALUES ",
             quote_ident(&self.name),
@@ -331,7 +332,7 @@ impl TableSpec {
     }
 
     /// `DELETE` statements for these rowids (as text).
-    pub(super) fn deletes(&self, rowids: &[&str]) -> Vec<String> {
+    pub(crate) fn deletes(&self, rowids: &[&str]) -> Vec<String> {
         rowids
             .chunks(2_000)
             .map(|ids| {
@@ -347,7 +348,7 @@ impl TableSpec {
 
     /// Which of `2i`, `2i + 1` (as 0 or 1) a row read by [`TableSpec::row_columns`] goes to:
     /// `[even, odd]`.
-    pub(super) fn halves(
+    pub(crate) fn halves(
         &self,
         old: usize,
         to: usize,

@@ -65,72 +65,23 @@ pub(super) fn is_unique_index(sql: &str) -> bool {
         .is_some_and(|t| t.is_keyword(sql, "UNIQUE"))
 }
 
-pub(super) fn trigger_name(kind: &str, op: &str, table: &str) -> String {
-    quote_ident(&format!("_d1plus_split_{kind}_{op}_{table}"))
-}
-
 /// The change log and its triggers on an old file (idempotent).
 pub(super) fn install_capture(conn: &Connection, path: &Path, tables: &[CopyTable]) -> Result<()> {
-    let mut sql = format!(
-        "BEGIN IMMEDIATE;\nCREATE TABLE IF NOT EXISTS {LOG} (seq INTEGER PRIMARY KEY, tbl TEXT NOT NULL, rid INTEGER NOT NULL);\n"
-    );
-    for t in tables {
-        let (name, tbl, r) = (quote_ident(&t.name), literal(&t.name), &t.rowid);
-        let log = |row: &str| format!("INSERT INTO {LOG} (tbl, rid) VALUES ({tbl}, {row});");
-        // The rows an OR REPLACE would delete: those the new values collide with.
-        let collisions: String = t
-            .unique
-            .iter()
-            .map(|cols| {
-                let cond: Vec<String> = cols
-                    .iter()
-                    .map(|(c, coll)| format!("{c} = NEW.{c} COLLATE {}", quote_ident(coll)))
-                    .collect();
-                format!(
-                    "INSERT INTO {LOG} (tbl, rid) SELECT {tbl}, {r} FROM {name} WHERE {};",
-                    cond.join(" AND ")
-                )
-            })
-            .collect();
-        sql.push_str(&format!(
-            "CREATE TRIGGER IF NOT EXISTS {} AFTER INSERT ON {name} BEGIN {} END;\n\
-             CREATE TRIGGER IF NOT EXISTS {} AFTER UPDATE ON {name} BEGIN {} {} END;\n\
-             CREATE TRIGGER IF NOT EXISTS {} AFTER DELETE ON {name} BEGIN {} END;\n",
-            trigger_name("log", "insert", &t.name),
-            log(&format!("NEW.{r}")),
-            trigger_name("log", "update", &t.name),
-            log(&format!("OLD.{r}")),
-            log(&format!("NEW.{r}")),
-            trigger_name("log", "delete", &t.name),
-            log(&format!("OLD.{r}")),
-        ));
-        if !collisions.is_empty() {
-            sql.push_str(&format!(
-                "CREATE TRIGGER IF NOT EXISTS {} BEFORE INSERT ON {name} BEGIN {collisions} END;\n\
-                 CREATE TRIGGER IF NOT EXISTS {} BEFORE UPDATE ON {name} BEGIN {collisions} END;\n",
-                trigger_name("collide", "insert", &t.name),
-                trigger_name("collide", "update", &t.name),
-            ));
-        }
-    }
-    sql.push_str("COMMIT;");
-    run_script(conn, path, &sql)
+    run_script(
+        conn,
+        path,
+        &transaction(crate::reshard::sql::capture(tables)),
+    )
 }
 
 /// Triggers that refuse every write to an old file with `D1PLUS_RETRY` (idempotent).
 pub(super) fn install_pause(conn: &Connection, path: &Path, tables: &[CopyTable]) -> Result<()> {
-    let mut sql = String::from("BEGIN IMMEDIATE;\n");
-    for t in tables {
-        for op in ["INSERT", "UPDATE", "DELETE"] {
-            sql.push_str(&format!(
-                "CREATE TRIGGER IF NOT EXISTS {} BEFORE {op} ON {} BEGIN SELECT RAISE(ABORT, '{RETRY_MARKER}: a split is moving this shard'); END;\n",
-                trigger_name("pause", &op.to_ascii_lowercase(), &t.name),
-                quote_ident(&t.name)
-            ));
-        }
-    }
-    sql.push_str("COMMIT;");
-    run_script(conn, path, &sql)
+    run_script(conn, path, &transaction(crate::reshard::sql::pause(tables)))
+}
+
+/// Statements as one `BEGIN IMMEDIATE; …; COMMIT;` script.
+fn transaction(statements: Vec<String>) -> String {
+    format!("BEGIN IMMEDIATE;\n{};\nCOMMIT;", statements.join(";\n"))
 }
 
 /// Drops the split's triggers and log from an old file.
@@ -276,9 +227,7 @@ pub(super) fn remove_file(path: &Path) -> Result<()> {
     Ok(())
 }
 
-pub(super) fn literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
-}
+pub(super) use crate::reshard::sql::literal;
 
 pub(super) fn file_error(path: &Path, e: rusqlite::Error) -> Error {
     Error::backend(None, format!("{}: {}", path.display(), sqlite_message(e)))

@@ -33,14 +33,13 @@
 //! range may move to `2i + 1`, so the split leaves shard `2i` a floor in
 //! `_d1plus_id_floor` that its generated ids stay above.
 
-use crate::backend::sqlite::RETRY_MARKER;
-use crate::catalog::{self, Catalog, ObjectKind};
+use crate::catalog::{self, Catalog};
 use crate::error::{sqlite_message, Error, ErrorCode, Result};
 use crate::layout::{self, Layout, Phase, SplitState};
 use crate::lex::quote_ident;
 use crate::placement;
 use crate::plan::rowid_ranges;
-use crate::policy::{Policy, TableKind};
+use crate::policy::Policy;
 use crate::value::{Affinity, Value};
 use rusqlite::functions::FunctionFlags;
 use rusqlite::types::ValueRef;
@@ -272,130 +271,20 @@ fn check_splittable(dir: &Path, layout: &Layout, policy: &Policy) -> Result<()> 
     Ok(())
 }
 
-/// Where a table's rows go among the two new files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Spread {
-    /// By the key (column index, affinity).
-    Key(usize, Affinity),
-    /// Reference tables and d1plus's own records: on both.
-    Both,
-    /// Unsharded tables: with the even half (the home shard stays shard 0).
-    Even,
-}
+use crate::reshard::sql::{trigger_name, Spread, TableSpec as CopyTable};
 
-/// One table as the split copies it.
-#[derive(Debug, Clone)]
-struct CopyTable {
-    name: String,
-    spread: Spread,
-    /// The name the rowid goes by (`rowid` unless a column took it).
-    rowid: String,
-    /// Stored columns, quoted and comma-separated.
-    columns: String,
-    /// The key column, quoted (sharded tables).
-    key: Option<String>,
-    /// The INTEGER PRIMARY KEY aliasing the rowid, if any.
-    id_alias: bool,
-    /// UNIQUE indexes over plain columns: their columns, quoted, with their collations.
-    unique: Vec<Vec<(String, String)>>,
-}
-
+/// The tables of an old file as the split copies them (`crate::reshard::sql`, shared with
+/// the split over D1 bindings).
 fn copy_tables(conn: &Connection, path: &Path, policy: &Policy) -> Result<Vec<CopyTable>> {
     let catalog: Catalog = catalog::load_from(conn, 0).map_err(|e| file_error(path, e))?;
-    let mut out = Vec::new();
-    for t in catalog.tables() {
-        if t.kind != ObjectKind::Table {
-            continue;
-        }
-        let Some(rowid) = ["rowid", "_rowid_", "oid"]
-            .into_iter()
-            .find(|r| t.column(r).is_none())
-        else {
-            return Err(Error::unsupported(
-                format!("table {} has columns named rowid, _rowid_ and oid: the split cannot address its rows", t.name),
-                "rename one of those columns before splitting",
-            ));
-        };
-        let spread = match policy.table_kind(&t.name) {
-            TableKind::Sharded => {
-                let key = policy
-                    .sharded_table(&t.name)
-                    .map(|s| s.key_column.as_str())
-                    .unwrap_or_default();
-                let (i, c) = t.column(key).ok_or_else(|| {
-                    Error::internal(format!("sharded table {} has no key column {key}", t.name))
-                })?;
-                Spread::Key(i, c.affinity)
-            }
-            TableKind::Reference => Spread::Both,
-            TableKind::Unsharded if is_bookkeeping(&t.name) => Spread::Both,
-            TableKind::Unsharded => Spread::Even,
-        };
-        let stored: Vec<String> = t
-            .columns
-            .iter()
-            .filter(|c| !c.hidden)
-            .map(|c| quote_ident(&c.name))
-            .collect();
-        out.push(CopyTable {
-            name: t.name.clone(),
-            key: match spread {
-                Spread::Key(i, _) => Some(quote_ident(&t.columns[i].name)),
-                _ => None,
-            },
-            spread,
-            rowid: rowid.to_string(),
-            columns: stored.join(", "),
-            id_alias: t.rowid_alias.is_some(),
-            unique: unique_indexes(conn, path, &t.name)?,
-        });
-    }
-    Ok(out)
-}
-
-/// d1plus's and wrangler's records, which every shard keeps its own copy of.
-fn is_bookkeeping(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    lower.starts_with("_d1plus_") || lower == "d1_migrations"
-}
-
-fn unique_indexes(
-    conn: &Connection,
-    path: &Path,
-    table: &str,
-) -> Result<Vec<Vec<(String, String)>>> {
-    let err = |e| file_error(path, e);
     let mut stmt = conn
-        .prepare("SELECT name FROM pragma_index_list(?1) WHERE \"unique\" = 1")
-        .map_err(err)?;
-    let names: Vec<String> = stmt
-        .query_map([table], |r| r.get(0))
+        .prepare(crate::reshard::sql::UNIQUE_SQL)
+        .map_err(|e| file_error(path, e))?;
+    let unique: Vec<Vec<Value>> = stmt
+        .query_map([], |r| {
+            (0..5).map(|i| r.get_ref(i).map(Value::from)).collect()
+        })
         .and_then(|r| r.collect())
-        .map_err(err)?;
-    let mut out = Vec::new();
-    for name in names {
-        let mut stmt = conn
-            .prepare(
-                "SELECT cid, name, coll FROM pragma_index_xinfo(?1) WHERE key = 1 ORDER BY seqno",
-            )
-            .map_err(err)?;
-        let cols: Vec<(i64, Option<String>, String)> = stmt
-            .query_map([&name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .and_then(|r| r.collect())
-            .map_err(err)?;
-        // The rows an OR REPLACE deletes through a UNIQUE index on an expression cannot be
-        // found column by column, and no trigger sees them go.
-        if cols.iter().any(|(cid, n, _)| *cid < 0 || n.is_none()) {
-            return Err(Error::unsupported(
-                format!("table {table} has a UNIQUE index on an expression ({name}): the split cannot follow the rows an OR REPLACE deletes through it"),
-                "drop the index (or make it a plain column index) before splitting, and recreate it after",
-            ));
-        }
-        out.push(
-            cols.into_iter()
-                .map(|(_, n, coll)| (quote_ident(&n.unwrap_or_default()), coll))
-                .collect(),
-        );
-    }
-    Ok(out)
+        .map_err(|e| file_error(path, e))?;
+    crate::reshard::sql::table_specs(&catalog, policy, &unique)
 }

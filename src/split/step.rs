@@ -190,7 +190,7 @@ impl<'a> Step<'a> {
             self.belongs(t, s),
             name = quote_ident(&t.name),
             rowid = t.rowid,
-            cols = t.columns
+            cols = t.columns.join(", ")
         )
     }
 
