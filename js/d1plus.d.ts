@@ -257,6 +257,8 @@ export interface SplitStepOptions {
   maxQueries?: number;
   /** Rows per copy chunk (default 200). */
   chunkRows?: number;
+  /** How long a step that dies holds the split (milliseconds, default 300000). */
+  leaseMs?: number;
 }
 
 /** Which bindings serve the database, shard by shard. */

@@ -474,8 +474,10 @@ export class D1Database extends Queryable {
  * when the split in progress was undone, which it can be until its cutover commits). With
  * `auto`, the policy's `"auto"` capacity decides: a shard past `splitAtBytes` (by the size
  * D1 reports) or `splitAtRows` doubles the database, up to `maxShardCount`; `note` says why.
+ * One step runs at a time: another started meanwhile rejects with D1PLUS_RETRY (a step that
+ * died holds the split until its lease ends, `leaseMs`, 5 minutes by default).
  */
-export async function splitStep(env, policy, { prefix = "SHARD_", to, abort, auto, maxQueries, chunkRows } = {}) {
+export async function splitStep(env, policy, { prefix = "SHARD_", to, abort, auto, maxQueries, chunkRows, leaseMs } = {}) {
   const names = [];
   while (env[`${prefix}${names.length}`]) names.push(`${prefix}${names.length}`);
   const request = { names };
@@ -484,6 +486,7 @@ export async function splitStep(env, policy, { prefix = "SHARD_", to, abort, aut
   if (auto) request.auto = true;
   if (maxQueries !== undefined) request.maxQueries = maxQueries;
   if (chunkRows !== undefined) request.chunkRows = chunkRows;
+  if (leaseMs !== undefined) request.leaseMs = leaseMs;
   const text = await engineFor(policy).splitStep(names.map((n) => env[n]), JSON.stringify(request));
   const envelope = JSON.parse(text);
   if (envelope.error) throw d1Error(envelope.error);

@@ -272,7 +272,7 @@ fn rows(conn: &Connection, sql: &str) -> Vec<Vec<Value>> {
 
 #[test]
 fn a_split_over_bindings_moves_every_row_to_its_keys_shard_under_writes() {
-    split_under_writes(|_| true, 40, 200);
+    split_under_writes(|_| true, 40, 200, 300);
 }
 
 /// Writes come in bursts with quiet stretches between, and the replay reads a few entries
@@ -282,10 +282,15 @@ fn a_split_over_bindings_moves_every_row_to_its_keys_shard_under_writes() {
 #[test]
 fn a_split_catches_up_writes_that_come_after_a_drained_log() {
     // No backlog left at the cutover: the replay keeps going over drained logs.
-    split_under_writes(|call| (call / 25) % 2 == 0, 0, 0);
+    split_under_writes(|call| (call / 25) % 2 == 0, 0, 0, 150);
 }
 
-fn split_under_writes(writes_at: fn(u64) -> bool, fail_every: u64, cutover_backlog: usize) {
+fn split_under_writes(
+    writes_at: fn(u64) -> bool,
+    fail_every: u64,
+    cutover_backlog: usize,
+    max_queries: usize,
+) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().to_path_buf();
     let names: Vec<String> = (0..14).map(|k| format!("SHARD_{k}")).collect();
@@ -328,30 +333,38 @@ fn split_under_writes(writes_at: fn(u64) -> bool, fail_every: u64, cutover_backl
             hook.borrow_mut().write();
         }
     });
-    let (mut steps, mut failed) = (0, 0);
+    let (mut steps, mut failed, mut blocked) = (0, 0, 0);
     loop {
         let request = StepRequest {
             names: names.clone(),
             to: Some(8),
             abort: false,
             auto: false,
-            max_queries: 150,
+            max_queries,
             chunk_rows: 7,
             cutover_backlog,
+            lease_ms: 20,
         };
         steps += 1;
         let report = match futures::executor::block_on(reshard::step(&pool, &policy(2), &request)) {
             Ok(r) => r,
             Err(e) => {
-                // A failed step is run again, as the next admin call or alarm would.
-                assert!(e.to_string().contains("injected"), "{e}");
+                // A failed step is run again, as the next admin call or alarm would; one
+                // whose lease a failure kept waits for it to end.
+                let text = e.to_string();
+                if text.contains("another step") {
+                    blocked += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    continue;
+                }
+                assert!(text.contains("injected"), "{e}");
                 failed += 1;
                 assert!(failed < 2_000, "the split does not get past its failures");
                 continue;
             }
         };
         assert!(
-            report.queries <= 400,
+            report.queries <= 2 * max_queries + 100,
             "a step sent {} statements",
             report.queries
         );
@@ -359,7 +372,10 @@ fn split_under_writes(writes_at: fn(u64) -> bool, fail_every: u64, cutover_backl
             assert_eq!(report.layout.shards, names[6..14].to_vec());
             break;
         }
-        assert!(steps < 3_000, "the split does not finish");
+        assert!(
+            steps < 3_000,
+            "the split does not finish ({failed} failed, {blocked} waited)"
+        );
     }
     assert!(fail_every == 0 || failed > 5, "only {failed} steps failed");
     *pool.between.borrow_mut() = Box::new(|| {});
@@ -520,6 +536,7 @@ fn auto_capacity_splits_when_a_shard_passes_its_row_threshold() {
             max_queries: 1000,
             chunk_rows: 100,
             cutover_backlog: 200,
+            lease_ms: 300_000,
         };
         futures::executor::block_on(reshard::step(&pool, p, &request)).unwrap()
     };
@@ -539,4 +556,65 @@ fn auto_capacity_splits_when_a_shard_passes_its_row_threshold() {
         "{}",
         report.note
     );
+}
+
+#[test]
+fn one_step_runs_at_a_time() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let names: Vec<String> = (0..6).map(|k| format!("SHARD_{k}")).collect();
+    let files: Vec<PathBuf> = (0..6).map(|k| file(dir, k)).collect();
+    for f in &files {
+        Connection::open(f).unwrap();
+    }
+    let db = now(Database::open(
+        policy(2),
+        SqliteBackend::open_files(dir, &files[..2]).unwrap(),
+        Options::default(),
+    ))
+    .unwrap();
+    now(db.exec("CREATE TABLE items (id INTEGER PRIMARY KEY, tenant TEXT NOT NULL, v INTEGER, u TEXT UNIQUE)")).unwrap();
+    let request = StepRequest {
+        names: names.clone(),
+        to: Some(4),
+        abort: false,
+        auto: false,
+        max_queries: 1000,
+        chunk_rows: 100,
+        cutover_backlog: 200,
+        lease_ms: 300_000,
+    };
+    let pool = |files: &[PathBuf]| Pool {
+        conns: files.iter().map(|f| Connection::open(f).unwrap()).collect(),
+        between: RefCell::new(Box::new(|| {})),
+        fail_every: 0,
+        calls: std::cell::Cell::new(0),
+    };
+    // While one step runs, another (an alarm beside an admin call, say) does nothing.
+    let first = pool(&files);
+    let other = Rc::new(pool(&files));
+    let refused = Rc::new(RefCell::new(None));
+    let (o, r, req) = (other.clone(), refused.clone(), request.clone());
+    let mut calls = 0;
+    *first.between.borrow_mut() = Box::new(move || {
+        calls += 1;
+        // The first call claims the lease; the other step comes after it.
+        if calls == 2 {
+            let answer = now(reshard::step(&*o, &policy(2), &req));
+            *r.borrow_mut() = Some(answer.map(|a| a.note).map_err(|e| e.to_string()));
+        }
+    });
+    let report = futures::executor::block_on(reshard::step(&first, &policy(2), &request)).unwrap();
+    let refused = refused.borrow().clone().unwrap();
+    let e = refused.unwrap_err();
+    assert!(
+        e.starts_with("D1PLUS_RETRY") && e.contains("another step"),
+        "{e}"
+    );
+    // Once it answered, the next step runs.
+    let mut report = report;
+    while !report.done {
+        report = futures::executor::block_on(reshard::step(&*other, &policy(2), &request)).unwrap();
+    }
+    assert_eq!(report.layout.shards, names[2..6].to_vec());
 }

@@ -61,6 +61,8 @@ use sql::{literal, TableSpec};
 pub const LAYOUT_VIEW: &str = "_d1plus_split_layout";
 /// On the home: the split in progress.
 const STATE: &str = "_d1plus_split_state";
+/// On the home: which step is running (one at a time), and until when at most.
+const LEASE: &str = "_d1plus_split_lease";
 /// On each old shard during a split: the change log.
 const LOG: &str = "_d1plus_split_log";
 /// On each new shard: how far each table's copy got.
@@ -130,6 +132,10 @@ pub struct StepRequest {
     /// The cutover starts when no old shard has more change-log entries left than this.
     #[serde(default = "default_cutover_backlog")]
     pub cutover_backlog: usize,
+    /// How long a step's lease on the split lasts if the step dies without giving it
+    /// back (milliseconds): until then no other step runs.
+    #[serde(default = "default_lease_ms")]
+    pub lease_ms: u64,
 }
 
 fn default_max_queries() -> usize {
@@ -142,6 +148,10 @@ fn default_chunk_rows() -> usize {
 
 fn default_cutover_backlog() -> usize {
     200
+}
+
+fn default_lease_ms() -> u64 {
+    300_000
 }
 
 /// The split in progress, as the home keeps it.
@@ -217,53 +227,85 @@ pub async fn step(
         max: request.max_queries.max(20),
         chunk: request.chunk_rows.clamp(1, 10_000),
         backlog: request.cutover_backlog as i64,
+        lease: None,
+        lease_ms: request.lease_ms,
         rows: 0,
         changes: 0,
     };
     let (layout, state) = run.read_home(policy).await?;
-    let Some(state) = state else {
-        if request.abort {
-            return Ok(run.report(layout, None, true, "no split is in progress"));
+    let answer = run.act(policy, request, layout, state).await;
+    run.release().await;
+    answer
+}
+
+/// The time on the database's clock, in milliseconds.
+const NOW: &str = "CAST(unixepoch('subsec') * 1000 AS INTEGER)";
+
+impl Run<'_> {
+    /// Gives the lease back (a lease not given back ends by itself).
+    async fn release(&mut self) {
+        if let Some(holder) = self.lease.take() {
+            let sql = format!(
+                "UPDATE {LEASE} SET until = 0 WHERE holder = {}",
+                literal(&holder)
+            );
+            // A failed release only delays the next step until the lease ends.
+            let _ignored = self.call(vec![(0, vec![sql])]).await;
         }
-        let n = layout.shards.len();
-        let target = if request.auto {
-            let sizes = run.sizes(policy, &layout).await?;
-            let decision = decide(policy, &sizes)?;
-            match decision.to {
-                Some(to) => to,
-                None => return Ok(run.report(layout, None, true, &decision.reason)),
+    }
+
+    /// What the step does once it holds the lease.
+    async fn act(
+        &mut self,
+        policy: &Policy,
+        request: &StepRequest,
+        layout: LayoutRecord,
+        state: Option<SplitState>,
+    ) -> Result<StepReport> {
+        let Some(state) = state else {
+            if request.abort {
+                return Ok(self.report(layout, None, true, "no split is in progress"));
             }
-        } else {
-            request.to.unwrap_or(2 * n)
+            let n = layout.shards.len();
+            let target = if request.auto {
+                let sizes = self.sizes(policy, &layout).await?;
+                let decision = decide(policy, &sizes)?;
+                match decision.to {
+                    Some(to) => to,
+                    None => return Ok(self.report(layout, None, true, &decision.reason)),
+                }
+            } else {
+                request.to.unwrap_or(2 * n)
+            };
+            check_target(target, n)?;
+            if target == n {
+                return Ok(self.report(
+                    layout,
+                    None,
+                    true,
+                    "the database already has that many shards",
+                ));
+            }
+            let state = self.begin(&layout, target).await?;
+            return self.advance(policy, layout, state).await;
         };
-        check_target(target, n)?;
-        if target == n {
-            return Ok(run.report(
-                layout,
-                None,
-                true,
-                "the database already has that many shards",
-            ));
+        if request.abort {
+            return self.abort(policy, layout, state).await;
         }
-        let state = run.begin(&layout, target).await?;
-        return run.advance(policy, layout, state).await;
-    };
-    if request.abort {
-        return run.abort(policy, layout, state).await;
-    }
-    if let Some(to) = request.to {
-        if to != state.target {
-            return Err(Error::with_remedy(
-                ErrorCode::InvalidArgument,
-                format!(
-                    "a split to {} shards is in progress; it cannot be changed to {to}",
-                    state.target
-                ),
-                "let it finish (call again without `to`), or abort it first",
-            ));
+        if let Some(to) = request.to {
+            if to != state.target {
+                return Err(Error::with_remedy(
+                    ErrorCode::InvalidArgument,
+                    format!(
+                        "a split to {} shards is in progress; it cannot be changed to {to}",
+                        state.target
+                    ),
+                    "let it finish (call again without `to`), or abort it first",
+                ));
+            }
         }
+        self.advance(policy, layout, state).await
     }
-    run.advance(policy, layout, state).await
 }
 
 /// The `k` binding names after `name` (`SHARD_5` -> `SHARD_6`, …).
@@ -294,6 +336,9 @@ struct Run<'a> {
     max: usize,
     chunk: usize,
     backlog: i64,
+    /// The lease this step holds on the home (see [`LEASE`]), and how long one lasts.
+    lease: Option<String>,
+    lease_ms: u64,
     rows: u64,
     changes: u64,
 }
@@ -376,16 +421,29 @@ impl Run<'_> {
                 0,
                 vec![
                     format!("CREATE TABLE IF NOT EXISTS {STATE} (id INTEGER PRIMARY KEY CHECK (id = 1), state TEXT NOT NULL)"),
+                    format!("CREATE TABLE IF NOT EXISTS {LEASE} (id INTEGER PRIMARY KEY CHECK (id = 1), until INTEGER NOT NULL, holder TEXT NOT NULL)"),
+                    format!("INSERT INTO {LEASE} (id, until, holder) VALUES (1, 0, '') ON CONFLICT (id) DO NOTHING"),
+                    format!(
+                        "UPDATE {LEASE} SET until = {NOW} + {}, holder = lower(hex(randomblob(8))) \
+                         WHERE id = 1 AND until < {NOW} RETURNING holder AS holder",
+                        self.lease_ms
+                    ),
                     format!("SELECT ({LAYOUT_SQL}) AS layout, (SELECT state FROM {STATE} WHERE id = 1) AS state"),
                 ],
             )])
             .await?;
-        let row = rows
-            .into_iter()
-            .next()
-            .and_then(|mut o| o.pop())
-            .and_then(|mut r| r.pop())
-            .unwrap_or_default();
+        let mut answers = rows.into_iter().next().unwrap_or_default();
+        let row = answers.pop().and_then(|mut r| r.pop()).unwrap_or_default();
+        match answers.pop().and_then(|mut r| r.pop()).as_deref() {
+            Some([Value::Text(holder)]) => self.lease = Some(holder.clone()),
+            _ => {
+                return Err(Error::with_remedy(
+                    ErrorCode::Retry,
+                    "another step of this split is running (or died within its lease, 5 minutes by default); this one did nothing",
+                    "run one step at a time: call again when the other has answered",
+                ))
+            }
+        }
         let layout = match row.first() {
             Some(Value::Text(sql)) => LayoutRecord::from_view_sql(sql)
                 .ok_or_else(|| Error::internal(format!("unreadable layout record: {sql}")))?,
@@ -499,7 +557,7 @@ impl Run<'_> {
 
     /// Runs the doubling's phases until the budget is spent or the split is done.
     async fn advance(
-        mut self,
+        &mut self,
         policy: &Policy,
         layout: LayoutRecord,
         mut state: SplitState,

@@ -600,7 +600,7 @@ impl Run<'_> {
 
     /// Undoes the split in progress, before its commit.
     pub(super) async fn abort(
-        mut self,
+        &mut self,
         policy: &Policy,
         layout: LayoutRecord,
         state: SplitState,
