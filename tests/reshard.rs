@@ -221,9 +221,8 @@ impl Client {
                 } else {
                     (sql.clone(), params.clone())
                 };
-                let p: Vec<rusqlite::types::Value> = params.iter().map(to_sqlite).collect();
                 self.oracle
-                    .execute(&sql, rusqlite::params_from_iter(p))
+                    .execute(&sql, rusqlite::params_from_iter(params.iter()))
                     .unwrap();
             }
             Err(e) => {
@@ -254,16 +253,6 @@ impl Client {
 /// the split's own executor, where another one cannot start).
 fn now<T>(f: impl std::future::Future<Output = T>) -> T {
     futures::FutureExt::now_or_never(Box::pin(f)).expect("a native call completes at once")
-}
-
-fn to_sqlite(v: &Value) -> rusqlite::types::Value {
-    match v {
-        Value::Null => rusqlite::types::Value::Null,
-        Value::Integer(i) => rusqlite::types::Value::Integer(*i),
-        Value::Real(r) => rusqlite::types::Value::Real(*r),
-        Value::Text(t) => rusqlite::types::Value::Text(t.clone()),
-        Value::Blob(b) => rusqlite::types::Value::Blob(b.clone()),
-    }
 }
 
 fn rows(conn: &Connection, sql: &str) -> Vec<Vec<Value>> {
