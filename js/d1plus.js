@@ -153,7 +153,8 @@ class Runner {
   move(text) {
     const { env, prefix, policy, key, session } = this.place;
     const names = text ? layoutNames(text) : null;
-    const bindings = bindingsOf(env, names ?? defaultNames(engineFor(policy).shardCount(), prefix), engineFor(policy).shardCount());
+    const policyCount = engineFor(policy).shardCount();
+    const bindings = bindingsOf(env, names ?? defaultNames(policyCount, prefix), policyCount);
     const shards = session ? bindings.map((b) => b.withSession(session)) : bindings;
     this.engine = engineFor(policy, names ? names.length : undefined);
     this.shards = shards;

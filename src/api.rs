@@ -147,10 +147,7 @@ impl<B: Backend> Database<B> {
         if self.shared.installed.get() == 0 {
             self.reload_catalog().await?;
         }
-        match &self.expected_layout {
-            Some(l) if *l != self.catalog().layout => Err(crate::guard::layout_changed()),
-            _ => Ok(()),
-        }
+        crate::guard::check_layout(self.expected_layout.as_ref(), &self.catalog())
     }
 
     /// Makes this handle's next shard call carry the schema guard (`crate::guard`): a

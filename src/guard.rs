@@ -30,13 +30,21 @@ pub(crate) struct Guarded<'a> {
     pub(crate) layout: Option<&'a Option<String>>,
 }
 
-/// The error of a call made on bindings a split has since replaced.
-pub(crate) fn layout_changed() -> Error {
-    Error::with_remedy(
-        ErrorCode::LayoutChanged,
-        "a split moved this database to other bindings; nothing ran",
-        "make the database handle again over the bindings its layout record names (the JavaScript D1Database.fromEnv and the Rust D1Database::follow do)",
-    )
+/// Fails with `D1PLUS_LAYOUT_CHANGED` when a handle that says which layout record its
+/// bindings were chosen by (`expected`) meets a catalog naming another: the bindings a
+/// split has since replaced.
+pub(crate) fn check_layout(
+    expected: Option<&Option<String>>,
+    catalog: &Catalog,
+) -> Result<(), Error> {
+    match expected {
+        Some(layout) if *layout != catalog.layout => Err(Error::with_remedy(
+            ErrorCode::LayoutChanged,
+            "a split moved this database to other bindings; nothing ran",
+            "make the database handle again over the bindings its layout record names (the JavaScript D1Database.fromEnv and the Rust D1Database::follow do)",
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// The error of a call whose guard failed.
@@ -65,9 +73,9 @@ impl Backend for Guarded<'_> {
         &self,
         mut batches: Vec<ShardBatch>,
     ) -> LocalBoxFuture<'_, Vec<Result<Vec<StatementOutput>, Error>>> {
-        if self.layout.is_some_and(|l| *l != self.catalog.layout) {
+        if let Err(e) = check_layout(self.layout, self.catalog) {
             let n = batches.len();
-            return Box::pin(async move { vec![Err(layout_changed()); n] });
+            return Box::pin(async move { vec![Err(e); n] });
         }
         if !self.armed.replace(false) || batches.is_empty() {
             return self.inner.run(batches);

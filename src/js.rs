@@ -80,6 +80,9 @@ struct Envelope<T: Serialize> {
     ok: Option<T>,
     error: Option<ErrorOut>,
     used: usize,
+    /// With `D1PLUS_LAYOUT_CHANGED`: the layout record the call found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    layout: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -119,14 +122,8 @@ impl Engine {
     ) -> std::result::Result<Engine, JsValue> {
         let mut policy = Policy::from_json(policy_json).map_err(|e| to_js_error(&e))?;
         if let Some(n) = shard_count.filter(|&n| n != policy.shard_count()) {
-            if !n.is_power_of_two() || n > 64 {
-                return Err(to_js_error(&Error::with_remedy(
-                    ErrorCode::InvalidPolicy,
-                    format!("a layout of {n} shards"),
-                    "a database has a power of two shards, at most 64",
-                )));
-            }
             policy = policy.with_shard_count(n);
+            policy.validate().map_err(|e| to_js_error(&e))?;
         }
         let n = policy.shard_count();
         let db = Database::unloaded(policy, NullBackend::new(n), Options::default())
@@ -221,9 +218,9 @@ impl Engine {
                 Ok(Outcome::Changes(c)) => envelope(Ok(c), used),
                 Ok(Outcome::Status(s)) => envelope(Ok(s), used),
                 Ok(Outcome::Explain(p)) => envelope(Ok(p), used),
-                Err(e) => envelope::<()>(Err(e), used),
+                Err(e) => envelope_with_layout::<()>(Err(e), used, found),
             };
-            Ok(with_layout(text, found).into())
+            Ok(text.into())
         })
     }
 }
@@ -399,29 +396,24 @@ impl SharedBudget for JsBudget {
     }
 }
 
-/// The envelope with the layout record a `D1PLUS_LAYOUT_CHANGED` found.
-fn with_layout(envelope: String, layout: Option<String>) -> String {
-    match layout {
-        Some(l) if envelope.ends_with('}') => format!(
-            "{},\"layout\":{}}}",
-            &envelope[..envelope.len() - 1],
-            serde_json::to_string(&l).unwrap_or_default()
-        ),
-        _ => envelope,
-    }
+fn envelope<T: Serialize>(r: Result<T>, used: usize) -> String {
+    envelope_with_layout(r, used, None)
 }
 
-fn envelope<T: Serialize>(r: Result<T>, used: usize) -> String {
+/// The envelope, with the layout record a `D1PLUS_LAYOUT_CHANGED` found.
+fn envelope_with_layout<T: Serialize>(r: Result<T>, used: usize, layout: Option<String>) -> String {
     let env = match &r {
         Ok(v) => serde_json::to_string(&Envelope {
             ok: Some(v),
             error: None,
             used,
+            layout,
         }),
         Err(e) => serde_json::to_string(&Envelope::<()> {
             ok: None,
             error: Some(e.into()),
             used,
+            layout,
         }),
     };
     env.unwrap_or_else(|e| {

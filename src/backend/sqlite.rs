@@ -465,8 +465,6 @@ fn sqlite_error(shard: ShardId, error: rusqlite::Error) -> Error {
     Error::from_shard(shard, sqlite_message(error))
 }
 
-pub use crate::error::RETRY_MARKER;
-
 #[cfg(test)]
 mod tests {
     use super::*;

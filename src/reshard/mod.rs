@@ -173,6 +173,25 @@ pub struct SplitState {
     pub paused: bool,
 }
 
+impl SplitState {
+    /// The layout the doubling ends with.
+    pub fn new_layout(&self) -> LayoutRecord {
+        LayoutRecord {
+            version: self.version,
+            shards: self.to.clone(),
+        }
+    }
+
+    /// The statement that records this state on the home.
+    fn save_sql(&self) -> String {
+        let json = serde_json::to_string(self).unwrap_or_default();
+        format!(
+            "INSERT INTO {STATE} (id, state) VALUES (1, {}) ON CONFLICT (id) DO UPDATE SET state = excluded.state",
+            literal(&json)
+        )
+    }
+}
+
 /// The stages of one doubling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -473,15 +492,7 @@ impl Run<'_> {
     }
 
     async fn save(&mut self, state: &SplitState) -> Result<()> {
-        let json = serde_json::to_string(state).unwrap_or_default();
-        self.call(vec![(
-            0,
-            vec![format!(
-                "INSERT INTO {STATE} (id, state) VALUES (1, {}) ON CONFLICT (id) DO UPDATE SET state = excluded.state",
-                literal(&json)
-            )],
-        )])
-        .await?;
+        self.call(vec![(0, vec![state.save_sql()])]).await?;
         Ok(())
     }
 
@@ -575,10 +586,7 @@ impl Run<'_> {
                 Phase::Cutover => self.cutover(&tables, &app, &mut state).await?,
                 Phase::Cleanup if !self.cleanup(&tables, &state).await? => false,
                 Phase::Cleanup => {
-                    let layout = LayoutRecord {
-                        version: state.version,
-                        shards: state.to.clone(),
-                    };
+                    let layout = state.new_layout();
                     let done = layout.shards.len() >= state.target;
                     return Ok(self.report(
                         layout,

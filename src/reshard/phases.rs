@@ -350,11 +350,7 @@ impl Run<'_> {
         app: &Rows,
         state: &mut SplitState,
     ) -> Result<bool> {
-        let new_view = LayoutRecord {
-            version: state.version,
-            shards: state.to.clone(),
-        }
-        .view_sql();
+        let new_view = state.new_layout().view_sql();
         let n = state.from.len();
         // Pause, one drain read and write per old shard, check, finalize, retire.
         let needed = n * sql::pause(tables).len() + n * (tables.len() + 8) + 8 * state.to.len() + 8;
@@ -362,11 +358,7 @@ impl Run<'_> {
             return Ok(false);
         }
         let old0 = self.old_shard(state, 0)?;
-        let committed = matches!(
-            self.read(old0, LAYOUT_SQL.to_string()).await?.first().and_then(|r| r.first()),
-            Some(Value::Text(v)) if *v == new_view
-        );
-        if !committed {
+        if !self.committed(state).await? {
             if !state.paused {
                 let mut batches = Vec::new();
                 for i in 0..state.from.len() {
@@ -409,12 +401,12 @@ impl Run<'_> {
             let mut commit = retire(&new_view);
             if old0 == 0 {
                 state.phase = Phase::Cleanup;
-                commit.push(save_sql(state));
+                commit.push(state.save_sql());
             }
             self.call(vec![(old0, commit)]).await?;
         }
         state.phase = Phase::Cleanup;
-        let mut home = vec![save_sql(state)];
+        let mut home = vec![state.save_sql()];
         if old0 != 0 {
             home.splice(0..0, retire(&new_view));
         }
@@ -598,6 +590,16 @@ impl Run<'_> {
         Ok(true)
     }
 
+    /// Whether the doubling has committed: old shard 0 holds the new layout record.
+    async fn committed(&mut self, state: &SplitState) -> Result<bool> {
+        let old0 = self.old_shard(state, 0)?;
+        let record = self.read(old0, LAYOUT_SQL.to_string()).await?;
+        Ok(matches!(
+            record.first().and_then(|r| r.first()),
+            Some(Value::Text(v)) if *v == state.new_layout().view_sql()
+        ))
+    }
+
     /// Undoes the split in progress, before its commit.
     pub(super) async fn abort(
         &mut self,
@@ -605,18 +607,7 @@ impl Run<'_> {
         layout: LayoutRecord,
         state: SplitState,
     ) -> Result<StepReport> {
-        let new_view = LayoutRecord {
-            version: state.version,
-            shards: state.to.clone(),
-        }
-        .view_sql();
-        let old0 = self.old_shard(&state, 0)?;
-        let committed = state.phase == Phase::Cleanup
-            || matches!(
-                self.read(old0, LAYOUT_SQL.to_string()).await?.first().and_then(|r| r.first()),
-                Some(Value::Text(v)) if *v == new_view
-            );
-        if committed {
+        if state.phase == Phase::Cleanup || self.committed(&state).await? {
             return Err(Error::with_remedy(
                 ErrorCode::InvalidArgument,
                 "the split has passed its cutover: the new layout serves, and there is nothing to abort",
@@ -648,14 +639,6 @@ fn retire(view: &str) -> Vec<String> {
         format!("DROP VIEW IF EXISTS {LAYOUT_VIEW}"),
         view.to_string(),
     ]
-}
-
-fn save_sql(state: &SplitState) -> String {
-    let json = serde_json::to_string(state).unwrap_or_default();
-    format!(
-        "INSERT INTO {STATE} (id, state) VALUES (1, {}) ON CONFLICT (id) DO UPDATE SET state = excluded.state",
-        literal(&json)
-    )
 }
 
 /// The id floors old shard `i` of `n` leaves its even half: the largest id its range
