@@ -68,6 +68,8 @@ struct Shared {
     /// The rows the catalog was built from, to tell a changed schema from the same one.
     schema_rows: RefCell<Vec<Vec<Value>>>,
     cache: RefCell<PlanCache>,
+    /// Reads' column names, for the schema guard (see `guard::KnownColumns`).
+    known_columns: RefCell<crate::guard::KnownColumns>,
     options: Options,
 }
 
@@ -94,6 +96,7 @@ impl<B: Backend> Database<B> {
                 installed: std::cell::Cell::new(0),
                 schema_rows: RefCell::new(Vec::new()),
                 cache: RefCell::new(PlanCache::default()),
+                known_columns: RefCell::default(),
                 options,
             }),
             backend,
@@ -197,6 +200,7 @@ impl<B: Backend> Database<B> {
             armed: &self.guard_armed,
             layout: self.expected_layout.as_ref(),
             budget: &self.budget,
+            known: &self.shared.known_columns,
         }
     }
 

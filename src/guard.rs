@@ -3,8 +3,12 @@
 //! a new request needs no extra round trip to re-read the schema, and a plan made against
 //! a schema changed elsewhere never commits.
 //!
-//! - A call of reads only: the guard runs beside them, as one more batch of the same
-//!   backend call (concurrently); a failed guard discards their answers.
+//! - A call of reads only: the guard heads the first shard's batch, so a point read is
+//!   one call, when that batch's rows stay exact in a batch: always natively; on D1, whose
+//!   `batch()` answers rows as objects, only for reads whose column names an earlier
+//!   guarded call saw, on this catalog, to survive that (distinct, none integer-like; see
+//!   [`KnownColumns`]). Otherwise it runs beside them, as one more batch of the same
+//!   backend call (concurrently). A failed guard discards their answers.
 //! - A call that writes: the guard heads each shard's batch, which D1 runs atomically, so
 //!   a failed guard rolls that shard's batch back; the guard's own output is dropped.
 //!
@@ -17,8 +21,82 @@ use crate::catalog::{self, Catalog};
 use crate::error::{Error, ErrorCode};
 use crate::execute::Budget;
 use crate::lex;
+use ahash::AHashMap;
 use futures::future::LocalBoxFuture;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+/// Where the guard statement goes in a guarded call.
+#[derive(Debug, Clone, Copy)]
+enum Placement {
+    /// A batch of its own beside the reads (their rows would not survive sharing a batch).
+    Beside,
+    /// At the head of the first shard's batch of reads, which keeps their rows exact.
+    HeadOfFirst,
+    /// At the head of every shard's batch of writes, so a failed guard rolls each back.
+    HeadOfEach,
+}
+
+/// Column names of reads, by SQL text, as guarded calls that ran each read alone saw
+/// them, for one catalog version: a D1 `batch()` answers rows as objects, keyed by these
+/// names, so a read whose names survive that (distinct, none integer-like, no
+/// `__proto__`) can share its batch with the guard and have its rows put back in order.
+/// A new catalog forgets them all. Bounded: past [`KnownColumns::MAX`] reads it starts over.
+#[derive(Debug, Default)]
+pub(crate) struct KnownColumns {
+    version: u64,
+    by_sql: AHashMap<String, Rc<[String]>>,
+}
+
+impl KnownColumns {
+    const MAX: usize = 512;
+
+    fn get(&self, version: u64, sql: &str) -> Option<Rc<[String]>> {
+        (self.version == version)
+            .then(|| self.by_sql.get(sql).cloned())
+            .flatten()
+    }
+
+    fn learn(&mut self, version: u64, sql: String, columns: &[String]) {
+        if self.version != version || self.by_sql.len() >= Self::MAX {
+            self.by_sql.clear();
+            self.version = version;
+        }
+        if survives_objects(columns) {
+            self.by_sql.insert(sql, columns.into());
+        } else {
+            self.by_sql.remove(&sql);
+        }
+    }
+}
+
+/// Whether rows keyed by these column names, as D1's `batch()` answers them, keep every
+/// value and the columns' order: names distinct, none an array index (which an object
+/// lists first), none `__proto__`.
+fn survives_objects(columns: &[String]) -> bool {
+    !columns.is_empty()
+        && columns
+            .iter()
+            .enumerate()
+            .all(|(i, c)| c != "__proto__" && !lex::is_array_index(c) && !columns[..i].contains(c))
+}
+
+/// Puts a read's known column names back on its batch answer (a D1 `batch()` gives none
+/// for no rows); false when the answer's names are not those (the batch answered
+/// something this catalog did not plan).
+fn restore_columns(outs: &mut [StatementOutput], expected: &[Rc<[String]>]) -> bool {
+    if outs.len() != expected.len() {
+        return false;
+    }
+    for (o, columns) in outs.iter_mut().zip(expected) {
+        if o.rows.is_empty() {
+            o.columns = columns.to_vec();
+        } else if o.columns[..] != columns[..] || o.rows.iter().any(|r| r.len() != columns.len()) {
+            return false;
+        }
+    }
+    true
+}
 
 /// A backend whose next call carries the schema guard of `catalog`, once.
 pub(crate) struct Guarded<'a> {
@@ -28,6 +106,8 @@ pub(crate) struct Guarded<'a> {
     pub(crate) budget: &'a Budget,
     /// The layout record the handle's bindings were chosen by, when it says.
     pub(crate) layout: Option<&'a Option<String>>,
+    /// What reads answered, shared by the handles of one database.
+    pub(crate) known: &'a RefCell<KnownColumns>,
 }
 
 /// Fails with `D1PLUS_LAYOUT_CHANGED` when a handle that says which layout record its
@@ -90,14 +170,53 @@ impl Backend for Guarded<'_> {
         if let Err(e) = self.budget.take(extra) {
             return Box::pin(async move { vec![Err(e); n] });
         }
-        if reads_only {
-            batches.push(ShardBatch {
+        let by_name = self.inner.batch_rows_by_name();
+        let mut expected = Vec::new();
+        let placement = if !reads_only {
+            Placement::HeadOfEach
+        } else if !by_name {
+            Placement::HeadOfFirst
+        } else {
+            let known = self.known.borrow_mut();
+            let columns = batches[0]
+                .statements
+                .iter()
+                .map(|s| known.get(self.catalog.version, &s.sql))
+                .collect::<Option<Vec<_>>>();
+            match columns {
+                Some(columns) => {
+                    expected = columns;
+                    Placement::HeadOfFirst
+                }
+                None => Placement::Beside,
+            }
+        };
+        // What the reads answer alone, where the batch keeps it exact: learned for later.
+        let learn: Vec<(usize, usize, String)> = match placement {
+            Placement::Beside => batches
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| !by_name || b.statements.len() == 1)
+                .flat_map(|(b, batch)| {
+                    batch
+                        .statements
+                        .iter()
+                        .enumerate()
+                        .map(move |(i, s)| (b, i, s.sql.clone()))
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        match placement {
+            Placement::Beside => batches.push(ShardBatch {
                 shard: batches[0].shard,
                 statements: vec![guard],
-            });
-        } else {
-            for b in &mut batches {
-                b.statements.insert(0, guard.clone());
+            }),
+            Placement::HeadOfFirst => batches[0].statements.insert(0, guard),
+            Placement::HeadOfEach => {
+                for b in &mut batches {
+                    b.statements.insert(0, guard.clone());
+                }
             }
         }
         Box::pin(async move {
@@ -106,12 +225,32 @@ impl Backend for Guarded<'_> {
             if out.iter().any(failed) {
                 return vec![Err(schema_changed()); n];
             }
-            if reads_only {
-                out.pop();
-            } else {
-                for r in out.iter_mut().flatten() {
-                    if !r.is_empty() {
-                        r.remove(0);
+            let headed = match placement {
+                Placement::Beside => {
+                    out.pop();
+                    0
+                }
+                Placement::HeadOfFirst => 1,
+                Placement::HeadOfEach => n,
+            };
+            for r in out.iter_mut().take(headed).flatten() {
+                if !r.is_empty() {
+                    r.remove(0);
+                }
+            }
+            if !expected.is_empty() {
+                if let Some(Ok(first)) = out.first_mut() {
+                    if !restore_columns(first, &expected) {
+                        // Not what this catalog's reads answered: plan again on a fresh one.
+                        return vec![Err(schema_changed()); n];
+                    }
+                }
+            }
+            let mut known = self.known.borrow_mut();
+            for (b, i, sql) in learn {
+                if let Some(Ok(outs)) = out.get(b) {
+                    if let Some(o) = outs.get(i) {
+                        known.learn(self.catalog.version, sql, &o.columns);
                     }
                 }
             }

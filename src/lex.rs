@@ -520,6 +520,15 @@ pub fn returns_rows_only(sql: &str) -> bool {
         })
 }
 
+/// Whether a column name is a JavaScript array index ("0" to "4294967294" without
+/// leading zeros): an object lists such keys first, whatever order they were set in.
+pub fn is_array_index(key: &str) -> bool {
+    !key.is_empty()
+        && key.bytes().all(|b| b.is_ascii_digit())
+        && (key == "0" || !key.starts_with('0'))
+        && key.parse::<u32>().is_ok_and(|n| n < u32::MAX)
+}
+
 /// Whether a statement changes the schema: it starts with CREATE, DROP or ALTER.
 pub fn changes_schema(sql: &str) -> bool {
     significant(sql).first().is_some_and(|t| {

@@ -4,8 +4,9 @@
 //! again on the new schema; a current schema costs no extra call.
 
 use d1plus::api::{Database, Options};
+use d1plus::backend::recording::RecordingBackend;
 use d1plus::backend::sqlite::SqliteBackend;
-use d1plus::backend::{Backend, ShardBatch, ShardStatement};
+use d1plus::backend::{Backend, ShardBatch, ShardStatement, StatementOutput};
 use d1plus::error::ErrorCode;
 use d1plus::placement::shard_for_key;
 use d1plus::policy::Policy;
@@ -176,4 +177,186 @@ fn a_failing_statement_keeps_its_own_error_under_the_guard() {
         err.to_string().contains("UNIQUE constraint failed"),
         "{err}"
     );
+}
+
+/// Shards that answer as D1 does: one statement alone exactly (`raw()`), the statements of
+/// a batch as JavaScript objects (`batch()`: `Object.fromEntries` of each row), so a name
+/// listed twice keeps its last value at its first place, integer-like names come first,
+/// and no rows means no column names.
+struct D1Like(SqliteBackend);
+
+fn as_objects(o: &mut StatementOutput) {
+    let mut keys: Vec<(String, usize)> = Vec::new();
+    for (i, c) in o.columns.iter().enumerate() {
+        match keys.iter_mut().find(|(k, _)| k == c) {
+            Some(k) => k.1 = i,
+            None => keys.push((c.clone(), i)),
+        }
+    }
+    let index = |k: &str| {
+        (k == "0" || !k.starts_with('0'))
+            .then(|| k.parse::<u32>().ok())
+            .flatten()
+    };
+    keys.sort_by_key(|(k, _)| index(k).map_or(u64::MAX, u64::from));
+    o.columns = if o.rows.is_empty() {
+        vec![]
+    } else {
+        keys.iter().map(|(k, _)| k.clone()).collect()
+    };
+    for row in &mut o.rows {
+        *row = keys.iter().map(|&(_, i)| row[i].clone()).collect();
+    }
+}
+
+impl Backend for D1Like {
+    fn shard_count(&self) -> usize {
+        self.0.shard_count()
+    }
+    fn run(
+        &self,
+        batches: Vec<ShardBatch>,
+    ) -> futures::future::LocalBoxFuture<'_, Vec<Result<Vec<StatementOutput>, d1plus::error::Error>>>
+    {
+        Box::pin(async move {
+            let sizes: Vec<usize> = batches.iter().map(|b| b.statements.len()).collect();
+            let mut out = self.0.run(batches).await;
+            for (r, n) in out.iter_mut().zip(sizes) {
+                if let (Ok(outs), true) = (r, n > 1) {
+                    outs.iter_mut().for_each(as_objects);
+                }
+            }
+            out
+        })
+    }
+    fn batch_rows_by_name(&self) -> bool {
+        true
+    }
+}
+
+fn d1_like() -> Database<RecordingBackend<D1Like>> {
+    let policy = Policy::from_json(
+        r#"{"name": "g", "capacity": {"mode": "manual", "targetShardCount": 4},
+            "sharding": {"tables": [{"name": "moves", "keyColumn": "tenantId"}]}}"#,
+    )
+    .unwrap();
+    let backend = RecordingBackend::new(D1Like(SqliteBackend::in_memory(SHARDS).unwrap()));
+    let db = block_on(Database::open(policy, backend, Options::default())).unwrap();
+    block_on(db.exec(
+        "CREATE TABLE moves (tenantId TEXT, id INTEGER); \
+         INSERT INTO moves VALUES ('acme', 1), ('acme', 2), ('globex', 3)",
+    ))
+    .unwrap();
+    db
+}
+
+/// A new request's guarded `query`: its answer and the backend calls' batches.
+fn guarded<B: Backend>(
+    db: &Database<RecordingBackend<B>>,
+    sql: &str,
+) -> (d1plus::execute::QueryResult, Vec<ShardBatch>) {
+    db.backend().clear();
+    let request = db.attach(db.backend(), None).unwrap();
+    let r = block_on(request.revalidating(|| Box::pin(request.query(sql, &[], None)))).unwrap();
+    (r, db.backend().transcript())
+}
+
+#[test]
+fn on_d1_a_read_shares_its_call_with_the_guard_once_its_columns_are_known() {
+    let db = d1_like();
+    let point = "SELECT id, tenantId AS who FROM moves WHERE tenantId = 'acme' ORDER BY id";
+    let alone = block_on(db.query(point, &[], None)).unwrap();
+
+    // First guarded call: the guard beside the read (its own batch, same backend call).
+    let (first, batches) = guarded(&db, point);
+    assert_eq!(batches.len(), 2, "{batches:?}");
+    assert_eq!(
+        (first.columns.clone(), first.rows.clone()),
+        (alone.columns.clone(), alone.rows.clone())
+    );
+
+    // Then: one batch, the guard at its head; the same answer.
+    let (next, batches) = guarded(&db, point);
+    assert_eq!(batches.len(), 1, "{batches:?}");
+    assert_eq!(batches[0].statements.len(), 2);
+    assert!(batches[0].statements[0].sql.contains("__d1p_guard"));
+    assert_eq!((next.columns, next.rows), (alone.columns, alone.rows));
+
+    // No rows: a D1 batch names no columns; the known ones are put back.
+    let none = "SELECT id, tenantId AS who FROM moves WHERE tenantId = 'initech'";
+    guarded(&db, none);
+    let (empty, batches) = guarded(&db, none);
+    assert_eq!(batches.len(), 1);
+    assert!(empty.rows.is_empty());
+    assert_eq!(empty.columns, ["id", "who"]);
+}
+
+#[test]
+fn on_d1_reads_whose_names_objects_would_lose_keep_the_guard_beside_them() {
+    let db = d1_like();
+    for sql in [
+        "SELECT id, id FROM moves WHERE tenantId = 'acme' ORDER BY id",
+        "SELECT id AS \"2\", tenantId AS \"10\", id AS x FROM moves WHERE tenantId = 'acme'",
+        "SELECT id AS __proto__ FROM moves WHERE tenantId = 'acme'",
+    ] {
+        let alone = block_on(db.query(sql, &[], None)).unwrap();
+        for _ in 0..2 {
+            let (r, batches) = guarded(&db, sql);
+            assert_eq!(batches.len(), 2, "{sql}: {batches:?}");
+            assert_eq!(
+                (&r.columns, &r.rows),
+                (&alone.columns, &alone.rows),
+                "{sql}"
+            );
+        }
+    }
+}
+
+#[test]
+fn on_d1_known_columns_never_outlive_the_schema_they_were_seen_on() {
+    let db = d1_like();
+    let star = "SELECT * FROM moves WHERE tenantId = 'initech'";
+    guarded(&db, star);
+    assert_eq!(guarded(&db, star).1.len(), 1, "known");
+
+    // This process changes the table: the catalog is new, the names are forgotten, and an
+    // empty answer names the new columns.
+    block_on(db.query("ALTER TABLE moves ADD COLUMN note TEXT", &[], None)).unwrap();
+    let (r, batches) = guarded(&db, star);
+    assert_eq!(batches.len(), 2, "{batches:?}");
+    assert_eq!(r.columns, ["tenantId", "id", "note"]);
+    let (r, batches) = guarded(&db, star);
+    assert_eq!(batches.len(), 1);
+    assert_eq!(r.columns, ["tenantId", "id", "note"]);
+
+    // Another client changes it: the guard in the read's batch fails, nothing is answered
+    // from the old names, and the rerun reads the new schema.
+    elsewhere_d1(&db, "ALTER TABLE moves ADD COLUMN extra INTEGER DEFAULT 5");
+    let (r, _) = guarded(&db, star);
+    assert_eq!(r.columns, ["tenantId", "id", "note", "extra"]);
+    let (r, _) = guarded(&db, "SELECT * FROM moves WHERE tenantId = 'globex'");
+    assert_eq!(
+        r.rows,
+        vec![vec![
+            text("globex"),
+            Value::Integer(3),
+            Value::Null,
+            Value::Integer(5)
+        ]]
+    );
+}
+
+fn elsewhere_d1(db: &Database<RecordingBackend<D1Like>>, sql: &str) {
+    let batches = (0..SHARDS)
+        .map(|shard| ShardBatch {
+            shard,
+            statements: vec![ShardStatement {
+                sql: sql.into(),
+                params: vec![],
+            }],
+        })
+        .collect();
+    for r in block_on(db.backend().inner().0.run(batches)) {
+        r.unwrap();
+    }
 }

@@ -274,7 +274,7 @@ fn output(result: &JsValue) -> std::result::Result<StatementOutput, JsValue> {
                     .iter()
                     .map(|k| k.as_string().unwrap_or_default())
                     .collect();
-                if let Some(c) = out.columns.iter().find(|c| is_array_index(c)) {
+                if let Some(c) = out.columns.iter().find(|c| lex::is_array_index(c)) {
                     // JavaScript lists such keys first, in numeric order, not in the
                     // statement's column order.
                     return Err(js_sys::Error::new(&format!(
@@ -316,12 +316,6 @@ fn output(result: &JsValue) -> std::result::Result<StatementOutput, JsValue> {
 }
 
 /// Whether JavaScript orders this object key as an array index (`0`, `17`, not `017`).
-fn is_array_index(key: &str) -> bool {
-    !key.is_empty()
-        && key.bytes().all(|b| b.is_ascii_digit())
-        && (key == "0" || !key.starts_with('0'))
-        && key.parse::<u32>().is_ok_and(|n| n < u32::MAX)
-}
 
 /// The largest integer a JavaScript number holds exactly.
 const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;

@@ -341,7 +341,17 @@ fn run_batch_on(
             .map(|s| run_statement(shard, state, s))
             .collect();
     }
-    control(&state.conn, "BEGIN IMMEDIATE").map_err(|e| sqlite_error(shard, e))?;
+    // Reads alone need only a consistent snapshot; a write takes the lock up front, so
+    // the batch cannot fail halfway for want of it.
+    let begin = if statements
+        .iter()
+        .all(|s| crate::lex::returns_rows_only(&s.sql))
+    {
+        "BEGIN"
+    } else {
+        "BEGIN IMMEDIATE"
+    };
+    control(&state.conn, begin).map_err(|e| sqlite_error(shard, e))?;
     let outcome = statements
         .iter()
         .map(|s| run_statement(shard, state, s))
