@@ -10,6 +10,7 @@ use crate::execute::{self, Budget, QueryResult};
 use crate::lex;
 use crate::parse::Parsed;
 pub use crate::plan::output::Statement;
+use crate::plan::template::Template;
 use crate::plan::{self, Context, Plan, PlanOptions, ShardHint};
 use crate::policy::Policy;
 use crate::value::Value;
@@ -58,6 +59,12 @@ pub struct Database<B: Backend> {
 }
 
 /// What the handles of one logical database share.
+/// What routing found for a call: a plan made for it, or a kept template of one.
+enum Routed {
+    Fresh(Plan),
+    Cached(Rc<Prepared>, Rc<Template>),
+}
+
 struct Shared {
     policy: Policy,
     catalog: RefCell<Rc<Catalog>>,
@@ -240,7 +247,7 @@ impl<B: Backend> Database<B> {
         let batch = ShardBatch {
             shard: 0,
             statements: vec![crate::backend::ShardStatement {
-                sql: catalog::LOAD_SQL.to_string(),
+                sql: catalog::LOAD_SQL.into(),
                 params: Vec::new(),
             }],
         };
@@ -289,6 +296,22 @@ impl<B: Backend> Database<B> {
         hint: Option<&ShardHint>,
         options: PlanOptions,
     ) -> Result<Plan> {
+        match self.route(sql, params, hint, options)? {
+            Routed::Fresh(plan) => Ok(plan),
+            Routed::Cached(prepared, template) => {
+                self.instantiate(&prepared, &template, params, options)
+            }
+        }
+    }
+
+    /// Plans `sql`, or finds the kept template whose plan it is (see `plan::template`).
+    fn route(
+        &self,
+        sql: &str,
+        params: &[Value],
+        hint: Option<&ShardHint>,
+        options: PlanOptions,
+    ) -> Result<Routed> {
         let catalog = self.catalog();
         let prepared = self.prepare(sql, &catalog)?;
         let cx = Context {
@@ -300,22 +323,12 @@ impl<B: Backend> Database<B> {
         // Templates hold for calls with the statement's parameter count (a call with another
         // count gets the planner's D1PLUS_PARAM_COUNT) and without a hint.
         if hint.is_some() || params.len() != parsed.params.count {
-            return plan::plan(parsed, analysis, params, hint, cx);
+            return plan::plan(parsed, analysis, params, hint, cx).map(Routed::Fresh);
         }
         let cached = prepared.templates.borrow().find(params, options);
         if let Some(template) = cached {
             self.shared.cache.borrow_mut().template_hits += 1;
-            let plan = template.instantiate(params);
-            if cfg!(debug_assertions) || self.shared.options.verify_cached_plans {
-                // Compared as printed: a NaN parameter is not equal to itself.
-                let fresh = plan::plan(parsed, analysis, params, None, cx);
-                if format!("{fresh:?}") != format!("{:?}", Ok::<_, Error>(&plan)) {
-                    return Err(Error::internal(format!(
-                        "a cached plan differs from a fresh one for {sql}: cached {plan:?}, fresh {fresh:?}"
-                    )));
-                }
-            }
-            return Ok(plan);
+            return Ok(Routed::Cached(prepared, template));
         }
         let (plan, template) = plan::template::plan_and_template(parsed, analysis, params, cx)?;
         if let Some((reads, template)) = template {
@@ -323,6 +336,52 @@ impl<B: Backend> Database<B> {
                 .cache
                 .borrow_mut()
                 .add_template(&prepared, options, reads, template);
+        }
+        Ok(Routed::Fresh(plan))
+    }
+
+    /// The plan a kept template gives for `params`; in debug builds (and with
+    /// `verify_cached_plans`) checked against a plan made afresh.
+    fn instantiate(
+        &self,
+        prepared: &Prepared,
+        template: &Template,
+        params: &[Value],
+        options: PlanOptions,
+    ) -> Result<Plan> {
+        let plan = template.instantiate(params);
+        if cfg!(debug_assertions) || self.shared.options.verify_cached_plans {
+            let catalog = self.catalog();
+            let cx = Context {
+                policy: &self.shared.policy,
+                catalog: &catalog,
+                options,
+            };
+            let (parsed, analysis) = (&prepared.parsed, &prepared.analysis);
+            // Compared as printed: a NaN parameter is not equal to itself.
+            let fresh = plan::plan(parsed, analysis, params, None, cx);
+            if format!("{fresh:?}") != format!("{:?}", Ok::<_, Error>(&plan)) {
+                return Err(Error::internal(format!(
+                    "a cached plan differs from a fresh one for {}: cached {plan:?}, fresh {fresh:?}",
+                    parsed.sql
+                )));
+            }
+            if let Some((shard, sql)) = template.passthrough() {
+                let batch = crate::backend::ShardBatch {
+                    shard,
+                    statements: vec![crate::backend::ShardStatement {
+                        sql: sql.clone(),
+                        params: params.to_vec(),
+                    }],
+                };
+                let same = format!("{:?}", plan.batches) == format!("{:?}", [batch]);
+                if !same || plan.combine != plan::Combine::Single {
+                    return Err(Error::internal(format!(
+                        "a passthrough differs from its plan for {}: {plan:?}",
+                        parsed.sql
+                    )));
+                }
+            }
         }
         Ok(plan)
     }
@@ -359,11 +418,27 @@ impl<B: Backend> Database<B> {
         hint: Option<&ShardHint>,
         options: PlanOptions,
     ) -> Result<Plan> {
+        match self.route_fresh(sql, params, hint, options).await? {
+            Routed::Fresh(plan) => Ok(plan),
+            Routed::Cached(prepared, template) => {
+                self.instantiate(&prepared, &template, params, options)
+            }
+        }
+    }
+
+    /// [`Database::route`] on a current catalog: reloaded once if a table is unknown.
+    async fn route_fresh(
+        &self,
+        sql: &str,
+        params: &[Value],
+        hint: Option<&ShardHint>,
+        options: PlanOptions,
+    ) -> Result<Routed> {
         self.ensure_catalog().await?;
-        match self.plan_with(sql, params, hint, options) {
+        match self.route(sql, params, hint, options) {
             Err(e) if e.code() == ErrorCode::NoSuchTable => {
                 self.reload_catalog().await?;
-                self.plan_with(sql, params, hint, options)
+                self.route(sql, params, hint, options)
             }
             other => other,
         }
@@ -388,8 +463,8 @@ impl<B: Backend> Database<B> {
         hint: Option<&ShardHint>,
         options: PlanOptions,
     ) -> Result<QueryResult> {
-        let plan = match self.plan_fresh(sql, params, hint, options).await {
-            Ok(plan) => plan,
+        let routed = match self.route_fresh(sql, params, hint, options).await {
+            Ok(routed) => routed,
             Err(e) if matches!(e.code(), ErrorCode::CrossShard | ErrorCode::Unsupported) => {
                 // SQL that SQLite itself rejects gets SQLite's error, not a refusal.
                 if let Some(rejected) = crate::validate::sqlite_rejects(&self.catalog(), sql) {
@@ -401,6 +476,23 @@ impl<B: Backend> Database<B> {
                 };
             }
             Err(e) => return Err(e),
+        };
+        let plan = match routed {
+            Routed::Fresh(plan) => plan,
+            Routed::Cached(prepared, template) => match template.passthrough() {
+                // One statement on one shard with the caller's values, changing no schema
+                // (so nothing to validate first): it runs as it is, no plan built.
+                Some((shard, shard_sql)) => {
+                    if cfg!(debug_assertions) || self.shared.options.verify_cached_plans {
+                        self.instantiate(&prepared, &template, params, options)?;
+                    }
+                    let catalog = self.catalog();
+                    let backend = self.shards(&catalog);
+                    return execute::execute_one(shard, shard_sql, params, &backend, &self.budget)
+                        .await;
+                }
+                None => self.instantiate(&prepared, &template, params, options)?,
+            },
         };
         self.validate_before_running(sql, &plan, false)?;
         let changes_schema = plan.changes_schema;

@@ -25,7 +25,7 @@ pub(crate) async fn run_on_every_shard(
             statements: statements
                 .iter()
                 .map(|sql| ShardStatement {
-                    sql: sql.to_string(),
+                    sql: (*sql).into(),
                     params: Vec::new(),
                 })
                 .collect(),

@@ -221,22 +221,37 @@ pub async fn execute(
     let batches = std::mem::take(&mut plan.batches);
     let shards: Vec<ShardId> = batches.iter().map(|b| b.shard).collect();
     let outputs = run_batches(backend, batches, budget).await?;
-    combine_from(&plan, &shards, outputs)
+    combine_from(&plan, shards, outputs)
+}
+
+/// Executes the one statement of a plan of one statement on one shard, answered as the
+/// shard answers it (`Template::passthrough`), from its SQL and the caller's values.
+pub async fn execute_one(
+    shard: ShardId,
+    sql: &std::sync::Arc<str>,
+    params: &[Value],
+    backend: &dyn Backend,
+    budget: &Budget,
+) -> Result<QueryResult> {
+    budget.take(1)?;
+    let out = backend.run_one(shard, sql, params).await?;
+    let mut result = QueryResult::default();
+    add_meta(&mut result.meta, std::slice::from_ref(&out));
+    result.columns = out.columns;
+    result.rows = out.rows;
+    result.meta.shards = vec![shard];
+    Ok(result)
 }
 
 /// Combines the outputs of a plan's batches (one entry per batch, in plan order).
 pub fn combine(plan: &Plan, outputs: Vec<Result<Vec<StatementOutput>>>) -> Result<QueryResult> {
     let shards: Vec<ShardId> = plan.batches.iter().map(|b| b.shard).collect();
-    combine_from(plan, &shards, outputs)
+    combine_from(plan, shards, outputs)
 }
 
 /// A split INSERT's answer: RETURNING rows back in the caller's row order, counters
 /// summed, `last_row_id` of the caller's last inserted row.
-fn insert_rows(
-    result: &mut QueryResult,
-    ok: &[(ShardId, Vec<StatementOutput>)],
-    rows: &[Vec<Vec<usize>>],
-) {
+fn insert_rows(result: &mut QueryResult, ok: &[Vec<StatementOutput>], rows: &[Vec<Vec<usize>>]) {
     let total: usize = rows.iter().flatten().map(|s| s.len()).sum();
     let mut placed: Vec<Option<Vec<Value>>> = vec![None; total];
     let mut exact = true;
@@ -245,7 +260,7 @@ fn insert_rows(
     // inserted anything. (When a conflict skipped rows of that statement, its last
     // inserted row is still the latest one there.)
     let mut last: Option<(usize, i64)> = None;
-    for ((_, outs), batch_rows) in ok.iter().zip(rows) {
+    for (outs, batch_rows) in ok.iter().zip(rows) {
         for (o, stmt_rows) in outs.iter().zip(batch_rows) {
             if o.meta.changes > 0 {
                 let latest = stmt_rows.iter().copied().max().unwrap_or(0);
@@ -266,7 +281,7 @@ fn insert_rows(
             }
         }
     }
-    for (_, outs) in ok {
+    for outs in ok {
         add_meta(&mut result.meta, outs);
     }
     if let Some((_, rowid)) = last {
@@ -277,7 +292,7 @@ fn insert_rows(
     } else {
         result.rows = ok
             .iter()
-            .flat_map(|(_, o)| o.iter().flat_map(|s| s.rows.clone()))
+            .flat_map(|o| o.iter().flat_map(|s| s.rows.clone()))
             .collect();
     }
 }
@@ -285,48 +300,48 @@ fn insert_rows(
 /// [`combine`] with the shard of each output given (`shards[i]` answered `outputs[i]`).
 fn combine_from(
     plan: &Plan,
-    batch_shards: &[ShardId],
-    outputs: Vec<Result<Vec<StatementOutput>>>,
+    shards: Vec<ShardId>,
+    mut outputs: Vec<Result<Vec<StatementOutput>>>,
 ) -> Result<QueryResult> {
-    let mut ok = Vec::with_capacity(outputs.len());
-    let mut failed = None;
-    let mut committed = Vec::new();
-    for (&shard, out) in batch_shards.iter().zip(outputs) {
-        match out {
-            Ok(o) => {
-                committed.push(shard);
-                ok.push((shard, o));
-            }
-            Err(e) if failed.is_none() => failed = Some(e),
-            Err(_) => {}
-        }
+    if let Some(first) = outputs.iter().position(Result::is_err) {
+        let committed: Vec<ShardId> = shards
+            .iter()
+            .zip(&outputs)
+            .filter(|(_, o)| o.is_ok())
+            .map(|(&s, _)| s)
+            .collect();
+        let e = match outputs.swap_remove(first) {
+            Err(e) => e,
+            Ok(_) => Error::internal("a failed shard answer went missing"),
+        };
+        return Err(partial_failure(e, &committed, &shards, plan));
     }
-    if let Some(e) = failed {
-        return Err(partial_failure(e, &committed, batch_shards, plan));
-    }
+    // Every batch answered (in plan order).
     let mut result = QueryResult::default();
-    let mut shards = Vec::new();
-    for (shard, outs) in &mut ok {
-        shards.push(*shard);
-        for o in outs.iter_mut() {
-            if result.columns.is_empty() && !o.columns.is_empty() {
-                result.columns = std::mem::take(&mut o.columns);
-            }
+    for o in outputs.iter_mut().filter_map(|o| o.as_mut().ok()).flatten() {
+        if !o.columns.is_empty() {
+            result.columns = std::mem::take(&mut o.columns);
+            break;
         }
     }
+    let answers = outputs.into_iter().filter_map(Result::ok);
     match &plan.combine {
         Combine::Replicated => {
-            if let Some((_, outs)) = ok.into_iter().next() {
+            if let Some(outs) = answers.take(1).next() {
                 add_outputs(&mut result, outs);
             }
         }
-        Combine::InsertRows { rows, .. } => insert_rows(&mut result, &ok, rows),
+        Combine::InsertRows { rows, .. } => {
+            let ok: Vec<Vec<StatementOutput>> = answers.collect();
+            insert_rows(&mut result, &ok, rows);
+        }
         Combine::Rows(spec) => {
-            let mut per_shard = Vec::with_capacity(ok.len());
-            for (_, outs) in ok {
-                add_meta(&mut result.meta, &outs);
-                per_shard.push(outs.into_iter().flat_map(|o| o.rows).collect());
-            }
+            let per_shard = answers
+                .map(|outs| {
+                    add_meta(&mut result.meta, &outs);
+                    outs.into_iter().flat_map(|o| o.rows).collect()
+                })
+                .collect();
             result.rows = crate::merge::merge_rows(spec, per_shard)?;
             if let Some(columns) = &spec.columns {
                 result.columns.clone_from(columns);
@@ -336,16 +351,17 @@ fn combine_from(
             }
         }
         Combine::Aggregate { merge, columns } => {
-            let mut per_shard = Vec::with_capacity(ok.len());
-            for (_, outs) in ok {
-                add_meta(&mut result.meta, &outs);
-                per_shard.push(outs.into_iter().flat_map(|o| o.rows).collect());
-            }
+            let per_shard = answers
+                .map(|outs| {
+                    add_meta(&mut result.meta, &outs);
+                    outs.into_iter().flat_map(|o| o.rows).collect()
+                })
+                .collect();
             result.rows = crate::merge::merge_aggregates(merge, per_shard)?;
             result.columns = columns.clone();
         }
         Combine::Single | Combine::Concat | Combine::Scatter => {
-            for (_, outs) in ok {
+            for outs in answers {
                 add_outputs(&mut result, outs);
             }
         }

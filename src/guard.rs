@@ -16,15 +16,17 @@
 //! catalog, plans again and reruns (see `Database::revalidating`). The guard adds one
 //! statement to the query budget for reads, one per shard batch for writes.
 
-use crate::backend::{Backend, ShardBatch, ShardStatement, StatementOutput};
+use crate::backend::{only_output, Backend, ShardBatch, ShardId, ShardStatement, StatementOutput};
 use crate::catalog::{self, Catalog};
 use crate::error::{Error, ErrorCode};
 use crate::execute::Budget;
 use crate::lex;
+use crate::value::Value;
 use ahash::AHashMap;
 use futures::future::LocalBoxFuture;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use std::sync::Arc;
 
 /// Where the guard statement goes in a guarded call.
 #[derive(Debug, Clone, Copy)]
@@ -57,15 +59,15 @@ impl KnownColumns {
             .flatten()
     }
 
-    fn learn(&mut self, version: u64, sql: String, columns: &[String]) {
+    fn learn(&mut self, version: u64, sql: &str, columns: &[String]) {
         if self.version != version || self.by_sql.len() >= Self::MAX {
             self.by_sql.clear();
             self.version = version;
         }
         if survives_objects(columns) {
-            self.by_sql.insert(sql, columns.into());
+            self.by_sql.insert(sql.to_owned(), columns.into());
         } else {
-            self.by_sql.remove(&sql);
+            self.by_sql.remove(sql);
         }
     }
 }
@@ -149,6 +151,26 @@ impl Backend for Guarded<'_> {
         self.inner.prepare_error(message, offset)
     }
 
+    fn run_one<'b>(
+        &'b self,
+        shard: ShardId,
+        sql: &'b Arc<str>,
+        params: &'b [Value],
+    ) -> LocalBoxFuture<'b, Result<StatementOutput, Error>> {
+        if self.armed.get() || check_layout(self.layout, self.catalog).is_err() {
+            // As a batch, through `run`: it adds the guard or refuses.
+            let batch = ShardBatch {
+                shard,
+                statements: vec![ShardStatement {
+                    sql: sql.clone(),
+                    params: params.to_vec(),
+                }],
+            };
+            return Box::pin(async move { only_output(self.run(vec![batch]).await) });
+        }
+        self.inner.run_one(shard, sql, params)
+    }
+
     fn run(
         &self,
         mut batches: Vec<ShardBatch>,
@@ -161,7 +183,10 @@ impl Backend for Guarded<'_> {
             return self.inner.run(batches);
         }
         let (sql, params) = self.catalog.guard();
-        let guard = ShardStatement { sql, params };
+        let guard = ShardStatement {
+            sql: sql.into(),
+            params,
+        };
         let reads_only = batches
             .iter()
             .all(|b| b.statements.iter().all(|s| lex::returns_rows_only(&s.sql)));
@@ -192,7 +217,7 @@ impl Backend for Guarded<'_> {
             }
         };
         // What the reads answer alone, where the batch keeps it exact: learned for later.
-        let learn: Vec<(usize, usize, String)> = match placement {
+        let learn: Vec<(usize, usize, Arc<str>)> = match placement {
             Placement::Beside => batches
                 .iter()
                 .enumerate()
@@ -250,7 +275,7 @@ impl Backend for Guarded<'_> {
             for (b, i, sql) in learn {
                 if let Some(Ok(outs)) = out.get(b) {
                     if let Some(o) = outs.get(i) {
-                        known.learn(self.catalog.version, sql, &o.columns);
+                        known.learn(self.catalog.version, &sql, &o.columns);
                     }
                 }
             }

@@ -114,7 +114,8 @@ pub async fn migrate<B: Backend>(
                 params: vec![Value::Text(m.name.clone())],
             });
             statements.push(ShardStatement {
-                sql: format!("INSERT INTO {CHECKSUMS_TABLE} (name, checksum) VALUES (?1, ?2)"),
+                sql: format!("INSERT INTO {CHECKSUMS_TABLE} (name, checksum) VALUES (?1, ?2)")
+                    .into(),
                 params: vec![Value::Text(m.name.clone()), Value::Text(m.checksum())],
             });
             let count = statements.len();

@@ -343,7 +343,7 @@ async fn read_shard<B: Backend>(
             statements: [trim, bounds, read]
                 .into_iter()
                 .map(|sql| crate::backend::ShardStatement {
-                    sql,
+                    sql: sql.into(),
                     params: vec![],
                 })
                 .collect(),

@@ -72,7 +72,7 @@ fn check_same_meaning(original: &str, params: &[Value], plan: &d1plus::plan::Pla
         .batches
         .iter()
         .flat_map(|b| &b.statements)
-        .any(|st| st.sql != original);
+        .any(|st| *st.sql != *original);
     let first = original
         .split_whitespace()
         .next()

@@ -9,6 +9,7 @@ use crate::error::Error;
 use crate::value::Value;
 use futures::future::LocalBoxFuture;
 use serde::Serialize;
+use std::sync::Arc;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod sqlite;
@@ -63,6 +64,25 @@ pub trait Backend {
         batches: Vec<ShardBatch>,
     ) -> LocalBoxFuture<'_, Vec<Result<Vec<StatementOutput>, Error>>>;
 
+    /// Runs one statement on one shard with borrowed parameters: what a plan of one
+    /// statement on one shard sends (`Template::passthrough`), without building its batch.
+    /// By default it is that batch, run.
+    fn run_one<'a>(
+        &'a self,
+        shard: ShardId,
+        sql: &'a Arc<str>,
+        params: &'a [Value],
+    ) -> LocalBoxFuture<'a, Result<StatementOutput, Error>> {
+        let batch = ShardBatch {
+            shard,
+            statements: vec![ShardStatement {
+                sql: sql.clone(),
+                params: params.to_vec(),
+            }],
+        };
+        Box::pin(async move { only_output(self.run(vec![batch]).await) })
+    }
+
     /// Whether a batch of several statements answers rows as objects keyed by column name
     /// (D1's `batch()`), where two result columns of one name become one.
     fn batch_rows_by_name(&self) -> bool {
@@ -90,11 +110,33 @@ impl<T: Backend + ?Sized> Backend for &T {
         (**self).run(batches)
     }
 
+    fn run_one<'a>(
+        &'a self,
+        shard: ShardId,
+        sql: &'a Arc<str>,
+        params: &'a [Value],
+    ) -> LocalBoxFuture<'a, Result<StatementOutput, Error>> {
+        (**self).run_one(shard, sql, params)
+    }
+
     fn batch_rows_by_name(&self) -> bool {
         (**self).batch_rows_by_name()
     }
 
     fn prepare_error(&self, message: &str, offset: Option<usize>) -> String {
         (**self).prepare_error(message, offset)
+    }
+}
+
+/// The one statement's output of a call of one batch of one statement.
+pub fn only_output(
+    mut out: Vec<Result<Vec<StatementOutput>, Error>>,
+) -> Result<StatementOutput, Error> {
+    match (out.pop(), out.is_empty()) {
+        (Some(Ok(mut outputs)), true) if outputs.len() == 1 => Ok(outputs.remove(0)),
+        (Some(Err(e)), true) => Err(e),
+        _ => Err(Error::internal(
+            "a backend answered a call of one statement with another number of answers",
+        )),
     }
 }

@@ -188,7 +188,7 @@ mod tests {
 
     fn stmt(sql: &str, params: Vec<Value>) -> ShardStatement {
         ShardStatement {
-            sql: sql.to_owned(),
+            sql: sql.into(),
             params,
         }
     }

@@ -16,7 +16,7 @@ use futures::future::LocalBoxFuture;
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// How many batches run at once by default: a Worker may hold 6 connections at once, and
@@ -272,6 +272,18 @@ impl Backend for SqliteBackend {
 
     /// All the work happens when the future is first polled. One batch (or a concurrency
     /// bound of 1) runs on the polling thread; several run on scoped threads.
+    fn run_one<'a>(
+        &'a self,
+        shard: ShardId,
+        sql: &'a Arc<str>,
+        params: &'a [Value],
+    ) -> LocalBoxFuture<'a, Result<StatementOutput, Error>> {
+        Box::pin(async move {
+            let mut guard = self.lock(shard)?;
+            run_statement(shard, &mut guard, sql, params)
+        })
+    }
+
     fn run(
         &self,
         batches: Vec<ShardBatch>,
@@ -338,7 +350,7 @@ fn run_batch_on(
     if statements.len() <= 1 {
         return statements
             .iter()
-            .map(|s| run_statement(shard, state, s))
+            .map(|s| run_statement(shard, state, &s.sql, &s.params))
             .collect();
     }
     // Reads alone need only a consistent snapshot; a write takes the lock up front, so
@@ -354,7 +366,7 @@ fn run_batch_on(
     control(&state.conn, begin).map_err(|e| sqlite_error(shard, e))?;
     let outcome = statements
         .iter()
-        .map(|s| run_statement(shard, state, s))
+        .map(|s| run_statement(shard, state, &s.sql, &s.params))
         .collect::<Result<Vec<_>, _>>()
         .and_then(|outputs| {
             control(&state.conn, "COMMIT")
@@ -389,23 +401,24 @@ fn control(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
 fn run_statement(
     shard: ShardId,
     state: &mut Shard,
-    statement: &ShardStatement,
+    sql: &str,
+    params: &[Value],
 ) -> Result<StatementOutput, Error> {
     let started = Instant::now();
     let conn = &state.conn;
     let err = |e| sqlite_error(shard, e);
-    let mut stmt = conn.prepare_cached(&statement.sql).map_err(err)?;
+    let mut stmt = conn.prepare_cached(sql).map_err(err)?;
     let expected = stmt.parameter_count();
-    if statement.params.len() != expected {
+    if params.len() != expected {
         return Err(Error::backend(
             Some(shard),
             format!(
                 "Wrong number of parameter bindings for SQL query: {} given, {expected} expected",
-                statement.params.len()
+                params.len()
             ),
         ));
     }
-    for (i, value) in statement.params.iter().enumerate() {
+    for (i, value) in params.iter().enumerate() {
         stmt.raw_bind_parameter(i + 1, value).map_err(err)?;
     }
     let readonly = stmt.readonly();
@@ -482,7 +495,7 @@ mod tests {
 
     fn stmt(sql: &str, params: Vec<Value>) -> ShardStatement {
         ShardStatement {
-            sql: sql.to_owned(),
+            sql: sql.into(),
             params,
         }
     }

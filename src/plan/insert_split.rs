@@ -105,7 +105,7 @@ pub(super) fn plan_insert(
         // All rows on one shard: the original text goes there unchanged.
         let shard = *shards.iter().next().unwrap_or(&0);
         let statement = ShardStatement {
-            sql: parsed.sql.clone(),
+            sql: parsed.sql.as_str().into(),
             params: params.carry_all(),
         };
         return Ok(Plan::one(route, shard, statement));
@@ -461,7 +461,7 @@ impl<'a> Layout<'a> {
             )? {
                 let s = self.statement(*shard, &chunk)?;
                 statements.push(ShardStatement {
-                    sql: s.sql,
+                    sql: s.sql.into(),
                     params: s.params,
                 });
                 statement_rows.push(chunk);

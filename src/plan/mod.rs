@@ -464,7 +464,7 @@ impl Planner<'_> {
                 .map(|shard| ShardBatch {
                     shard,
                     statements: vec![ShardStatement {
-                        sql: self.parsed.sql.clone(),
+                        sql: self.parsed.sql.as_str().into(),
                         params: self.params.carry_all(),
                     }],
                 })
@@ -527,7 +527,7 @@ impl Planner<'_> {
         let mut plan = self.unchanged(route.target, route.reason, combine);
         for b in &mut plan.batches {
             b.statements = vec![ShardStatement {
-                sql: shard_sql.sql.clone(),
+                sql: shard_sql.sql.as_str().into(),
                 params: shard_sql.params.clone(),
             }];
         }
@@ -611,6 +611,7 @@ fn scope_to_hint(
         return Ok(());
     };
     if let Some(sql) = scope::scoped_sql(parsed, analysis, h, params, cx)? {
+        let sql: std::sync::Arc<str> = sql.into();
         for st in plan
             .batches
             .iter_mut()

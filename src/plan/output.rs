@@ -4,6 +4,7 @@
 use super::ShardHint;
 use crate::value::Value;
 use serde::Serialize;
+use std::sync::Arc;
 
 /// One statement of a batch.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
@@ -42,8 +43,8 @@ pub type ShardId = usize;
 /// (`?1` is `params[0]`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ShardStatement {
-    /// SQL text, exactly as sent to the shard.
-    pub sql: String,
+    /// SQL text, exactly as sent to the shard (shared with the cached plan it came from).
+    pub sql: Arc<str>,
     /// Bound parameters, in SQLite's numbering (`params[i]` binds `?{i+1}`).
     pub params: Vec<Value>,
 }

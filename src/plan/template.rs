@@ -14,14 +14,16 @@
 //! call's own values gives back exactly the plan of the first run.
 
 use super::params::{Answer, Params, Probe, Read};
-use super::{Context, Plan, PlanOptions, Reason};
+use super::{Combine, Context, Plan, PlanOptions, Reason};
 use crate::analyze::Analysis;
 use crate::error::Result;
 use crate::parse::Parsed;
+use crate::plan::output::ShardId;
 use crate::value::Value;
 use ahash::AHashMap;
 use smallvec::SmallVec;
 use std::rc::Rc;
+use std::sync::Arc;
 
 /// Marks a stand-in value; followed by the parameter number.
 const STAND_IN: &str = "d1plus-slot-6b1f0c:";
@@ -47,9 +49,18 @@ pub(crate) struct Template {
     reason_slots: Vec<(u32, u32)>,
     /// Approximate heap size, for the cache's budget.
     bytes: usize,
+    /// See [`Template::passthrough`].
+    passthrough: Option<(ShardId, Arc<str>)>,
 }
 
 impl Template {
+    /// When the plan is one statement on one shard, answered as the shard answers it and
+    /// changing no schema, whose parameters are the call's own in order: that shard and
+    /// SQL. Such a call needs no plan built: the statement runs with the caller's values.
+    pub(crate) fn passthrough(&self) -> Option<(ShardId, &Arc<str>)> {
+        self.passthrough.as_ref().map(|(shard, sql)| (*shard, sql))
+    }
+
     /// The plan for `params` (which gave this template's answers).
     pub(crate) fn instantiate(&self, params: &[Value]) -> Plan {
         let mut plan = self.plan.clone();
@@ -164,13 +175,39 @@ fn make(
     if rest.contains(STAND_IN) {
         return None;
     }
+    let passthrough = passthrough_of(&plan, &slots, values.len());
     let template = Template {
         plan,
         slots,
         reason_slots,
         bytes,
+        passthrough,
     };
     (template.instantiate(values) == *fresh).then_some(template)
+}
+
+/// See [`Template::passthrough`]: `slots` fill every parameter of the one statement with
+/// the call's `count` values, `?1` first.
+fn passthrough_of(
+    plan: &Plan,
+    slots: &[(u32, u32, u32, u32)],
+    count: usize,
+) -> Option<(ShardId, Arc<str>)> {
+    let ([batch], Combine::Single, false) =
+        (plan.batches.as_slice(), &plan.combine, plan.changes_schema)
+    else {
+        return None;
+    };
+    let [statement] = batch.statements.as_slice() else {
+        return None;
+    };
+    let in_order = statement.params.len() == count
+        && slots.len() == count
+        && slots
+            .iter()
+            .enumerate()
+            .all(|(p, &slot)| slot == (0, 0, p as u32, p as u32 + 1));
+    in_order.then(|| (batch.shard, statement.sql.clone()))
 }
 
 fn stand_in(v: &Value) -> Option<u32> {

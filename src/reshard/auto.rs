@@ -107,7 +107,7 @@ impl super::Run<'_> {
         for name in &layout.shards {
             // Two statements: D1 reports a batch's sizes (a lone read answers rows only).
             let statement = |sql: &str| ShardStatement {
-                sql: sql.to_string(),
+                sql: sql.into(),
                 params: Vec::new(),
             };
             batches.push(ShardBatch {

@@ -413,7 +413,7 @@ impl Run<'_> {
                 statements: statements
                     .into_iter()
                     .map(|sql| ShardStatement {
-                        sql,
+                        sql: sql.into(),
                         params: Vec::new(),
                     })
                     .collect(),
