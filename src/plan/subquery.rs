@@ -25,7 +25,7 @@ use crate::merge::Collation;
 use crate::parse::Parsed;
 use crate::plan::params::Params;
 use crate::policy::{Policy, TableKind};
-use crate::sql::object_name;
+use crate::sql::{object_name, strip_nested};
 use crate::value::{Affinity, Value};
 use sqlparser::ast::{Expr, GroupByExpr, ObjectName, SelectItem, SetExpr, Visit, Visitor};
 use std::ops::{ControlFlow, Range};
@@ -220,16 +220,7 @@ fn in_list_is_exact(
             _ => false,
         },
     };
-    let explicit = |e: &Expr| {
-        let mut e = e;
-        loop {
-            match e {
-                Expr::Nested(inner) => e = inner,
-                Expr::Collate { .. } => return true,
-                _ => return false,
-            }
-        }
-    };
+    let explicit = |e: &Expr| matches!(strip_nested(e), Expr::Collate { .. });
     let lhs_has_collation = explicit(lhs) || outer.column(lhs).is_some();
     let collation_agrees =
         !explicit(&y) && (lhs_has_collation || inner.declared_collation(&y) == Collation::Binary);
@@ -377,11 +368,7 @@ fn one_plain_row(q: &sqlparser::ast::Query, many: bool) -> bool {
     }
     let aggregate = super::terms::is_aggregate(sel, q);
     exprs.iter().all(|expr| {
-        let mut e = *expr;
-        while let Expr::Nested(inner) = e {
-            e = inner;
-        }
-        match e {
+        match strip_nested(expr) {
             Expr::Identifier(_) | Expr::CompoundIdentifier(_) => {
                 // A column of the only FROM item, a subquery giving one plain row.
                 let [sqlparser::ast::TableWithJoins {
