@@ -71,6 +71,15 @@ struct Shared {
     options: Options,
 }
 
+/// What commits with a statement: only what its own plan runs (alone, or in a `batch()` on
+/// one shard, which that shard runs atomically), or a `batch()` over several shards, where
+/// one shard's failure would leave the others committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Commits {
+    Alone,
+    WithSpreadBatch,
+}
+
 impl<B: Backend> Database<B> {
     /// Opens the logical database: checks the backend has the policy's shard count and
     /// loads the schema catalog from the home shard.
@@ -398,7 +407,7 @@ impl<B: Backend> Database<B> {
             }
             Err(e) => return Err(e),
         };
-        self.validate_before_running(sql, &plan, false)?;
+        self.validate_before_running(sql, &plan, Commits::Alone)?;
         let changes_schema = plan.changes_schema;
         let catalog = self.catalog();
         let result = execute::execute(plan, &self.shards(&catalog), &self.budget).await;
@@ -411,14 +420,13 @@ impl<B: Backend> Database<B> {
 
     /// A read merged across shards answers from rewritten SQL, and a write to several
     /// shards could half-apply: SQLite must accept the original first (see `validate`).
-    /// `in_spread_batch`: the statement is part of a `batch()` that runs on several
-    /// shards (one shard's failure would leave the others committed).
-    fn validate_before_running(&self, sql: &str, plan: &Plan, in_spread_batch: bool) -> Result<()> {
+    fn validate_before_running(&self, sql: &str, plan: &Plan, commits: Commits) -> Result<()> {
         let merged_read = matches!(
             plan.combine,
             plan::Combine::Rows(_) | plan::Combine::Aggregate { .. } | plan::Combine::Concat
         );
-        let spread_write = (plan.batches.len() > 1 || in_spread_batch) && !plan.changes_schema;
+        let spread_write =
+            (plan.batches.len() > 1 || commits == Commits::WithSpreadBatch) && !plan.changes_schema;
         if merged_read || spread_write {
             if let Some(rejected) = crate::validate::sqlite_rejects_cached(&self.catalog(), sql) {
                 return Err(self.rejected(rejected));
@@ -556,9 +564,12 @@ impl<B: Backend> Database<B> {
             places.push(place);
         }
         // Before any shard runs: a batch on several shards could half-apply.
-        let spread = merged.len() > 1;
+        let commits = match merged.len() {
+            0 | 1 => Commits::Alone,
+            _ => Commits::WithSpreadBatch,
+        };
         for (s, p) in statements.iter().zip(&plans) {
-            self.validate_before_running(&s.sql, p, spread)?;
+            self.validate_before_running(&s.sql, p, commits)?;
         }
         let shards: Vec<ShardId> = merged.iter().map(|b| b.shard).collect();
         let catalog = self.catalog();

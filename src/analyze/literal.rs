@@ -1,7 +1,7 @@
 //! Shard-key values read from the original text as SQLite reads them: literals and
 //! parameters, and constant expressions of literals evaluated by SQLite.
 
-use crate::lex::{self, TokenKind};
+use crate::lex::{self, Token, TokenKind};
 use crate::parse::Parsed;
 use crate::sql::{parse_number_literal, strip_nested, KeyExpr};
 use crate::value::Value;
@@ -17,12 +17,13 @@ pub fn key_literal(parsed: &Parsed, e: &Expr) -> Option<KeyExpr> {
 
 fn simple_literal(parsed: &Parsed, e: &Expr) -> Option<KeyExpr> {
     match strip_nested(e) {
-        Expr::Value(v) => literal_at(parsed, v.span.start, false),
+        Expr::Value(v) => literal_at(parsed, v.span.start),
         Expr::UnaryOp {
             op: op @ (UnaryOperator::Minus | UnaryOperator::Plus),
             expr,
-        } => match strip_nested(expr) {
-            Expr::Value(v) => literal_at(parsed, v.span.start, matches!(op, UnaryOperator::Minus)),
+        } => match (op, strip_nested(expr)) {
+            (UnaryOperator::Minus, Expr::Value(v)) => negated_literal_at(parsed, v.span.start),
+            (_, Expr::Value(v)) => literal_at(parsed, v.span.start),
             _ => None,
         },
         _ => None,
@@ -108,16 +109,39 @@ fn constant_expression(parsed: &Parsed, e: &Expr) -> Option<KeyExpr> {
     crate::validate::constant(text).map(KeyExpr::Literal)
 }
 
-fn literal_at(
-    parsed: &Parsed,
-    loc: sqlparser::tokenizer::Location,
-    negate: bool,
-) -> Option<KeyExpr> {
-    let sql = &parsed.sql;
+/// The literal or parameter at `loc`.
+fn literal_at(parsed: &Parsed, loc: sqlparser::tokenizer::Location) -> Option<KeyExpr> {
     let offset = parsed.offset(loc)?;
     let tok = parsed.token_at(offset)?;
+    if tok.kind == TokenKind::Variable {
+        return parsed.params.index_at(offset).map(KeyExpr::Param);
+    }
+    token_value(&parsed.sql, tok).map(KeyExpr::Literal)
+}
+
+/// The literal at `loc` under a unary minus. A parameter is not one: `-?` is an
+/// expression, whose value is not the parameter's.
+fn negated_literal_at(parsed: &Parsed, loc: sqlparser::tokenizer::Location) -> Option<KeyExpr> {
+    let tok = parsed.token_at(parsed.offset(loc)?)?;
+    match token_value(&parsed.sql, tok)? {
+        Value::Integer(i) => Some(KeyExpr::Literal(
+            i.checked_neg()
+                .map(Value::Integer)
+                .unwrap_or(Value::Real(-(i as f64))),
+        )),
+        // SQLite reads `-9223372036854775808` as the smallest integer, not as a REAL.
+        Value::Real(_) if tok.text(&parsed.sql) == "9223372036854775808" => {
+            Some(KeyExpr::Literal(Value::Integer(i64::MIN)))
+        }
+        Value::Real(r) => Some(KeyExpr::Literal(Value::Real(-r))),
+        _ => None,
+    }
+}
+
+/// The value of a literal token (number, string, blob, NULL, TRUE, FALSE).
+fn token_value(sql: &str, tok: &Token) -> Option<Value> {
     let text = tok.text(sql);
-    let value = match tok.kind {
+    Some(match tok.kind {
         TokenKind::Number => parse_number_literal(text)?,
         TokenKind::String => Value::Text(lex::unquote(text)),
         TokenKind::Blob => Value::Blob(
@@ -126,28 +150,9 @@ fn literal_at(
                 .filter_map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
                 .collect(),
         ),
-        TokenKind::Variable if !negate => {
-            return parsed.params.index_at(offset).map(KeyExpr::Param)
-        }
         TokenKind::Word if text.eq_ignore_ascii_case("NULL") => Value::Null,
         TokenKind::Word if text.eq_ignore_ascii_case("TRUE") => Value::Integer(1),
         TokenKind::Word if text.eq_ignore_ascii_case("FALSE") => Value::Integer(0),
         _ => return None,
-    };
-    if !negate {
-        return Some(KeyExpr::Literal(value));
-    }
-    match value {
-        Value::Integer(i) => Some(KeyExpr::Literal(
-            i.checked_neg()
-                .map(Value::Integer)
-                .unwrap_or(Value::Real(-(i as f64))),
-        )),
-        // SQLite reads `-9223372036854775808` as the smallest integer, not as a REAL.
-        Value::Real(_) if text == "9223372036854775808" => {
-            Some(KeyExpr::Literal(Value::Integer(i64::MIN)))
-        }
-        Value::Real(r) => Some(KeyExpr::Literal(Value::Real(-r))),
-        _ => None,
-    }
+    })
 }

@@ -337,11 +337,18 @@ pub(crate) fn column_names(parsed: &Parsed, catalog: &Catalog) -> Option<Vec<Str
         .collect()
 }
 
+/// How many columns a subquery may give: a scalar's one, a FROM subquery's any number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Columns {
+    One,
+    Any,
+}
+
 /// At most one row of values without affinity or collation (one value for a scalar): an
 /// aggregate without GROUP BY, or columns of such a subquery read alone (`SELECT c FROM
 /// (SELECT count(*) AS c …)`). A bare column, CAST or COLLATE as a value would carry an
 /// affinity or collation that a literal in its place would not.
-fn one_plain_row(q: &sqlparser::ast::Query, many: bool) -> bool {
+fn one_plain_row(q: &sqlparser::ast::Query, columns: Columns) -> bool {
     let SetExpr::Select(sel) = q.body.as_ref() else {
         return false;
     };
@@ -359,7 +366,7 @@ fn one_plain_row(q: &sqlparser::ast::Query, many: bool) -> bool {
     let ungrouped =
         matches!(&sel.group_by, GroupByExpr::Expressions(g, m) if g.is_empty() && m.is_empty());
     if exprs.is_empty()
-        || (!many && exprs.len() != 1)
+        || (columns == Columns::One && exprs.len() != 1)
         || !ungrouped
         || q.limit_clause.is_some()
         || q.with.is_some()
@@ -378,7 +385,7 @@ fn one_plain_row(q: &sqlparser::ast::Query, many: bool) -> bool {
                 else {
                     return false;
                 };
-                !aggregate && joins.is_empty() && one_plain_row(subquery, true)
+                !aggregate && joins.is_empty() && one_plain_row(subquery, Columns::Any)
             }
             Expr::Cast { .. } | Expr::Collate { .. } => false,
             _ => aggregate,
@@ -412,8 +419,8 @@ fn qualifies(sub: &Parsed, kind: SubqueryKind, policy: &Policy, catalog: &Catalo
         return false;
     };
     let shape = match kind {
-        SubqueryKind::Scalar => one_plain_row(q, false),
-        SubqueryKind::Derived => one_plain_row(q, true),
+        SubqueryKind::Scalar => one_plain_row(q, Columns::One),
+        SubqueryKind::Derived => one_plain_row(q, Columns::Any),
         SubqueryKind::InList | SubqueryKind::Exists => true,
     };
     if !shape {
