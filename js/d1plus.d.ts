@@ -51,7 +51,7 @@ export interface SqlRequest {
   shard?: ShardHint;
 }
 
-/** The Layeron-style shard policy (see DESIGN.md §2). */
+/** The Layeron-style shard policy (see docs/ARCHITECTURE.md §2). */
 export interface ShardPolicy {
   name: string;
   capacity?: {

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""The shape of src/: the import graph between files and between stages, file and
-function lengths. Exit 1 when there is a cycle or something is over its limit.
+"""The shape of src/: the import graph between files and between stages, its direction
+(LAYERS), file and function lengths. Exit 1 when there is a cycle, an upward import, or
+something over its limit.
 
     python3 scripts/arch.py            # check (CI runs this)
     python3 scripts/arch.py --graph    # also print every file's imports
@@ -9,6 +10,9 @@ function lengths. Exit 1 when there is a cycle or something is over its limit.
 Rules (docs/ARCHITECTURE.md):
 - no import cycle between files of src/, nor between stages (top-level modules: a
   file under src/plan/ belongs to stage `plan`);
+- imports go down: every top-level module has a layer in LAYERS, and no file imports
+  one of a higher layer (within a layer, only the cycle rule applies); the table in
+  docs/ARCHITECTURE.md §1 must name the same modules;
 - no file over 800 lines before its `#[cfg(test)]` module;
 - no function over 100 lines.
 A module's own `mod.rs` may re-export its children; a child importing its parent's
@@ -23,6 +27,32 @@ FILE_LIMIT = 800
 FN_LIMIT = 100
 # Entry points that sit above every stage: they may import anything, nothing imports them.
 ROOTS = {"lib", "main"}
+# The layers of src/, lowest first: a module may import its own layer and those below.
+# Derived from the import graph; docs/ARCHITECTURE.md §1 explains each (and lists the same).
+LAYERS = [
+    ("vocabulary", {"error", "sqlite_fp", "lex", "value", "sql"}),
+    ("inputs", {"policy", "placement", "catalog", "validate", "bookmark"}),
+    # The engine of operators plans are made of: below plan, which builds its steps, and
+    # below parse, as it never reads the SQL (the data flows plan -> execute -> merge).
+    ("merge", {"merge"}),
+    ("parse", {"parse"}),
+    ("analyze", {"analyze"}),
+    ("plan", {"plan"}),
+    # Above plan only because it runs the batches `plan::output` hands over.
+    ("backend", {"backend"}),
+    ("execute", {"execute"}),
+    ("api parts", {"cache", "capture", "guard"}),
+    ("api", {"api"}),
+    (
+        "features",
+        {"layout", "migrate", "realtime", "reshard", "schema", "slt", "split", "status", "table", "transfer"},
+    ),
+    ("bindings", {"js", "workers"}),
+    # main.rs and the modules only the binary declares (`mod shell;` in main.rs).
+    ("binary", ROOTS | {"demo", "grow", "remote", "render", "shell", "stream"}),
+]
+RANK = {m: (i, name) for i, (name, ms) in enumerate(LAYERS) for m in ms}
+DOC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs", "ARCHITECTURE.md")
 
 
 def modules():
@@ -169,6 +199,35 @@ def stage_edges(edges):
     return out
 
 
+def upward_imports(edges):
+    """Every import of a module from a higher layer, and every module without a layer."""
+    show = lambda m: "::".join(m)
+    out = [f"no layer for src/{m}: add it to LAYERS" for m in sorted({m[0] for m in edges} - set(RANK))]
+    for a, targets in sorted(edges.items()):
+        for b in sorted(targets):
+            if a[0] in RANK and b[0] in RANK and RANK[a[0]][0] < RANK[b[0]][0]:
+                out.append(f"upward import: {show(a)} ({RANK[a[0]][1]}) -> {show(b)} ({RANK[b[0]][1]})")
+    return out
+
+
+def documented_layers():
+    """Problems where the layer table of docs/ARCHITECTURE.md differs from LAYERS."""
+    rows = {}
+    for line in open(DOC, encoding="utf-8"):
+        cells = [c.strip() for c in line.split("|")[1:-1]]
+        # | rank | layer | modules | … |
+        if len(cells) >= 3 and cells[1] in dict(LAYERS):
+            rows[cells[1]] = set(re.findall(r"`([a-z_0-9]+)/?`", cells[2]))
+    out = [
+        f"docs/ARCHITECTURE.md: layer {name} lists {sorted(rows.get(name, ()))}, LAYERS {sorted(ms)}"
+        for name, ms in LAYERS
+        if rows.get(name) != ms
+    ]
+    if list(rows) != [name for name, _ in LAYERS]:
+        out.append(f"docs/ARCHITECTURE.md: layers in the order {list(rows)}, not as in LAYERS")
+    return out
+
+
 def long_functions(path):
     """(name, line, length) of every fn body longer than FN_LIMIT lines."""
     lines = open(path, encoding="utf-8").read().split("\n")
@@ -223,6 +282,7 @@ def main():
                     )
                     detail.append(f"  {a} -> {b}: " + ", ".join(via[:4]))
         problems.append("stage cycle: " + " <-> ".join(comp) + "\n" + "\n".join(detail))
+    problems += upward_imports(edges) + documented_layers()
     for mod, path in sorted(mods.items()):
         text = open(path, encoding="utf-8").read()
         n = code_before_tests(text).count("\n")

@@ -61,7 +61,7 @@ pub struct Database<B: Backend> {
 /// What the handles of one logical database share.
 /// What routing found for a call: a plan made for it, or a kept template of one.
 enum Routed {
-    Fresh(Plan),
+    Fresh(Box<Plan>),
     Cached(Rc<Prepared>, Rc<Template>),
 }
 
@@ -78,6 +78,15 @@ struct Shared {
     /// Reads' column names, for the schema guard (see `guard::KnownColumns`).
     known_columns: RefCell<crate::guard::KnownColumns>,
     options: Options,
+}
+
+/// What commits with a statement: only what its own plan runs (alone, or in a `batch()` on
+/// one shard, which that shard runs atomically), or a `batch()` over several shards, where
+/// one shard's failure would leave the others committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Commits {
+    Alone,
+    WithSpreadBatch,
 }
 
 impl<B: Backend> Database<B> {
@@ -297,7 +306,7 @@ impl<B: Backend> Database<B> {
         options: PlanOptions,
     ) -> Result<Plan> {
         match self.route(sql, params, hint, options)? {
-            Routed::Fresh(plan) => Ok(plan),
+            Routed::Fresh(plan) => Ok(*plan),
             Routed::Cached(prepared, template) => {
                 self.instantiate(&prepared, &template, params, options)
             }
@@ -323,7 +332,8 @@ impl<B: Backend> Database<B> {
         // Templates hold for calls with the statement's parameter count (a call with another
         // count gets the planner's D1PLUS_PARAM_COUNT) and without a hint.
         if hint.is_some() || params.len() != parsed.params.count {
-            return plan::plan(parsed, analysis, params, hint, cx).map(Routed::Fresh);
+            return plan::plan(parsed, analysis, params, hint, cx)
+                .map(|p| Routed::Fresh(Box::new(p)));
         }
         let cached = prepared.templates.borrow().find(params, options);
         if let Some(template) = cached {
@@ -337,7 +347,7 @@ impl<B: Backend> Database<B> {
                 .borrow_mut()
                 .add_template(&prepared, options, reads, template);
         }
-        Ok(Routed::Fresh(plan))
+        Ok(Routed::Fresh(Box::new(plan)))
     }
 
     /// The plan a kept template gives for `params`; in debug builds (and with
@@ -366,22 +376,7 @@ impl<B: Backend> Database<B> {
                     parsed.sql
                 )));
             }
-            if let Some((shard, sql)) = template.passthrough() {
-                let batch = crate::backend::ShardBatch {
-                    shard,
-                    statements: vec![crate::backend::ShardStatement {
-                        sql: sql.clone(),
-                        params: params.to_vec(),
-                    }],
-                };
-                let same = format!("{:?}", plan.batches) == format!("{:?}", [batch]);
-                if !same || plan.combine != plan::Combine::Single {
-                    return Err(Error::internal(format!(
-                        "a passthrough differs from its plan for {}: {plan:?}",
-                        parsed.sql
-                    )));
-                }
-            }
+            template.check_passthrough(&plan, params)?;
         }
         Ok(plan)
     }
@@ -419,7 +414,7 @@ impl<B: Backend> Database<B> {
         options: PlanOptions,
     ) -> Result<Plan> {
         match self.route_fresh(sql, params, hint, options).await? {
-            Routed::Fresh(plan) => Ok(plan),
+            Routed::Fresh(plan) => Ok(*plan),
             Routed::Cached(prepared, template) => {
                 self.instantiate(&prepared, &template, params, options)
             }
@@ -478,7 +473,7 @@ impl<B: Backend> Database<B> {
             Err(e) => return Err(e),
         };
         let plan = match routed {
-            Routed::Fresh(plan) => plan,
+            Routed::Fresh(plan) => *plan,
             Routed::Cached(prepared, template) => match template.passthrough() {
                 // One statement on one shard with the caller's values, changing no schema
                 // (so nothing to validate first): it runs as it is, no plan built.
@@ -494,7 +489,7 @@ impl<B: Backend> Database<B> {
                 None => self.instantiate(&prepared, &template, params, options)?,
             },
         };
-        self.validate_before_running(sql, &plan, false)?;
+        self.validate_before_running(sql, &plan, Commits::Alone)?;
         let changes_schema = plan.changes_schema;
         let catalog = self.catalog();
         let result = execute::execute(plan, &self.shards(&catalog), &self.budget).await;
@@ -507,14 +502,13 @@ impl<B: Backend> Database<B> {
 
     /// A read merged across shards answers from rewritten SQL, and a write to several
     /// shards could half-apply: SQLite must accept the original first (see `validate`).
-    /// `in_spread_batch`: the statement is part of a `batch()` that runs on several
-    /// shards (one shard's failure would leave the others committed).
-    fn validate_before_running(&self, sql: &str, plan: &Plan, in_spread_batch: bool) -> Result<()> {
+    fn validate_before_running(&self, sql: &str, plan: &Plan, commits: Commits) -> Result<()> {
         let merged_read = matches!(
             plan.combine,
             plan::Combine::Rows(_) | plan::Combine::Aggregate { .. } | plan::Combine::Concat
         );
-        let spread_write = (plan.batches.len() > 1 || in_spread_batch) && !plan.changes_schema;
+        let spread_write =
+            (plan.batches.len() > 1 || commits == Commits::WithSpreadBatch) && !plan.changes_schema;
         if merged_read || spread_write {
             if let Some(rejected) = crate::validate::sqlite_rejects_cached(&self.catalog(), sql) {
                 return Err(self.rejected(rejected));
@@ -652,9 +646,12 @@ impl<B: Backend> Database<B> {
             places.push(place);
         }
         // Before any shard runs: a batch on several shards could half-apply.
-        let spread = merged.len() > 1;
+        let commits = match merged.len() {
+            0 | 1 => Commits::Alone,
+            _ => Commits::WithSpreadBatch,
+        };
         for (s, p) in statements.iter().zip(&plans) {
-            self.validate_before_running(&s.sql, p, spread)?;
+            self.validate_before_running(&s.sql, p, commits)?;
         }
         let shards: Vec<ShardId> = merged.iter().map(|b| b.shard).collect();
         let catalog = self.catalog();

@@ -138,6 +138,51 @@ pub(crate) fn schema_changed() -> Error {
     )
 }
 
+impl Guarded<'_> {
+    /// Where the guard goes in a call of `batches`, and for a read sharing its batch with
+    /// it, the column names each of that batch's statements answers.
+    fn placement(
+        &self,
+        batches: &[ShardBatch],
+        reads_only: bool,
+    ) -> (Placement, Vec<Rc<[String]>>) {
+        if !reads_only {
+            return (Placement::HeadOfEach, Vec::new());
+        }
+        if !self.inner.batch_rows_by_name() {
+            return (Placement::HeadOfFirst, Vec::new());
+        }
+        let known = self.known.borrow();
+        let columns = batches[0]
+            .statements
+            .iter()
+            .map(|s| known.get(self.catalog.version, &s.sql))
+            .collect::<Option<Vec<_>>>();
+        match columns {
+            Some(columns) => (Placement::HeadOfFirst, columns),
+            None => (Placement::Beside, Vec::new()),
+        }
+    }
+
+    /// `(batch, statement, SQL)` of the statements whose answer in this call is what it
+    /// answers alone: every one, unless a batch of several answers rows by name.
+    fn exact_alone(&self, batches: &[ShardBatch]) -> Vec<(usize, usize, Arc<str>)> {
+        let by_name = self.inner.batch_rows_by_name();
+        batches
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| !by_name || b.statements.len() == 1)
+            .flat_map(|(b, batch)| {
+                batch
+                    .statements
+                    .iter()
+                    .enumerate()
+                    .map(move |(i, s)| (b, i, s.sql.clone()))
+            })
+            .collect()
+    }
+}
+
 impl Backend for Guarded<'_> {
     fn shard_count(&self) -> usize {
         self.inner.shard_count()
@@ -195,41 +240,10 @@ impl Backend for Guarded<'_> {
         if let Err(e) = self.budget.take(extra) {
             return Box::pin(async move { vec![Err(e); n] });
         }
-        let by_name = self.inner.batch_rows_by_name();
-        let mut expected = Vec::new();
-        let placement = if !reads_only {
-            Placement::HeadOfEach
-        } else if !by_name {
-            Placement::HeadOfFirst
-        } else {
-            let known = self.known.borrow_mut();
-            let columns = batches[0]
-                .statements
-                .iter()
-                .map(|s| known.get(self.catalog.version, &s.sql))
-                .collect::<Option<Vec<_>>>();
-            match columns {
-                Some(columns) => {
-                    expected = columns;
-                    Placement::HeadOfFirst
-                }
-                None => Placement::Beside,
-            }
-        };
+        let (placement, expected) = self.placement(&batches, reads_only);
         // What the reads answer alone, where the batch keeps it exact: learned for later.
-        let learn: Vec<(usize, usize, Arc<str>)> = match placement {
-            Placement::Beside => batches
-                .iter()
-                .enumerate()
-                .filter(|(_, b)| !by_name || b.statements.len() == 1)
-                .flat_map(|(b, batch)| {
-                    batch
-                        .statements
-                        .iter()
-                        .enumerate()
-                        .map(move |(i, s)| (b, i, s.sql.clone()))
-                })
-                .collect(),
+        let learn = match placement {
+            Placement::Beside => self.exact_alone(&batches),
             _ => Vec::new(),
         };
         match placement {

@@ -417,7 +417,8 @@ fn envelope_with_layout<T: Serialize>(r: Result<T>, used: usize, layout: Option<
         }),
     };
     env.unwrap_or_else(|e| {
-        format!(r#"{{"ok":null,"error":{{"message":"D1PLUS_INTERNAL: {e}","code":"D1PLUS_INTERNAL","shard":null}},"used":{used}}}"#)
+        let code = ErrorCode::Internal;
+        format!(r#"{{"ok":null,"error":{{"message":"{code}: {e}","code":"{code}","shard":null}},"used":{used}}}"#)
     })
 }
 

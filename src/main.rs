@@ -698,10 +698,14 @@ mod cli {
             }
             if !line.trim().is_empty() {
                 let written = match serde_json::from_str::<Request>(&line) {
-                    Err(e) => serde_json::to_writer(
-                        &mut out,
-                        &serde_json::json!({"success": false, "error": format!("D1PLUS_PARSE_ERROR: bad request line: {e}")}),
-                    ),
+                    Err(e) => {
+                        let error =
+                            Error::new(ErrorCode::ParseError, format!("bad request line: {e}"));
+                        serde_json::to_writer(
+                            &mut out,
+                            &serde_json::json!({"success": false, "error": error.to_string()}),
+                        )
+                    }
                     Ok(req) => {
                         match db.query(&req.sql, &req.params, req.shard.as_ref()) {
                             // Straight from the result: each row's keys in column order.

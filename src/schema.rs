@@ -232,7 +232,13 @@ impl TableDecl {
         let mut parts = self
             .columns
             .iter()
-            .map(|c| c.definition(self.primary_key.is_empty() && c.primary_key))
+            .map(|c| {
+                c.definition(if self.primary_key.is_empty() && c.primary_key {
+                    KeyClause::OnColumn
+                } else {
+                    KeyClause::Omitted
+                })
+            })
             .collect::<Result<Vec<_>>>()?;
         if !self.primary_key.is_empty() {
             let cols: Vec<String> = self.primary_key.iter().map(|c| quote_ident(c)).collect();
@@ -246,10 +252,19 @@ impl TableDecl {
     }
 }
 
+/// Whether a column's definition declares the table's PRIMARY KEY: a one-column key is
+/// declared on its column, a compound one in the table's `PRIMARY KEY (…)`, and a column
+/// ALTER TABLE adds cannot be a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyClause {
+    OnColumn,
+    Omitted,
+}
+
 impl ColumnDecl {
-    fn definition(&self, primary_key: bool) -> Result<String> {
+    fn definition(&self, key: KeyClause) -> Result<String> {
         let mut s = format!("{} {}", quote_ident(&self.name), self.ty);
-        if primary_key {
+        if key == KeyClause::OnColumn {
             s.push_str(" PRIMARY KEY");
         }
         if self.not_null {
@@ -391,7 +406,7 @@ fn alter_table(
                 out.push(format!(
                     "ALTER TABLE {} ADD COLUMN {}",
                     quote_ident(&t.name),
-                    c.definition(false)?
+                    c.definition(KeyClause::Omitted)?
                 ));
             }
             Some((_, a)) => {

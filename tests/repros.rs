@@ -8,7 +8,8 @@
 
 mod common;
 
-use common::{sorted, sqlite_query};
+use common::diff::{compare_outcome, Compared};
+use common::sqlite_query;
 use d1plus::api::{Database, Options};
 use d1plus::backend::sqlite::SqliteBackend;
 use d1plus::error::{Error, ErrorCode};
@@ -120,49 +121,32 @@ fn run(r: &Repro) -> Result<Option<Error>, String> {
     let expected = sqlite_query(&oracle, &r.query, &params);
     let oracle_meta = (oracle.changes(), oracle.last_insert_rowid());
     let got = block_on(db.query(&r.query, &params, None));
-    match (got, expected) {
-        (Ok(res), Ok((cols, rows))) => {
-            if res.columns != cols {
-                return Err(format!("columns {:?}, SQLite {cols:?}", res.columns));
-            }
-            let same = if r.order_matters {
-                res.rows == rows
-            } else {
-                sorted(res.rows.clone()) == sorted(rows.clone())
+    match compare_outcome(&got, &expected, r.order_matters, 0) {
+        Compared::Same => {}
+        Compared::Differs(_, d) => return Err(d),
+        Compared::Refused => {
+            let Err(e) = got else {
+                unreachable!("a refusal is an error")
             };
-            if !same {
-                return Err(format!("rows {:?}\n   SQLite {rows:?}", res.rows));
+            if e.code() == ErrorCode::Internal {
+                return Err(format!("internal error: {e}"));
             }
-            for field in &r.compare_meta {
-                let (ours, theirs) = match field.as_str() {
-                    "changes" => (res.meta.changes as i64, oracle_meta.0 as i64),
-                    "last_row_id" => (res.meta.last_row_id, oracle_meta.1),
-                    other => return Err(format!("unknown meta field {other}")),
-                };
-                if ours != theirs {
-                    return Err(format!("meta.{field} = {ours}, SQLite {theirs}"));
-                }
-            }
-            Ok(None)
+            return Ok(Some(e));
         }
-        (Err(e), Err(sqlite)) if e.code() == ErrorCode::Backend => {
-            if e.to_string().contains(&sqlite) {
-                Ok(None)
-            } else {
-                Err(format!("error `{e}`, SQLite `{sqlite}`"))
-            }
-        }
-        (Err(e), _) if e.code() == ErrorCode::Internal => Err(format!("internal error: {e}")),
-        (Err(e), _) if e.code() == ErrorCode::Backend => Err(format!(
-            "error `{e}` where SQLite answers {:?}",
-            sqlite_query(&oracle, &r.query, &params).map(|x| x.1)
-        )),
-        (Err(e), _) => Ok(Some(e)),
-        (Ok(res), Err(sqlite)) => Err(format!(
-            "answered {:?} where SQLite fails: {sqlite}",
-            res.rows
-        )),
     }
+    if let Ok(res) = &got {
+        for field in &r.compare_meta {
+            let (ours, theirs) = match field.as_str() {
+                "changes" => (res.meta.changes as i64, oracle_meta.0 as i64),
+                "last_row_id" => (res.meta.last_row_id, oracle_meta.1),
+                other => return Err(format!("unknown meta field {other}")),
+            };
+            if ours != theirs {
+                return Err(format!("meta.{field} = {ours}, SQLite {theirs}"));
+            }
+        }
+    }
+    Ok(None)
 }
 
 fn load(dir: &Path) -> Vec<Repro> {

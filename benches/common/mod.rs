@@ -143,7 +143,7 @@ pub fn load_plain(conn: &mut rusqlite::Connection, size: DataSize) {
         for t in 0..size.tenants {
             for i in 0..size.events_per_tenant {
                 let e = event(t, i);
-                stmt.execute(rusqlite::params_from_iter(e.iter().map(to_sql)))
+                stmt.execute(rusqlite::params_from_iter(e.iter()))
                     .expect("insert");
             }
         }
@@ -154,29 +154,6 @@ pub fn load_plain(conn: &mut rusqlite::Connection, size: DataSize) {
     )
     .expect("load plans and settings");
     tx.commit().expect("commit");
-}
-
-/// A d1plus value as rusqlite binds it.
-pub fn to_sql(v: &Value) -> rusqlite::types::Value {
-    match v {
-        Value::Null => rusqlite::types::Value::Null,
-        Value::Integer(i) => rusqlite::types::Value::Integer(*i),
-        Value::Real(r) => rusqlite::types::Value::Real(*r),
-        Value::Text(t) => rusqlite::types::Value::Text(t.clone()),
-        Value::Blob(b) => rusqlite::types::Value::Blob(b.clone()),
-    }
-}
-
-/// A rusqlite value as d1plus holds it (what the native backend does for every value).
-pub fn from_ref(v: rusqlite::types::ValueRef<'_>) -> Value {
-    use rusqlite::types::ValueRef;
-    match v {
-        ValueRef::Null => Value::Null,
-        ValueRef::Integer(i) => Value::Integer(i),
-        ValueRef::Real(r) => Value::Real(r),
-        ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
-        ValueRef::Blob(b) => Value::Blob(b.to_vec()),
-    }
 }
 
 /// Runs a prepared query directly with rusqlite and materializes its rows as d1plus does
@@ -191,12 +168,12 @@ pub fn query_direct(
     let width = columns.len();
     let mut rows = Vec::new();
     let mut cursor = stmt
-        .query(rusqlite::params_from_iter(params.iter().map(to_sql)))
+        .query(rusqlite::params_from_iter(params.iter()))
         .expect("query");
     while let Some(row) = cursor.next().expect("step") {
         rows.push(
             (0..width)
-                .map(|i| from_ref(row.get_ref(i).expect("column")))
+                .map(|i| Value::from(row.get_ref(i).expect("column")))
                 .collect(),
         );
     }

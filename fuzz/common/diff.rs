@@ -1,12 +1,13 @@
 //! The differential oracle's one core, shared by the fuzz targets (`oracle.rs` here) and
-//! the test harness (`tests/common`): running SQL on a plain SQLite, comparing result rows,
-//! and checking every table of a d1plus database against the plain one (rows equal, each
-//! sharded row on its key's shard, unsharded rows on the home shard, reference copies
-//! alike).
+//! the test harness (`tests/common`): running SQL on a plain SQLite, comparing one
+//! statement's outcome (columns, rows, errors), and checking every table of a d1plus
+//! database against the plain one (rows equal, each sharded row on its key's shard,
+//! unsharded rows on the home shard, reference copies alike).
 
 use d1plus::api::Database;
 use d1plus::backend::sqlite::SqliteBackend;
-use d1plus::error::sqlite_message;
+use d1plus::error::{sqlite_message, Error};
+use d1plus::execute::QueryResult;
 use d1plus::value::Value;
 
 /// Result rows.
@@ -64,6 +65,76 @@ pub fn same_rows(got: &Rows, expected: &Rows, ordered: bool, ulps: u64) -> bool 
         close(got, expected)
     } else {
         close(&sorted(got.clone()), &sorted(expected.clone()))
+    }
+}
+
+/// One statement's outcome on d1plus against plain SQLite's.
+#[derive(Debug)]
+pub enum Compared {
+    /// The same columns and rows, or SQLite's own error.
+    Same,
+    /// d1plus refused the statement itself (a proxy error): SQLite has nothing to compare.
+    Refused,
+    /// The first difference, and its description.
+    Differs(Difference, String),
+}
+
+/// What differs between d1plus's outcome and SQLite's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Difference {
+    /// The column names.
+    Columns,
+    /// The rows.
+    Rows,
+    /// One side answered, the other failed.
+    Outcome,
+    /// Both failed, but d1plus's shard error is not SQLite's.
+    ErrorText,
+}
+
+/// Compares d1plus's outcome of one statement with SQLite's ([`sqlite_query`]): columns by
+/// name when SQLite names any (a write without RETURNING names none); rows as
+/// [`same_rows`] does; a shard's error must start with SQLite's text.
+pub fn compare_outcome(
+    got: &Result<QueryResult, Error>,
+    expected: &Result<(Vec<String>, Rows), String>,
+    ordered: bool,
+    ulps: u64,
+) -> Compared {
+    let differs = |d, text: String| Compared::Differs(d, text);
+    match (got, expected) {
+        (Ok(r), Ok((columns, _))) if !columns.is_empty() && &r.columns != columns => differs(
+            Difference::Columns,
+            format!(
+                "column names differ\n  d1plus: {:?}\n  oracle: {columns:?}",
+                r.columns
+            ),
+        ),
+        (Ok(r), Ok((_, rows))) if !same_rows(&r.rows, rows, ordered, ulps) => differs(
+            Difference::Rows,
+            format!(
+                "rows differ{}\n  d1plus: {:?}\n  oracle: {rows:?}",
+                if ordered { " (in order)" } else { "" },
+                r.rows
+            ),
+        ),
+        (Ok(_), Ok(_)) => Compared::Same,
+        (Ok(r), Err(e)) => differs(
+            Difference::Outcome,
+            format!("d1plus answered {:?} but SQLite failed: {e}", r.rows),
+        ),
+        (Err(e @ Error::Backend { .. }), Ok((_, rows))) => differs(
+            Difference::Outcome,
+            format!("d1plus failed ({e}) but SQLite answered {rows:?}"),
+        ),
+        (Err(Error::Backend { message, .. }), Err(e)) if message.starts_with(e.as_str()) => {
+            Compared::Same
+        }
+        (Err(Error::Backend { message, .. }), Err(e)) => differs(
+            Difference::ErrorText,
+            format!("error text differs\n  d1plus: {message}\n  oracle: {e}"),
+        ),
+        (Err(_), _) => Compared::Refused,
     }
 }
 

@@ -5,7 +5,7 @@
 //! the oracle's rows, sharded rows on their key's shard, unsharded rows on the home shard
 //! and every copy of a reference table alike. Proxy refusals are fine.
 
-use super::diff::{compare_tables, sorted, sqlite_query};
+use super::diff::{compare_outcome, compare_tables, sqlite_query, Compared, Difference};
 use super::{database, known, plan_of, DATA, SCHEMA, SHARDS, TABLES};
 use d1plus::api::Database;
 use d1plus::backend::sqlite::SqliteBackend;
@@ -194,74 +194,55 @@ impl Oracle {
         let expected = sqlite_query(&self.plain, sql, params);
         let expected_changes = self.plain.changes();
         let got = block_on(self.db.query_with(sql, params, None, options));
-        match (got, expected) {
-            (Ok(r), Ok((columns, rows))) => {
-                if !columns.is_empty() && r.columns != columns {
-                    if skip_known && known::column_names(&r.columns, &columns).is_some() {
-                        return Ok(false);
-                    }
-                    return Err(format!(
-                        "column names differ\n  d1plus: {:?}\n  oracle: {columns:?}",
-                        r.columns
-                    ));
-                }
-                let same = if *ordered {
-                    r.rows == rows
-                } else {
-                    sorted(r.rows.clone()) == sorted(rows.clone())
-                };
-                if !same {
-                    if skip_known && known::rows(step).is_some() {
-                        return Ok(false);
-                    }
-                    return Err(format!(
-                        "rows differ{}\n  d1plus: {:?}\n  oracle: {rows:?}",
-                        if *ordered { " (in order)" } else { "" },
-                        r.rows
-                    ));
-                }
-                if write && r.meta.changes != expected_changes {
-                    return Err(format!(
-                        "changes differ: d1plus {}, oracle {expected_changes}",
-                        r.meta.changes
-                    ));
-                }
-            }
-            (Ok(r), Err(e)) => {
-                return Err(format!(
-                    "d1plus answered {:?} but SQLite failed: {e}",
-                    r.rows
-                ))
-            }
-            (Err(e @ Error::Backend { .. }), Ok((_, rows))) => {
-                return Err(format!("d1plus failed ({e}) but SQLite answered {rows:?}"))
-            }
-            (Err(Error::Backend { message, .. }), Err(e)) => {
-                // With several shards, which of several failing rows SQLite meets first
-                // depends on row order: only one shard's error text must be SQLite's.
-                if plan.batches.len() == 1 && !message.starts_with(&e) {
-                    return Err(format!(
-                        "error text differs\n  d1plus: {message}\n  oracle: {e}"
-                    ));
-                }
-                if write && plan.batches.len() > 1 {
-                    // Atomic per shard only: other shards may have committed their part.
+        match compare_outcome(&got, &expected, *ordered, 0) {
+            Compared::Same => {}
+            Compared::Differs(difference, text) => {
+                let known = skip_known
+                    && match (difference, &got, &expected) {
+                        (Difference::Columns, Ok(r), Ok((columns, _))) => {
+                            known::column_names(&r.columns, columns).is_some()
+                        }
+                        (Difference::Rows, _, _) => known::rows(step).is_some(),
+                        _ => false,
+                    };
+                if known {
                     return Ok(false);
                 }
-            }
-            (Err(e), expected) => match e.code() {
-                ErrorCode::Internal => return Err(format!("internal error: {e}")),
-                ErrorCode::IntegerOverflow if !matches!(&expected, Err(m) if m.contains("integer overflow")) =>
-                {
-                    return Err(format!(
-                        "d1plus: {e}, but SQLite: {:?}",
-                        expected.map(|(_, rows)| rows)
-                    ));
+                // With several shards, which of several failing rows SQLite meets first
+                // depends on row order: only one shard's error text must be SQLite's.
+                if difference != Difference::ErrorText || plan.batches.len() == 1 {
+                    return Err(text);
                 }
-                // Refused while running (e.g. values a merge cannot order exactly).
-                _ if write => return Ok(false),
-                _ => {}
-            },
+            }
+            Compared::Refused => {
+                let Err(e) = &got else {
+                    unreachable!("a refusal is an error")
+                };
+                match e.code() {
+                    ErrorCode::Internal => return Err(format!("internal error: {e}")),
+                    ErrorCode::IntegerOverflow if !matches!(&expected, Err(m) if m.contains("integer overflow")) =>
+                    {
+                        return Err(format!(
+                            "d1plus: {e}, but SQLite: {:?}",
+                            expected.map(|(_, rows)| rows)
+                        ));
+                    }
+                    // Refused while running (e.g. values a merge cannot order exactly).
+                    _ if write => return Ok(false),
+                    _ => {}
+                }
+            }
+        }
+        match &got {
+            Ok(r) if write && r.meta.changes != expected_changes => {
+                return Err(format!(
+                    "changes differ: d1plus {}, oracle {expected_changes}",
+                    r.meta.changes
+                ))
+            }
+            // Atomic per shard only: other shards may have committed their part.
+            Err(Error::Backend { .. }) if write && plan.batches.len() > 1 => return Ok(false),
+            _ => {}
         }
         if write {
             let tables: Vec<String> = TABLES.iter().map(|t| t.to_string()).collect();

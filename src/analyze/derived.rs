@@ -1,8 +1,8 @@
 //! Transparent FROM subqueries of the outermost query (see [`DerivedLimit`]).
 
 use super::scopes::Scopes;
-use super::DerivedLimit;
-use crate::sql::{has_nested_query, key_literal};
+use super::{key_literal, DerivedLimit};
+use crate::sql::has_nested_query;
 use sqlparser::ast::{
     Expr, GroupByExpr, LimitClause, Query, Select, SelectItem, SetExpr, TableFactor,
     TableWithJoins, Visit, Visitor,

@@ -11,6 +11,7 @@
 
 mod classify;
 mod derived;
+mod literal;
 mod pins;
 mod scopes;
 mod tokens;
@@ -21,6 +22,7 @@ use crate::parse::Parsed;
 use crate::policy::{Policy, TableKind};
 pub use crate::sql::KeyExpr;
 use classify::analyze_ast;
+pub use literal::key_literal;
 use serde::Serialize;
 use tokens::analyze_tokens;
 

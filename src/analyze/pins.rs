@@ -2,8 +2,8 @@
 //! references it joins on their keys.
 
 use super::scopes::{Entry, Reach, Scopes};
-use super::{KeyExpr, Pin};
-use crate::sql::{key_literal, split_and, split_or, strip_nested};
+use super::{key_literal, KeyExpr, Pin};
+use crate::sql::{split_and, split_or, strip_nested};
 use crate::value::Value;
 use sqlparser::ast::{self as ast, BinaryOperator, Expr};
 

@@ -27,22 +27,29 @@ pub(super) enum Reach {
 }
 
 impl Reach {
-    /// The reach of a condition that filters rows, at the top level or inside a subquery.
-    pub(super) fn filter(top_level: bool) -> Reach {
-        if top_level {
-            Reach::Output
-        } else {
-            Reach::Rows
+    /// The reach of a condition that filters rows of a FROM clause at `level`.
+    pub(super) fn filter(level: Level) -> Reach {
+        match level {
+            Level::Outermost => Reach::Output,
+            Level::Subquery => Reach::Rows,
         }
     }
 
     /// The reach of a join's ON condition.
-    pub(super) fn on(on: OnRole, top_level: bool) -> Reach {
+    pub(super) fn on(on: OnRole, level: Level) -> Reach {
         match on {
-            OnRole::Filters => Reach::filter(top_level),
+            OnRole::Filters => Reach::filter(level),
             OnRole::Matches => Reach::LinksOnly,
         }
     }
+}
+
+/// Where a FROM clause is: the outermost query's (or a write's target), whose rows are the
+/// statement's output, or a subquery's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Level {
+    Outermost,
+    Subquery,
 }
 
 /// What a join's ON condition does: an inner join's filters the joined rows; an outer
@@ -203,12 +210,12 @@ impl<'a> Scopes<'a> {
     pub(super) fn push_frame(
         &mut self,
         from: &[&TableWithJoins],
-        top_level: bool,
+        level: Level,
     ) -> Vec<(Expr, OnRole)> {
         let mut frame = Vec::new();
         let mut ons = Vec::new();
         for twj in from {
-            self.add_joined(twj, top_level, &mut frame, &mut ons);
+            self.add_joined(twj, level, &mut frame, &mut ons);
         }
         self.frames.push(frame);
         let outer = from.iter().flat_map(|twj| &twj.joins).any(|j| {
@@ -224,16 +231,16 @@ impl<'a> Scopes<'a> {
     pub(super) fn add_joined(
         &mut self,
         twj: &TableWithJoins,
-        top_level: bool,
+        level: Level,
         frame: &mut Vec<Entry>,
         ons: &mut Vec<(Expr, OnRole)>,
     ) {
         let first_ref = self.refs.len();
-        self.add_factor(&twj.relation, top_level, frame, ons);
+        self.add_factor(&twj.relation, level, frame, ons);
         for join in &twj.joins {
             let left_len = frame.len();
             let right_ref = self.refs.len();
-            self.add_factor(&join.relation, top_level, frame, ons);
+            self.add_factor(&join.relation, level, frame, ons);
             let (left_refs, right_refs) = (first_ref..right_ref, right_ref..self.refs.len());
             match &join.join_operator {
                 JoinOperator::Left(_) | JoinOperator::LeftOuter(_) => {
@@ -340,7 +347,7 @@ impl<'a> Scopes<'a> {
     pub(super) fn add_factor(
         &mut self,
         factor: &TableFactor,
-        top_level: bool,
+        level: Level,
         frame: &mut Vec<Entry>,
         ons: &mut Vec<(Expr, OnRole)>,
     ) {
@@ -348,7 +355,7 @@ impl<'a> Scopes<'a> {
             table_with_joins, ..
         } = factor
         {
-            self.add_joined(table_with_joins, top_level, frame, ons);
+            self.add_joined(table_with_joins, level, frame, ons);
             return;
         }
         if let TableFactor::Derived { .. } = factor {
@@ -392,7 +399,7 @@ impl<'a> Scopes<'a> {
                     key_column: t.key_column.clone(),
                     pins: Vec::new(),
                     output_pins: Vec::new(),
-                    top_level,
+                    top_level: level == Level::Outermost,
                     branch: self.branch,
                 });
                 self.refs.len() - 1
@@ -420,9 +427,9 @@ impl<'a> Scopes<'a> {
 
     /// The frame for the target of an UPDATE or DELETE, whose WHERE pins the write.
     pub(super) fn push_write_frame(&mut self, from: &[&TableWithJoins], selection: Option<&Expr>) {
-        let ons = self.push_frame(from, true);
+        let ons = self.push_frame(from, Level::Outermost);
         for (on, role) in &ons {
-            self.scan_condition(on, Reach::on(*role, true));
+            self.scan_condition(on, Reach::on(*role, Level::Outermost));
         }
         if let Some(w) = selection {
             self.scan_condition(w, Reach::Output);
@@ -463,7 +470,10 @@ impl Visitor for Scopes<'_> {
     }
 
     fn pre_visit_select(&mut self, select: &Select) -> ControlFlow<Error> {
-        let top_level = self.level() == 1;
+        let level = match self.level() {
+            1 => Level::Outermost,
+            _ => Level::Subquery,
+        };
         // A lifted subquery's SELECT belongs to the branch of the SELECT it is read by.
         if self.query_depth + self.depth_offset == 1 {
             self.branch = self.top_selects;
@@ -473,7 +483,7 @@ impl Visitor for Scopes<'_> {
         // projects, is read like the tables under it. Not when joined: an outer join
         // would repeat the other side's rows on every shard, and the analysis does not
         // link keys through a subquery's columns.
-        if top_level {
+        if level == Level::Outermost {
             if let [TableWithJoins {
                 relation:
                     TableFactor::Derived {
@@ -493,12 +503,12 @@ impl Visitor for Scopes<'_> {
             }
         }
         let from: Vec<&TableWithJoins> = select.from.iter().collect();
-        let ons = self.push_frame(&from, top_level);
+        let ons = self.push_frame(&from, level);
         for (on, role) in &ons {
-            self.scan_condition(on, Reach::on(*role, top_level));
+            self.scan_condition(on, Reach::on(*role, level));
         }
         if let Some(w) = &select.selection {
-            self.scan_condition(w, Reach::filter(top_level));
+            self.scan_condition(w, Reach::filter(level));
         }
         ControlFlow::Continue(())
     }

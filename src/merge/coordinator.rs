@@ -10,7 +10,7 @@
 
 use super::compare::{compare, Collation};
 use super::Row;
-use crate::error::{sqlite_message, Error, Result};
+use crate::error::{sqlite_message, Error, ErrorCode, Result};
 use crate::value::Value;
 use rusqlite::functions::{Aggregate, Context, FunctionFlags};
 use rusqlite::types::{Value as SqlValue, ValueRef};
@@ -69,17 +69,23 @@ const MAX_TABLES: usize = 64;
 
 fn sql_error(e: rusqlite::Error) -> Error {
     let message = sqlite_message(e);
-    if let Some(rest) = message.strip_prefix(REFUSAL) {
-        let (what, remedy) = rest.split_once('\u{1}').unwrap_or((rest, ""));
+    let refused = message
+        .strip_prefix(ErrorCode::Unsupported.as_str())
+        .and_then(|rest| rest.strip_prefix(SEPARATOR));
+    if let Some(rest) = refused {
+        let (what, remedy) = rest.split_once(SEPARATOR).unwrap_or((rest, ""));
         return Error::unsupported(what.to_string(), remedy.to_string());
     }
     Error::backend(None, message)
 }
 
-const REFUSAL: &str = "D1PLUS_UNSUPPORTED\u{1}";
+/// A refusal from one of the coordinator's functions crosses SQLite as the error's text:
+/// the code, what and the remedy, separated by U+0001.
+const SEPARATOR: char = '\u{1}';
 
 fn refusal(what: &str, remedy: &str) -> rusqlite::Error {
-    rusqlite::Error::UserFunctionError(format!("{REFUSAL}{what}\u{1}{remedy}").into())
+    let code = ErrorCode::Unsupported;
+    rusqlite::Error::UserFunctionError(format!("{code}{SEPARATOR}{what}{SEPARATOR}{remedy}").into())
 }
 
 fn open() -> Result<Coordinator> {

@@ -145,7 +145,7 @@ pub(crate) fn feeds_hinted_key(
             _ => Ok(false),
         },
         Some((_, Feed::Expr(e))) => {
-            let Some(k) = crate::sql::key_literal(parsed, e) else {
+            let Some(k) = crate::analyze::key_literal(parsed, e) else {
                 return Ok(false);
             };
             let v = super::key_value(&k, params)?;

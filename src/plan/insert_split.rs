@@ -17,12 +17,13 @@ use super::{
     D1_MAX_SQL_BYTES,
 };
 use super::{ShardBatch, ShardId, ShardStatement};
+use crate::analyze::key_literal;
 use crate::error::{Error, ErrorCode, Result};
 use crate::lex::{quote_ident, TokenKind};
 use crate::parse::Parsed;
 use crate::placement;
 use crate::plan::params::{Answer, IdOwner, Params, Probe};
-use crate::sql::{key_literal, object_name, KeyExpr};
+use crate::sql::{object_name, KeyExpr};
 use crate::value::{Affinity, Value};
 use sqlparser::ast::{AssignmentTarget, OnConflictAction, OnInsert, SetExpr, Statement};
 use std::collections::{BTreeMap, BTreeSet};

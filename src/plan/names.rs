@@ -4,11 +4,12 @@
 //! Everything the merge needs from a column (declared type, affinity, collation) is read
 //! from the [`Column`] found here, never by looking the bare name up again elsewhere.
 
+use crate::analyze::key_literal;
 use crate::catalog::{Catalog, Column};
 use crate::error::Error;
 use crate::merge::Collation;
 use crate::parse::Parsed;
-use crate::sql::{key_literal, object_name, KeyExpr};
+use crate::sql::{object_name, KeyExpr};
 use crate::value::{Affinity, Value};
 use sqlparser::ast::{Expr, Select, TableFactor, TableWithJoins, UnaryOperator};
 

@@ -25,7 +25,7 @@ use crate::merge::Collation;
 use crate::parse::Parsed;
 use crate::plan::params::Params;
 use crate::policy::{Policy, TableKind};
-use crate::sql::object_name;
+use crate::sql::{object_name, strip_nested};
 use crate::value::{Affinity, Value};
 use sqlparser::ast::{Expr, GroupByExpr, ObjectName, SelectItem, SetExpr, Visit, Visitor};
 use std::ops::{ControlFlow, Range};
@@ -220,16 +220,7 @@ fn in_list_is_exact(
             _ => false,
         },
     };
-    let explicit = |e: &Expr| {
-        let mut e = e;
-        loop {
-            match e {
-                Expr::Nested(inner) => e = inner,
-                Expr::Collate { .. } => return true,
-                _ => return false,
-            }
-        }
-    };
+    let explicit = |e: &Expr| matches!(strip_nested(e), Expr::Collate { .. });
     let lhs_has_collation = explicit(lhs) || outer.column(lhs).is_some();
     let collation_agrees =
         !explicit(&y) && (lhs_has_collation || inner.declared_collation(&y) == Collation::Binary);
@@ -346,11 +337,18 @@ pub(crate) fn column_names(parsed: &Parsed, catalog: &Catalog) -> Option<Vec<Str
         .collect()
 }
 
+/// How many columns a subquery may give: a scalar's one, a FROM subquery's any number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Columns {
+    One,
+    Any,
+}
+
 /// At most one row of values without affinity or collation (one value for a scalar): an
 /// aggregate without GROUP BY, or columns of such a subquery read alone (`SELECT c FROM
 /// (SELECT count(*) AS c …)`). A bare column, CAST or COLLATE as a value would carry an
 /// affinity or collation that a literal in its place would not.
-fn one_plain_row(q: &sqlparser::ast::Query, many: bool) -> bool {
+fn one_plain_row(q: &sqlparser::ast::Query, columns: Columns) -> bool {
     let SetExpr::Select(sel) = q.body.as_ref() else {
         return false;
     };
@@ -368,7 +366,7 @@ fn one_plain_row(q: &sqlparser::ast::Query, many: bool) -> bool {
     let ungrouped =
         matches!(&sel.group_by, GroupByExpr::Expressions(g, m) if g.is_empty() && m.is_empty());
     if exprs.is_empty()
-        || (!many && exprs.len() != 1)
+        || (columns == Columns::One && exprs.len() != 1)
         || !ungrouped
         || q.limit_clause.is_some()
         || q.with.is_some()
@@ -377,11 +375,7 @@ fn one_plain_row(q: &sqlparser::ast::Query, many: bool) -> bool {
     }
     let aggregate = super::terms::is_aggregate(sel, q);
     exprs.iter().all(|expr| {
-        let mut e = *expr;
-        while let Expr::Nested(inner) = e {
-            e = inner;
-        }
-        match e {
+        match strip_nested(expr) {
             Expr::Identifier(_) | Expr::CompoundIdentifier(_) => {
                 // A column of the only FROM item, a subquery giving one plain row.
                 let [sqlparser::ast::TableWithJoins {
@@ -391,7 +385,7 @@ fn one_plain_row(q: &sqlparser::ast::Query, many: bool) -> bool {
                 else {
                     return false;
                 };
-                !aggregate && joins.is_empty() && one_plain_row(subquery, true)
+                !aggregate && joins.is_empty() && one_plain_row(subquery, Columns::Any)
             }
             Expr::Cast { .. } | Expr::Collate { .. } => false,
             _ => aggregate,
@@ -425,8 +419,8 @@ fn qualifies(sub: &Parsed, kind: SubqueryKind, policy: &Policy, catalog: &Catalo
         return false;
     };
     let shape = match kind {
-        SubqueryKind::Scalar => one_plain_row(q, false),
-        SubqueryKind::Derived => one_plain_row(q, true),
+        SubqueryKind::Scalar => one_plain_row(q, Columns::One),
+        SubqueryKind::Derived => one_plain_row(q, Columns::Any),
         SubqueryKind::InList | SubqueryKind::Exists => true,
     };
     if !shape {

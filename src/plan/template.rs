@@ -18,7 +18,7 @@ use super::{Combine, Context, Plan, PlanOptions, Reason};
 use crate::analyze::Analysis;
 use crate::error::Result;
 use crate::parse::Parsed;
-use crate::plan::output::ShardId;
+use crate::plan::output::{ShardBatch, ShardId, ShardStatement};
 use crate::value::Value;
 use ahash::AHashMap;
 use smallvec::SmallVec;
@@ -59,6 +59,30 @@ impl Template {
     /// SQL. Such a call needs no plan built: the statement runs with the caller's values.
     pub(crate) fn passthrough(&self) -> Option<(ShardId, &Arc<str>)> {
         self.passthrough.as_ref().map(|(shard, sql)| (*shard, sql))
+    }
+
+    /// Checks that the passthrough (if any) sends what `plan`, this template's plan for
+    /// `params`, sends: an internal error if not.
+    pub(crate) fn check_passthrough(&self, plan: &Plan, params: &[Value]) -> Result<()> {
+        let Some((shard, sql)) = self.passthrough() else {
+            return Ok(());
+        };
+        let batch = ShardBatch {
+            shard,
+            statements: vec![ShardStatement {
+                sql: sql.clone(),
+                params: params.to_vec(),
+            }],
+        };
+        // Compared as printed: a NaN parameter is not equal to itself.
+        if plan.combine != Combine::Single
+            || format!("{:?}", plan.batches) != format!("{:?}", [batch])
+        {
+            return Err(crate::error::Error::internal(format!(
+                "a passthrough differs from its plan: {plan:?}"
+            )));
+        }
+        Ok(())
     }
 
     /// The plan for `params` (which gave this template's answers).

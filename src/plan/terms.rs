@@ -4,12 +4,12 @@
 
 use super::fanout::refuse;
 use super::names::Scope;
-use crate::analyze::Analysis;
+use crate::analyze::{key_literal, Analysis};
 use crate::error::{Error, Result};
 use crate::merge::Collation;
 use crate::parse::Parsed;
 use crate::plan::params::Params;
-use crate::sql::{key_literal, object_name, KeyExpr};
+use crate::sql::{object_name, KeyExpr};
 use crate::value::Value;
 use sqlparser::ast::{Expr, GroupByExpr, LimitClause, OrderByKind, Query, Select, SelectItem};
 use std::ops::Range;

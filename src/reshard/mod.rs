@@ -283,7 +283,7 @@ impl Run<'_> {
     ) -> Result<StepReport> {
         let Some(state) = state else {
             if request.abort {
-                return Ok(self.report(layout, None, true, "no split is in progress"));
+                return Ok(self.report_done(layout, "no split is in progress"));
             }
             let n = layout.shards.len();
             let target = if request.auto {
@@ -291,19 +291,14 @@ impl Run<'_> {
                 let decision = decide(policy, &sizes)?;
                 match decision.to {
                     Some(to) => to,
-                    None => return Ok(self.report(layout, None, true, &decision.reason)),
+                    None => return Ok(self.report_done(layout, &decision.reason)),
                 }
             } else {
                 request.to.unwrap_or(2 * n)
             };
             check_target(target, n)?;
             if target == n {
-                return Ok(self.report(
-                    layout,
-                    None,
-                    true,
-                    "the database already has that many shards",
-                ));
+                return Ok(self.report_done(layout, "the database already has that many shards"));
             }
             let state = self.begin(&layout, target).await?;
             return self.advance(policy, layout, state).await;
@@ -366,21 +361,29 @@ struct Run<'a> {
 type Rows = Vec<Vec<Value>>;
 
 impl Run<'_> {
-    fn report(
+    /// The report of a step after which the split needs more steps.
+    fn report_more(
         &self,
         layout: LayoutRecord,
         split: Option<SplitState>,
-        done: bool,
         note: &str,
     ) -> StepReport {
         StepReport {
             layout,
             split,
-            done,
+            done: false,
             rows: self.rows,
             changes: self.changes,
             queries: self.used,
             note: note.to_string(),
+        }
+    }
+
+    /// The report of a step after which there is nothing left to do (no split in progress).
+    fn report_done(&self, layout: LayoutRecord, note: &str) -> StepReport {
+        StepReport {
+            done: true,
+            ..self.report_more(layout, None, note)
         }
     }
 
@@ -587,18 +590,17 @@ impl Run<'_> {
                 Phase::Cleanup if !self.cleanup(&tables, &state).await? => false,
                 Phase::Cleanup => {
                     let layout = state.new_layout();
-                    let done = layout.shards.len() >= state.target;
-                    return Ok(self.report(
-                        layout,
-                        None,
-                        done,
-                        &format!("split to {} shards", state.to.len()),
-                    ));
+                    let note = format!("split to {} shards", state.to.len());
+                    return Ok(if layout.shards.len() >= state.target {
+                        self.report_done(layout, &note)
+                    } else {
+                        self.report_more(layout, None, &note)
+                    });
                 }
             };
             if !more {
                 let note = format!("{:?}", state.phase).to_ascii_lowercase();
-                return Ok(self.report(layout, Some(state), false, &note));
+                return Ok(self.report_more(layout, Some(state), &note));
             }
         }
     }

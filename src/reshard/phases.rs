@@ -624,12 +624,7 @@ impl Run<'_> {
         self.call(batches).await?;
         self.call(vec![(0, vec![format!("DELETE FROM {STATE}")])])
             .await?;
-        Ok(self.report(
-            layout,
-            None,
-            true,
-            "the split was aborted; the old layout serves",
-        ))
+        Ok(self.report_done(layout, "the split was aborted; the old layout serves"))
     }
 }
 

@@ -26,7 +26,7 @@ pub fn auto_target(dir: &Path) -> Result<AutoDecision> {
 
 /// A shard file's bytes and rows of sharded tables.
 fn shard_size(path: &Path, policy: &Policy) -> Result<(u64, u64)> {
-    let conn = open(path, false)?;
+    let conn = open(path)?;
     let err = |e| file_error(path, e);
     let bytes: i64 = conn
         .query_row(

@@ -140,7 +140,7 @@ pub(super) fn cleanup(dir: &Path, policy: &Policy, layout: &Layout) -> Result<()
         }
     }
     for path in layout.paths(dir) {
-        let conn = open(&path, false)?;
+        let conn = open(&path)?;
         if has_table(&conn, &path, CAUGHT)? {
             conn.execute_batch(&format!(
                 "DROP TABLE IF EXISTS {CAUGHT}; DROP TABLE IF EXISTS {COPY}"
@@ -155,16 +155,24 @@ pub(super) fn cleanup(dir: &Path, policy: &Policy, layout: &Layout) -> Result<()
     Ok(())
 }
 
-pub(super) fn open(path: &Path, create: bool) -> Result<Connection> {
-    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    if create {
-        flags |= OpenFlags::SQLITE_OPEN_CREATE;
-    } else if !path.is_file() {
+/// Opens a file that must exist.
+pub(super) fn open(path: &Path) -> Result<Connection> {
+    if !path.is_file() {
         return Err(Error::backend(
             None,
             format!("shard file {} is missing", path.display()),
         ));
     }
+    connect(path, OpenFlags::empty())
+}
+
+/// Opens a file, creating it when it does not exist.
+pub(super) fn open_or_create(path: &Path) -> Result<Connection> {
+    connect(path, OpenFlags::SQLITE_OPEN_CREATE)
+}
+
+fn connect(path: &Path, create: OpenFlags) -> Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | create;
     let conn = Connection::open_with_flags(path, flags).map_err(|e| file_error(path, e))?;
     conn.busy_timeout(BUSY).map_err(|e| file_error(path, e))?;
     // 64 MB of page cache per database (and per attached one): the copy reads and writes

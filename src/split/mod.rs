@@ -206,7 +206,7 @@ pub fn abort(dir: &Path) -> Result<bool> {
         return Ok(false);
     };
     for path in layout.paths(dir) {
-        let conn = open(&path, false)?;
+        let conn = open(&path)?;
         drop_capture(&conn, &path)?;
     }
     layout.write(dir)?;
@@ -240,7 +240,7 @@ impl Ticks {
 /// UNIQUE indexes on expressions (see `unique_indexes`).
 fn check_splittable(dir: &Path, layout: &Layout, policy: &Policy) -> Result<()> {
     let path = dir.join(&layout.files[0]);
-    let conn = open(&path, false)?;
+    let conn = open(&path)?;
     copy_tables(&conn, &path, policy)?;
     let mut stmt = conn
         .prepare(

@@ -20,7 +20,7 @@ impl<'a> Step<'a> {
             .clone()
             .ok_or_else(|| Error::internal("a split step without a split in the layout"))?;
         let home = dir.join(&layout.files[0]);
-        let conn = open(&home, false)?;
+        let conn = open(&home)?;
         let tables = copy_tables(&conn, &home, policy)?;
         let schema = app_schema(&conn, &home)?;
         let report = StepReport {
@@ -56,7 +56,7 @@ impl<'a> Step<'a> {
         let n = self.layout.shard_count;
         if self.state.phase == Phase::Copy {
             for i in 0..n {
-                let src = open(&self.old(i), false)?;
+                let src = open(&self.old(i))?;
                 install_capture(&src, &self.old(i), &self.tables)?;
                 for s in [2 * i, 2 * i + 1] {
                     self.copy(i, s, options, ticks, progress)?;
@@ -105,10 +105,10 @@ impl<'a> Step<'a> {
     /// while creating it is started again).
     fn target(&self, i: usize, s: usize) -> Result<Connection> {
         let path = self.new_file(s);
-        if path.exists() && !has_table(&open(&path, false)?, &path, CAUGHT)? {
+        if path.exists() && !has_table(&open(&path)?, &path, CAUGHT)? {
             remove_file(&path)?;
         }
-        let conn = open(&path, true)?;
+        let conn = open_or_create(&path)?;
         let err = |e| file_error(&path, e);
         // Until the new file is final, nothing but the split writes it: WAL with NORMAL
         // sync commits each chunk without an fsync, and a power loss can only lose the last
@@ -368,7 +368,7 @@ impl<'a> Step<'a> {
         let n = self.layout.shard_count;
         let paused = Instant::now();
         for i in 0..n {
-            let src = open(&self.old(i), false)?;
+            let src = open(&self.old(i))?;
             install_pause(&src, &self.old(i), &self.tables)?;
         }
         progress(&self.progress("cutover", 0));
@@ -405,7 +405,7 @@ impl<'a> Step<'a> {
     fn resume_writes(&mut self) -> Result<()> {
         for i in 0..self.layout.shard_count {
             let path = self.old(i);
-            let conn = open(&path, false)?;
+            let conn = open(&path)?;
             let mut sql = String::from("BEGIN IMMEDIATE;\n");
             for t in &self.tables {
                 for op in ["insert", "update", "delete"] {

@@ -8,7 +8,7 @@ use sqlparser::ast::{
 };
 use std::ops::ControlFlow;
 
-pub use literal::{key_literal, parse_number_literal, KeyExpr};
+pub use literal::{parse_number_literal, KeyExpr};
 
 /// The last part of a possibly qualified name (`main.t` -> `t`).
 pub fn object_name(name: &ObjectName) -> String {

@@ -48,6 +48,7 @@ impl Rng {
 /// The differential oracle's core, shared with the fuzz targets.
 #[path = "../../fuzz/common/diff.rs"]
 pub mod diff;
+use diff::{compare_outcome, Compared};
 pub use diff::{sorted, sqlite_query};
 
 pub struct Sharded {
@@ -129,43 +130,9 @@ impl Harness {
             return Outcome::Refused(e.clone());
         }
         let oracle = sqlite_query(&self.oracle, sql, params);
-        for (s, outcome) in self.shards.iter().zip(outcomes) {
-            match outcome {
-                Ok(r) => {
-                    let (cols, rows) = oracle.as_ref().unwrap_or_else(|e| {
-                        panic!(
-                            "{} shards: d1plus succeeded but SQLite failed ({e}): {sql} {params:?}",
-                            s.n
-                        )
-                    });
-                    if !cols.is_empty() {
-                        assert_eq!(
-                            &r.columns, cols,
-                            "{} shards: column names differ: {sql}",
-                            s.n
-                        );
-                    }
-                    assert_eq!(
-                        sorted(r.rows.clone()),
-                        sorted(rows.clone()),
-                        "{} shards: rows differ: {sql} {params:?}",
-                        s.n
-                    );
-                }
-                Err(e) => {
-                    let err = oracle.as_ref().err().unwrap_or_else(|| {
-                        panic!(
-                            "{} shards: d1plus failed ({e}) but SQLite succeeded: {sql} {params:?}",
-                            s.n
-                        )
-                    });
-                    let msg = e.to_string();
-                    assert!(
-                        msg.contains(err.as_str()),
-                        "{} shards: error text differs: {msg} vs {err}",
-                        s.n
-                    );
-                }
+        for (s, outcome) in self.shards.iter().zip(&outcomes) {
+            if let Compared::Differs(_, d) = compare_outcome(outcome, &oracle, false, 0) {
+                panic!("{} shards: {d}\n  sql: {sql} {params:?}", s.n);
             }
         }
         match oracle {
@@ -176,24 +143,17 @@ impl Harness {
 
     /// Runs a read whose ORDER BY makes the order total: rows must match in order.
     pub fn run_ordered(&self, sql: &str, params: &[Value]) -> Outcome {
-        let (cols, expected) = sqlite_query(&self.oracle, sql, params)
-            .unwrap_or_else(|e| panic!("oracle failed ({e}): {sql}"));
+        let oracle = sqlite_query(&self.oracle, sql, params);
+        let expected = match &oracle {
+            Ok((_, rows)) => rows.clone(),
+            Err(e) => panic!("oracle failed ({e}): {sql}"),
+        };
         for s in &self.shards {
-            match block_on(s.db.query(sql, params, None)) {
-                Ok(r) => {
-                    assert_eq!(
-                        r.columns, cols,
-                        "{} shards: column names differ: {sql}",
-                        s.n
-                    );
-                    assert_eq!(
-                        r.rows, expected,
-                        "{} shards: rows differ: {sql} {params:?}",
-                        s.n
-                    );
-                }
-                Err(e @ Error::Backend { .. }) => panic!("{} shards: {e}: {sql}", s.n),
-                Err(e) => return Outcome::Refused(e),
+            let got = block_on(s.db.query(sql, params, None));
+            match compare_outcome(&got, &oracle, true, 0) {
+                Compared::Same => {}
+                Compared::Refused => return Outcome::Refused(got.unwrap_err()),
+                Compared::Differs(_, d) => panic!("{} shards: {d}\n  sql: {sql} {params:?}", s.n),
             }
         }
         Outcome::Ok(expected)
@@ -221,37 +181,11 @@ impl Harness {
     ) -> Result<bool, String> {
         let oracle = sqlite_query(&self.oracle, sql, params);
         for s in &self.shards {
-            match (block_on(s.db.query(sql, params, None)), &oracle) {
-                (Ok(r), Ok((cols, rows))) => {
-                    if &r.columns != cols {
-                        return Err(format!(
-                            "{} shards: columns {:?} vs oracle {:?}",
-                            s.n, r.columns, cols
-                        ));
-                    }
-                    if !diff::same_rows(&r.rows, rows, ordered, ulps) {
-                        return Err(format!(
-                            "{} shards: rows differ\n  d1plus: {:?}\n  oracle: {:?}",
-                            s.n, r.rows, rows
-                        ));
-                    }
-                }
-                (Err(Error::Backend { message, .. }), Err(e))
-                    if message.starts_with(e.as_str()) => {}
-                (Err(e @ Error::Backend { .. }), _) => {
-                    return Err(format!(
-                        "{} shards: {e} (oracle: {:?})",
-                        s.n,
-                        oracle.as_ref().err()
-                    ))
-                }
-                (Err(_), _) => return Ok(false),
-                (Ok(_), Err(e)) => {
-                    return Err(format!(
-                        "{} shards: d1plus answered, SQLite failed: {e}",
-                        s.n
-                    ))
-                }
+            let got = block_on(s.db.query(sql, params, None));
+            match compare_outcome(&got, &oracle, ordered, ulps) {
+                Compared::Same => {}
+                Compared::Refused => return Ok(false),
+                Compared::Differs(_, d) => return Err(format!("{} shards: {d}", s.n)),
             }
         }
         Ok(true)

@@ -2,7 +2,7 @@
 //! each aggregate call becomes partial columns and a SQL expression of the final step.
 
 use super::partial::{group_keys, Only, Partial, Wrap};
-use crate::analyze::Analysis;
+use crate::analyze::{key_literal, Analysis};
 use crate::error::{Error, Result};
 use crate::lex::TokenKind;
 use crate::merge::coordinator::PARTIALS;
@@ -11,7 +11,7 @@ use crate::parse::Parsed;
 use crate::plan::fanout::refuse;
 use crate::plan::names::{declared_type_of, Scope};
 use crate::plan::params::Params;
-use crate::sql::{key_literal, object_name, KeyExpr};
+use crate::sql::{object_name, KeyExpr};
 use crate::value::Value;
 use sqlparser::ast::{
     BinaryOperator, DuplicateTreatment, Expr, FunctionArg, FunctionArgExpr, FunctionArguments,
