@@ -125,9 +125,14 @@ fn main() {
             rec.bench(&mut group, "e2e", "point/rusqlite_shard", || {
                 query_direct(&shard_conn, q.sql, &q.params)
             });
-            // The backend's part: running the planned batch (no planning, no combining).
+            // The backend's part: running the planned statement as d1plus does for a
+            // cached plan of one statement on one shard (no planning, no combining).
+            let statement = &batch.statements[0];
             rec.bench(&mut group, "e2e", "point/backend_only", || {
-                block_on(db.backend().run(plan.batches.clone()))
+                block_on(
+                    db.backend()
+                        .run_one(batch.shard, &statement.sql, &statement.params),
+                )
             });
         } else {
             rec.bench(

@@ -186,24 +186,34 @@ fn is_id_start(b: u8) -> bool {
 
 /// Tokenizes `sql` completely, trivia included. Never fails.
 pub fn tokenize(sql: &str) -> Vec<Token> {
+    let mut tokens = Vec::with_capacity(sql.len() / 3 + 1);
+    tokens.extend(tokens_of(sql));
+    tokens
+}
+
+/// The tokens of `sql`, trivia included, as they are reached (for a caller that may stop
+/// early).
+pub fn tokens_of(sql: &str) -> impl Iterator<Item = Token> + '_ {
     let bytes = sql.as_bytes();
-    let mut tokens = Vec::with_capacity(bytes.len() / 3 + 1);
     let mut i = 0;
-    while i < bytes.len() {
+    std::iter::from_fn(move || {
+        if i >= bytes.len() {
+            return None;
+        }
         let (kind, len) = next_token(&bytes[i..]);
         // Never split a UTF-8 sequence: extend to the next char boundary.
         let mut end = i + len.max(1);
         while end < bytes.len() && !sql.is_char_boundary(end) {
             end += 1;
         }
-        tokens.push(Token {
+        let token = Token {
             kind,
             start: i,
             end,
-        });
+        };
         i = end;
-    }
-    tokens
+        Some(token)
+    })
 }
 
 /// The kind and byte length of the token at the start of `z` (non-empty).
@@ -505,15 +515,15 @@ impl TriggerState {
 /// Whether a statement only reads (D1 may run it alone with `raw()`): SELECT, VALUES, or a
 /// WITH whose body is a SELECT. A write with RETURNING goes through `batch()` for its meta.
 pub fn returns_rows_only(sql: &str) -> bool {
-    let toks = significant(sql);
-    let Some(first) = toks.first() else {
+    let mut words = tokens_of(sql).filter(|t| !t.is_trivia());
+    let Some(first) = words.next() else {
         return false;
     };
     if first.is_keyword(sql, "SELECT") || first.is_keyword(sql, "VALUES") {
         return true;
     }
     first.is_keyword(sql, "WITH")
-        && !toks.iter().any(|t| {
+        && !words.any(|t| {
             ["INSERT", "UPDATE", "DELETE", "REPLACE"]
                 .iter()
                 .any(|k| t.is_keyword(sql, k))
@@ -531,7 +541,7 @@ pub fn is_array_index(key: &str) -> bool {
 
 /// Whether a statement changes the schema: it starts with CREATE, DROP or ALTER.
 pub fn changes_schema(sql: &str) -> bool {
-    significant(sql).first().is_some_and(|t| {
+    tokens_of(sql).find(|t| !t.is_trivia()).is_some_and(|t| {
         ["CREATE", "DROP", "ALTER"]
             .iter()
             .any(|k| t.is_keyword(sql, k))
