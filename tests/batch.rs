@@ -280,3 +280,37 @@ fn a_batch_spanning_shards_with_a_statement_sqlite_rejects_runs_nowhere() {
     assert_eq!(db.backend().transcript().len(), 1);
     assert_eq!(count(&db, "acme"), Value::Integer(0));
 }
+
+#[test]
+fn a_cached_point_read_runs_as_planned_and_counts_against_the_budget() {
+    let db = db(Options {
+        query_budget: Some(9),
+        ..Options::default()
+    });
+    block_on(db.query("INSERT INTO events VALUES ('a', 1, 'x')", &[], None)).unwrap();
+    let q = "SELECT v, id FROM events WHERE tenantId = ? AND id = ?";
+    let params = [Value::Text("a".into()), Value::Integer(1)];
+    // The first call plans and keeps a template; the second runs the kept statement as it
+    // is (`Template::passthrough`): the same shard call, the same answer.
+    db.backend().clear();
+    let first = block_on(db.query(q, &params, None)).unwrap();
+    let second = block_on(db.query(q, &params, None)).unwrap();
+    let sent = db.backend().transcript();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[0], sent[1], "the kept statement is the planned one");
+    let without_time = |r: &d1plus::execute::QueryResult| {
+        let mut r = r.clone();
+        r.meta.duration = 0.0;
+        r
+    };
+    assert_eq!(without_time(&first), without_time(&second));
+    assert_eq!(
+        first.rows,
+        vec![vec![Value::Text("x".into()), Value::Integer(1)]]
+    );
+    // 6 for opening and the table, 1 for the INSERT, 2 for the reads: the next is refused.
+    assert_eq!(db.queries_used(), 9);
+    let err = block_on(db.query(q, &params, None)).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::QueryBudget, "{err}");
+    assert_eq!(db.backend().transcript().len(), 2, "refused before it ran");
+}
