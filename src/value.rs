@@ -36,6 +36,35 @@ pub enum StorageClass {
 }
 
 impl Value {
+    /// An SQL literal that reads back as exactly this value: reals in round-trip form
+    /// (infinities as `9e999`), text quoted with `'` doubled (`CAST(X'..' AS TEXT)` when it
+    /// holds a NUL), blobs as `X'..'`, `NULL`.
+    pub fn sql_literal(&self) -> String {
+        match self {
+            Value::Null => "NULL".into(),
+            Value::Integer(i) => i.to_string(),
+            Value::Real(r) if r.is_finite() => {
+                let s = format!("{r:?}");
+                if s.contains(['.', 'e', 'E']) {
+                    s
+                } else {
+                    format!("{s}.0")
+                }
+            }
+            Value::Real(r) if *r > 0.0 => "9e999".into(),
+            Value::Real(_) => "-9e999".into(),
+            Value::Text(t) if !t.contains('\0') => format!("'{}'", t.replace('\'', "''")),
+            Value::Text(t) => {
+                let hex: String = t.bytes().map(|b| format!("{b:02X}")).collect();
+                format!("CAST(X'{hex}' AS TEXT)")
+            }
+            Value::Blob(b) => {
+                let hex: String = b.iter().map(|b| format!("{b:02X}")).collect();
+                format!("X'{hex}'")
+            }
+        }
+    }
+
     /// The storage class used for ordering.
     pub fn storage_class(&self) -> StorageClass {
         match self {

@@ -18,7 +18,6 @@ use rusqlite::Connection;
 use serde::Serialize;
 use std::cell::RefCell;
 use std::cmp::Ordering;
-use std::fmt;
 
 /// The final step of a fan-out, run over the shards' partial rows.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -37,22 +36,6 @@ pub struct FinalStep {
 
 /// The partial table's name in [`FinalStep::sql`]; replaced by the layout's own table.
 pub const PARTIALS: &str = "__d1p_partials";
-
-impl fmt::Display for FinalStep {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "coordinator SQLite: {PARTIALS}({}); {}",
-            self.columns.join(", "),
-            self.sql
-        )?;
-        if !self.params.is_empty() {
-            let p: Vec<String> = self.params.iter().map(|v| v.to_string()).collect();
-            write!(f, " -- params [{}]", p.join(", "))?;
-        }
-        Ok(())
-    }
-}
 
 struct Coordinator {
     conn: Connection,

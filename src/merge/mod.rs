@@ -4,6 +4,7 @@
 mod aggregate;
 mod compare;
 pub mod coordinator;
+mod explain;
 mod expr;
 
 pub use aggregate::{merge_aggregates, AggregateMerge};
@@ -16,7 +17,6 @@ use crate::value::Value;
 use serde::Serialize;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
-use std::fmt;
 
 /// A row as a shard returned it.
 pub type Row = Vec<Value>;
@@ -77,62 +77,6 @@ impl RowMerge {
             width: None,
             columns: None,
         }
-    }
-}
-
-impl fmt::Display for RowMerge {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut steps = Vec::new();
-        if self.order.is_empty() {
-            steps.push("concatenate rows in shard order".to_string());
-        } else {
-            let terms: Vec<String> = self
-                .order
-                .iter()
-                .map(|t| {
-                    let col = match t.column {
-                        OrderColumn::Output(i) => format!("column {}", i + 1),
-                        OrderColumn::Hidden(i) => format!("hidden column {}", i + 1),
-                    };
-                    let mut s = format!("{col} {}", if t.descending { "DESC" } else { "ASC" });
-                    if t.collation != Collation::Binary {
-                        s.push_str(&format!(" COLLATE {:?}", t.collation).to_uppercase());
-                    }
-                    if let Some(nf) = t.nulls_first {
-                        s.push_str(if nf { " NULLS FIRST" } else { " NULLS LAST" });
-                    }
-                    s
-                })
-                .collect();
-            steps.push(format!(
-                "k-way merge of the sorted shard rows on {}",
-                terms.join(", ")
-            ));
-        }
-        if self.distinct {
-            steps.push("drop duplicate rows".into());
-        }
-        if self.offset > 0 {
-            steps.push(format!(
-                "skip {} row{}",
-                self.offset,
-                if self.offset == 1 { "" } else { "s" }
-            ));
-        }
-        if let Some(n) = self.limit {
-            steps.push(format!(
-                "stop after {n} row{}",
-                if n == 1 { "" } else { "s" }
-            ));
-        }
-        if self.hidden > 0 {
-            steps.push(format!(
-                "strip {} hidden sort column{}",
-                self.hidden,
-                if self.hidden == 1 { "" } else { "s" }
-            ));
-        }
-        f.write_str(&steps.join("; "))
     }
 }
 

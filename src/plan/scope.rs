@@ -151,7 +151,7 @@ fn pinned_to_hint(
 /// The hinted key as an SQL literal of the value the key column stores.
 fn key_literal(v: &Value, table: &str) -> Result<String> {
     match v {
-        Value::Integer(_) | Value::Text(_) => Ok(super::splice::sql_literal(v)),
+        Value::Integer(_) | Value::Text(_) => Ok(v.sql_literal()),
         other => Err(Error::with_remedy(
             ErrorCode::InvalidShardKey,
             format!(

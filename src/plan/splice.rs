@@ -70,33 +70,6 @@ pub(crate) fn splice(
     })
 }
 
-/// An SQL literal that reads back as exactly `v` (reals in round-trip form).
-pub(crate) fn sql_literal(v: &Value) -> String {
-    match v {
-        Value::Null => "NULL".into(),
-        Value::Integer(i) => i.to_string(),
-        Value::Real(r) if r.is_finite() => {
-            let s = format!("{r:?}");
-            if s.contains(['.', 'e', 'E']) {
-                s
-            } else {
-                format!("{s}.0")
-            }
-        }
-        Value::Real(r) if *r > 0.0 => "9e999".into(),
-        Value::Real(_) => "-9e999".into(),
-        Value::Text(t) if !t.contains('\0') => format!("'{}'", t.replace('\'', "''")),
-        Value::Text(t) => {
-            let hex: String = t.bytes().map(|b| format!("{b:02X}")).collect();
-            format!("CAST(X'{hex}' AS TEXT)")
-        }
-        Value::Blob(b) => {
-            let hex: String = b.iter().map(|b| format!("{b:02X}")).collect();
-            format!("X'{hex}'")
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,11 +124,11 @@ mod tests {
             Value::Blob(vec![0, 255]),
         ] {
             let got: Value = c
-                .query_row(&format!("SELECT ({})", sql_literal(&v)), [], |r| {
+                .query_row(&format!("SELECT ({})", v.sql_literal()), [], |r| {
                     Ok(Value::from(r.get_ref(0)?))
                 })
                 .unwrap();
-            assert_eq!(got, v, "{}", sql_literal(&v));
+            assert_eq!(got, v, "{}", v.sql_literal());
         }
     }
 }

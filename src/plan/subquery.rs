@@ -17,7 +17,7 @@
 //! `[NOT] EXISTS (SELECT …)` becomes `EXISTS (SELECT 1)` or `EXISTS (SELECT 1 WHERE 0)`.
 
 use super::names::Scope;
-use super::splice::{splice, sql_literal, Piece};
+use super::splice::{splice, Piece};
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 use crate::lex::TokenKind;
@@ -284,7 +284,7 @@ pub(crate) fn substitute(
                     .enumerate()
                     .map(|(i, name)| {
                         let v = row.and_then(|r| r.get(i)).unwrap_or(&Value::Null);
-                        format!("{} AS {}", sql_literal(v), crate::lex::quote_ident(name))
+                        format!("{} AS {}", v.sql_literal(), crate::lex::quote_ident(name))
                     })
                     .collect();
                 // No row: the same columns, no rows.
@@ -293,13 +293,13 @@ pub(crate) fn substitute(
             }
             SubqueryKind::Scalar => {
                 let v = row.and_then(|r| r.first()).unwrap_or(&Value::Null);
-                format!("({})", sql_literal(v))
+                format!("({})", v.sql_literal())
             }
             SubqueryKind::InList => {
                 let values: Vec<String> = c
                     .rows
                     .iter()
-                    .map(|r| sql_literal(r.first().unwrap_or(&Value::Null)))
+                    .map(|r| r.first().unwrap_or(&Value::Null).sql_literal())
                     .collect();
                 format!("({})", values.join(", "))
             }
