@@ -17,6 +17,7 @@ const PERSIST = mkdtempSync(join(tmpdir(), "d1plus-bench-"));
 
 const ROWS = 2000;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 300);
+const COLD_BOOTS = Number(process.env.BENCH_COLD_BOOTS ?? 5);
 
 async function boot(scriptPath) {
   const started = performance.now();
@@ -52,21 +53,33 @@ async function main() {
   // The data, then fresh isolates (new workerd processes over the persisted databases):
   // the first request of one reads through the raw binding, of another through d1plus.
   const worker = join(ROOT, "e2e/bench/worker.js");
-  const { mf, ready } = await boot(worker);
+  const { mf } = await boot(worker);
   await call(mf, `/setup?rows=${ROWS}`);
   await mf.dispose();
 
-  const fresh = await boot(worker);
-  const firstRaw = performance.now();
-  await call(fresh.mf, "/raw/point");
-  const firstRawMs = performance.now() - firstRaw;
-  await fresh.mf.dispose();
+  // Cold start, each side booted COLD_BOOTS times (medians): a Worker without d1plus
+  // (raw-worker.js) against the bench Worker, each timed to ready and to its first point
+  // read, through the raw binding and through d1plus respectively.
+  const rawWorker = join(ROOT, "e2e/bench/raw-worker.js");
+  const readyRaw = [], firstRaw = [], readyD1plus = [], firstD1plus = [];
+  let m;
+  for (let b = 0; b < COLD_BOOTS; b++) {
+    const raw = await boot(rawWorker);
+    readyRaw.push(raw.ready);
+    let t = performance.now();
+    await call(raw.mf, "/raw/point");
+    firstRaw.push(performance.now() - t);
+    await raw.mf.dispose();
 
-  const again = await boot(worker);
-  const firstD1plus = performance.now();
-  await call(again.mf, "/fresh/point");
-  const firstD1plusMs = performance.now() - firstD1plus;
-  const m = again.mf;
+    const again = await boot(worker);
+    readyD1plus.push(again.ready);
+    t = performance.now();
+    await call(again.mf, "/fresh/point");
+    firstD1plus.push(performance.now() - t);
+    if (b + 1 < COLD_BOOTS) await again.mf.dispose();
+    else m = again.mf;
+  }
+  const [readyRawMs, firstRawMs, readyD1plusMs, firstD1plusMs] = [readyRaw, firstRaw, readyD1plus, firstD1plus].map(median);
 
   for (const op of ["point", "count", "top"]) {
     const raw = await call(m, `/raw/${op}`);
@@ -96,7 +109,9 @@ async function main() {
   console.log("| case | raw D1 | d1plus | ratio | added | ratio without dispatch |");
   console.log("|---|---|---|---|---|---|");
   for (const l of lines) console.log(l);
-  console.log(`cold: workerd ready in ${ready.toFixed(0)} ms (module with d1plus loaded); first request of a fresh isolate: raw ${firstRawMs.toFixed(1)} ms, d1plus ${firstD1plusMs.toFixed(1)} ms (+${(firstD1plusMs - firstRawMs).toFixed(1)} ms: wasm instantiation, engine, schema read)`);
+  const addedReady = readyD1plusMs - readyRawMs;
+  const addedFirst = firstD1plusMs - firstRawMs;
+  console.log(`cold (medians of ${COLD_BOOTS} boots each): workerd ready in ${readyRawMs.toFixed(0)} ms without d1plus, ${readyD1plusMs.toFixed(0)} ms with it (+${addedReady.toFixed(1)} ms: the module compiled); first point read of a fresh isolate ${firstRawMs.toFixed(1)} ms raw, ${firstD1plusMs.toFixed(1)} ms through d1plus (+${addedFirst.toFixed(1)} ms: wasm instantiated, engine made, schema read); added cold start ${(addedReady + addedFirst).toFixed(1)} ms`);
 }
 
 try {
