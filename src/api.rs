@@ -290,11 +290,7 @@ impl<B: Backend> Database<B> {
     pub fn explain_unbound(&self, sql: &str, hint: Option<&ShardHint>) -> Result<String> {
         let catalog = self.catalog();
         let prepared = self.prepare(sql, &catalog)?;
-        let cx = Context {
-            policy: &self.shared.policy,
-            catalog: &catalog,
-            options: self.shared.options.plan,
-        };
+        let cx = self.context(&catalog, self.shared.options.plan);
         plan::template::describe_unbound(&prepared.parsed, &prepared.analysis, hint, cx)
     }
 
@@ -313,6 +309,15 @@ impl<B: Backend> Database<B> {
         }
     }
 
+    /// What planning needs besides the statement, for `catalog` and `options`.
+    fn context<'a>(&'a self, catalog: &'a Catalog, options: PlanOptions) -> Context<'a> {
+        Context {
+            policy: &self.shared.policy,
+            catalog,
+            options,
+        }
+    }
+
     /// Plans `sql`, or finds the kept template whose plan it is (see `plan::template`).
     fn route(
         &self,
@@ -323,11 +328,7 @@ impl<B: Backend> Database<B> {
     ) -> Result<Routed> {
         let catalog = self.catalog();
         let prepared = self.prepare(sql, &catalog)?;
-        let cx = Context {
-            policy: &self.shared.policy,
-            catalog: &catalog,
-            options,
-        };
+        let cx = self.context(&catalog, options);
         let (parsed, analysis) = (&prepared.parsed, &prepared.analysis);
         // Templates hold for calls with the statement's parameter count (a call with another
         // count gets the planner's D1PLUS_PARAM_COUNT) and without a hint.
@@ -362,11 +363,7 @@ impl<B: Backend> Database<B> {
         let plan = template.instantiate(params);
         if cfg!(debug_assertions) || self.shared.options.verify_cached_plans {
             let catalog = self.catalog();
-            let cx = Context {
-                policy: &self.shared.policy,
-                catalog: &catalog,
-                options,
-            };
+            let cx = self.context(&catalog, options);
             let (parsed, analysis) = (&prepared.parsed, &prepared.analysis);
             // Compared as printed: a NaN parameter is not equal to itself.
             let fresh = plan::plan(parsed, analysis, params, None, cx);

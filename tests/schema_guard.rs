@@ -6,12 +6,13 @@
 use d1plus::api::{Database, Options};
 use d1plus::backend::recording::RecordingBackend;
 use d1plus::backend::sqlite::SqliteBackend;
-use d1plus::backend::{Backend, ShardBatch, ShardStatement, StatementOutput};
+use d1plus::backend::{Backend, ShardBatch, StatementOutput};
 use d1plus::error::ErrorCode;
 use d1plus::placement::shard_for_key;
 use d1plus::policy::Policy;
 use d1plus::value::{Affinity, Value};
 use futures::executor::block_on;
+use std::cell::RefCell;
 
 const SHARDS: usize = 4;
 
@@ -34,16 +35,15 @@ fn database() -> Database<SqliteBackend> {
 /// Runs `sql` on every shard directly, past this process's catalog (as another client
 /// does): each shard's rows.
 fn on_every_shard(db: &Database<SqliteBackend>, sql: &str) -> Vec<Vec<Vec<Value>>> {
+    directly(db.backend(), sql)
+}
+
+/// Runs `sql` on every shard of `backend`, each its own batch: each shard's rows.
+fn directly(backend: &dyn Backend, sql: &str) -> Vec<Vec<Vec<Value>>> {
     let batches = (0..SHARDS)
-        .map(|shard| ShardBatch {
-            shard,
-            statements: vec![ShardStatement {
-                sql: sql.into(),
-                params: vec![],
-            }],
-        })
+        .map(|shard| ShardBatch::one(shard, sql.into(), vec![]))
         .collect();
-    block_on(db.backend().run(batches))
+    block_on(backend.run(batches))
         .into_iter()
         .map(|r| r.unwrap().remove(0).rows)
         .collect()
@@ -183,7 +183,11 @@ fn a_failing_statement_keeps_its_own_error_under_the_guard() {
 /// a batch as JavaScript objects (`batch()`: `Object.fromEntries` of each row), so a name
 /// listed twice keeps its last value at its first place, integer-like names come first,
 /// and no rows means no column names.
-struct D1Like(SqliteBackend);
+///
+/// `race`: DDL run on a call's first shard right before its first batch runs, and DDL run
+/// right after (once, on a call of several batches): another client changing the schema
+/// between two D1 calls of one backend call.
+struct D1Like(SqliteBackend, RefCell<Option<(&'static str, &'static str)>>);
 
 fn as_objects(o: &mut StatementOutput) {
     let mut keys: Vec<(String, usize)> = Vec::new();
@@ -220,7 +224,25 @@ impl Backend for D1Like {
     {
         Box::pin(async move {
             let sizes: Vec<usize> = batches.iter().map(|b| b.statements.len()).collect();
-            let mut out = self.0.run(batches).await;
+            let race = if batches.len() > 1 {
+                self.1.take()
+            } else {
+                None
+            };
+            let mut out = match race {
+                None => self.0.run(batches).await,
+                Some((before, after)) => {
+                    let mut rest = batches;
+                    let first = rest.remove(0);
+                    let shard = first.shard;
+                    let ddl = |sql: &str| vec![ShardBatch::one(shard, sql.into(), vec![])];
+                    self.0.run(ddl(before)).await.remove(0).unwrap();
+                    let mut out = self.0.run(vec![first]).await;
+                    self.0.run(ddl(after)).await.remove(0).unwrap();
+                    out.extend(self.0.run(rest).await);
+                    out
+                }
+            };
             for (r, n) in out.iter_mut().zip(sizes) {
                 if let (Ok(outs), true) = (r, n > 1) {
                     outs.iter_mut().for_each(as_objects);
@@ -240,7 +262,10 @@ fn d1_like() -> Database<RecordingBackend<D1Like>> {
             "sharding": {"tables": [{"name": "moves", "keyColumn": "tenantId"}]}}"#,
     )
     .unwrap();
-    let backend = RecordingBackend::new(D1Like(SqliteBackend::in_memory(SHARDS).unwrap()));
+    let backend = RecordingBackend::new(D1Like(
+        SqliteBackend::in_memory(SHARDS).unwrap(),
+        RefCell::default(),
+    ));
     let db = block_on(Database::open(policy, backend, Options::default())).unwrap();
     block_on(db.exec(
         "CREATE TABLE moves (tenantId TEXT, id INTEGER); \
@@ -255,9 +280,17 @@ fn guarded<B: Backend>(
     db: &Database<RecordingBackend<B>>,
     sql: &str,
 ) -> (d1plus::execute::QueryResult, Vec<ShardBatch>) {
+    guarded_with(db, sql, &[])
+}
+
+fn guarded_with<B: Backend>(
+    db: &Database<RecordingBackend<B>>,
+    sql: &str,
+    params: &[Value],
+) -> (d1plus::execute::QueryResult, Vec<ShardBatch>) {
     db.backend().clear();
     let request = db.attach(db.backend(), None).unwrap();
-    let r = block_on(request.revalidating(|| Box::pin(request.query(sql, &[], None)))).unwrap();
+    let r = block_on(request.revalidating(|| Box::pin(request.query(sql, params, None)))).unwrap();
     (r, db.backend().transcript())
 }
 
@@ -282,13 +315,70 @@ fn on_d1_a_read_shares_its_call_with_the_guard_once_its_columns_are_known() {
     assert!(batches[0].statements[0].sql.contains("__d1p_guard"));
     assert_eq!((next.columns, next.rows), (alone.columns, alone.rows));
 
-    // No rows: a D1 batch names no columns; the known ones are put back.
-    let none = "SELECT id, tenantId AS who FROM moves WHERE tenantId = 'initech'";
-    guarded(&db, none);
-    let (empty, batches) = guarded(&db, none);
-    assert_eq!(batches.len(), 1);
+    // No rows: a D1 batch names no columns. Names an answer with rows showed in a batch
+    // headed by a passing guard are put back; the same read by another key is one call.
+    let by_key = "SELECT id, tenantId AS who FROM moves WHERE tenantId = ?";
+    guarded_with(&db, by_key, &[text("acme")]);
+    guarded_with(&db, by_key, &[text("acme")]);
+    let (empty, batches) = guarded_with(&db, by_key, &[text("initech")]);
+    assert_eq!(batches.len(), 1, "{batches:?}");
     assert!(empty.rows.is_empty());
     assert_eq!(empty.columns, ["id", "who"]);
+}
+
+#[test]
+fn on_d1_names_seen_only_beside_the_guard_are_not_trusted_for_an_empty_answer() {
+    let db = d1_like();
+    let none = "SELECT id, tenantId AS who FROM moves WHERE tenantId = 'initech'";
+    guarded(&db, none);
+    // Known from a read beside the guard (two D1 calls), not yet confirmed by rows in a
+    // shared batch: the empty answer is asked again alone, for its names.
+    let (empty, batches) = guarded(&db, none);
+    assert_eq!(batches.len(), 2, "{batches:?}");
+    assert_eq!(
+        batches[0].statements.len(),
+        2,
+        "the read shared the guard's batch"
+    );
+    assert_eq!(batches[1].statements.len(), 1, "then ran alone");
+    assert!(empty.rows.is_empty());
+    assert_eq!(empty.columns, ["id", "who"]);
+}
+
+#[test]
+fn on_d1_names_read_across_a_schema_change_elsewhere_never_name_an_answer() {
+    let db = d1_like();
+    let star = "SELECT * FROM moves WHERE tenantId = ?";
+    // Another client adds a column right before the read and drops it right after, so the
+    // guard beside the read passes while the read saw three columns.
+    *db.backend().inner().1.borrow_mut() = Some((
+        "ALTER TABLE moves ADD COLUMN ghost INTEGER",
+        "ALTER TABLE moves DROP COLUMN ghost",
+    ));
+    let (seen, batches) = guarded_with(&db, star, &[text("initech")]);
+    assert_eq!(batches.len(), 2, "{batches:?}");
+    assert_eq!(
+        seen.columns,
+        ["tenantId", "id", "ghost"],
+        "what the read saw"
+    );
+
+    // An empty answer: the unconfirmed names are not used; the read alone names it.
+    let (empty, _) = guarded_with(&db, star, &[text("initech")]);
+    assert_eq!(empty.columns, ["tenantId", "id"]);
+    // An answer with rows shows other names: the call fails as a changed schema, the
+    // rerun answers, and the names are forgotten (the next call learns them again).
+    let (rows, _) = guarded_with(&db, star, &[text("acme")]);
+    assert_eq!(rows.columns, ["tenantId", "id"]);
+    assert_eq!(rows.rows.len(), 2);
+    let (again, batches) = guarded_with(&db, star, &[text("initech")]);
+    assert_eq!(batches.len(), 2, "{batches:?}");
+    assert_eq!(
+        batches[0].statements.len(),
+        1,
+        "the guard beside the read again, not in its batch: {batches:?}"
+    );
+    assert_eq!(again.columns, ["tenantId", "id"]);
 }
 
 #[test]
@@ -316,8 +406,14 @@ fn on_d1_reads_whose_names_objects_would_lose_keep_the_guard_beside_them() {
 fn on_d1_known_columns_never_outlive_the_schema_they_were_seen_on() {
     let db = d1_like();
     let star = "SELECT * FROM moves WHERE tenantId = 'initech'";
+    let keyed = "SELECT * FROM moves WHERE tenantId = ?";
     guarded(&db, star);
-    assert_eq!(guarded(&db, star).1.len(), 1, "known");
+    guarded_with(&db, keyed, &[text("acme")]);
+    assert_eq!(
+        guarded_with(&db, keyed, &[text("acme")]).1.len(),
+        1,
+        "known"
+    );
 
     // This process changes the table: the catalog is new, the names are forgotten, and an
     // empty answer names the new columns.
@@ -325,7 +421,10 @@ fn on_d1_known_columns_never_outlive_the_schema_they_were_seen_on() {
     let (r, batches) = guarded(&db, star);
     assert_eq!(batches.len(), 2, "{batches:?}");
     assert_eq!(r.columns, ["tenantId", "id", "note"]);
-    let (r, batches) = guarded(&db, star);
+    let (_, batches) = guarded_with(&db, keyed, &[text("acme")]);
+    assert_eq!(batches.len(), 2, "learned again: {batches:?}");
+    guarded_with(&db, keyed, &[text("acme")]);
+    let (r, batches) = guarded_with(&db, keyed, &[text("initech")]);
     assert_eq!(batches.len(), 1);
     assert_eq!(r.columns, ["tenantId", "id", "note"]);
 
@@ -347,16 +446,5 @@ fn on_d1_known_columns_never_outlive_the_schema_they_were_seen_on() {
 }
 
 fn elsewhere_d1(db: &Database<RecordingBackend<D1Like>>, sql: &str) {
-    let batches = (0..SHARDS)
-        .map(|shard| ShardBatch {
-            shard,
-            statements: vec![ShardStatement {
-                sql: sql.into(),
-                params: vec![],
-            }],
-        })
-        .collect();
-    for r in block_on(db.backend().inner().0.run(batches)) {
-        r.unwrap();
-    }
+    directly(&db.backend().inner().0, sql);
 }

@@ -73,14 +73,7 @@ pub trait Backend {
         sql: &'a Arc<str>,
         params: &'a [Value],
     ) -> LocalBoxFuture<'a, Result<StatementOutput, Error>> {
-        let batch = ShardBatch {
-            shard,
-            statements: vec![ShardStatement {
-                sql: sql.clone(),
-                params: params.to_vec(),
-            }],
-        };
-        Box::pin(async move { only_output(self.run(vec![batch]).await) })
+        run_as_batch(self, shard, sql, params)
     }
 
     /// Whether a batch of several statements answers rows as objects keyed by column name
@@ -126,6 +119,17 @@ impl<T: Backend + ?Sized> Backend for &T {
     fn prepare_error(&self, message: &str, offset: Option<usize>) -> String {
         (**self).prepare_error(message, offset)
     }
+}
+
+/// [`Backend::run_one`] as a batch of one statement through [`Backend::run`].
+pub fn run_as_batch<'a, B: Backend + ?Sized>(
+    backend: &'a B,
+    shard: ShardId,
+    sql: &Arc<str>,
+    params: &[Value],
+) -> LocalBoxFuture<'a, Result<StatementOutput, Error>> {
+    let batch = ShardBatch::one(shard, sql.clone(), params.to_vec());
+    Box::pin(async move { only_output(backend.run(vec![batch]).await) })
 }
 
 /// The one statement's output of a call of one batch of one statement.

@@ -57,3 +57,13 @@ pub struct ShardBatch {
     /// The statements, in order.
     pub statements: Vec<ShardStatement>,
 }
+
+impl ShardBatch {
+    /// A batch of one statement.
+    pub fn one(shard: ShardId, sql: Arc<str>, params: Vec<Value>) -> ShardBatch {
+        ShardBatch {
+            shard,
+            statements: vec![ShardStatement { sql, params }],
+        }
+    }
+}

@@ -18,7 +18,7 @@ use super::{Combine, Context, Plan, PlanOptions, Reason};
 use crate::analyze::Analysis;
 use crate::error::Result;
 use crate::parse::Parsed;
-use crate::plan::output::{ShardBatch, ShardId, ShardStatement};
+use crate::plan::output::{ShardBatch, ShardId};
 use crate::value::Value;
 use ahash::AHashMap;
 use smallvec::SmallVec;
@@ -67,13 +67,7 @@ impl Template {
         let Some((shard, sql)) = self.passthrough() else {
             return Ok(());
         };
-        let batch = ShardBatch {
-            shard,
-            statements: vec![ShardStatement {
-                sql: sql.clone(),
-                params: params.to_vec(),
-            }],
-        };
+        let batch = ShardBatch::one(shard, sql.clone(), params.to_vec());
         // Compared as printed: a NaN parameter is not equal to itself.
         if plan.combine != Combine::Single
             || format!("{:?}", plan.batches) != format!("{:?}", [batch])

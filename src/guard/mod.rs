@@ -7,8 +7,9 @@
 //!   one call, when that batch's rows stay exact in a batch: always natively; on D1, whose
 //!   `batch()` answers rows as objects, only for reads whose column names an earlier
 //!   guarded call saw, on this catalog, to survive that (distinct, none integer-like; see
-//!   [`KnownColumns`]). Otherwise it runs beside them, as one more batch of the same
-//!   backend call (concurrently). A failed guard discards their answers.
+//!   [`KnownColumns`], and `names_of_first` for empty answers). Otherwise it runs beside
+//!   them, as one more batch of the same backend call (concurrently). A failed guard
+//!   discards their answers.
 //! - A call that writes: the guard heads each shard's batch, which D1 runs atomically, so
 //!   a failed guard rolls that shard's batch back; the guard's own output is dropped.
 //!
@@ -16,17 +17,19 @@
 //! catalog, plans again and reruns (see `Database::revalidating`). The guard adds one
 //! statement to the query budget for reads, one per shard batch for writes.
 
-use crate::backend::{only_output, Backend, ShardBatch, ShardId, ShardStatement, StatementOutput};
+use crate::backend::{run_as_batch, Backend, ShardBatch, ShardId, ShardStatement, StatementOutput};
 use crate::catalog::{self, Catalog};
 use crate::error::{Error, ErrorCode};
 use crate::execute::Budget;
 use crate::lex;
 use crate::value::Value;
-use ahash::AHashMap;
 use futures::future::LocalBoxFuture;
+pub(crate) use known::KnownColumns;
+use known::{Answer, Known};
 use std::cell::{Cell, RefCell};
-use std::rc::Rc;
 use std::sync::Arc;
+
+mod known;
 
 /// Where the guard statement goes in a guarded call.
 #[derive(Debug, Clone, Copy)]
@@ -37,67 +40,6 @@ enum Placement {
     HeadOfFirst,
     /// At the head of every shard's batch of writes, so a failed guard rolls each back.
     HeadOfEach,
-}
-
-/// Column names of reads, by SQL text, as guarded calls that ran each read alone saw
-/// them, for one catalog version: a D1 `batch()` answers rows as objects, keyed by these
-/// names, so a read whose names survive that (distinct, none integer-like, no
-/// `__proto__`) can share its batch with the guard and have its rows put back in order.
-/// A new catalog forgets them all. Bounded: past [`KnownColumns::MAX`] reads it starts over.
-#[derive(Debug, Default)]
-pub(crate) struct KnownColumns {
-    version: u64,
-    by_sql: AHashMap<String, Rc<[String]>>,
-}
-
-impl KnownColumns {
-    const MAX: usize = 512;
-
-    fn get(&self, version: u64, sql: &str) -> Option<Rc<[String]>> {
-        (self.version == version)
-            .then(|| self.by_sql.get(sql).cloned())
-            .flatten()
-    }
-
-    fn learn(&mut self, version: u64, sql: &str, columns: &[String]) {
-        if self.version != version || self.by_sql.len() >= Self::MAX {
-            self.by_sql.clear();
-            self.version = version;
-        }
-        if survives_objects(columns) {
-            self.by_sql.insert(sql.to_owned(), columns.into());
-        } else {
-            self.by_sql.remove(sql);
-        }
-    }
-}
-
-/// Whether rows keyed by these column names, as D1's `batch()` answers them, keep every
-/// value and the columns' order: names distinct, none an array index (which an object
-/// lists first), none `__proto__`.
-fn survives_objects(columns: &[String]) -> bool {
-    !columns.is_empty()
-        && columns
-            .iter()
-            .enumerate()
-            .all(|(i, c)| c != "__proto__" && !lex::is_array_index(c) && !columns[..i].contains(c))
-}
-
-/// Puts a read's known column names back on its batch answer (a D1 `batch()` gives none
-/// for no rows); false when the answer's names are not those (the batch answered
-/// something this catalog did not plan).
-fn restore_columns(outs: &mut [StatementOutput], expected: &[Rc<[String]>]) -> bool {
-    if outs.len() != expected.len() {
-        return false;
-    }
-    for (o, columns) in outs.iter_mut().zip(expected) {
-        if o.rows.is_empty() {
-            o.columns = columns.to_vec();
-        } else if o.columns[..] != columns[..] || o.rows.iter().any(|r| r.len() != columns.len()) {
-            return false;
-        }
-    }
-    true
 }
 
 /// A backend whose next call carries the schema guard of `catalog`, once.
@@ -141,11 +83,7 @@ pub(crate) fn schema_changed() -> Error {
 impl Guarded<'_> {
     /// Where the guard goes in a call of `batches`, and for a read sharing its batch with
     /// it, the column names each of that batch's statements answers.
-    fn placement(
-        &self,
-        batches: &[ShardBatch],
-        reads_only: bool,
-    ) -> (Placement, Vec<Rc<[String]>>) {
+    fn placement(&self, batches: &[ShardBatch], reads_only: bool) -> (Placement, Vec<Known>) {
         if !reads_only {
             return (Placement::HeadOfEach, Vec::new());
         }
@@ -164,14 +102,53 @@ impl Guarded<'_> {
         }
     }
 
+    /// Gives the first batch's reads, which shared their D1 batch with the guard, their
+    /// column names: the names an answer with rows shows (which confirms what was known),
+    /// the known ones for an empty answer once confirmed, else the reads' answers alone (one
+    /// more call). Names other than the known ones fail the call as a changed schema.
+    async fn names_of_first(
+        &self,
+        out: &mut [Result<Vec<StatementOutput>, Error>],
+        first: ShardBatch,
+        expected: &[Known],
+    ) -> Result<(), Error> {
+        let Some(Ok(outs)) = out.first_mut() else {
+            return Ok(());
+        };
+        let answers = known::restore(outs, expected);
+        self.known
+            .borrow_mut()
+            .judge(self.catalog.version, &first.statements, answers.as_deref());
+        let Some(answers) = answers else {
+            return Err(schema_changed());
+        };
+        if !answers.contains(&Answer::Unknown) {
+            return Ok(());
+        }
+        let alone: Vec<ShardBatch> = first
+            .statements
+            .into_iter()
+            .map(|s| ShardBatch::one(first.shard, s.sql, s.params))
+            .collect();
+        self.budget.take(alone.len())?;
+        let mut again = Vec::with_capacity(alone.len());
+        for r in self.inner.run(alone).await {
+            again.extend(r?);
+        }
+        out[0] = Ok(again);
+        Ok(())
+    }
+
     /// `(batch, statement, SQL)` of the statements whose answer in this call is what it
-    /// answers alone: every one, unless a batch of several answers rows by name.
+    /// answers alone (every one, unless a batch of several answers rows by name), on the
+    /// shard whose schema the guard checks beside them.
     fn exact_alone(&self, batches: &[ShardBatch]) -> Vec<(usize, usize, Arc<str>)> {
         let by_name = self.inner.batch_rows_by_name();
+        let guarded = batches[0].shard;
         batches
             .iter()
             .enumerate()
-            .filter(|(_, b)| !by_name || b.statements.len() == 1)
+            .filter(|(_, b)| b.shard == guarded && (!by_name || b.statements.len() == 1))
             .flat_map(|(b, batch)| {
                 batch
                     .statements
@@ -204,14 +181,7 @@ impl Backend for Guarded<'_> {
     ) -> LocalBoxFuture<'b, Result<StatementOutput, Error>> {
         if self.armed.get() || check_layout(self.layout, self.catalog).is_err() {
             // As a batch, through `run`: it adds the guard or refuses.
-            let batch = ShardBatch {
-                shard,
-                statements: vec![ShardStatement {
-                    sql: sql.clone(),
-                    params: params.to_vec(),
-                }],
-            };
-            return Box::pin(async move { only_output(self.run(vec![batch]).await) });
+            return run_as_batch(self, shard, sql, params);
         }
         self.inner.run_one(shard, sql, params)
     }
@@ -241,6 +211,8 @@ impl Backend for Guarded<'_> {
             return Box::pin(async move { vec![Err(e); n] });
         }
         let (placement, expected) = self.placement(&batches, reads_only);
+        // The first batch's reads, to run again alone if their names cannot be told.
+        let first = (!expected.is_empty()).then(|| batches[0].clone());
         // What the reads answer alone, where the batch keeps it exact: learned for later.
         let learn = match placement {
             Placement::Beside => self.exact_alone(&batches),
@@ -277,12 +249,9 @@ impl Backend for Guarded<'_> {
                     r.remove(0);
                 }
             }
-            if !expected.is_empty() {
-                if let Some(Ok(first)) = out.first_mut() {
-                    if !restore_columns(first, &expected) {
-                        // Not what this catalog's reads answered: plan again on a fresh one.
-                        return vec![Err(schema_changed()); n];
-                    }
+            if let Some(first) = first {
+                if let Err(e) = self.names_of_first(&mut out, first, &expected).await {
+                    return vec![Err(e); n];
                 }
             }
             let mut known = self.known.borrow_mut();
