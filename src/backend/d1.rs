@@ -315,8 +315,6 @@ fn output(result: &JsValue) -> std::result::Result<StatementOutput, JsValue> {
     Ok(out)
 }
 
-/// Whether JavaScript orders this object key as an array index (`0`, `17`, not `017`).
-
 /// The largest integer a JavaScript number holds exactly.
 const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
 
