@@ -37,7 +37,7 @@ pub enum StorageClass {
 
 impl Value {
     /// An SQL literal that reads back as exactly this value: reals in round-trip form
-    /// (infinities as `9e999`), text quoted with `'` doubled (`CAST(X'..' AS TEXT)` when it
+    /// (infinities as `9e999`, a NaN as `NULL`, as SQLite binds one), text quoted with `'` doubled (`CAST(X'..' AS TEXT)` when it
     /// holds a NUL), blobs as `X'..'`, `NULL`.
     pub fn sql_literal(&self) -> String {
         match self {
@@ -51,6 +51,8 @@ impl Value {
                     format!("{s}.0")
                 }
             }
+            // SQLite binds a NaN as NULL.
+            Value::Real(r) if r.is_nan() => "NULL".into(),
             Value::Real(r) if *r > 0.0 => "9e999".into(),
             Value::Real(_) => "-9e999".into(),
             Value::Text(t) if !t.contains('\0') => format!("'{}'", t.replace('\'', "''")),

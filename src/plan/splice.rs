@@ -130,5 +130,16 @@ mod tests {
                 .unwrap();
             assert_eq!(got, v, "{}", v.sql_literal());
         }
+        // A NaN reads back as what SQLite stores when one is bound: NULL.
+        let nan = Value::Real(f64::NAN);
+        let bound: Value = c
+            .query_row("SELECT ?1", [&nan], |r| Ok(Value::from(r.get_ref(0)?)))
+            .unwrap();
+        let literal: Value = c
+            .query_row(&format!("SELECT ({})", nan.sql_literal()), [], |r| {
+                Ok(Value::from(r.get_ref(0)?))
+            })
+            .unwrap();
+        assert_eq!((bound, literal), (Value::Null, Value::Null));
     }
 }
