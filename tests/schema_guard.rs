@@ -1,4 +1,4 @@
-//! The schema guard (src/guard.rs): a request's first call carries a statement that fails
+//! The schema guard (src/guard/): a request's first call carries a statement that fails
 //! when another client changed the schema since the catalog was read, instead of a
 //! re-read of the schema before every request. A stale plan never commits; the call runs
 //! again on the new schema; a current schema costs no extra call.

@@ -270,8 +270,7 @@ impl Backend for SqliteBackend {
         self.shards.len()
     }
 
-    /// All the work happens when the future is first polled. One batch (or a concurrency
-    /// bound of 1) runs on the polling thread; several run on scoped threads.
+    /// The statement runs on the polling thread, with the borrowed values bound as they are.
     fn run_one<'a>(
         &'a self,
         shard: ShardId,
@@ -284,6 +283,8 @@ impl Backend for SqliteBackend {
         })
     }
 
+    /// All the work happens when the future is first polled. One batch (or a concurrency
+    /// bound of 1) runs on the polling thread; several run on scoped threads.
     fn run(
         &self,
         batches: Vec<ShardBatch>,
