@@ -111,7 +111,7 @@ async function main() {
   for (const l of lines) console.log(l);
   const addedReady = readyD1plusMs - readyRawMs;
   const addedFirst = firstD1plusMs - firstRawMs;
-  console.log(`cold (medians of ${COLD_BOOTS} boots each): workerd ready in ${readyRawMs.toFixed(0)} ms without d1plus, ${readyD1plusMs.toFixed(0)} ms with it (+${addedReady.toFixed(1)} ms: the module compiled); first point read of a fresh isolate ${firstRawMs.toFixed(1)} ms raw, ${firstD1plusMs.toFixed(1)} ms through d1plus (+${addedFirst.toFixed(1)} ms: wasm instantiated, engine made, schema read); added cold start ${(addedReady + addedFirst).toFixed(1)} ms`);
+  console.log(`cold (medians of ${COLD_BOOTS} boots each): workerd ready in ${readyRawMs.toFixed(0)} ms without d1plus, ${readyD1plusMs.toFixed(0)} ms with it (+${addedReady.toFixed(1)} ms: the module encoded into miniflare's config, about 35 ms/MB, and loaded by workerd, about 30 ms: see BENCHMARKS.md); first point read of a fresh isolate ${firstRawMs.toFixed(1)} ms raw, ${firstD1plusMs.toFixed(1)} ms through d1plus (+${addedFirst.toFixed(1)} ms: wasm instantiated, engine made, schema read); added cold start ${(addedReady + addedFirst).toFixed(1)} ms`);
 }
 
 try {
