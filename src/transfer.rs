@@ -29,9 +29,7 @@ use crate::plan::ShardId;
 use crate::policy::TableKind;
 use crate::value::{Affinity, Value};
 use futures::executor::block_on;
-use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
-use std::fmt::Write as _;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -724,7 +722,7 @@ fn dump_rows(c: &Connection, table: &str, out: &mut dyn Write) -> Result<u64> {
             if i > 0 {
                 line.push(',');
             }
-            push_literal(&mut line, r.get_ref(i).map_err(err)?);
+            crate::value::push_sql_literal(&mut line, r.get_ref(i).map_err(err)?);
         }
         line.push_str(");\n");
         out.write_all(line.as_bytes()).map_err(|e| {
@@ -736,41 +734,4 @@ fn dump_rows(c: &Connection, table: &str, out: &mut dyn Write) -> Result<u64> {
         count += 1;
     }
     Ok(count)
-}
-
-/// A SQL literal that reads back as the same value and storage class.
-fn push_literal(out: &mut String, v: ValueRef<'_>) {
-    match v {
-        ValueRef::Null => out.push_str("NULL"),
-        ValueRef::Integer(i) => {
-            let _ = write!(out, "{i}");
-        }
-        ValueRef::Real(r) if r.is_infinite() => {
-            out.push_str(if r > 0.0 { "9e999" } else { "-9e999" })
-        }
-        ValueRef::Real(r) => {
-            // `{:?}` is the shortest text that reads back as the same double, and always
-            // has a `.` or an exponent, so it stays REAL.
-            let _ = write!(out, "{r:?}");
-        }
-        ValueRef::Text(t) if t.contains(&0) || std::str::from_utf8(t).is_err() => {
-            out.push_str("CAST(");
-            push_blob(out, t);
-            out.push_str(" AS TEXT)");
-        }
-        ValueRef::Text(t) => {
-            out.push('\'');
-            out.push_str(&String::from_utf8_lossy(t).replace('\'', "''"));
-            out.push('\'');
-        }
-        ValueRef::Blob(b) => push_blob(out, b),
-    }
-}
-
-fn push_blob(out: &mut String, b: &[u8]) {
-    out.push_str("X'");
-    for byte in b {
-        let _ = write!(out, "{byte:02X}");
-    }
-    out.push('\'');
 }

@@ -36,34 +36,22 @@ pub enum StorageClass {
 }
 
 impl Value {
-    /// An SQL literal that reads back as exactly this value: reals in round-trip form
-    /// (infinities as `9e999`, a NaN as `NULL`, as SQLite binds one), text quoted with `'` doubled (`CAST(X'..' AS TEXT)` when it
-    /// holds a NUL), blobs as `X'..'`, `NULL`.
+    /// An SQL literal that reads back as exactly this value (see [`push_sql_literal`]).
     pub fn sql_literal(&self) -> String {
+        let mut out = String::new();
+        push_sql_literal(&mut out, self.as_value_ref());
+        out
+    }
+
+    /// The value as rusqlite borrows it.
+    fn as_value_ref(&self) -> rusqlite::types::ValueRef<'_> {
+        use rusqlite::types::ValueRef;
         match self {
-            Value::Null => "NULL".into(),
-            Value::Integer(i) => i.to_string(),
-            Value::Real(r) if r.is_finite() => {
-                let s = format!("{r:?}");
-                if s.contains(['.', 'e', 'E']) {
-                    s
-                } else {
-                    format!("{s}.0")
-                }
-            }
-            // SQLite binds a NaN as NULL.
-            Value::Real(r) if r.is_nan() => "NULL".into(),
-            Value::Real(r) if *r > 0.0 => "9e999".into(),
-            Value::Real(_) => "-9e999".into(),
-            Value::Text(t) if !t.contains('\0') => format!("'{}'", t.replace('\'', "''")),
-            Value::Text(t) => {
-                let hex: String = t.bytes().map(|b| format!("{b:02X}")).collect();
-                format!("CAST(X'{hex}' AS TEXT)")
-            }
-            Value::Blob(b) => {
-                let hex: String = b.iter().map(|b| format!("{b:02X}")).collect();
-                format!("X'{hex}'")
-            }
+            Value::Null => ValueRef::Null,
+            Value::Integer(i) => ValueRef::Integer(*i),
+            Value::Real(r) => ValueRef::Real(*r),
+            Value::Text(t) => ValueRef::Text(t.as_bytes()),
+            Value::Blob(b) => ValueRef::Blob(b),
         }
     }
 
@@ -351,17 +339,59 @@ impl<'de> Deserialize<'de> for Value {
     }
 }
 
+/// Appends an SQL literal that reads back as exactly `v`, storage class included: reals in
+/// round-trip form (infinities as `9e999`, a NaN as `NULL`, as SQLite binds one), text quoted
+/// with `'` doubled (`CAST(X'..' AS TEXT)` when it holds a NUL or is not UTF-8), blobs as
+/// `X'..'`, `NULL`. The one literal writer: plans, explain and dumps use it.
+pub fn push_sql_literal(out: &mut String, v: rusqlite::types::ValueRef<'_>) {
+    use rusqlite::types::ValueRef;
+    use std::fmt::Write as _;
+    match v {
+        ValueRef::Null => out.push_str("NULL"),
+        ValueRef::Integer(i) => {
+            let _ = write!(out, "{i}");
+        }
+        ValueRef::Real(r) if r.is_nan() => out.push_str("NULL"),
+        ValueRef::Real(r) if r.is_infinite() => {
+            out.push_str(if r > 0.0 { "9e999" } else { "-9e999" })
+        }
+        ValueRef::Real(r) => {
+            // `{:?}` is the shortest text that reads back as the same double; it keeps a
+            // `.` or an exponent, so it stays REAL (checked, to be sure).
+            let start = out.len();
+            let _ = write!(out, "{r:?}");
+            if !out[start..].contains(['.', 'e', 'E']) {
+                out.push_str(".0");
+            }
+        }
+        ValueRef::Text(t) if t.contains(&0) || std::str::from_utf8(t).is_err() => {
+            out.push_str("CAST(");
+            push_hex_blob(out, t);
+            out.push_str(" AS TEXT)");
+        }
+        ValueRef::Text(t) => {
+            out.push('\'');
+            out.push_str(&String::from_utf8_lossy(t).replace('\'', "''"));
+            out.push('\'');
+        }
+        ValueRef::Blob(b) => push_hex_blob(out, b),
+    }
+}
+
+/// `X'..'`, two hex digits per byte.
+fn push_hex_blob(out: &mut String, b: &[u8]) {
+    use std::fmt::Write as _;
+    out.push_str("X'");
+    for byte in b {
+        let _ = write!(out, "{byte:02X}");
+    }
+    out.push('\'');
+}
+
 /// Binds a value as rusqlite binds it: the storage class is kept exactly.
 impl rusqlite::ToSql for Value {
     fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
-        use rusqlite::types::ValueRef;
-        Ok(rusqlite::types::ToSqlOutput::Borrowed(match self {
-            Value::Null => ValueRef::Null,
-            Value::Integer(i) => ValueRef::Integer(*i),
-            Value::Real(r) => ValueRef::Real(*r),
-            Value::Text(t) => ValueRef::Text(t.as_bytes()),
-            Value::Blob(b) => ValueRef::Blob(b),
-        }))
+        Ok(rusqlite::types::ToSqlOutput::Borrowed(self.as_value_ref()))
     }
 }
 
