@@ -58,13 +58,13 @@ pub struct Database<B: Backend> {
     expected_layout: Option<Option<String>>,
 }
 
-/// What the handles of one logical database share.
 /// What routing found for a call: a plan made for it, or a kept template of one.
 enum Routed {
     Fresh(Box<Plan>),
     Cached(Rc<Prepared>, Rc<Template>),
 }
 
+/// What the handles of one logical database share.
 struct Shared {
     policy: Policy,
     catalog: RefCell<Rc<Catalog>>,
@@ -253,13 +253,7 @@ impl<B: Backend> Database<B> {
     pub async fn reload_catalog(&self) -> Result<()> {
         let generation = self.shared.load_started.get() + 1;
         self.shared.load_started.set(generation);
-        let batch = ShardBatch {
-            shard: 0,
-            statements: vec![crate::backend::ShardStatement {
-                sql: catalog::LOAD_SQL.into(),
-                params: Vec::new(),
-            }],
-        };
+        let batch = ShardBatch::one(0, catalog::LOAD_SQL.into(), Vec::new());
         let out = execute::run_batches(&self.backend, vec![batch], &self.budget).await?;
         let rows = match out.into_iter().next() {
             Some(Ok(mut o)) => o.pop().map(|o| o.rows).unwrap_or_default(),
@@ -301,7 +295,13 @@ impl<B: Backend> Database<B> {
         hint: Option<&ShardHint>,
         options: PlanOptions,
     ) -> Result<Plan> {
-        match self.route(sql, params, hint, options)? {
+        let routed = self.route(sql, params, hint, options)?;
+        self.plan_of(routed, params, options)
+    }
+
+    /// The plan routing found: made for the call, or its template's plan for `params`.
+    fn plan_of(&self, routed: Routed, params: &[Value], options: PlanOptions) -> Result<Plan> {
+        match routed {
             Routed::Fresh(plan) => Ok(*plan),
             Routed::Cached(prepared, template) => {
                 self.instantiate(&prepared, &template, params, options)
@@ -351,6 +351,12 @@ impl<B: Backend> Database<B> {
         Ok(Routed::Fresh(Box::new(plan)))
     }
 
+    /// Whether a kept plan is checked against one made afresh before it runs: in debug
+    /// builds, and with `verify_cached_plans`.
+    fn verifies_cached_plans(&self) -> bool {
+        cfg!(debug_assertions) || self.shared.options.verify_cached_plans
+    }
+
     /// The plan a kept template gives for `params`; in debug builds (and with
     /// `verify_cached_plans`) checked against a plan made afresh.
     fn instantiate(
@@ -361,7 +367,7 @@ impl<B: Backend> Database<B> {
         options: PlanOptions,
     ) -> Result<Plan> {
         let plan = template.instantiate(params);
-        if cfg!(debug_assertions) || self.shared.options.verify_cached_plans {
+        if self.verifies_cached_plans() {
             let catalog = self.catalog();
             let cx = self.context(&catalog, options);
             let (parsed, analysis) = (&prepared.parsed, &prepared.analysis);
@@ -410,12 +416,8 @@ impl<B: Backend> Database<B> {
         hint: Option<&ShardHint>,
         options: PlanOptions,
     ) -> Result<Plan> {
-        match self.route_fresh(sql, params, hint, options).await? {
-            Routed::Fresh(plan) => Ok(*plan),
-            Routed::Cached(prepared, template) => {
-                self.instantiate(&prepared, &template, params, options)
-            }
-        }
+        let routed = self.route_fresh(sql, params, hint, options).await?;
+        self.plan_of(routed, params, options)
     }
 
     /// [`Database::route`] on a current catalog: reloaded once if a table is unknown.
@@ -469,23 +471,20 @@ impl<B: Backend> Database<B> {
             }
             Err(e) => return Err(e),
         };
-        let plan = match routed {
-            Routed::Fresh(plan) => *plan,
-            Routed::Cached(prepared, template) => match template.passthrough() {
-                // One statement on one shard with the caller's values, changing no schema
-                // (so nothing to validate first): it runs as it is, no plan built.
-                Some((shard, shard_sql)) => {
-                    if cfg!(debug_assertions) || self.shared.options.verify_cached_plans {
-                        self.instantiate(&prepared, &template, params, options)?;
-                    }
-                    let catalog = self.catalog();
-                    let backend = self.shards(&catalog);
-                    return execute::execute_one(shard, shard_sql, params, &backend, &self.budget)
-                        .await;
+        if let Routed::Cached(prepared, template) = &routed {
+            // One statement on one shard with the caller's values, changing no schema (so
+            // nothing to validate first): it runs as it is, no plan built.
+            if let Some((shard, shard_sql)) = template.passthrough() {
+                if self.verifies_cached_plans() {
+                    self.instantiate(prepared, template, params, options)?;
                 }
-                None => self.instantiate(&prepared, &template, params, options)?,
-            },
-        };
+                let catalog = self.catalog();
+                let backend = self.shards(&catalog);
+                return execute::execute_one(shard, shard_sql, params, &backend, &self.budget)
+                    .await;
+            }
+        }
+        let plan = self.plan_of(routed, params, options)?;
         self.validate_before_running(sql, &plan, Commits::Alone)?;
         let changes_schema = plan.changes_schema;
         let catalog = self.catalog();

@@ -336,12 +336,7 @@ fn combine_from(
             insert_rows(&mut result, &ok, rows);
         }
         Combine::Rows(spec) => {
-            let per_shard = answers
-                .map(|outs| {
-                    add_meta(&mut result.meta, &outs);
-                    outs.into_iter().flat_map(|o| o.rows).collect()
-                })
-                .collect();
+            let per_shard = rows_per_shard(&mut result.meta, answers);
             result.rows = crate::merge::merge_rows(spec, per_shard)?;
             if let Some(columns) = &spec.columns {
                 result.columns.clone_from(columns);
@@ -351,12 +346,7 @@ fn combine_from(
             }
         }
         Combine::Aggregate { merge, columns } => {
-            let per_shard = answers
-                .map(|outs| {
-                    add_meta(&mut result.meta, &outs);
-                    outs.into_iter().flat_map(|o| o.rows).collect()
-                })
-                .collect();
+            let per_shard = rows_per_shard(&mut result.meta, answers);
             result.rows = crate::merge::merge_aggregates(merge, per_shard)?;
             result.columns = columns.clone();
         }
@@ -368,6 +358,19 @@ fn combine_from(
     }
     result.meta.shards = shards;
     Ok(result)
+}
+
+/// Each shard's rows, its statements' in order, for a merge; their counters go to `meta`.
+fn rows_per_shard(
+    meta: &mut Meta,
+    answers: impl Iterator<Item = Vec<StatementOutput>>,
+) -> Vec<Vec<Vec<Value>>> {
+    answers
+        .map(|outs| {
+            add_meta(meta, &outs);
+            outs.into_iter().flat_map(|o| o.rows).collect()
+        })
+        .collect()
 }
 
 fn add_outputs(result: &mut QueryResult, outs: Vec<StatementOutput>) {

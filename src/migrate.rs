@@ -300,13 +300,11 @@ async fn plan_migration<B: Backend>(
 async fn schema_copy<B: Backend>(db: &Database<B>, s: ShardId) -> Result<Connection> {
     let out = db
         .backend()
-        .run(vec![ShardBatch {
-            shard: s,
-            statements: vec![ShardStatement {
-                sql: "SELECT sql FROM sqlite_schema WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' ORDER BY rowid".into(),
-                params: Vec::new(),
-            }],
-        }])
+        .run(vec![ShardBatch::one(
+            s,
+            "SELECT sql FROM sqlite_schema WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' ORDER BY rowid".into(),
+            Vec::new(),
+        )])
         .await;
     let rows = match out.into_iter().next() {
         Some(r) => r?.pop().map(|o| o.rows).unwrap_or_default(),

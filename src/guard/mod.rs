@@ -219,10 +219,9 @@ impl Backend for Guarded<'_> {
             _ => Vec::new(),
         };
         match placement {
-            Placement::Beside => batches.push(ShardBatch {
-                shard: batches[0].shard,
-                statements: vec![guard],
-            }),
+            Placement::Beside => {
+                batches.push(ShardBatch::one(batches[0].shard, guard.sql, guard.params))
+            }
             Placement::HeadOfFirst => batches[0].statements.insert(0, guard),
             Placement::HeadOfEach => {
                 for b in &mut batches {

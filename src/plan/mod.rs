@@ -461,12 +461,9 @@ impl Planner<'_> {
         Plan {
             batches: shards
                 .into_iter()
-                .map(|shard| ShardBatch {
-                    shard,
-                    statements: vec![ShardStatement {
-                        sql: self.parsed.sql.as_str().into(),
-                        params: self.params.carry_all(),
-                    }],
+                .map(|shard| {
+                    let sql = self.parsed.sql.as_str().into();
+                    ShardBatch::one(shard, sql, self.params.carry_all())
                 })
                 .collect(),
             route: Route { target, reason },
