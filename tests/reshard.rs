@@ -116,6 +116,53 @@ fn file(dir: &Path, k: usize) -> PathBuf {
     dir.join(format!("SHARD_{k}.sqlite"))
 }
 
+impl Pool {
+    /// The databases at `files`, with no hook between calls and no failures.
+    fn over(files: &[PathBuf]) -> Pool {
+        Pool {
+            conns: files.iter().map(|f| Connection::open(f).unwrap()).collect(),
+            between: RefCell::new(Box::new(|| {})),
+            fail_every: 0,
+            calls: std::cell::Cell::new(0),
+        }
+    }
+}
+
+/// Six empty shard files in `dir` (two serving, four for a doubling), and their binding
+/// names.
+fn six_shards(dir: &Path) -> (Vec<String>, Vec<PathBuf>) {
+    let names = (0..6).map(|k| format!("SHARD_{k}")).collect();
+    let files: Vec<PathBuf> = (0..6).map(|k| file(dir, k)).collect();
+    for f in &files {
+        Connection::open(f).unwrap();
+    }
+    (names, files)
+}
+
+/// A request for steps of a doubling to `to` shards (None: as `auto` capacity decides).
+fn request(names: &[String], to: Option<usize>, chunk_rows: usize) -> StepRequest {
+    StepRequest {
+        names: names.to_vec(),
+        to,
+        abort: false,
+        auto: to.is_none(),
+        max_queries: 1000,
+        chunk_rows,
+        cutover_backlog: 200,
+        lease_ms: 300_000,
+    }
+}
+
+/// Runs steps until the split is done: the last report.
+fn finish(pool: &Pool, policy: &Policy, request: &StepRequest) -> reshard::StepReport {
+    loop {
+        let report = futures::executor::block_on(reshard::step(pool, policy, request)).unwrap();
+        if report.done {
+            return report;
+        }
+    }
+}
+
 /// The client: writes through d1plus over the layout the home names, like a Worker's
 /// request would after its guard; the oracle takes what was acknowledged.
 struct Client {
@@ -483,7 +530,7 @@ fn split_under_writes(
 fn auto_capacity_splits_when_a_shard_passes_its_row_threshold() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let names: Vec<String> = (0..6).map(|k| format!("SHARD_{k}")).collect();
+    let (names, files) = six_shards(dir);
     let policy = |rows: u64| {
         Policy::from_json(&format!(
             r#"{{"name": "a", "capacity": {{"mode": "auto", "targetShardCount": 2, "maxShardCount": 4, "splitAtRows": {rows}}},
@@ -491,10 +538,6 @@ fn auto_capacity_splits_when_a_shard_passes_its_row_threshold() {
         ))
         .unwrap()
     };
-    let files: Vec<PathBuf> = (0..6).map(|k| file(dir, k)).collect();
-    for f in &files {
-        Connection::open(f).unwrap();
-    }
     let db = now(Database::open(
         policy(10),
         SqliteBackend::open_files(dir, &files[..2]).unwrap(),
@@ -510,34 +553,15 @@ fn auto_capacity_splits_when_a_shard_passes_its_row_threshold() {
         ))
         .unwrap();
     }
-    let pool = Pool {
-        conns: files.iter().map(|f| Connection::open(f).unwrap()).collect(),
-        between: RefCell::new(Box::new(|| {})),
-        fail_every: 0,
-        calls: std::cell::Cell::new(0),
-    };
-    let step = |p: &Policy| {
-        let request = StepRequest {
-            names: names.clone(),
-            to: None,
-            abort: false,
-            auto: true,
-            max_queries: 1000,
-            chunk_rows: 100,
-            cutover_backlog: 200,
-            lease_ms: 300_000,
-        };
-        futures::executor::block_on(reshard::step(&pool, p, &request)).unwrap()
-    };
+    let pool = Pool::over(&files);
+    let auto = request(&names, None, 100);
+    let step = |p: &Policy| futures::executor::block_on(reshard::step(&pool, p, &auto)).unwrap();
     // Below the threshold: nothing happens, and the report says why.
     let report = step(&policy(1000));
     assert!(report.done && report.split.is_none(), "{report:?}");
     assert!(report.note.contains("no shard passes"), "{}", report.note);
     // Above it: the database doubles once, and at maxShardCount it stops.
-    let mut report = step(&policy(10));
-    while !report.done {
-        report = step(&policy(10));
-    }
+    let report = finish(&pool, &policy(10), &auto);
     assert_eq!(report.layout.shards, names[2..6].to_vec());
     let report = step(&policy(1));
     assert!(
@@ -551,11 +575,7 @@ fn auto_capacity_splits_when_a_shard_passes_its_row_threshold() {
 fn one_step_runs_at_a_time() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let names: Vec<String> = (0..6).map(|k| format!("SHARD_{k}")).collect();
-    let files: Vec<PathBuf> = (0..6).map(|k| file(dir, k)).collect();
-    for f in &files {
-        Connection::open(f).unwrap();
-    }
+    let (names, files) = six_shards(dir);
     let db = now(Database::open(
         policy(2),
         SqliteBackend::open_files(dir, &files[..2]).unwrap(),
@@ -563,25 +583,10 @@ fn one_step_runs_at_a_time() {
     ))
     .unwrap();
     now(db.exec("CREATE TABLE items (id INTEGER PRIMARY KEY, tenant TEXT NOT NULL, v INTEGER, u TEXT UNIQUE)")).unwrap();
-    let request = StepRequest {
-        names: names.clone(),
-        to: Some(4),
-        abort: false,
-        auto: false,
-        max_queries: 1000,
-        chunk_rows: 100,
-        cutover_backlog: 200,
-        lease_ms: 300_000,
-    };
-    let pool = |files: &[PathBuf]| Pool {
-        conns: files.iter().map(|f| Connection::open(f).unwrap()).collect(),
-        between: RefCell::new(Box::new(|| {})),
-        fail_every: 0,
-        calls: std::cell::Cell::new(0),
-    };
+    let request = request(&names, Some(4), 100);
     // While one step runs, another (an alarm beside an admin call, say) does nothing.
-    let first = pool(&files);
-    let other = Rc::new(pool(&files));
+    let first = Pool::over(&files);
+    let other = Rc::new(Pool::over(&files));
     let refused = Rc::new(RefCell::new(None));
     let (o, r, req) = (other.clone(), refused.clone(), request.clone());
     let mut calls = 0;
@@ -601,10 +606,11 @@ fn one_step_runs_at_a_time() {
         "{e}"
     );
     // Once it answered, the next step runs.
-    let mut report = report;
-    while !report.done {
-        report = futures::executor::block_on(reshard::step(&*other, &policy(2), &request)).unwrap();
-    }
+    let report = if report.done {
+        report
+    } else {
+        finish(&other, &policy(2), &request)
+    };
     assert_eq!(report.layout.shards, names[2..6].to_vec());
 }
 
@@ -618,11 +624,7 @@ fn keys_of_every_storage_class_land_where_routing_looks_for_them() {
     for declared in ["", "INTEGER", "TEXT"] {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path();
-        let names: Vec<String> = (0..6).map(|k| format!("SHARD_{k}")).collect();
-        let files: Vec<PathBuf> = (0..6).map(|k| file(dir, k)).collect();
-        for f in &files {
-            Connection::open(f).unwrap();
-        }
+        let (names, files) = six_shards(dir);
         let policy = |n: usize| {
             Policy::from_json(&format!(
                 r#"{{"name": "k", "capacity": {{"mode": "manual", "targetShardCount": {n}}},
@@ -660,28 +662,11 @@ fn keys_of_every_storage_class_land_where_routing_looks_for_them() {
             }
         }
         assert!(stored.len() >= 9, "{declared}: only {stored:?} stored");
-        let pool = Pool {
-            conns: files.iter().map(|f| Connection::open(f).unwrap()).collect(),
-            between: RefCell::new(Box::new(|| {})),
-            fail_every: 0,
-            calls: std::cell::Cell::new(0),
-        };
-        let request = StepRequest {
-            names: names.clone(),
-            to: Some(4),
-            abort: false,
-            auto: false,
-            max_queries: 1000,
-            chunk_rows: 3,
-            cutover_backlog: 200,
-            lease_ms: 300_000,
-        };
-        let mut report =
-            futures::executor::block_on(reshard::step(&pool, &policy(2), &request)).unwrap();
-        while !report.done {
-            report =
-                futures::executor::block_on(reshard::step(&pool, &policy(2), &request)).unwrap();
-        }
+        finish(
+            &Pool::over(&files),
+            &policy(2),
+            &request(&names, Some(4), 3),
+        );
         let new = SqliteBackend::open_files(dir, &files[2..6]).unwrap();
         let after = now(Database::open(policy(4), new, Options::default())).unwrap();
         for &i in &stored {
