@@ -372,27 +372,36 @@ impl Outcome {
 /// A request's budget, `{ limit, used }`, kept on the JavaScript side.
 struct JsBudget(js_sys::Object);
 
+thread_local! {
+    /// The budget object's keys as JavaScript strings, made once: each statement reads and
+    /// writes them.
+    static LIMIT: JsValue = JsValue::from_str("limit");
+    static USED: JsValue = JsValue::from_str("used");
+}
+
 impl JsBudget {
-    fn number(&self, key: &str) -> Option<f64> {
-        js_sys::Reflect::get(&self.0, &key.into()).ok()?.as_f64()
+    fn number(&self, key: &'static std::thread::LocalKey<JsValue>) -> Option<f64> {
+        key.with(|k| js_sys::Reflect::get(&self.0, k))
+            .ok()?
+            .as_f64()
     }
 }
 
 impl SharedBudget for JsBudget {
     fn limit(&self) -> Option<usize> {
         // null, undefined or Infinity: no limit.
-        self.number("limit")
+        self.number(&LIMIT)
             .filter(|l| l.is_finite())
             .map(|l| l.max(0.0) as usize)
     }
 
     fn used(&self) -> usize {
-        self.number("used").unwrap_or(0.0).max(0.0) as usize
+        self.number(&USED).unwrap_or(0.0).max(0.0) as usize
     }
 
     fn add(&self, n: usize) {
         let used = self.used() + n;
-        let _ = js_sys::Reflect::set(&self.0, &"used".into(), &(used as f64).into());
+        let _ = USED.with(|k| js_sys::Reflect::set(&self.0, k, &(used as f64).into()));
     }
 }
 

@@ -14,7 +14,10 @@ use crate::lex;
 use crate::value::Value;
 use futures::future::LocalBoxFuture;
 use futures::StreamExt;
-use js_sys::{Array, Object, Reflect, Uint8Array};
+use js_sys::{Array, JsString, Object, Reflect, Uint8Array};
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::sync::Arc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -26,7 +29,7 @@ extern "C" {
     pub type D1Like;
 
     #[wasm_bindgen(method, catch)]
-    fn prepare(this: &D1Like, sql: &str) -> std::result::Result<D1Statement, JsValue>;
+    fn prepare(this: &D1Like, sql: &JsString) -> std::result::Result<D1Statement, JsValue>;
 
     #[wasm_bindgen(method, catch)]
     fn batch(this: &D1Like, statements: &Array) -> std::result::Result<js_sys::Promise, JsValue>;
@@ -141,20 +144,15 @@ impl D1Backend {
         if let [only] = batch.statements.as_slice() {
             if lex::returns_rows_only(&only.sql) {
                 let stmt = statement(db, only).map_err(fail)?;
-                let options = Object::new();
-                Reflect::set(&options, &"columnNames".into(), &JsValue::TRUE).map_err(fail)?;
-                let raw = JsFuture::from(stmt.raw(&options).map_err(fail)?)
-                    .await
+                let promise = RAW_OPTIONS
+                    .with(|options| stmt.raw(options))
                     .map_err(fail)?;
+                let raw = JsFuture::from(promise).await.map_err(fail)?;
                 let raw: Array = raw.dyn_into().map_err(fail)?;
-                let columns: Vec<String> = raw
+                let columns = raw
                     .get(0)
                     .dyn_into::<Array>()
-                    .map(|a| {
-                        a.iter()
-                            .map(|c| c.as_string().unwrap_or_default())
-                            .collect()
-                    })
+                    .map(|a| column_names(&a))
                     .unwrap_or_default();
                 let rows: Vec<Vec<Value>> = raw
                     .iter()
@@ -183,7 +181,8 @@ impl D1Backend {
             statements.push(statement(db, s).map_err(fail)?.as_ref());
             let own = self.writes_captured(&s.sql);
             if own {
-                statements.push(db.prepare("SELECT changes()").map_err(fail)?.as_ref());
+                let changes = JsString::from("SELECT changes()");
+                statements.push(db.prepare(&changes).map_err(fail)?.as_ref());
             }
             counted.push(own);
         }
@@ -249,8 +248,59 @@ impl Backend for D1Backend {
     }
 }
 
+thread_local! {
+    /// `{ columnNames: true }`, the options of every `raw()` call (frozen: D1 only reads it).
+    static RAW_OPTIONS: JsValue = {
+        let options = Object::new();
+        let _set = Reflect::set(&options, &"columnNames".into(), &JsValue::TRUE);
+        Object::freeze(&options).into()
+    };
+    /// The JavaScript strings of recent statement texts, by the plan's shared text: a
+    /// cached plan sends the same `Arc<str>` on every call, and each conversion copies and
+    /// decodes the whole text. The `Arc` is kept here, so its address is not reused while
+    /// it is a key.
+    static TEXTS: RefCell<VecDeque<(Arc<str>, JsString)>> = const { RefCell::new(VecDeque::new()) };
+}
+
+/// Statement texts kept as JavaScript strings.
+const TEXTS_KEPT: usize = 64;
+/// Longer texts (large multi-row INSERTs) are converted on each call.
+const TEXT_KEPT_MAX: usize = 16 * 1024;
+
+/// `sql` as a JavaScript string, converted once while it stays among the recent texts.
+fn js_text(sql: &Arc<str>) -> JsString {
+    if sql.len() > TEXT_KEPT_MAX {
+        return JsString::from(&**sql);
+    }
+    TEXTS.with(|texts| {
+        let mut texts = texts.borrow_mut();
+        if let Some((_, js)) = texts.iter().find(|(k, _)| Arc::ptr_eq(k, sql)) {
+            return js.clone();
+        }
+        let js = JsString::from(&**sql);
+        if texts.len() >= TEXTS_KEPT {
+            texts.pop_front();
+        }
+        texts.push_back((sql.clone(), js.clone()));
+        js
+    })
+}
+
+/// The column names of a `raw({ columnNames: true })` answer, read in one crossing: joined
+/// with NUL, which no SQLite column name holds (names are C strings).
+fn column_names(names: &Array) -> Vec<String> {
+    match names.length() {
+        0 => Vec::new(),
+        1 => vec![names.get(0).as_string().unwrap_or_default()],
+        _ => String::from(names.join("\0"))
+            .split('\0')
+            .map(str::to_string)
+            .collect(),
+    }
+}
+
 fn statement(db: &D1Like, s: &ShardStatement) -> std::result::Result<D1Statement, JsValue> {
-    let stmt = db.prepare(&s.sql)?;
+    let stmt = db.prepare(&js_text(&s.sql))?;
     if s.params.is_empty() {
         return Ok(stmt);
     }
@@ -342,16 +392,18 @@ pub fn to_js(v: &Value) -> std::result::Result<JsValue, JsValue> {
 /// (SQLite compares 2 and 2.0 as equal, so merging is not affected); a blob arrives as an
 /// array of bytes.
 pub fn from_js(v: &JsValue) -> Value {
-    if v.is_null() || v.is_undefined() {
-        Value::Null
-    } else if let Some(s) = v.as_string() {
-        Value::Text(s)
-    } else if let Some(n) = v.as_f64() {
+    // Numbers and strings first: most values are one of them, and each test is a call
+    // into JavaScript.
+    if let Some(n) = v.as_f64() {
         if n.fract() == 0.0 && n.abs() <= MAX_SAFE_INTEGER as f64 {
             Value::Integer(n as i64)
         } else {
             Value::Real(n)
         }
+    } else if let Some(s) = v.as_string() {
+        Value::Text(s)
+    } else if v.is_null() || v.is_undefined() {
+        Value::Null
     } else if let Some(b) = v.as_bool() {
         Value::Integer(b as i64)
     } else if let Some(a) = v.dyn_ref::<Array>() {

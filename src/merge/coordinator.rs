@@ -73,6 +73,10 @@ fn refusal(what: &str, remedy: &str) -> rusqlite::Error {
 
 fn open() -> Result<Coordinator> {
     let conn = Connection::open_in_memory().map_err(sql_error)?;
+    // No rollback journal: nothing here is ever rolled back (each use ends by emptying its
+    // table, error or not), and the in-memory journal copied every page an INSERT touched.
+    conn.execute_batch("PRAGMA journal_mode = OFF")
+        .map_err(sql_error)?;
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
     let reg = |r: rusqlite::Result<()>| r.map_err(sql_error);
     reg(conn.create_aggregate_function("__d1p_sum", 12, flags, SumOf(Kind::Sum)))?;
@@ -109,61 +113,75 @@ impl Coordinator {
         Ok(name)
     }
 
+    /// One statement without parameters or rows, prepared once.
+    fn execute(&self, sql: &str) -> Result<()> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(sql_error)?;
+        stmt.execute([]).map_err(sql_error).map(drop)
+    }
+
+    /// The final step over these rows, in one transaction that ends with the partial table
+    /// emptied, whether the step succeeded or not.
     fn run(&mut self, step: &FinalStep, rows: Vec<Row>) -> Result<Vec<Row>> {
         let table = self.table(&step.columns)?;
-        let width = step.columns.len();
         let quoted = format!("\"{table}\"");
-        let result = (|| {
-            {
-                let placeholders = vec!["?"; width].join(", ");
-                let mut insert = self
-                    .conn
-                    .prepare_cached(&format!("INSERT INTO {quoted} VALUES ({placeholders})"))
-                    .map_err(sql_error)?;
-                for row in &rows {
-                    if row.len() != width {
-                        return Err(Error::internal(format!(
-                            "a shard answered {} columns where {width} were planned",
-                            row.len()
-                        )));
-                    }
-                    insert
-                        .execute(rusqlite::params_from_iter(row.iter()))
-                        .map_err(sql_error)?;
-                }
-            }
-            for (check, message) in &step.ambiguity_checks {
-                let sql = check.replace(PARTIALS, &quoted);
-                let mut stmt = self.conn.prepare_cached(&sql).map_err(sql_error)?;
-                if stmt.exists([]).map_err(sql_error)? {
-                    return Err(Error::unsupported(
-                        message.clone(),
-                        "CAST the column to one type (or COLLATE BINARY), or pin one shard with the key",
-                    ));
-                }
-            }
-            let sql = step.sql.replace(PARTIALS, &quoted);
-            let mut stmt = self.conn.prepare_cached(&sql).map_err(sql_error)?;
-            let n = stmt.column_count();
-            let mut out = Vec::new();
-            let mut it = stmt
-                .query(rusqlite::params_from_iter(step.params.iter()))
-                .map_err(sql_error)?;
-            while let Some(r) = it.next().map_err(sql_error)? {
-                let mut row = Vec::with_capacity(n);
-                for i in 0..n {
-                    row.push(Value::from(r.get_ref(i).map_err(sql_error)?));
-                }
-                out.push(row);
-            }
-            Ok(out)
-        })();
+        if !self.conn.is_autocommit() {
+            // A COMMIT that failed before: end that transaction first.
+            self.execute("COMMIT")?;
+        }
+        self.execute("BEGIN")?;
+        let result = self.fill_and_query(step, rows, &quoted);
         let cleared = self
-            .conn
-            .execute_batch(&format!("DELETE FROM {quoted}"))
-            .map_err(sql_error);
+            .execute(&format!("DELETE FROM {quoted}"))
+            .and_then(|()| self.execute("COMMIT"));
         let out = result?;
         cleared?;
+        Ok(out)
+    }
+
+    fn fill_and_query(&self, step: &FinalStep, rows: Vec<Row>, quoted: &str) -> Result<Vec<Row>> {
+        let width = step.columns.len();
+        {
+            let placeholders = vec!["?"; width].join(", ");
+            let mut insert = self
+                .conn
+                .prepare_cached(&format!("INSERT INTO {quoted} VALUES ({placeholders})"))
+                .map_err(sql_error)?;
+            for row in &rows {
+                if row.len() != width {
+                    return Err(Error::internal(format!(
+                        "a shard answered {} columns where {width} were planned",
+                        row.len()
+                    )));
+                }
+                insert
+                    .execute(rusqlite::params_from_iter(row.iter()))
+                    .map_err(sql_error)?;
+            }
+        }
+        for (check, message) in &step.ambiguity_checks {
+            let sql = check.replace(PARTIALS, quoted);
+            let mut stmt = self.conn.prepare_cached(&sql).map_err(sql_error)?;
+            if stmt.exists([]).map_err(sql_error)? {
+                return Err(Error::unsupported(
+                    message.clone(),
+                    "CAST the column to one type (or COLLATE BINARY), or pin one shard with the key",
+                ));
+            }
+        }
+        let sql = step.sql.replace(PARTIALS, quoted);
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(sql_error)?;
+        let n = stmt.column_count();
+        let mut out = Vec::new();
+        let mut it = stmt
+            .query(rusqlite::params_from_iter(step.params.iter()))
+            .map_err(sql_error)?;
+        while let Some(r) = it.next().map_err(sql_error)? {
+            let mut row = Vec::with_capacity(n);
+            for i in 0..n {
+                row.push(Value::from(r.get_ref(i).map_err(sql_error)?));
+            }
+            out.push(row);
+        }
         Ok(out)
     }
 }
@@ -532,5 +550,43 @@ impl Aggregate<Option<Value>, Option<Value>> for Best {
         best: Option<Option<Value>>,
     ) -> rusqlite::Result<Option<Value>> {
         Ok(best.flatten())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(sql: &str) -> FinalStep {
+        FinalStep {
+            columns: vec!["\"__d1p_g1\" INTEGER".into()],
+            sql: sql.into(),
+            params: Vec::new(),
+            ambiguity_checks: Vec::new(),
+        }
+    }
+
+    fn ints(ns: &[i64]) -> Vec<Row> {
+        ns.iter().map(|n| vec![Value::Integer(*n)]).collect()
+    }
+
+    #[test]
+    fn each_step_sees_only_its_own_rows_even_after_a_failed_one() {
+        let sum = step(&format!("SELECT sum(\"__d1p_g1\") FROM {PARTIALS}"));
+        assert_eq!(finish(&sum, ints(&[1, 2])).unwrap(), ints(&[3]));
+        // Fails after its rows went in (the function does not exist).
+        let failing = step(&format!("SELECT no_such_fn(\"__d1p_g1\") FROM {PARTIALS}"));
+        let err = finish(&failing, ints(&[100])).unwrap_err();
+        assert!(err.to_string().contains("no_such_fn"), "{err}");
+        // A row of the wrong width fails part-way through the inserts.
+        assert!(finish(&sum, vec![vec![Value::Integer(7)], Vec::new()]).is_err());
+        assert_eq!(finish(&sum, ints(&[5])).unwrap(), ints(&[5]));
+        COORDINATOR.with(|c| {
+            let c = c.borrow();
+            assert!(
+                c.as_ref().unwrap().conn.is_autocommit(),
+                "a transaction was left open"
+            );
+        });
     }
 }
