@@ -261,6 +261,11 @@ async function d1Calls(db) {
   await note("raw with names", () => byTenant.bind("acme").raw({ columnNames: true }));
   await note("raw no rows with names", () => byTenant.bind("nobody").raw({ columnNames: true }));
   await note("run a select", async () => result(await byTenant.bind("acme").run()));
+  // Numbers JSON and JavaScript carry only approximately or not as integers: read back
+  // through the multi-row path (one JSON text per shard answer) and the one-row path.
+  await note("insert big numbers", async () => result(await db.prepare(
+    "INSERT INTO diff VALUES ('big', 7, 1152921504606846976), ('big', 8, 1e300), ('big', 9, 0.1 + 0.2), ('big', 10, 3.0)",
+  ).run()));
   await note("types", () => db.prepare("SELECT id, v, typeof(v) AS t FROM diff ORDER BY id").all().then((r) => r.results));
   await note("fan-out order and page", async () => result(await db.prepare("SELECT tenantId, id FROM diff ORDER BY id DESC LIMIT 3 OFFSET 1").all()));
   await note("fan-out aggregate", async () => result(await db.prepare(

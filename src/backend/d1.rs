@@ -149,20 +149,7 @@ impl D1Backend {
                     .map_err(fail)?;
                 let raw = JsFuture::from(promise).await.map_err(fail)?;
                 let raw: Array = raw.dyn_into().map_err(fail)?;
-                let columns = raw
-                    .get(0)
-                    .dyn_into::<Array>()
-                    .map(|a| column_names(&a))
-                    .unwrap_or_default();
-                let rows: Vec<Vec<Value>> = raw
-                    .iter()
-                    .skip(1)
-                    .map(|r| {
-                        r.dyn_into::<Array>()
-                            .map(|a| a.iter().map(|v| from_js(&v)).collect())
-                    })
-                    .collect::<std::result::Result<_, _>>()
-                    .map_err(fail)?;
+                let (columns, rows) = read_raw(&raw).map_err(fail)?;
                 let meta = ShardMeta {
                     rows_read: rows.len() as u64,
                     duration: js_sys::Date::now() - started,
@@ -286,6 +273,101 @@ fn js_text(sql: &Arc<str>) -> JsString {
     })
 }
 
+/// Answers of more rows than this are read through their JSON text.
+const ROWS_READ_ONE_BY_ONE: u32 = 1;
+
+/// A `raw({ columnNames: true })` answer: its column names and rows. Each value read
+/// from JavaScript is a call across the boundary (two or three for a string), so an answer
+/// of several rows is read from its JSON text instead, in one call, when JSON carries each
+/// of its values exactly (see `rowsAsJson`); otherwise, and for one row, value by value.
+fn read_raw(raw: &Array) -> std::result::Result<(Vec<String>, Vec<Vec<Value>>), JsValue> {
+    if raw.length() > ROWS_READ_ONE_BY_ONE + 1 {
+        if let Some(answer) = rows_as_json(raw).and_then(|text| read_json_answer(&text)) {
+            return Ok(answer);
+        }
+    }
+    let columns = raw
+        .get(0)
+        .dyn_into::<Array>()
+        .map(|a| column_names(&a))
+        .unwrap_or_default();
+    let rows = raw
+        .iter()
+        .skip(1)
+        .map(|r| {
+            r.dyn_into::<Array>()
+                .map(|a| a.iter().map(|v| from_js(&v)).collect())
+        })
+        .collect::<std::result::Result<_, _>>()?;
+    Ok((columns, rows))
+}
+
+#[wasm_bindgen(inline_js = r#"
+// A raw({ columnNames: true }) answer as JSON text, when JSON carries each of its values
+// exactly: strings, finite numbers, booleans, null and undefined, and arrays of numbers
+// (D1's blobs). Anything else (a non-finite number, a typed array, another object, a
+// bigint) gives undefined, and the answer is read value by value.
+export function rowsAsJson(raw) {
+  for (let i = 1; i < raw.length; i++) {
+    const row = raw[i];
+    if (!Array.isArray(row)) return undefined;
+    for (let j = 0; j < row.length; j++) {
+      const v = row[j];
+      switch (typeof v) {
+        case "string":
+        case "boolean":
+        case "undefined":
+          break;
+        case "number":
+          if (!Number.isFinite(v)) return undefined;
+          break;
+        case "object":
+          if (v === null) break;
+          if (!Array.isArray(v)) return undefined;
+          for (let k = 0; k < v.length; k++) if (typeof v[k] !== "number") return undefined;
+          break;
+        default:
+          return undefined;
+      }
+    }
+  }
+  return JSON.stringify(raw);
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = rowsAsJson)]
+    fn rows_as_json(raw: &Array) -> Option<String>;
+}
+
+/// [`read_raw`]'s JSON text read back: the first array holds the column names, the others
+/// the rows, whose numbers follow [`from_js`]'s rule. None when the text is not that
+/// (a string that is not valid Unicode, bytes out of range): the caller reads value by
+/// value then.
+fn read_json_answer(text: &str) -> Option<(Vec<String>, Vec<Vec<Value>>)> {
+    let mut all: Vec<Vec<Value>> = serde_json::from_str(text).ok()?;
+    if all.is_empty() {
+        return None;
+    }
+    let columns = all
+        .remove(0)
+        .into_iter()
+        .map(|name| match name {
+            Value::Text(t) => Some(t),
+            _ => None,
+        })
+        .collect::<Option<Vec<_>>>()?;
+    for v in all.iter_mut().flatten() {
+        match *v {
+            Value::Integer(i) if i.unsigned_abs() > MAX_SAFE_INTEGER as u64 => {
+                *v = number(i as f64);
+            }
+            Value::Real(r) => *v = number(r),
+            _ => {}
+        }
+    }
+    Some((columns, all))
+}
+
 /// The column names of a `raw({ columnNames: true })` answer, read in one crossing: joined
 /// with NUL, which no SQLite column name holds (names are C strings).
 fn column_names(names: &Array) -> Vec<String> {
@@ -395,11 +477,7 @@ pub fn from_js(v: &JsValue) -> Value {
     // Numbers and strings first: most values are one of them, and each test is a call
     // into JavaScript.
     if let Some(n) = v.as_f64() {
-        if n.fract() == 0.0 && n.abs() <= MAX_SAFE_INTEGER as f64 {
-            Value::Integer(n as i64)
-        } else {
-            Value::Real(n)
-        }
+        number(n)
     } else if let Some(s) = v.as_string() {
         Value::Text(s)
     } else if v.is_null() || v.is_undefined() {
@@ -414,6 +492,16 @@ pub fn from_js(v: &JsValue) -> Value {
         Value::Blob(Uint8Array::new(a).to_vec())
     } else {
         Value::Text(String::from(js_sys::JSON::stringify(v).unwrap_or_default()))
+    }
+}
+
+/// A JavaScript number as d1plus reads it from D1: an integral one within 2^53 is an
+/// INTEGER, any other a REAL.
+fn number(n: f64) -> Value {
+    if n.fract() == 0.0 && n.abs() <= MAX_SAFE_INTEGER as f64 {
+        Value::Integer(n as i64)
+    } else {
+        Value::Real(n)
     }
 }
 
