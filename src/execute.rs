@@ -28,8 +28,11 @@ pub struct Meta {
     /// Rows written.
     pub rows_written: u64,
     /// The shards that served it, ascending.
-    pub shards: Vec<ShardId>,
+    pub shards: ShardList,
 }
+
+/// The shards that served a statement: most statements name one to a few, kept inline.
+pub type ShardList = smallvec::SmallVec<[ShardId; 4]>;
 
 /// One statement's result: column names, rows, meta.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -219,7 +222,7 @@ pub async fn execute(
     budget: &Budget,
 ) -> Result<QueryResult> {
     let batches = std::mem::take(&mut plan.batches);
-    let shards: Vec<ShardId> = batches.iter().map(|b| b.shard).collect();
+    let shards: ShardList = batches.iter().map(|b| b.shard).collect();
     let outputs = run_batches(backend, batches, budget).await?;
     combine_from(&plan, shards, outputs)
 }
@@ -234,18 +237,21 @@ pub async fn execute_one(
     budget: &Budget,
 ) -> Result<QueryResult> {
     budget.take(1)?;
-    let out = backend.run_one(shard, sql, params).await?;
+    let out = match backend.run_one_now(shard, sql, params) {
+        Some(out) => out?,
+        None => backend.run_one(shard, sql, params).await?,
+    };
     let mut result = QueryResult::default();
     add_meta(&mut result.meta, std::slice::from_ref(&out));
     result.columns = out.columns;
     result.rows = out.rows;
-    result.meta.shards = vec![shard];
+    result.meta.shards = smallvec::smallvec![shard];
     Ok(result)
 }
 
 /// Combines the outputs of a plan's batches (one entry per batch, in plan order).
 pub fn combine(plan: &Plan, outputs: Vec<Result<Vec<StatementOutput>>>) -> Result<QueryResult> {
-    let shards: Vec<ShardId> = plan.batches.iter().map(|b| b.shard).collect();
+    let shards: ShardList = plan.batches.iter().map(|b| b.shard).collect();
     combine_from(plan, shards, outputs)
 }
 
@@ -300,7 +306,7 @@ fn insert_rows(result: &mut QueryResult, ok: &[Vec<StatementOutput>], rows: &[Ve
 /// [`combine`] with the shard of each output given (`shards[i]` answered `outputs[i]`).
 fn combine_from(
     plan: &Plan,
-    shards: Vec<ShardId>,
+    shards: ShardList,
     mut outputs: Vec<Result<Vec<StatementOutput>>>,
 ) -> Result<QueryResult> {
     if let Some(first) = outputs.iter().position(Result::is_err) {

@@ -52,7 +52,7 @@ fn batch_groups_statements_per_shard_in_caller_order() {
     ];
     let results = block_on(db.batch(&stmts)).unwrap();
     assert_eq!(results.len(), 4);
-    assert_eq!(results[1].meta.shards, vec![1]);
+    assert_eq!(results[1].meta.shards[..], [1]);
     // The SELECT ran after both acme inserts, in the same atomic shard batch.
     assert_eq!(results[3].rows, vec![vec![Value::Integer(2)]]);
     let transcript = db.backend().transcript();

@@ -694,7 +694,12 @@ fn keys_of_every_storage_class_land_where_routing_looks_for_them() {
                     holders.push(s);
                 }
             }
-            assert_eq!(holders, point.meta.shards, "{declared}: key {:?}", keys[i]);
+            assert_eq!(
+                holders,
+                point.meta.shards.to_vec(),
+                "{declared}: key {:?}",
+                keys[i]
+            );
         }
     }
 }

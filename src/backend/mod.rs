@@ -76,6 +76,17 @@ pub trait Backend {
         run_as_batch(self, shard, sql, params)
     }
 
+    /// [`Backend::run_one`] answered at once by a backend whose calls never wait (local
+    /// files), which saves the future's allocation; None: call `run_one`.
+    fn run_one_now(
+        &self,
+        _shard: ShardId,
+        _sql: &Arc<str>,
+        _params: &[Value],
+    ) -> Option<Result<StatementOutput, Error>> {
+        None
+    }
+
     /// Whether a batch of several statements answers rows as objects keyed by column name
     /// (D1's `batch()`), where two result columns of one name become one.
     fn batch_rows_by_name(&self) -> bool {
@@ -110,6 +121,15 @@ impl<T: Backend + ?Sized> Backend for &T {
         params: &'a [Value],
     ) -> LocalBoxFuture<'a, Result<StatementOutput, Error>> {
         (**self).run_one(shard, sql, params)
+    }
+
+    fn run_one_now(
+        &self,
+        shard: ShardId,
+        sql: &Arc<str>,
+        params: &[Value],
+    ) -> Option<Result<StatementOutput, Error>> {
+        (**self).run_one_now(shard, sql, params)
     }
 
     fn batch_rows_by_name(&self) -> bool {

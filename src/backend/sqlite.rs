@@ -189,6 +189,17 @@ impl SqliteBackend {
     /// Locks a shard. A poisoned lock (a panic while it was held, which is a bug) is
     /// recovered: the connection itself is still sound, and any transaction left open is
     /// rolled back so the next batch starts clean.
+    /// One statement on its shard, now.
+    fn run_now(
+        &self,
+        shard: ShardId,
+        sql: &str,
+        params: &[Value],
+    ) -> Result<StatementOutput, Error> {
+        let mut guard = self.lock(shard)?;
+        run_statement(shard, &mut guard, sql, params)
+    }
+
     fn lock(&self, shard: ShardId) -> Result<MutexGuard<'_, Shard>, Error> {
         let mutex = self.shards.get(shard).ok_or_else(|| {
             Error::internal(format!(
@@ -277,10 +288,16 @@ impl Backend for SqliteBackend {
         sql: &'a Arc<str>,
         params: &'a [Value],
     ) -> LocalBoxFuture<'a, Result<StatementOutput, Error>> {
-        Box::pin(async move {
-            let mut guard = self.lock(shard)?;
-            run_statement(shard, &mut guard, sql, params)
-        })
+        Box::pin(async move { self.run_now(shard, sql, params) })
+    }
+
+    fn run_one_now(
+        &self,
+        shard: ShardId,
+        sql: &Arc<str>,
+        params: &[Value],
+    ) -> Option<Result<StatementOutput, Error>> {
+        Some(self.run_now(shard, sql, params))
     }
 
     /// All the work happens when the future is first polled. One batch (or a concurrency

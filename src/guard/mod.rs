@@ -186,6 +186,18 @@ impl Backend for Guarded<'_> {
         self.inner.run_one(shard, sql, params)
     }
 
+    fn run_one_now(
+        &self,
+        shard: ShardId,
+        sql: &Arc<str>,
+        params: &[Value],
+    ) -> Option<Result<StatementOutput, Error>> {
+        if self.armed.get() || check_layout(self.layout, self.catalog).is_err() {
+            return None;
+        }
+        self.inner.run_one_now(shard, sql, params)
+    }
+
     fn run(
         &self,
         mut batches: Vec<ShardBatch>,
