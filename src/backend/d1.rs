@@ -308,6 +308,9 @@ fn read_raw(raw: &Array) -> std::result::Result<(Vec<String>, Vec<Vec<Value>>), 
 // (D1's blobs). Anything else (a non-finite number, a typed array, another object, a
 // bigint) gives undefined, and the answer is read value by value.
 export function rowsAsJson(raw) {
+  const names = raw[0];
+  if (!Array.isArray(names)) return undefined;
+  for (let j = 0; j < names.length; j++) if (typeof names[j] !== "string") return undefined;
   for (let i = 1; i < raw.length; i++) {
     const row = raw[i];
     if (!Array.isArray(row)) return undefined;
@@ -331,12 +334,25 @@ export function rowsAsJson(raw) {
       }
     }
   }
-  return JSON.stringify(raw);
+  try {
+    return JSON.stringify(raw);
+  } catch {
+    return undefined; // longer than a string can be: read value by value
+  }
+}
+
+// Column names joined with NUL (which no SQLite name holds); a name that is not a string
+// reads as "".
+export function namesJoined(names) {
+  return names.map((n) => (typeof n === "string" ? n : "")).join("\0");
 }
 "#)]
 extern "C" {
     #[wasm_bindgen(js_name = rowsAsJson)]
     fn rows_as_json(raw: &Array) -> Option<String>;
+
+    #[wasm_bindgen(js_name = namesJoined)]
+    fn names_joined(names: &Array) -> String;
 }
 
 /// [`read_raw`]'s JSON text read back: the first array holds the column names, the others
@@ -374,7 +390,7 @@ fn column_names(names: &Array) -> Vec<String> {
     match names.length() {
         0 => Vec::new(),
         1 => vec![names.get(0).as_string().unwrap_or_default()],
-        _ => String::from(names.join("\0"))
+        _ => names_joined(names)
             .split('\0')
             .map(str::to_string)
             .collect(),

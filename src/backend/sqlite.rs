@@ -186,9 +186,6 @@ impl SqliteBackend {
         Ok(f(&guard.conn))
     }
 
-    /// Locks a shard. A poisoned lock (a panic while it was held, which is a bug) is
-    /// recovered: the connection itself is still sound, and any transaction left open is
-    /// rolled back so the next batch starts clean.
     /// One statement on its shard, now.
     fn run_now(
         &self,
@@ -200,6 +197,9 @@ impl SqliteBackend {
         run_statement(shard, &mut guard, sql, params)
     }
 
+    /// Locks a shard. A poisoned lock (a panic while it was held, which is a bug) is
+    /// recovered: the connection itself is still sound, and any transaction left open is
+    /// rolled back so the next batch starts clean.
     fn lock(&self, shard: ShardId) -> Result<MutexGuard<'_, Shard>, Error> {
         let mutex = self.shards.get(shard).ok_or_else(|| {
             Error::internal(format!(

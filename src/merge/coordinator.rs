@@ -130,11 +130,15 @@ impl Coordinator {
         }
         self.execute("BEGIN")?;
         let result = self.fill_and_query(step, rows, &quoted);
-        let cleared = self
-            .execute(&format!("DELETE FROM {quoted}"))
-            .and_then(|()| self.execute("COMMIT"));
+        let cleared = self.execute(&format!("DELETE FROM {quoted}"));
+        let committed = self.execute("COMMIT");
+        if cleared.is_err() {
+            // Its rows could not go: the layout gets a new table next time.
+            self.tables.retain(|(_, name)| *name != table);
+        }
         let out = result?;
         cleared?;
+        committed?;
         Ok(out)
     }
 
