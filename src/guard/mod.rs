@@ -158,6 +158,12 @@ impl Guarded<'_> {
             })
             .collect()
     }
+
+    /// Whether a call of one statement must go as a batch through `run`, which adds the
+    /// guard (when armed) or refuses (when the layout check fails).
+    fn through_run(&self) -> bool {
+        self.armed.get() || check_layout(self.layout, self.catalog).is_err()
+    }
 }
 
 impl Backend for Guarded<'_> {
@@ -179,8 +185,7 @@ impl Backend for Guarded<'_> {
         sql: &'b Arc<str>,
         params: &'b [Value],
     ) -> LocalBoxFuture<'b, Result<StatementOutput, Error>> {
-        if self.armed.get() || check_layout(self.layout, self.catalog).is_err() {
-            // As a batch, through `run`: it adds the guard or refuses.
+        if self.through_run() {
             return run_as_batch(self, shard, sql, params);
         }
         self.inner.run_one(shard, sql, params)
@@ -192,7 +197,7 @@ impl Backend for Guarded<'_> {
         sql: &Arc<str>,
         params: &[Value],
     ) -> Option<Result<StatementOutput, Error>> {
-        if self.armed.get() || check_layout(self.layout, self.catalog).is_err() {
+        if self.through_run() {
             return None;
         }
         self.inner.run_one_now(shard, sql, params)

@@ -129,7 +129,7 @@ impl Coordinator {
             self.execute("COMMIT")?;
         }
         self.execute("BEGIN")?;
-        let result = self.fill_and_query(step, rows, &quoted);
+        let result = self.fill_and_query(step, &rows, &quoted);
         let cleared = self.execute(&format!("DELETE FROM {quoted}"));
         let committed = self.execute("COMMIT");
         if cleared.is_err() {
@@ -142,7 +142,7 @@ impl Coordinator {
         Ok(out)
     }
 
-    fn fill_and_query(&self, step: &FinalStep, rows: Vec<Row>, quoted: &str) -> Result<Vec<Row>> {
+    fn fill_and_query(&self, step: &FinalStep, rows: &[Row], quoted: &str) -> Result<Vec<Row>> {
         let width = step.columns.len();
         {
             let placeholders = vec!["?"; width].join(", ");
@@ -150,7 +150,7 @@ impl Coordinator {
                 .conn
                 .prepare_cached(&format!("INSERT INTO {quoted} VALUES ({placeholders})"))
                 .map_err(sql_error)?;
-            for row in &rows {
+            for row in rows {
                 if row.len() != width {
                     return Err(Error::internal(format!(
                         "a shard answered {} columns where {width} were planned",
