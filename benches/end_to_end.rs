@@ -116,8 +116,11 @@ fn main() {
         );
     }
 
+    // E2E_POINT_ONLY=1: only the interleaved point ratio (quick, and what `perf record`
+    // of this bench should see).
+    let point_only = std::env::var_os("E2E_POINT_ONLY").is_some();
     let mut group = c.benchmark_group("e2e");
-    for q in &queries {
+    for q in queries.iter().filter(|_| !point_only) {
         rec.bench(&mut group, "e2e", &format!("{}/d1plus", q.name), || {
             block_on(db.query(q.sql, &q.params, None)).expect("query")
         });

@@ -266,6 +266,11 @@ async function d1Calls(db) {
   await note("insert big numbers", async () => result(await db.prepare(
     "INSERT INTO diff VALUES ('big', 7, 1152921504606846976), ('big', 8, 1e300), ('big', 9, 0.1 + 0.2), ('big', 10, 3.0)",
   ).run()));
+  // Values every shard's answer carries back to wasm in one buffer (texts long and short,
+  // ASCII or not, with NUL and astral characters; empty text and blob; the smallest double).
+  await note("insert wire values", async () => result(await db.prepare(
+    "INSERT INTO diff VALUES ('tenant-1', 11, ?), ('日本語', 12, ?), ('acme', 13, ?), ('ümlaut', 14, ?), ('big', 15, ?), ('tenant-1', 16, ?), ('acme', 17, ?)",
+  ).bind("Grüße aus Köln, ✓ ".repeat(4), "emoji 😀 and a\u0000b", "", new Uint8Array([]), 5e-324, -0, "x".repeat(40)).run()));
   await note("types", () => db.prepare("SELECT id, v, typeof(v) AS t FROM diff ORDER BY id").all().then((r) => r.results));
   await note("fan-out order and page", async () => result(await db.prepare("SELECT tenantId, id FROM diff ORDER BY id DESC LIMIT 3 OFFSET 1").all()));
   await note("fan-out aggregate", async () => result(await db.prepare(

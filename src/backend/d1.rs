@@ -5,10 +5,14 @@
 //! failed statement rolls its shard's group back. D1 hands batch rows back as objects, so a
 //! batch of a single read runs as `raw({ columnNames: true })` instead, which keeps column
 //! order and repeated names exactly as SQLite produced them (the merge reads columns by
-//! position). At most [`D1Backend::max_concurrency`] shards are called at once: a Worker may
-//! hold 6 connections at a time.
+//! position). Single reads go through one JavaScript call however many shards they are
+//! on (`readAll`), which hands every answer back in one buffer (`backend::wire`): a value
+//! read from JavaScript one by one is a call across the boundary each. At most
+//! [`D1Backend::max_concurrency`] shards are called at once: a Worker may hold 6
+//! connections at a time.
 
-use super::{Backend, ShardBatch, ShardMeta, ShardStatement, StatementOutput};
+use super::wire::{self, number, MAX_SAFE_INTEGER};
+use super::{Backend, ShardBatch, ShardId, ShardMeta, ShardStatement, StatementOutput};
 use crate::error::{Error, ErrorCode, Result};
 use crate::lex;
 use crate::value::Value;
@@ -46,8 +50,6 @@ extern "C" {
     #[wasm_bindgen(method, catch, variadic)]
     fn bind(this: &D1Statement, values: &Array) -> std::result::Result<D1Statement, JsValue>;
 
-    #[wasm_bindgen(method, catch)]
-    fn raw(this: &D1Statement, options: &JsValue) -> std::result::Result<js_sys::Promise, JsValue>;
 }
 
 /// Shards that are D1 databases.
@@ -131,37 +133,18 @@ impl D1Backend {
             .collect()
     }
 
+    /// One batch: a single read through [`D1Backend::run_reads`], anything else as one D1
+    /// `batch()`.
     async fn run_one(&self, batch: &ShardBatch) -> Result<Vec<StatementOutput>> {
-        let shard = batch.shard;
-        let db = self.shards.get(shard).ok_or_else(|| {
-            Error::internal(format!(
-                "shard {shard} does not exist: this backend has {} shards",
-                self.shards.len()
-            ))
-        })?;
-        let started = js_sys::Date::now();
-        let fail = |e: JsValue| Error::from_shard(shard, js_error_message(&e));
-        if let [only] = batch.statements.as_slice() {
-            if lex::returns_rows_only(&only.sql) {
-                let stmt = statement(db, only).map_err(fail)?;
-                let promise = RAW_OPTIONS
-                    .with(|options| stmt.raw(options))
-                    .map_err(fail)?;
-                let raw = JsFuture::from(promise).await.map_err(fail)?;
-                let raw: Array = raw.dyn_into().map_err(fail)?;
-                let (columns, rows) = read_raw(&raw).map_err(fail)?;
-                let meta = ShardMeta {
-                    rows_read: rows.len() as u64,
-                    duration: js_sys::Date::now() - started,
-                    ..ShardMeta::default()
-                };
-                return Ok(vec![StatementOutput {
-                    columns,
-                    rows,
-                    meta,
-                }]);
-            }
+        if let Some(read) = self.single_read(batch) {
+            let mut out = self.run_reads(&[read?]).await;
+            return out
+                .pop()
+                .unwrap_or_else(|| Err(Error::internal("a read of one shard gave no answer")));
         }
+        let shard = batch.shard;
+        let db = self.binding(shard)?;
+        let fail = |e: JsValue| Error::from_shard(shard, js_error_message(&e));
         let statements = Array::new();
         let mut counted = Vec::with_capacity(batch.statements.len());
         for s in &batch.statements {
@@ -198,6 +181,126 @@ impl D1Backend {
         }
         Ok(out)
     }
+
+    /// Shard `shard`'s binding.
+    fn binding(&self, shard: ShardId) -> Result<&D1Like> {
+        self.shards.get(shard).ok_or_else(|| {
+            Error::internal(format!(
+                "shard {shard} does not exist: this backend has {} shards",
+                self.shards.len()
+            ))
+        })
+    }
+
+    /// The batch's statement when it is a single read (None for anything else).
+    fn single_read<'a>(&'a self, batch: &'a ShardBatch) -> Option<Result<Read<'a>>> {
+        match batch.statements.as_slice() {
+            [only] if lex::returns_rows_only(&only.sql) => {
+                Some(self.binding(batch.shard).map(|db| (batch.shard, db, only)))
+            }
+            _ => None,
+        }
+    }
+
+    /// Single reads on their shards, through one JavaScript call (`readAll`): it runs each
+    /// as `raw({ columnNames: true })`, which keeps column order and repeated names exactly
+    /// as SQLite produced them, at most [`D1Backend::max_concurrency`] at once, and hands
+    /// every answer back in one buffer ([`wire`]). An answer per read, in order.
+    async fn run_reads(&self, reads: &[Read<'_>]) -> Vec<Result<Vec<StatementOutput>>> {
+        let mut out: Vec<Option<Result<Vec<StatementOutput>>>> = vec![None; reads.len()];
+        let (dbs, texts, params) = (Array::new(), Array::new(), Array::new());
+        // Which read each entry of the call is (a read whose values cannot be bound is not sent).
+        let mut sent = Vec::with_capacity(reads.len());
+        for (i, &(shard, db, s)) in reads.iter().enumerate() {
+            let values = match js_values(&s.params) {
+                Ok(values) => values,
+                Err(e) => {
+                    out[i] = Some(Err(Error::from_shard(shard, js_error_message(&e))));
+                    continue;
+                }
+            };
+            dbs.push(db);
+            texts.push(&js_text(&s.sql));
+            params.push(&values);
+            sent.push(i);
+        }
+        if !sent.is_empty() {
+            let limit = self.max_concurrency.max(1) as u32;
+            let answers = JsFuture::from(read_all(&dbs, &texts, &params, limit))
+                .await
+                .and_then(|all| all.dyn_into::<Array>());
+            for (k, answer) in read_answers(answers, &sent, reads).into_iter().enumerate() {
+                out[sent[k]] = Some(answer);
+            }
+        }
+        out.into_iter()
+            .map(|o| o.unwrap_or_else(|| Err(Error::internal("a read was not answered"))))
+            .collect()
+    }
+}
+
+/// A single read: its shard, the shard's binding, the statement.
+type Read<'a> = (ShardId, &'a D1Like, &'a ShardStatement);
+
+/// `readAll`'s answers, `[bytes, errors, elsewhere]`, one per sent read (`sent[k]` is the
+/// read's index in `reads`).
+fn read_answers(
+    answers: std::result::Result<Array, JsValue>,
+    sent: &[usize],
+    reads: &[Read<'_>],
+) -> Vec<Result<Vec<StatementOutput>>> {
+    let shard = |k: usize| reads[sent[k]].0;
+    let all = match answers {
+        Ok(all) => all,
+        Err(e) => {
+            let message = js_error_message(&e);
+            return (0..sent.len())
+                .map(|k| Err(Error::from_shard(shard(k), message.clone())))
+                .collect();
+        }
+    };
+    let bytes = all.get(0).dyn_into::<Uint8Array>().map(|b| b.to_vec());
+    let entries = bytes.ok().and_then(|b| wire::read_entries(&b, sent.len()));
+    let Some(entries) = entries else {
+        return (0..sent.len())
+            .map(|_| {
+                Err(Error::internal(
+                    "readAll's answer is not in the wire format",
+                ))
+            })
+            .collect();
+    };
+    let (errors, elsewhere) = (Array::from(&all.get(1)), Array::from(&all.get(2)));
+    entries
+        .into_iter()
+        .enumerate()
+        .map(|(k, entry)| {
+            let fail = |e: JsValue| Error::from_shard(shard(k), js_error_message(&e));
+            let (columns, rows, duration) = match entry {
+                wire::Entry::Answer {
+                    columns,
+                    rows,
+                    duration,
+                } => (columns, rows, duration),
+                wire::Entry::Failed => return Err(fail(errors.get(k as u32))),
+                wire::Entry::Elsewhere => {
+                    let raw: Array = elsewhere.get(k as u32).dyn_into().map_err(fail)?;
+                    let (columns, rows) = read_raw(&raw).map_err(fail)?;
+                    (columns, rows, 0.0)
+                }
+            };
+            let meta = ShardMeta {
+                rows_read: rows.len() as u64,
+                duration,
+                ..ShardMeta::default()
+            };
+            Ok(vec![StatementOutput {
+                columns,
+                rows,
+                meta,
+            }])
+        })
+        .collect()
 }
 
 impl Backend for D1Backend {
@@ -222,6 +325,14 @@ impl Backend for D1Backend {
         batches: Vec<ShardBatch>,
     ) -> LocalBoxFuture<'_, Vec<std::result::Result<Vec<StatementOutput>, Error>>> {
         Box::pin(async move {
+            // Reads only (a fan-out): one JavaScript call for all of them.
+            let reads: Option<Vec<Read<'_>>> = batches
+                .iter()
+                .map(|b| self.single_read(b).and_then(Result::ok))
+                .collect();
+            if let Some(reads) = reads {
+                return self.run_reads(&reads).await;
+            }
             let limit = self.max_concurrency.max(1);
             let mut done: Vec<(usize, Result<Vec<StatementOutput>>)> =
                 futures::stream::iter(batches.iter().enumerate())
@@ -236,12 +347,6 @@ impl Backend for D1Backend {
 }
 
 thread_local! {
-    /// `{ columnNames: true }`, the options of every `raw()` call (frozen: D1 only reads it).
-    static RAW_OPTIONS: JsValue = {
-        let options = Object::new();
-        let _set = Reflect::set(&options, &"columnNames".into(), &JsValue::TRUE);
-        Object::freeze(&options).into()
-    };
     /// The JavaScript strings of recent statement texts, by the plan's shared text: a
     /// cached plan sends the same `Arc<str>` on every call, and each conversion copies and
     /// decodes the whole text. The `Arc` is kept here, so its address is not reused while
@@ -273,19 +378,9 @@ fn js_text(sql: &Arc<str>) -> JsString {
     })
 }
 
-/// Answers of more rows than this are read through their JSON text.
-const ROWS_READ_ONE_BY_ONE: u32 = 1;
-
-/// A `raw({ columnNames: true })` answer: its column names and rows. Each value read
-/// from JavaScript is a call across the boundary (two or three for a string), so an answer
-/// of several rows is read from its JSON text instead, in one call, when JSON carries each
-/// of its values exactly (see `rowsAsJson`); otherwise, and for one row, value by value.
+/// A `raw({ columnNames: true })` answer read value by value (each value is a call
+/// across the boundary): for the answers `readAll` cannot put in its buffer.
 fn read_raw(raw: &Array) -> std::result::Result<(Vec<String>, Vec<Vec<Value>>), JsValue> {
-    if raw.length() > ROWS_READ_ONE_BY_ONE + 1 {
-        if let Some(answer) = rows_as_json(raw).and_then(|text| read_json_answer(&text)) {
-            return Ok(answer);
-        }
-    }
     let columns = raw
         .get(0)
         .dyn_into::<Array>()
@@ -303,43 +398,182 @@ fn read_raw(raw: &Array) -> std::result::Result<(Vec<String>, Vec<Vec<Value>>), 
 }
 
 #[wasm_bindgen(inline_js = r#"
-// A raw({ columnNames: true }) answer as JSON text, when JSON carries each of its values
-// exactly: strings, finite numbers, booleans, null and undefined, and arrays of numbers
-// (D1's blobs). Anything else (a non-finite number, a typed array, another object, a
-// bigint) gives undefined, and the answer is read value by value.
-export function rowsAsJson(raw) {
-  const names = raw[0];
-  if (!Array.isArray(names)) return undefined;
-  for (let j = 0; j < names.length; j++) if (typeof names[j] !== "string") return undefined;
-  for (let i = 1; i < raw.length; i++) {
-    const row = raw[i];
-    if (!Array.isArray(row)) return undefined;
-    for (let j = 0; j < row.length; j++) {
-      const v = row[j];
-      switch (typeof v) {
-        case "string":
-        case "boolean":
-        case "undefined":
-          break;
-        case "number":
-          if (!Number.isFinite(v)) return undefined;
-          break;
-        case "object":
-          if (v === null) break;
-          if (!Array.isArray(v)) return undefined;
-          for (let k = 0; k < v.length; k++) if (typeof v[k] !== "number") return undefined;
-          break;
-        default:
-          return undefined;
-      }
+const RAW_OPTIONS = Object.freeze({ columnNames: true });
+const encoder = new TextEncoder();
+
+// Runs each read (dbs[i].prepare(texts[i]).bind(...params[i]).raw({ columnNames: true })),
+// at most `limit` at once, and resolves to [bytes, errors, elsewhere]: every answer in one
+// buffer in the format of d1plus's backend::wire (src/backend/wire.rs), errors[i] what read
+// i threw, elsewhere[i] an answer the buffer cannot hold (read value by value).
+export async function readAll(dbs, texts, params, limit) {
+  const n = dbs.length;
+  const answers = new Array(n);
+  const failed = new Uint8Array(n);
+  const errors = new Array(n);
+  const durations = new Float64Array(n);
+  const read = async (i) => {
+    const started = Date.now();
+    try {
+      const stmt = dbs[i].prepare(texts[i]);
+      const values = params[i];
+      answers[i] = await (values.length ? stmt.bind(...values) : stmt).raw(RAW_OPTIONS);
+    } catch (e) {
+      failed[i] = 1;
+      errors[i] = e;
+    }
+    durations[i] = Date.now() - started;
+  };
+  if (n === 1) {
+    await read(0);
+  } else {
+    let next = 0;
+    const worker = async () => {
+      while (next < n) await read(next++);
+    };
+    const workers = [];
+    for (let k = 0; k < Math.min(limit, n); k++) workers.push(worker());
+    await Promise.all(workers);
+  }
+  // Written synchronously into the shared writer, and copied out.
+  const w = WRITER;
+  w.pos = 0;
+  const elsewhere = new Array(n);
+  for (let i = 0; i < n; i++) {
+    if (failed[i]) {
+      w.u8(1);
+      continue;
+    }
+    const start = w.pos;
+    w.u8(0);
+    if (!w.answer(answers[i], durations[i])) {
+      w.pos = start;
+      w.u8(2);
+      elsewhere[i] = answers[i];
     }
   }
-  try {
-    return JSON.stringify(raw);
-  } catch {
-    return undefined; // longer than a string can be: read value by value
+  const bytes = w.buf.slice(0, w.pos);
+  if (w.buf.length > 1 << 20) WRITER = new Writer(); // a large answer's room is not kept
+  return [bytes, errors, elsewhere];
+}
+
+class Writer {
+  constructor() {
+    this.buf = new Uint8Array(4096);
+    this.view = new DataView(this.buf.buffer);
+    this.pos = 0;
+  }
+  reserve(n) {
+    if (this.pos + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.pos + n) size *= 2;
+    const buf = new Uint8Array(size);
+    buf.set(this.buf.subarray(0, this.pos));
+    this.buf = buf;
+    this.view = new DataView(buf.buffer);
+  }
+  u8(x) {
+    this.reserve(1);
+    this.buf[this.pos++] = x;
+  }
+  u32(x) {
+    this.reserve(4);
+    this.view.setUint32(this.pos, x, true);
+    this.pos += 4;
+  }
+  f64(x) {
+    this.reserve(8);
+    this.view.setFloat64(this.pos, x, true);
+    this.pos += 8;
+  }
+  text(s) {
+    const n = s.length;
+    this.reserve(4 + 3 * n);
+    const at = this.pos + 4;
+    if (n <= 32) {
+      // Short ASCII text byte by byte (cheaper than a view and a call into the encoder).
+      const buf = this.buf;
+      let j = 0;
+      for (; j < n; j++) {
+        const c = s.charCodeAt(j);
+        if (c >= 0x80) break;
+        buf[at + j] = c;
+      }
+      if (j === n) {
+        this.view.setUint32(this.pos, n, true);
+        this.pos = at + n;
+        return;
+      }
+    }
+    const { written } = encoder.encodeInto(s, this.buf.subarray(at));
+    this.view.setUint32(this.pos, written, true);
+    this.pos = at + written;
+  }
+  // D1's blobs: arrays of bytes (also a Uint8Array or an ArrayBuffer). False for anything
+  // else, and for an array holding anything but integers 0 to 255.
+  blob(v) {
+    let bytes = v;
+    if (Array.isArray(v)) {
+      for (let k = 0; k < v.length; k++) {
+        const b = v[k];
+        if (typeof b !== "number" || !(b >= 0 && b <= 255) || Math.floor(b) !== b) return false;
+      }
+    } else if (v instanceof ArrayBuffer) {
+      bytes = new Uint8Array(v);
+    } else if (!(v instanceof Uint8Array)) {
+      return false;
+    }
+    this.u8(3);
+    this.u32(bytes.length);
+    this.reserve(bytes.length);
+    this.buf.set(bytes, this.pos);
+    this.pos += bytes.length;
+    return true;
+  }
+  // A raw({ columnNames: true }) answer; false (part written) when it is not one this
+  // format holds: not arrays, or a value that is no number, string, boolean, null,
+  // undefined or blob. A name that is not a string reads as "".
+  answer(raw, duration) {
+    if (!Array.isArray(raw) || !Array.isArray(raw[0])) return false;
+    const names = raw[0];
+    this.f64(duration);
+    this.u32(names.length);
+    for (let j = 0; j < names.length; j++) this.text(typeof names[j] === "string" ? names[j] : "");
+    this.u32(raw.length - 1);
+    for (let i = 1; i < raw.length; i++) {
+      const row = raw[i];
+      if (!Array.isArray(row)) return false;
+      this.u32(row.length);
+      for (let j = 0; j < row.length; j++) {
+        const v = row[j];
+        switch (typeof v) {
+          case "number":
+            this.u8(1);
+            this.f64(v);
+            break;
+          case "string":
+            this.u8(2);
+            this.text(v);
+            break;
+          case "boolean":
+            this.u8(v ? 5 : 4);
+            break;
+          case "undefined":
+            this.u8(0);
+            break;
+          case "object":
+            if (v === null) this.u8(0);
+            else if (!this.blob(v)) return false;
+            break;
+          default:
+            return false;
+        }
+      }
+    }
+    return true;
   }
 }
+
+let WRITER = new Writer();
 
 // Column names joined with NUL (which no SQLite name holds); a name that is not a string
 // reads as "".
@@ -348,40 +582,11 @@ export function namesJoined(names) {
 }
 "#)]
 extern "C" {
-    #[wasm_bindgen(js_name = rowsAsJson)]
-    fn rows_as_json(raw: &Array) -> Option<String>;
+    #[wasm_bindgen(js_name = readAll)]
+    fn read_all(dbs: &Array, texts: &Array, params: &Array, limit: u32) -> js_sys::Promise;
 
     #[wasm_bindgen(js_name = namesJoined)]
     fn names_joined(names: &Array) -> String;
-}
-
-/// [`read_raw`]'s JSON text read back: the first array holds the column names, the others
-/// the rows, whose numbers follow [`from_js`]'s rule. None when the text is not that
-/// (a string that is not valid Unicode, bytes out of range): the caller reads value by
-/// value then.
-fn read_json_answer(text: &str) -> Option<(Vec<String>, Vec<Vec<Value>>)> {
-    let mut all: Vec<Vec<Value>> = serde_json::from_str(text).ok()?;
-    if all.is_empty() {
-        return None;
-    }
-    let columns = all
-        .remove(0)
-        .into_iter()
-        .map(|name| match name {
-            Value::Text(t) => Some(t),
-            _ => None,
-        })
-        .collect::<Option<Vec<_>>>()?;
-    for v in all.iter_mut().flatten() {
-        match *v {
-            Value::Integer(i) if i.unsigned_abs() > MAX_SAFE_INTEGER as u64 => {
-                *v = number(i as f64);
-            }
-            Value::Real(r) => *v = number(r),
-            _ => {}
-        }
-    }
-    Some((columns, all))
 }
 
 /// The column names of a `raw({ columnNames: true })` answer, read in one crossing: joined
@@ -402,11 +607,16 @@ fn statement(db: &D1Like, s: &ShardStatement) -> std::result::Result<D1Statement
     if s.params.is_empty() {
         return Ok(stmt);
     }
-    let values = Array::new();
-    for v in &s.params {
-        values.push(&to_js(v)?);
+    stmt.bind(&js_values(&s.params)?)
+}
+
+/// Values as D1 binds them, in an array.
+fn js_values(params: &[Value]) -> std::result::Result<Array, JsValue> {
+    let values = Array::new_with_length(params.len() as u32);
+    for (i, v) in params.iter().enumerate() {
+        values.set(i as u32, to_js(v)?);
     }
-    stmt.bind(&values)
+    Ok(values)
 }
 
 /// One D1 result object (`{ results, meta }`) as a statement output. Column names come
@@ -463,9 +673,6 @@ fn output(result: &JsValue) -> std::result::Result<StatementOutput, JsValue> {
     Ok(out)
 }
 
-/// The largest integer a JavaScript number holds exactly.
-const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
-
 /// A value as D1 binds it from JavaScript.
 pub fn to_js(v: &Value) -> std::result::Result<JsValue, JsValue> {
     Ok(match v {
@@ -508,16 +715,6 @@ pub fn from_js(v: &JsValue) -> Value {
         Value::Blob(Uint8Array::new(a).to_vec())
     } else {
         Value::Text(String::from(js_sys::JSON::stringify(v).unwrap_or_default()))
-    }
-}
-
-/// A JavaScript number as d1plus reads it from D1: an integral one within 2^53 is an
-/// INTEGER, any other a REAL.
-fn number(n: f64) -> Value {
-    if n.fract() == 0.0 && n.abs() <= MAX_SAFE_INTEGER as f64 {
-        Value::Integer(n as i64)
-    } else {
-        Value::Real(n)
     }
 }
 

@@ -16,6 +16,8 @@ pub mod sqlite;
 
 pub mod recording;
 
+pub mod wire;
+
 #[cfg(target_arch = "wasm32")]
 pub mod d1;
 
