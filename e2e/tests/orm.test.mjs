@@ -151,6 +151,9 @@ test("a fan-out holds at most 6 shard calls at once", async () => {
   const seen = await scenario("/concurrency");
   assert.deepEqual(seen.shards, [0, 1, 2, 3, 4, 5, 6, 7], "every shard got the DDL");
   assert.equal(seen.most, 6);
+  assert.deepEqual(seen.reads, [0, 1, 2, 3, 4, 5, 6, 7], "the read went to every shard");
+  assert.equal(seen.readMost, 6, "a fan-out read holds at most 6 at once too");
+  assert.deepEqual(seen.rows, []);
 });
 
 test("a schema changed elsewhere is read again by the next request", async () => {

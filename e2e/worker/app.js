@@ -335,22 +335,40 @@ async function concurrencyScenario() {
         resolve(value);
       }, 20);
     });
+  // Once t is made, the catalog's load (sqlite_schema joined with each table's columns)
+  // finds it.
+  let made = false;
+  const create = "CREATE TABLE t (k TEXT PRIMARY KEY, v)";
+  const catalog = () => [
+    ["type", "name", "sql", "name", "type", "pk", "hidden", "dflt_value", "notnull"],
+    ...(made ? [["table", "t", create, "k", "TEXT", 1, 0, null, 0], ["table", "t", create, "v", "", 0, 0, null, 0]] : []),
+  ];
   const fake = (shard) => {
     const statement = (sql) => ({
       bind: () => statement(sql),
-      raw: () => (calls.push([shard, sql]), later([[]])),
+      raw: () => (calls.push([shard, sql]), later(sql.includes("pragma_table_xinfo") ? catalog() : [[]])),
       sql,
     });
     return {
       prepare: statement,
-      batch: (list) => (calls.push([shard, list.map((s) => s.sql).join("; ")]), later(list.map(() => ({ results: [], meta: { changes: 0 } })))),
+      batch: (list) => {
+        calls.push([shard, list.map((s) => s.sql).join("; ")]);
+        made ||= list.some((s) => s.sql === create);
+        return later(list.map(() => ({ results: [], meta: { changes: 0 } })));
+      },
     };
   };
   const policy = { name: "eight", capacity: { mode: "manual", targetShardCount: 8 }, sharding: { tables: [{ name: "t", keyColumn: "k" }] } };
   const db = new D1Database([0, 1, 2, 3, 4, 5, 6, 7].map(fake), policy);
-  await db.prepare("CREATE TABLE t (k TEXT PRIMARY KEY, v)").run();
+  await db.prepare(create).run();
   const ddl = calls.filter(([, sql]) => sql.startsWith("CREATE TABLE t"));
-  return { most, shards: ddl.map(([shard]) => shard).sort() };
+  const ddlMost = most;
+  // A read over every shard (one readAll call in the engine).
+  most = 0;
+  calls.length = 0;
+  const rows = (await db.prepare("SELECT k FROM t").all()).results;
+  const reads = calls.map(([shard]) => shard).sort();
+  return { most: ddlMost, shards: ddl.map(([shard]) => shard).sort(), readMost: most, reads, rows };
 }
 
 // Two requests around a schema change made elsewhere (another isolate, a migration):
