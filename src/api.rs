@@ -438,6 +438,27 @@ impl<B: Backend> Database<B> {
         }
     }
 
+    /// [`Database::route_fresh`] without its awaits, when the catalog is read and knows
+    /// the statement's tables (the usual case). None when it must be read first.
+    fn route_loaded(
+        &self,
+        sql: &str,
+        params: &[Value],
+        hint: Option<&ShardHint>,
+        options: PlanOptions,
+    ) -> Option<Result<Routed>> {
+        if self.shared.installed.get() == 0 {
+            return None;
+        }
+        if let Err(e) = crate::guard::check_layout(self.expected_layout.as_ref(), &self.catalog()) {
+            return Some(Err(e));
+        }
+        match self.route(sql, params, hint, options) {
+            Err(e) if e.code() == ErrorCode::NoSuchTable => None,
+            other => Some(other),
+        }
+    }
+
     /// Runs one statement: `prepare(sql).bind(params).all()`.
     pub async fn query(
         &self,
@@ -457,7 +478,11 @@ impl<B: Backend> Database<B> {
         hint: Option<&ShardHint>,
         options: PlanOptions,
     ) -> Result<QueryResult> {
-        let routed = match self.route_fresh(sql, params, hint, options).await {
+        let routed = match self.route_loaded(sql, params, hint, options) {
+            Some(routed) => routed,
+            None => self.route_fresh(sql, params, hint, options).await,
+        };
+        let routed = match routed {
             Ok(routed) => routed,
             Err(e) if matches!(e.code(), ErrorCode::CrossShard | ErrorCode::Unsupported) => {
                 // SQL that SQLite itself rejects gets SQLite's error, not a refusal.
