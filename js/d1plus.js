@@ -103,8 +103,19 @@ function bindable(v) {
   throw coded(CODES.TypeError, `Type '${type}' not supported for value '${v}'`);
 }
 
+// Rows as D1 gives them to all(): objects keyed by column name, a repeated name keeping
+// its last value. Built by assignment, which is Object.fromEntries's result for every name
+// but `__proto__` (assigning that one sets the prototype), so with such a column the rows
+// are built by Object.fromEntries.
 function toObjects({ columns, rows }) {
-  return rows.map((row) => Object.fromEntries(row.map((cell, i) => [columns[i], cell])));
+  if (columns.includes("__proto__")) {
+    return rows.map((row) => Object.fromEntries(row.map((cell, i) => [columns[i], cell])));
+  }
+  return rows.map((row) => {
+    const o = {};
+    for (let i = 0; i < row.length; i++) o[columns[i]] = row[i];
+    return o;
+  });
 }
 
 function toResult(answer) {

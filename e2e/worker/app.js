@@ -272,6 +272,11 @@ async function d1Calls(db) {
     "INSERT INTO diff VALUES ('tenant-1', 11, ?), ('日本語', 12, ?), ('acme', 13, ?), ('ümlaut', 14, ?), ('big', 15, ?), ('tenant-1', 16, ?), ('acme', 17, ?)",
   ).bind("Grüße aus Köln, ✓ ".repeat(4), "emoji 😀 and a\u0000b", "", new Uint8Array([]), 5e-324, -0, "x".repeat(40)).run()));
   await note("types", () => db.prepare("SELECT id, v, typeof(v) AS t FROM diff ORDER BY id").all().then((r) => r.results));
+  // Column names objects treat specially: repeated, integer-like, __proto__.
+  await note("names as keys", async () => {
+    const r = await db.prepare('SELECT id AS b, v AS a, id + 1 AS b, 4 AS "10", 5 AS "__proto__" FROM diff WHERE tenantId = ? ORDER BY id').bind("acme").all();
+    return r.results.map((o) => [Object.keys(o), Object.values(o), Object.getPrototypeOf(o) === Object.prototype]);
+  });
   await note("fan-out order and page", async () => result(await db.prepare("SELECT tenantId, id FROM diff ORDER BY id DESC LIMIT 3 OFFSET 1").all()));
   await note("fan-out aggregate", async () => result(await db.prepare(
     "SELECT count(*) AS n, sum(id) AS s, avg(id) AS a, min(tenantId) AS lo, max(id) AS hi, group_concat(DISTINCT typeof(v)) IS NOT NULL AS g FROM diff",
