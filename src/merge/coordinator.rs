@@ -39,8 +39,43 @@ pub const PARTIALS: &str = "__d1p_partials";
 
 struct Coordinator {
     conn: Connection,
-    /// Column layouts with a table, by declaration text: the table's name.
-    tables: Vec<(String, String)>,
+    /// Column layouts with a table.
+    tables: Vec<Layout>,
+}
+
+/// A column layout's partial table, and the statement texts made for it.
+struct Layout {
+    /// The column declarations.
+    columns: Vec<String>,
+    /// The table's name.
+    name: String,
+    /// `INSERT INTO "name" VALUES (?, …)`.
+    insert: String,
+    /// `DELETE FROM "name"`.
+    delete: String,
+    /// Final steps' texts with [`PARTIALS`] made this table (text, made), the latest last.
+    texts: Vec<(String, String)>,
+}
+
+/// Texts kept per layout (a layout's statements are few; past it the oldest goes).
+const TEXTS_KEPT: usize = 8;
+
+impl Layout {
+    /// `text` with [`PARTIALS`] made this layout's table.
+    fn text(&mut self, text: &str) -> &str {
+        let i = match self.texts.iter().position(|(t, _)| t == text) {
+            Some(i) => i,
+            None => {
+                if self.texts.len() >= TEXTS_KEPT {
+                    self.texts.remove(0);
+                }
+                let made = text.replace(PARTIALS, &format!("\"{}\"", self.name));
+                self.texts.push((text.to_string(), made));
+                self.texts.len() - 1
+            }
+        };
+        &self.texts[i].1
+    }
 }
 
 thread_local! {
@@ -92,25 +127,31 @@ fn open() -> Result<Coordinator> {
 }
 
 impl Coordinator {
-    /// The table for this column layout, created on first use.
-    fn table(&mut self, columns: &[String]) -> Result<String> {
-        let decl = columns.join(", ");
-        if let Some((_, name)) = self.tables.iter().find(|(d, _)| *d == decl) {
-            return Ok(name.clone());
+    /// The table for this column layout (its index in `tables`), created on first use.
+    fn table(&mut self, columns: &[String]) -> Result<usize> {
+        if let Some(i) = self.tables.iter().position(|t| t.columns == columns) {
+            return Ok(i);
         }
         if self.tables.len() >= MAX_TABLES {
-            for (_, name) in self.tables.drain(..) {
+            for t in self.tables.drain(..) {
                 self.conn
-                    .execute_batch(&format!("DROP TABLE \"{name}\""))
+                    .execute_batch(&format!("DROP TABLE \"{}\"", t.name))
                     .map_err(sql_error)?;
             }
         }
         let name = format!("__d1p_p{}", next_table_id());
         self.conn
-            .execute_batch(&format!("CREATE TABLE \"{name}\"({decl})"))
+            .execute_batch(&format!("CREATE TABLE \"{name}\"({})", columns.join(", ")))
             .map_err(sql_error)?;
-        self.tables.push((decl, name.clone()));
-        Ok(name)
+        let placeholders = vec!["?"; columns.len()].join(", ");
+        self.tables.push(Layout {
+            columns: columns.to_vec(),
+            insert: format!("INSERT INTO \"{name}\" VALUES ({placeholders})"),
+            delete: format!("DELETE FROM \"{name}\""),
+            name,
+            texts: Vec::new(),
+        });
+        Ok(self.tables.len() - 1)
     }
 
     /// One statement without parameters or rows, prepared once.
@@ -122,19 +163,27 @@ impl Coordinator {
     /// The final step over these rows, in one transaction that ends with the partial table
     /// emptied, whether the step succeeded or not.
     fn run(&mut self, step: &FinalStep, rows: Vec<Row>) -> Result<Vec<Row>> {
-        let table = self.table(&step.columns)?;
-        let quoted = format!("\"{table}\"");
+        let i = self.table(&step.columns)?;
+        // The step's texts for this table, made before the transaction (they borrow it).
+        let layout = &mut self.tables[i];
+        let checks: Vec<(String, &String)> = step
+            .ambiguity_checks
+            .iter()
+            .map(|(check, message)| (layout.text(check).to_string(), message))
+            .collect();
+        let sql = layout.text(&step.sql).to_string();
         if !self.conn.is_autocommit() {
             // A COMMIT that failed before: end that transaction first.
             self.execute("COMMIT")?;
         }
         self.execute("BEGIN")?;
-        let result = self.fill_and_query(step, &rows, &quoted);
-        let cleared = self.execute(&format!("DELETE FROM {quoted}"));
+        let layout = &self.tables[i];
+        let result = self.fill_and_query(step, &rows, layout, &checks, &sql);
+        let cleared = self.execute(&layout.delete);
         let committed = self.execute("COMMIT");
         if cleared.is_err() {
             // Its rows could not go: the layout gets a new table next time.
-            self.tables.retain(|(_, name)| *name != table);
+            self.tables.remove(i);
         }
         let out = result?;
         cleared?;
@@ -142,13 +191,19 @@ impl Coordinator {
         Ok(out)
     }
 
-    fn fill_and_query(&self, step: &FinalStep, rows: &[Row], quoted: &str) -> Result<Vec<Row>> {
+    fn fill_and_query(
+        &self,
+        step: &FinalStep,
+        rows: &[Row],
+        layout: &Layout,
+        checks: &[(String, &String)],
+        sql: &str,
+    ) -> Result<Vec<Row>> {
         let width = step.columns.len();
         {
-            let placeholders = vec!["?"; width].join(", ");
             let mut insert = self
                 .conn
-                .prepare_cached(&format!("INSERT INTO {quoted} VALUES ({placeholders})"))
+                .prepare_cached(&layout.insert)
                 .map_err(sql_error)?;
             for row in rows {
                 if row.len() != width {
@@ -162,18 +217,16 @@ impl Coordinator {
                     .map_err(sql_error)?;
             }
         }
-        for (check, message) in &step.ambiguity_checks {
-            let sql = check.replace(PARTIALS, quoted);
-            let mut stmt = self.conn.prepare_cached(&sql).map_err(sql_error)?;
+        for (check, message) in checks {
+            let mut stmt = self.conn.prepare_cached(check).map_err(sql_error)?;
             if stmt.exists([]).map_err(sql_error)? {
                 return Err(Error::unsupported(
-                    message.clone(),
+                    (*message).clone(),
                     "CAST the column to one type (or COLLATE BINARY), or pin one shard with the key",
                 ));
             }
         }
-        let sql = step.sql.replace(PARTIALS, quoted);
-        let mut stmt = self.conn.prepare_cached(&sql).map_err(sql_error)?;
+        let mut stmt = self.conn.prepare_cached(sql).map_err(sql_error)?;
         let n = stmt.column_count();
         let mut out = Vec::new();
         let mut it = stmt
