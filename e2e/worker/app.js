@@ -272,6 +272,10 @@ async function d1Calls(db) {
     "INSERT INTO diff VALUES ('tenant-1', 11, ?), ('日本語', 12, ?), ('acme', 13, ?), ('ümlaut', 14, ?), ('big', 15, ?), ('tenant-1', 16, ?), ('acme', 17, ?)",
   ).bind("Grüße aus Köln, ✓ ".repeat(4), "emoji 😀 and a\u0000b", "", new Uint8Array([]), 5e-324, -0, "x".repeat(40)).run()));
   await note("types", () => db.prepare("SELECT id, v, typeof(v) AS t FROM diff ORDER BY id").all().then((r) => r.results));
+  // The same values read back through batch() (rows as objects), tenant by tenant.
+  await note("batch reads values", async () => (await db.batch(
+    ["acme", "tenant-1", "日本語", "ümlaut", "big"].map((t) => db.prepare("SELECT id, v, typeof(v) AS t FROM diff WHERE tenantId = ? ORDER BY id").bind(t)),
+  )).map((r) => r.results));
   // Column names objects treat specially: repeated, integer-like, __proto__.
   await note("names as keys", async () => {
     const r = await db.prepare('SELECT id AS b, v AS a, id + 1 AS b, 4 AS "10", 5 AS "__proto__" FROM diff WHERE tenantId = ? ORDER BY id').bind("acme").all();

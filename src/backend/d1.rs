@@ -160,7 +160,7 @@ impl D1Backend {
             .await
             .map_err(fail)?;
         let results: Array = results.dyn_into().map_err(fail)?;
-        let mut outputs = results.iter().map(|r| output(&r).map_err(fail));
+        let mut outputs = outputs(&results).into_iter().map(|o| o.map_err(fail));
         let mut out = Vec::with_capacity(counted.len());
         for own in counted {
             let mut o = outputs.next().ok_or_else(|| {
@@ -397,193 +397,13 @@ fn read_raw(raw: &Array) -> std::result::Result<(Vec<String>, Vec<Vec<Value>>), 
     Ok((columns, rows))
 }
 
-#[wasm_bindgen(inline_js = r#"
-const RAW_OPTIONS = Object.freeze({ columnNames: true });
-const encoder = new TextEncoder();
-
-// Runs each read (dbs[i].prepare(texts[i]).bind(...params[i]).raw({ columnNames: true })),
-// at most `limit` at once, and resolves to [bytes, errors, elsewhere]: every answer in one
-// buffer in the format of d1plus's backend::wire (src/backend/wire.rs), errors[i] what read
-// i threw, elsewhere[i] an answer the buffer cannot hold (read value by value).
-export async function readAll(dbs, texts, params, limit) {
-  const n = dbs.length;
-  const answers = new Array(n);
-  const failed = new Uint8Array(n);
-  const errors = new Array(n);
-  const durations = new Float64Array(n);
-  const read = async (i) => {
-    const started = Date.now();
-    try {
-      const stmt = dbs[i].prepare(texts[i]);
-      const values = params[i];
-      answers[i] = await (values.length ? stmt.bind(...values) : stmt).raw(RAW_OPTIONS);
-    } catch (e) {
-      failed[i] = 1;
-      errors[i] = e;
-    }
-    durations[i] = Date.now() - started;
-  };
-  if (n === 1) {
-    await read(0);
-  } else {
-    let next = 0;
-    const worker = async () => {
-      while (next < n) await read(next++);
-    };
-    const workers = [];
-    for (let k = 0; k < Math.min(limit, n); k++) workers.push(worker());
-    await Promise.all(workers);
-  }
-  // Written synchronously into the shared writer, and copied out.
-  const w = WRITER;
-  w.pos = 0;
-  const elsewhere = new Array(n);
-  for (let i = 0; i < n; i++) {
-    if (failed[i]) {
-      w.u8(1);
-      continue;
-    }
-    const start = w.pos;
-    w.u8(0);
-    if (!w.answer(answers[i], durations[i])) {
-      w.pos = start;
-      w.u8(2);
-      elsewhere[i] = answers[i];
-    }
-  }
-  const bytes = w.buf.slice(0, w.pos);
-  if (w.buf.length > 1 << 20) WRITER = new Writer(); // a large answer's room is not kept
-  return [bytes, errors, elsewhere];
-}
-
-class Writer {
-  constructor() {
-    this.buf = new Uint8Array(4096);
-    this.view = new DataView(this.buf.buffer);
-    this.pos = 0;
-  }
-  reserve(n) {
-    if (this.pos + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.pos + n) size *= 2;
-    const buf = new Uint8Array(size);
-    buf.set(this.buf.subarray(0, this.pos));
-    this.buf = buf;
-    this.view = new DataView(buf.buffer);
-  }
-  u8(x) {
-    this.reserve(1);
-    this.buf[this.pos++] = x;
-  }
-  u32(x) {
-    this.reserve(4);
-    this.view.setUint32(this.pos, x, true);
-    this.pos += 4;
-  }
-  f64(x) {
-    this.reserve(8);
-    this.view.setFloat64(this.pos, x, true);
-    this.pos += 8;
-  }
-  text(s) {
-    const n = s.length;
-    this.reserve(4 + 3 * n);
-    const at = this.pos + 4;
-    if (n <= 32) {
-      // Short ASCII text byte by byte (cheaper than a view and a call into the encoder).
-      const buf = this.buf;
-      let j = 0;
-      for (; j < n; j++) {
-        const c = s.charCodeAt(j);
-        if (c >= 0x80) break;
-        buf[at + j] = c;
-      }
-      if (j === n) {
-        this.view.setUint32(this.pos, n, true);
-        this.pos = at + n;
-        return;
-      }
-    }
-    const { written } = encoder.encodeInto(s, this.buf.subarray(at));
-    this.view.setUint32(this.pos, written, true);
-    this.pos = at + written;
-  }
-  // D1's blobs: arrays of bytes (also a Uint8Array or an ArrayBuffer). False for anything
-  // else, and for an array holding anything but integers 0 to 255.
-  blob(v) {
-    let bytes = v;
-    if (Array.isArray(v)) {
-      for (let k = 0; k < v.length; k++) {
-        const b = v[k];
-        if (typeof b !== "number" || !(b >= 0 && b <= 255) || Math.floor(b) !== b) return false;
-      }
-    } else if (v instanceof ArrayBuffer) {
-      bytes = new Uint8Array(v);
-    } else if (!(v instanceof Uint8Array)) {
-      return false;
-    }
-    this.u8(3);
-    this.u32(bytes.length);
-    this.reserve(bytes.length);
-    this.buf.set(bytes, this.pos);
-    this.pos += bytes.length;
-    return true;
-  }
-  // A raw({ columnNames: true }) answer; false (part written) when it is not one this
-  // format holds: not arrays, or a value that is no number, string, boolean, null,
-  // undefined or blob. A name that is not a string reads as "".
-  answer(raw, duration) {
-    if (!Array.isArray(raw) || !Array.isArray(raw[0])) return false;
-    const names = raw[0];
-    this.f64(duration);
-    this.u32(names.length);
-    for (let j = 0; j < names.length; j++) this.text(typeof names[j] === "string" ? names[j] : "");
-    this.u32(raw.length - 1);
-    for (let i = 1; i < raw.length; i++) {
-      const row = raw[i];
-      if (!Array.isArray(row)) return false;
-      this.u32(row.length);
-      for (let j = 0; j < row.length; j++) {
-        const v = row[j];
-        switch (typeof v) {
-          case "number":
-            this.u8(1);
-            this.f64(v);
-            break;
-          case "string":
-            this.u8(2);
-            this.text(v);
-            break;
-          case "boolean":
-            this.u8(v ? 5 : 4);
-            break;
-          case "undefined":
-            this.u8(0);
-            break;
-          case "object":
-            if (v === null) this.u8(0);
-            else if (!this.blob(v)) return false;
-            break;
-          default:
-            return false;
-        }
-      }
-    }
-    return true;
-  }
-}
-
-let WRITER = new Writer();
-
-// Column names joined with NUL (which no SQLite name holds); a name that is not a string
-// reads as "".
-export function namesJoined(names) {
-  return names.map((n) => (typeof n === "string" ? n : "")).join("\0");
-}
-"#)]
+#[wasm_bindgen(module = "/src/backend/d1.js")]
 extern "C" {
     #[wasm_bindgen(js_name = readAll)]
     fn read_all(dbs: &Array, texts: &Array, params: &Array, limit: u32) -> js_sys::Promise;
+
+    #[wasm_bindgen(js_name = batchAsWire)]
+    fn batch_as_wire(results: &Array) -> Array;
 
     #[wasm_bindgen(js_name = namesJoined)]
     fn names_joined(names: &Array) -> String;
@@ -619,6 +439,59 @@ fn js_values(params: &[Value]) -> std::result::Result<Array, JsValue> {
     Ok(values)
 }
 
+/// A `batch()`'s results as statement outputs, read through one call (`batchAsWire`);
+/// a result that call cannot carry is read value by value ([`output`]).
+fn outputs(results: &Array) -> Vec<std::result::Result<StatementOutput, JsValue>> {
+    let n = results.length() as usize;
+    let all = batch_as_wire(results);
+    let bytes = all.get(0).dyn_into::<Uint8Array>().map(|b| b.to_vec());
+    let metas = all
+        .get(1)
+        .dyn_into::<js_sys::Float64Array>()
+        .map(|m| m.to_vec());
+    let entries = bytes.ok().and_then(|b| wire::read_entries(&b, n));
+    let (Some(entries), Ok(metas)) = (entries, metas) else {
+        return results.iter().map(|r| output(&r)).collect();
+    };
+    entries
+        .into_iter()
+        .zip(metas.chunks_exact(7))
+        .enumerate()
+        .map(|(k, (entry, m))| match entry {
+            wire::Entry::Answer { columns, rows, .. } => {
+                batch_names_ok(&columns)?;
+                Ok(StatementOutput {
+                    columns,
+                    rows,
+                    meta: ShardMeta {
+                        changes: m[0] as u64,
+                        last_row_id: m[1] as i64,
+                        rows_read: m[2] as u64,
+                        rows_written: m[3] as u64,
+                        changed_db: m[4] == 1.0,
+                        size_after: m[5] as u64,
+                        duration: m[6],
+                    },
+                })
+            }
+            _ => output(&results.get(k as u32)),
+        })
+        .collect()
+}
+
+/// Batch rows are objects, and JavaScript lists integer-like keys first, in numeric order,
+/// not in the statement's column order: such a column is refused.
+fn batch_names_ok(columns: &[String]) -> std::result::Result<(), JsValue> {
+    match columns.iter().find(|c| lex::is_array_index(c)) {
+        Some(c) => Err(js_sys::Error::new(&format!(
+            "{}: a column named {c:?} in a batch: D1 returns batch rows as objects, which reorder integer-like names. Remedy: alias the column (AS name), or run the statement outside batch()",
+            ErrorCode::Unsupported
+        ))
+        .into()),
+        None => Ok(()),
+    }
+}
+
 /// One D1 result object (`{ results, meta }`) as a statement output. Column names come
 /// from the first row's keys, as D1 gives them.
 fn output(result: &JsValue) -> std::result::Result<StatementOutput, JsValue> {
@@ -632,15 +505,7 @@ fn output(result: &JsValue) -> std::result::Result<StatementOutput, JsValue> {
                     .iter()
                     .map(|k| k.as_string().unwrap_or_default())
                     .collect();
-                if let Some(c) = out.columns.iter().find(|c| lex::is_array_index(c)) {
-                    // JavaScript lists such keys first, in numeric order, not in the
-                    // statement's column order.
-                    return Err(js_sys::Error::new(&format!(
-                        "{}: a column named {c:?} in a batch: D1 returns batch rows as objects, which reorder integer-like names. Remedy: alias the column (AS name), or run the statement outside batch()",
-                        ErrorCode::Unsupported
-                    ))
-                    .into());
-                }
+                batch_names_ok(&out.columns)?;
             }
             let mut values = Vec::with_capacity(out.columns.len());
             for c in &out.columns {
