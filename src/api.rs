@@ -450,10 +450,8 @@ impl<B: Backend> Database<B> {
         if self.shared.installed.get() == 0 {
             return None;
         }
-        if let Err(e) = crate::guard::check_layout(self.expected_layout.as_ref(), &self.catalog()) {
-            return Some(Err(e));
-        }
-        match self.route(sql, params, hint, options) {
+        let layout = crate::guard::check_layout(self.expected_layout.as_ref(), &self.catalog());
+        match layout.and_then(|()| self.route(sql, params, hint, options)) {
             Err(e) if e.code() == ErrorCode::NoSuchTable => None,
             other => Some(other),
         }
@@ -570,18 +568,8 @@ impl<B: Backend> Database<B> {
             result.meta.rows_read = read.meta.rows_read;
             result.meta.duration = read.meta.duration;
             for r in self.batch(&writes).await? {
-                let m = r.meta;
-                result.meta.changes += m.changes;
-                result.meta.rows_read += m.rows_read;
-                result.meta.rows_written += m.rows_written;
-                result.meta.changed_db |= m.changed_db;
-                result.meta.last_row_id = m.last_row_id;
-                result.meta.duration += m.duration;
-                result.meta.size_after = result.meta.size_after.max(m.size_after);
-                result.meta.shards.extend(m.shards);
+                result.meta.then(r.meta);
             }
-            result.meta.shards.sort_unstable();
-            result.meta.shards.dedup();
             return Ok(Some(result));
         }
         // DISTINCT over NOCASE/RTRIM columns, as the GROUP BY it equals (see

@@ -31,6 +31,24 @@ pub struct Meta {
     pub shards: ShardList,
 }
 
+impl Meta {
+    /// Adds the meta of a statement that ran after these (as one statement made of several
+    /// runs, e.g. the writes of an `INSERT … SELECT`): counts and time summed, the last
+    /// row id the later one's, the shards of both.
+    pub fn then(&mut self, later: Meta) {
+        self.changes += later.changes;
+        self.rows_read += later.rows_read;
+        self.rows_written += later.rows_written;
+        self.changed_db |= later.changed_db;
+        self.last_row_id = later.last_row_id;
+        self.duration += later.duration;
+        self.size_after = self.size_after.max(later.size_after);
+        self.shards.extend(later.shards);
+        self.shards.sort_unstable();
+        self.shards.dedup();
+    }
+}
+
 /// The shards that served a statement: most statements name one to a few, kept inline.
 pub type ShardList = smallvec::SmallVec<[ShardId; 4]>;
 
