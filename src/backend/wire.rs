@@ -170,6 +170,98 @@ mod tests {
         }
     }
 
+    fn unhex(hex: &str) -> Vec<u8> {
+        (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
+            .collect()
+    }
+
+    fn answer(columns: &[&str], rows: Vec<Vec<Value>>) -> Entry {
+        Entry::Answer {
+            columns: columns.iter().map(|c| c.to_string()).collect(),
+            rows,
+            duration: 0.0,
+        }
+    }
+
+    /// What the JavaScript writer (`readAll`, `batchAsWire` in d1.js) wrote for known
+    /// answers (e2e/tests/wire.test.mjs pins it), read back to values written here by hand.
+    #[test]
+    fn what_the_javascript_side_writes_reads_back() {
+        use Value::{Blob, Integer as Int, Null, Real, Text};
+        let text = |s: &str| Text(s.to_string());
+        let vectors: serde_json::Value =
+            serde_json::from_str(include_str!("wire_vectors.json")).expect("vectors");
+        let reads = unhex(vectors["reads"]["hex"].as_str().expect("hex"));
+        let expected = vec![
+            answer(
+                &["id", "name", "x"],
+                vec![
+                    vec![Int(7), text("a\0b"), Null],
+                    vec![Real(-1.5), text("név ✓"), Int(1)],
+                    vec![Null, text(""), Int(0)],
+                ],
+            ),
+            answer(
+                &["n"],
+                [
+                    Real(0.1 + 0.2),
+                    Real(2f64.powi(60)),
+                    Int(0),
+                    Real(5e-324),
+                    Real(f64::NAN),
+                    Real(f64::NEG_INFINITY),
+                ]
+                .into_iter()
+                .map(|v| vec![v])
+                .collect(),
+            ),
+            answer(
+                &["b"],
+                vec![
+                    vec![Blob(vec![0, 255, 9])],
+                    vec![Blob(vec![1, 2])],
+                    vec![Blob(vec![])],
+                    vec![Blob(vec![])],
+                ],
+            ),
+            answer(
+                &["t"],
+                vec![
+                    vec![text(&"Grüße aus Köln ✓ ".repeat(3))],
+                    vec![text(&"x".repeat(40))],
+                    vec![text("😀")],
+                ],
+            ),
+            answer(&[], vec![]),
+            answer(&["", "ok"], vec![vec![text("one"), text("two")]]),
+            Entry::Elsewhere,
+            Entry::Failed,
+        ];
+        let got = read_entries(&reads, expected.len()).expect("well formed");
+        // Compared as printed: NaN is not equal to itself.
+        assert_eq!(format!("{got:?}"), format!("{expected:?}"));
+
+        let batch = unhex(vectors["batch"]["hex"].as_str().expect("hex"));
+        let expected = vec![
+            answer(
+                &["b", "a"],
+                vec![vec![Int(1), text("x")], vec![Real(2.5), text("y")]],
+            ),
+            answer(&[], vec![]),
+            answer(&["v"], vec![vec![Blob(vec![0, 1])], vec![Null]]),
+            Entry::Elsewhere,
+        ];
+        let got = read_entries(&batch, expected.len()).expect("well formed");
+        assert_eq!(got, expected);
+        let metas: Vec<f64> =
+            serde_json::from_value(vectors["batch"]["metas"].clone()).expect("metas");
+        let mut want = vec![0.0; 28];
+        want[..7].copy_from_slice(&[1.0, 5.0, 2.0, 1.0, 1.0, 4096.0, 0.5]);
+        assert_eq!(metas, want);
+    }
+
     #[test]
     fn every_kind_of_value_and_entry_reads_back() {
         let mut w = Writer::default();
