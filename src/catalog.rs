@@ -6,6 +6,7 @@ use crate::lex::{self, TokenKind};
 use crate::value::{Affinity, Value};
 use ahash::AHashMap;
 use serde::Serialize;
+use std::sync::{Arc, OnceLock};
 
 /// The query that loads the whole catalog from one shard, in one round trip.
 /// (`pragma_table_xinfo('')` for views: D1 refuses the pragma of a NULL table name with
@@ -228,11 +229,18 @@ impl Catalog {
     /// the same D1 call as a request's first statement (at the head of each write batch,
     /// beside a read), so a stale plan never commits and a current one costs no extra
     /// round trip. Its SQL and parameters.
-    pub fn guard(&self) -> (String, Vec<Value>) {
-        (
+    /// The text is the same for every catalog, made once: a Worker keeps the JavaScript
+    /// string of a text it has seen (by the `Arc`), so this one is converted once.
+    pub fn guard(&self) -> (Arc<str>, Vec<Value>) {
+        static SQL: OnceLock<Arc<str>> = OnceLock::new();
+        let sql = SQL.get_or_init(|| {
             format!(
                 "SELECT CASE WHEN ({FINGERPRINT_SQL}) IS ?1 AND ({LAYOUT_SQL}) IS ?2 THEN 1 ELSE json_extract('{{}}', '${GUARD_MARKER}') END AS \"__d1p_guard\""
-            ),
+            )
+            .into()
+        });
+        (
+            sql.clone(),
             vec![
                 Value::Text(self.fingerprint.clone()),
                 self.layout.clone().map_or(Value::Null, Value::Text),

@@ -366,8 +366,13 @@ fn js_text(sql: &Arc<str>) -> JsString {
     }
     TEXTS.with(|texts| {
         let mut texts = texts.borrow_mut();
-        if let Some((_, js)) = texts.iter().find(|(k, _)| Arc::ptr_eq(k, sql)) {
-            return js.clone();
+        let found = texts.iter().position(|(k, _)| Arc::ptr_eq(k, sql));
+        if let Some(hit) = found.and_then(|i| texts.remove(i)) {
+            // Kept at the back, away from the oldest: a hot text stays however many others
+            // pass through once.
+            let js = hit.1.clone();
+            texts.push_back(hit);
+            return js;
         }
         let js = JsString::from(&**sql);
         if texts.len() >= TEXTS_KEPT {

@@ -215,10 +215,7 @@ impl Backend for Guarded<'_> {
             return self.inner.run(batches);
         }
         let (sql, params) = self.catalog.guard();
-        let guard = ShardStatement {
-            sql: sql.into(),
-            params,
-        };
+        let guard = ShardStatement { sql, params };
         let reads_only = batches
             .iter()
             .all(|b| b.statements.iter().all(|s| lex::returns_rows_only(&s.sql)));
