@@ -154,6 +154,10 @@ test("a fan-out holds at most 6 shard calls at once", async () => {
   assert.deepEqual(seen.reads, [0, 1, 2, 3, 4, 5, 6, 7], "the read went to every shard");
   assert.equal(seen.readMost, 6, "a fan-out read holds at most 6 at once too");
   assert.deepEqual(seen.rows, []);
+  assert.equal(seen.fresh.guarded, 1, "a new handle's first call carries the guard once, in a batch() with a read");
+  assert.deepEqual(seen.fresh.reads, [0, 1, 2, 3, 4, 5, 6, 7]);
+  assert.equal(seen.fresh.most, 6, "reads and the guard's batch share the limit");
+  assert.deepEqual(seen.fresh.rows, []);
 });
 
 test("a schema changed elsewhere is read again by the next request", async () => {

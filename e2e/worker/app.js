@@ -355,7 +355,7 @@ async function concurrencyScenario() {
   const fake = (shard) => {
     const statement = (sql) => ({
       bind: () => statement(sql),
-      raw: () => (calls.push([shard, sql]), later(sql.includes("pragma_table_xinfo") ? catalog() : [[]])),
+      raw: () => (calls.push([shard, sql]), later(sql.includes("pragma_table_xinfo") ? catalog() : sql === "SELECT k FROM t" ? [["k"]] : [[]])),
       sql,
     });
     return {
@@ -368,7 +368,8 @@ async function concurrencyScenario() {
     };
   };
   const policy = { name: "eight", capacity: { mode: "manual", targetShardCount: 8 }, sharding: { tables: [{ name: "t", keyColumn: "k" }] } };
-  const db = new D1Database([0, 1, 2, 3, 4, 5, 6, 7].map(fake), policy);
+  const shards = [0, 1, 2, 3, 4, 5, 6, 7].map(fake);
+  const db = new D1Database(shards, policy);
   await db.prepare(create).run();
   const ddl = calls.filter(([, sql]) => sql.startsWith("CREATE TABLE t"));
   const ddlMost = most;
@@ -377,7 +378,25 @@ async function concurrencyScenario() {
   calls.length = 0;
   const rows = (await db.prepare("SELECT k FROM t").all()).results;
   const reads = calls.map(([shard]) => shard).sort();
-  return { most: ddlMost, shards: ddl.map(([shard]) => shard).sort(), readMost: most, reads, rows };
+  const readMost = most;
+  // The same read as a new handle's first call: the schema guard rides with it (the
+  // first time as a read of its own, once the read's names are known in one shard's
+  // batch() with it, the seven others in one readAll call), 6 at once in all.
+  await new D1Database(shards, policy).prepare("SELECT k FROM t").all();
+  most = 0;
+  calls.length = 0;
+  const fresh = new D1Database(shards, policy);
+  const freshRows = (await fresh.prepare("SELECT k FROM t").all()).results;
+  const guarded = calls.filter(([, sql]) => sql.includes("__d1p_guard") && sql.includes("; SELECT k FROM t")).length;
+  const freshReads = [...new Set(calls.map(([shard]) => shard))].sort();
+  return {
+    most: ddlMost,
+    shards: ddl.map(([shard]) => shard).sort(),
+    readMost,
+    reads,
+    rows,
+    fresh: { most, guarded, reads: freshReads, rows: freshRows },
+  };
 }
 
 // Two requests around a schema change made elsewhere (another isolate, a migration):

@@ -137,7 +137,7 @@ impl D1Backend {
     /// `batch()`.
     async fn run_one(&self, batch: &ShardBatch) -> Result<Vec<StatementOutput>> {
         if let Some(read) = self.single_read(batch) {
-            let mut out = self.run_reads(&[read?]).await;
+            let mut out = self.run_reads(&[read?], 1).await;
             return out
                 .pop()
                 .unwrap_or_else(|| Err(Error::internal("a read of one shard gave no answer")));
@@ -206,7 +206,11 @@ impl D1Backend {
     /// as `raw({ columnNames: true })`, which keeps column order and repeated names exactly
     /// as SQLite produced them, at most [`D1Backend::max_concurrency`] at once, and hands
     /// every answer back in one buffer ([`wire`]). An answer per read, in order.
-    async fn run_reads(&self, reads: &[Read<'_>]) -> Vec<Result<Vec<StatementOutput>>> {
+    async fn run_reads(
+        &self,
+        reads: &[Read<'_>],
+        limit: usize,
+    ) -> Vec<Result<Vec<StatementOutput>>> {
         let mut out: Vec<Option<Result<Vec<StatementOutput>>>> = vec![None; reads.len()];
         let (dbs, texts, params) = (Array::new(), Array::new(), Array::new());
         // Which read each entry of the call is (a read whose values cannot be bound is not sent).
@@ -225,7 +229,7 @@ impl D1Backend {
             sent.push(i);
         }
         if !sent.is_empty() {
-            let limit = self.max_concurrency.max(1) as u32;
+            let limit = limit.max(1) as u32;
             let answers = JsFuture::from(read_all(&dbs, &texts, &params, limit))
                 .await
                 .and_then(|all| all.dyn_into::<Array>());
@@ -325,21 +329,43 @@ impl Backend for D1Backend {
         batches: Vec<ShardBatch>,
     ) -> LocalBoxFuture<'_, Vec<std::result::Result<Vec<StatementOutput>, Error>>> {
         Box::pin(async move {
-            // Reads only (a fan-out): one JavaScript call for all of them.
-            let reads: Option<Vec<Read<'_>>> = batches
-                .iter()
-                .map(|b| self.single_read(b).and_then(Result::ok))
-                .collect();
-            if let Some(reads) = reads {
-                return self.run_reads(&reads).await;
-            }
             let limit = self.max_concurrency.max(1);
-            let mut done: Vec<(usize, Result<Vec<StatementOutput>>)> =
-                futures::stream::iter(batches.iter().enumerate())
-                    .map(|(i, b)| async move { (i, self.run_one(b).await) })
-                    .buffer_unordered(limit)
-                    .collect()
-                    .await;
+            // The single reads (a fan-out's) go in one JavaScript call; the other batches
+            // (e.g. the schema guard beside a read) each as a batch(), beside it, within
+            // the same limit.
+            let (mut reads, mut others) = (Vec::new(), Vec::new());
+            for (i, b) in batches.iter().enumerate() {
+                match self.single_read(b) {
+                    Some(Ok(read)) => reads.push((i, read)),
+                    _ => others.push((i, b)),
+                }
+            }
+            if reads.len() < 2 || limit < 2 {
+                // Each batch on its own (a single read still goes through readAll).
+                others = batches.iter().enumerate().collect();
+                reads.clear();
+            }
+            // Calls at once: the batches' share, and the rest for the reads.
+            let others_limit = if reads.is_empty() {
+                limit
+            } else {
+                others.len().clamp(1, limit - 1)
+            };
+            let reads_limit = limit - others_limit.min(others.len());
+            let read_batch: Vec<Read<'_>> = reads.iter().map(|&(_, r)| r).collect();
+            let reading = async {
+                if read_batch.is_empty() {
+                    return Vec::new();
+                }
+                self.run_reads(&read_batch, reads_limit).await
+            };
+            let running = futures::stream::iter(others.iter())
+                .map(|&(i, b)| async move { (i, self.run_one(b).await) })
+                .buffer_unordered(others_limit)
+                .collect::<Vec<_>>();
+            let (read, ran) = futures::future::join(reading, running).await;
+            let mut done: Vec<(usize, Result<Vec<StatementOutput>>)> = ran;
+            done.extend(reads.iter().map(|&(i, _)| i).zip(read));
             done.sort_by_key(|(i, _)| *i);
             done.into_iter().map(|(_, r)| r).collect()
         })
