@@ -274,7 +274,8 @@ fn read_answers(
             })
             .collect();
     };
-    let (errors, elsewhere) = (Array::from(&all.get(1)), Array::from(&all.get(2)));
+    let array = |v: JsValue| v.dyn_into::<Array>().unwrap_or_else(|_| Array::new());
+    let (errors, elsewhere) = (array(all.get(1)), array(all.get(2)));
     entries
         .into_iter()
         .enumerate()

@@ -1,0 +1,96 @@
+// Shard answers of every shape a D1 binding could hand back, generated, read through the
+// whole Worker path (readAll's buffer or, for values it cannot hold, value by value; the
+// engine's fan-out; its JSON answer): d1plus's raw({ columnNames: true }) must give each
+// value as D1's reading rules say (README: numbers integral within 2^53 stay integers,
+// other finite numbers keep every bit, booleans are 1/0, blobs arrays of bytes, text as
+// UTF-8 carries it). Runs in Node over fake bindings; needs js/pkg (bash js/build.sh).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { register } from "node:module";
+
+register("../bench/wasm-hooks.mjs", import.meta.url);
+const { D1Database } = await import("../../js/d1plus.js");
+
+const SHARDS = 4;
+const create = "CREATE TABLE t (k TEXT PRIMARY KEY, v)";
+const catalog = [
+  ["type", "name", "sql", "name", "type", "pk", "hidden", "dflt_value", "notnull"],
+  ["table", "t", create, "k", "TEXT", 1, 0, null, 0],
+  ["table", "t", create, "v", "", 0, 0, null, 0],
+];
+
+let answers = []; // shard i's raw({ columnNames: true }) answer for the read under test
+const fake = (shard) => ({
+  prepare: (sql) => {
+    const stmt = {
+      bind: () => stmt,
+      raw: async () => (sql.includes("pragma_table_xinfo") ? catalog : answers[shard]),
+    };
+    return stmt;
+  },
+  batch: async (list) => list.map(() => ({ results: [], meta: {} })),
+});
+const policy = { name: "wire", capacity: { mode: "manual", targetShardCount: SHARDS }, sharding: { tables: [{ name: "t", keyColumn: "k" }] } };
+const db = new D1Database(Array.from({ length: SHARDS }, (_, i) => fake(i)), policy, { queryBudget: null });
+
+let seed = 0x9e3779b97f4a7c15n;
+const next = () => {
+  seed ^= (seed << 13n) & 0xffffffffffffffffn;
+  seed ^= seed >> 7n;
+  seed ^= (seed << 17n) & 0xffffffffffffffffn;
+  return Number(seed & 0xffffffffn);
+};
+const pick = (xs) => xs[next() % xs.length];
+const chars = ["a", "Z", "0", " ", "\0", "é", "ß", "✓", "日", "😀", "\ud800", "\udfff", "'", '"', "\\", "\n"];
+const text = () => Array.from({ length: next() % 40 }, () => pick(chars)).join("");
+const doubles = [0, -0, 1, -1, 0.5, 0.1 + 0.2, 1e300, -1e-300, 5e-324, 2 ** 53, 2 ** 53 + 2, -(2 ** 60), 1.5e15 + 0.5, NaN, Infinity, -Infinity];
+const value = () => {
+  switch (next() % 12) {
+    case 0: return null;
+    case 1: return undefined;
+    case 2: return next() - 2 ** 31;
+    case 3: return pick(doubles);
+    case 4: return (next() / 2 ** 32) * 10 ** ((next() % 40) - 20);
+    case 5: case 6: return text();
+    case 7: return next() % 2 === 0;
+    case 8: return Array.from({ length: next() % 6 }, () => next() % 256);
+    case 9: return Uint8Array.from({ length: next() % 6 }, () => next() % 256);
+    case 10: return pick([10n, { a: 1 }, [1.5, 300, -1, "x"], new Uint8Array([7]).buffer]);
+    default: return pick(doubles);
+  }
+};
+
+// What d1plus reads a value as, by D1's rules (and, for what D1 never sends, the engine's
+// rules for reading a JavaScript value: see from_js in src/backend/d1.rs).
+const utf8 = (s) => new TextDecoder().decode(new TextEncoder().encode(s));
+function expected(v) {
+  if (typeof v === "number") return Number.isFinite(v) ? (Object.is(v, -0) ? 0 : v) : null;
+  if (typeof v === "string") return utf8(v);
+  if (typeof v === "boolean") return v ? 1 : 0;
+  if (v === null || v === undefined) return null;
+  if (Array.isArray(v)) return v.map((b) => (typeof b === "number" ? Math.min(255, Math.max(0, Math.trunc(b) || 0)) : 0));
+  if (v instanceof Uint8Array) return Array.from(v);
+  if (v instanceof ArrayBuffer) return Array.from(new Uint8Array(v));
+  if (typeof v === "bigint") return "";
+  return JSON.stringify(v);
+}
+
+test("generated shard answers read back by D1's rules across a fan-out", async () => {
+  const names = ["k", "v"];
+  for (let round = 0; round < 300; round++) {
+    const width = 1 + (next() % 4);
+    const columns = Array.from({ length: width }, (_, j) => (j < 2 ? names[j] : pick(["x", "k", "", "é", "12"])));
+    answers = Array.from({ length: SHARDS }, () => [columns, ...Array.from({ length: next() % 5 }, () => Array.from({ length: width }, value))]);
+    const sql = `SELECT ${columns.map((c, j) => (j < 2 ? c : `v AS "${c}"`)).join(", ")} FROM t`;
+    const got = await db.prepare(sql).raw({ columnNames: true });
+    const want = [columns, ...answers.flatMap((a) => a.slice(1).map((row) => row.map(expected)))];
+    assert.equal(got.length, want.length, `round ${round}: ${sql}`);
+    assert.deepEqual(got[0], want[0], `round ${round}: names`);
+    for (let i = 1; i < want.length; i++) {
+      for (let j = 0; j < width; j++) {
+        const [g, w] = [got[i][j], want[i][j]];
+        assert.ok(Object.is(g, w) || (typeof w === "object" && w !== null && JSON.stringify(g) === JSON.stringify(w)) || g === w, `round ${round}, row ${i}, column ${j}: got ${String(g)} (${typeof g}), want ${String(w)} (${typeof w}); the shard sent ${String(answers.flat()[0])}`);
+      }
+    }
+  }
+});
