@@ -6,10 +6,12 @@
 // UTF-8 carries it). Runs in Node over fake bindings; needs js/pkg (bash js/build.sh).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { register } from "node:module";
+import * as nodeModule from "node:module";
 
-register("../bench/wasm-hooks.mjs", import.meta.url);
-const { D1Database } = await import("../../js/d1plus.js");
+// The .wasm import needs module hooks (Node 20.6 or later; the README asks for 20.3).
+const hooks = typeof nodeModule.register === "function";
+if (hooks) nodeModule.register("../bench/wasm-hooks.mjs", import.meta.url);
+const { D1Database } = hooks ? await import("../../js/d1plus.js") : {};
 
 const SHARDS = 4;
 const create = "CREATE TABLE t (k TEXT PRIMARY KEY, v)";
@@ -31,7 +33,7 @@ const fake = (shard) => ({
   batch: async (list) => list.map(() => ({ results: [], meta: {} })),
 });
 const policy = { name: "wire", capacity: { mode: "manual", targetShardCount: SHARDS }, sharding: { tables: [{ name: "t", keyColumn: "k" }] } };
-const db = new D1Database(Array.from({ length: SHARDS }, (_, i) => fake(i)), policy, { queryBudget: null });
+const db = hooks && new D1Database(Array.from({ length: SHARDS }, (_, i) => fake(i)), policy, { queryBudget: null });
 
 let seed = 0x9e3779b97f4a7c15n;
 const next = () => {
@@ -75,7 +77,7 @@ function expected(v) {
   return JSON.stringify(v);
 }
 
-test("generated shard answers read back by D1's rules across a fan-out", async () => {
+test("generated shard answers read back by D1's rules across a fan-out", { skip: !hooks && "needs Node 20.6+" }, async () => {
   const names = ["k", "v"];
   for (let round = 0; round < 300; round++) {
     const width = 1 + (next() % 4);
