@@ -105,10 +105,11 @@ function bindable(v) {
 
 // Rows as D1 gives them to all(): objects keyed by column name, a repeated name keeping
 // its last value. Built by assignment, which is Object.fromEntries's result for every name
-// but `__proto__` (assigning that one sets the prototype), so with such a column the rows
-// are built by Object.fromEntries.
+// Object.prototype does not have (assigning `__proto__` sets the prototype; assigning
+// `toString` throws where the built-ins are frozen), so with such a column the rows are
+// built by Object.fromEntries.
 function toObjects({ columns, rows }) {
-  if (columns.includes("__proto__")) {
+  if (columns.some((c) => c in Object.prototype)) {
     return rows.map((row) => Object.fromEntries(row.map((cell, i) => [columns[i], cell])));
   }
   return rows.map((row) => {

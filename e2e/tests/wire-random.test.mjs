@@ -22,15 +22,21 @@ const catalog = [
 ];
 
 let answers = []; // shard i's raw({ columnNames: true }) answer for the read under test
+let batchResults = null; // what a batch() answers, when set
+let failing = null; // the shard whose calls throw, and what
 const fake = (shard) => ({
   prepare: (sql) => {
     const stmt = {
       bind: () => stmt,
-      raw: async () => (sql.includes("pragma_table_xinfo") ? catalog : answers[shard]),
+      raw: async () => {
+        if (sql.includes("pragma_table_xinfo")) return catalog;
+        if (failing?.shard === shard) throw failing.error;
+        return answers[shard];
+      },
     };
     return stmt;
   },
-  batch: async (list) => list.map(() => ({ results: [], meta: {} })),
+  batch: async (list) => batchResults ?? list.map(() => ({ results: [], meta: {} })),
 });
 const policy = { name: "wire", capacity: { mode: "manual", targetShardCount: SHARDS }, sharding: { tables: [{ name: "t", keyColumn: "k" }] } };
 const db = hooks && new D1Database(Array.from({ length: SHARDS }, (_, i) => fake(i)), policy, { queryBudget: null });
@@ -93,6 +99,49 @@ test("generated shard answers read back by D1's rules across a fan-out", { skip:
         const [g, w] = [got[i][j], want[i][j]];
         assert.ok(Object.is(g, w) || (typeof w === "object" && w !== null && JSON.stringify(g) === JSON.stringify(w)) || g === w, `round ${round}, row ${i}, column ${j}: got ${String(g)} (${typeof g}), want ${String(w)} (${typeof w}); the shard sent ${String(answers.flat()[0])}`);
       }
+    }
+  }
+});
+
+// batch() answers rows as objects: two reads of one shard share its batch(), and their
+// results cross in the same buffer (batchAsWire), read by the first row's keys.
+test("generated batch() results read back by the first row's keys", { skip: !hooks && "needs Node 20.6+" }, async () => {
+  const keys = ["a", "b", "é", "k v", "__d1p"];
+  const read = db && db.prepare("SELECT k, v FROM t WHERE k = ?").bind("same");
+  for (let round = 0; round < 200; round++) {
+    const results = Array.from({ length: 2 }, () => {
+      const names = keys.filter(() => next() % 2 === 0);
+      const rows = Array.from({ length: next() % 4 }, () => Object.fromEntries(names.filter(() => next() % 5 !== 0).map((n) => [n, value()])));
+      return { results: rows, meta: { changes: 0, last_row_id: 0, rows_read: rows.length, rows_written: 0, changed_db: false, size_after: 0, duration: 0.25 } };
+    });
+    batchResults = results;
+    let got;
+    try {
+      got = await db.batch([read, read]);
+    } finally {
+      batchResults = null;
+    }
+    for (let r = 0; r < 2; r++) {
+      const rows = results[r].results;
+      const names = rows.length ? Object.keys(rows[0]) : [];
+      const want = rows.map((row) => Object.fromEntries(names.map((n) => [n, expected(row[n])])));
+      assert.equal(JSON.stringify(got[r].results), JSON.stringify(want), `round ${round}, result ${r}`);
+    }
+  }
+});
+
+// A shard whose call throws: the error names that shard and carries what it threw.
+test("a fan-out's failing shard is the one its error names", { skip: !hooks && "needs Node 20.6+" }, async () => {
+  answers = Array.from({ length: SHARDS }, () => [["k", "v"], ["x", 1]]);
+  for (let shard = 0; shard < SHARDS; shard++) {
+    failing = { shard, error: new Error(`D1_ERROR: shard ${shard} is down: SQLITE_IOERR`) };
+    try {
+      const e = await db.prepare("SELECT k, v FROM t").all().then(() => null, (x) => x);
+      assert.ok(e, `shard ${shard} down: the fan-out fails`);
+      assert.equal(e.shard, shard);
+      assert.match(e.message, new RegExp(`shard ${shard} is down`));
+    } finally {
+      failing = null;
     }
   }
 });

@@ -51,6 +51,7 @@ export async function readAll(dbs, texts, params, limit) {
     if (!w.answer(answers[i], durations[i])) {
       w.pos = start;
       w.u8(2);
+      w.f64(durations[i]);
       elsewhere[i] = answers[i];
     }
   }
@@ -151,7 +152,9 @@ class Writer {
     return true;
   }
   // A batch() result, { results: [objects], meta }: its rows read by the first row's keys
-  // (the meta goes elsewhere); false (part written) when it is not one this format holds.
+  // (the meta goes elsewhere); false (part written) when it is not one this format holds,
+  // such as a row that is not an Object (one without a prototype included). A key that is
+  // not valid UTF-16 (D1 makes none) is written with U+FFFD, its value read by the key.
   objects(result) {
     if (typeof result !== "object" || result === null) return false;
     const rows = result.results;
@@ -162,14 +165,14 @@ class Writer {
       return true;
     }
     const first = rows[0];
-    if (typeof first !== "object" || first === null) return false;
+    if (!(first instanceof Object)) return false;
     const names = Object.keys(first);
     this.u32(names.length);
     for (let j = 0; j < names.length; j++) this.text(names[j]);
     this.u32(rows.length);
     for (let i = 0; i < rows.length; i++) {
       const row = rows[i];
-      if (typeof row !== "object" || row === null) return false;
+      if (!(row instanceof Object)) return false;
       this.u32(names.length);
       for (let j = 0; j < names.length; j++) if (!this.value(row[names[j]])) return false;
     }
@@ -220,6 +223,7 @@ export function batchAsWire(results) {
     if (!w.objects(result)) {
       w.pos = start;
       w.u8(2);
+      w.f64(0);
       continue;
     }
     const m = result.meta;

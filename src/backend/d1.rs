@@ -288,10 +288,10 @@ fn read_answers(
                     duration,
                 } => (columns, rows, duration),
                 wire::Entry::Failed => return Err(fail(errors.get(k as u32))),
-                wire::Entry::Elsewhere => {
+                wire::Entry::Elsewhere { duration } => {
                     let raw: Array = elsewhere.get(k as u32).dyn_into().map_err(fail)?;
                     let (columns, rows) = read_raw(&raw).map_err(fail)?;
-                    (columns, rows, 0.0)
+                    (columns, rows, duration)
                 }
             };
             let meta = ShardMeta {
@@ -434,8 +434,8 @@ extern "C" {
     #[wasm_bindgen(js_name = readAll)]
     fn read_all(dbs: &Array, texts: &Array, params: &Array, limit: u32) -> js_sys::Promise;
 
-    #[wasm_bindgen(js_name = batchAsWire)]
-    fn batch_as_wire(results: &Array) -> Array;
+    #[wasm_bindgen(catch, js_name = batchAsWire)]
+    fn batch_as_wire(results: &Array) -> std::result::Result<Array, JsValue>;
 
     #[wasm_bindgen(js_name = namesJoined)]
     fn names_joined(names: &Array) -> String;
@@ -475,7 +475,11 @@ fn js_values(params: &[Value]) -> std::result::Result<Array, JsValue> {
 /// a result that call cannot carry is read value by value ([`output`]).
 fn outputs(results: &Array) -> Vec<std::result::Result<StatementOutput, JsValue>> {
     let n = results.length() as usize;
-    let all = batch_as_wire(results);
+    // A result whose reading throws (a getter) is read value by value, where each read is
+    // caught and becomes that result's error.
+    let Ok(all) = batch_as_wire(results) else {
+        return results.iter().map(|r| output(&r)).collect();
+    };
     let bytes = all.get(0).dyn_into::<Uint8Array>().map(|b| b.to_vec());
     let metas = all
         .get(1)

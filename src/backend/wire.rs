@@ -5,7 +5,8 @@
 //! The buffer holds, shard after shard, one entry:
 //!
 //! ```text
-//! entry  := 0 answer | 1 (the shard's call threw) | 2 (an answer this format cannot hold)
+//! entry  := 0 answer | 1 (the shard's call threw) | 2 duration:f64 (an answer this format
+//!           cannot hold, beside the buffer)
 //! answer := duration:f64  names:u32 name*  rows:u32 row*
 //! row    := width:u32 value*
 //! value  := 0 (null) | 1 f64 (a number) | 2 text | 3 blob | 4 (false) | 5 (true)
@@ -33,7 +34,10 @@ pub enum Entry {
     Failed,
     /// The answer holds a value this format does not carry (a bigint, an object): it is
     /// beside the buffer, to be read value by value.
-    Elsewhere,
+    Elsewhere {
+        /// How long the shard's call took, in ms.
+        duration: f64,
+    },
 }
 
 /// The largest integer a JavaScript number holds exactly.
@@ -53,12 +57,13 @@ pub fn number(n: f64) -> Value {
 /// Reads `count` entries. None when the bytes are not that (a bug on the writing side).
 pub fn read_entries(bytes: &[u8], count: usize) -> Option<Vec<Entry>> {
     let mut r = Reader { bytes, pos: 0 };
-    let mut entries = Vec::with_capacity(count);
+    // Each entry takes a byte at least: a count the buffer cannot hold reserves nothing.
+    let mut entries = Vec::with_capacity(count.min(bytes.len()));
     for _ in 0..count {
         entries.push(match r.u8()? {
             0 => r.answer()?,
             1 => Entry::Failed,
-            2 => Entry::Elsewhere,
+            2 => Entry::Elsewhere { duration: r.f64()? },
             _ => return None,
         });
     }
@@ -236,7 +241,7 @@ mod tests {
             ),
             answer(&[], vec![]),
             answer(&["", "ok"], vec![vec![text("one"), text("two")]]),
-            Entry::Elsewhere,
+            Entry::Elsewhere { duration: 0.0 },
             Entry::Failed,
         ];
         let got = read_entries(&reads, expected.len()).expect("well formed");
@@ -251,7 +256,7 @@ mod tests {
             ),
             answer(&[], vec![]),
             answer(&["v"], vec![vec![Blob(vec![0, 1])], vec![Null]]),
-            Entry::Elsewhere,
+            Entry::Elsewhere { duration: 0.0 },
         ];
         let got = read_entries(&batch, expected.len()).expect("well formed");
         assert_eq!(got, expected);
@@ -271,7 +276,7 @@ mod tests {
         w.u32(6).u8(0).u8(3).u32(3).u8(0).u8(255).u8(9);
         w.u8(1).f64(0.1 + 0.2).u8(4).u8(5).u8(1).f64(2f64.powi(60));
         w.u8(1);
-        w.u8(2);
+        w.u8(2).f64(3.5);
         w.u8(0).f64(0.0).u32(0).u32(0);
         let got = read_entries(&w.0, 4).expect("well formed");
         assert_eq!(
@@ -293,7 +298,7 @@ mod tests {
                     duration: 1.5,
                 },
                 Entry::Failed,
-                Entry::Elsewhere,
+                Entry::Elsewhere { duration: 3.5 },
                 Entry::Answer {
                     columns: vec![],
                     rows: vec![],
@@ -362,6 +367,12 @@ mod tests {
         utf8.u8(0).f64(0.0).u32(1).u32(1).u8(0xff).u32(0);
         assert_eq!(read_entries(&utf8.0, 1), None);
         assert_eq!(read_entries(&[3], 1), None);
+        assert_eq!(read_entries(&[2], 1), None, "an entry 2 holds its duration");
+        assert_eq!(
+            read_entries(&[1], usize::MAX),
+            None,
+            "a count past the buffer"
+        );
         // Random bytes.
         let mut x: u64 = 0x2545_F491_4F6C_DD1D;
         for _ in 0..2_000 {

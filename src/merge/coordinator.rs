@@ -53,7 +53,8 @@ struct Layout {
     insert: String,
     /// `DELETE FROM "name"`.
     delete: String,
-    /// Final steps' texts with [`PARTIALS`] made this table (text, made), the latest last.
+    /// Final steps' texts with [`PARTIALS`] made this table (text, made), the latest used
+    /// last.
     texts: Vec<(String, String)>,
 }
 
@@ -64,7 +65,11 @@ impl Layout {
     /// `text` with [`PARTIALS`] made this layout's table.
     fn text(&mut self, text: &str) -> &str {
         let i = match self.texts.iter().position(|(t, _)| t == text) {
-            Some(i) => i,
+            Some(i) => {
+                // To the back, away from the oldest.
+                self.texts[i..].rotate_left(1);
+                self.texts.len() - 1
+            }
             None => {
                 if self.texts.len() >= TEXTS_KEPT {
                     self.texts.remove(0);
