@@ -1,7 +1,9 @@
-// The Worker e2e/bench/first-call.mjs drives: d1plus's engine inside workerd, without D1 and
-// with it, a path per case (the point read of worker.js on a kept handle; explain() runs the
-// engine's async path with no shard call).
+// The Worker e2e/bench/first-call.mjs drives: d1plus's engine inside workerd, case by case,
+// each case one request. `explain()` and `engine.run(Explain)` run the engine's async path
+// (a Rust future behind a JavaScript promise) with no D1 call; `shardCount()` is a sync call
+// into wasm; the point read is worker.js's, on a kept handle, or sent to its shard directly.
 import { D1Database } from "../../js/d1plus.js";
+import { CallKind, Schema } from "../../js/pkg/d1plus_js.js";
 
 const POLICY = JSON.stringify({
   name: "bench",
@@ -9,10 +11,15 @@ const POLICY = JSON.stringify({
   sharding: { tables: [{ name: "events", keyColumn: "tenantId" }] },
 });
 const SQL = "SELECT id, amount FROM events WHERE tenantId = ? AND id = ?";
+const REQUEST = JSON.stringify({ sql: SQL, params: ["t7", 7], shard: null });
 let kept;
 
-const explain = () => kept.explain({ statement: SQL, params: ["t7", 7] });
+const direct = (env) => env.SHARD_1.prepare(SQL).bind("t7", 7).all();
 const read = () => kept.prepare(SQL).bind("t7", 7).all();
+const run = () => {
+  const r = kept._runner;
+  return r.engine.run(r.shards, CallKind.Explain, REQUEST, r.budget, Schema.Cached, undefined);
+};
 const times = async (n, f) => {
   let r;
   for (let k = 0; k < n; k++) r = await f();
@@ -21,17 +28,18 @@ const times = async (n, f) => {
 
 const cases = {
   noop: async () => null,
-  sync: async () => times(10, () => kept._runner.engine.shardCount()),
-  explain: () => explain(),
-  explain2: () => times(2, explain),
-  explain10: () => times(10, explain),
-  shard: (env) => env.SHARD_1.prepare(SQL).bind("t7", 7).all(),
-  shard10: (env) => times(10, () => env.SHARD_1.prepare(SQL).bind("t7", 7).all()),
-  shardraw10: (env) => times(10, () => env.SHARD_1.prepare(SQL).bind("t7", 7).raw({ columnNames: true })),
+  // Without D1: ten async engine calls, ten sync ones.
+  run10: () => times(10, run),
+  sync10: async () => times(10, () => kept._runner.engine.shardCount()),
+  // Ten direct D1 reads, each followed by: nothing, a sync call, one async engine call, two.
+  direct10: (env) => times(10, () => direct(env)),
+  direct10sync: (env) => times(10, async () => (await direct(env), kept._runner.engine.shardCount())),
+  direct10run: (env) => times(10, async () => (await direct(env), run())),
+  direct10run2: (env) => times(10, async () => (await direct(env), await run(), run())),
+  // The point read through d1plus: once, ten times a request.
+  direct: (env) => direct(env),
   d1plus: () => read(),
   d1plus10: () => times(10, read),
-  d1plus1shard9: async (env) => (await read(), times(9, () => env.SHARD_1.prepare(SQL).bind("t7", 7).all())),
-  shard9d1plus1: async (env) => (await times(9, () => env.SHARD_1.prepare(SQL).bind("t7", 7).all()), read()),
 };
 
 export default {

@@ -1,10 +1,9 @@
 // What d1plus costs inside workerd, case by case, each a request (medians of
-// FIRST_CALL_ROUNDS rounds, the cases interleaved): the engine's first async call of a
-// request against its later ones (explain, explain2, explain10: no D1 call), sync calls,
-// and a kept handle's point read against the same read on its shard directly: once a
-// request, ten a request, and one among nine direct reads. See BENCHMARKS.md (In a Worker):
-// a lone read adds tens of us, but each of ten in one request about 200 us, which Node
-// (e2e/bench/own-work.mjs) does not show.
+// FIRST_CALL_ROUNDS rounds, the cases interleaved): async and sync engine calls without D1,
+// the same right after direct D1 reads, and a kept handle's point read against the same read
+// sent to its shard, once and ten times a request. See BENCHMARKS.md (In a Worker): after an
+// I/O completes, the first async call into wasm (a Rust future behind a promise) costs about
+// 90 us more than it does otherwise; Node (e2e/bench/own-work.mjs) does not show it.
 //
 //   cd e2e && node bench/first-call.mjs     (needs js/pkg: bash js/build.sh)
 import { performance } from "node:perf_hooks";
@@ -22,7 +21,7 @@ const call = async (path) => {
   await r.text();
 };
 await call("/setup");
-const names = ["noop", "sync", "explain", "explain2", "explain10", "shard", "d1plus", "shard10", "shardraw10", "d1plus10", "d1plus1shard9", "shard9d1plus1"];
+const names = ["noop", "run10", "sync10", "direct10", "direct10sync", "direct10run", "direct10run2", "direct", "d1plus", "d1plus10"];
 const samples = Object.fromEntries(names.map((n) => [n, []]));
 for (let i = 0; i < 50; i++) for (const n of names) await call(`/${n}`);
 for (let i = 0; i < ROUNDS; i++) {
@@ -38,5 +37,6 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const m = Object.fromEntries(names.map((n) => [n, median(samples[n])]));
 const us = (x) => `${(x * 1000).toFixed(0)} us`;
 console.log(`medians of ${ROUNDS} requests per case, ms:`, Object.fromEntries(names.map((n) => [n, +m[n].toFixed(3)])));
-console.log(`explain, the request's first engine call: +${us(m.explain - m.noop)} over a no-op request; each later one: ${us((m.explain10 - m.explain) / 9)}`);
-console.log(`point read, kept handle: +${us(m.d1plus - m.shard)} over the shard read directly, once a request; +${us((m.d1plus10 - m.shard10) / 10)} a read, ten a request; one of ten reads through d1plus: +${us(m.d1plus1shard9 - m.shard10)} (first) or +${us(m.shard9d1plus1 - m.shard10)} (last); raw() instead of all() on the shard, ten a request: ${us((m.shardraw10 - m.shard10) / 10)} a read`);
+console.log(`without D1: an async engine call ${us((m.run10 - m.noop) / 10)}, a sync one ${us((m.sync10 - m.noop) / 10)}`);
+console.log(`after each of ten direct D1 reads: a sync engine call +${us((m.direct10sync - m.direct10) / 10)}, an async one +${us((m.direct10run - m.direct10) / 10)}, two async ones +${us((m.direct10run2 - m.direct10) / 10)}`);
+console.log(`point read, kept handle: +${us(m.d1plus - m.direct)} over the read sent to its shard, once a request; +${us((m.d1plus10 - m.direct10) / 10)} a read, ten a request`);
