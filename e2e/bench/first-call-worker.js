@@ -13,6 +13,7 @@ const POLICY = JSON.stringify({
 const SQL = "SELECT id, amount FROM events WHERE tenantId = ? AND id = ?";
 const REQUEST = JSON.stringify({ sql: SQL, params: ["t7", 7], shard: null });
 let kept;
+const REGISTRY = new FinalizationRegistry(() => {});
 
 const direct = (env) => env.SHARD_1.prepare(SQL).bind("t7", 7).all();
 const read = () => kept.prepare(SQL).bind("t7", 7).all();
@@ -36,6 +37,10 @@ const cases = {
   direct10sync: (env) => times(10, async () => (await direct(env), kept._runner.engine.shardCount())),
   direct10run: (env) => times(10, async () => (await direct(env), run())),
   direct10run2: (env) => times(10, async () => (await direct(env), await run(), run())),
+  // Ruled out as the cause: a FinalizationRegistry registration (wasm-bindgen registers its
+  // closures), a JavaScript promise settled from a microtask that calls into wasm.
+  direct10fr: (env) => times(10, async () => (await direct(env), REGISTRY.register({}, 1, {}))),
+  direct10mimic: (env) => times(10, async () => (await direct(env), new Promise((res) => queueMicrotask(() => res(kept._runner.engine.shardCount()))))),
   // The point read through d1plus: once, ten times a request.
   direct: (env) => direct(env),
   d1plus: () => read(),
