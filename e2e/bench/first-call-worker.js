@@ -3,7 +3,7 @@
 // (a Rust future behind a JavaScript promise) with no D1 call; `shardCount()` is a sync call
 // into wasm; the point read is worker.js's, on a kept handle, or sent to its shard directly.
 import { D1Database } from "../../js/d1plus.js";
-import { CallKind, Schema } from "../../js/pkg/d1plus_js.js";
+import { CallKind, Engine, Schema } from "../../js/pkg/d1plus_js.js";
 
 const POLICY = JSON.stringify({
   name: "bench",
@@ -37,6 +37,9 @@ const cases = {
   direct10sync: (env) => times(10, async () => (await direct(env), kept._runner.engine.shardCount())),
   direct10run: (env) => times(10, async () => (await direct(env), run())),
   direct10run2: (env) => times(10, async () => (await direct(env), await run(), run())),
+  // A sync call that does real work (an engine made from the policy: JSON, validation).
+  engine10: async () => times(10, () => new Engine(POLICY).free()),
+  direct10engine: (env) => times(10, async () => (await direct(env), new Engine(POLICY).free())),
   // Ruled out as the cause: a FinalizationRegistry registration (wasm-bindgen registers its
   // closures), a JavaScript promise settled from a microtask that calls into wasm.
   direct10fr: (env) => times(10, async () => (await direct(env), REGISTRY.register({}, 1, {}))),

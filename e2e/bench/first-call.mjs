@@ -21,7 +21,7 @@ const call = async (path) => {
   await r.text();
 };
 await call("/setup");
-const names = ["noop", "direct10", "direct10sync", "direct10run", "direct10fr", "direct10mimic", "run10", "sync10", "direct", "d1plus", "d1plus10", "direct10run2"];
+const names = ["noop", "direct10", "direct10sync", "direct10run", "direct10run2", "direct10engine", "engine10", "direct10fr", "direct10mimic", "run10", "sync10", "direct", "d1plus", "d1plus10"];
 const samples = Object.fromEntries(names.map((n) => [n, []]));
 for (let i = 0; i < 50; i++) for (const n of names) await call(`/${n}`);
 for (let i = 0; i < ROUNDS; i++) {
@@ -39,5 +39,6 @@ const us = (x) => `${(x * 1000).toFixed(0)} us`;
 console.log(`medians of ${ROUNDS} requests per case, ms:`, Object.fromEntries(names.map((n) => [n, +m[n].toFixed(3)])));
 console.log(`without D1: an async engine call ${us((m.run10 - m.noop) / 10)}, a sync one ${us((m.sync10 - m.noop) / 10)}`);
 console.log(`after each of ten direct D1 reads: a sync engine call +${us((m.direct10sync - m.direct10) / 10)}, an async one +${us((m.direct10run - m.direct10) / 10)}, two async ones +${us((m.direct10run2 - m.direct10) / 10)}`);
+console.log(`a sync call doing real work (new Engine): ${us((m.engine10 - m.noop) / 10)} alone, +${us((m.direct10engine - m.direct10) / 10)} after each of ten direct D1 reads`);
 console.log(`after each of ten direct D1 reads, ruled out: a FinalizationRegistry registration +${us((m.direct10fr - m.direct10) / 10)}, a promise settled by a microtask calling wasm +${us((m.direct10mimic - m.direct10) / 10)}`);
 console.log(`point read, kept handle: +${us(m.d1plus - m.direct)} over the read sent to its shard, once a request; +${us((m.d1plus10 - m.direct10) / 10)} a read, ten a request`);
