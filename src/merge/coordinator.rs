@@ -43,44 +43,16 @@ struct Coordinator {
     tables: Vec<Layout>,
 }
 
-/// A column layout's partial table, and the statement texts made for it.
+/// A column layout's partial table, and its statement texts.
 struct Layout {
     /// The column declarations.
     columns: Vec<String>,
-    /// The table's name.
-    name: String,
+    /// The table's name, quoted (what [`PARTIALS`] becomes in a step's texts).
+    quoted: String,
     /// `INSERT INTO "name" VALUES (?, …)`.
     insert: String,
     /// `DELETE FROM "name"`.
     delete: String,
-    /// Final steps' texts with [`PARTIALS`] made this table (text, made), the latest used
-    /// last.
-    texts: Vec<(String, String)>,
-}
-
-/// Texts kept per layout (a layout's statements are few; past it the oldest goes).
-const TEXTS_KEPT: usize = 8;
-
-impl Layout {
-    /// `text` with [`PARTIALS`] made this layout's table.
-    fn text(&mut self, text: &str) -> &str {
-        let i = match self.texts.iter().position(|(t, _)| t == text) {
-            Some(i) => {
-                // To the back, away from the oldest.
-                self.texts[i..].rotate_left(1);
-                self.texts.len() - 1
-            }
-            None => {
-                if self.texts.len() >= TEXTS_KEPT {
-                    self.texts.remove(0);
-                }
-                let made = text.replace(PARTIALS, &format!("\"{}\"", self.name));
-                self.texts.push((text.to_string(), made));
-                self.texts.len() - 1
-            }
-        };
-        &self.texts[i].1
-    }
 }
 
 thread_local! {
@@ -140,21 +112,20 @@ impl Coordinator {
         if self.tables.len() >= MAX_TABLES {
             for t in self.tables.drain(..) {
                 self.conn
-                    .execute_batch(&format!("DROP TABLE \"{}\"", t.name))
+                    .execute_batch(&format!("DROP TABLE {}", t.quoted))
                     .map_err(sql_error)?;
             }
         }
-        let name = format!("__d1p_p{}", next_table_id());
+        let quoted = format!("\"__d1p_p{}\"", next_table_id());
         self.conn
-            .execute_batch(&format!("CREATE TABLE \"{name}\"({})", columns.join(", ")))
+            .execute_batch(&format!("CREATE TABLE {quoted}({})", columns.join(", ")))
             .map_err(sql_error)?;
         let placeholders = vec!["?"; columns.len()].join(", ");
         self.tables.push(Layout {
             columns: columns.to_vec(),
-            insert: format!("INSERT INTO \"{name}\" VALUES ({placeholders})"),
-            delete: format!("DELETE FROM \"{name}\""),
-            name,
-            texts: Vec::new(),
+            insert: format!("INSERT INTO {quoted} VALUES ({placeholders})"),
+            delete: format!("DELETE FROM {quoted}"),
+            quoted,
         });
         Ok(self.tables.len() - 1)
     }
@@ -169,21 +140,13 @@ impl Coordinator {
     /// emptied, whether the step succeeded or not.
     fn run(&mut self, step: &FinalStep, rows: Vec<Row>) -> Result<Vec<Row>> {
         let i = self.table(&step.columns)?;
-        // The step's texts for this table, made before the transaction (they borrow it).
-        let layout = &mut self.tables[i];
-        let checks: Vec<(String, &String)> = step
-            .ambiguity_checks
-            .iter()
-            .map(|(check, message)| (layout.text(check).to_string(), message))
-            .collect();
-        let sql = layout.text(&step.sql).to_string();
         if !self.conn.is_autocommit() {
             // A COMMIT that failed before: end that transaction first.
             self.execute("COMMIT")?;
         }
         self.execute("BEGIN")?;
         let layout = &self.tables[i];
-        let result = self.fill_and_query(step, &rows, layout, &checks, &sql);
+        let result = self.fill_and_query(step, &rows, layout);
         let cleared = self.execute(&layout.delete);
         let committed = self.execute("COMMIT");
         if cleared.is_err() {
@@ -196,14 +159,7 @@ impl Coordinator {
         Ok(out)
     }
 
-    fn fill_and_query(
-        &self,
-        step: &FinalStep,
-        rows: &[Row],
-        layout: &Layout,
-        checks: &[(String, &String)],
-        sql: &str,
-    ) -> Result<Vec<Row>> {
+    fn fill_and_query(&self, step: &FinalStep, rows: &[Row], layout: &Layout) -> Result<Vec<Row>> {
         let width = step.columns.len();
         {
             let mut insert = self
@@ -222,16 +178,18 @@ impl Coordinator {
                     .map_err(sql_error)?;
             }
         }
-        for (check, message) in checks {
-            let mut stmt = self.conn.prepare_cached(check).map_err(sql_error)?;
+        for (check, message) in &step.ambiguity_checks {
+            let check = check.replace(PARTIALS, &layout.quoted);
+            let mut stmt = self.conn.prepare_cached(&check).map_err(sql_error)?;
             if stmt.exists([]).map_err(sql_error)? {
                 return Err(Error::unsupported(
-                    (*message).clone(),
+                    message.clone(),
                     "CAST the column to one type (or COLLATE BINARY), or pin one shard with the key",
                 ));
             }
         }
-        let mut stmt = self.conn.prepare_cached(sql).map_err(sql_error)?;
+        let sql = step.sql.replace(PARTIALS, &layout.quoted);
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(sql_error)?;
         let n = stmt.column_count();
         let mut out = Vec::new();
         let mut it = stmt
