@@ -341,16 +341,17 @@ impl Backend for D1Backend {
                     _ => others.push((i, b)),
                 }
             }
-            if reads.len() < 2 || limit < 2 {
-                // Each batch on its own (a single read still goes through readAll).
+            let mixed = !reads.is_empty() && !others.is_empty();
+            if mixed && limit < 2 {
+                // One call at a time: each batch on its own (a read still through readAll).
                 others = batches.iter().enumerate().collect();
                 reads.clear();
             }
             // Calls at once: the batches' share, and the rest for the reads.
-            let others_limit = if reads.is_empty() {
-                limit
-            } else {
+            let others_limit = if mixed && !reads.is_empty() {
                 others.len().clamp(1, limit - 1)
+            } else {
+                limit
             };
             let reads_limit = limit - others_limit.min(others.len());
             let read_batch: Vec<Read<'_>> = reads.iter().map(|&(_, r)| r).collect();
