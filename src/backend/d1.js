@@ -37,27 +37,25 @@ export async function readAll(dbs, texts, params, limit) {
     for (let k = 0; k < Math.min(limit, n); k++) workers.push(worker());
     await Promise.all(workers);
   }
-  // Written synchronously into the shared writer, and copied out.
+  const elsewhere = new Array(n);
+  const bytes = written((w) => {
+    for (let i = 0; i < n; i++) {
+      if (failed[i]) w.u8(1);
+      else if (!w.entry(() => w.answer(answers[i], durations[i]), durations[i])) elsewhere[i] = answers[i];
+    }
+  });
+  return [bytes, errors, elsewhere];
+}
+
+// What `fill` writes into the shared writer, copied out. Filled synchronously, so calls
+// cannot interleave; a large answer's room is not kept.
+function written(fill) {
   const w = WRITER;
   w.pos = 0;
-  const elsewhere = new Array(n);
-  for (let i = 0; i < n; i++) {
-    if (failed[i]) {
-      w.u8(1);
-      continue;
-    }
-    const start = w.pos;
-    w.u8(0);
-    if (!w.answer(answers[i], durations[i])) {
-      w.pos = start;
-      w.u8(2);
-      w.f64(durations[i]);
-      elsewhere[i] = answers[i];
-    }
-  }
+  fill(w);
   const bytes = w.buf.slice(0, w.pos);
-  if (w.buf.length > 1 << 20) WRITER = new Writer(); // a large answer's room is not kept
-  return [bytes, errors, elsewhere];
+  if (w.buf.length > 1 << 20) WRITER = new Writer();
+  return bytes;
 }
 
 class Writer {
@@ -74,6 +72,17 @@ class Writer {
     buf.set(this.buf.subarray(0, this.pos));
     this.buf = buf;
     this.view = new DataView(buf.buffer);
+  }
+  // One entry: 0 and what `write` writes, or, when it returns false (what it wrote is taken
+  // back), 2 and `duration` (the answer goes elsewhere). Whether it was written here.
+  entry(write, duration) {
+    const start = this.pos;
+    this.u8(0);
+    if (write()) return true;
+    this.pos = start;
+    this.u8(2);
+    this.f64(duration);
+    return false;
   }
   u8(x) {
     this.reserve(1);
@@ -212,33 +221,24 @@ class Writer {
 // rows_written, changed_db (1 for true), size_after, duration (0 for what is not a number).
 export function batchAsWire(results) {
   const n = results.length;
-  const w = WRITER;
-  w.pos = 0;
   const metas = new Float64Array(7 * n);
   const num = (x) => (typeof x === "number" ? x : 0);
-  for (let i = 0; i < n; i++) {
-    const result = results[i];
-    const start = w.pos;
-    w.u8(0);
-    if (!w.objects(result)) {
-      w.pos = start;
-      w.u8(2);
-      w.f64(0);
-      continue;
+  const bytes = written((w) => {
+    for (let i = 0; i < n; i++) {
+      const result = results[i];
+      if (!w.entry(() => w.objects(result), 0)) continue;
+      const m = result.meta;
+      if (typeof m !== "object" || m === null) continue;
+      const at = 7 * i;
+      metas[at] = num(m.changes);
+      metas[at + 1] = num(m.last_row_id);
+      metas[at + 2] = num(m.rows_read);
+      metas[at + 3] = num(m.rows_written);
+      metas[at + 4] = m.changed_db === true ? 1 : 0;
+      metas[at + 5] = num(m.size_after);
+      metas[at + 6] = num(m.duration);
     }
-    const m = result.meta;
-    if (typeof m !== "object" || m === null) continue;
-    const at = 7 * i;
-    metas[at] = num(m.changes);
-    metas[at + 1] = num(m.last_row_id);
-    metas[at + 2] = num(m.rows_read);
-    metas[at + 3] = num(m.rows_written);
-    metas[at + 4] = m.changed_db === true ? 1 : 0;
-    metas[at + 5] = num(m.size_after);
-    metas[at + 6] = num(m.duration);
-  }
-  const bytes = w.buf.slice(0, w.pos);
-  if (w.buf.length > 1 << 20) WRITER = new Writer();
+  });
   return [bytes, metas];
 }
 
