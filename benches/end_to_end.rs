@@ -106,7 +106,12 @@ fn main() {
             got.sort_by_key(|r| format!("{r:?}"));
             rows.sort_by_key(|r| format!("{r:?}"));
         }
-        assert_eq!(via.columns, columns, "{}: column names differ", q.name);
+        assert_eq!(
+            via.columns[..],
+            columns[..],
+            "{}: column names differ",
+            q.name
+        );
         common::assert_same_rows(q.name, &got, &rows);
         println!(
             "  {:<14} {} rows from shards {:?}",

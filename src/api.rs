@@ -750,7 +750,7 @@ impl<B: Backend> Database<B> {
 fn keep_original_names(result: &mut QueryResult, parsed: &Parsed, catalog: &Catalog) {
     if let Some(names) = plan::subquery::column_names(parsed, catalog) {
         if names.len() == result.columns.len() {
-            result.columns = names;
+            result.columns = names.into();
         }
     }
 }

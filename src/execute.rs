@@ -56,7 +56,7 @@ pub type ShardList = smallvec::SmallVec<[ShardId; 4]>;
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct QueryResult {
     /// Column names, in order.
-    pub columns: Vec<String>,
+    pub columns: crate::value::Columns,
     /// Rows, each with one value per column.
     pub rows: Vec<Vec<Value>>,
     /// Counters.
@@ -363,10 +363,10 @@ fn combine_from(
             let per_shard = rows_per_shard(&mut result.meta, answers);
             result.rows = crate::merge::merge_rows(spec, per_shard)?;
             if let Some(columns) = &spec.columns {
-                result.columns.clone_from(columns);
+                result.columns = columns.clone();
             } else if spec.hidden > 0 {
                 let visible = result.columns.len().saturating_sub(spec.hidden);
-                result.columns.truncate(visible);
+                result.columns = result.columns[..visible].into();
             }
         }
         Combine::Aggregate { merge, columns } => {

@@ -85,7 +85,7 @@ impl Remote {
             .pop()
             .ok_or_else(|| Error::internal("the Worker answered no result"))?;
         Ok(QueryResult {
-            columns: r.columns,
+            columns: r.columns.into(),
             rows: r.rows,
             meta: r.meta,
         })

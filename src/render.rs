@@ -203,7 +203,7 @@ mod tests {
 
     fn result() -> QueryResult {
         QueryResult {
-            columns: vec!["id".into(), "name".into()],
+            columns: ["id".to_string(), "name".to_string()].into(),
             rows: vec![
                 vec![Value::Integer(1), Value::Text("a, \"b\"".into())],
                 vec![Value::Null, Value::Blob(vec![0xab, 1])],

@@ -6,6 +6,10 @@ use serde::ser::{SerializeSeq, Serializer};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+/// A result's column names, shared: a backend that knows a statement's names hands the same
+/// list to every answer instead of building the strings again.
+pub type Columns = std::sync::Arc<[String]>;
+
 /// One SQLite value, in one of the five storage classes.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub enum Value {

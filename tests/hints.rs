@@ -76,7 +76,7 @@ fn same(h: &Harness, sql: &str, hint: &ShardHint, scoped: &str) {
         let r = block_on(s.db.query(sql, &[], Some(hint)))
             .unwrap_or_else(|e| panic!("{} shards: {sql}: {e}", s.n));
         if !cols.is_empty() {
-            assert_eq!(r.columns, cols, "{} shards: {sql}", s.n);
+            assert_eq!(r.columns[..], cols[..], "{} shards: {sql}", s.n);
         }
         assert_eq!(
             sorted(r.rows),

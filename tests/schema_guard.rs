@@ -115,7 +115,7 @@ fn a_read_on_a_stale_schema_is_answered_from_the_new_one() {
             Box::pin(request.query("SELECT * FROM moves ORDER BY id", &[], None))
         }))
         .unwrap();
-    assert_eq!(r.columns, ["tenantId", "id", "note"]);
+    assert_eq!(r.columns[..], ["tenantId", "id", "note"]);
     assert_eq!(r.rows.len(), 2);
     assert_eq!(
         r.rows[1],
@@ -135,7 +135,7 @@ fn a_current_schema_costs_one_statement_in_the_same_call_and_no_reload() {
     }))
     .unwrap();
     assert_eq!(r.rows, vec![vec![Value::Integer(1)]]);
-    assert_eq!(r.columns, ["id"]);
+    assert_eq!(r.columns[..], ["id"]);
     assert_eq!(
         request.queries_used(),
         2,
@@ -204,7 +204,7 @@ fn as_objects(o: &mut StatementOutput) {
     };
     keys.sort_by_key(|(k, _)| index(k).map_or(u64::MAX, u64::from));
     o.columns = if o.rows.is_empty() {
-        vec![]
+        Default::default()
     } else {
         keys.iter().map(|(k, _)| k.clone()).collect()
     };
@@ -323,7 +323,7 @@ fn on_d1_a_read_shares_its_call_with_the_guard_once_its_columns_are_known() {
     let (empty, batches) = guarded_with(&db, by_key, &[text("initech")]);
     assert_eq!(batches.len(), 1, "{batches:?}");
     assert!(empty.rows.is_empty());
-    assert_eq!(empty.columns, ["id", "who"]);
+    assert_eq!(empty.columns[..], ["id", "who"]);
 }
 
 #[test]
@@ -342,7 +342,7 @@ fn on_d1_names_seen_only_beside_the_guard_are_not_trusted_for_an_empty_answer() 
     );
     assert_eq!(batches[1].statements.len(), 1, "then ran alone");
     assert!(empty.rows.is_empty());
-    assert_eq!(empty.columns, ["id", "who"]);
+    assert_eq!(empty.columns[..], ["id", "who"]);
 }
 
 #[test]
@@ -358,18 +358,18 @@ fn on_d1_names_read_across_a_schema_change_elsewhere_never_name_an_answer() {
     let (seen, batches) = guarded_with(&db, star, &[text("initech")]);
     assert_eq!(batches.len(), 2, "{batches:?}");
     assert_eq!(
-        seen.columns,
+        seen.columns[..],
         ["tenantId", "id", "ghost"],
         "what the read saw"
     );
 
     // An empty answer: the unconfirmed names are not used; the read alone names it.
     let (empty, _) = guarded_with(&db, star, &[text("initech")]);
-    assert_eq!(empty.columns, ["tenantId", "id"]);
+    assert_eq!(empty.columns[..], ["tenantId", "id"]);
     // An answer with rows shows other names: the call fails as a changed schema, the
     // rerun answers, and the names are forgotten (the next call learns them again).
     let (rows, _) = guarded_with(&db, star, &[text("acme")]);
-    assert_eq!(rows.columns, ["tenantId", "id"]);
+    assert_eq!(rows.columns[..], ["tenantId", "id"]);
     assert_eq!(rows.rows.len(), 2);
     let (again, batches) = guarded_with(&db, star, &[text("initech")]);
     assert_eq!(batches.len(), 2, "{batches:?}");
@@ -378,7 +378,7 @@ fn on_d1_names_read_across_a_schema_change_elsewhere_never_name_an_answer() {
         1,
         "the guard beside the read again, not in its batch: {batches:?}"
     );
-    assert_eq!(again.columns, ["tenantId", "id"]);
+    assert_eq!(again.columns[..], ["tenantId", "id"]);
 }
 
 #[test]
@@ -420,19 +420,19 @@ fn on_d1_known_columns_never_outlive_the_schema_they_were_seen_on() {
     block_on(db.query("ALTER TABLE moves ADD COLUMN note TEXT", &[], None)).unwrap();
     let (r, batches) = guarded(&db, star);
     assert_eq!(batches.len(), 2, "{batches:?}");
-    assert_eq!(r.columns, ["tenantId", "id", "note"]);
+    assert_eq!(r.columns[..], ["tenantId", "id", "note"]);
     let (_, batches) = guarded_with(&db, keyed, &[text("acme")]);
     assert_eq!(batches.len(), 2, "learned again: {batches:?}");
     guarded_with(&db, keyed, &[text("acme")]);
     let (r, batches) = guarded_with(&db, keyed, &[text("initech")]);
     assert_eq!(batches.len(), 1);
-    assert_eq!(r.columns, ["tenantId", "id", "note"]);
+    assert_eq!(r.columns[..], ["tenantId", "id", "note"]);
 
     // Another client changes it: the guard in the read's batch fails, nothing is answered
     // from the old names, and the rerun reads the new schema.
     elsewhere_d1(&db, "ALTER TABLE moves ADD COLUMN extra INTEGER DEFAULT 5");
     let (r, _) = guarded(&db, star);
-    assert_eq!(r.columns, ["tenantId", "id", "note", "extra"]);
+    assert_eq!(r.columns[..], ["tenantId", "id", "note", "extra"]);
     let (r, _) = guarded(&db, "SELECT * FROM moves WHERE tenantId = 'globex'");
     assert_eq!(
         r.rows,

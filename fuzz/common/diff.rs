@@ -103,13 +103,15 @@ pub fn compare_outcome(
 ) -> Compared {
     let differs = |d, text: String| Compared::Differs(d, text);
     match (got, expected) {
-        (Ok(r), Ok((columns, _))) if !columns.is_empty() && &r.columns != columns => differs(
-            Difference::Columns,
-            format!(
-                "column names differ\n  d1plus: {:?}\n  oracle: {columns:?}",
-                r.columns
-            ),
-        ),
+        (Ok(r), Ok((columns, _))) if !columns.is_empty() && r.columns[..] != columns[..] => {
+            differs(
+                Difference::Columns,
+                format!(
+                    "column names differ\n  d1plus: {:?}\n  oracle: {columns:?}",
+                    r.columns
+                ),
+            )
+        }
         (Ok(r), Ok((_, rows))) if !same_rows(&r.rows, rows, ordered, ulps) => differs(
             Difference::Rows,
             format!(

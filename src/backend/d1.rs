@@ -300,7 +300,7 @@ fn read_answers(
                 ..ShardMeta::default()
             };
             Ok(vec![StatementOutput {
-                columns,
+                columns: columns.into(),
                 rows,
                 meta,
             }])
@@ -498,7 +498,7 @@ fn outputs(results: &Array) -> Vec<std::result::Result<StatementOutput, JsValue>
             wire::Entry::Answer { columns, rows, .. } => {
                 batch_names_ok(&columns)?;
                 Ok(StatementOutput {
-                    columns,
+                    columns: columns.into(),
                     rows,
                     meta: ShardMeta {
                         changes: m[0] as u64,
@@ -545,7 +545,7 @@ fn output(result: &JsValue) -> std::result::Result<StatementOutput, JsValue> {
                 batch_names_ok(&out.columns)?;
             }
             let mut values = Vec::with_capacity(out.columns.len());
-            for c in &out.columns {
+            for c in out.columns.iter() {
                 values.push(from_js(&Reflect::get(&obj, &c.into())?));
             }
             out.rows.push(values);

@@ -12,6 +12,8 @@ use serde::Serialize;
 use std::sync::Arc;
 
 #[cfg(not(target_arch = "wasm32"))]
+mod names;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod sqlite;
 
 pub mod recording;
@@ -46,7 +48,7 @@ pub struct ShardMeta {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct StatementOutput {
     /// Column names, as the shard named them.
-    pub columns: Vec<String>,
+    pub columns: crate::value::Columns,
     /// Rows, each with one value per column.
     pub rows: Vec<Vec<Value>>,
     /// Counters.

@@ -44,6 +44,8 @@ struct Shard {
     /// Database size in bytes after the last statement that could change it. Read-only
     /// statements report this value instead of asking SQLite again.
     size: u64,
+    /// The column names of the statements run here.
+    names: super::names::KnownNames,
 }
 
 impl std::fmt::Debug for SqliteBackend {
@@ -348,7 +350,11 @@ fn configure_shard(shard: ShardId, conn: Connection) -> Result<Shard, Error> {
         .map_err(err)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
     let size = database_size(&conn).map_err(err)?;
-    Ok(Shard { conn, size })
+    Ok(Shard {
+        conn,
+        size,
+        names: Default::default(),
+    })
 }
 
 fn database_size(conn: &Connection) -> rusqlite::Result<u64> {
@@ -441,6 +447,7 @@ fn run_statement(
     }
     let readonly = stmt.readonly();
     let total_before = conn.total_changes();
+    let kept = state.names.before(sql, &stmt);
 
     let mut rows = Vec::new();
     let stepped: rusqlite::Result<()> = (|| {
@@ -468,7 +475,10 @@ fn run_statement(
     // Names are read after stepping: if the schema changed since the statement was cached,
     // the step re-prepared it and only now are the names current (e.g. `SELECT *` after
     // `ALTER TABLE ... ADD COLUMN`).
-    let columns: Vec<String> = stmt.column_names().map(String::from).collect();
+    let columns = match kept.and_then(|k| k.still(&stmt)) {
+        Some(columns) => columns,
+        None => state.names.read(sql, &stmt),
+    };
     drop(stmt);
 
     // `sqlite3_changes` keeps the count of the last INSERT/UPDATE/DELETE, so after DDL it
@@ -566,7 +576,7 @@ mod tests {
             vec![],
         )
         .unwrap();
-        assert_eq!(out.columns, vec!["v", "ty"]);
+        assert_eq!(out.columns[..], ["v", "ty"]);
         let got: Vec<Value> = out.rows.iter().map(|r| r[0].clone()).collect();
         assert_eq!(got, values);
         let types: Vec<Value> = out.rows.iter().map(|r| r[1].clone()).collect();
@@ -575,7 +585,7 @@ mod tests {
 
         // Literals in SQL keep their classes too.
         let out = one(&b, 0, "SELECT 1, 1.0, '1', x'01', NULL", vec![]).unwrap();
-        assert_eq!(out.columns, vec!["1", "1.0", "'1'", "x'01'", "NULL"]);
+        assert_eq!(out.columns[..], ["1", "1.0", "'1'", "x'01'", "NULL"]);
         assert_eq!(out.rows, vec![values]);
     }
 
@@ -628,7 +638,7 @@ mod tests {
         assert!(sel.meta.duration >= 0.0);
 
         let ret = one(&b, 0, "DELETE FROM t WHERE id = 7 RETURNING v", vec![]).unwrap();
-        assert_eq!(ret.columns, vec!["v"]);
+        assert_eq!(ret.columns[..], ["v"]);
         assert_eq!(ret.rows, vec![vec![Value::Text("a".into())]]);
         assert_eq!(ret.meta.changes, 1);
     }
@@ -821,13 +831,44 @@ mod tests {
         one(&b, 0, "CREATE TABLE t(a)", vec![]).unwrap();
         one(&b, 0, "INSERT INTO t VALUES (1)", vec![]).unwrap();
         assert_eq!(
-            one(&b, 0, "SELECT * FROM t", vec![]).unwrap().columns,
-            vec!["a"]
+            one(&b, 0, "SELECT * FROM t", vec![]).unwrap().columns[..],
+            ["a"]
         );
         one(&b, 0, "ALTER TABLE t ADD COLUMN b", vec![]).unwrap();
         let out = one(&b, 0, "SELECT * FROM t", vec![]).unwrap();
-        assert_eq!(out.columns, vec!["a", "b"]);
+        assert_eq!(out.columns[..], ["a", "b"]);
         assert_eq!(out.rows, vec![vec![Value::Integer(1), Value::Null]]);
+    }
+
+    /// Kept column names are shared between answers, and never outlive the statement they
+    /// were read from: not when rusqlite's cache drops it and the table is made again with
+    /// other names (same count), not when another connection changes the schema under a
+    /// cached statement.
+    #[test]
+    fn kept_column_names_follow_the_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = SqliteBackend::create(dir.path(), 1).unwrap();
+        let star = |b: &SqliteBackend| one(b, 0, "SELECT * FROM t", vec![]).unwrap().columns;
+        one(&b, 0, "CREATE TABLE t(a)", vec![]).unwrap();
+        let first = star(&b);
+        assert_eq!(first[..], ["a"]);
+        assert!(std::sync::Arc::ptr_eq(&first, &star(&b)), "names kept");
+
+        // Push the statement out of rusqlite's cache, then rebuild the table.
+        for i in 0..2 * STATEMENT_CACHE_CAPACITY {
+            one(&b, 0, &format!("SELECT {i} AS c"), vec![]).unwrap();
+        }
+        one(&b, 0, "DROP TABLE t", vec![]).unwrap();
+        one(&b, 0, "CREATE TABLE t(x)", vec![]).unwrap();
+        assert_eq!(star(&b)[..], ["x"], "a statement prepared afresh");
+
+        // Another connection (another process) rebuilds it under the cached statement.
+        let other = Connection::open(shard_path(dir.path(), 0)).unwrap();
+        other
+            .execute_batch("DROP TABLE t; CREATE TABLE t(y)")
+            .unwrap();
+        assert_eq!(star(&b)[..], ["y"], "a statement SQLite prepared again");
+        assert_eq!(star(&b)[..], ["y"]);
     }
 
     #[test]

@@ -6,7 +6,6 @@
 use crate::backend::{ShardStatement, StatementOutput};
 use crate::lex;
 use ahash::AHashMap;
-use std::rc::Rc;
 
 /// One read's column names, and whether they are confirmed: an answer with rows, in a
 /// batch headed by a passing guard, showed them. A passing guard proves the shard's schema
@@ -14,7 +13,7 @@ use std::rc::Rc;
 /// names hold for every later batch whose guard passes on this catalog, empty answers too.
 #[derive(Debug, Clone)]
 pub(crate) struct Known {
-    pub(crate) columns: Rc<[String]>,
+    pub(crate) columns: crate::value::Columns,
     pub(crate) confirmed: bool,
 }
 
@@ -131,7 +130,7 @@ pub(crate) fn restore(outs: &mut [StatementOutput], expected: &[Known]) -> Optio
             }
             Answer::Shown
         } else if k.confirmed {
-            o.columns = k.columns.to_vec();
+            o.columns = k.columns.clone();
             Answer::Restored
         } else {
             Answer::Unknown

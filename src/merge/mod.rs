@@ -62,7 +62,7 @@ pub struct RowMerge {
     pub width: Option<usize>,
     /// The result's column names, when the shards' names differ from SQLite's for the
     /// original text (a parameter renumbered inside an unnamed output expression).
-    pub columns: Option<Vec<String>>,
+    pub columns: Option<crate::value::Columns>,
 }
 
 impl RowMerge {

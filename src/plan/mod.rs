@@ -211,7 +211,7 @@ pub enum Combine {
         /// How to combine.
         merge: crate::merge::AggregateMerge,
         /// The result's column names (SQLite's names for the original projection).
-        columns: Vec<String>,
+        columns: crate::value::Columns,
     },
     /// INSERT rows split across shards: RETURNING rows go back in the caller's row order,
     /// and `last_row_id` is the rowid of the caller's last inserted row. `rows[b][s]` is
@@ -507,7 +507,7 @@ impl Planner<'_> {
                     aggregate::plan_aggregate(parsed, q, select, &shape, params, analysis, cx)?;
                 let combine = Combine::Aggregate {
                     merge: planned.merge,
-                    columns: planned.columns,
+                    columns: planned.columns.into(),
                 };
                 (planned.shard_sql, combine)
             }

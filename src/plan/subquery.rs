@@ -234,7 +234,7 @@ pub(crate) struct Computed {
     /// What it stands for.
     pub kind: SubqueryKind,
     /// Its result's column names.
-    pub columns: Vec<String>,
+    pub columns: crate::value::Columns,
     /// Its rows (at most one for a scalar or FROM item; one for EXISTS when it has any).
     pub rows: Vec<Vec<Value>>,
 }
