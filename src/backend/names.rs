@@ -28,6 +28,10 @@ use std::collections::HashMap;
 /// then read once more). rusqlite keeps 128 prepared statements per shard.
 const CAPACITY: usize = 512;
 
+/// Longer texts are not kept (their names are read each time, a small part of running
+/// them), so the map holds at most `CAPACITY * LONGEST` bytes of text.
+const LONGEST: usize = 4096;
+
 /// The names kept for one statement text.
 pub(super) struct Kept {
     columns: Columns,
@@ -59,6 +63,9 @@ impl KnownNames {
             return self.none.clone();
         }
         let columns: Columns = stmt.column_names().map(String::from).collect();
+        if sql.len() > LONGEST {
+            return columns;
+        }
         if self.by_sql.len() >= CAPACITY && !self.by_sql.contains_key(sql) {
             self.by_sql.clear();
         }
@@ -88,5 +95,45 @@ impl Kept {
         }
         self.runs.set(stmt.get_status(StatementStatus::Run));
         Some(self.columns.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rusqlite::Connection;
+
+    /// Runs `sql` on `conn` the way the backend does, returning its names.
+    fn names_of(known: &mut KnownNames, conn: &Connection, sql: &str) -> Columns {
+        let mut stmt = conn.prepare_cached(sql).unwrap();
+        let kept = known.before(sql, &stmt);
+        let mut rows = stmt.raw_query();
+        while rows.next().unwrap().is_some() {}
+        drop(rows);
+        match kept.and_then(|k| k.still(&stmt)) {
+            Some(columns) => columns,
+            None => known.read(sql, &stmt),
+        }
+    }
+
+    #[test]
+    fn what_is_kept_is_bounded() {
+        let conn = Connection::open_in_memory().unwrap();
+        let mut known = KnownNames::default();
+        for i in 0..CAPACITY + 10 {
+            let sql = format!("SELECT {i} AS c{i}");
+            assert_eq!(names_of(&mut known, &conn, &sql)[..], [format!("c{i}")]);
+            assert!(known.by_sql.len() <= CAPACITY);
+        }
+        let long = format!("SELECT 1 AS \"{}\"", "n".repeat(LONGEST));
+        assert_eq!(names_of(&mut known, &conn, &long)[0].len(), LONGEST);
+        assert!(
+            !known.by_sql.contains_key(long.as_str()),
+            "a long text is not kept"
+        );
+        // Statements without columns share one empty list and keep nothing.
+        let before = known.by_sql.len();
+        assert!(names_of(&mut known, &conn, "CREATE TABLE t(a)").is_empty());
+        assert_eq!(known.by_sql.len(), before);
     }
 }
