@@ -136,6 +136,16 @@ pub trait SharedBudget {
     fn used(&self) -> usize;
     /// Records `n` more.
     fn add(&self, n: usize);
+    /// Takes `n` more if the limit allows them; otherwise takes nothing and returns the
+    /// statements used so far.
+    fn try_take(&self, n: usize) -> std::result::Result<(), usize> {
+        let used = self.used();
+        if self.limit().is_some_and(|limit| used + n > limit) {
+            return Err(used);
+        }
+        self.add(n);
+        Ok(())
+    }
 }
 
 /// A counter several handles share in Rust (a database and its sessions).
@@ -206,18 +216,15 @@ impl Budget {
 
     /// Takes `n` statements from the budget, or refuses before anything runs.
     pub fn take(&self, n: usize) -> Result<()> {
-        let (used, limit) = (self.counter.used(), self.counter.limit());
-        if let Some(limit) = limit {
-            if used + n > limit {
-                return Err(Error::with_remedy(
-                    ErrorCode::QueryBudget,
-                    format!("running this needs {n} shard queries, but only {} of the {limit} allowed per invocation are left", limit.saturating_sub(used)),
-                    "pin the statement to one shard with its key, or split the work across invocations",
-                ));
-            }
+        if let Err(used) = self.counter.try_take(n) {
+            let limit = self.counter.limit().unwrap_or(used);
+            return Err(Error::with_remedy(
+                ErrorCode::QueryBudget,
+                format!("running this needs {n} shard queries, but only {} of the {limit} allowed per invocation are left", limit.saturating_sub(used)),
+                "pin the statement to one shard with its key, or split the work across invocations",
+            ));
         }
         self.used.set(self.used.get() + n);
-        self.counter.add(n);
         Ok(())
     }
 }
