@@ -18,5 +18,7 @@ INSERT /* x */ INTO events (tenantId, id) VALUES ('a' /* k */, 1) /* between */ 
 -- Text sqlparser cannot parse: routed by a token scan.
 SELECT * FROM settings INDEXED BY sqlite_autoindex_settings_1;
 SELECT * FROM events INDEXED BY sqlite_autoindex_events_1 WHERE tenantId = 'a';
+-- SQLite's IS with any right side, which sqlparser reads through d1plus's dialect (as
+-- IS NOT DISTINCT FROM): the second is a key pin.
 SELECT a IS b FROM "odd ""name""";
 SELECT 1 FROM events WHERE tenantId IS 'acme';

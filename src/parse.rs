@@ -318,6 +318,52 @@ impl D1Dialect {
     const CONCAT: u8 = 45;
 }
 
+impl D1Dialect {
+    /// SQLite's `x IS y` and `x IS NOT y` for any `y`, where sqlparser reads only `IS [NOT]`
+    /// followed by NULL, TRUE, FALSE, DISTINCT FROM and other dialects' predicates (`JSON`,
+    /// `NORMALIZED`, `UNKNOWN`, which in SQLite are names). They mean `IS [NOT] DISTINCT FROM`
+    /// and read as such. Their right side binds like `=`'s (SQLite ranks them together), so
+    /// `a IS b = c` reads `(a IS b) = c`; a chain with `<` reads as sqlparser reads `a = b < c`
+    /// (see `plan::aggregate::builder::check_precedence`).
+    fn sqlite_is(
+        &self,
+        parser: &mut Parser,
+        left: &sqlparser::ast::Expr,
+    ) -> Option<std::result::Result<sqlparser::ast::Expr, ParserError>> {
+        use sqlparser::keywords::Keyword;
+        let keyword = |t: &sqlparser::tokenizer::TokenWithSpan| match &t.token {
+            SqlToken::Word(w) => Some(w.keyword),
+            _ => None,
+        };
+        if keyword(parser.peek_token_ref()) != Some(Keyword::IS) {
+            return None;
+        }
+        let negated = keyword(parser.peek_nth_token_ref(1)) == Some(Keyword::NOT);
+        let operand = keyword(parser.peek_nth_token_ref(1 + usize::from(negated)));
+        if matches!(
+            operand,
+            Some(Keyword::NULL | Keyword::TRUE | Keyword::FALSE | Keyword::DISTINCT)
+        ) {
+            return None;
+        }
+        parser.advance_token();
+        if negated {
+            parser.advance_token();
+        }
+        let precedence = self.prec_value(sqlparser::dialect::Precedence::Eq);
+        let right = match parser.parse_subexpr(precedence) {
+            Ok(right) => Box::new(right),
+            Err(e) => return Some(Err(e)),
+        };
+        let left = Box::new(left.clone());
+        Some(Ok(if negated {
+            sqlparser::ast::Expr::IsDistinctFrom(left, right)
+        } else {
+            sqlparser::ast::Expr::IsNotDistinctFrom(left, right)
+        }))
+    }
+}
+
 impl Dialect for D1Dialect {
     fn dialect(&self) -> std::any::TypeId {
         std::any::TypeId::of::<SQLiteDialect>()
@@ -352,6 +398,9 @@ impl Dialect for D1Dialect {
         expr: &sqlparser::ast::Expr,
         precedence: u8,
     ) -> Option<std::result::Result<sqlparser::ast::Expr, ParserError>> {
+        if let Some(is) = self.sqlite_is(parser, expr) {
+            return Some(is);
+        }
         self.0.parse_infix(parser, expr, precedence)
     }
     fn get_next_precedence(&self, parser: &Parser) -> Option<std::result::Result<u8, ParserError>> {

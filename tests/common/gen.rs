@@ -89,6 +89,7 @@ pub const ORDERS: Schema = Schema {
         "o.customerId = 7",
         "o.total BETWEEN 10 AND 90",
         "o.customerId > 100",
+        "o.status IS NOT 'paid'",
     ],
     group_keys: &[
         "o.customerId",
@@ -109,7 +110,7 @@ const COLUMNS: [&str; 6] = [
     "qty",
     "tag",
 ];
-const SCALARS: [&str; 8] = [
+const SCALARS: [&str; 9] = [
     "price * 2",
     "id % 5",
     "coalesce(qty, 0)",
@@ -118,8 +119,9 @@ const SCALARS: [&str; 8] = [
     "upper(tag)",
     "price + id",
     "abs(qty)",
+    "qty IS price",
 ];
-const AGGS: [&str; 14] = [
+const AGGS: [&str; 16] = [
     "count(*)",
     "count(qty)",
     "sum(price)",
@@ -134,8 +136,10 @@ const AGGS: [&str; 14] = [
     "sum(id) % 7",
     "min(tag)",
     "avg(DISTINCT tag)",
+    "sum(qty) IS total(qty)",
+    "min(qty) IS NOT max(qty)",
 ];
-const PREDICATES: [&str; 12] = [
+const PREDICATES: [&str; 15] = [
     // Uncorrelated subqueries over the sharded table, computed first.
     "tag IN (SELECT tag FROM items WHERE qty > 2)",
     "id NOT IN (SELECT id FROM items WHERE price > 5)",
@@ -149,6 +153,10 @@ const PREDICATES: [&str; 12] = [
     "price BETWEEN 2 AND 20",
     "name LIKE 'a%'",
     "tenantId IN ('globex', 'initech')",
+    // SQLite's IS with any right side (a key pin, a value, and its negation).
+    "tenantId IS 'acme'",
+    "qty IS 2",
+    "tag IS NOT 'a'",
 ];
 const GROUP_KEYS: [&str; 5] = ["tag", "tenantId", "id % 3", "price", "qty"];
 

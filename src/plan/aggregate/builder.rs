@@ -439,9 +439,11 @@ impl<'a> Builder<'a> {
             Expr::IsNull(x) => PostExpr::IsNull(boxed(self, x)?, false),
             Expr::IsNotNull(x) => PostExpr::IsNull(boxed(self, x)?, true),
             Expr::IsNotDistinctFrom(x, y) => {
+                check_precedence(BinOp::Is, x, y, self.a)?;
                 PostExpr::Binary(BinOp::Is, boxed(self, x)?, boxed(self, y)?)
             }
             Expr::IsDistinctFrom(x, y) => {
+                check_precedence(BinOp::IsNot, x, y, self.a)?;
                 PostExpr::Binary(BinOp::IsNot, boxed(self, x)?, boxed(self, y)?)
             }
             Expr::Between {
@@ -567,12 +569,20 @@ pub(super) fn check_precedence(op: BinOp, left: &Expr, right: &Expr, a: &Analysi
                     | BinaryOperator::Gt
                     | BinaryOperator::GtEq,
                 ..
-            }
+            } | Expr::IsDistinctFrom(..)
+                | Expr::IsNotDistinctFrom(..)
         )
     };
     let me_comparison = matches!(
         op,
-        BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge
+        BinOp::Eq
+            | BinOp::Ne
+            | BinOp::Lt
+            | BinOp::Le
+            | BinOp::Gt
+            | BinOp::Ge
+            | BinOp::Is
+            | BinOp::IsNot
     );
     if me_comparison && (comparison(left) || comparison(right)) {
         return Err(refuse(
