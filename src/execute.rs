@@ -139,13 +139,21 @@ pub trait SharedBudget {
     /// Takes `n` more if the limit allows them; otherwise takes nothing and returns the
     /// statements used so far.
     fn try_take(&self, n: usize) -> std::result::Result<(), usize> {
-        let used = self.used();
-        if self.limit().is_some_and(|limit| used + n > limit) {
-            return Err(used);
-        }
-        self.add(n);
-        Ok(())
+        take_by_parts(self, n)
     }
+}
+
+/// [`SharedBudget::try_take`] from `used`, `limit` and `add`.
+pub fn take_by_parts<B: SharedBudget + ?Sized>(
+    budget: &B,
+    n: usize,
+) -> std::result::Result<(), usize> {
+    let used = budget.used();
+    if budget.limit().is_some_and(|limit| used + n > limit) {
+        return Err(used);
+    }
+    budget.add(n);
+    Ok(())
 }
 
 /// A counter several handles share in Rust (a database and its sessions).

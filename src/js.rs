@@ -431,14 +431,7 @@ impl SharedBudget for JsBudget {
             Ok(taken) if taken < 0.0 => Ok(()),
             Ok(used) => Err(used as usize),
             // A getter or setter threw: read it the slow way, which takes such errors.
-            Err(_) => {
-                let used = self.used();
-                if self.limit().is_some_and(|limit| used + n > limit) {
-                    return Err(used);
-                }
-                self.add(n);
-                Ok(())
-            }
+            Err(_) => crate::execute::take_by_parts(self, n),
         }
     }
 }
