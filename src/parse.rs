@@ -316,9 +316,7 @@ impl D1Dialect {
     const BITWISE: u8 = 22;
     /// Above `*`, `/` and `%` (40).
     const CONCAT: u8 = 45;
-}
 
-impl D1Dialect {
     /// SQLite's `x IS y` and `x IS NOT y` for any `y`, where sqlparser reads only `IS [NOT]`
     /// followed by NULL, TRUE, FALSE, DISTINCT FROM and other dialects' predicates (`JSON`,
     /// `NORMALIZED`, `UNKNOWN`, which in SQLite are names). They mean `IS [NOT] DISTINCT FROM`

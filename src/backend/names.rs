@@ -53,6 +53,10 @@ impl KnownNames {
     /// Call before stepping `stmt` (prepared from `sql`): the names kept for it, if it is
     /// the statement they were read from.
     pub(super) fn before(&self, sql: &str, stmt: &Statement<'_>) -> Option<&Kept> {
+        // What `read` never keeps is not looked up (a long INSERT's text is not hashed).
+        if sql.len() > LONGEST || stmt.column_count() == 0 {
+            return None;
+        }
         let kept = self.by_sql.get(sql)?;
         (kept.runs.get() == stmt.get_status(StatementStatus::Run)).then_some(kept)
     }
@@ -74,12 +78,7 @@ impl KnownNames {
             runs: Cell::new(stmt.get_status(StatementStatus::Run)),
             reprepares: stmt.get_status(StatementStatus::RePrepare),
         };
-        match self.by_sql.get_mut(sql) {
-            Some(slot) => *slot = kept,
-            None => {
-                self.by_sql.insert(sql.into(), kept);
-            }
-        }
+        self.by_sql.insert(sql.into(), kept);
         columns
     }
 }
