@@ -346,10 +346,7 @@ pub(crate) fn describe_unbound(
     let marks: Vec<Value> = (1..=n)
         .map(|i| Value::Text(format!("{STAND_IN}{i}")))
         .collect();
-    let mut text = template.instantiate(&marks).to_string();
-    for i in (1..=n).rev() {
-        text = text.replace(&format!("'{STAND_IN}{i}'"), &format!("?{i}"));
-    }
+    let mut text = name_slots(&template.instantiate(&marks).to_string());
     let named = |probe: fn(&Probe) -> bool| -> Vec<String> {
         let mut seen: Vec<usize> = reads
             .iter()
@@ -381,6 +378,29 @@ pub(crate) fn describe_unbound(
 
 /// One line of a plan whose shards the key parameters `keys` decide: the route names
 /// them, and a shard's batch is labelled by the keys its parameters carry.
+/// `text` with each quoted stand-in `'<STAND_IN>N'` written `?N`, in one pass (a statement
+/// may have thousands of parameters, each printed on every shard).
+fn name_slots(text: &str) -> String {
+    let mark = format!("'{STAND_IN}");
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(&mark) {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + mark.len()..];
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        if digits > 0 && after[digits..].starts_with('\'') {
+            out.push('?');
+            out.push_str(&after[..digits]);
+            rest = &after[digits + 1..];
+        } else {
+            out.push_str(&mark);
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 fn name_key_shards(line: &str, keys: &[String]) -> String {
     if line.starts_with("route: ") {
         let s = if keys.len() == 1 { "" } else { "s" };
@@ -396,13 +416,49 @@ fn name_key_shards(line: &str, keys: &[String]) -> String {
         .rsplit_once("-- params: [")
         .map(|(_, p)| p)
         .unwrap_or("");
+    let carried: ahash::AHashSet<&str> = carried.trim_end_matches(']').split(", ").collect();
     let mine: Vec<&str> = keys
         .iter()
         .map(String::as_str)
-        .filter(|k| carried.trim_end_matches(']').split(", ").any(|p| p == *k))
+        .filter(|k| carried.contains(k))
         .collect();
     if mine.is_empty() {
         return line.to_string();
     }
     format!("shard of {}: {rest}", mine.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_are_named_in_one_pass() {
+        let slot = |i: usize| format!("'{STAND_IN}{i}'");
+        let text = format!(
+            "shard 0: SELECT {} , {} -- params: [{}, {}]\n'{STAND_IN}' '{STAND_IN}x' {}",
+            slot(1),
+            slot(12),
+            slot(12),
+            slot(1),
+            slot(3)
+        );
+        assert_eq!(
+            name_slots(&text),
+            format!("shard 0: SELECT ?1 , ?12 -- params: [?12, ?1]\n'{STAND_IN}' '{STAND_IN}x' ?3")
+        );
+    }
+
+    #[test]
+    fn key_shards_are_named_by_the_keys_they_carry() {
+        let keys: Vec<String> = vec!["?1".into(), "?3".into()];
+        assert_eq!(
+            name_key_shards("shard 2: SELECT 1 -- params: [?3, ?2]", &keys),
+            "shard of ?3: SELECT 1 -- params: [?3, ?2]"
+        );
+        assert_eq!(
+            name_key_shards("shard 2: SELECT 1 -- params: [?2]", &keys),
+            "shard 2: SELECT 1 -- params: [?2]"
+        );
+    }
 }
