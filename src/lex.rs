@@ -433,7 +433,17 @@ pub fn is_complete(sql: &str) -> bool {
 
 /// The statements of a script, and whether its last one lacks its terminating `;`.
 fn scan_statements(sql: &str) -> (Vec<ScriptStatement>, bool) {
-    let tokens = tokenize(sql);
+    scan_tokens(sql, &tokenize(sql))
+}
+
+/// The number of statements in `sql`, given all its tokens (trivia included), counted as
+/// [`split_statements`] splits.
+pub fn count_statements(sql: &str, tokens: &[Token]) -> usize {
+    scan_tokens(sql, tokens).0.len()
+}
+
+/// [`scan_statements`] over `sql`'s tokens (trivia included).
+fn scan_tokens(sql: &str, tokens: &[Token]) -> (Vec<ScriptStatement>, bool) {
     let mut out = Vec::new();
     let mut first: Option<usize> = None; // index of the first significant token
     let mut last_end = 0;

@@ -170,8 +170,11 @@ impl Parsed {
                 "remove the NUL byte",
             ));
         }
-        let tokens = lex::significant(sql);
-        let statements = lex::split_statements(sql).len();
+        // One tokenization: the statements are counted on every token, then the trivia
+        // (spaces, comments) dropped.
+        let mut tokens = lex::tokenize(sql);
+        let statements = lex::count_statements(sql, &tokens);
+        tokens.retain(|t| !t.is_trivia());
         if statements == 0 {
             return Err(Error::new(
                 ErrorCode::ParseError,
@@ -287,13 +290,35 @@ fn longest_operator_run(sql: &str, tokens: &[lex::Token]) -> usize {
         "INTERSECT",
         "EXCEPT",
     ];
+    /// The word's class: 1 an operator, 2 a separator, 0 neither (no word of either list
+    /// is longer than 9 bytes, so longer ones are compared with none).
+    fn class(word: &str) -> u8 {
+        if word.len() > 9 {
+            return 0;
+        }
+        let mut upper = [0u8; 9];
+        let upper = &mut upper[..word.len()];
+        upper.copy_from_slice(word.as_bytes());
+        upper.make_ascii_uppercase();
+        let is = |list: &[&str]| list.iter().any(|w| w.as_bytes() == &*upper);
+        if is(&OPERATOR_WORDS) {
+            1
+        } else if is(&SEPARATOR_WORDS) {
+            2
+        } else {
+            0
+        }
+    }
     let mut longest = 0;
     let mut run = 0;
     for t in tokens {
         match t.kind {
             TokenKind::Operator => run += 1,
-            TokenKind::Word if OPERATOR_WORDS.iter().any(|w| t.is_keyword(sql, w)) => run += 1,
-            TokenKind::Word if SEPARATOR_WORDS.iter().any(|w| t.is_keyword(sql, w)) => run = 0,
+            TokenKind::Word => match class(t.text(sql)) {
+                1 => run += 1,
+                2 => run = 0,
+                _ => {}
+            },
             TokenKind::Comma | TokenKind::LParen | TokenKind::RParen | TokenKind::Semicolon => {
                 run = 0
             }
@@ -507,6 +532,12 @@ mod tests {
         let ors = |n: usize| format!("SELECT * FROM t WHERE {}", vec!["a = 1"; n].join(" OR "));
         assert!(Parsed::new(&ors(500)).is_ok());
         assert!(Parsed::new(&ors(600)).is_err());
+        // Operator and clause words in any case; a clause word starts a new run.
+        let lower = format!("SELECT * FROM t WHERE {}", vec!["a = 1"; 600].join(" oR "));
+        assert!(Parsed::new(&lower).is_err());
+        let sums = vec!["a"; 700].join(" + ");
+        assert!(Parsed::new(&format!("SELECT {sums} fRoM t wHeRe {sums}")).is_ok());
+        assert!(Parsed::new(&format!("SELECT {sums} + {sums} FROM t")).is_err());
         assert!(Parsed::new(&format!("SELECT {}", vec!["a"; 5000].join(" || "))).is_err());
         assert!(Parsed::new(&format!("SELECT {}", vec!["a + 1"; 5000].join(", "))).is_ok());
         // sqlparser stops at END; what it leaves unread must not be lost.
