@@ -367,7 +367,8 @@ impl D1Dialect {
     /// and read as such. Their right side binds like `=`'s (SQLite ranks them together), so
     /// `a IS b = c` reads `(a IS b) = c`; a chain with `<` reads as sqlparser reads `a = b < c`
     /// (see `plan::aggregate::builder::check_precedence`).
-    /// A name that is no keyword of sqlparser's (quoted or not), followed by a token that
+    /// A parameter or a literal number, string or blob; or a name that is no keyword of
+    /// sqlparser's (quoted or not), followed by a token that
     /// ends it as a plain name: what sqlparser's own prefix parsing makes of it too, once
     /// its attempts fail (a type name, a keyword's special form, a function call, a
     /// `_charset'…'` string, a lambda). The name is read as `Expr::Identifier`; a `.` after
@@ -384,8 +385,17 @@ impl D1Dialect {
         {
             return None;
         }
-        let SqlToken::Word(word) = &parser.peek_token_ref().token else {
-            return None;
+        let word = match &parser.peek_token_ref().token {
+            SqlToken::Word(word) => word,
+            // A value: sqlparser reads it with `parse_value` once the type-name attempt
+            // fails.
+            SqlToken::Placeholder(_)
+            | SqlToken::Number(..)
+            | SqlToken::SingleQuotedString(_)
+            | SqlToken::HexStringLiteral(_) => {
+                return Some(parser.parse_value().map(sqlparser::ast::Expr::Value))
+            }
+            _ => return None,
         };
         if word.keyword != Keyword::NoKeyword {
             return None;
@@ -623,6 +633,8 @@ mod tests {
             "SELECT a",
             "SELECT a.",
             "SELECT a b c",
+            "SELECT ?, ?1, :a, @b, $c, 1, 1.5e3, 0x1F, 'x' 'y', x'00', X'0A', -1, - ?, (?), ?.a",
+            "INSERT INTO t VALUES (?, 'a', 2, x'ff', NULL), (:a, @b, $c, -3, ?5)",
         ]
         .iter()
         .map(|s| s.to_string())
