@@ -239,6 +239,12 @@ pub fn plan_checked(db: &Database<SqliteBackend>, input: &PlanInput) {
         allow_scatter_writes: input.scatter,
     };
     let (sql, params, hint) = (&input.sql, &input.params, input.hint.as_ref());
+    if sql.len() <= 16 * 1024 {
+        assert!(
+            d1plus::parse::plain_prefix_agrees(sql),
+            "plain names and values read directly give another tree: {sql:?}"
+        );
+    }
     let first = plan_of(db, sql, params, hint, options);
     let again = plan_of(db, sql, params, hint, options);
     // Compared as printed: a NaN parameter is not equal to itself.
