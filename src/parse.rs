@@ -337,7 +337,7 @@ fn longest_operator_run(sql: &str, tokens: &[lex::Token]) -> usize {
 /// It also reads a plain name in an expression (`tenantId = ?`) straight away: sqlparser
 /// first tries every word there as a type name (`DATE '2020-01-01'`) and builds an error
 /// message when it is not one, which is most of what a column costs to parse
-/// (see [`D1Dialect::plain_name`]).
+/// (see [`D1Dialect::plain_prefix`]).
 #[derive(Debug, Clone, Copy)]
 struct D1Dialect {
     sqlite: SQLiteDialect,
@@ -361,21 +361,15 @@ impl D1Dialect {
     /// Above `*`, `/` and `%` (40).
     const CONCAT: u8 = 45;
 
-    /// SQLite's `x IS y` and `x IS NOT y` for any `y`, where sqlparser reads only `IS [NOT]`
-    /// followed by NULL, TRUE, FALSE, DISTINCT FROM and other dialects' predicates (`JSON`,
-    /// `NORMALIZED`, `UNKNOWN`, which in SQLite are names). They mean `IS [NOT] DISTINCT FROM`
-    /// and read as such. Their right side binds like `=`'s (SQLite ranks them together), so
-    /// `a IS b = c` reads `(a IS b) = c`; a chain with `<` reads as sqlparser reads `a = b < c`
-    /// (see `plan::aggregate::builder::check_precedence`).
     /// A parameter or a literal number, string or blob; or a name that is no keyword of
-    /// sqlparser's (quoted or not), followed by a token that
-    /// ends it as a plain name: what sqlparser's own prefix parsing makes of it too, once
-    /// its attempts fail (a type name, a keyword's special form, a function call, a
-    /// `_charset'…'` string, a lambda). The name is read as `Expr::Identifier`; a `.` after
-    /// it is read by sqlparser as usual (`a.b`). sqlparser's attempts count one level of
+    /// sqlparser's (quoted or not), followed by a token that ends it as a plain name: read
+    /// as sqlparser's own prefix parsing reads it once its attempts fail (a type name, a
+    /// keyword's special form, a function call, a `_charset'…'` string, a lambda). The
+    /// name is read as `Expr::Identifier`; a `.` after it is read by sqlparser as usual
+    /// (`a.b`). sqlparser's attempts count one level of
     /// nesting more, so a name at the nesting limit reads here where sqlparser's own path
     /// would stop with `RecursionLimitExceeded` (a deeper statement is still refused).
-    fn plain_name(
+    fn plain_prefix(
         &self,
         parser: &mut Parser,
     ) -> Option<std::result::Result<sqlparser::ast::Expr, ParserError>> {
@@ -435,6 +429,12 @@ impl D1Dialect {
         Some(Ok(sqlparser::ast::Expr::Identifier(name.into_ident(span))))
     }
 
+    /// SQLite's `x IS y` and `x IS NOT y` for any `y`, where sqlparser reads only `IS [NOT]`
+    /// followed by NULL, TRUE, FALSE, DISTINCT FROM and other dialects' predicates (`JSON`,
+    /// `NORMALIZED`, `UNKNOWN`, which in SQLite are names). They mean `IS [NOT] DISTINCT FROM`
+    /// and read as such. Their right side binds like `=`'s (SQLite ranks them together), so
+    /// `a IS b = c` reads `(a IS b) = c`; a chain with `<` reads as sqlparser reads `a = b < c`
+    /// (see `plan::aggregate::builder::check_precedence`).
     fn sqlite_is(
         &self,
         parser: &mut Parser,
@@ -506,7 +506,7 @@ impl Dialect for D1Dialect {
         &self,
         parser: &mut Parser,
     ) -> Option<std::result::Result<sqlparser::ast::Expr, ParserError>> {
-        self.plain_name(parser)
+        self.plain_prefix(parser)
     }
     fn parse_infix(
         &self,
@@ -568,7 +568,7 @@ pub(crate) fn parse_expression(text: &str) -> Option<sqlparser::ast::Expr> {
 
 /// Whether `sql` parses to the same tree (spans included), or fails with the same error,
 /// with and without the dialect's direct reading of plain names and values (see
-/// `D1Dialect::plain_name`): for the fuzz targets, which check it on every input.
+/// `D1Dialect::plain_prefix`): for the fuzz targets, which check it on every input.
 #[doc(hidden)]
 pub fn plain_prefix_agrees(sql: &str) -> bool {
     let slow = D1Dialect {
