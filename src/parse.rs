@@ -356,6 +356,15 @@ impl Default for D1Dialect {
 }
 
 impl D1Dialect {
+    /// The dialect with sqlparser's own prefix parsing (no [`D1Dialect::plain_prefix`]),
+    /// which the direct reading is checked against.
+    fn sqlparser_prefixes() -> D1Dialect {
+        D1Dialect {
+            plain_names: false,
+            ..D1Dialect::default()
+        }
+    }
+
     /// Below `+`/`-` (30) and above comparisons (20), as in SQLite's grammar.
     const BITWISE: u8 = 22;
     /// Above `*`, `/` and `%` (40).
@@ -571,11 +580,7 @@ pub(crate) fn parse_expression(text: &str) -> Option<sqlparser::ast::Expr> {
 /// `D1Dialect::plain_prefix`): for the fuzz targets, which check it on every input.
 #[doc(hidden)]
 pub fn plain_prefix_agrees(sql: &str) -> bool {
-    let slow = D1Dialect {
-        plain_names: false,
-        ..D1Dialect::default()
-    };
-    let slow = parse_one_with(sql, slow);
+    let slow = parse_one_with(sql, D1Dialect::sqlparser_prefixes());
     // sqlparser's type-name attempt takes one more level of nesting, so near the limit only
     // its own path runs out of levels (the direct path goes on, to a tree or another error).
     matches!(slow, Err(ParserError::RecursionLimitExceeded))
@@ -634,10 +639,7 @@ mod tests {
     fn plain_names_read_as_sqlparser_reads_them() {
         // Every statement of the grammar tests and the corpus, and shapes around names,
         // parse to the same tree (spans included) with and without the plain-name path.
-        let slow = D1Dialect {
-            plain_names: false,
-            ..D1Dialect::default()
-        };
+        let slow = D1Dialect::sqlparser_prefixes();
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let mut texts: Vec<String> = [
             "SELECT a, b c, \"odd \"\"name\"\"\" AS d, [e], `f`, g.h, i.* FROM t WHERE j = ? AND k <> 1 OR l IS NOT NULL",
@@ -685,24 +687,7 @@ mod tests {
                             .map(|e| e.path()),
                     );
                 } else if path.extension().is_some_and(|x| x == "test") {
-                    let text = std::fs::read_to_string(&path).unwrap();
-                    let mut sql: Option<String> = None;
-                    for line in text.lines() {
-                        match &mut sql {
-                            None if line.starts_with("statement") || line.starts_with("query") => {
-                                sql = Some(String::new())
-                            }
-                            Some(s) if line.is_empty() || line == "----" => {
-                                texts.push(std::mem::take(s));
-                                sql = None;
-                            }
-                            Some(s) => {
-                                s.push_str(line);
-                                s.push('\n');
-                            }
-                            None => {}
-                        }
-                    }
+                    texts.extend(crate::slt::sql_of(&std::fs::read_to_string(&path).unwrap()));
                 }
             }
         }
@@ -711,7 +696,6 @@ mod tests {
             let fast = format!("{:?}", parse_one(sql));
             let slow = format!("{:?}", parse_one_with(sql, slow));
             assert_eq!(fast, slow, "{sql}");
-            assert!(plain_prefix_agrees(sql));
         }
         // At the nesting limit the type-name attempt is one level too many: sqlparser's own
         // path runs out of levels one parenthesis before the direct path does.

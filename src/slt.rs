@@ -184,6 +184,19 @@ fn parse(text: &str) -> Vec<Record> {
     records
 }
 
+/// The SQL of every statement and query of a sqllogictest file meant for SQLite (for the
+/// parser's tests, which read every statement of the suite).
+#[cfg(test)]
+pub(crate) fn sql_of(text: &str) -> Vec<String> {
+    parse(text)
+        .into_iter()
+        .filter_map(|r| match r {
+            Record::Statement { sql, .. } | Record::Query { sql, .. } => Some(sql),
+            Record::HashThreshold(_) | Record::Halt => None,
+        })
+        .collect()
+}
+
 /// The default policy for a file: its first table sharded by its first column, every
 /// other table a reference table.
 fn default_policy(records: &[Record], shards: usize) -> Result<Policy, Error> {

@@ -376,8 +376,6 @@ pub(crate) fn describe_unbound(
     Ok(text)
 }
 
-/// One line of a plan whose shards the key parameters `keys` decide: the route names
-/// them, and a shard's batch is labelled by the keys its parameters carry.
 /// `text` with each quoted stand-in `'<STAND_IN>N'` written `?N`, in one pass (a statement
 /// may have thousands of parameters, each printed on every shard).
 fn name_slots(text: &str) -> String {
@@ -401,6 +399,8 @@ fn name_slots(text: &str) -> String {
     out
 }
 
+/// One line of a plan whose shards the key parameters `keys` decide: the route names
+/// them, and a shard's batch is labelled by the keys its parameters carry.
 fn name_key_shards(line: &str, keys: &[String]) -> String {
     if line.starts_with("route: ") {
         let s = if keys.len() == 1 { "" } else { "s" };
