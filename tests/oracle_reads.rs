@@ -748,6 +748,53 @@ fn scalar_subqueries_over_sharded_tables_run_first() {
     }
 }
 
+/// A parameter means its value wherever planning moves or copies its text: a hidden sort
+/// column (`ORDER BY id % ?` was copied as text, so its `?` took the first value), group
+/// keys, partial aggregates, HAVING, post-merge expressions, subqueries run first, CTEs,
+/// compounds; in every style (`?`, `?N`, `:a`, `@a`, `$a`), used twice, or skipped.
+#[test]
+fn parameters_mean_their_values_wherever_planning_moves_them() {
+    let mut rng = Rng::from_env(0x9a7a);
+    let h = harness(&mut rng);
+    let int = Value::Integer;
+    let text = |s: &str| Value::Text(s.into());
+    for (sql, params, ordered) in [
+        // Hidden sort columns, a parameter before them in the text and after.
+        ("SELECT id FROM items WHERE id > ? ORDER BY id % ?, id", vec![int(0), int(3)], true),
+        ("SELECT id FROM items WHERE id > ?1 ORDER BY id % ?2 DESC, id", vec![int(0), int(5)], true),
+        ("SELECT id FROM items ORDER BY id % ?2, id LIMIT ?1", vec![int(20), int(7)], true),
+        ("SELECT id FROM items WHERE tag <> :t ORDER BY substr(name, :from, 2), id", vec![text("d"), int(2)], true),
+        ("SELECT id, name FROM items ORDER BY (name || @s) COLLATE BINARY DESC, id LIMIT $n", vec![text("x"), int(15)], true),
+        ("SELECT id FROM items WHERE price > ? ORDER BY (price * ?) % 7, id LIMIT ? OFFSET ?", vec![int(1), int(3), int(9), int(2)], true),
+        // The same parameter twice, one of them moved.
+        ("SELECT id, id % ?1 FROM items WHERE id % ?1 = 1 ORDER BY id % ?1 + id, id", vec![int(4)], true),
+        // Group keys, partials, HAVING, post-merge expressions.
+        ("SELECT id % ? AS g, count(*), sum(price * ?) FROM items GROUP BY id % ? ORDER BY 1", vec![int(3), int(2), int(3)], true),
+        ("SELECT tag, count(*) + ?, max(price) * ? FROM items GROUP BY tag HAVING count(*) > ? ORDER BY tag", vec![int(100), int(2), int(5)], true),
+        ("SELECT tag, total(price) FROM items WHERE id < ?2 GROUP BY tag HAVING max(id) > ?1 ORDER BY 2 DESC, 1", vec![int(50), int(120)], true),
+        ("SELECT count(*) FILTER (WHERE price > ?), sum(qty) FILTER (WHERE tag = ?) FROM items", vec![int(10), text("a")], false),
+        ("SELECT coalesce(max(price), ?) - ?, count(DISTINCT id % ?) FROM items WHERE tag = ?", vec![int(-1), int(1), int(4), text("zz")], false),
+        ("SELECT DISTINCT id % ? FROM items ORDER BY 1", vec![int(6)], true),
+        // Subqueries run first and CTEs, parameters on both sides.
+        ("SELECT id FROM items WHERE price > (SELECT avg(price) FROM items WHERE tag = ?) + ? ORDER BY id", vec![text("a"), int(2)], true),
+        ("WITH c AS (SELECT id, price FROM items WHERE price < ?) SELECT id % ? FROM c ORDER BY price * ?, id", vec![int(10), int(4), int(-1)], true),
+        // Compounds (their columns named as the first part's, parameter spelling and all).
+        ("SELECT id, ? FROM items WHERE tag = ? UNION ALL SELECT id, ? FROM items WHERE tag = ? ORDER BY 1, 2", vec![text("x"), text("a"), text("y"), text("b")], true),
+        ("SELECT :v + 1, id FROM items UNION SELECT id, :v FROM items WHERE tag = 'a' ORDER BY 2, 1 LIMIT 40", vec![int(7)], true),
+        // Unnamed outputs with parameters on other routes: one shard, aggregates, groups.
+        ("SELECT id, ? || name FROM items WHERE tenantId = ? ORDER BY id", vec![text("x"), text("acme")], true),
+        ("SELECT count(*), ?1 * 2, max(id) + $k FROM items", vec![int(3), int(4)], false),
+        ("SELECT tag, ? AS a, count(*) * ? FROM items GROUP BY tag ORDER BY tag", vec![int(1), int(2)], true),
+        ("SELECT DISTINCT tag, @x FROM items ORDER BY 1", vec![text("q")], true),
+    ] {
+        match h.compare_with(sql, &params, ordered) {
+            Ok(true) => {}
+            Ok(false) => panic!("{sql}: refused"),
+            Err(e) => panic!("{sql} {params:?}: {e}"),
+        }
+    }
+}
+
 /// Non-recursive CTEs over sharded tables read like the subqueries they are (Kysely's
 /// `.with()`, Drizzle's `$with`).
 #[test]

@@ -189,7 +189,8 @@ mod tests {
     fn references_become_subqueries() {
         assert_eq!(
             inline("WITH c AS (SELECT a FROM t WHERE k = ?) SELECT * FROM c JOIN c AS d ON c.a = d.a").as_deref(),
-            Some(" SELECT * FROM (SELECT a FROM t WHERE k = ?1) AS c JOIN (SELECT a FROM t WHERE k = ?2) AS d ON c.a = d.a")
+            // One parameter, bound once: its second copy names its number.
+            Some(" SELECT * FROM (SELECT a FROM t WHERE k = ?) AS c JOIN (SELECT a FROM t WHERE k = ?1) AS d ON c.a = d.a")
         );
         assert_eq!(
             inline("WITH a AS (SELECT 1 AS x), b AS (SELECT x FROM a) SELECT (SELECT count(*) FROM b) FROM b").as_deref(),

@@ -26,7 +26,7 @@ pub(crate) const MAX_ROWS: usize = 100_000;
 pub(crate) struct InsertSelect {
     /// `INSERT [OR …] INTO t [(columns)]`, parameters renumbered.
     pub head: Spliced,
-    /// The SELECT, parameters renumbered from `?1`.
+    /// The SELECT, parameters renumbered from 1.
     pub select: Spliced,
 }
 
@@ -120,7 +120,7 @@ mod tests {
         assert_eq!(s.head.sql, "INSERT OR REPLACE INTO totals (tag, n) ");
         assert_eq!(
             s.select.sql,
-            "SELECT tag, count(*) FROM items WHERE qty > ?1 GROUP BY tag"
+            "SELECT tag, count(*) FROM items WHERE qty > ? GROUP BY tag"
         );
         assert_eq!(s.select.params, vec![Value::Integer(3)]);
         let rows: Vec<Vec<Value>> = (0..120)

@@ -81,30 +81,16 @@ pub(crate) fn plan_select(
     let (order, hidden) = merge_order(&parts, q)?;
 
     let (limit, offset) = limit_offset(parsed, q.limit_clause.as_ref(), params, a)?;
-    // The shards name an unnamed output expression by its text, where parameters are
-    // renumbered (`id + $v` becomes `id + ?1`): SQLite's names come from the original.
-    let columns = (!has_wildcard
-        && shape.items.first().is_some_and(|first| {
-            super::splice::params_in(parsed, &(first.start..shape.projection.end)) > 0
-        }))
-    .then(|| {
-        select
-            .projection
-            .iter()
-            .zip(&shape.items)
-            .map(|(item, range)| super::terms::column_name(parsed, item, range, &scope))
-            .collect()
-    });
+    let columns = original_names(parsed, select, &shape, &scope);
 
     // Per-shard SQL: hidden columns after the projection, LIMIT n+m instead of the limit.
-    let hidden_text: Vec<String> = hidden
-        .iter()
-        .enumerate()
-        .map(|(i, r)| format!(", {} AS \"__d1p_o{}\"", &sql[r.clone()], i + 1))
-        .collect();
+    // A hidden column is spliced from the source like the rest, so its parameters are
+    // renumbered and bound too (`id % ?` copied as text took the first value).
     let mut pieces = vec![Piece::Source(0..shape.projection.end)];
-    for h in &hidden_text {
-        pieces.push(Piece::Text(h));
+    for (i, r) in hidden.iter().enumerate() {
+        pieces.push(Piece::Text(", "));
+        pieces.push(Piece::Source(r.clone()));
+        pieces.push(Piece::Owned(format!(" AS \"__d1p_o{}\"", i + 1)));
     }
     let shard_limit = shard_limit(limit, offset);
     match &shape.limit {
@@ -131,6 +117,37 @@ pub(crate) fn plan_select(
         shard_sql: splice(parsed, &pieces, params)?,
         merge,
     })
+}
+
+/// The shards name an unnamed output expression by its text, where parameters are
+/// renumbered (`id + $v` becomes `id + ?1`): SQLite's names come from the original. The
+/// names of `select`'s output columns when a parameter is among them (`shape.items` are
+/// its projection's items), else `None`: the shards' names are SQLite's.
+fn original_names(
+    parsed: &Parsed,
+    select: &sqlparser::ast::Select,
+    shape: &SelectShape,
+    scope: &Scope<'_>,
+) -> Option<crate::value::Columns> {
+    let has_wildcard = select.projection.iter().any(|i| {
+        matches!(
+            i,
+            SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..)
+        )
+    });
+    let (first, last) = (shape.items.first()?, shape.items.last()?);
+    if has_wildcard
+        || shape.items.len() != select.projection.len()
+        || super::splice::params_in(parsed, &(first.start..last.end)) == 0
+    {
+        return None;
+    }
+    let names = select
+        .projection
+        .iter()
+        .zip(&shape.items)
+        .map(|(item, range)| super::terms::column_name(parsed, item, range, scope));
+    Some(names.collect::<Vec<_>>().into())
 }
 
 /// What planning one SELECT's merge looks at.
@@ -520,6 +537,10 @@ pub(crate) fn plan_compound(
         }
         None => pieces.push(Piece::Source(0..end)),
     }
+    // The names are the first part's, as in SQLite.
+    let columns = select_shape(parsed).and_then(|shape| {
+        original_names(parsed, parts[0], &shape, &Scope::of(parts[0], cx.catalog))
+    });
     let merge = RowMerge {
         order,
         hidden: 0,
@@ -527,7 +548,7 @@ pub(crate) fn plan_compound(
         offset,
         limit,
         width: None,
-        columns: None,
+        columns,
     };
     Ok(PlannedSelect {
         shard_sql: splice(parsed, &pieces, params)?,

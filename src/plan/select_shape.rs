@@ -42,6 +42,8 @@ enum Clause {
     Window,
     OrderBy,
     Limit,
+    /// `UNION`, `INTERSECT` or `EXCEPT`: the first part's clauses end here.
+    Compound,
 }
 
 /// Scans the outermost SELECT of `parsed` (after any WITH clause).
@@ -86,10 +88,7 @@ pub(crate) fn select_shape(parsed: &Parsed) -> Option<SelectShape> {
             continue;
         }
         let clause = clause_at(sql, toks, j);
-        if t.is_keyword(sql, "UNION")
-            || t.is_keyword(sql, "INTERSECT")
-            || t.is_keyword(sql, "EXCEPT")
-        {
+        if clause == Some(Clause::Compound) {
             shape.unusual = true;
         }
         match clause {
@@ -180,6 +179,11 @@ fn clause_at(sql: &str, toks: &[Token], j: usize) -> Option<Clause> {
         Some(Clause::OrderBy)
     } else if t.is_keyword(sql, "LIMIT") {
         Some(Clause::Limit)
+    } else if t.is_keyword(sql, "UNION")
+        || t.is_keyword(sql, "INTERSECT")
+        || t.is_keyword(sql, "EXCEPT")
+    {
+        Some(Clause::Compound)
     } else {
         None
     }
@@ -202,7 +206,7 @@ fn set_clause_ranges(
             Clause::Where => shape.where_ = Some(trimmed),
             Clause::GroupBy => shape.group_by = Some(trimmed),
             Clause::Having => shape.having = Some(trimmed),
-            Clause::Window => {}
+            Clause::Window | Clause::Compound => {}
             Clause::OrderBy => shape.order_by = Some(trimmed),
             Clause::Limit => shape.limit = Some(trimmed),
         }
@@ -236,5 +240,26 @@ mod tests {
         assert_eq!(terms, vec!["x DESC", "2"]);
         assert_eq!(text(&s.limit.clone().unwrap()), "LIMIT 5 OFFSET ?");
         assert!(!s.unusual);
+    }
+
+    #[test]
+    fn a_compound_ends_the_first_parts_projection() {
+        for (sql, first) in [
+            ("SELECT a, ? UNION ALL SELECT b, c FROM t", vec!["a", "?"]),
+            (
+                "SELECT a, f(?) AS x FROM t EXCEPT SELECT 1, 2",
+                vec!["a", "f(?) AS x"],
+            ),
+            (
+                "SELECT (SELECT 1 UNION SELECT 2) INTERSECT SELECT 3",
+                vec!["(SELECT 1 UNION SELECT 2)"],
+            ),
+        ] {
+            let p = Parsed::new(sql).unwrap();
+            let s = select_shape(&p).unwrap();
+            let items: Vec<&str> = s.items.iter().map(|r| &sql[r.clone()]).collect();
+            assert_eq!(items, first, "{sql}");
+            assert!(s.unusual, "{sql}");
+        }
     }
 }

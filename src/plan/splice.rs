@@ -1,12 +1,16 @@
 //! Builds shard SQL by splicing pieces of the original text, never by printing the AST
 //! (sqlparser's printer is not faithful to SQLite: `- -1` prints as `--1`, a comment).
-//! Parameters inside the pieces are renumbered `?1, ?2, …` in order of appearance, and
-//! the values they bind are gathered in the same order.
+//! Parameters inside the pieces are renumbered `1, 2, …` in order of first appearance, and
+//! the values they bind are gathered in the same order. A parameter keeps its spelling
+//! wherever SQLite gives that spelling the new number (`?` always, `:name` the first time
+//! and again, `?N` when N is its new number), since SQLite names an unnamed result column
+//! by its text: `SELECT ? || name` must not come back as `?2 || name`.
 
 use crate::error::Result;
 use crate::parse::Parsed;
 use crate::plan::params::Params;
 use crate::value::Value;
+use smallvec::SmallVec;
 use std::ops::Range;
 
 /// A piece of shard SQL.
@@ -35,7 +39,7 @@ pub(crate) fn params_in(parsed: &Parsed, range: &Range<usize>) -> usize {
     hi - lo
 }
 
-/// The pieces as one SQL text, its parameters renumbered in order of appearance.
+/// The pieces as one SQL text, its parameters renumbered in order of first appearance.
 pub(crate) fn splice(
     parsed: &Parsed,
     pieces: &[Piece<'_>],
@@ -44,6 +48,9 @@ pub(crate) fn splice(
     let sql = &parsed.sql;
     let mut out = String::with_capacity(sql.len());
     let mut bound = Vec::new();
+    // Per parameter of the original: its new number and whether its spelling (a name)
+    // already stands for that number in `out`.
+    let mut numbered: SmallVec<[(usize, usize, bool); 8]> = SmallVec::new();
     let occ = &parsed.params.occurrences;
     for piece in pieces {
         match piece {
@@ -54,11 +61,35 @@ pub(crate) fn splice(
                 let first = occ.partition_point(|(o, _)| *o < range.start);
                 for &(offset, index) in occ[first..].iter().take_while(|(o, _)| *o < range.end) {
                     let end = parsed.token_at(offset).map(|t| t.end).unwrap_or(offset);
+                    let text = &sql[offset..end];
                     out.push_str(&sql[cursor..offset]);
-                    bound.push(params.carry(index)?);
-                    out.push('?');
-                    out.push_str(&bound.len().to_string());
                     cursor = end;
+                    let named = !text.starts_with('?');
+                    let seen = numbered.iter_mut().find(|(i, ..)| *i == index);
+                    let n = match seen {
+                        Some((_, n, spelled)) => {
+                            // SQLite gives a name the number it took first (two names
+                            // are two parameters); `?N` for a named one needs the number.
+                            if named && *spelled {
+                                out.push_str(text);
+                                continue;
+                            }
+                            *n
+                        }
+                        None => {
+                            bound.push(params.carry(index)?);
+                            let n = bound.len();
+                            numbered.push((index, n, named));
+                            // `?` and a new name take the next number, which is `n`.
+                            if text == "?" || named {
+                                out.push_str(text);
+                                continue;
+                            }
+                            n
+                        }
+                    };
+                    out.push('?');
+                    out.push_str(&n.to_string());
                 }
                 out.push_str(&sql[cursor..range.end]);
             }
@@ -96,16 +127,63 @@ mod tests {
         let s = splice(&p, &pieces, &Params::new(&params)).unwrap();
         assert_eq!(
             s.sql,
-            "INSERT INTO t VALUES (?1, ?2) ON CONFLICT DO UPDATE SET x = ?3"
+            "INSERT INTO t VALUES (?1, :a) ON CONFLICT DO UPDATE SET x = :a"
         );
-        assert_eq!(
-            s.params,
-            vec![
-                Value::Integer(3),
-                Value::Text("a".into()),
-                Value::Text("a".into())
-            ]
-        );
+        assert_eq!(s.params, vec![Value::Integer(3), Value::Text("a".into())]);
+    }
+
+    /// Spliced parameters bind in SQLite what they bind in the original, and keep their
+    /// spelling wherever SQLite numbers that spelling alike.
+    #[test]
+    fn parameters_keep_their_spelling_where_sqlite_numbers_it_alike() {
+        let c = rusqlite::Connection::open_in_memory().unwrap();
+        // The original, which of its parameter occurrences the splice takes (in that order,
+        // one result column each), and the spliced text.
+        let cases: [(&str, &[usize], &str); 7] = [
+            // Anonymous ones, the second moved in front (a hidden sort column).
+            ("SELECT ?, ?", &[1, 0], "SELECT ?, ?"),
+            ("SELECT ?, ?", &[1, 0, 1], "SELECT ?, ?, ?1"),
+            // A name twice, then a number for it.
+            (
+                "SELECT :a, ?2, :a, ?1",
+                &[1, 0, 2, 3],
+                "SELECT ?1, :a, :a, ?2",
+            ),
+            // `?N` keeps its spelling when N is its new number.
+            ("SELECT ?1, ?2, ?3", &[0, 2], "SELECT ?1, ?2"),
+            ("SELECT $x, @y, ?", &[1, 2, 0], "SELECT @y, ?, $x"),
+            ("SELECT ?3, ?", &[1], "SELECT ?"),
+            ("SELECT ?2, ?2, :z", &[2, 1], "SELECT :z, ?2"),
+        ];
+        for (sql, take, want) in cases {
+            let p = Parsed::new(sql).unwrap();
+            let values: Vec<Value> = (1..=p.params.count as i64).map(Value::Integer).collect();
+            let occ = &p.params.occurrences;
+            let mut pieces = vec![Piece::Text("SELECT ")];
+            for (k, &i) in take.iter().enumerate() {
+                if k > 0 {
+                    pieces.push(Piece::Text(", "));
+                }
+                let end = p.token_at(occ[i].0).unwrap().end;
+                pieces.push(Piece::Source(occ[i].0..end));
+            }
+            let s = splice(&p, &pieces, &Params::new(&values)).unwrap();
+            assert_eq!(s.sql, want, "{sql}");
+            let mut st = c.prepare(&s.sql).unwrap();
+            assert_eq!(st.parameter_count(), s.params.len(), "{}", s.sql);
+            let got: Vec<Value> = st
+                .query_row(rusqlite::params_from_iter(s.params.iter()), |r| {
+                    (0..take.len())
+                        .map(|i| Ok(Value::from(r.get_ref(i)?)))
+                        .collect()
+                })
+                .unwrap();
+            let bound: Vec<Value> = take
+                .iter()
+                .map(|&i| Value::Integer(occ[i].1 as i64))
+                .collect();
+            assert_eq!(got, bound, "{sql} spliced as {}", s.sql);
+        }
     }
 
     #[test]
