@@ -123,6 +123,10 @@ mod cli {
             /// Let UPDATE/DELETE without a shard key run on every shard (refused otherwise).
             #[arg(long)]
             scatter_writes: bool,
+            /// Also run each query with some of its literals bound as parameters, compared
+            /// with one plain SQLite running the same bound statement.
+            #[arg(long)]
+            bind_literals: bool,
             /// Test files.
             #[arg(required = true)]
             files: Vec<PathBuf>,
@@ -296,8 +300,23 @@ mod cli {
                 policy,
                 verbose,
                 scatter_writes,
+                bind_literals,
                 files,
-            } => slt(shards, policy.as_deref(), verbose, scatter_writes, &files),
+            } => {
+                let literals = if bind_literals {
+                    d1plus::slt::Literals::AlsoBound
+                } else {
+                    d1plus::slt::Literals::AsWritten
+                };
+                slt(
+                    shards,
+                    policy.as_deref(),
+                    verbose,
+                    scatter_writes,
+                    literals,
+                    &files,
+                )
+            }
         }
     }
 
@@ -427,6 +446,7 @@ mod cli {
         policy: Option<&Path>,
         verbose: bool,
         scatter_writes: bool,
+        literals: d1plus::slt::Literals,
         files: &[PathBuf],
     ) -> Result<(), Error> {
         let mut options = Options::default();
@@ -443,8 +463,13 @@ mod cli {
         for f in files {
             let text = std::fs::read_to_string(f)
                 .map_err(|e| usage(&format!("cannot read {}: {e}", f.display())))?;
-            let (tally, failures) =
-                d1plus::slt::run_text_with(&text, shards, policy.as_ref(), options.clone())?;
+            let (tally, failures) = d1plus::slt::run_text_as(
+                &text,
+                shards,
+                policy.as_ref(),
+                options.clone(),
+                literals,
+            )?;
             say!("{}: {tally}", f.display());
             for line in &failures {
                 if (verbose && !line.starts_with("skip:"))

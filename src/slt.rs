@@ -29,6 +29,9 @@ pub struct Tally {
     /// another order: SQLite leaves that order undefined, and across shards it is the
     /// shards' order (README).
     pub reordered: usize,
+    /// Queries also run with literals bound ([`Literals::AlsoBound`]) whose answer was
+    /// SQLite's to the same bound statement.
+    pub bound: usize,
 }
 
 impl std::ops::AddAssign for Tally {
@@ -38,6 +41,7 @@ impl std::ops::AddAssign for Tally {
         self.skipped += o.skipped;
         self.reordered += o.reordered;
         self.sqlite_errors += o.sqlite_errors;
+        self.bound += o.bound;
     }
 }
 
@@ -61,6 +65,9 @@ impl fmt::Display for Tally {
                 " ({} passed with group_concat elements in another order)",
                 self.reordered
             )?;
+        }
+        if self.bound > 0 {
+            write!(f, " ({} also with literals bound)", self.bound)?;
         }
         Ok(())
     }
@@ -321,6 +328,114 @@ fn sqlite_error(conn: &rusqlite::Connection, sql: &str) -> Option<String> {
     run().err().map(crate::error::sqlite_message)
 }
 
+/// The rows one plain SQLite answers for a query with `params` bound, or its error.
+fn sqlite_rows(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    params: &[Value],
+) -> Result<Vec<Vec<Value>>, String> {
+    let run = || -> rusqlite::Result<Vec<Vec<Value>>> {
+        let mut st = conn.prepare(sql)?;
+        let n = st.column_count();
+        let mut rows = st.query(rusqlite::params_from_iter(params))?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(
+                (0..n)
+                    .map(|i| row.get_ref(i).map(Value::from))
+                    .collect::<rusqlite::Result<_>>()?,
+            );
+        }
+        Ok(out)
+    };
+    run().map_err(crate::error::sqlite_message)
+}
+
+/// `sql` with some of its literal numbers, strings and blobs replaced by parameters bound
+/// to the same values, in every style SQLite takes (`?`, `?N`, `:a`, `$a`). The bits of
+/// `choice` pick which literals and how, so the same text and choice give the same
+/// statement. A lone integer in `ORDER BY` / `GROUP BY` is an ordinal, and stays.
+pub fn bind_literals(sql: &str, choice: u64) -> (String, Vec<Value>) {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut params: Vec<Value> = Vec::new();
+    let mut cursor = 0;
+    let mut literal = 0u32;
+    let mut after_by = false;
+    for t in lex::tokens_of(sql) {
+        let text = &sql[t.start..t.end];
+        let ordinal = after_by && t.kind == TokenKind::Number;
+        match t.kind {
+            TokenKind::Space | TokenKind::Comment => continue,
+            TokenKind::Word => {
+                after_by = text.eq_ignore_ascii_case("BY")
+                    || (after_by
+                        && [
+                            "ASC", "DESC", "COLLATE", "NULLS", "FIRST", "LAST", "NOCASE", "BINARY",
+                            "RTRIM",
+                        ]
+                        .iter()
+                        .any(|k| text.eq_ignore_ascii_case(k)));
+            }
+            TokenKind::Comma | TokenKind::Number => {}
+            _ => after_by = false,
+        }
+        let value = match t.kind {
+            _ if ordinal => None,
+            TokenKind::Number => Some(number_literal(text)),
+            TokenKind::String => Some(Value::Text(text[1..text.len() - 1].replace("''", "'"))),
+            TokenKind::Blob => Some(Value::Blob(
+                (2..text.len() - 1)
+                    .step_by(2)
+                    .filter_map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+                    .collect(),
+            )),
+            _ => None,
+        };
+        let Some(value) = value else { continue };
+        let bits = choice.rotate_right(literal.wrapping_mul(3) + 1);
+        literal = literal.wrapping_add(1);
+        if bits & 1 == 0 {
+            continue;
+        }
+        out.push_str(&sql[cursor..t.start]);
+        cursor = t.end;
+        params.push(value);
+        let n = params.len();
+        match (bits >> 1) & 3 {
+            // `?` takes the number after the largest so far: the next one, here.
+            0 => out.push('?'),
+            1 => out.push_str(&format!("?{n}")),
+            2 => out.push_str(&format!(":p{n}")),
+            _ => out.push_str(&format!("${n}x")),
+        }
+    }
+    out.push_str(&sql[cursor..]);
+    (out, params)
+}
+
+/// The value SQLite gives a numeric literal: an INTEGER when it fits, else a REAL.
+fn number_literal(text: &str) -> Value {
+    let hex = text
+        .strip_prefix("0x")
+        .or_else(|| text.strip_prefix("0X"))
+        .and_then(|h| u64::from_str_radix(h, 16).ok());
+    if let Some(h) = hex {
+        // SQLite reads a hex literal as the 64-bit pattern it spells.
+        return Value::Integer(h as i64);
+    }
+    if let Ok(i) = text.parse::<i64>() {
+        return Value::Integer(i);
+    }
+    Value::Real(text.parse::<f64>().unwrap_or(0.0))
+}
+
+/// FNV-1a of a statement's text: which of its literals [`bind_literals`] binds.
+fn fnv(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 /// A statement record, run as SQLite's sqllogictest driver runs it (`sqlite3_exec`: a
 /// record may hold several statements, run in order up to the first error).
 fn run_statement<B: crate::backend::Backend>(db: &Database<B>, sql: &str) -> Result<(), Error> {
@@ -349,6 +464,29 @@ pub fn run_text_with(
     shards: usize,
     policy: Option<&Policy>,
     options: Options,
+) -> Result<(Tally, Vec<String>), Error> {
+    run_text_as(text, shards, policy, options, Literals::AsWritten)
+}
+
+/// How a run sends each query's literals.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Literals {
+    /// As the file writes them.
+    #[default]
+    AsWritten,
+    /// As written, then again with some of them bound as parameters ([`bind_literals`]);
+    /// the second answer is compared with one plain SQLite's answer to the same bound
+    /// statement (a parameter must mean its value wherever d1plus moves its text).
+    AlsoBound,
+}
+
+/// [`run_text_with`], sending literals as `literals` says.
+pub fn run_text_as(
+    text: &str,
+    shards: usize,
+    policy: Option<&Policy>,
+    options: Options,
+    literals: Literals,
 ) -> Result<(Tally, Vec<String>), Error> {
     let records = parse(text);
     let policy = match policy {
@@ -419,6 +557,9 @@ pub fn run_text_with(
                     // threshold): compare them as they are.
                     values == expected
                 };
+                if literals == Literals::AlsoBound {
+                    run.judge_bound(&db, &oracle, line, &sql, &types, &sort);
+                }
                 if ok {
                     run.tally.passed += 1;
                 } else if !hashed && same_but_concatenation_order(&sql, &values, &expected) {
@@ -449,6 +590,53 @@ struct Run {
 }
 
 impl Run {
+    /// Runs a query again with some literals bound ([`Literals::AlsoBound`]) and compares
+    /// d1plus's answer with the oracle's to the same bound statement.
+    fn judge_bound<B: crate::backend::Backend>(
+        &mut self,
+        db: &Database<B>,
+        oracle: &rusqlite::Connection,
+        line: usize,
+        sql: &str,
+        types: &str,
+        sort: &Sort,
+    ) {
+        // The other choice binds each literal the first leaves: some literal is bound.
+        let (bound, params) = match bind_literals(sql, fnv(sql)) {
+            (_, none) if none.is_empty() => bind_literals(sql, !fnv(sql)),
+            some => some,
+        };
+        if params.is_empty() {
+            return;
+        }
+        let want = sqlite_rows(oracle, &bound, &params);
+        let got = block_on(db.query(&bound, &params, None));
+        let differs = match (&got, &want) {
+            (Ok(r), Ok(rows)) => (result_values(&r.rows, types, sort)
+                != result_values(rows, types, sort))
+            .then(|| format!("{:?}", r.rows.iter().take(6).collect::<Vec<_>>())),
+            (Err(Error::Backend { message, .. }), Err(e)) if message == e => None,
+            // A refusal is a gap, not a wrong answer; the run as written judged the query.
+            (Err(e), _) if !matches!(e, Error::Backend { .. }) => {
+                self.failures
+                    .push(format!("skip: line {line}: with literals bound: {e}"));
+                return;
+            }
+            (Err(e), _) => Some(e.to_string()),
+            (Ok(r), Err(_)) => Some(format!("{:?}", r.rows.iter().take(6).collect::<Vec<_>>())),
+        };
+        match differs {
+            None => self.tally.bound += 1,
+            Some(got) => {
+                self.tally.failed += 1;
+                self.failures.push(format!(
+                    "line {line}: with literals bound, differs from SQLite: {bound} {params:?}\n  SQLite: {:?}\n  got: {got}",
+                    want.map(|rows| rows.into_iter().take(6).collect::<Vec<_>>())
+                ));
+            }
+        }
+    }
+
     /// Tallies a statement record's outcome.
     fn judge_statement(
         &mut self,
@@ -606,6 +794,54 @@ query I nosort
 SELECT t1.a FROM t1 JOIN t1 AS u ON u.b = t1.a
 ----
 ";
+
+    #[test]
+    fn binds_literals_in_every_style_and_leaves_ordinals() {
+        let sql = "SELECT a, 'it''s', x'0aff' FROM t WHERE b > -2.5 ORDER BY 1, a % 3 DESC LIMIT 4";
+        // Every literal chosen (odd bits), each style in turn.
+        let (bound, values) = bind_literals(sql, u64::MAX);
+        assert_eq!(
+            bound,
+            "SELECT a, $1x, $2x FROM t WHERE b > -$3x ORDER BY 1, a % $4x DESC LIMIT $5x"
+        );
+        assert_eq!(
+            values,
+            vec![
+                Value::Text("it's".into()),
+                Value::Blob(vec![0x0a, 0xff]),
+                Value::Real(2.5),
+                Value::Integer(3),
+                Value::Integer(4),
+            ]
+        );
+        let styles: Vec<String> = (0..64u64)
+            .map(|c| bind_literals(sql, c.wrapping_mul(0x9e37_79b9_7f4a_7c15)).0)
+            .collect();
+        for style in ["?", "?1", ":p1", "$1x"] {
+            assert!(
+                styles.iter().any(|s| s.contains(&format!("{style} "))),
+                "{style}: {styles:?}"
+            );
+        }
+        assert!(styles.iter().all(|s| s.contains("ORDER BY 1,")));
+        assert_eq!(bind_literals(sql, 0), (sql.to_string(), vec![]));
+    }
+
+    /// A query that moves a parameter's text (a hidden sort column), run as written and
+    /// with its literals bound: both SQLite's answers.
+    #[test]
+    fn also_bound_runs_compare_with_sqlite_running_the_bound_statement() {
+        let file = "statement ok\nCREATE TABLE t1(a INTEGER, b INTEGER)\n\n\
+            statement ok\nINSERT INTO t1 VALUES (1, 5), (2, 4), (3, 3), (4, 2), (5, 1), (6, 0), (7, 7), (8, 8)\n\n\
+            query I nosort\nSELECT a FROM t1 WHERE b > 0 ORDER BY a % 3, a\n----\n3\n1\n4\n7\n2\n5\n8\n\n";
+        let (tally, failures) =
+            run_text_as(file, 4, None, Options::default(), Literals::AlsoBound).unwrap();
+        assert_eq!((tally.passed, tally.failed), (3, 0), "{failures:?}");
+        assert_eq!(
+            tally.bound, 1,
+            "the query has literals, some bound: {failures:?}"
+        );
+    }
 
     #[test]
     fn runs_records_and_counts_refusals_as_skipped() {

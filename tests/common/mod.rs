@@ -45,80 +45,9 @@ impl Rng {
     }
 }
 
-/// `sql` with some of its literal numbers, strings and blobs replaced by parameters bound
-/// to the same values, in every style SQLite takes (`?`, `?N`, `:a`, `@a`, `$a`). The bits
-/// of `style` choose which literals and how, so the same text gives the same statement.
+/// Some literals of `sql` bound as parameters (see [`d1plus::slt::bind_literals`]).
 pub fn parameterized(sql: &str, style: u64) -> (String, Vec<Value>) {
-    let mut out = String::with_capacity(sql.len() + 16);
-    let mut params: Vec<Value> = Vec::new();
-    let mut cursor = 0;
-    let mut literal = 0u32;
-    // Inside `ORDER BY` / `GROUP BY` terms a lone integer is an ordinal, not a value.
-    let mut after_by = false;
-    for t in d1plus::lex::tokens_of(sql) {
-        let text = &sql[t.start..t.end];
-        let ordinal = after_by && t.kind == d1plus::lex::TokenKind::Number;
-        match t.kind {
-            d1plus::lex::TokenKind::Space | d1plus::lex::TokenKind::Comment => continue,
-            d1plus::lex::TokenKind::Word => {
-                after_by = text.eq_ignore_ascii_case("BY")
-                    || (after_by
-                        && ["ASC", "DESC", "COLLATE", "NULLS", "FIRST", "LAST", "NOCASE", "BINARY", "RTRIM"]
-                            .iter()
-                            .any(|k| text.eq_ignore_ascii_case(k)));
-            }
-            d1plus::lex::TokenKind::Comma | d1plus::lex::TokenKind::Number => {}
-            _ => after_by = false,
-        }
-        if ordinal {
-            continue;
-        }
-        let value = match t.kind {
-            d1plus::lex::TokenKind::Number => Some(number_value(text)),
-            d1plus::lex::TokenKind::String => Some(Value::Text(text[1..text.len() - 1].replace("''", "'"))),
-            d1plus::lex::TokenKind::Blob => Some(Value::Blob(
-                (2..text.len() - 1)
-                    .step_by(2)
-                    .filter_map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
-                    .collect(),
-            )),
-            _ => None,
-        };
-        let Some(value) = value else { continue };
-        let bits = style.rotate_right(literal * 3 + 1);
-        literal += 1;
-        if bits & 1 == 0 {
-            continue;
-        }
-        out.push_str(&sql[cursor..t.start]);
-        cursor = t.end;
-        params.push(value);
-        let n = params.len();
-        match (bits >> 1) & 3 {
-            // `?` takes the number after the largest so far: only while none is skipped.
-            0 => out.push('?'),
-            1 => out.push_str(&format!("?{n}")),
-            2 => out.push_str(&format!(":p{n}")),
-            _ => out.push_str(&format!("${n}x")),
-        }
-    }
-    out.push_str(&sql[cursor..]);
-    (out, params)
-}
-
-/// The value SQLite gives a numeric literal: an INTEGER when it fits, else a REAL.
-fn number_value(text: &str) -> Value {
-    let hex = text
-        .strip_prefix("0x")
-        .or_else(|| text.strip_prefix("0X"))
-        .and_then(|h| u64::from_str_radix(h, 16).ok());
-    if let Some(h) = hex {
-        return Value::Integer(h as i64);
-    }
-    if let Ok(i) = text.parse::<i64>() {
-        return Value::Integer(i);
-    }
-    Value::Real(text.parse::<f64>().unwrap_or(0.0))
+    d1plus::slt::bind_literals(sql, style)
 }
 
 /// The differential oracle's core, shared with the fuzz targets.
