@@ -138,6 +138,32 @@ fn random_write_sequences_keep_every_row_in_place() {
     h.run("SELECT count(*) FROM plans", &[], None);
 }
 
+/// RETURNING columns carry SQLite's names even where the shards' text renumbers a
+/// parameter (`?3 || kind` on a shard that binds two values names it `?2 || kind`): rows
+/// split across shards, and a write scattered to every shard.
+#[test]
+fn returning_columns_are_named_as_sqlite_names_them() {
+    let h = harness();
+    for (sql, params) in [
+        ("INSERT INTO events (tenantId, id, kind) VALUES (?1, 1, 'a'), (?2, 2, 'b') RETURNING id, ?3 || kind, (?3) AS x, kind", vec![t("acme"), t("globex"), t("p")]),
+        ("INSERT INTO events (tenantId, id, kind) VALUES (?, 3, 'a'), (?, 4, 'b') RETURNING ? || kind, \"id\", id + :n", vec![t("acme"), t("initech"), t("q"), i(10)]),
+        ("INSERT INTO events (tenantId, id, kind) VALUES ('acme', 5, ?2), ('umbrella', 6, ?1) RETURNING ?2 || kind  ,  ?1", vec![t("x"), t("y")]),
+    ] {
+        assert!(matches!(h.run(sql, &params, None), common::Outcome::Ok(_)), "{sql}");
+    }
+    let options = d1plus::plan::PlanOptions {
+        allow_scatter_writes: true,
+    };
+    let sql = "UPDATE events SET amount = ?2 WHERE id > ?1 RETURNING id, ?2 + ?1";
+    let params = [i(0), i(7)];
+    let (oracle_columns, _) = common::sqlite_query(&h.oracle, sql, &params).unwrap();
+    for s in &h.shards {
+        let r = futures::executor::block_on(s.db.query_with(sql, &params, None, options)).unwrap();
+        assert_eq!(r.columns.to_vec(), oracle_columns, "{} shards", s.n);
+    }
+    h.check_invariants();
+}
+
 #[test]
 fn returning_rows_come_back_in_the_callers_order() {
     let h = harness();

@@ -25,7 +25,9 @@ use crate::placement;
 use crate::plan::params::{Answer, IdOwner, Params, Probe};
 use crate::sql::{object_name, KeyExpr};
 use crate::value::{Affinity, Value};
-use sqlparser::ast::{AssignmentTarget, OnConflictAction, OnInsert, SetExpr, Statement};
+use sqlparser::ast::{
+    AssignmentTarget, OnConflictAction, OnInsert, SelectItem, SetExpr, Statement,
+};
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 
@@ -118,6 +120,7 @@ pub(super) fn plan_insert(
         auto_id.as_ref(),
         cx.shard_count(),
         cx.catalog.get(rowid_ranges::FLOOR_TABLE).is_some(),
+        ins.returning.as_deref(),
     )?;
     let (batches, order) = layout.batches(&groups)?;
     let combine = combine_rows(ins, tname, batches.len(), order)?;
@@ -406,6 +409,8 @@ struct Layout<'a> {
     shard_count: usize,
     /// Generated ids stay above the floors a split left (`rowid_ranges::FLOOR_TABLE`).
     floor: bool,
+    /// Where RETURNING items end that need their original name as an alias, and the alias.
+    returning_aliases: Vec<(usize, String)>,
 }
 
 impl<'a> Layout<'a> {
@@ -416,6 +421,7 @@ impl<'a> Layout<'a> {
         auto_id: Option<&'a (String, String)>,
         shard_count: usize,
         floor: bool,
+        returning: Option<&[SelectItem]>,
     ) -> Result<Layout<'a>> {
         let (Some(first), Some(last)) = (row_ranges.first(), row_ranges.last()) else {
             return Err(Error::internal("an INSERT split with no rows"));
@@ -426,11 +432,13 @@ impl<'a> Layout<'a> {
             })?),
             None => None,
         };
+        let suffix = last.end..parsed.sql.len();
         Ok(Layout {
             parsed,
             params,
             prefix: 0..first.start,
-            suffix: last.end..parsed.sql.len(),
+            returning_aliases: returning_aliases(parsed, &suffix, returning.unwrap_or(&[])),
+            suffix,
             row_ranges,
             column_list_paren,
             auto_id,
@@ -447,7 +455,8 @@ impl<'a> Layout<'a> {
     ) -> Result<(Vec<ShardBatch>, RowOrder)> {
         let parsed = self.parsed;
         let fixed_params = params_in(parsed, &self.prefix) + params_in(parsed, &self.suffix);
-        let fixed_len = self.prefix.len() + self.suffix.len();
+        let aliases: usize = self.returning_aliases.iter().map(|(_, a)| a.len()).sum();
+        let fixed_len = self.prefix.len() + self.suffix.len() + aliases;
         let mut batches = Vec::new();
         let mut order = Vec::new();
         for (shard, rows_of_shard) in groups {
@@ -508,9 +517,74 @@ impl<'a> Layout<'a> {
                 None => pieces.push(Piece::Source(self.row_ranges[r].clone())),
             }
         }
-        pieces.push(Piece::Source(self.suffix.clone()));
+        let mut cursor = self.suffix.start;
+        for (end, alias) in &self.returning_aliases {
+            pieces.push(Piece::Source(cursor..*end));
+            pieces.push(Piece::Text(alias));
+            cursor = *end;
+        }
+        pieces.push(Piece::Source(cursor..self.suffix.end));
         splice(self.parsed, &pieces, self.params)
     }
+}
+
+/// SQLite names an unaliased RETURNING expression by its text, where the shards' text has
+/// parameters renumbered (`?3 || name` may come back as `?1 || name`): each such item with
+/// a parameter gets its original text as an alias. The end of each such item in `suffix`
+/// (the text after the last row), and ` AS "…"`.
+fn returning_aliases(
+    parsed: &Parsed,
+    suffix: &Range<usize>,
+    items: &[SelectItem],
+) -> Vec<(usize, String)> {
+    let sql = &parsed.sql;
+    let toks: Vec<&crate::lex::Token> = parsed
+        .tokens
+        .iter()
+        .filter(|t| t.start >= suffix.start && t.kind != TokenKind::Semicolon)
+        .collect();
+    let mut depth = 0i32;
+    let mut ranges: Vec<Range<usize>> = Vec::new();
+    let mut item_start: Option<usize> = None;
+    let mut last_end = 0;
+    for t in toks {
+        match t.kind {
+            TokenKind::LParen => depth += 1,
+            TokenKind::RParen => depth -= 1,
+            _ => {}
+        }
+        if depth == 0 && t.is_keyword(sql, "RETURNING") {
+            ranges.clear();
+            item_start = Some(t.end);
+            continue;
+        }
+        if let Some(start) = item_start {
+            if depth == 0 && t.kind == TokenKind::Comma {
+                ranges.push(start..last_end);
+                item_start = Some(t.end);
+                continue;
+            }
+        }
+        last_end = t.end;
+    }
+    if let Some(start) = item_start {
+        ranges.push(start..last_end);
+    }
+    if ranges.len() != items.len() {
+        return Vec::new();
+    }
+    items
+        .iter()
+        .zip(ranges)
+        .filter(|(item, range)| {
+            matches!(item, SelectItem::UnnamedExpr(e) if !matches!(e, sqlparser::ast::Expr::Identifier(_) | sqlparser::ast::Expr::CompoundIdentifier(_)))
+                && params_in(parsed, range) > 0
+        })
+        .map(|(_, range)| {
+            let text = sql[range.clone()].trim();
+            (range.end, format!(" AS \"{}\"", text.replace('"', "\"\"")))
+        })
+        .collect()
 }
 
 /// Byte offset of the `(` opening the INSERT's column list (the first top-level `(`

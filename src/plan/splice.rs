@@ -39,6 +39,26 @@ pub(crate) fn params_in(parsed: &Parsed, range: &Range<usize>) -> usize {
     hi - lo
 }
 
+/// Whether the source ranges of `pieces` hold every parameter occurrence of the original
+/// once, in the original's order.
+fn keeps_every_parameter_in_order(parsed: &Parsed, pieces: &[Piece<'_>]) -> bool {
+    let occ = &parsed.params.occurrences;
+    let mut next = 0; // The occurrence the next source range must start from.
+    for piece in pieces {
+        if let Piece::Source(range) = piece {
+            let first = occ.partition_point(|(o, _)| *o < range.start);
+            let end = occ.partition_point(|(o, _)| *o < range.end);
+            if end > first {
+                if first != next {
+                    return false;
+                }
+                next = end;
+            }
+        }
+    }
+    next == occ.len()
+}
+
 /// The pieces as one SQL text, its parameters renumbered in order of first appearance.
 pub(crate) fn splice(
     parsed: &Parsed,
@@ -46,6 +66,24 @@ pub(crate) fn splice(
     params: &Params<'_>,
 ) -> Result<Spliced> {
     let sql = &parsed.sql;
+    if keeps_every_parameter_in_order(parsed, pieces) {
+        // The same parameter tokens in the same order: SQLite numbers them as in the
+        // original, so every spelling stays and the original's values bind as they are.
+        let mut out = String::with_capacity(sql.len());
+        for piece in pieces {
+            out.push_str(match piece {
+                Piece::Text(t) => t,
+                Piece::Owned(t) => t,
+                Piece::Source(range) => &sql[range.clone()],
+            });
+        }
+        return Ok(Spliced {
+            sql: out,
+            params: (1..=parsed.params.count)
+                .map(|i| params.carry(i))
+                .collect::<Result<_>>()?,
+        });
+    }
     let mut out = String::with_capacity(sql.len());
     let mut bound = Vec::new();
     // Per parameter of the original: its new number and whether its spelling (a name)
@@ -139,7 +177,14 @@ mod tests {
         let c = rusqlite::Connection::open_in_memory().unwrap();
         // The original, which of its parameter occurrences the splice takes (in that order,
         // one result column each), and the spliced text.
-        let cases: [(&str, &[usize], &str); 7] = [
+        let cases: [(&str, &[usize], &str); 9] = [
+            // Every parameter, in the original's order: every spelling stays.
+            (
+                "SELECT ?2, ?1, :a, ?",
+                &[0, 1, 2, 3],
+                "SELECT ?2, ?1, :a, ?",
+            ),
+            ("SELECT ?3, ?3", &[0, 1], "SELECT ?3, ?3"),
             // Anonymous ones, the second moved in front (a hidden sort column).
             ("SELECT ?, ?", &[1, 0], "SELECT ?, ?"),
             ("SELECT ?, ?", &[1, 0, 1], "SELECT ?, ?, ?1"),
