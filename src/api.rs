@@ -526,8 +526,10 @@ impl<B: Backend> Database<B> {
             plan.combine,
             plan::Combine::Rows(_) | plan::Combine::Aggregate { .. } | plan::Combine::Concat
         );
-        let spread_write =
-            (plan.batches.len() > 1 || commits == Commits::WithSpreadBatch) && !plan.changes_schema;
+        // The copy holds no indexes: REINDEX and ANALYZE of an index are the shards' to judge.
+        let spread_write = (plan.batches.len() > 1 || commits == Commits::WithSpreadBatch)
+            && !plan.changes_schema
+            && plan.route.reason != plan::Reason::Maintenance;
         if merged_read || spread_write {
             if let Some(rejected) = crate::validate::sqlite_rejects_cached(&self.catalog(), sql) {
                 return Err(self.rejected(rejected));

@@ -11,9 +11,9 @@
 //!
 //! One copy per schema content (the tables' and views' CREATE statements, hashed), a few
 //! kept per thread. A schema the copy cannot build (a virtual table whose module the
-//! embedded SQLite lacks) is not validated. Errors that say the embedded SQLite lacks
-//! something a shard may have (`no such function`, `no such module`) are not taken as
-//! SQLite's verdict.
+//! embedded SQLite lacks) is not validated. Errors that say the embedded SQLite or the copy
+//! lacks something a shard may have (`no such function`, `no such module`, `no such index`)
+//! are not taken as SQLite's verdict.
 
 use crate::catalog::{Catalog, ObjectKind};
 use crate::error::sqlite_message;
@@ -109,7 +109,13 @@ pub fn sqlite_rejects(catalog: &Catalog, sql: &str) -> Option<Rejection> {
             }
             Err(e) => (sqlite_message(e), None),
         };
-        let lacks = ["no such function", "no such module", "unknown function"];
+        // What the copy lacks and a shard may have; it holds no indexes (`INDEXED BY`).
+        let lacks = [
+            "no such function",
+            "no such module",
+            "unknown function",
+            "no such index",
+        ];
         if lacks.iter().any(|l| message.starts_with(l)) {
             return None;
         }
