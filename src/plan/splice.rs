@@ -1,10 +1,12 @@
 //! Builds shard SQL by splicing pieces of the original text, never by printing the AST
 //! (sqlparser's printer is not faithful to SQLite: `- -1` prints as `--1`, a comment).
 //! Parameters inside the pieces are renumbered `1, 2, …` in order of first appearance, and
-//! the values they bind are gathered in the same order. A parameter keeps its spelling
-//! wherever SQLite gives that spelling the new number (`?` always, `:name` the first time
-//! and again, `?N` when N is its new number), since SQLite names an unnamed result column
-//! by its text: `SELECT ? || name` must not come back as `?2 || name`.
+//! the values they bind are gathered in the same order. A `?` keeps its spelling (SQLite
+//! gives it the next number, which is its new one), and when the pieces keep every
+//! parameter in the original's order, every `?N` does too, since SQLite names an unnamed
+//! result column by its text: `SELECT ? || name` must not come back as `?2 || name`. Named
+//! parameters (`:a`, `@a`, `$a`) become `?N` (D1 takes only `?` and `?NNN`); the planners
+//! name such columns themselves.
 
 use crate::error::Result;
 use crate::parse::Parsed;
@@ -66,16 +68,32 @@ pub(crate) fn splice(
     params: &Params<'_>,
 ) -> Result<Spliced> {
     let sql = &parsed.sql;
+    let occ = &parsed.params.occurrences;
     if keeps_every_parameter_in_order(parsed, pieces) {
         // The same parameter tokens in the same order: SQLite numbers them as in the
-        // original, so every spelling stays and the original's values bind as they are.
+        // original, so the original's values bind as they are, and each parameter keeps
+        // its spelling, a name its number.
         let mut out = String::with_capacity(sql.len());
         for piece in pieces {
-            out.push_str(match piece {
-                Piece::Text(t) => t,
-                Piece::Owned(t) => t,
-                Piece::Source(range) => &sql[range.clone()],
-            });
+            match piece {
+                Piece::Text(t) => out.push_str(t),
+                Piece::Owned(t) => out.push_str(t),
+                Piece::Source(range) => {
+                    let mut cursor = range.start;
+                    let first = occ.partition_point(|(o, _)| *o < range.start);
+                    for &(offset, index) in occ[first..].iter().take_while(|(o, _)| *o < range.end)
+                    {
+                        if !sql[offset..].starts_with('?') {
+                            let end = parsed.token_at(offset).map_or(offset, |t| t.end);
+                            out.push_str(&sql[cursor..offset]);
+                            out.push('?');
+                            out.push_str(&index.to_string());
+                            cursor = end;
+                        }
+                    }
+                    out.push_str(&sql[cursor..range.end]);
+                }
+            }
         }
         return Ok(Spliced {
             sql: out,
@@ -86,10 +104,8 @@ pub(crate) fn splice(
     }
     let mut out = String::with_capacity(sql.len());
     let mut bound = Vec::new();
-    // Per parameter of the original: its new number and whether its spelling (a name)
-    // already stands for that number in `out`.
-    let mut numbered: SmallVec<[(usize, usize, bool); 8]> = SmallVec::new();
-    let occ = &parsed.params.occurrences;
+    // Per parameter of the original: its new number.
+    let mut numbered: SmallVec<[(usize, usize); 8]> = SmallVec::new();
     for piece in pieces {
         match piece {
             Piece::Text(t) => out.push_str(t),
@@ -99,28 +115,17 @@ pub(crate) fn splice(
                 let first = occ.partition_point(|(o, _)| *o < range.start);
                 for &(offset, index) in occ[first..].iter().take_while(|(o, _)| *o < range.end) {
                     let end = parsed.token_at(offset).map(|t| t.end).unwrap_or(offset);
-                    let text = &sql[offset..end];
                     out.push_str(&sql[cursor..offset]);
                     cursor = end;
-                    let named = !text.starts_with('?');
-                    let seen = numbered.iter_mut().find(|(i, ..)| *i == index);
-                    let n = match seen {
-                        Some((_, n, spelled)) => {
-                            // SQLite gives a name the number it took first (two names
-                            // are two parameters); `?N` for a named one needs the number.
-                            if named && *spelled {
-                                out.push_str(text);
-                                continue;
-                            }
-                            *n
-                        }
+                    let n = match numbered.iter().find(|(i, _)| *i == index) {
+                        Some(&(_, n)) => n,
                         None => {
                             bound.push(params.carry(index)?);
                             let n = bound.len();
-                            numbered.push((index, n, named));
-                            // `?` and a new name take the next number, which is `n`.
-                            if text == "?" || named {
-                                out.push_str(text);
+                            numbered.push((index, n));
+                            // A new `?` takes the next number, which is `n`.
+                            if &sql[offset..end] == "?" {
+                                out.push('?');
                                 continue;
                             }
                             n
@@ -165,40 +170,40 @@ mod tests {
         let s = splice(&p, &pieces, &Params::new(&params)).unwrap();
         assert_eq!(
             s.sql,
-            "INSERT INTO t VALUES (?1, :a) ON CONFLICT DO UPDATE SET x = :a"
+            "INSERT INTO t VALUES (?1, ?2) ON CONFLICT DO UPDATE SET x = ?2"
         );
         assert_eq!(s.params, vec![Value::Integer(3), Value::Text("a".into())]);
     }
 
-    /// Spliced parameters bind in SQLite what they bind in the original, and keep their
-    /// spelling wherever SQLite numbers that spelling alike.
+    /// Spliced parameters bind in SQLite what they bind in the original; `?` keeps its
+    /// spelling, `?N` too when every parameter stays in order, a name never (D1).
     #[test]
-    fn parameters_keep_their_spelling_where_sqlite_numbers_it_alike() {
+    fn parameters_bind_as_in_the_original_and_question_marks_stay() {
         let c = rusqlite::Connection::open_in_memory().unwrap();
         // The original, which of its parameter occurrences the splice takes (in that order,
         // one result column each), and the spliced text.
         let cases: [(&str, &[usize], &str); 9] = [
-            // Every parameter, in the original's order: every spelling stays.
+            // Every parameter, in the original's order: `?N` stays, a name takes its number.
             (
                 "SELECT ?2, ?1, :a, ?",
                 &[0, 1, 2, 3],
-                "SELECT ?2, ?1, :a, ?",
+                "SELECT ?2, ?1, ?3, ?",
             ),
             ("SELECT ?3, ?3", &[0, 1], "SELECT ?3, ?3"),
             // Anonymous ones, the second moved in front (a hidden sort column).
             ("SELECT ?, ?", &[1, 0], "SELECT ?, ?"),
             ("SELECT ?, ?", &[1, 0, 1], "SELECT ?, ?, ?1"),
-            // A name twice, then a number for it.
+            // A name twice, and a number for it.
             (
                 "SELECT :a, ?2, :a, ?1",
                 &[1, 0, 2, 3],
-                "SELECT ?1, :a, :a, ?2",
+                "SELECT ?1, ?2, ?2, ?2",
             ),
-            // `?N` keeps its spelling when N is its new number.
+            // `?N` takes its new number.
             ("SELECT ?1, ?2, ?3", &[0, 2], "SELECT ?1, ?2"),
-            ("SELECT $x, @y, ?", &[1, 2, 0], "SELECT @y, ?, $x"),
+            ("SELECT $x, @y, ?", &[1, 2, 0], "SELECT ?1, ?, ?3"),
             ("SELECT ?3, ?", &[1], "SELECT ?"),
-            ("SELECT ?2, ?2, :z", &[2, 1], "SELECT :z, ?2"),
+            ("SELECT ?2, ?2, :z", &[2, 1], "SELECT ?1, ?2"),
         ];
         for (sql, take, want) in cases {
             let p = Parsed::new(sql).unwrap();
