@@ -519,18 +519,16 @@ impl<B: Backend> Database<B> {
         result
     }
 
-    /// A read merged across shards answers from rewritten SQL, and a write to several
-    /// shards could half-apply: SQLite must accept the original first (see `validate`).
+    /// Reads merged across shards answer from rewritten SQL, and writes to several shards
+    /// could half-apply: SQLite must accept the original first (`validate`, maintenance aside).
     fn validate_before_running(&self, sql: &str, plan: &Plan, commits: Commits) -> Result<()> {
         let merged_read = matches!(
             plan.combine,
             plan::Combine::Rows(_) | plan::Combine::Aggregate { .. } | plan::Combine::Concat
         );
-        // The copy holds no indexes: REINDEX and ANALYZE of an index are the shards' to judge.
-        let spread_write = (plan.batches.len() > 1 || commits == Commits::WithSpreadBatch)
-            && !plan.changes_schema
-            && plan.route.reason != plan::Reason::Maintenance;
-        if merged_read || spread_write {
+        let spread_write =
+            (plan.batches.len() > 1 || commits == Commits::WithSpreadBatch) && !plan.changes_schema;
+        if (merged_read || spread_write) && plan.route.reason != plan::Reason::Maintenance {
             if let Some(rejected) = crate::validate::sqlite_rejects_cached(&self.catalog(), sql) {
                 return Err(self.rejected(rejected));
             }

@@ -6,8 +6,8 @@
 //! Writes that run on several shards (reference-table writes, INSERTs split across
 //! shards, scatter writes) are checked the same way before anything runs, so a statement
 //! SQLite rejects fails everywhere alike instead of half-applying; the verdict is kept per
-//! (schema, text), so a repeated statement is prepared once. DDL is not checked: the copy
-//! holds tables and views only (no indexes or triggers to drop).
+//! (schema, text), so a repeated statement is prepared once. DDL and maintenance (REINDEX,
+//! ANALYZE) are not checked: the copy holds tables and views only (no indexes or triggers).
 //!
 //! One copy per schema content (the tables' and views' CREATE statements, hashed), a few
 //! kept per thread. A schema the copy cannot build (a virtual table whose module the

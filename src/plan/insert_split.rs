@@ -437,7 +437,11 @@ impl<'a> Layout<'a> {
             parsed,
             params,
             prefix: 0..first.start,
-            returning_aliases: returning_aliases(parsed, &suffix, returning.unwrap_or(&[])),
+            returning_aliases: super::result_names::returning_aliases(
+                parsed,
+                &suffix,
+                returning.unwrap_or(&[]),
+            ),
             suffix,
             row_ranges,
             column_list_paren,
@@ -526,65 +530,6 @@ impl<'a> Layout<'a> {
         pieces.push(Piece::Source(cursor..self.suffix.end));
         splice(self.parsed, &pieces, self.params)
     }
-}
-
-/// SQLite names an unaliased RETURNING expression by its text, where the shards' text has
-/// parameters renumbered (`?3 || name` may come back as `?1 || name`): each such item with
-/// a parameter gets its original text as an alias. The end of each such item in `suffix`
-/// (the text after the last row), and ` AS "…"`.
-fn returning_aliases(
-    parsed: &Parsed,
-    suffix: &Range<usize>,
-    items: &[SelectItem],
-) -> Vec<(usize, String)> {
-    let sql = &parsed.sql;
-    let toks: Vec<&crate::lex::Token> = parsed
-        .tokens
-        .iter()
-        .filter(|t| t.start >= suffix.start && t.kind != TokenKind::Semicolon)
-        .collect();
-    let mut depth = 0i32;
-    let mut ranges: Vec<Range<usize>> = Vec::new();
-    let mut item_start: Option<usize> = None;
-    let mut last_end = 0;
-    for t in toks {
-        match t.kind {
-            TokenKind::LParen => depth += 1,
-            TokenKind::RParen => depth -= 1,
-            _ => {}
-        }
-        if depth == 0 && t.is_keyword(sql, "RETURNING") {
-            ranges.clear();
-            item_start = Some(t.end);
-            continue;
-        }
-        if let Some(start) = item_start {
-            if depth == 0 && t.kind == TokenKind::Comma {
-                ranges.push(start..last_end);
-                item_start = Some(t.end);
-                continue;
-            }
-        }
-        last_end = t.end;
-    }
-    if let Some(start) = item_start {
-        ranges.push(start..last_end);
-    }
-    if ranges.len() != items.len() {
-        return Vec::new();
-    }
-    items
-        .iter()
-        .zip(ranges)
-        .filter(|(item, range)| {
-            matches!(item, SelectItem::UnnamedExpr(e) if !matches!(e, sqlparser::ast::Expr::Identifier(_) | sqlparser::ast::Expr::CompoundIdentifier(_)))
-                && params_in(parsed, range) > 0
-        })
-        .map(|(_, range)| {
-            let text = sql[range.clone()].trim();
-            (range.end, format!(" AS \"{}\"", text.replace('"', "\"\"")))
-        })
-        .collect()
 }
 
 /// Byte offset of the `(` opening the INSERT's column list (the first top-level `(`

@@ -12,6 +12,7 @@ pub(crate) mod insert_two_phase;
 mod names;
 pub mod output;
 pub(crate) mod params;
+mod result_names;
 mod route;
 pub mod rowid_ranges;
 mod scope;

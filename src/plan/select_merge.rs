@@ -81,7 +81,7 @@ pub(crate) fn plan_select(
     let (order, hidden) = merge_order(&parts, q)?;
 
     let (limit, offset) = limit_offset(parsed, q.limit_clause.as_ref(), params, a)?;
-    let columns = original_names(parsed, select, &shape, &scope);
+    let columns = super::result_names::original_names(parsed, select, &shape, &scope);
 
     // Per-shard SQL: hidden columns after the projection, LIMIT n+m instead of the limit.
     // A hidden column is spliced from the source like the rest, so its parameters are
@@ -117,37 +117,6 @@ pub(crate) fn plan_select(
         shard_sql: splice(parsed, &pieces, params)?,
         merge,
     })
-}
-
-/// The shards name an unnamed output expression by its text, where parameters are
-/// renumbered (`id + $v` becomes `id + ?1`): SQLite's names come from the original. The
-/// names of `select`'s output columns when a parameter is among them (`shape.items` are
-/// its projection's items), else `None`: the shards' names are SQLite's.
-fn original_names(
-    parsed: &Parsed,
-    select: &sqlparser::ast::Select,
-    shape: &SelectShape,
-    scope: &Scope<'_>,
-) -> Option<crate::value::Columns> {
-    let has_wildcard = select.projection.iter().any(|i| {
-        matches!(
-            i,
-            SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..)
-        )
-    });
-    let (first, last) = (shape.items.first()?, shape.items.last()?);
-    if has_wildcard
-        || shape.items.len() != select.projection.len()
-        || super::splice::params_in(parsed, &(first.start..last.end)) == 0
-    {
-        return None;
-    }
-    let names = select
-        .projection
-        .iter()
-        .zip(&shape.items)
-        .map(|(item, range)| super::terms::column_name(parsed, item, range, scope));
-    Some(names.collect::<Vec<_>>().into())
 }
 
 /// What planning one SELECT's merge looks at.
@@ -539,7 +508,12 @@ pub(crate) fn plan_compound(
     }
     // The names are the first part's, as in SQLite.
     let columns = select_shape(parsed).and_then(|shape| {
-        original_names(parsed, parts[0], &shape, &Scope::of(parts[0], cx.catalog))
+        super::result_names::original_names(
+            parsed,
+            parts[0],
+            &shape,
+            &Scope::of(parts[0], cx.catalog),
+        )
     });
     let merge = RowMerge {
         order,
