@@ -67,81 +67,70 @@ pub(crate) fn splice(
     pieces: &[Piece<'_>],
     params: &Params<'_>,
 ) -> Result<Spliced> {
-    let sql = &parsed.sql;
-    let occ = &parsed.params.occurrences;
     if keeps_every_parameter_in_order(parsed, pieces) {
         // The same parameter tokens in the same order: SQLite numbers them as in the
         // original, so the original's values bind as they are, and each parameter keeps
         // its spelling, a name its number.
-        let mut out = String::with_capacity(sql.len());
-        for piece in pieces {
-            match piece {
-                Piece::Text(t) => out.push_str(t),
-                Piece::Owned(t) => out.push_str(t),
-                Piece::Source(range) => {
-                    let mut cursor = range.start;
-                    let first = occ.partition_point(|(o, _)| *o < range.start);
-                    for &(offset, index) in occ[first..].iter().take_while(|(o, _)| *o < range.end)
-                    {
-                        if !sql[offset..].starts_with('?') {
-                            let end = parsed.token_at(offset).map_or(offset, |t| t.end);
-                            out.push_str(&sql[cursor..offset]);
-                            out.push('?');
-                            out.push_str(&index.to_string());
-                            cursor = end;
-                        }
-                    }
-                    out.push_str(&sql[cursor..range.end]);
-                }
-            }
-        }
-        return Ok(Spliced {
-            sql: out,
-            params: (1..=parsed.params.count)
-                .map(|i| params.carry(i))
-                .collect::<Result<_>>()?,
-        });
+        let sql = write(parsed, pieces, |text, index| {
+            Ok((!text.starts_with('?')).then_some(index))
+        })?;
+        let params = (1..=parsed.params.count)
+            .map(|i| params.carry(i))
+            .collect::<Result<_>>()?;
+        return Ok(Spliced { sql, params });
     }
-    let mut out = String::with_capacity(sql.len());
     let mut bound = Vec::new();
     // Per parameter of the original: its new number.
     let mut numbered: SmallVec<[(usize, usize); 8]> = SmallVec::new();
+    let sql = write(parsed, pieces, |text, index| {
+        if let Some(&(_, n)) = numbered.iter().find(|(i, _)| *i == index) {
+            return Ok(Some(n));
+        }
+        bound.push(params.carry(index)?);
+        let n = bound.len();
+        numbered.push((index, n));
+        // A new `?` takes the next number, which is `n`.
+        Ok((text != "?").then_some(n))
+    })?;
+    Ok(Spliced { sql, params: bound })
+}
+
+/// The pieces as one text, each parameter token of the source written as `number` says
+/// for its text and its number in the original: `?N`, or as it is (None).
+fn write(
+    parsed: &Parsed,
+    pieces: &[Piece<'_>],
+    mut number: impl FnMut(&str, usize) -> Result<Option<usize>>,
+) -> Result<String> {
+    let sql = &parsed.sql;
+    let occ = &parsed.params.occurrences;
+    let mut out = String::with_capacity(sql.len());
     for piece in pieces {
-        match piece {
-            Piece::Text(t) => out.push_str(t),
-            Piece::Owned(t) => out.push_str(t),
-            Piece::Source(range) => {
-                let mut cursor = range.start;
-                let first = occ.partition_point(|(o, _)| *o < range.start);
-                for &(offset, index) in occ[first..].iter().take_while(|(o, _)| *o < range.end) {
-                    let end = parsed.token_at(offset).map(|t| t.end).unwrap_or(offset);
-                    out.push_str(&sql[cursor..offset]);
-                    cursor = end;
-                    let n = match numbered.iter().find(|(i, _)| *i == index) {
-                        Some(&(_, n)) => n,
-                        None => {
-                            bound.push(params.carry(index)?);
-                            let n = bound.len();
-                            numbered.push((index, n));
-                            // A new `?` takes the next number, which is `n`.
-                            if &sql[offset..end] == "?" {
-                                out.push('?');
-                                continue;
-                            }
-                            n
-                        }
-                    };
-                    out.push('?');
-                    out.push_str(&n.to_string());
-                }
-                out.push_str(&sql[cursor..range.end]);
+        let range = match piece {
+            Piece::Text(t) => {
+                out.push_str(t);
+                continue;
+            }
+            Piece::Owned(t) => {
+                out.push_str(t);
+                continue;
+            }
+            Piece::Source(range) => range,
+        };
+        let mut cursor = range.start;
+        let first = occ.partition_point(|(o, _)| *o < range.start);
+        for &(offset, index) in occ[first..].iter().take_while(|(o, _)| *o < range.end) {
+            let end = parsed.token_at(offset).map_or(offset, |t| t.end);
+            if let Some(n) = number(&sql[offset..end], index)? {
+                out.push_str(&sql[cursor..offset]);
+                out.push('?');
+                out.push_str(&n.to_string());
+                cursor = end;
             }
         }
+        out.push_str(&sql[cursor..range.end]);
     }
-    Ok(Spliced {
-        sql: out,
-        params: bound,
-    })
+    Ok(out)
 }
 
 #[cfg(test)]
