@@ -80,15 +80,19 @@ pub(crate) fn splice(
         return Ok(Spliced { sql, params });
     }
     let mut bound = Vec::new();
-    // Per parameter of the original: its new number.
-    let mut numbered: SmallVec<[(usize, usize); 8]> = SmallVec::new();
+    // Per parameter of the original (by its number): its new number, 0 until it has one.
+    // Indexed, not searched: a statement may have thousands of parameters.
+    let mut numbered: SmallVec<[usize; 16]> = SmallVec::from_elem(0, parsed.params.count + 1);
     let sql = write(parsed, pieces, |text, index| {
-        if let Some(&(_, n)) = numbered.iter().find(|(i, _)| *i == index) {
-            return Ok(Some(n));
+        let slot = numbered
+            .get_mut(index)
+            .ok_or_else(|| crate::error::Error::internal("a parameter beyond the count"))?;
+        if *slot != 0 {
+            return Ok(Some(*slot));
         }
         bound.push(params.carry(index)?);
         let n = bound.len();
-        numbered.push((index, n));
+        *slot = n;
         // A new `?` takes the next number, which is `n`.
         Ok((text != "?").then_some(n))
     })?;
