@@ -312,23 +312,8 @@ fn md5_hex(values: &[String]) -> String {
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The error one plain SQLite gives for a query, if it fails (while stepping, too).
-fn sqlite_error(conn: &rusqlite::Connection, sql: &str) -> Option<String> {
-    let run = || -> rusqlite::Result<()> {
-        let mut st = conn.prepare(sql)?;
-        let n = st.column_count();
-        let mut rows = st.query([])?;
-        while let Some(row) = rows.next()? {
-            for i in 0..n {
-                row.get_ref(i)?;
-            }
-        }
-        Ok(())
-    };
-    run().err().map(crate::error::sqlite_message)
-}
-
-/// The rows one plain SQLite answers for a query with `params` bound, or its error.
+/// The rows one plain SQLite answers for a query with `params` bound, or its error (while
+/// stepping, too).
 fn sqlite_rows(
     conn: &rusqlite::Connection,
     sql: &str,
@@ -429,9 +414,10 @@ fn number_literal(text: &str) -> Value {
     Value::Real(text.parse::<f64>().unwrap_or(0.0))
 }
 
-/// FNV-1a of a statement's text: which of its literals [`bind_literals`] binds.
-fn fnv(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+/// Which literals of `sql` [`bind_literals`] binds, the same for the same text and `seed`:
+/// FNV-1a of the text, its basis mixed with the seed.
+pub fn literal_choice(sql: &str, seed: u64) -> u64 {
+    sql.bytes().fold(0xcbf2_9ce4_8422_2325 ^ seed, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })
 }
@@ -530,7 +516,7 @@ pub fn run_text_as(
                 let result = match block_on(db.query(&sql, &[], None)) {
                     Ok(r) => r,
                     Err(Error::Backend { message, .. })
-                        if sqlite_error(&oracle, &sql).as_ref() == Some(&message) =>
+                        if sqlite_rows(&oracle, &sql, &[]).err().as_ref() == Some(&message) =>
                     {
                         run.tally.passed += 1;
                         run.tally.sqlite_errors += 1;
@@ -602,8 +588,9 @@ impl Run {
         sort: &Sort,
     ) {
         // The other choice binds each literal the first leaves: some literal is bound.
-        let (bound, params) = match bind_literals(sql, fnv(sql)) {
-            (_, none) if none.is_empty() => bind_literals(sql, !fnv(sql)),
+        let choice = literal_choice(sql, 0);
+        let (bound, params) = match bind_literals(sql, choice) {
+            (_, none) if none.is_empty() => bind_literals(sql, !choice),
             some => some,
         };
         if params.is_empty() {

@@ -3,12 +3,18 @@
 
 mod common;
 
-use common::{parameterized, Harness, Outcome, SHARD_COUNTS};
+use common::{Harness, Outcome, SHARD_COUNTS};
 use d1plus::lex::split_statements;
+use d1plus::slt::{bind_literals, literal_choice};
 use d1plus::value::Value;
 use std::path::Path;
 
 fn run_file(path: &Path, default_policy: Option<&str>) {
+    // Which literals run bound: the same on every run with the same D1PLUS_SEED.
+    let seed: u64 = std::env::var("D1PLUS_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     let text = std::fs::read_to_string(path).unwrap();
     let policy = text
         .lines()
@@ -49,7 +55,7 @@ fn run_file(path: &Path, default_policy: Option<&str>) {
         // instead, half of them), when it has none of its own.
         let bound = (params.is_empty()
             && !d1plus::lex::tokens_of(sql).any(|t| t.kind == d1plus::lex::TokenKind::Variable))
-        .then(|| parameterized(sql, fnv(sql)))
+        .then(|| bind_literals(sql, literal_choice(sql, seed)))
         .filter(|(_, values)| !values.is_empty());
         if first == "SELECT" || first == "WITH" {
             match h.compare_with(sql, &params, ordered) {
@@ -66,7 +72,7 @@ fn run_file(path: &Path, default_policy: Option<&str>) {
             let (sql, params) = match &bound {
                 Some((bound_sql, values))
                     if matches!(first.as_str(), "INSERT" | "REPLACE" | "UPDATE" | "DELETE")
-                        && fnv(sql) & 2 != 0 =>
+                        && literal_choice(sql, seed) & 2 != 0 =>
                 {
                     (bound_sql.as_str(), values.clone())
                 }
@@ -85,18 +91,6 @@ fn run_file(path: &Path, default_policy: Option<&str>) {
         }
     }
     h.check_invariants();
-}
-
-/// FNV-1a of `text` and D1PLUS_SEED: which literals [`parameterized`] replaces, the same
-/// on every run with the same seed.
-fn fnv(text: &str) -> u64 {
-    let seed: u64 = std::env::var("D1PLUS_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    text.bytes().fold(0xcbf2_9ce4_8422_2325 ^ seed, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
 }
 
 #[test]

@@ -30,7 +30,7 @@ pub(super) fn original_names(
     let (first, last) = (shape.items.first()?, shape.items.last()?);
     if has_wildcard
         || shape.items.len() != select.projection.len()
-        || super::splice::params_in(parsed, &(first.start..last.end)) == 0
+        || params_in(parsed, &(first.start..last.end)) == 0
     {
         return None;
     }
@@ -52,11 +52,10 @@ pub(super) fn returning_aliases(
     items: &[SelectItem],
 ) -> Vec<(usize, String)> {
     let sql = &parsed.sql;
-    let toks: Vec<&crate::lex::Token> = parsed
+    let toks = parsed
         .tokens
         .iter()
-        .filter(|t| t.start >= suffix.start && t.kind != TokenKind::Semicolon)
-        .collect();
+        .filter(|t| t.start >= suffix.start && t.kind != TokenKind::Semicolon);
     let mut depth = 0i32;
     let mut ranges: Vec<Range<usize>> = Vec::new();
     let mut item_start: Option<usize> = None;

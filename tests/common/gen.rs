@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use super::{Harness, Rng};
-use crate::common::parameterized;
+use d1plus::slt::bind_literals;
 
 /// A generated SELECT, kept in parts so it can shrink.
 #[derive(Debug, Clone)]
@@ -375,7 +375,7 @@ pub fn run_generated_for(
         // parameter must mean its value wherever the planner moves or copies its text.
         let style = rng.next();
         let compare_bound = |q: &GenQuery| {
-            let (sql, params) = parameterized(&q.sql(), style);
+            let (sql, params) = bind_literals(&q.sql(), style);
             h.compare_within(&sql, &params, q.ordered(), schema.real_ulps)
                 .map_err(|e| format!("with parameters {params:?}: {sql}\n{e}"))
         };

@@ -45,11 +45,6 @@ impl Rng {
     }
 }
 
-/// Some literals of `sql` bound as parameters (see [`d1plus::slt::bind_literals`]).
-pub fn parameterized(sql: &str, style: u64) -> (String, Vec<Value>) {
-    d1plus::slt::bind_literals(sql, style)
-}
-
 /// The differential oracle's core, shared with the fuzz targets.
 #[path = "../../fuzz/common/diff.rs"]
 pub mod diff;
