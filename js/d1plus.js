@@ -127,6 +127,45 @@ function toResult(answer) {
   };
 }
 
+let lastTask = 0;
+
+/**
+ * One call of the engine, driven from here (`src/backend/io.rs`): the engine answers at
+ * once, or hands back the promises it waits for (its shard reads and batches), whose
+ * outcomes go back to it until it answers. Resolves to the call's JSON envelope (text).
+ * Exported for the tests; apps use `D1Database`.
+ */
+export async function engineCall(engine, shards, kind, request, budget, schema, layout) {
+  const task = (lastTask = (lastTask + 1) >>> 0);
+  let step = engine.start(task, shards, kind, request, budget, schema, layout);
+  while (typeof step !== "string") {
+    const values = new Array(step.length);
+    let failed;
+    if (step.length === 1) {
+      try {
+        values[0] = await step[0];
+      } catch (e) {
+        values[0] = e;
+        failed = [0];
+      }
+    } else {
+      const settle = (p, i) =>
+        p.then(
+          (v) => {
+            values[i] = v;
+          },
+          (e) => {
+            values[i] = e;
+            (failed ??= []).push(i);
+          },
+        );
+      await Promise.all(step.map(settle));
+    }
+    step = engine.resume(task, values, failed);
+  }
+  return step;
+}
+
 /**
  * Where calls go: the shard bindings (or sessions), and the request's budget
  * `{ limit, used, checked }`, shared by a D1Database and its sessions. The engine draws on
@@ -148,7 +187,7 @@ class Runner {
     for (let attempt = 1; ; attempt++) {
       const schema = this.budget.checked ? Schema.Cached : Schema.Revalidate;
       this.budget.checked = true;
-      const text = await this.engine.run(this.shards, kind, request, this.budget, schema, this.place?.layout);
+      const text = await engineCall(this.engine, this.shards, kind, request, this.budget, schema, this.place?.layout);
       const envelope = JSON.parse(text);
       if (!envelope.error) return envelope.ok;
       const { code } = envelope.error;

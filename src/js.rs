@@ -9,6 +9,7 @@
 
 use crate::api::{Database, Options, Statement};
 use crate::backend::d1::{D1Backend, D1Like};
+use crate::backend::io::{Driven, Step};
 use crate::backend::recording::NullBackend;
 use crate::error::{Error, ErrorCode, Result};
 use crate::execute::{Budget, Meta, QueryResult, SharedBudget};
@@ -16,6 +17,7 @@ use crate::plan::ShardHint;
 use crate::policy::Policy;
 use crate::value::Value;
 use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -41,6 +43,8 @@ pub fn schema_types(declaration: &str) -> std::result::Result<String, JsValue> {
 #[wasm_bindgen]
 pub struct Engine {
     db: Rc<Database<NullBackend>>,
+    /// Calls waiting for JavaScript's answers, by the caller's number.
+    tasks: RefCell<Vec<(u32, Driven)>>,
 }
 
 /// One statement as the JavaScript side sends it.
@@ -128,7 +132,10 @@ impl Engine {
         let n = policy.shard_count();
         let db = Database::unloaded(policy, NullBackend::new(n), Options::default())
             .map_err(|e| to_js_error(&e))?;
-        Ok(Engine { db: Rc::new(db) })
+        Ok(Engine {
+            db: Rc::new(db),
+            tasks: RefCell::default(),
+        })
     }
 
     /// One bookmark from each shard's (an array of strings or nulls), or undefined before
@@ -156,72 +163,129 @@ impl Engine {
         self.db.policy().shard_count()
     }
 
-    /// Runs a call of `kind` (see [`CallKind`]). `shards` are the bindings or sessions,
-    /// shard by shard; `budget` is the request's `{ limit, used }`, which every call of the
-    /// request draws from (and updates) before any shard is called. A request's first call
-    /// passes [`Schema::Revalidate`]: another isolate may have changed the schema, which
-    /// the schema guard finds in the same D1 call (`Database::revalidating`). `layout` is
-    /// the layout record the bindings were chosen by (`undefined` before any split): a
-    /// call on a catalog that names another fails with `D1PLUS_LAYOUT_CHANGED` having run
-    /// nothing, and its envelope's `layout` is the record found. Resolves to a JSON
-    /// envelope `{ ok, error, used, layout }`.
-    pub fn run(
+    /// Starts call `task` of `kind` (see [`CallKind`]), which JavaScript then drives: the
+    /// answer (a JSON envelope `{ ok, error, used, layout }`, as text), or an array of
+    /// promises the call waits for, whose outcomes go to [`Engine::resume`]
+    /// ([`crate::backend::io`]). `task` is the caller's number for the call, unique among
+    /// its calls not yet answered.
+    ///
+    /// `shards` are the bindings or sessions, shard by shard; `budget` is the request's
+    /// `{ limit, used }`, which every call of the request draws from (and updates) before
+    /// any shard is called. A request's first call passes [`Schema::Revalidate`]: another
+    /// isolate may have changed the schema, which the schema guard finds in the same D1
+    /// call (`Database::revalidating`). `layout` is the layout record the bindings were
+    /// chosen by (`undefined` before any split): a call on a catalog that names another
+    /// fails with `D1PLUS_LAYOUT_CHANGED` having run nothing, and its envelope's `layout`
+    /// is the record found.
+    #[allow(clippy::too_many_arguments)]
+    pub fn start(
         &self,
+        task: u32,
         shards: js_sys::Array,
         kind: CallKind,
         request: String,
         budget: js_sys::Object,
         schema: Schema,
         layout: Option<String>,
-    ) -> js_sys::Promise {
-        let db = self.db.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
-            let captured = db
-                .policy()
-                .realtime
-                .as_ref()
-                .map(|r| r.tables.clone())
-                .unwrap_or_default();
-            let backend = D1Backend::new(
-                shards
-                    .iter()
-                    .map(|s| s.unchecked_into::<D1Like>())
-                    .collect(),
-            )
-            .counting_own_changes(&captured);
-            let budget = Budget::shared(Box::new(JsBudget(budget)));
-            let handle = match db.attach_with_budget(backend, budget) {
-                Ok(h) => h.expecting_layout(layout),
-                Err(e) => return Ok(envelope::<()>(Err(e), 0).into()),
-            };
-            let call = || -> futures::future::LocalBoxFuture<'_, Result<Outcome>> {
-                Box::pin(Outcome::of(kind, &db, &handle, &request))
-            };
-            let outcome = match schema {
-                Schema::Revalidate => handle.revalidating(call).await,
-                Schema::Cached => call().await,
-            };
-            let used = handle.queries_used();
-            let found = match &outcome {
-                Err(e) if e.code() == ErrorCode::LayoutChanged => handle.catalog().layout.clone(),
-                _ => None,
-            };
-            let text = match outcome {
-                Ok(Outcome::One(r)) => envelope(Ok(Answer::from(&r)), used),
-                Ok(Outcome::Batch(rs)) => {
-                    envelope(Ok(rs.iter().map(Answer::from).collect::<Vec<_>>()), used)
-                }
-                Ok(Outcome::Exec(r)) => envelope(Ok(r), used),
-                Ok(Outcome::Migrate(r)) => envelope(Ok(r), used),
-                Ok(Outcome::Check(d)) => envelope(Ok(d), used),
-                Ok(Outcome::Table(t)) => envelope(Ok(t), used),
-                Ok(Outcome::Changes(c)) => envelope(Ok(c), used),
-                Ok(Outcome::Status(s)) => envelope(Ok(s), used),
-                Ok(Outcome::Explain(p)) => envelope(Ok(p), used),
-                Err(e) => envelope_with_layout::<()>(Err(e), used, found),
-            };
-            Ok(text.into())
-        })
+    ) -> JsValue {
+        let call = Box::pin(call(
+            self.db.clone(),
+            shards,
+            kind,
+            request,
+            budget,
+            schema,
+            layout,
+        ));
+        self.step(task, Driven::new(call))
+    }
+
+    /// Answers what call `task` waits for: `values[i]` is what its promise `i` resolved
+    /// to, or rejected with when `i` is in `failed`. Gives what [`Engine::start`] gives.
+    pub fn resume(&self, task: u32, values: js_sys::Array, failed: Option<Vec<u32>>) -> JsValue {
+        let waiting = {
+            let mut tasks = self.tasks.borrow_mut();
+            let at = tasks.iter().position(|(t, _)| *t == task);
+            at.map(|i| tasks.swap_remove(i).1)
+        };
+        let Some(mut driven) = waiting else {
+            let e = Error::internal(format!("call {task} is not waiting"));
+            return envelope::<()>(Err(e), 0).into();
+        };
+        driven.answer(&values, failed.as_deref().unwrap_or_default());
+        self.step(task, driven)
+    }
+}
+
+impl Engine {
+    fn step(&self, task: u32, mut driven: Driven) -> JsValue {
+        match driven.poll() {
+            Step::Done(text) => text.into(),
+            Step::Waiting(promises) => {
+                self.tasks.borrow_mut().push((task, driven));
+                promises.into()
+            }
+            Step::Stalled => {
+                let e = Error::internal("a call waits for nothing JavaScript can answer");
+                envelope::<()>(Err(e), 0).into()
+            }
+        }
+    }
+}
+
+/// One call of [`Engine::start`]: its envelope.
+async fn call(
+    db: Rc<Database<NullBackend>>,
+    shards: js_sys::Array,
+    kind: CallKind,
+    request: String,
+    budget: js_sys::Object,
+    schema: Schema,
+    layout: Option<String>,
+) -> String {
+    let captured = db
+        .policy()
+        .realtime
+        .as_ref()
+        .map(|r| r.tables.clone())
+        .unwrap_or_default();
+    let backend = D1Backend::new(
+        shards
+            .iter()
+            .map(|s| s.unchecked_into::<D1Like>())
+            .collect(),
+    )
+    .counting_own_changes(&captured);
+    let budget = Budget::shared(Box::new(JsBudget(budget)));
+    let handle = match db.attach_with_budget(backend, budget) {
+        Ok(h) => h.expecting_layout(layout),
+        Err(e) => return envelope::<()>(Err(e), 0),
+    };
+    let call = || -> futures::future::LocalBoxFuture<'_, Result<Outcome>> {
+        Box::pin(Outcome::of(kind, &db, &handle, &request))
+    };
+    let outcome = match schema {
+        Schema::Revalidate => handle.revalidating(call).await,
+        Schema::Cached => call().await,
+    };
+    let used = handle.queries_used();
+    let found = match &outcome {
+        Err(e) if e.code() == ErrorCode::LayoutChanged => handle.catalog().layout.clone(),
+        _ => None,
+    };
+    match outcome {
+        Ok(Outcome::One(r)) => envelope(Ok(Answer::from(&r)), used),
+        Ok(Outcome::Batch(rs)) => {
+            envelope(Ok(rs.iter().map(Answer::from).collect::<Vec<_>>()), used)
+        }
+        Ok(Outcome::Exec(r)) => envelope(Ok(r), used),
+        Ok(Outcome::Migrate(r)) => envelope(Ok(r), used),
+        Ok(Outcome::Check(d)) => envelope(Ok(d), used),
+        Ok(Outcome::Table(t)) => envelope(Ok(t), used),
+        Ok(Outcome::Changes(c)) => envelope(Ok(c), used),
+        Ok(Outcome::Status(s)) => envelope(Ok(s), used),
+        Ok(Outcome::Explain(p)) => envelope(Ok(p), used),
+        Err(e) => envelope_with_layout::<()>(Err(e), used, found),
     }
 }
 

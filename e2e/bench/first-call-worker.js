@@ -1,8 +1,9 @@
 // The Worker e2e/bench/first-call.mjs drives: d1plus's engine inside workerd, case by case,
-// each case one request. `explain()` and `engine.run(Explain)` run the engine's async path
-// (a Rust future behind a JavaScript promise) with no D1 call; `shardCount()` is a sync call
+// each case one request. `explain()` and `engineCall(Explain)` run the engine's call path
+// with no D1 call (its start answers at once; before the call was driven from JavaScript,
+// this was a Rust future behind a JavaScript promise); `shardCount()` is a sync call
 // into wasm; the point read is worker.js's, on a kept handle, or sent to its shard directly.
-import { D1Database } from "../../js/d1plus.js";
+import { D1Database, engineCall } from "../../js/d1plus.js";
 import { CallKind, Engine, Schema } from "../../js/pkg/d1plus_js.js";
 
 const POLICY = JSON.stringify({
@@ -19,7 +20,7 @@ const direct = (env) => env.SHARD_1.prepare(SQL).bind("t7", 7).all();
 const read = () => kept.prepare(SQL).bind("t7", 7).all();
 const run = () => {
   const r = kept._runner;
-  return r.engine.run(r.shards, CallKind.Explain, REQUEST, r.budget, Schema.Cached, undefined);
+  return engineCall(r.engine, r.shards, CallKind.Explain, REQUEST, r.budget, Schema.Cached, undefined);
 };
 const times = async (n, f) => {
   let r;
@@ -29,10 +30,10 @@ const times = async (n, f) => {
 
 const cases = {
   noop: async () => null,
-  // Without D1: ten async engine calls, ten sync ones.
+  // Without D1: ten engine calls (explain), ten trivial sync ones.
   run10: () => times(10, run),
   sync10: async () => times(10, () => kept._runner.engine.shardCount()),
-  // Ten direct D1 reads, each followed by: nothing, a sync call, one async engine call, two.
+  // Ten direct D1 reads, each followed by: nothing, a trivial sync call, one engine call, two.
   direct10: (env) => times(10, () => direct(env)),
   direct10sync: (env) => times(10, async () => (await direct(env), kept._runner.engine.shardCount())),
   direct10run: (env) => times(10, async () => (await direct(env), run())),

@@ -16,7 +16,7 @@ import assert from "node:assert/strict";
 
 register("./wasm-hooks.mjs", import.meta.url);
 
-const { D1Database } = await import("../../js/d1plus.js");
+const { D1Database, engineCall } = await import("../../js/d1plus.js");
 const { Engine, CallKind, Schema } = await import("../../js/pkg/d1plus_js.js");
 const initSqlJs = (await import("sql.js")).default;
 
@@ -385,27 +385,35 @@ async function memoizedTable() {
   for (const l of lines) console.log(l);
 }
 
-// Where the own work of a kept handle's read goes: the wasm engine (engine.run, from the
-// call to its promise settling, mock time taken out: plan, routing, the shard calls and
-// their answers read back into Rust, merge, the JSON envelope) and the JS wrapper around
-// it (the rest: JSON.stringify of the request, JSON.parse of the envelope, rows to
-// objects, statement objects and promise hops). The three JSON/object steps are also timed
-// alone on the same inputs.
+// Where the own work of a kept handle's read goes: the engine's call (engineCall, from
+// Engine.start to the Engine.resume that answers, mock time taken out: plan, routing, the
+// shard calls and their answers read back into Rust, merge, the JSON envelope, and the
+// awaits between) and the JS wrapper around it (the rest: JSON.stringify of the request,
+// JSON.parse of the envelope, rows to objects, statement objects and promise hops). The
+// three JSON/object steps are also timed alone on the same inputs.
 async function breakdown() {
   const db = sides.kept();
-  const run = Engine.prototype.run;
+  const { start, resume } = Engine.prototype;
   let lastText = "";
   let engineUs = 0;
   let engineMockUs = 0;
-  Engine.prototype.run = function (...args) {
-    const m0 = stats.mockMs;
-    const t = performance.now();
-    return run.apply(this, args).then((text) => {
+  const begun = new Map();
+  const ended = (task, step) => {
+    if (typeof step === "string") {
+      const [t, m0] = begun.get(task);
+      begun.delete(task);
       engineUs += (performance.now() - t) * 1000;
       engineMockUs += (stats.mockMs - m0) * 1000;
-      lastText = text;
-      return text;
-    });
+      lastText = step;
+    }
+    return step;
+  };
+  Engine.prototype.start = function (task, ...args) {
+    begun.set(task, [performance.now(), stats.mockMs]);
+    return ended(task, start.call(this, task, ...args));
+  };
+  Engine.prototype.resume = function (task, ...args) {
+    return ended(task, resume.call(this, task, ...args));
   };
   const us = (fn, n = 20000) => {
     for (let i = 0; i < 2000; i++) fn();
@@ -446,18 +454,18 @@ async function breakdown() {
       );
     }
   } finally {
-    Engine.prototype.run = run;
+    Object.assign(Engine.prototype, { start, resume });
   }
   // The engine alone, no shard call: the point read's cached plan rendered as explain() does.
   const engine = new Engine(POLICY);
   const shards = [0, 1, 2, 3].map((i) => env[`SHARD_${i}`]);
   const budget = { limit: null, used: 0, checked: true };
   const req = JSON.stringify({ sql: "SELECT id, amount FROM events WHERE tenantId = ? AND id = ?", params: ["t7", 7], shard: null });
-  await engine.run(shards, CallKind.Explain, req, budget, Schema.Revalidate);
-  for (let i = 0; i < WARMUP; i++) await engine.run(shards, CallKind.Explain, req, budget, Schema.Cached);
+  await engineCall(engine, shards, CallKind.Explain, req, budget, Schema.Revalidate);
+  for (let i = 0; i < WARMUP; i++) await engineCall(engine, shards, CallKind.Explain, req, budget, Schema.Cached);
   resetStats();
   const t = performance.now();
-  for (let i = 0; i < ROUNDS; i++) await engine.run(shards, CallKind.Explain, req, budget, Schema.Cached);
+  for (let i = 0; i < ROUNDS; i++) await engineCall(engine, shards, CallKind.Explain, req, budget, Schema.Cached);
   const explainUs = ((performance.now() - t) * 1000) / ROUNDS;
   // A promise that settles at once, awaited: the floor of one await in the wrapper.
   const t2 = performance.now();
@@ -468,10 +476,10 @@ async function breakdown() {
   return () => {
     console.log();
     console.log(`Own work of a kept handle, split (medians over ${ROUNDS} operations, us per operation):`);
-    console.log("| case | own work | wasm engine.run (mock time out) | JS wrapper (rest) | of which JSON.stringify request | JSON.parse envelope | rows to objects |");
+    console.log("| case | own work | engine call (mock time out) | JS wrapper (rest) | of which JSON.stringify request | JSON.parse envelope | rows to objects |");
     console.log("|---|---|---|---|---|---|---|");
     for (const l of lines) console.log(l);
-    console.log(`engine.run(Explain) of the point read, cached plan, no shard call (${explainCalls} mock calls): ${explainUs.toFixed(1)} us; one await of a settled promise: ${awaitUs.toFixed(2)} us`);
+    console.log(`engineCall(Explain) of the point read, cached plan, no shard call (${explainCalls} mock calls): ${explainUs.toFixed(1)} us; one await of a settled promise: ${awaitUs.toFixed(2)} us`);
   };
 }
 

@@ -10,7 +10,7 @@ import * as nodeModule from "node:module";
 const hooks = typeof nodeModule.register === "function";
 if (hooks) nodeModule.register("../bench/wasm-hooks.mjs", import.meta.url);
 // d1plus.js instantiates the engine's module; its exports are then ready to call.
-if (hooks) await import("../../js/d1plus.js");
+const { engineCall } = hooks ? await import("../../js/d1plus.js") : {};
 const { Engine, CallKind, Schema } = hooks ? await import("../../js/pkg/d1plus_js.js") : {};
 
 const create = "CREATE TABLE t (k TEXT PRIMARY KEY, v)";
@@ -42,14 +42,14 @@ const KEYED = JSON.stringify({ sql: "SELECT * FROM t WHERE k = ?", params: ["a"]
 // Runs `request` with `budget` on a loaded engine: [error code or null, shard reads made].
 async function run(engine, request, budget) {
   reads = 0;
-  const envelope = JSON.parse(await engine.run(shards, CallKind.One, request, budget, Schema.Cached, undefined));
+  const envelope = JSON.parse(await engineCall(engine, shards, CallKind.One, request, budget, Schema.Cached, undefined));
   return [envelope.error?.code ?? null, reads];
 }
 
 test("the budget is read, spent and refused as documented", { skip: !hooks && "needs Node 20.6+" }, async () => {
   const engine = new Engine(policy, undefined);
   // Load the catalog (a first call that checks the schema).
-  JSON.parse(await engine.run(shards, CallKind.One, KEYED, { limit: null, used: 0 }, Schema.Revalidate, undefined));
+  JSON.parse(await engineCall(engine, shards, CallKind.One, KEYED, { limit: null, used: 0 }, Schema.Revalidate, undefined));
 
   const cases = [
     // [budget, request, expected code, reads, used after]

@@ -11,6 +11,7 @@
 //! [`D1Backend::max_concurrency`] shards are called at once: a Worker may hold 6
 //! connections at a time.
 
+use super::io;
 use super::wire::{self, number, MAX_SAFE_INTEGER};
 use super::{Backend, ShardBatch, ShardId, ShardMeta, ShardStatement, StatementOutput};
 use crate::error::{Error, ErrorCode, Result};
@@ -24,7 +25,6 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 
 #[wasm_bindgen]
 extern "C" {
@@ -156,7 +156,7 @@ impl D1Backend {
             }
             counted.push(own);
         }
-        let results = JsFuture::from(db.batch(&statements).map_err(fail)?)
+        let results = io::settled(db.batch(&statements).map_err(fail)?)
             .await
             .map_err(fail)?;
         let results: Array = results.dyn_into().map_err(fail)?;
@@ -230,7 +230,7 @@ impl D1Backend {
         }
         if !sent.is_empty() {
             let limit = limit.max(1) as u32;
-            let answers = JsFuture::from(read_all(&dbs, &texts, &params, limit))
+            let answers = io::settled(read_all(&dbs, &texts, &params, limit))
                 .await
                 .and_then(|all| all.dyn_into::<Array>());
             for (k, answer) in read_answers(answers, &sent, reads).into_iter().enumerate() {

@@ -22,6 +22,8 @@ pub mod wire;
 
 #[cfg(target_arch = "wasm32")]
 pub mod d1;
+#[cfg(target_arch = "wasm32")]
+pub mod io;
 
 pub use crate::plan::output::{ShardBatch, ShardId, ShardStatement};
 
