@@ -18,7 +18,6 @@ use rusqlite::Connection;
 use serde::Serialize;
 use std::cell::RefCell;
 use std::cmp::Ordering;
-use std::fmt::Write as _;
 
 /// The final step of a fan-out, run over the shards' partial rows.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -33,8 +32,6 @@ pub struct FinalStep {
     /// Checks run before `sql`: each returns a row when the answer would depend on the
     /// order rows are met (then the statement is refused with the given message).
     pub ambiguity_checks: Vec<(String, String)>,
-    /// Whether the statement groups (GROUP BY): else each shard answers one partial row.
-    pub grouped: bool,
 }
 
 /// The partial table's name in [`FinalStep::sql`]; replaced by the layout's own table.
@@ -139,15 +136,9 @@ impl Coordinator {
         stmt.execute([]).map_err(sql_error).map(drop)
     }
 
-    /// The final step over these rows: in one statement that lists them
-    /// ([`Coordinator::query_listed`]) where it means the same, else through the partial
-    /// table, in one transaction that ends with the table emptied, whether the step
-    /// succeeded or not.
+    /// The final step over these rows, in one transaction that ends with the partial table
+    /// emptied, whether the step succeeded or not.
     fn run(&mut self, step: &FinalStep, rows: Vec<Row>) -> Result<Vec<Row>> {
-        check_widths(step, &rows)?;
-        if listable(step, &rows) {
-            return self.query_listed(step, &rows);
-        }
         let i = self.table(&step.columns)?;
         if !self.conn.is_autocommit() {
             // A COMMIT that failed before: end that transaction first.
@@ -168,52 +159,20 @@ impl Coordinator {
         Ok(out)
     }
 
-    /// The step over the rows listed in a `VALUES` list of its own statement, where the
-    /// partial table would be: one statement to run instead of eight (BEGIN, an INSERT per
-    /// shard, the query, DELETE, COMMIT). Its text depends only on the plan and the shard
-    /// count, so it is prepared once.
-    fn query_listed(&self, step: &FinalStep, rows: &[Row]) -> Result<Vec<Row>> {
-        let mut sql = format!("WITH {LISTED}({}) AS (VALUES ", step.columns.join(", "));
-        let mut n = step.params.len();
-        for (i, row) in rows.iter().enumerate() {
-            sql.push_str(if i == 0 { "(" } else { ", (" });
-            for j in 0..row.len() {
-                n += 1;
-                let _ = write!(sql, "{}?{n}", if j == 0 { "" } else { ", " });
-            }
-            sql.push(')');
-        }
-        sql.push_str(") ");
-        sql.push_str(&step.sql.replace(PARTIALS, LISTED));
-        let values = step.params.iter().chain(rows.iter().flatten());
-        self.query(&sql, values)
-    }
-
-    /// The rows of one statement.
-    fn query<'v>(&self, sql: &str, values: impl Iterator<Item = &'v Value>) -> Result<Vec<Row>> {
-        let mut stmt = self.conn.prepare_cached(sql).map_err(sql_error)?;
-        let n = stmt.column_count();
-        let mut out = Vec::new();
-        let mut it = stmt
-            .query(rusqlite::params_from_iter(values))
-            .map_err(sql_error)?;
-        while let Some(r) = it.next().map_err(sql_error)? {
-            let mut row = Vec::with_capacity(n);
-            for i in 0..n {
-                row.push(Value::from(r.get_ref(i).map_err(sql_error)?));
-            }
-            out.push(row);
-        }
-        Ok(out)
-    }
-
     fn fill_and_query(&self, step: &FinalStep, rows: &[Row], layout: &Layout) -> Result<Vec<Row>> {
+        let width = step.columns.len();
         {
             let mut insert = self
                 .conn
                 .prepare_cached(&layout.insert)
                 .map_err(sql_error)?;
             for row in rows {
+                if row.len() != width {
+                    return Err(Error::internal(format!(
+                        "a shard answered {} columns where {width} were planned",
+                        row.len()
+                    )));
+                }
                 insert
                     .execute(rusqlite::params_from_iter(row.iter()))
                     .map_err(sql_error)?;
@@ -229,43 +188,21 @@ impl Coordinator {
                 ));
             }
         }
-        self.query(
-            &step.sql.replace(PARTIALS, &layout.quoted),
-            step.params.iter(),
-        )
-    }
-}
-
-/// What the partial rows are called in a [`Coordinator::query_listed`] statement.
-const LISTED: &str = "\"__d1p_listed\"";
-
-/// Most values a [`Coordinator::query_listed`] statement binds (64 shards of 13 partials
-/// take 832).
-const MAX_LISTED_VALUES: usize = 2_000;
-
-/// Whether the step may read its rows from a `VALUES` list: the statement does not group
-/// (so there is one row per shard, and the text does not change from call to call), every
-/// column declares neither a type nor a collation (a `VALUES` column has neither, so its
-/// values and comparisons are the partial table's), and no ambiguity check reads the table.
-fn listable(step: &FinalStep, rows: &[Row]) -> bool {
-    let bare = |d: &String| {
-        d.len() >= 2 && d.starts_with('"') && d.ends_with('"') && !d[1..d.len() - 1].contains('"')
-    };
-    !step.grouped
-        && step.ambiguity_checks.is_empty()
-        && !rows.is_empty()
-        && step.columns.iter().all(bare)
-        && rows.len() * step.columns.len() + step.params.len() <= MAX_LISTED_VALUES
-}
-
-fn check_widths(step: &FinalStep, rows: &[Row]) -> Result<()> {
-    let width = step.columns.len();
-    match rows.iter().find(|r| r.len() != width) {
-        Some(row) => Err(Error::internal(format!(
-            "a shard answered {} columns where {width} were planned",
-            row.len()
-        ))),
-        None => Ok(()),
+        let sql = step.sql.replace(PARTIALS, &layout.quoted);
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(sql_error)?;
+        let n = stmt.column_count();
+        let mut out = Vec::new();
+        let mut it = stmt
+            .query(rusqlite::params_from_iter(step.params.iter()))
+            .map_err(sql_error)?;
+        while let Some(r) = it.next().map_err(sql_error)? {
+            let mut row = Vec::with_capacity(n);
+            for i in 0..n {
+                row.push(Value::from(r.get_ref(i).map_err(sql_error)?));
+            }
+            out.push(row);
+        }
+        Ok(out)
     }
 }
 
@@ -646,7 +583,6 @@ mod tests {
             sql: sql.into(),
             params: Vec::new(),
             ambiguity_checks: Vec::new(),
-            grouped: false,
         }
     }
 
@@ -672,78 +608,5 @@ mod tests {
                 "a transaction was left open"
             );
         });
-    }
-
-    #[test]
-    fn listed_rows_answer_what_the_partial_table_answers() {
-        let columns: Vec<String> = ["\"__d1p_a1\"", "\"__d1p_a2\"", "\"__d1p_a3\""]
-            .map(String::from)
-            .to_vec();
-        let sql = format!(
-            "SELECT sum(\"__d1p_a1\"), max(\"__d1p_a2\"), min(\"__d1p_a3\"), \
-             count(*) FILTER (WHERE \"__d1p_a1\" = '1'), count(*) FILTER (WHERE \"__d1p_a2\" > ?1), \
-             typeof(max(\"__d1p_a3\")), ?2 || count(*) FROM {PARTIALS} LIMIT ?3 OFFSET ?4"
-        );
-        let listed = FinalStep {
-            columns,
-            sql,
-            params: vec![
-                Value::Text("b".into()),
-                Value::Text("n=".into()),
-                Value::Integer(-1),
-                Value::Integer(0),
-            ],
-            ambiguity_checks: Vec::new(),
-            grouped: false,
-        };
-        let rows = vec![
-            vec![Value::Integer(1), Value::Text("a".into()), Value::Real(2.5)],
-            vec![
-                Value::Text("1".into()),
-                Value::Blob(vec![0, 1]),
-                Value::Null,
-            ],
-            vec![Value::Real(0.5), Value::Integer(9), Value::Text("x".into())],
-            vec![Value::Null, Value::Text("c".into()), Value::Blob(vec![7])],
-        ];
-        assert!(listable(&listed, &rows));
-        // The same step through the partial table (a grouped step never lists its rows).
-        let table = FinalStep {
-            grouped: true,
-            ..listed.clone()
-        };
-        assert!(!listable(&table, &rows));
-        let through_table = finish(&table, rows.clone()).unwrap();
-        for _ in 0..2 {
-            assert_eq!(finish(&listed, rows.clone()).unwrap(), through_table);
-        }
-        assert_eq!(
-            through_table,
-            vec![vec![
-                Value::Real(2.5),
-                Value::Blob(vec![0, 1]),
-                Value::Real(2.5),
-                Value::Integer(1),
-                Value::Integer(2),
-                Value::Text("blob".into()),
-                Value::Text("n=4".into()),
-            ]]
-        );
-        // A declared type or collation, or an ambiguity check, keeps the table.
-        let typed = FinalStep {
-            columns: vec!["\"__d1p_a1\" INTEGER".into(); 3],
-            ..listed.clone()
-        };
-        assert!(!listable(&typed, &rows));
-        let collated = FinalStep {
-            columns: vec!["\"__d1p_a1\" COLLATE NOCASE".into(); 3],
-            ..listed.clone()
-        };
-        assert!(!listable(&collated, &rows));
-        let checked = FinalStep {
-            ambiguity_checks: vec![("SELECT 1".into(), "m".into())],
-            ..listed
-        };
-        assert!(!listable(&checked, &rows));
     }
 }

@@ -342,7 +342,6 @@ mod tests {
                 "SELECT 1 FROM __d1p_partials GROUP BY \"__d1p_g1\" HAVING max(\"__d1p_t1\") > 1 OR count(DISTINCT quote(\"__d1p_g1\")) > 1".into(),
                 "GROUP BY across shards met equal keys".into(),
             )],
-            grouped: true,
         }
     }
 

@@ -240,7 +240,6 @@ pub(crate) fn plan_aggregate(
                 sql: final_sql,
                 params: final_params,
                 ambiguity_checks: b.checks,
-                grouped: shard.grouped,
             },
         },
         columns: outputs.names,
