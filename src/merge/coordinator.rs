@@ -9,11 +9,12 @@
 //! column layout and emptied after each use, so a repeated statement re-prepares nothing.
 
 use super::compare::{compare, Collation};
+use super::sum::{SumKind, SumOf};
 use super::Row;
 use crate::error::{sqlite_message, Error, ErrorCode, Result};
 use crate::value::Value;
 use rusqlite::functions::{Aggregate, Context, FunctionFlags};
-use rusqlite::types::{Value as SqlValue, ValueRef};
+use rusqlite::types::ValueRef;
 use rusqlite::Connection;
 use serde::Serialize;
 use std::cell::RefCell;
@@ -76,9 +77,9 @@ fn sql_error(e: rusqlite::Error) -> Error {
 
 /// A refusal from one of the coordinator's functions crosses SQLite as the error's text:
 /// the code, what and the remedy, separated by U+0001.
-const SEPARATOR: char = '\u{1}';
+pub(super) const SEPARATOR: char = '\u{1}';
 
-fn refusal(what: &str, remedy: &str) -> rusqlite::Error {
+pub(super) fn refusal(what: &str, remedy: &str) -> rusqlite::Error {
     let code = ErrorCode::Unsupported;
     rusqlite::Error::UserFunctionError(format!("{code}{SEPARATOR}{what}{SEPARATOR}{remedy}").into())
 }
@@ -91,9 +92,9 @@ fn open() -> Result<Coordinator> {
         .map_err(sql_error)?;
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
     let reg = |r: rusqlite::Result<()>| r.map_err(sql_error);
-    reg(conn.create_aggregate_function("__d1p_sum", 12, flags, SumOf(Kind::Sum)))?;
-    reg(conn.create_aggregate_function("__d1p_total", 10, flags, SumOf(Kind::Total)))?;
-    reg(conn.create_aggregate_function("__d1p_avg", 10, flags, SumOf(Kind::Avg)))?;
+    reg(conn.create_aggregate_function("__d1p_sum", 12, flags, SumOf(SumKind::Sum)))?;
+    reg(conn.create_aggregate_function("__d1p_total", 10, flags, SumOf(SumKind::Total)))?;
+    reg(conn.create_aggregate_function("__d1p_avg", 10, flags, SumOf(SumKind::Avg)))?;
     reg(conn.create_aggregate_function("__d1p_min", 2, flags, Best(Ordering::Less)))?;
     reg(conn.create_aggregate_function("__d1p_max", 2, flags, Best(Ordering::Greater)))?;
     reg(conn.create_aggregate_function("__d1p_json_arrays", 1, flags, JsonArrays))?;
@@ -226,266 +227,6 @@ pub fn finish(step: &FinalStep, rows: Vec<Row>) -> Result<Vec<Row>> {
         let coordinator = slot.as_mut().expect("opened above");
         coordinator.run(step, rows)
     })
-}
-
-/// Which of SQLite's sum-family aggregates a `__d1p_*` function combines.
-#[derive(Clone, Copy)]
-enum Kind {
-    Sum,
-    Total,
-    Avg,
-}
-
-/// SQLite's Kahan-Babuska-Neumaier step (`kahanBabuskaNeumaierStep` in func.c).
-fn kbn(sum: &mut f64, err: &mut f64, r: f64) {
-    let s = *sum;
-    let t = s + r;
-    if s.abs() > r.abs() {
-        *err += (s - t) + r;
-    } else {
-        *err += (r - t) + s;
-    }
-    *sum = t;
-}
-
-/// The running combination of sum-family partials.
-struct SumState {
-    /// sum(): every shard's sum() so far is an integer; their exact total.
-    integer: bool,
-    exact: i128,
-    /// The positive or negative integers alone add up past 2^63 (set by `finalize` from
-    /// the totals below: partial rows are shards, or groups within a shard).
-    order_dependent: bool,
-    /// The totals of the positive and of the negative integers, over every partial row.
-    positives: f64,
-    negatives: f64,
-    /// Any non-NULL value at all.
-    seen: bool,
-    /// The values' integer parts and the first 53 bits of their fractions, exactly, in
-    /// units of 2^-53.
-    fixed: i128,
-    /// Their fractional parts and the values too large to split, compensated.
-    rsum: f64,
-    rerr: f64,
-    /// avg(): the number of values.
-    count: i64,
-    /// Partial rows (shard groups) that held values, and the last one's own total().
-    contributors: u32,
-    own: f64,
-    /// Every value so far is integral and within ±9.2e18 (then `fixed` is exact).
-    integral: bool,
-}
-
-impl Default for SumState {
-    fn default() -> SumState {
-        SumState {
-            integer: true,
-            exact: 0,
-            order_dependent: false,
-            positives: 0.0,
-            negatives: 0.0,
-            seen: false,
-            fixed: 0,
-            rsum: 0.0,
-            rerr: 0.0,
-            count: 0,
-            contributors: 0,
-            own: 0.0,
-            integral: true,
-        }
-    }
-}
-
-impl SumState {
-    /// Adds a shard's decomposition: halves of the integer parts, halves of the fractions'
-    /// first 53 bits, total of the residues below them, total of the values too large to
-    /// split.
-    fn add_parts(&mut self, parts: [ValueRef<'_>; 6]) {
-        let halves = |h: ValueRef<'_>, l: ValueRef<'_>| -> i128 {
-            ((int_of(h).unwrap_or(0) as i128) << 32) + int_of(l).unwrap_or(0) as i128
-        };
-        let integer = halves(parts[0], parts[1]);
-        let fraction = halves(parts[2], parts[3]);
-        self.integral &= fraction == 0 && real_of(parts[4]) == 0.0 && real_of(parts[5]) == 0.0;
-        self.fixed = self
-            .fixed
-            .saturating_add(integer.saturating_mul(1 << 53))
-            .saturating_add(fraction);
-        kbn(&mut self.rsum, &mut self.rerr, real_of(parts[4]));
-        kbn(&mut self.rsum, &mut self.rerr, real_of(parts[5]));
-    }
-
-    /// The REAL sum: SQLite's own when one shard held every value (it added them in the
-    /// same order one database would), else the exact sum rounded once.
-    fn real_sum(&self) -> f64 {
-        if self.contributors == 1 {
-            self.own
-        } else {
-            self.real()
-        }
-    }
-
-    /// What SQLite answers when its integer accumulator may leave 64 bits at a point the
-    /// row order decides: it then converts the running sum to a double (an error of at most
-    /// 512 for a sum below 2^63) and carries on with compensated summation. When every
-    /// such error rounds to the same result, that is the answer; otherwise None.
-    fn order_free(&self, finish: impl Fn(i128) -> f64) -> Option<f64> {
-        if !self.integral {
-            return None;
-        }
-        const SLACK: i128 = 512;
-        let exact = self.fixed >> 53;
-        let (lo, hi) = (finish(exact - SLACK), finish(exact + SLACK));
-        (lo.to_bits() == hi.to_bits()).then_some(lo)
-    }
-
-    /// The sum of the values, rounded once as nearly as compensated summation can.
-    fn real(&self) -> f64 {
-        const UNIT: f64 = 1.0 / 9_007_199_254_740_992.0;
-        let hi = self.fixed as f64;
-        let rest = if hi.is_finite() {
-            self.fixed - hi as i128
-        } else {
-            0
-        };
-        let (mut sum, mut err) = (hi * UNIT, 0.0);
-        kbn(&mut sum, &mut err, rest as f64 * UNIT);
-        kbn(&mut sum, &mut err, self.rsum);
-        kbn(&mut sum, &mut err, self.rerr);
-        if err.is_finite() {
-            sum + err
-        } else {
-            sum
-        }
-    }
-}
-
-struct SumOf(Kind);
-
-fn int_of(v: ValueRef<'_>) -> Option<i64> {
-    match v {
-        ValueRef::Integer(i) => Some(i),
-        _ => None,
-    }
-}
-
-fn real_of(v: ValueRef<'_>) -> f64 {
-    match v {
-        ValueRef::Integer(i) => i as f64,
-        ValueRef::Real(r) => r,
-        _ => 0.0,
-    }
-}
-
-/// Safely below 2^63 as a REAL bound on a sum of positive (or negative) parts.
-const SAFE: f64 = 9.2e18;
-
-impl Aggregate<SumState, SqlValue> for SumOf {
-    fn init(&self, _: &mut Context<'_>) -> rusqlite::Result<SumState> {
-        Ok(SumState::default())
-    }
-
-    fn step(&self, ctx: &mut Context<'_>, s: &mut SumState) -> rusqlite::Result<()> {
-        // Arguments: sum: sum(x) of the values not stored as integers, the sums of the
-        // integers' high and low 32 bits, the totals of positives and of negatives, then the
-        // decomposition (six partials), the shard's own total(x); total and avg: the
-        // decomposition, count(x), the totals of positive and of negative integers, the
-        // shard's own total(x).
-        let first = match self.0 {
-            Kind::Sum => 5,
-            _ => 0,
-        };
-        match self.0 {
-            Kind::Sum => {
-                let other = ctx.get_raw(0);
-                let (high, low) = (ctx.get_raw(1), ctx.get_raw(2));
-                if matches!(other, ValueRef::Null) && matches!(high, ValueRef::Null) {
-                    return Ok(());
-                }
-                s.seen = true;
-                // SQLite's sum() stays an integer while every value reads as an integer
-                // (text such as '10' does): then the other values' sum is one too.
-                match other {
-                    ValueRef::Null => {}
-                    ValueRef::Integer(i) => s.exact += i as i128,
-                    _ => s.integer = false,
-                }
-                let (h, l) = (int_of(high).unwrap_or(0), int_of(low).unwrap_or(0));
-                s.exact += ((h as i128) << 32) + l as i128;
-                s.positives += real_of(ctx.get_raw(3));
-                s.negatives += real_of(ctx.get_raw(4));
-            }
-            Kind::Avg => {
-                let n = int_of(ctx.get_raw(6)).unwrap_or(0);
-                s.count = s.count.saturating_add(n);
-                s.seen |= n > 0;
-            }
-            Kind::Total => s.seen = true,
-        }
-        if !matches!(self.0, Kind::Sum) {
-            s.positives += real_of(ctx.get_raw(7));
-            s.negatives += real_of(ctx.get_raw(8));
-        }
-        let held = match self.0 {
-            Kind::Sum => true,
-            _ => int_of(ctx.get_raw(6)).unwrap_or(0) > 0,
-        };
-        if held {
-            s.contributors += 1;
-            s.own = real_of(ctx.get_raw(ctx.len() - 1));
-        }
-        s.add_parts(std::array::from_fn(|i| ctx.get_raw(first + i)));
-        Ok(())
-    }
-
-    fn finalize(&self, _: &mut Context<'_>, s: Option<SumState>) -> rusqlite::Result<SqlValue> {
-        let mut s = s.unwrap_or_default();
-        // Past these bounds some order of the rows overflows and some does not. The totals
-        // are of every partial row: a shard's values may arrive split by the shard's own
-        // groups (a DISTINCT argument beside the sum), each part below the bound.
-        s.order_dependent = s.positives > SAFE || s.negatives < -SAFE;
-        match self.0 {
-            Kind::Sum if !s.seen => Ok(SqlValue::Null),
-            // An integer overflow ends in an error unless a non-integer value comes after
-            // it: with both kinds, the row order decides.
-            Kind::Sum if !s.integer && s.order_dependent && s.contributors > 1 => {
-                match s.order_free(|e| e as f64) {
-                    Some(v) => Ok(SqlValue::Real(v)),
-                    None => Err(refusal(
-                        "sum() across shards of integers whose positive or negative values add up past 2^63, mixed with other values: whether SQLite's sum overflows depends on row order",
-                        "sum REALs (total(CAST(x AS REAL))), or pin one shard with the key",
-                    )),
-                }
-            }
-            Kind::Sum if !s.integer => Ok(SqlValue::Real(s.real_sum())),
-            Kind::Sum => match i64::try_from(s.exact) {
-                Err(_) => Err(rusqlite::Error::UserFunctionError("integer overflow".into())),
-                Ok(_) if s.order_dependent => Err(refusal(
-                    "sum() across shards whose positive or negative values add up past 2^63: whether SQLite's running total overflows depends on row order",
-                    "sum REALs (total(CAST(x AS REAL))), or pin one shard with the key",
-                )),
-                Ok(i) => Ok(SqlValue::Integer(i)),
-            },
-            Kind::Total | Kind::Avg if s.order_dependent && s.contributors > 1 => {
-                let count = s.count.max(1) as f64;
-                let answer = match self.0 {
-                    Kind::Avg if s.count == 0 => return Ok(SqlValue::Null),
-                    Kind::Avg => s.order_free(|e| e as f64 / count),
-                    _ => s.order_free(|e| e as f64),
-                };
-                match answer {
-                    Some(v) => Ok(SqlValue::Real(v)),
-                    None => Err(refusal(
-                        "total() or avg() across shards of integers whose positive or negative values add up past 2^63: where SQLite's sum leaves exact integers, and so its last digits, depend on row order",
-                        "CAST the values to REAL, or pin one shard with the key",
-                    )),
-                }
-            }
-            Kind::Total => Ok(SqlValue::Real(s.real_sum())),
-            Kind::Avg if s.count == 0 => Ok(SqlValue::Null),
-            Kind::Avg => Ok(SqlValue::Real(s.real_sum() / s.count as f64)),
-        }
-    }
 }
 
 /// min()/max() of shard minimums/maximums under a collation (argument 2: its name). Two

@@ -6,11 +6,13 @@ mod compare;
 pub mod coordinator;
 mod explain;
 mod expr;
+mod sum;
 
 pub use aggregate::{merge_aggregates, AggregateMerge};
 pub use compare::{compare, compare_term, sqlite_eq, Collation, EqKey};
 pub use coordinator::FinalStep;
 pub use expr::{connection_function, BinOp, PostExpr, Render};
+pub use sum::{direct_row, Direct, SumKind};
 
 use crate::error::{Error, Result};
 use crate::value::Value;

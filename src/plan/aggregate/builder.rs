@@ -6,7 +6,7 @@ use crate::analyze::{key_literal, Analysis};
 use crate::error::{Error, Result};
 use crate::lex::TokenKind;
 use crate::merge::coordinator::PARTIALS;
-use crate::merge::{connection_function, BinOp, Collation, PostExpr};
+use crate::merge::{connection_function, BinOp, Collation, Direct, PostExpr, SumKind};
 use crate::parse::Parsed;
 use crate::plan::fanout::refuse;
 use crate::plan::names::{declared_type_of, Scope};
@@ -35,10 +35,17 @@ pub(super) struct Builder<'a> {
     pub(super) partials: Vec<Partial>,
     /// The coordinator SQL of each aggregate, over partial columns.
     pub(super) aggs: Vec<String>,
+    /// Each aggregate's direct combination, where it has one (over partial indices).
+    pub(super) direct: Vec<Option<Direct>>,
     pub(super) agg_keys: Vec<String>,
     pub(super) distinct: Vec<DistinctColumn>,
     /// Coordinator checks that refuse an answer depending on row order.
     pub(super) checks: Vec<(String, String)>,
+}
+
+/// The partial table's column of partial `i`.
+fn partial_column(i: usize) -> String {
+    format!("\"__d1p_a{}\"", i + 1)
 }
 
 pub(super) fn norm(sql: &str) -> String {
@@ -100,9 +107,15 @@ impl<'a> Builder<'a> {
         Some((args, Some(toks[wh].end..toks[end].start)))
     }
 
+    /// The partial's column name (added once for equal partials).
     pub(super) fn add_partial(&mut self, p: Partial) -> String {
+        partial_column(self.partial_index(p))
+    }
+
+    /// The partial's index among the partials (added once for equal partials).
+    fn partial_index(&mut self, p: Partial) -> usize {
         let text = |r: &Option<Range<usize>>| r.as_ref().map(|r| norm(&self.parsed.sql[r.clone()]));
-        let i = match self.partials.iter().position(|q| {
+        match self.partials.iter().position(|q| {
             q.func == p.func
                 && q.wrap == p.wrap
                 && q.only == p.only
@@ -115,8 +128,7 @@ impl<'a> Builder<'a> {
                 self.partials.push(p);
                 self.partials.len() - 1
             }
-        };
-        format!("\"__d1p_a{}\"", i + 1)
+        }
     }
 
     pub(super) fn aggregate(&mut self, f: &sqlparser::ast::Function) -> Result<PostExpr> {
@@ -181,14 +193,15 @@ impl<'a> Builder<'a> {
             // Shards would ship JSON values as plain text, which the coordinator would quote.
             return Err(refuse("json_group_array(DISTINCT …)", self.a));
         }
-        let combined = if distinct && !matches!(kind, "min" | "max") {
+        let (combined, direct) = if distinct && !matches!(kind, "min" | "max") {
             if filter.is_some() {
                 return Err(refuse(&format!("{name}(DISTINCT …) FILTER (…)"), self.a));
             }
             let (Some(r), Some(e)) = (arg_range, arg_expr) else {
                 return Err(refuse("DISTINCT aggregate without an argument", self.a));
             };
-            self.distinct_aggregate(&name, kind, r, e, separator.as_deref())?
+            let combined = self.distinct_aggregate(&name, kind, r, e, separator.as_deref())?;
+            (combined, None)
         } else {
             let call = Call {
                 kind,
@@ -200,6 +213,7 @@ impl<'a> Builder<'a> {
             self.partial_aggregate(call)?
         };
         self.aggs.push(combined);
+        self.direct.push(direct);
         self.agg_keys.push(key);
         Ok(PostExpr::Agg(self.aggs.len() - 1))
     }
@@ -260,8 +274,10 @@ impl<'a> Builder<'a> {
         })
     }
 
-    /// An aggregate across shards from partial aggregates each shard computes.
-    fn partial_aggregate(&mut self, call: Call<'_>) -> Result<String> {
+    /// An aggregate across shards from partial aggregates each shard computes: its
+    /// coordinator SQL, and its direct combination where there is one (over partial
+    /// indices).
+    fn partial_aggregate(&mut self, call: Call<'_>) -> Result<(String, Option<Direct>)> {
         let Call {
             kind,
             arg,
@@ -279,10 +295,14 @@ impl<'a> Builder<'a> {
         };
         Ok(match kind {
             "count" => {
-                let c = self.add_partial(part("count", Wrap::Plain, Only::All));
-                format!("coalesce(sum({c}), 0)")
+                let i = self.partial_index(part("count", Wrap::Plain, Only::All));
+                let c = partial_column(i);
+                (format!("coalesce(sum({c}), 0)"), Some(Direct::Count(i)))
             }
-            "sum" | "total" | "avg" => self.exact_sum(kind, &part),
+            "sum" | "total" | "avg" => {
+                let (sql, direct) = self.exact_sum(kind, &part);
+                (sql, Some(direct))
+            }
             "min" | "max" => {
                 let c = match arg_expr {
                     Some(e) => crate::plan::terms::expression_collation(e, self.scope, self.a)?,
@@ -291,69 +311,80 @@ impl<'a> Builder<'a> {
                 let func = if kind == "min" { "min" } else { "max" };
                 let m = self.add_partial(part(func, Wrap::Plain, Only::All));
                 let cname = format!("{c:?}").to_uppercase();
-                format!("__d1p_{kind}({m}, '{cname}')")
+                (format!("__d1p_{kind}({m}, '{cname}')"), None)
             }
             "json_group_array" => {
                 let c = self.add_partial(part("json_group_array", Wrap::Plain, Only::All));
                 // json() gives the text JSON's subtype, as json_group_array()'s own
                 // result has: `json_object('k', json_group_array(x))` nests an array,
                 // not a string.
-                format!("json(__d1p_json_arrays({c}))")
+                (format!("json(__d1p_json_arrays({c}))"), None)
             }
             _ => {
                 let sep = separator.unwrap_or_else(|| ",".into());
                 let mut p = part("group_concat", Wrap::Plain, Only::All);
                 p.extra = format!(", {}", sql_string(&sep));
                 let c = self.add_partial(p);
-                format!("group_concat({c}, {})", sql_string(&sep))
+                (format!("group_concat({c}, {})", sql_string(&sep)), None)
             }
         })
     }
 
-    /// sum(), total() and avg() across shards, exactly as one SQLite would add the values.
+    /// sum(), total() and avg() across shards, exactly as one SQLite would add the values:
+    /// the coordinator's `__d1p_*` call, and the same call as a direct combination.
     fn exact_sum(
         &mut self,
         kind: &str,
         part: &dyn Fn(&'static str, Wrap, Only) -> Partial,
-    ) -> String {
+    ) -> (String, Direct) {
         // An exact decomposition of the values: integer parts (summed exactly in
         // halves), fractional parts, and values too large to split.
-        let hi = self.add_partial(part("sum", Wrap::IntHigh, Only::Finite));
-        let lo = self.add_partial(part("sum", Wrap::IntLow, Only::Finite));
-        let fhi = self.add_partial(part("sum", Wrap::FracHigh, Only::Finite));
-        let flo = self.add_partial(part("sum", Wrap::FracLow, Only::Finite));
-        let res = self.add_partial(part("total", Wrap::Residue, Only::Finite));
-        let huge = self.add_partial(part("total", Wrap::Plain, Only::Huge));
-        let parts = format!("{hi}, {lo}, {fhi}, {flo}, {res}, {huge}");
+        let mut parts = vec![
+            self.partial_index(part("sum", Wrap::IntHigh, Only::Finite)),
+            self.partial_index(part("sum", Wrap::IntLow, Only::Finite)),
+            self.partial_index(part("sum", Wrap::FracHigh, Only::Finite)),
+            self.partial_index(part("sum", Wrap::FracLow, Only::Finite)),
+            self.partial_index(part("total", Wrap::Residue, Only::Finite)),
+            self.partial_index(part("total", Wrap::Plain, Only::Huge)),
+        ];
         // SQLite's own compensated sum on the shard: the answer when one shard
         // holds the group's values (then it added them in the same order).
-        let own = self.add_partial(part("total", Wrap::Plain, Only::All));
-        match kind {
+        let own = self.partial_index(part("total", Wrap::Plain, Only::All));
+        let (function, kind, args) = match kind {
             "sum" => {
                 // The integers exactly (in 32-bit halves: a shard's own sum()
                 // could overflow where one database's would not); the other
                 // values' sum() tells whether SQLite's sum stays an integer.
-                let other = self.add_partial(part("sum", Wrap::Plain, Only::OtherStorage));
-                let ih = self.add_partial(part("sum", Wrap::ShiftHigh, Only::IntegerStorage));
-                let il = self.add_partial(part("sum", Wrap::MaskLow, Only::IntegerStorage));
-                let p = self.add_partial(part("total", Wrap::Plain, Only::PositiveInteger));
-                let n = self.add_partial(part("total", Wrap::Plain, Only::NegativeInteger));
-                format!("__d1p_sum({other}, {ih}, {il}, {p}, {n}, {parts}, {own})")
+                let mut args = vec![
+                    self.partial_index(part("sum", Wrap::Plain, Only::OtherStorage)),
+                    self.partial_index(part("sum", Wrap::ShiftHigh, Only::IntegerStorage)),
+                    self.partial_index(part("sum", Wrap::MaskLow, Only::IntegerStorage)),
+                    self.partial_index(part("total", Wrap::Plain, Only::PositiveInteger)),
+                    self.partial_index(part("total", Wrap::Plain, Only::NegativeInteger)),
+                ];
+                args.append(&mut parts);
+                args.push(own);
+                ("__d1p_sum", SumKind::Sum, args)
             }
             _ => {
                 // Integers whose running sum can leave 64 bits make SQLite
                 // switch to floating point at a point the row order decides.
-                let n = self.add_partial(part("count", Wrap::Plain, Only::All));
-                let pi = self.add_partial(part("total", Wrap::Plain, Only::PositiveInteger));
-                let ni = self.add_partial(part("total", Wrap::Plain, Only::NegativeInteger));
-                let f = if kind == "total" {
-                    "__d1p_total"
+                parts.extend([
+                    self.partial_index(part("count", Wrap::Plain, Only::All)),
+                    self.partial_index(part("total", Wrap::Plain, Only::PositiveInteger)),
+                    self.partial_index(part("total", Wrap::Plain, Only::NegativeInteger)),
+                    own,
+                ]);
+                if kind == "total" {
+                    ("__d1p_total", SumKind::Total, parts)
                 } else {
-                    "__d1p_avg"
-                };
-                format!("{f}({parts}, {n}, {pi}, {ni}, {own})")
+                    ("__d1p_avg", SumKind::Avg, parts)
+                }
             }
-        }
+        };
+        let columns: Vec<String> = args.iter().map(|&i| partial_column(i)).collect();
+        let sql = format!("{function}({})", columns.join(", "));
+        (sql, Direct::Sum(kind, args))
     }
 
     /// group_concat's separator: a text literal or bound text.

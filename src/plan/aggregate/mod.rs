@@ -24,7 +24,7 @@ use super::Context;
 use crate::analyze::Analysis;
 use crate::error::Result;
 use crate::lex::TokenKind;
-use crate::merge::{AggregateMerge, FinalStep};
+use crate::merge::{AggregateMerge, Direct, FinalStep, PostExpr};
 use crate::parse::Parsed;
 use crate::plan::params::Params;
 use builder::Builder;
@@ -178,6 +178,7 @@ pub(crate) fn plan_aggregate(
         group_exprs: groups.exprs.clone(),
         partials: Vec::new(),
         aggs: Vec::new(),
+        direct: Vec::new(),
         agg_keys: Vec::new(),
         distinct: Vec::new(),
         checks: Vec::new(),
@@ -232,6 +233,17 @@ pub(crate) fn plan_aggregate(
     };
     let (final_sql, final_params) = finals.render(&aggs);
     let shard = shard_query(parsed, select, shape, distinct, &groups, &mut b)?;
+    let bare = finals.groups == 0
+        && !shard.grouped
+        && !distinct
+        && having.is_none()
+        && order.is_empty()
+        && limit.is_none()
+        && offset == 0
+        && b.checks.is_empty();
+    let direct = bare
+        .then(|| direct_outputs(&output, &b.direct, &shard.columns))
+        .flatten();
     Ok(PlannedAggregate {
         shard_sql: shard.sql,
         merge: AggregateMerge {
@@ -241,9 +253,36 @@ pub(crate) fn plan_aggregate(
                 params: final_params,
                 ambiguity_checks: b.checks,
             },
+            direct,
         },
         columns: outputs.names,
     })
+}
+
+/// The direct combination of each output item, over the partial row's columns, when every
+/// item is a bare aggregate that has one.
+fn direct_outputs(
+    output: &[PostExpr],
+    direct: &[Option<Direct>],
+    columns: &[String],
+) -> Option<Vec<Direct>> {
+    let position = |i: usize| {
+        let name = format!("\"__d1p_a{}\"", i + 1);
+        columns.iter().position(|c| *c == name)
+    };
+    output
+        .iter()
+        .map(|e| match e {
+            PostExpr::Agg(i) => match direct.get(*i)?.as_ref()? {
+                Direct::Count(c) => Some(Direct::Count(position(*c)?)),
+                Direct::Sum(kind, args) => {
+                    let args = args.iter().map(|&c| position(c)).collect::<Option<_>>()?;
+                    Some(Direct::Sum(*kind, args))
+                }
+            },
+            _ => None,
+        })
+        .collect()
 }
 
 /// The clause a term is read in: an alias names an output item in ORDER BY even where a

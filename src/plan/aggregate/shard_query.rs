@@ -16,6 +16,8 @@ use sqlparser::ast::Select;
 pub(super) struct ShardQuery {
     pub(super) sql: Spliced,
     pub(super) columns: Vec<String>,
+    /// Whether it groups (by keys or distinct values): else each shard answers one row.
+    pub(super) grouped: bool,
 }
 
 /// The shard query: group keys, distinct arguments, partials, spelling counts; FROM …
@@ -111,11 +113,13 @@ pub(super) fn shard_query(
     }
     pieces.push(Piece::Text(" "));
     pieces.push(Piece::Source(from.start..body_end));
-    if !grouping.is_empty() {
+    let grouped = !grouping.is_empty();
+    if grouped {
         pieces.push(own(format!(" GROUP BY {}", grouping.join(", "))));
     }
     Ok(ShardQuery {
         sql: splice(parsed, &pieces, b.params)?,
         columns,
+        grouped,
     })
 }
