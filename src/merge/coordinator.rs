@@ -9,7 +9,7 @@
 //! column layout and emptied after each use, so a repeated statement re-prepares nothing.
 
 use super::compare::{compare, Collation};
-use super::sum::{SumKind, SumOf};
+use super::sum::{refusal, SumKind, SumOf, SEPARATOR};
 use super::Row;
 use crate::error::{sqlite_message, Error, ErrorCode, Result};
 use crate::value::Value;
@@ -73,15 +73,6 @@ fn sql_error(e: rusqlite::Error) -> Error {
         return Error::unsupported(what.to_string(), remedy.to_string());
     }
     Error::backend(None, message)
-}
-
-/// A refusal from one of the coordinator's functions crosses SQLite as the error's text:
-/// the code, what and the remedy, separated by U+0001.
-pub(super) const SEPARATOR: char = '\u{1}';
-
-pub(super) fn refusal(what: &str, remedy: &str) -> rusqlite::Error {
-    let code = ErrorCode::Unsupported;
-    rusqlite::Error::UserFunctionError(format!("{code}{SEPARATOR}{what}{SEPARATOR}{remedy}").into())
 }
 
 fn open() -> Result<Coordinator> {

@@ -4,12 +4,21 @@
 //! functions; [`direct_row`] runs the same combination without SQLite for a final step
 //! made only of counts and sums ([`Direct`]).
 
-use super::coordinator::refusal;
 use super::Row;
+use crate::error::ErrorCode;
 use crate::value::Value;
 use rusqlite::functions::{Aggregate, Context};
 use rusqlite::types::{Value as SqlValue, ValueRef};
 use serde::Serialize;
+
+/// A refusal from one of the coordinator's functions crosses SQLite as the error's text:
+/// the code, what and the remedy, separated by U+0001.
+pub(super) const SEPARATOR: char = '\u{1}';
+
+pub(super) fn refusal(what: &str, remedy: &str) -> rusqlite::Error {
+    let code = ErrorCode::Unsupported;
+    rusqlite::Error::UserFunctionError(format!("{code}{SEPARATOR}{what}{SEPARATOR}{remedy}").into())
+}
 
 /// Which of SQLite's sum-family aggregates a `__d1p_*` function combines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -423,12 +432,19 @@ mod tests {
             match direct_row(&outputs, &rows) {
                 Some(row) => {
                     direct += 1;
-                    assert_eq!(Ok(vec![row]), expected.map_err(|e| e.to_string()), "{rows:?}");
+                    assert_eq!(
+                        Ok(vec![row]),
+                        expected.map_err(|e| e.to_string()),
+                        "{rows:?}"
+                    );
                 }
                 None => fallback += 1,
             }
         }
-        assert!(direct > 1000 && fallback > 100, "{direct} direct, {fallback} not");
+        assert!(
+            direct > 1000 && fallback > 100,
+            "{direct} direct, {fallback} not"
+        );
     }
 
     #[test]

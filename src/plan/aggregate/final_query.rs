@@ -28,6 +28,17 @@ pub(super) struct FinalQuery<'p> {
 }
 
 impl FinalQuery<'_> {
+    /// Whether it only computes its output, once: no GROUP BY, HAVING, ORDER BY, LIMIT,
+    /// OFFSET or DISTINCT.
+    pub(super) fn is_bare(&self) -> bool {
+        !self.distinct
+            && self.groups == 0
+            && self.having.is_none()
+            && self.order.is_empty()
+            && self.limit.is_none()
+            && self.offset == 0
+    }
+
     /// Its SQL and parameters, given the coordinator SQL of each aggregate.
     pub(super) fn render(&self, aggs: &[String]) -> (String, Vec<Value>) {
         let mut params = Vec::new();

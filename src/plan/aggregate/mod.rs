@@ -233,15 +233,7 @@ pub(crate) fn plan_aggregate(
     };
     let (final_sql, final_params) = finals.render(&aggs);
     let shard = shard_query(parsed, select, shape, distinct, &groups, &mut b)?;
-    let bare = finals.groups == 0
-        && !shard.grouped
-        && !distinct
-        && having.is_none()
-        && order.is_empty()
-        && limit.is_none()
-        && offset == 0
-        && b.checks.is_empty();
-    let direct = bare
+    let direct = (finals.is_bare() && !shard.grouped && b.checks.is_empty())
         .then(|| direct_outputs(&output, &b.direct, &shard.columns))
         .flatten();
     Ok(PlannedAggregate {
