@@ -215,8 +215,18 @@ class Runner {
   }
 }
 
+// The binding names `${prefix}0` … of n shards, made once per (n, prefix): a new
+// D1Database per request would otherwise build them every time.
+const defaultNamesMade = new Map();
+
 function defaultNames(n, prefix) {
-  return Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+  const key = `${n}\n${prefix}`;
+  let names = defaultNamesMade.get(key);
+  if (!names) {
+    names = Object.freeze(Array.from({ length: n }, (_, i) => `${prefix}${i}`));
+    if (defaultNamesMade.size < MAX_ENGINES) defaultNamesMade.set(key, names);
+  }
+  return names;
 }
 
 function bindingsOf(env, names, policyCount) {
