@@ -46,6 +46,10 @@ const CASES: &[Case] = &[
               FROM events GROUP BY userId",
     },
     Case {
+        name: "count_sum_avg",
+        sql: "SELECT count(*), sum(amount), avg(amount) FROM events",
+    },
+    Case {
         name: "count_distinct",
         sql: "SELECT kind, count(DISTINCT userId) FROM events GROUP BY kind",
     },

@@ -48,7 +48,7 @@ impl Value {
     }
 
     /// The value as rusqlite borrows it.
-    fn as_value_ref(&self) -> rusqlite::types::ValueRef<'_> {
+    pub(crate) fn as_value_ref(&self) -> rusqlite::types::ValueRef<'_> {
         use rusqlite::types::ValueRef;
         match self {
             Value::Null => ValueRef::Null,

@@ -334,20 +334,10 @@ fn direct_value(d: &Direct, rows: &[Row]) -> Option<Value> {
                 if args.iter().any(|&c| c >= row.len()) {
                     return None;
                 }
-                f.add(&mut s, args.len(), |i| value_ref(&row[args[i]]));
+                f.add(&mut s, args.len(), |i| row[args[i]].as_value_ref());
             }
             f.result(s).ok().map(|v| Value::from(ValueRef::from(&v)))
         }
-    }
-}
-
-fn value_ref(v: &Value) -> ValueRef<'_> {
-    match v {
-        Value::Null => ValueRef::Null,
-        Value::Integer(i) => ValueRef::Integer(*i),
-        Value::Real(r) => ValueRef::Real(*r),
-        Value::Text(t) => ValueRef::Text(t.as_bytes()),
-        Value::Blob(b) => ValueRef::Blob(b),
     }
 }
 
