@@ -137,7 +137,11 @@ let lastTask = 0;
  */
 export async function engineCall(engine, shards, kind, request, budget, schema, layout) {
   const task = (lastTask = (lastTask + 1) >>> 0);
-  let step = engine.start(task, shards, kind, request, budget, schema, layout);
+  return driven(engine, task, engine.start(task, shards, kind, request, budget, schema, layout));
+}
+
+// Awaits what call `task` waits for and answers it (`Engine.resume`) until it answers.
+async function driven(engine, task, step) {
   while (typeof step !== "string") {
     const values = new Array(step.length);
     let failed;
@@ -549,7 +553,9 @@ export async function splitStep(env, policy, { prefix = "SHARD_", to, abort, aut
   if (maxQueries !== undefined) request.maxQueries = maxQueries;
   if (chunkRows !== undefined) request.chunkRows = chunkRows;
   if (leaseMs !== undefined) request.leaseMs = leaseMs;
-  const text = await engineFor(policy).splitStep(names.map((n) => env[n]), JSON.stringify(request));
+  const engine = engineFor(policy);
+  const task = (lastTask = (lastTask + 1) >>> 0);
+  const text = await driven(engine, task, engine.startSplit(task, names.map((n) => env[n]), JSON.stringify(request)));
   const envelope = JSON.parse(text);
   if (envelope.error) throw d1Error(envelope.error);
   return envelope.ok;

@@ -291,21 +291,23 @@ async fn call(
 
 #[wasm_bindgen]
 impl Engine {
-    /// One bounded step of an online split (`crate::reshard::step`) over `pool`, the
-    /// bindings named by `request.names` in that order (the first is the home). Resolves
-    /// to an envelope whose `ok` is the step's report.
-    #[wasm_bindgen(js_name = splitStep)]
-    pub fn split_step(&self, pool: js_sys::Array, request: String) -> js_sys::Promise {
+    /// Starts call `task`: one bounded step of an online split (`crate::reshard::step`)
+    /// over `pool`, the bindings named by `request.names` in that order (the first is the
+    /// home). Driven as [`Engine::start`]'s calls are; its envelope's `ok` is the step's
+    /// report.
+    #[wasm_bindgen(js_name = startSplit)]
+    pub fn start_split(&self, task: u32, pool: js_sys::Array, request: String) -> JsValue {
         let db = self.db.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
+        let step = async move {
             let backend =
                 D1Backend::new(pool.iter().map(|s| s.unchecked_into::<D1Like>()).collect());
             let report = match decode::<crate::reshard::StepRequest>(&request) {
                 Ok(r) => crate::reshard::step(&backend, db.policy(), &r).await,
                 Err(e) => Err(e),
             };
-            Ok(envelope(report, 0).into())
-        })
+            envelope(report, 0)
+        };
+        self.step(task, Driven::new(Box::pin(step)))
     }
 }
 

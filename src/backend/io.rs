@@ -8,9 +8,9 @@
 //! synchronous call right after an I/O costs about half what an asynchronous one does
 //! (BENCHMARKS.md, In a Worker).
 //!
-//! [`settled`] is the one way the D1 backend waits. Polled inside a driven call, it asks;
-//! anywhere else (a split step, under `wasm_bindgen_futures::future_to_promise`) it waits
-//! as a [`JsFuture`].
+//! [`settled`] is the one way the D1 backend waits: polled inside a driven call, it asks.
+//! Every call from JavaScript is driven (statements, batches, split steps), so there is no
+//! other executor; polled anywhere else, it fails.
 
 use futures::future::LocalBoxFuture;
 use futures::task::{waker_ref, ArcWake};
@@ -23,7 +23,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use wasm_bindgen::JsValue;
-use wasm_bindgen_futures::JsFuture;
 
 /// What a driven call and JavaScript exchange: the promises asked for by the last poll,
 /// and the outcomes answered, by slot (one slot per promise the call ever asked for).
@@ -85,8 +84,6 @@ enum State {
     Unasked(Promise),
     /// Asked of the driving JavaScript: the slot its outcome comes back in.
     Asked(Rc<Exchange>, usize),
-    /// Polled outside a driven call.
-    Awaited(JsFuture),
     /// Ready was returned.
     Done,
 }
@@ -96,35 +93,26 @@ impl Future for Settled {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome> {
         let this = &mut self.get_mut().0;
-        loop {
-            match std::mem::replace(this, State::Done) {
-                State::Unasked(promise) => match DRIVING.with(|d| d.borrow().clone()) {
-                    Some(exchange) => {
-                        let slot = exchange.ask(promise, cx.waker());
-                        *this = State::Asked(exchange, slot);
-                        return Poll::Pending;
-                    }
-                    None => *this = State::Awaited(JsFuture::from(promise)),
-                },
-                State::Asked(exchange, slot) => match exchange.take(slot, cx.waker()) {
-                    Some(outcome) => return Poll::Ready(outcome),
-                    None => {
-                        *this = State::Asked(exchange, slot);
-                        return Poll::Pending;
-                    }
-                },
-                State::Awaited(mut future) => match Pin::new(&mut future).poll(cx) {
-                    Poll::Ready(outcome) => return Poll::Ready(outcome),
-                    Poll::Pending => {
-                        *this = State::Awaited(future);
-                        return Poll::Pending;
-                    }
-                },
-                State::Done => {
-                    return Poll::Ready(Err(JsValue::from_str(
-                        "a settled promise was polled again",
-                    )))
+        match std::mem::replace(this, State::Done) {
+            State::Unasked(promise) => match DRIVING.with(|d| d.borrow().clone()) {
+                Some(exchange) => {
+                    let slot = exchange.ask(promise, cx.waker());
+                    *this = State::Asked(exchange, slot);
+                    Poll::Pending
                 }
+                None => Poll::Ready(Err(JsValue::from_str(
+                    "d1plus waited for a promise outside a call driven from JavaScript",
+                ))),
+            },
+            State::Asked(exchange, slot) => match exchange.take(slot, cx.waker()) {
+                Some(outcome) => Poll::Ready(outcome),
+                None => {
+                    *this = State::Asked(exchange, slot);
+                    Poll::Pending
+                }
+            },
+            State::Done => {
+                Poll::Ready(Err(JsValue::from_str("a settled promise was polled again")))
             }
         }
     }
@@ -167,6 +155,9 @@ impl Driven {
     pub fn poll(&mut self) -> Step {
         loop {
             self.woken.0.store(false, Ordering::Relaxed);
+            // Set at every poll (a JavaScript exception that unwound through an earlier one
+            // skipped its reset, which is then harmless), and put back after it: a binding
+            // may call into d1plus again while this call is being polled.
             let outer = DRIVING.with(|d| d.replace(Some(self.exchange.clone())));
             let waker = waker_ref(&self.woken);
             let polled = self.future.as_mut().poll(&mut Context::from_waker(&waker));
