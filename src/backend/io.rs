@@ -8,9 +8,10 @@
 //! synchronous call right after an I/O costs about half what an asynchronous one does
 //! (BENCHMARKS.md, In a Worker).
 //!
-//! [`settled`] is the one way the D1 backend waits: polled inside a driven call, it asks.
-//! Every call from JavaScript is driven (statements, batches, split steps), so there is no
-//! other executor; polled anywhere else, it fails.
+//! [`settled`] is the one way the D1 backend waits. Polled inside a driven call (every
+//! call from `js/d1plus.js`: statements, batches, split steps), it asks; anywhere else (the
+//! workers-rs API, `crate::workers`, whose Worker runs its own executor) it waits as a
+//! [`JsFuture`].
 
 use futures::future::LocalBoxFuture;
 use futures::task::{waker_ref, ArcWake};
@@ -23,6 +24,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::JsFuture;
 
 /// What a driven call and JavaScript exchange: the promises asked for by the last poll,
 /// and the outcomes answered, by slot (one slot per promise the call ever asked for).
@@ -84,6 +86,8 @@ enum State {
     Unasked(Promise),
     /// Asked of the driving JavaScript: the slot its outcome comes back in.
     Asked(Rc<Exchange>, usize),
+    /// Polled outside a driven call.
+    Awaited(JsFuture),
     /// Ready was returned.
     Done,
 }
@@ -100,9 +104,10 @@ impl Future for Settled {
                     *this = State::Asked(exchange, slot);
                     Poll::Pending
                 }
-                None => Poll::Ready(Err(JsValue::from_str(
-                    "d1plus waited for a promise outside a call driven from JavaScript",
-                ))),
+                None => {
+                    *this = State::Awaited(JsFuture::from(promise));
+                    this.poll_awaited(cx)
+                }
             },
             State::Asked(exchange, slot) => match exchange.take(slot, cx.waker()) {
                 Some(outcome) => Poll::Ready(outcome),
@@ -111,9 +116,28 @@ impl Future for Settled {
                     Poll::Pending
                 }
             },
+            State::Awaited(future) => {
+                *this = State::Awaited(future);
+                this.poll_awaited(cx)
+            }
             State::Done => {
                 Poll::Ready(Err(JsValue::from_str("a settled promise was polled again")))
             }
+        }
+    }
+}
+
+impl State {
+    fn poll_awaited(&mut self, cx: &mut Context<'_>) -> Poll<Outcome> {
+        match self {
+            State::Awaited(future) => {
+                let polled = Pin::new(future).poll(cx);
+                if polled.is_ready() {
+                    *self = State::Done;
+                }
+                polled
+            }
+            _ => Poll::Ready(Err(JsValue::from_str("not a promise being awaited"))),
         }
     }
 }
