@@ -136,12 +136,14 @@ let lastTask = 0;
  * Exported for the tests; apps use `D1Database`.
  */
 export async function engineCall(engine, shards, kind, request, budget, schema, layout) {
-  const task = (lastTask = (lastTask + 1) >>> 0);
-  return driven(engine, task, engine.start(task, shards, kind, request, budget, schema, layout));
+  return driven(engine, (task) => engine.start(task, shards, kind, request, budget, schema, layout));
 }
 
-// Awaits what call `task` waits for and answers it (`Engine.resume`) until it answers.
-async function driven(engine, task, step) {
+// Starts a call with `start(task)` under a new number, then awaits what it waits for and
+// answers it (`Engine.resume`) until it answers: its envelope (text).
+async function driven(engine, start) {
+  const task = (lastTask = (lastTask + 1) >>> 0);
+  let step = start(task);
   while (typeof step !== "string") {
     const values = new Array(step.length);
     let failed;
@@ -554,8 +556,8 @@ export async function splitStep(env, policy, { prefix = "SHARD_", to, abort, aut
   if (chunkRows !== undefined) request.chunkRows = chunkRows;
   if (leaseMs !== undefined) request.leaseMs = leaseMs;
   const engine = engineFor(policy);
-  const task = (lastTask = (lastTask + 1) >>> 0);
-  const text = await driven(engine, task, engine.startSplit(task, names.map((n) => env[n]), JSON.stringify(request)));
+  const pool = names.map((n) => env[n]);
+  const text = await driven(engine, (task) => engine.startSplit(task, pool, JSON.stringify(request)));
   const envelope = JSON.parse(text);
   if (envelope.error) throw d1Error(envelope.error);
   return envelope.ok;

@@ -188,16 +188,34 @@ impl Engine {
         schema: Schema,
         layout: Option<String>,
     ) -> JsValue {
-        let call = Box::pin(call(
-            self.db.clone(),
-            shards,
-            kind,
-            request,
-            budget,
-            schema,
-            layout,
-        ));
-        self.step(task, Driven::new(call))
+        let db = self.db.clone();
+        let call = async move {
+            let captured = db
+                .policy()
+                .realtime
+                .as_ref()
+                .map(|r| r.tables.clone())
+                .unwrap_or_default();
+            let shards = shards
+                .iter()
+                .map(|s| s.unchecked_into::<D1Like>())
+                .collect();
+            let backend = D1Backend::new(shards).counting_own_changes(&captured);
+            let budget = Budget::shared(Box::new(JsBudget(budget)));
+            let handle = match db.attach_with_budget(backend, budget) {
+                Ok(h) => h.expecting_layout(layout),
+                Err(e) => return envelope::<()>(Err(e), 0),
+            };
+            let call = || -> futures::future::LocalBoxFuture<'_, Result<Outcome>> {
+                Box::pin(Outcome::of(kind, &db, &handle, &request))
+            };
+            let outcome = match schema {
+                Schema::Revalidate => handle.revalidating(call).await,
+                Schema::Cached => call().await,
+            };
+            answer_envelope(outcome, &handle)
+        };
+        self.step(task, Driven::new(Box::pin(call)))
     }
 
     /// Answers what call `task` waits for: `values[i]` is what its promise `i` resolved
@@ -233,41 +251,8 @@ impl Engine {
     }
 }
 
-/// One call of [`Engine::start`]: its envelope.
-async fn call(
-    db: Rc<Database<NullBackend>>,
-    shards: js_sys::Array,
-    kind: CallKind,
-    request: String,
-    budget: js_sys::Object,
-    schema: Schema,
-    layout: Option<String>,
-) -> String {
-    let captured = db
-        .policy()
-        .realtime
-        .as_ref()
-        .map(|r| r.tables.clone())
-        .unwrap_or_default();
-    let backend = D1Backend::new(
-        shards
-            .iter()
-            .map(|s| s.unchecked_into::<D1Like>())
-            .collect(),
-    )
-    .counting_own_changes(&captured);
-    let budget = Budget::shared(Box::new(JsBudget(budget)));
-    let handle = match db.attach_with_budget(backend, budget) {
-        Ok(h) => h.expecting_layout(layout),
-        Err(e) => return envelope::<()>(Err(e), 0),
-    };
-    let call = || -> futures::future::LocalBoxFuture<'_, Result<Outcome>> {
-        Box::pin(Outcome::of(kind, &db, &handle, &request))
-    };
-    let outcome = match schema {
-        Schema::Revalidate => handle.revalidating(call).await,
-        Schema::Cached => call().await,
-    };
+/// A call's envelope: its outcome, and the shard queries its handle used.
+fn answer_envelope(outcome: Result<Outcome>, handle: &Database<D1Backend>) -> String {
     let used = handle.queries_used();
     let found = match &outcome {
         Err(e) if e.code() == ErrorCode::LayoutChanged => handle.catalog().layout.clone(),

@@ -97,48 +97,36 @@ impl Future for Settled {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome> {
         let this = &mut self.get_mut().0;
-        match std::mem::replace(this, State::Done) {
-            State::Unasked(promise) => match DRIVING.with(|d| d.borrow().clone()) {
+        let unasked = match std::mem::replace(this, State::Done) {
+            State::Unasked(promise) => Some(promise),
+            other => {
+                *this = other;
+                None
+            }
+        };
+        if let Some(promise) = unasked {
+            match DRIVING.with(|d| d.borrow().clone()) {
                 Some(exchange) => {
                     let slot = exchange.ask(promise, cx.waker());
                     *this = State::Asked(exchange, slot);
-                    Poll::Pending
+                    return Poll::Pending;
                 }
-                None => {
-                    *this = State::Awaited(JsFuture::from(promise));
-                    this.poll_awaited(cx)
-                }
-            },
-            State::Asked(exchange, slot) => match exchange.take(slot, cx.waker()) {
-                Some(outcome) => Poll::Ready(outcome),
-                None => {
-                    *this = State::Asked(exchange, slot);
-                    Poll::Pending
-                }
-            },
-            State::Awaited(future) => {
-                *this = State::Awaited(future);
-                this.poll_awaited(cx)
+                None => *this = State::Awaited(JsFuture::from(promise)),
             }
-            State::Done => {
+        }
+        let polled = match this {
+            State::Asked(exchange, slot) => exchange
+                .take(*slot, cx.waker())
+                .map_or(Poll::Pending, Poll::Ready),
+            State::Awaited(future) => Pin::new(future).poll(cx),
+            State::Unasked(_) | State::Done => {
                 Poll::Ready(Err(JsValue::from_str("a settled promise was polled again")))
             }
+        };
+        if polled.is_ready() {
+            *this = State::Done;
         }
-    }
-}
-
-impl State {
-    fn poll_awaited(&mut self, cx: &mut Context<'_>) -> Poll<Outcome> {
-        match self {
-            State::Awaited(future) => {
-                let polled = Pin::new(future).poll(cx);
-                if polled.is_ready() {
-                    *self = State::Done;
-                }
-                polled
-            }
-            _ => Poll::Ready(Err(JsValue::from_str("not a promise being awaited"))),
-        }
+        polled
     }
 }
 

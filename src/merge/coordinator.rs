@@ -83,9 +83,10 @@ fn open() -> Result<Coordinator> {
         .map_err(sql_error)?;
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
     let reg = |r: rusqlite::Result<()>| r.map_err(sql_error);
-    reg(conn.create_aggregate_function("__d1p_sum", 12, flags, SumOf(SumKind::Sum)))?;
-    reg(conn.create_aggregate_function("__d1p_total", 10, flags, SumOf(SumKind::Total)))?;
-    reg(conn.create_aggregate_function("__d1p_avg", 10, flags, SumOf(SumKind::Avg)))?;
+    for kind in [SumKind::Sum, SumKind::Total, SumKind::Avg] {
+        let (name, arity) = kind.function();
+        reg(conn.create_aggregate_function(name, arity as i32, flags, SumOf(kind)))?;
+    }
     reg(conn.create_aggregate_function("__d1p_min", 2, flags, Best(Ordering::Less)))?;
     reg(conn.create_aggregate_function("__d1p_max", 2, flags, Best(Ordering::Greater)))?;
     reg(conn.create_aggregate_function("__d1p_json_arrays", 1, flags, JsonArrays))?;

@@ -31,6 +31,17 @@ pub enum SumKind {
     Avg,
 }
 
+impl SumKind {
+    /// The coordinator function that combines its partials, and how many it takes.
+    pub fn function(self) -> (&'static str, usize) {
+        match self {
+            SumKind::Sum => ("__d1p_sum", 12),
+            SumKind::Total => ("__d1p_total", 10),
+            SumKind::Avg => ("__d1p_avg", 10),
+        }
+    }
+}
+
 /// SQLite's Kahan-Babuska-Neumaier step (`kahanBabuskaNeumaierStep` in func.c).
 fn kbn(sum: &mut f64, err: &mut f64, r: f64) {
     let s = *sum;
@@ -354,11 +365,7 @@ mod tests {
             .map(|d| match d {
                 Direct::Count(c) => format!("coalesce(sum({}), 0)", col(c)),
                 Direct::Sum(kind, args) => {
-                    let f = match kind {
-                        SumKind::Sum => "__d1p_sum",
-                        SumKind::Total => "__d1p_total",
-                        SumKind::Avg => "__d1p_avg",
-                    };
+                    let (f, _) = kind.function();
                     let args: Vec<String> = args.iter().map(col).collect();
                     format!("{f}({})", args.join(", "))
                 }

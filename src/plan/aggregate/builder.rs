@@ -44,7 +44,7 @@ pub(super) struct Builder<'a> {
 }
 
 /// The partial table's column of partial `i`.
-fn partial_column(i: usize) -> String {
+pub(super) fn partial_column(i: usize) -> String {
     format!("\"__d1p_a{}\"", i + 1)
 }
 
@@ -350,7 +350,7 @@ impl<'a> Builder<'a> {
         // SQLite's own compensated sum on the shard: the answer when one shard
         // holds the group's values (then it added them in the same order).
         let own = self.partial_index(part("total", Wrap::Plain, Only::All));
-        let (function, kind, args) = match kind {
+        let (kind, args) = match kind {
             "sum" => {
                 // The integers exactly (in 32-bit halves: a shard's own sum()
                 // could overflow where one database's would not); the other
@@ -364,7 +364,7 @@ impl<'a> Builder<'a> {
                 ];
                 args.append(&mut parts);
                 args.push(own);
-                ("__d1p_sum", SumKind::Sum, args)
+                (SumKind::Sum, args)
             }
             _ => {
                 // Integers whose running sum can leave 64 bits make SQLite
@@ -375,15 +375,16 @@ impl<'a> Builder<'a> {
                     self.partial_index(part("total", Wrap::Plain, Only::NegativeInteger)),
                     own,
                 ]);
-                if kind == "total" {
-                    ("__d1p_total", SumKind::Total, parts)
+                let kind = if kind == "total" {
+                    SumKind::Total
                 } else {
-                    ("__d1p_avg", SumKind::Avg, parts)
-                }
+                    SumKind::Avg
+                };
+                (kind, parts)
             }
         };
         let columns: Vec<String> = args.iter().map(|&i| partial_column(i)).collect();
-        let sql = format!("{function}({})", columns.join(", "));
+        let sql = format!("{}({})", kind.function().0, columns.join(", "));
         (sql, Direct::Sum(kind, args))
     }
 

@@ -259,7 +259,7 @@ fn direct_outputs(
     columns: &[String],
 ) -> Option<Vec<Direct>> {
     let position = |i: usize| {
-        let name = format!("\"__d1p_a{}\"", i + 1);
+        let name = builder::partial_column(i);
         columns.iter().position(|c| *c == name)
     };
     output
