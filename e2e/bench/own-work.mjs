@@ -170,6 +170,8 @@ class MockD1 {
     const t = performance.now();
     stats.batch++;
     try {
+      // Memoized answers (memoizedTable) are reads that need no transaction.
+      if (this.memoized) return statements.map((s) => this._result(s.sql, s.params));
       this.db.exec("BEGIN");
       try {
         const out = statements.map((s) => this._result(s.sql, s.params));
@@ -351,11 +353,12 @@ async function main() {
 // then copied): the mock's SQLite work (1.5 ms per count) no longer runs between d1plus's
 // steps, leaving its garbage and cold caches to d1plus's share. In a Worker, D1 runs
 // elsewhere, so this is the closer measure of d1plus's own work in its isolate.
-async function memoizedTable() {
+async function memoizedTable(only = null) {
   const originals = new Map();
   for (const d of Object.values(env)) {
     const run = d._run.bind(d);
     originals.set(d, d._run);
+    d.memoized = true;
     const bySql = new Map();
     d._run = (sql, params) => {
       let answers = bySql.get(sql);
@@ -368,6 +371,11 @@ async function memoizedTable() {
   }
   const lines = [];
   try {
+    if (only) {
+      const d = await time(only.side, only.op, ROUNDS);
+      console.log(`${only.op}, ${only.side}, memoized mock: own work ${d.own.toFixed(1)} us (median of ${ROUNDS}), mean ${d.meanOwn.toFixed(1)}`);
+      return;
+    }
     for (const op of ["point", "count", "top"]) {
       const raw = await time("raw", op, ROUNDS);
       for (const side of ["kept", "fresh"]) {
@@ -376,7 +384,10 @@ async function memoizedTable() {
       }
     }
   } finally {
-    for (const [d, run] of originals) d._run = run;
+    for (const [d, run] of originals) {
+      d._run = run;
+      d.memoized = false;
+    }
   }
   console.log();
   console.log(`The reads with the mock's answers memoized (medians over ${ROUNDS} operations, us per operation):`);
@@ -483,4 +494,15 @@ async function breakdown() {
   };
 }
 
-await main();
+// OWN_WORK_ONLY=op:side (e.g. `count:fresh`): only that read, mock answers memoized, for a
+// profile of one case (`node --cpu-prof bench/own-work.mjs`).
+if (process.env.OWN_WORK_ONLY) {
+  const [op, side] = process.env.OWN_WORK_ONLY.split(":");
+  if (!["point", "count", "top"].includes(op) || !["kept", "fresh"].includes(side)) {
+    throw new Error("OWN_WORK_ONLY is op:side, op one of point, count, top and side kept or fresh");
+  }
+  await setup();
+  await memoizedTable({ op, side });
+} else {
+  await main();
+}

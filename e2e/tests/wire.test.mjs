@@ -8,7 +8,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
-import { readAll, batchAsWire } from "../../src/backend/d1.js";
+import { readAll, batchAsWire, batchWire } from "../../src/backend/d1.js";
 
 const VECTORS = new URL("../../src/backend/wire_vectors.json", import.meta.url);
 const hex = (bytes) => Buffer.from(bytes).toString("hex");
@@ -107,4 +107,38 @@ test("readAll holds at most `limit` reads at once and keeps their order", async 
   const entry = 1 + 8 + 4 + 4 + 1 + 4 + 4 + 1 + 8;
   assert.equal(bytes.length, n * entry);
   for (let i = 0; i < n; i++) assert.equal(view.getFloat64(i * entry + entry - 8, true), i);
+});
+
+test("batchWire binds each statement, runs one batch() and answers it as batchAsWire does", async () => {
+  const sent = [];
+  const results = [
+    { results: [{ a: 1, b: "x" }], success: true, meta: { changes: 0, rows_read: 1 } },
+    { results: [], success: true, meta: { changes: 2, last_row_id: 9 } },
+  ];
+  const db = {
+    prepare: (sql) => ({ sql, params: [], bind: (...params) => ({ sql, params }) }),
+    batch: async (statements) => {
+      sent.push(...statements.map(({ sql, params }) => ({ sql, params })));
+      return results;
+    },
+  };
+  const [bytes, metas, back] = await batchWire(db, ["SELECT ?1", "DELETE FROM t"], [[1, "x"], []]);
+  assert.deepEqual(sent, [
+    { sql: "SELECT ?1", params: [1, "x"] },
+    { sql: "DELETE FROM t", params: [] },
+  ]);
+  const [wantBytes, wantMetas] = batchAsWire(results);
+  assert.deepEqual([hex(bytes), Array.from(metas)], [hex(wantBytes), Array.from(wantMetas)]);
+  assert.equal(back, results, "the results themselves go back, for entries read value by value");
+
+  // Reading a result that throws (a getter): no buffer, every result read value by value.
+  const throwing = { get results() { throw new Error("getter"); }, meta: {} };
+  const odd = { prepare: db.prepare, batch: async () => [throwing] };
+  assert.deepEqual(await batchWire(odd, ["SELECT 1"], [[]]), [null, null, [throwing]]);
+
+  // What prepare or batch() throws rejects the call.
+  const failing = { prepare: () => { throw new Error("bad prepare"); }, batch: async () => [] };
+  await assert.rejects(batchWire(failing, ["SELECT 1"], [[]]), /bad prepare/);
+  const refused = { prepare: db.prepare, batch: () => { throw new Error("D1_ERROR: no"); } };
+  await assert.rejects(batchWire(refused, ["SELECT 1"], [[]]), /D1_ERROR: no/);
 });

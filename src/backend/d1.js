@@ -216,6 +216,29 @@ class Writer {
   }
 }
 
+// Runs one shard's statements as one batch() on `db` (texts[i] bound to params[i]) and
+// resolves to [bytes, metas, results]: batchAsWire's answer (both null when reading the
+// results threw, e.g. a getter) and the results, for those the buffer cannot hold. One call
+// from wasm for the whole batch, as readAll is for reads; what prepare, bind or batch()
+// throws rejects.
+export async function batchWire(db, texts, params) {
+  const n = texts.length;
+  const statements = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const stmt = db.prepare(texts[i]);
+    const values = params[i];
+    statements[i] = values.length ? stmt.bind(...values) : stmt;
+  }
+  const results = await db.batch(statements);
+  let wire = null;
+  try {
+    wire = batchAsWire(results);
+  } catch {
+    // Read value by value.
+  }
+  return wire ? [wire[0], wire[1], results] : [null, null, results];
+}
+
 // A batch()'s results in the same format (a result it cannot hold: entry 2, read value by
 // value), and each result's meta as 7 numbers: changes, last_row_id, rows_read,
 // rows_written, changed_db (1 for true), size_after, duration (0 for what is not a number).

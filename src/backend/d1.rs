@@ -32,24 +32,11 @@ extern "C" {
     #[derive(Debug, Clone)]
     pub type D1Like;
 
-    #[wasm_bindgen(method, catch)]
-    fn prepare(this: &D1Like, sql: &JsString) -> std::result::Result<D1Statement, JsValue>;
-
-    #[wasm_bindgen(method, catch)]
-    fn batch(this: &D1Like, statements: &Array) -> std::result::Result<js_sys::Promise, JsValue>;
-
     #[wasm_bindgen(method, catch, js_name = withSession)]
     fn with_session(this: &D1Like, constraint: &str) -> std::result::Result<D1Like, JsValue>;
 
     #[wasm_bindgen(method, catch, js_name = getBookmark)]
     fn get_bookmark(this: &D1Like) -> std::result::Result<JsValue, JsValue>;
-
-    /// A D1 prepared statement.
-    type D1Statement;
-
-    #[wasm_bindgen(method, catch, variadic)]
-    fn bind(this: &D1Statement, values: &Array) -> std::result::Result<D1Statement, JsValue>;
-
 }
 
 /// Shards that are D1 databases.
@@ -145,22 +132,26 @@ impl D1Backend {
         let shard = batch.shard;
         let db = self.binding(shard)?;
         let fail = |e: JsValue| Error::from_shard(shard, js_error_message(&e));
-        let statements = Array::new();
+        let (texts, params) = (Array::new(), Array::new());
         let mut counted = Vec::with_capacity(batch.statements.len());
         for s in &batch.statements {
-            statements.push(statement(db, s).map_err(fail)?.as_ref());
+            texts.push(&js_text(&s.sql));
+            params.push(js_values(&s.params).map_err(fail)?.as_ref());
             let own = self.writes_captured(&s.sql);
             if own {
-                let changes = JsString::from("SELECT changes()");
-                statements.push(db.prepare(&changes).map_err(fail)?.as_ref());
+                texts.push(&JsString::from("SELECT changes()"));
+                params.push(&Array::new());
             }
             counted.push(own);
         }
-        let results = io::settled(db.batch(&statements).map_err(fail)?)
+        let answer: Array = io::settled(batch_wire(db, &texts, &params))
             .await
+            .and_then(|a| a.dyn_into())
             .map_err(fail)?;
-        let results: Array = results.dyn_into().map_err(fail)?;
-        let mut outputs = outputs(&results).into_iter().map(|o| o.map_err(fail));
+        let mut outputs = outputs(&answer)
+            .map_err(fail)?
+            .into_iter()
+            .map(|o| o.map_err(fail));
         let mut out = Vec::with_capacity(counted.len());
         for own in counted {
             let mut o = outputs.next().ok_or_else(|| {
@@ -435,8 +426,8 @@ extern "C" {
     #[wasm_bindgen(js_name = readAll)]
     fn read_all(dbs: &Array, texts: &Array, params: &Array, limit: u32) -> js_sys::Promise;
 
-    #[wasm_bindgen(catch, js_name = batchAsWire)]
-    fn batch_as_wire(results: &Array) -> std::result::Result<Array, JsValue>;
+    #[wasm_bindgen(js_name = batchWire)]
+    fn batch_wire(db: &D1Like, texts: &Array, params: &Array) -> js_sys::Promise;
 
     #[wasm_bindgen(js_name = namesJoined)]
     fn names_joined(names: &Array) -> String;
@@ -455,14 +446,6 @@ fn column_names(names: &Array) -> Vec<String> {
     }
 }
 
-fn statement(db: &D1Like, s: &ShardStatement) -> std::result::Result<D1Statement, JsValue> {
-    let stmt = db.prepare(&js_text(&s.sql))?;
-    if s.params.is_empty() {
-        return Ok(stmt);
-    }
-    stmt.bind(&js_values(&s.params)?)
-}
-
 /// Values as D1 binds them, in an array.
 fn js_values(params: &[Value]) -> std::result::Result<Array, JsValue> {
     let values = Array::new_with_length(params.len() as u32);
@@ -472,25 +455,23 @@ fn js_values(params: &[Value]) -> std::result::Result<Array, JsValue> {
     Ok(values)
 }
 
-/// A `batch()`'s results as statement outputs, read through one call (`batchAsWire`);
-/// a result that call cannot carry is read value by value ([`output`]).
-fn outputs(results: &Array) -> Vec<std::result::Result<StatementOutput, JsValue>> {
+/// `batchWire`'s answer, `[bytes, metas, results]`, as statement outputs: each result from
+/// the buffer, or value by value ([`output`]) where the buffer could not hold it.
+fn outputs(
+    answer: &Array,
+) -> std::result::Result<Vec<std::result::Result<StatementOutput, JsValue>>, JsValue> {
+    let results: Array = answer.get(2).dyn_into()?;
     let n = results.length() as usize;
-    // A result whose reading throws (a getter) is read value by value, where each read is
-    // caught and becomes that result's error.
-    let Ok(all) = batch_as_wire(results) else {
-        return results.iter().map(|r| output(&r)).collect();
-    };
-    let bytes = all.get(0).dyn_into::<Uint8Array>().map(|b| b.to_vec());
-    let metas = all
+    let bytes = answer.get(0).dyn_into::<Uint8Array>().map(|b| b.to_vec());
+    let metas = answer
         .get(1)
         .dyn_into::<js_sys::Float64Array>()
         .map(|m| m.to_vec());
     let entries = bytes.ok().and_then(|b| wire::read_entries(&b, n));
     let (Some(entries), Ok(metas)) = (entries, metas) else {
-        return results.iter().map(|r| output(&r)).collect();
+        return Ok(results.iter().map(|r| output(&r)).collect());
     };
-    entries
+    Ok(entries
         .into_iter()
         .zip(metas.chunks_exact(7))
         .enumerate()
@@ -513,7 +494,7 @@ fn outputs(results: &Array) -> Vec<std::result::Result<StatementOutput, JsValue>
             }
             _ => output(&results.get(k as u32)),
         })
-        .collect()
+        .collect())
 }
 
 /// Batch rows are objects, and JavaScript lists integer-like keys first, in numeric order,
