@@ -11,7 +11,7 @@ use crate::lex;
 use crate::parse::Parsed;
 pub use crate::plan::output::Statement;
 use crate::plan::template::Template;
-use crate::plan::{self, Context, Plan, PlanOptions, ShardHint};
+use crate::plan::{self, ConnectionState, Context, Plan, PlanOptions, ShardHint};
 use crate::policy::Policy;
 use crate::value::Value;
 use serde::Serialize;
@@ -621,15 +621,20 @@ impl<B: Backend> Database<B> {
     /// results come back in the caller's order. A batch spanning several shards is atomic
     /// per shard only (see [`Database::batch_atomic`] for the strict form).
     pub async fn batch(&self, statements: &[Statement]) -> Result<Vec<QueryResult>> {
+        let options = PlanOptions {
+            connection_state: ConnectionState::PlacedByBatch,
+            ..self.shared.options.plan
+        };
         let mut plans = Vec::with_capacity(statements.len());
         for s in statements {
             plans.push(
-                self.plan_fresh(&s.sql, &s.params, s.hint.as_ref(), self.shared.options.plan)
+                self.plan_fresh(&s.sql, &s.params, s.hint.as_ref(), options)
                     .await?,
             );
         }
+        plan::batch::place_connection_state(statements, &mut plans)?;
         if statements.len() > 1 && self.backend.batch_rows_by_name() {
-            check_positional_merges(&plans)?;
+            plan::batch::check_positional_merges(&plans)?;
         }
         // One backend batch per shard, statements in the caller's order.
         let mut merged: Vec<ShardBatch> = Vec::new();
@@ -705,9 +710,13 @@ impl<B: Backend> Database<B> {
     /// shard, so it is all-or-nothing like a transaction.
     pub async fn batch_atomic(&self, statements: &[Statement]) -> Result<Vec<QueryResult>> {
         let mut shards = std::collections::BTreeSet::new();
+        let options = PlanOptions {
+            connection_state: ConnectionState::PlacedByBatch,
+            ..self.shared.options.plan
+        };
         for s in statements {
             let p = self
-                .plan_fresh(&s.sql, &s.params, s.hint.as_ref(), self.shared.options.plan)
+                .plan_fresh(&s.sql, &s.params, s.hint.as_ref(), options)
                 .await?;
             shards.extend(p.batches.iter().map(|b| b.shard));
         }
@@ -742,9 +751,6 @@ impl<B: Backend> Database<B> {
     }
 }
 
-/// A merge that reads columns by position cannot trust rows a backend hands back as
-/// objects (D1's `batch()`), unless the statement names its columns: `SELECT *` over a join
-/// may hold two columns of one name, which such rows merge into one.
 /// A statement run in another spelling (CTEs inlined, subqueries replaced by their values)
 /// keeps SQLite's names for the original: an unnamed output expression is named by its text.
 fn keep_original_names(result: &mut QueryResult, parsed: &Parsed, catalog: &Catalog) {
@@ -753,21 +759,6 @@ fn keep_original_names(result: &mut QueryResult, parsed: &Parsed, catalog: &Cata
             result.columns = names.into();
         }
     }
-}
-
-fn check_positional_merges(plans: &[Plan]) -> Result<()> {
-    for p in plans {
-        if let plan::Combine::Rows(spec) = &p.combine {
-            let positional = !spec.order.is_empty() || spec.distinct || spec.hidden > 0;
-            if positional && spec.width.is_none() {
-                return Err(Error::unsupported(
-                    "a multi-shard read with `*` and ORDER BY or DISTINCT inside batch(): D1 answers batch rows as objects, which merge columns of one name",
-                    "name the result columns (SELECT a, b …), or run the read outside batch()",
-                ));
-            }
-        }
-    }
-    Ok(())
 }
 
 fn check_shard_count(policy: &Policy, backend: &dyn Backend) -> Result<()> {

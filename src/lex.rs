@@ -540,6 +540,37 @@ pub fn returns_rows_only(sql: &str) -> bool {
         })
 }
 
+/// The first call, among a statement's significant `tokens`, of a function that reads the
+/// connection's state rather than its arguments (`changes()`, `last_insert_rowid()`,
+/// `total_changes()`), as written with its parentheses.
+pub fn connection_state_call(sql: &str, tokens: &[Token]) -> Option<String> {
+    const STATE: [&str; 3] = ["changes", "last_insert_rowid", "total_changes"];
+    tokens.windows(2).find_map(|w| {
+        let name = match w[0].kind {
+            TokenKind::Word => w[0].text(sql).to_string(),
+            TokenKind::QuotedIdent => unquote(w[0].text(sql)),
+            _ => return None,
+        };
+        (w[1].kind == TokenKind::LParen && STATE.iter().any(|f| f.eq_ignore_ascii_case(&name)))
+            .then(|| format!("{name}()"))
+    })
+}
+
+/// Whether a statement writes rows (INSERT, UPDATE, DELETE or REPLACE, under WITH too):
+/// what sets the connection's `changes()` and, for an INSERT, `last_insert_rowid()`.
+pub fn writes_rows(sql: &str) -> bool {
+    let mut words = tokens_of(sql).filter(|t| !t.is_trivia());
+    let Some(first) = words.next() else {
+        return false;
+    };
+    let write = |t: &Token| {
+        ["INSERT", "UPDATE", "DELETE", "REPLACE"]
+            .iter()
+            .any(|k| t.is_keyword(sql, k))
+    };
+    write(&first) || (first.is_keyword(sql, "WITH") && words.any(|t| write(&t)))
+}
+
 /// Whether a column name is a JavaScript array index ("0" to "4294967294" without
 /// leading zeros): an object lists such keys first, whatever order they were set in.
 pub fn is_array_index(key: &str) -> bool {

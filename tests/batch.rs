@@ -314,3 +314,136 @@ fn a_cached_point_read_runs_as_planned_and_counts_against_the_budget() {
     assert_eq!(err.code(), ErrorCode::QueryBudget, "{err}");
     assert_eq!(db.backend().transcript().len(), 2, "refused before it ran");
 }
+
+/// `changes()` and `last_insert_rowid()` read the connection's state, and each shard keeps
+/// its own: inside batch() such a call runs on the shard where the batch's previous write
+/// ran (its answer is then one SQLite's); anywhere else it is refused, on every shard count
+/// alike, never answered from another shard's connection.
+#[test]
+fn connection_state_is_read_where_the_previous_write_ran_or_refused() {
+    let ddl = "CREATE TABLE posts (id INTEGER PRIMARY KEY, userId TEXT NOT NULL, body TEXT);
+               CREATE TABLE tags (tag TEXT PRIMARY KEY, label TEXT);
+               INSERT INTO tags VALUES ('a', 'A'), ('b', 'B'), ('c', 'C');";
+    let stmt = Statement::new;
+    for n in [1usize, 2, 4, 8] {
+        let policy = format!(
+            r#"{{"name": "c", "capacity": {{"mode": "manual", "targetShardCount": {n}}},
+              "sharding": {{"tables": [{{"name": "posts", "keyColumn": "userId"}}], "reference": ["tags"]}}}}"#
+        );
+        let backend = SqliteBackend::in_memory(n).unwrap();
+        let db = block_on(Database::open(
+            Policy::from_json(&policy).unwrap(),
+            backend,
+            Options::default(),
+        ))
+        .unwrap();
+        block_on(db.exec(ddl)).unwrap();
+        let rows = |r: &d1plus::execute::QueryResult| r.rows.clone();
+
+        // The id d1plus gave the last row, read on that row's shard.
+        let out = block_on(db.batch(&[
+            stmt("INSERT INTO posts (userId, body) VALUES ('u1', 'a')"),
+            stmt("INSERT INTO posts (userId, body) VALUES ('u2', 'b')"),
+            stmt("SELECT last_insert_rowid() AS id"),
+            stmt("INSERT INTO posts (userId, body) VALUES ('u3', 'c'), ('u3', 'd')"),
+            stmt("SELECT changes(), last_insert_rowid()"),
+        ]))
+        .unwrap_or_else(|e| panic!("{n} shards: {e}"));
+        let id_of = |body: &str| {
+            let r = block_on(db.query(
+                "SELECT id FROM posts WHERE userId IN ('u2', 'u3') AND body = ?",
+                &[Value::Text(body.into())],
+                None,
+            ))
+            .unwrap();
+            r.rows[0][0].clone()
+        };
+        assert_eq!(rows(&out[2]), vec![vec![id_of("b")]], "{n} shards");
+        assert_eq!(
+            Value::Integer(out[1].meta.last_row_id),
+            out[2].rows[0][0],
+            "{n} shards"
+        );
+        assert_eq!(
+            rows(&out[4]),
+            vec![vec![Value::Integer(2), id_of("d")]],
+            "{n} shards"
+        );
+
+        // A write on one shard counts its own rows; so does one on every identical copy.
+        let out = block_on(db.batch(&[
+            stmt("UPDATE posts SET body = 'z' WHERE userId = 'u3'"),
+            stmt("SELECT changes() AS n"),
+            stmt("UPDATE tags SET label = lower(label) WHERE tag <> 'c'"),
+            stmt("SELECT changes() AS n, (SELECT count(*) FROM tags) AS t"),
+        ]))
+        .unwrap_or_else(|e| panic!("{n} shards: {e}"));
+        assert_eq!(rows(&out[1]), vec![vec![Value::Integer(2)]], "{n} shards");
+        assert_eq!(
+            rows(&out[3]),
+            vec![vec![Value::Integer(2), Value::Integer(3)]],
+            "{n} shards"
+        );
+
+        // A write over keys on several shards (u1, u2 and u3 are not on one shard of 2, so
+        // of 4 or 8 either) left each shard its own count; on one shard it is the count.
+        let spread = [
+            stmt("UPDATE posts SET body = 'y' WHERE userId IN ('u1', 'u2', 'u3')"),
+            stmt("SELECT changes()"),
+        ];
+        match block_on(db.batch(&spread)) {
+            Ok(out) if n == 1 => assert_eq!(rows(&out[1]), vec![vec![Value::Integer(4)]]),
+            Ok(out) => panic!("{n} shards: answered {:?}", out[1].rows),
+            Err(e) => {
+                assert!(n > 1, "one shard: {e}");
+                assert!(e.to_string().contains("ran on several shards"), "{e}");
+            }
+        }
+        // Refused before anything runs.
+        let refused: [&[&str]; 3] = [
+            &["SELECT changes()"],
+            &[
+                "INSERT INTO posts (userId, body) VALUES ('u4', 'e')",
+                "SELECT total_changes()",
+            ],
+            &["INSERT INTO posts (userId, body) VALUES ('u4', 'e') RETURNING last_insert_rowid()"],
+        ];
+        for sqls in refused {
+            let stmts: Vec<Statement> = sqls.iter().map(|s| stmt(s)).collect();
+            let e = block_on(db.batch(&stmts)).unwrap_err();
+            assert_eq!(
+                e.code(),
+                ErrorCode::Unsupported,
+                "{n} shards: {sqls:?}: {e}"
+            );
+            assert!(
+                e.to_string().contains("reads the connection's state"),
+                "{e}"
+            );
+        }
+        let e = block_on(db.query("SELECT last_insert_rowid()", &[], None)).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::Unsupported, "{e}");
+        let r = block_on(db.query("SELECT count(*) FROM posts WHERE userId = 'u4'", &[], None))
+            .unwrap();
+        assert_eq!(
+            r.rows,
+            vec![vec![Value::Integer(0)]],
+            "{n} shards: a refused batch wrote nothing"
+        );
+        // A read on another shard than the write's cannot answer for it.
+        let other = [
+            stmt("UPDATE posts SET body = 'w' WHERE userId = 'u1'"),
+            stmt("SELECT changes() FROM posts WHERE userId = 'u2' LIMIT 1"),
+        ];
+        match block_on(db.batch(&other)) {
+            Ok(out) if n == 1 => assert_eq!(rows(&out[1]), vec![vec![Value::Integer(1)]]),
+            Ok(out) => panic!("{n} shards: answered {:?}", out[1].rows),
+            Err(e) => assert!(
+                n > 1 && e.to_string().contains("does not run alone on shard"),
+                "{e}"
+            ),
+        }
+        // DDL is not refused: a trigger's body reads its own shard's connection.
+        block_on(db.exec("CREATE TABLE log (n INTEGER); CREATE TRIGGER t AFTER INSERT ON log BEGIN UPDATE log SET n = changes() WHERE rowid = NEW.rowid; END")).unwrap();
+    }
+}

@@ -153,6 +153,7 @@ fn returning_columns_are_named_as_sqlite_names_them() {
     }
     let options = d1plus::plan::PlanOptions {
         allow_scatter_writes: true,
+        ..Default::default()
     };
     let sql = "UPDATE events SET amount = ?2 WHERE id > ?1 RETURNING id, ?2 + ?1";
     let params = [i(0), i(7)];
@@ -409,6 +410,7 @@ fn keyless_writes_scatter_only_when_allowed() {
     h.run("INSERT INTO events (tenantId, id, amount) VALUES ('acme', 1, 5), ('globex', 2, 6), ('initech', 3, 7)", &[], None);
     let options = d1plus::plan::PlanOptions {
         allow_scatter_writes: true,
+        ..Default::default()
     };
     h.oracle
         .execute("UPDATE events SET amount = amount * 2", [])

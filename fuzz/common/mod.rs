@@ -237,6 +237,7 @@ pub fn check_plan(db: &Database<SqliteBackend>, data: &[u8]) {
 pub fn plan_checked(db: &Database<SqliteBackend>, input: &PlanInput) {
     let options = PlanOptions {
         allow_scatter_writes: input.scatter,
+        ..PlanOptions::default()
     };
     let (sql, params, hint) = (&input.sql, &input.params, input.hint.as_ref());
     if sql.len() <= 16 * 1024 {

@@ -164,6 +164,7 @@ impl Oracle {
     fn step(&self, step: &Step, skip_known: bool) -> Result<bool, String> {
         let options = PlanOptions {
             allow_scatter_writes: step.scatter,
+            ..PlanOptions::default()
         };
         self.compare(step, skip_known).map_err(|e| {
             match plan_of(&self.db, &step.sql, &step.params, None, options) {
@@ -182,6 +183,7 @@ impl Oracle {
         } = step;
         let options = PlanOptions {
             allow_scatter_writes: *scatter,
+            ..PlanOptions::default()
         };
         let plan = match plan_of(&self.db, sql, params, None, options) {
             Ok(plan) => plan,

@@ -2,6 +2,8 @@
 //! combine. A [`Plan`] is plain data: it prints (`d1plus explain`), compares and snapshots.
 
 mod aggregate;
+pub(crate) mod batch;
+pub mod connection_state;
 pub(crate) mod cte;
 mod deterministic;
 pub(crate) mod distinct_groups;
@@ -23,12 +25,14 @@ pub(crate) mod subquery;
 pub(crate) mod template;
 mod terms;
 
+pub use connection_state::ConnectionState;
 pub use route::ShardHint;
 pub(crate) use route::{key_affinity, resolve_hint};
 
 use crate::analyze::{Analysis, StatementClass};
 use crate::catalog::Catalog;
 use crate::error::{Error, ErrorCode, Result};
+use crate::lex;
 use crate::merge::RowMerge;
 use crate::parse::Parsed;
 use crate::plan::params::Params;
@@ -336,6 +340,8 @@ impl fmt::Display for Plan {
 pub struct PlanOptions {
     /// Allow UPDATE/DELETE of a sharded table without a shard key to run on every shard.
     pub allow_scatter_writes: bool,
+    /// Who places a statement that reads the connection's state.
+    pub connection_state: ConnectionState,
 }
 
 /// Everything planning needs besides the statement.
@@ -401,6 +407,15 @@ pub(crate) fn plan_reading(
         (&analysis.class, &analysis.read_by)
     {
         route::check_key_not_assigned_tokens(parsed, table, cx)?;
+    }
+    let reads_state = !matches!(analysis.class, C::Ddl | C::Explain | C::Introspection);
+    if reads_state && cx.options.connection_state == ConnectionState::Refused {
+        if let Some(call) = lex::connection_state_call(&parsed.sql, &parsed.tokens) {
+            return Err(connection_state::refused(
+                &call,
+                "it runs alone, with no write before it",
+            ));
+        }
     }
     match &analysis.class {
         C::Transaction => Err(Error::with_remedy(
