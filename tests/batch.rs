@@ -385,20 +385,12 @@ fn connection_state_is_read_where_the_previous_write_ran_or_refused() {
             "{n} shards"
         );
 
-        // A write over keys on several shards (u1, u2 and u3 are not on one shard of 2, so
-        // of 4 or 8 either) left each shard its own count; on one shard it is the count.
+        // A write over keys on several shards left each shard its own count.
         let spread = [
             stmt("UPDATE posts SET body = 'y' WHERE userId IN ('u1', 'u2', 'u3')"),
             stmt("SELECT changes()"),
         ];
-        match block_on(db.batch(&spread)) {
-            Ok(out) if n == 1 => assert_eq!(rows(&out[1]), vec![vec![Value::Integer(4)]]),
-            Ok(out) => panic!("{n} shards: answered {:?}", out[1].rows),
-            Err(e) => {
-                assert!(n > 1, "one shard: {e}");
-                assert!(e.to_string().contains("ran on several shards"), "{e}");
-            }
-        }
+        on_one_shard_only(&db, n, &spread, 4, "ran on several shards");
         // Refused before anything runs.
         let refused: [&[&str]; 3] = [
             &["SELECT changes()"],
@@ -435,15 +427,25 @@ fn connection_state_is_read_where_the_previous_write_ran_or_refused() {
             stmt("UPDATE posts SET body = 'w' WHERE userId = 'u1'"),
             stmt("SELECT changes() FROM posts WHERE userId = 'u2' LIMIT 1"),
         ];
-        match block_on(db.batch(&other)) {
-            Ok(out) if n == 1 => assert_eq!(rows(&out[1]), vec![vec![Value::Integer(1)]]),
-            Ok(out) => panic!("{n} shards: answered {:?}", out[1].rows),
-            Err(e) => assert!(
-                n > 1 && e.to_string().contains("does not run alone on shard"),
-                "{e}"
-            ),
-        }
+        on_one_shard_only(&db, n, &other, 1, "does not run alone on shard");
         // DDL is not refused: a trigger's body reads its own shard's connection.
         block_on(db.exec("CREATE TABLE log (n INTEGER); CREATE TRIGGER t AFTER INSERT ON log BEGIN UPDATE log SET n = changes() WHERE rowid = NEW.rowid; END")).unwrap();
+    }
+}
+
+/// A batch of a write and a `changes()` read that share a shard only when the database has
+/// one (u1, u2 and u3 are not on one shard of 2, so of 4 or 8 either): answered there with
+/// `count`, refused saying `why` on more.
+fn on_one_shard_only(
+    db: &Database<SqliteBackend>,
+    n: usize,
+    batch: &[Statement],
+    count: i64,
+    why: &str,
+) {
+    match block_on(db.batch(batch)) {
+        Ok(out) if n == 1 => assert_eq!(out[1].rows, vec![vec![Value::Integer(count)]]),
+        Ok(out) => panic!("{n} shards: answered {:?}", out[1].rows),
+        Err(e) => assert!(n > 1 && e.to_string().contains(why), "{n} shards: {e}"),
     }
 }
