@@ -598,6 +598,31 @@ fn from_subqueries_read_like_their_tables_match_the_oracle() {
 
 /// max() over shards whose maxima tie as values but differ in type (0 and 0.0): SQLite
 /// keeps the one it meets first, so no merge order is right; d1plus refuses at run time.
+/// A group key written another way in the output, HAVING or ORDER BY (qualified, upper-
+/// cased, quoted) is still that key: answered as one SQLite answers it, names included.
+/// The two sides of a self-join are different columns and stay refused.
+#[test]
+fn group_keys_are_found_however_the_column_is_spelled() {
+    let mut rng = Rng::from_env(0x5e11);
+    let h = harness(&mut rng);
+    for sql in [
+        "SELECT i.tag, count(*) FROM items i GROUP BY tag ORDER BY 1",
+        "SELECT tag, count(*) FROM items i GROUP BY i.tag ORDER BY 1",
+        "SELECT items.tag, count(*) FROM items GROUP BY tag ORDER BY 1",
+        "SELECT tag, count(*) FROM items GROUP BY TAG ORDER BY 1",
+        "SELECT \"tag\", count(*) FROM items GROUP BY tag ORDER BY 1",
+        "SELECT tag, count(*) FROM items GROUP BY tag ORDER BY items.tag DESC",
+        "SELECT i.tag, count(*) FROM items i WHERE i.price > 1 GROUP BY tag HAVING count(i.id) > 1 AND I.TAG <> 'a' ORDER BY tag",
+        "SELECT i.tenantId, i.tag, sum(i.price) FROM items i GROUP BY tenantId, tag ORDER BY 1, 2",
+        "SELECT i.tag || '!', max(i.price) FROM items i GROUP BY TAG ORDER BY 1",
+        "SELECT i.tag, t.label, count(*) FROM items i JOIN tags t ON t.tag = i.tag GROUP BY tag, label ORDER BY 1",
+    ] {
+        assert_eq!(h.compare(sql, true), Ok(true), "{sql}");
+    }
+    let self_join = "SELECT a.tag, b.tag, count(*) FROM items a JOIN items b ON a.tenantId = b.tenantId AND a.id = b.id + 1 GROUP BY a.tag ORDER BY 1";
+    assert_eq!(h.compare(self_join, true), Ok(false), "b.tag is not a.tag");
+}
+
 #[test]
 fn min_max_ties_of_two_types_are_refused() {
     use d1plus::api::{Database, Options};

@@ -54,12 +54,21 @@ impl<'c> Scope<'c> {
 
     /// The table and column a plain or qualified column reference names, if it is one.
     pub(crate) fn table_column(&self, e: &Expr) -> Option<(&'c crate::catalog::Table, &'c Column)> {
+        let (i, column) = self.source_column(e)?;
+        Some((self.sources[i].1?, column))
+    }
+
+    /// The FROM item (its position) and the column a plain or qualified column reference
+    /// names, if it is one: two references to one column of one FROM item give the same,
+    /// however they are spelled (`tag`, `TAG`, `"tag"`, `i.tag`); the two sides of a
+    /// self-join do not.
+    pub(crate) fn source_column(&self, e: &Expr) -> Option<(usize, &'c Column)> {
         match e {
             Expr::Identifier(id) => {
-                let mut found = self
-                    .sources
-                    .iter()
-                    .filter_map(|(_, t)| t.and_then(|t| Some((t, t.column(&id.value)?.1))));
+                let mut found = self.sources.iter().enumerate().filter_map(|(i, (_, t))| {
+                    let t = (*t)?;
+                    Some((i, t.column(&id.value)?.1))
+                });
                 let first = found.next()?;
                 // Two FROM items with that column: SQLite says "ambiguous column name".
                 found.next().is_none().then_some(first)
@@ -67,13 +76,13 @@ impl<'c> Scope<'c> {
             Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
                 let column = &parts[parts.len() - 1].value;
                 let qualifier = parts[parts.len() - 2].value.to_ascii_lowercase();
-                self.sources
+                let i = self
+                    .sources
                     .iter()
-                    .find(|(name, _)| *name == qualifier)
-                    .and_then(|(_, t)| *t)
-                    .and_then(|t| Some((t, t.column(column)?.1)))
+                    .position(|(name, _)| *name == qualifier)?;
+                Some((i, self.sources[i].1?.column(column)?.1))
             }
-            Expr::Nested(inner) => self.table_column(inner),
+            Expr::Nested(inner) => self.source_column(inner),
             _ => None,
         }
     }

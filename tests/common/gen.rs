@@ -161,6 +161,33 @@ const PREDICATES: [&str; 15] = [
 ];
 const GROUP_KEYS: [&str; 5] = ["tag", "tenantId", "id % 3", "price", "qty"];
 
+/// A column reference spelled another way SQLite reads as the same column: upper-cased,
+/// quoted, or (a bare name in a one-table query) qualified by the table. Anything else as
+/// it is.
+fn respell(rng: &mut Rng, key: &str, sc: &Schema) -> String {
+    let (qualifier, column) = match key.split_once('.') {
+        Some((q, c)) => (Some(q), c),
+        None => (None, key),
+    };
+    if !column
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        || rng.chance(50)
+    {
+        return key.to_string();
+    }
+    let qualified = |c: String| match qualifier {
+        Some(q) => format!("{q}.{c}"),
+        None => c,
+    };
+    match rng.below(3) {
+        0 => qualified(column.to_ascii_uppercase()),
+        1 => qualified(format!("\"{column}\"")),
+        _ if qualifier.is_none() && !sc.table.contains(' ') => format!("{}.{column}", sc.table),
+        _ => key.to_ascii_uppercase(),
+    }
+}
+
 impl GenQuery {
     pub fn random(rng: &mut Rng) -> GenQuery {
         GenQuery::random_for(rng, &ITEMS)
@@ -201,7 +228,10 @@ impl GenQuery {
                 q.group.push(rng.pick(sc.group_keys).to_string());
             }
             q.group.dedup();
-            q.items.extend(q.group.iter().cloned());
+            // A group key may be written another way in the output and the ORDER BY
+            // (`SELECT items.tag … GROUP BY tag`): it is still that group key.
+            let keys: Vec<String> = q.group.iter().map(|g| respell(rng, g, sc)).collect();
+            q.items.extend(keys);
             for _ in 0..1 + rng.below(3) {
                 q.items.push(rng.pick(sc.aggs).to_string());
             }
@@ -224,7 +254,8 @@ impl GenQuery {
                 if rng.chance(50) {
                     q.order.push(format!("{} DESC", rng.pick(sc.aggs)));
                 }
-                q.order.extend(q.group.iter().cloned());
+                let keys: Vec<String> = q.group.iter().map(|g| respell(rng, g, sc)).collect();
+                q.order.extend(keys);
                 if rng.chance(50) {
                     q.limit = Some((rng.below(8), rng.below(4)));
                 }

@@ -431,9 +431,23 @@ impl<'a> Builder<'a> {
         format!("\"__d1p_d{}\"", i + 1)
     }
 
+    /// The GROUP BY term `e` is: written alike, or naming the same column of the same FROM
+    /// item in another spelling (`SELECT i.tag … GROUP BY tag`).
+    fn group_key(&self, e: &Expr) -> Option<usize> {
+        if let Some(i) = self.group_exprs.iter().position(|g| g == e) {
+            return Some(i);
+        }
+        let (source, column) = self.scope.source_column(e)?;
+        self.group_exprs.iter().position(|g| {
+            self.scope
+                .source_column(g)
+                .is_some_and(|(s, c)| s == source && std::ptr::eq(c, column))
+        })
+    }
+
     /// Converts an expression over groups into a post-merge expression.
     pub(super) fn post(&mut self, e: &Expr) -> Result<PostExpr> {
-        if let Some(i) = self.group_exprs.iter().position(|g| g == e) {
+        if let Some(i) = self.group_key(e) {
             return Ok(PostExpr::GroupKey(i));
         }
         let boxed = |b: &mut Self, x: &Expr| b.post(x).map(Box::new);
