@@ -6,7 +6,7 @@ use crate::lex::{self, TokenKind};
 use crate::value::{Affinity, Value};
 use ahash::AHashMap;
 use serde::Serialize;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 /// The query that loads the whole catalog from one shard, in one round trip.
 /// (`pragma_table_xinfo('')` for views: D1 refuses the pragma of a NULL table name with
@@ -104,6 +104,10 @@ pub struct Catalog {
     /// bindings serve the database, once a Worker's split has moved it; `None` before.
     /// The schema guard compares it too, so a request on a retired layout never runs.
     pub layout: Option<String>,
+    /// [`Catalog::guard`]'s statement, made once: its text holds the fingerprint and layout
+    /// as literals, so a Worker converts it to a JavaScript string once per catalog (by the
+    /// `Arc`), where a parameter would copy the whole schema text on every request.
+    guard_sql: Arc<str>,
 }
 
 /// The schema's tables and views as one text (`type name sql` lines in name order), from
@@ -200,6 +204,7 @@ impl Catalog {
         let fingerprint = Catalog::fingerprint_of(&tables);
         let schema_hash = xxhash_rust::xxh64::xxh64(fingerprint.as_bytes(), 0);
         Catalog {
+            guard_sql: guard_sql(&fingerprint, layout.as_deref()),
             tables,
             version,
             schema_hash,
@@ -228,25 +233,27 @@ impl Catalog {
     /// catalog's, and fails with [`GUARD_MARKER`] in its error on any other. It rides in
     /// the same D1 call as a request's first statement (at the head of each write batch,
     /// beside a read), so a stale plan never commits and a current one costs no extra
-    /// round trip. Its SQL and parameters.
-    /// The text is the same for every catalog, made once: a Worker keeps the JavaScript
-    /// string of a text it has seen (by the `Arc`), so this one is converted once.
+    /// round trip. Its SQL (the fingerprint and layout written in it) and parameters (none).
     pub fn guard(&self) -> (Arc<str>, Vec<Value>) {
-        static SQL: OnceLock<Arc<str>> = OnceLock::new();
-        let sql = SQL.get_or_init(|| {
-            format!(
-                "SELECT CASE WHEN ({FINGERPRINT_SQL}) IS ?1 AND ({LAYOUT_SQL}) IS ?2 THEN 1 ELSE json_extract('{{}}', '${GUARD_MARKER}') END AS \"__d1p_guard\""
-            )
-            .into()
-        });
-        (
-            sql.clone(),
-            vec![
-                Value::Text(self.fingerprint.clone()),
-                self.layout.clone().map_or(Value::Null, Value::Text),
-            ],
-        )
+        let sql = if self.guard_sql.is_empty() {
+            guard_sql(&self.fingerprint, self.layout.as_deref())
+        } else {
+            self.guard_sql.clone()
+        };
+        (sql, Vec::new())
     }
+}
+
+/// The guard statement of a schema whose [`FINGERPRINT_SQL`] text is `fingerprint` and whose
+/// layout record is `layout`.
+fn guard_sql(fingerprint: &str, layout: Option<&str>) -> Arc<str> {
+    let literal = |text: &str| format!("'{}'", text.replace('\'', "''"));
+    let layout = layout.map_or_else(|| "NULL".to_string(), literal);
+    format!(
+        "SELECT CASE WHEN ({FINGERPRINT_SQL}) IS {} AND ({LAYOUT_SQL}) IS {layout} THEN 1 ELSE json_extract('{{}}', '${GUARD_MARKER}') END AS \"__d1p_guard\"",
+        literal(fingerprint)
+    )
+    .into()
 }
 
 /// Reads the catalog of a local SQLite database.
@@ -348,6 +355,48 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         Catalog::from_rows(&rows, 1)
+    }
+
+    /// The guard answers 1 on the schema it was made from, quotes in names, defaults and
+    /// the layout record included, and fails with its marker once anything changes.
+    #[test]
+    fn the_guard_passes_on_its_own_schema_only() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        let guard = |conn: &rusqlite::Connection| {
+            let c = load_from(conn, 1).unwrap();
+            let (sql, params) = c.guard();
+            assert!(
+                params.is_empty(),
+                "the guard carries its values in its text"
+            );
+            conn.query_row(&sql, [], |r| r.get::<_, i64>(0))
+                .map_err(|e| e.to_string())
+        };
+        conn.execute_batch(
+            "CREATE TABLE \"it's\" (a TEXT DEFAULT 'x''y', \"b''\" INTEGER);
+             CREATE VIEW _d1plus_split_layout AS SELECT '{\"shards\": [\"A''s\"]}' AS layout;",
+        )
+        .unwrap();
+        assert_eq!(guard(&conn), Ok(1));
+        let stale = load_from(&conn, 1).unwrap().guard().0;
+        conn.execute_batch("ALTER TABLE \"it's\" ADD COLUMN c")
+            .unwrap();
+        let e = conn
+            .query_row(&stale, [], |r| r.get::<_, i64>(0))
+            .unwrap_err();
+        assert!(is_guard_failure(&e.to_string()), "{e}");
+        assert_eq!(guard(&conn), Ok(1));
+        // A changed layout record alone fails it too.
+        let stale = load_from(&conn, 1).unwrap().guard().0;
+        conn.execute_batch(
+            "DROP VIEW _d1plus_split_layout;
+             CREATE VIEW _d1plus_split_layout AS SELECT '{\"shards\": [\"B\"]}' AS layout;",
+        )
+        .unwrap();
+        let e = conn
+            .query_row(&stale, [], |r| r.get::<_, i64>(0))
+            .unwrap_err();
+        assert!(is_guard_failure(&e.to_string()), "{e}");
     }
 
     #[test]
