@@ -159,14 +159,26 @@ impl fmt::Display for Reason {
                 column,
                 values,
             } => {
-                let vs: Vec<String> = values.iter().map(display_value).collect();
+                // A NULL key was pinned by `IS NULL` (`= NULL` matches nothing).
+                let null = values.iter().any(|v| matches!(v, Value::Null));
+                let vs: Vec<String> = values
+                    .iter()
+                    .filter(|v| !matches!(v, Value::Null))
+                    .map(display_value)
+                    .collect();
+                let or_null = if null { " or IS NULL" } else { "" };
                 match vs.as_slice() {
+                    [] if null => write!(f, "shard key {table}.{column} IS NULL"),
                     [] => write!(
                         f,
                         "shard key {table}.{column} matches no value (any shard answers)"
                     ),
-                    [one] => write!(f, "shard key {table}.{column} = {one}"),
-                    many => write!(f, "shard key {table}.{column} IN ({})", many.join(", ")),
+                    [one] => write!(f, "shard key {table}.{column} = {one}{or_null}"),
+                    many => write!(
+                        f,
+                        "shard key {table}.{column} IN ({}){or_null}",
+                        many.join(", ")
+                    ),
                 }
             }
             Reason::Hint { table, key } => write!(f, "hint {table} = {}", display_value(key)),
