@@ -16,3 +16,4 @@ SELECT count(*) FILTER (WHERE amount > 1) FROM events;
 SELECT kind || 'x' = 'ax' FROM events GROUP BY kind;
 SELECT count(*) FROM events WHERE tenantId = 'acme';
 SELECT u.tenantId, count(e.id) FROM users u LEFT JOIN events e ON e.tenantId = u.tenantId GROUP BY u.tenantId;
+SELECT e.kind, count(*) FROM events e GROUP BY KIND ORDER BY E.KIND;

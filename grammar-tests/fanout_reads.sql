@@ -17,3 +17,4 @@ SELECT kind FROM events UNION ALL SELECT name FROM users;
 SELECT id, row_number() OVER (ORDER BY id) FROM events;
 SELECT id FROM events WHERE id IN (SELECT id FROM events WHERE tenantId = 'a' LIMIT 3);
 SELECT id, kind AS k FROM events ORDER BY k % 2;
+SELECT id FROM events WHERE tenantId IS NULL OR tenantId = 'acme';

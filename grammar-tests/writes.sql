@@ -55,3 +55,4 @@ INSERT INTO events (tenantId, id) VALUES ('acme', (SELECT max(id) + 1 FROM event
 INSERT INTO events (tenantId, id) VALUES ('acme', (SELECT max(id) + 1 FROM events));
 INSERT INTO events (tenantId, id, planId) VALUES ('acme', 9, (SELECT id FROM plans WHERE name = 'pro'));
 INSERT INTO events (tenantId, id, kind) VALUES ('acme', 9, (SELECT value FROM settings WHERE key = 'k'));
+SELECT changes();
