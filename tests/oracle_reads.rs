@@ -623,6 +623,40 @@ fn group_keys_are_found_however_the_column_is_spelled() {
     assert_eq!(h.compare(self_join, true), Ok(false), "b.tag is not a.tag");
 }
 
+/// An ORDER BY expression may name an output by its alias where no FROM column has that
+/// name (`ORDER BY n IS NULL, n`): across shards the hidden sort column computes the
+/// output's expression instead, parameters included, and sorts with its collation; over
+/// merged groups the alias reads as its aggregate.
+#[test]
+fn order_by_expressions_over_output_aliases_match_the_oracle() {
+    let mut rng = Rng::from_env(0xa11a5);
+    let h = harness(&mut rng);
+    let int = |i: i64| Value::Integer(i);
+    let cases: Vec<(&str, Vec<Value>)> = vec![
+        ("SELECT coalesce(qty, price) AS n, id FROM items ORDER BY n IS NULL, n, tenantId, id LIMIT 9", vec![]),
+        // `(nm)` sorts as its column does: NOCASE.
+        ("SELECT name AS nm, id FROM items ORDER BY (nm) DESC, tenantId, id", vec![]),
+        ("SELECT name AS nm, id FROM items ORDER BY lower(nm), tenantId, id LIMIT 9 OFFSET 2", vec![]),
+        ("SELECT name AS \"n m\", id FROM items ORDER BY \"n m\" IS NULL, \"n m\", tenantId, id", vec![]),
+        ("SELECT price AS p, qty AS q, id FROM items ORDER BY p + q, tenantId, id LIMIT 8", vec![]),
+        ("SELECT i.price AS p, i.id FROM items i JOIN tags t ON t.tag = i.tag ORDER BY p * 2, i.tenantId, i.id LIMIT 5", vec![]),
+        ("SELECT price * ? AS p, id FROM items ORDER BY p + ?, tenantId, id LIMIT 6", vec![int(3), int(1)]),
+        ("SELECT ?2 || tag AS t, id FROM items ORDER BY t || ?1 DESC, tenantId, id LIMIT 6", vec![Value::Text("z".into()), Value::Text("a".into())]),
+        ("SELECT price - :d AS p, id FROM items ORDER BY abs(p) DESC, tenantId, id LIMIT 5", vec![int(10)]),
+        // A FROM column of that name wins, as in SQLite.
+        ("SELECT id AS price, price AS x FROM items ORDER BY price + 0, tenantId, id LIMIT 5", vec![]),
+        ("SELECT tag, max(price) AS m FROM items GROUP BY tag ORDER BY m IS NULL, m, tag", vec![]),
+        ("SELECT tag AS t, count(*) AS c FROM items GROUP BY t ORDER BY c * -1, upper(t)", vec![]),
+    ];
+    for (sql, params) in cases {
+        assert_eq!(
+            h.compare_with(sql, &params, true),
+            Ok(true),
+            "{sql} {params:?}"
+        );
+    }
+}
+
 #[test]
 fn min_max_ties_of_two_types_are_refused() {
     use d1plus::api::{Database, Options};

@@ -52,6 +52,26 @@ impl<'c> Scope<'c> {
         self.table_column(e).map(|(_, c)| c)
     }
 
+    /// Whether a plain `name` may name a column of some FROM item: one a table has, or
+    /// any name at all when a FROM item is a subquery (its columns are not known here).
+    pub(crate) fn may_name_a_column(&self, name: &str) -> bool {
+        self.has_column_named(name) != Some(false)
+    }
+
+    /// Whether some FROM item has a column `name`: None when no table has it but a FROM
+    /// item is a subquery, whose columns are not known here.
+    pub(crate) fn has_column_named(&self, name: &str) -> Option<bool> {
+        let known =
+            |t: &Option<&crate::catalog::Table>| t.is_some_and(|t| t.column(name).is_some());
+        if self.sources.iter().any(|(_, t)| known(t)) {
+            Some(true)
+        } else if self.sources.iter().any(|(_, t)| t.is_none()) {
+            None
+        } else {
+            Some(false)
+        }
+    }
+
     /// The table and column a plain or qualified column reference names, if it is one.
     pub(crate) fn table_column(&self, e: &Expr) -> Option<(&'c crate::catalog::Table, &'c Column)> {
         let (i, column) = self.source_column(e)?;

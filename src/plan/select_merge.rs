@@ -87,9 +87,9 @@ pub(crate) fn plan_select(
     // A hidden column is spliced from the source like the rest, so its parameters are
     // renumbered and bound too (`id % ?` copied as text took the first value).
     let mut pieces = vec![Piece::Source(0..shape.projection.end)];
-    for (i, r) in hidden.iter().enumerate() {
+    for (i, column) in hidden.iter().enumerate() {
         pieces.push(Piece::Text(", "));
-        pieces.push(Piece::Source(r.clone()));
+        pieces.extend(column.iter().cloned());
         pieces.push(Piece::Owned(format!(" AS \"__d1p_o{}\"", i + 1)));
     }
     let shard_limit = shard_limit(limit, offset);
@@ -131,15 +131,15 @@ struct SelectParts<'s> {
 }
 
 /// The merge's ORDER BY: each term an output column or a hidden column computed after the
-/// projection (the hidden columns' text ranges).
+/// projection (the hidden columns' text, as pieces of the source).
 fn merge_order(
     p: &SelectParts<'_>,
     q: &Query,
-) -> Result<(Vec<OrderTerm>, Vec<std::ops::Range<usize>>)> {
+) -> Result<(Vec<OrderTerm>, Vec<Vec<Piece<'static>>>)> {
     let terms = order_terms(q, p.a)?;
     let sql = &p.parsed.sql;
     let mut order = Vec::new();
-    let mut hidden: Vec<std::ops::Range<usize>> = Vec::new();
+    let mut hidden: Vec<Vec<Piece<'static>>> = Vec::new();
     if terms.len() != p.shape.order_terms.len() {
         return Err(super::fanout::parser_disagrees("ORDER BY"));
     }
@@ -165,27 +165,16 @@ fn merge_order(
         )? {
             Some(c) => OrderColumn::Output(c),
             None => {
-                // A hidden column is computed in the projection, where output aliases
-                // are not visible: `ORDER BY k % 2` over `kind AS k` cannot move there.
-                let term_text = &sql[range.start..range.start + expr_text.len()];
-                let uses_alias = lex::significant(term_text)
-                        .iter()
-                        .filter_map(|t| t.ident_name(term_text))
-                        .any(|n| {
-                            p.select.projection.iter().any(|i| {
-                                matches!(i, SelectItem::ExprWithAlias { alias, .. } if alias.value.eq_ignore_ascii_case(&n))
-                            })
-                        });
-                if uses_alias {
-                    return Err(refuse("ORDER BY an expression over an output alias", p.a));
-                }
                 if p.distinct {
                     return Err(refuse(
                         "DISTINCT with ORDER BY on an expression that is not in the result",
                         p.a,
                     ));
                 }
-                hidden.push(range.start..range.start + expr_text.len());
+                hidden.push(hidden_column(
+                    p,
+                    range.start..range.start + expr_text.len(),
+                )?);
                 OrderColumn::Hidden(hidden.len() - 1)
             }
         };
@@ -193,12 +182,18 @@ fn merge_order(
             Some(c) => c,
             None => {
                 // An output column sorts with its expression's collation.
+                let resolved;
                 let effective = match column {
                     OrderColumn::Output(i) if !p.has_wildcard => match p.select.projection.get(i) {
                         Some(SelectItem::UnnamedExpr(e))
                         | Some(SelectItem::ExprWithAlias { expr: e, .. }) => e,
                         _ => expr,
                     },
+                    // A hidden column sorts as the expression it computes, aliases read.
+                    OrderColumn::Hidden(_) => {
+                        resolved = resolve_aliases(p, expr);
+                        &resolved
+                    }
                     _ => expr,
                 };
                 expression_collation(effective, p.scope, p.a)?
@@ -213,6 +208,89 @@ fn merge_order(
         });
     }
     Ok((order, hidden))
+}
+
+/// The output an alias names in an ORDER BY expression, as SQLite resolves a plain name
+/// there: a FROM column first, else the alias of an output (`ORDER BY n IS NULL, n` after
+/// `coalesce(a, b) AS n`). Refused when a FROM subquery, whose columns are not known
+/// here, might have a column of that name.
+fn aliased_output(p: &SelectParts<'_>, name: &str) -> Result<Option<usize>> {
+    let Some(i) = p.select.projection.iter().position(|item| {
+        matches!(item, SelectItem::ExprWithAlias { alias, .. } if alias.value.eq_ignore_ascii_case(name))
+    }) else {
+        return Ok(None);
+    };
+    match p.scope.has_column_named(name) {
+        Some(false) => Ok(Some(i)),
+        Some(true) => Ok(None),
+        None => Err(refuse(
+            "ORDER BY an expression over an output alias beside a FROM subquery",
+            p.a,
+        )),
+    }
+}
+
+/// The ORDER BY term `expr` with each alias it names replaced by that output's expression.
+fn resolve_aliases(p: &SelectParts<'_>, expr: &Expr) -> Expr {
+    let mut e = expr.clone();
+    let _ = sqlparser::ast::visit_expressions_mut(&mut e, |x| {
+        if let Expr::Identifier(id) = &*x {
+            let output = aliased_output(p, &id.value).ok().flatten();
+            if let Some(SelectItem::ExprWithAlias { expr, .. }) =
+                output.and_then(|i| p.select.projection.get(i))
+            {
+                *x = Expr::Nested(Box::new(expr.clone()));
+            }
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+    e
+}
+
+/// A hidden column's text: the ORDER BY term (`term`, a range of the source), computed in
+/// the projection, where output aliases are not visible: each plain name that is an
+/// output's alias (see [`aliased_output`]) becomes that output's expression, in
+/// parentheses, spliced from the source like the rest, so its parameters are bound too.
+fn hidden_column(p: &SelectParts<'_>, term: std::ops::Range<usize>) -> Result<Vec<Piece<'static>>> {
+    use crate::lex::TokenKind as K;
+    let sql = &p.parsed.sql;
+    let toks: Vec<&lex::Token> = p
+        .parsed
+        .tokens
+        .iter()
+        .filter(|t| t.start >= term.start && t.end <= term.end)
+        .collect();
+    let mut pieces = Vec::new();
+    let mut at = term.start;
+    for (k, t) in toks.iter().enumerate() {
+        if !matches!(t.kind, K::Word | K::QuotedIdent) {
+            continue;
+        }
+        // A qualified name, a qualifier, or a function's name is no alias.
+        let dot = |t: Option<&&lex::Token>| t.is_some_and(|t| t.text(sql) == ".");
+        let called = toks.get(k + 1).is_some_and(|n| n.kind == K::LParen);
+        if dot(k.checked_sub(1).and_then(|j| toks.get(j))) || dot(toks.get(k + 1)) || called {
+            continue;
+        }
+        let Some(name) = t.ident_name(sql) else {
+            continue;
+        };
+        let Some(i) = aliased_output(p, &name)? else {
+            continue;
+        };
+        let Some(item) = p.shape.items.get(i) else {
+            return Err(super::fanout::parser_disagrees("the projection"));
+        };
+        pieces.push(Piece::Source(at..t.start));
+        pieces.push(Piece::Text("("));
+        pieces.push(Piece::Source(super::select_shape::item_expr_range(
+            p.parsed, item, true,
+        )));
+        pieces.push(Piece::Text(")"));
+        at = t.end;
+    }
+    pieces.push(Piece::Source(at..term.end));
+    Ok(pieces)
 }
 
 /// The text of an ORDER BY term without its COLLATE / ASC / DESC / NULLS suffixes.

@@ -144,6 +144,29 @@ pub(crate) fn select_shape(parsed: &Parsed) -> Option<SelectShape> {
     Some(shape)
 }
 
+/// The expression text of a projection item (without `AS alias`).
+pub(crate) fn item_expr_range(parsed: &Parsed, item: &Range<usize>, aliased: bool) -> Range<usize> {
+    if !aliased {
+        return item.clone();
+    }
+    let sql = &parsed.sql;
+    let toks: Vec<_> = parsed
+        .tokens
+        .iter()
+        .filter(|t| t.start >= item.start && t.end <= item.end)
+        .collect();
+    let n = toks.len();
+    let cut = if n >= 2 && toks[n - 2].is_keyword(sql, "AS") {
+        n - 2
+    } else {
+        n.saturating_sub(1)
+    };
+    match toks.get(cut.wrapping_sub(1)) {
+        Some(last) if cut > 0 => item.start..last.end,
+        _ => item.clone(),
+    }
+}
+
 /// The token index of the outermost SELECT keyword (after any WITH clause).
 fn outer_select(parsed: &Parsed) -> Option<usize> {
     let sql = &parsed.sql;

@@ -270,6 +270,22 @@ impl GenQuery {
                 q.items.push(item.to_string());
             }
             if rng.chance(60) {
+                // An expression over an output's alias (SQLite reads the alias where no
+                // FROM column has the name): computed by each shard as the output's
+                // expression, sorted with its collation.
+                if rng.chance(25) {
+                    q.items[0] = format!("{} AS o1", q.items[0]);
+                    let t = *rng.pick(&[
+                        "o1 IS NULL",
+                        "(o1)",
+                        "o1 || ''",
+                        "coalesce(o1, 0)",
+                        "abs(o1)",
+                        "-(o1)",
+                    ]);
+                    let dir = *rng.pick(&["", " DESC", " NULLS LAST"]);
+                    q.order.push(format!("{t}{dir}"));
+                }
                 for _ in 0..1 + rng.below(2) {
                     let t = if rng.chance(50) {
                         rng.pick(sc.columns).to_string()

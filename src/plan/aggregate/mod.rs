@@ -129,29 +129,6 @@ fn outer_joined(select: &Select, table: &str) -> bool {
             .all(|j| inner(&j.join_operator) || left(&j.join_operator)))
 }
 
-/// The expression text of a projection item (without `AS alias`).
-fn item_expr_range(parsed: &Parsed, item: &Range<usize>, aliased: bool) -> Range<usize> {
-    if !aliased {
-        return item.clone();
-    }
-    let sql = &parsed.sql;
-    let toks: Vec<_> = parsed
-        .tokens
-        .iter()
-        .filter(|t| t.start >= item.start && t.end <= item.end)
-        .collect();
-    let n = toks.len();
-    let cut = if n >= 2 && toks[n - 2].is_keyword(sql, "AS") {
-        n - 2
-    } else {
-        n.saturating_sub(1)
-    };
-    match toks.get(cut.wrapping_sub(1)) {
-        Some(last) if cut > 0 => item.start..last.end,
-        _ => item.clone(),
-    }
-}
-
 /// Plans an aggregate SELECT that fans out.
 pub(crate) fn plan_aggregate(
     parsed: &Parsed,
@@ -201,9 +178,11 @@ pub(crate) fn plan_aggregate(
             Expr::Collate { expr, .. } => expr.as_ref(),
             e => e,
         };
+        // In an expression, a name that is no FROM column may name an output (`ORDER BY
+        // m IS NULL` after `max(x) AS m`), as in HAVING.
         let by = match outputs.item_named(parsed, &scope, inner, Clause::OrderBy, t)? {
             Some(i) => OrderBy::Output(i),
-            None => OrderBy::Expr(b.post(inner)?),
+            None => OrderBy::Expr(b.post(&outputs.resolve_aliases(inner, &scope))?),
         };
         order.push((by, term));
     }
@@ -304,8 +283,10 @@ struct Outputs<'q> {
 
 impl<'q> Outputs<'q> {
     /// `e` with each plain name that is no column of the FROM items but an output's alias
-    /// replaced by that output's expression: how SQLite resolves a name in HAVING (a
-    /// column first, else a result alias; `HAVING c > 1` after `count(*) AS c`).
+    /// replaced by that output's expression: how SQLite resolves a name in HAVING and
+    /// inside an ORDER BY expression (a column first, else a result alias; `HAVING c > 1`
+    /// after `count(*) AS c`). A name some FROM item may have stays a column (SQLite would
+    /// read it as one, or call it ambiguous).
     fn resolve_aliases(&self, e: &Expr, scope: &Scope<'_>) -> Expr {
         let mut e = e.clone();
         let _ = sqlparser::ast::visit_expressions_mut(&mut e, |x| {
@@ -314,7 +295,7 @@ impl<'q> Outputs<'q> {
                     a.as_deref()
                         .is_some_and(|a| a.eq_ignore_ascii_case(&id.value))
                 });
-                if let Some(i) = alias.filter(|_| scope.column(x).is_none()) {
+                if let Some(i) = alias.filter(|_| !scope.may_name_a_column(&id.value)) {
                     *x = Expr::Nested(Box::new(self.exprs[i].clone()));
                 }
             }
@@ -415,7 +396,11 @@ impl Groups {
             let (expr, text) = match outputs.item_named(parsed, scope, term, Clause::GroupBy, t)? {
                 Some(i) => (
                     outputs.exprs[i].clone(),
-                    item_expr_range(parsed, &outputs.ranges[i], outputs.aliases[i].is_some()),
+                    super::select_shape::item_expr_range(
+                        parsed,
+                        &outputs.ranges[i],
+                        outputs.aliases[i].is_some(),
+                    ),
                 ),
                 None => (term.clone(), range.clone()),
             };
