@@ -647,6 +647,9 @@ fn order_by_expressions_over_output_aliases_match_the_oracle() {
         ("SELECT id AS price, price AS x FROM items ORDER BY price + 0, tenantId, id LIMIT 5", vec![]),
         ("SELECT tag, max(price) AS m FROM items GROUP BY tag ORDER BY m IS NULL, m, tag", vec![]),
         ("SELECT tag AS t, count(*) AS c FROM items GROUP BY t ORDER BY c * -1, upper(t)", vec![]),
+        // A FROM subquery whose column names its text tells: `*` over one table.
+        ("SELECT tag, count(*) AS c FROM (SELECT * FROM items WHERE price > 1) AS x GROUP BY tag HAVING c > 20 ORDER BY -c, tag", vec![]),
+        ("SELECT price AS p, id FROM (SELECT * FROM items) AS i ORDER BY p IS NULL, p, tenantId, id LIMIT 7", vec![]),
     ];
     for (sql, params) in cases {
         assert_eq!(
@@ -655,6 +658,10 @@ fn order_by_expressions_over_output_aliases_match_the_oracle() {
             "{sql} {params:?}"
         );
     }
+    // Where the subquery has a column of that name, SQLite reads the column (here a bare
+    // column over groups): refused, not read as the alias.
+    let shadowed = "SELECT tag, count(*) AS c FROM (SELECT tag, 5 AS c FROM items) AS x GROUP BY tag HAVING c > 20 ORDER BY tag";
+    assert_eq!(h.compare(shadowed, true), Ok(false), "{shadowed}");
 }
 
 #[test]

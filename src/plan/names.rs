@@ -16,6 +16,9 @@ use sqlparser::ast::{Expr, Select, TableFactor, TableWithJoins, UnaryOperator};
 /// The FROM items of one SELECT: (the name it is referred to by, lower-cased; its table).
 pub(crate) struct Scope<'c> {
     sources: Vec<(String, Option<&'c crate::catalog::Table>)>,
+    /// The column names of each FROM subquery whose names its text tells (a `*` over one
+    /// table, named or plain column outputs); by position in `sources`.
+    derived: Vec<(usize, Vec<String>)>,
 }
 
 impl<'c> Scope<'c> {
@@ -23,7 +26,21 @@ impl<'c> Scope<'c> {
     /// entry: their columns resolve to nothing).
     pub(crate) fn of(select: &Select, catalog: &'c Catalog) -> Scope<'c> {
         let mut sources = Vec::new();
+        let mut derived = Vec::new();
         let mut add = |f: &TableFactor| match f {
+            TableFactor::Derived {
+                subquery, alias, ..
+            } => {
+                let refer = alias.as_ref().map(|a| a.name.value.clone());
+                let names = match alias.as_ref().filter(|a| !a.columns.is_empty()) {
+                    Some(a) => Some(a.columns.iter().map(|c| c.name.value.clone()).collect()),
+                    None => derived_columns(subquery, catalog),
+                };
+                if let Some(names) = names {
+                    derived.push((sources.len(), names));
+                }
+                sources.push((refer.unwrap_or_default().to_ascii_lowercase(), None));
+            }
             TableFactor::Table { name, alias, .. } => {
                 let table = object_name(name);
                 let refer = alias
@@ -32,7 +49,7 @@ impl<'c> Scope<'c> {
                     .unwrap_or_else(|| table.clone());
                 sources.push((refer.to_ascii_lowercase(), catalog.get(&table)));
             }
-            TableFactor::Derived { alias, .. } | TableFactor::TableFunction { alias, .. } => {
+            TableFactor::TableFunction { alias, .. } => {
                 let refer = alias.as_ref().map(|a| a.name.value.clone());
                 sources.push((refer.unwrap_or_default().to_ascii_lowercase(), None));
             }
@@ -44,7 +61,7 @@ impl<'c> Scope<'c> {
                 add(&j.relation);
             }
         }
-        Scope { sources }
+        Scope { sources, derived }
     }
 
     /// The column a plain or qualified column reference names, if it is one.
@@ -61,15 +78,22 @@ impl<'c> Scope<'c> {
     /// Whether some FROM item has a column `name`: None when no table has it but a FROM
     /// item is a subquery, whose columns are not known here.
     pub(crate) fn has_column_named(&self, name: &str) -> Option<bool> {
-        let known =
-            |t: &Option<&crate::catalog::Table>| t.is_some_and(|t| t.column(name).is_some());
-        if self.sources.iter().any(|(_, t)| known(t)) {
-            Some(true)
-        } else if self.sources.iter().any(|(_, t)| t.is_none()) {
-            None
-        } else {
-            Some(false)
+        let derived = |i: usize| self.derived.iter().find(|(d, _)| *d == i).map(|(_, n)| n);
+        let mut unknown = false;
+        for (i, (_, table)) in self.sources.iter().enumerate() {
+            let has = match (table, derived(i)) {
+                (Some(t), _) => t.column(name).is_some(),
+                (None, Some(names)) => names.iter().any(|n| n.eq_ignore_ascii_case(name)),
+                (None, None) => {
+                    unknown = true;
+                    false
+                }
+            };
+            if has {
+                return Some(true);
+            }
         }
+        (!unknown).then_some(false)
     }
 
     /// The table and column a plain or qualified column reference names, if it is one.
@@ -141,6 +165,38 @@ impl Scope<'_> {
             .filter_map(Collation::from_name)
             .find(|c| *c != Collation::Binary)
     }
+}
+
+/// The column names of a FROM subquery, when its text tells them: `*` over one table (all
+/// its columns, hidden ones too: a name too many only keeps a name read as a column), and
+/// outputs that are named (`AS n`) or plain column references. None otherwise.
+fn derived_columns(q: &sqlparser::ast::Query, catalog: &Catalog) -> Option<Vec<String>> {
+    use sqlparser::ast::{SelectItem, SetExpr};
+    let SetExpr::Select(select) = q.body.as_ref() else {
+        return None;
+    };
+    let mut names = Vec::new();
+    for item in &select.projection {
+        match item {
+            SelectItem::Wildcard(_) => match select.from.as_slice() {
+                [TableWithJoins {
+                    relation: TableFactor::Table { name, .. },
+                    joins,
+                }] if joins.is_empty() => {
+                    let table = catalog.get(&object_name(name))?;
+                    names.extend(table.columns.iter().map(|c| c.name.clone()));
+                }
+                _ => return None,
+            },
+            SelectItem::ExprWithAlias { alias, .. } => names.push(alias.value.clone()),
+            SelectItem::UnnamedExpr(Expr::Identifier(id)) => names.push(id.value.clone()),
+            SelectItem::UnnamedExpr(Expr::CompoundIdentifier(parts)) => {
+                names.push(parts.last()?.value.clone())
+            }
+            _ => return None,
+        }
+    }
+    Some(names)
 }
 
 /// The column type that gives a coordinator column this affinity.
