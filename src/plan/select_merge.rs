@@ -232,19 +232,13 @@ fn aliased_output(p: &SelectParts<'_>, name: &str) -> Result<Option<usize>> {
 
 /// The ORDER BY term `expr` with each alias it names replaced by that output's expression.
 fn resolve_aliases(p: &SelectParts<'_>, expr: &Expr) -> Expr {
-    let mut e = expr.clone();
-    let _ = sqlparser::ast::visit_expressions_mut(&mut e, |x| {
-        if let Expr::Identifier(id) = &*x {
-            let output = aliased_output(p, &id.value).ok().flatten();
-            if let Some(SelectItem::ExprWithAlias { expr, .. }) =
-                output.and_then(|i| p.select.projection.get(i))
-            {
-                *x = Expr::Nested(Box::new(expr.clone()));
-            }
+    crate::sql::replace_names(expr, &|id| {
+        let output = aliased_output(p, &id.value).ok().flatten();
+        match output.and_then(|i| p.select.projection.get(i)) {
+            Some(SelectItem::ExprWithAlias { expr, .. }) => Some(expr.clone()),
+            _ => None,
         }
-        std::ops::ControlFlow::<()>::Continue(())
-    });
-    e
+    })
 }
 
 /// A hidden column's text: the ORDER BY term (`term`, a range of the source), computed in

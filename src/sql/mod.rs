@@ -118,3 +118,20 @@ pub fn has_aggregate(e: &Expr) -> bool {
     let _ = e.visit(&mut f);
     f.0
 }
+
+/// `e` with each plain name (`x`, not `t.x`) for which `by` gives an expression replaced by
+/// it, in parentheses: how an output's alias reads where SQLite resolves one. One function
+/// for every caller, so the AST walk is compiled once (each closure type would be another
+/// copy of sqlparser's visitor in the Worker's module).
+pub fn replace_names(e: &Expr, by: &dyn Fn(&sqlparser::ast::Ident) -> Option<Expr>) -> Expr {
+    let mut e = e.clone();
+    let _ = sqlparser::ast::visit_expressions_mut(&mut e, |x| {
+        if let Expr::Identifier(id) = &*x {
+            if let Some(replacement) = by(id) {
+                *x = Expr::Nested(Box::new(replacement));
+            }
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+    e
+}

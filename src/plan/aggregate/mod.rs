@@ -288,20 +288,15 @@ impl<'q> Outputs<'q> {
     /// after `count(*) AS c`). A name some FROM item may have stays a column (SQLite would
     /// read it as one, or call it ambiguous).
     fn resolve_aliases(&self, e: &Expr, scope: &Scope<'_>) -> Expr {
-        let mut e = e.clone();
-        let _ = sqlparser::ast::visit_expressions_mut(&mut e, |x| {
-            if let Expr::Identifier(id) = &*x {
-                let alias = self.aliases.iter().position(|a| {
-                    a.as_deref()
-                        .is_some_and(|a| a.eq_ignore_ascii_case(&id.value))
-                });
-                if let Some(i) = alias.filter(|_| !scope.may_name_a_column(&id.value)) {
-                    *x = Expr::Nested(Box::new(self.exprs[i].clone()));
-                }
-            }
-            std::ops::ControlFlow::<()>::Continue(())
-        });
-        e
+        crate::sql::replace_names(e, &|id| {
+            let alias = self.aliases.iter().position(|a| {
+                a.as_deref()
+                    .is_some_and(|a| a.eq_ignore_ascii_case(&id.value))
+            });
+            alias
+                .filter(|_| !scope.may_name_a_column(&id.value))
+                .map(|i| self.exprs[i].clone())
+        })
     }
 
     fn of(
