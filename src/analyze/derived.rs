@@ -3,9 +3,9 @@
 use super::scopes::Scopes;
 use super::{key_literal, DerivedLimit};
 use crate::sql::has_nested_query;
+use crate::sql::walk::{walk, Walk};
 use sqlparser::ast::{
-    Expr, GroupByExpr, LimitClause, Query, Select, SelectItem, SetExpr, TableFactor,
-    TableWithJoins, Visit, Visitor,
+    Expr, GroupByExpr, LimitClause, Query, Select, SelectItem, SetExpr, TableFactor, TableWithJoins,
 };
 use std::ops::ControlFlow;
 
@@ -31,13 +31,12 @@ impl Scopes<'_> {
         };
         let nested = |e: &Expr| {
             struct Finder;
-            impl Visitor for Finder {
-                type Break = ();
-                fn pre_visit_query(&mut self, _q: &Query) -> ControlFlow<()> {
+            impl Walk for Finder {
+                fn pre_query(&mut self, _q: &Query) -> ControlFlow<()> {
                     ControlFlow::Break(())
                 }
             }
-            e.visit(&mut Finder).is_break()
+            walk(e, &mut Finder).is_break()
         };
         joins.is_empty()
             && !sel.projection.iter().any(|i| match i {

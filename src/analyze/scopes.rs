@@ -8,9 +8,10 @@ use crate::error::{Error, Result};
 use crate::parse::Parsed;
 use crate::policy::{Policy, TableKind};
 use crate::sql::object_name;
+use crate::sql::walk::{walk, Walk};
 use sqlparser::ast::{
     Expr, JoinConstraint, JoinOperator, ObjectName, Query, Select, Statement, TableFactor,
-    TableWithJoins, Visit, Visitor,
+    TableWithJoins,
 };
 use std::ops::ControlFlow;
 
@@ -110,6 +111,8 @@ pub(super) struct Scopes<'a> {
     pub(super) transparent: Vec<*const Query>,
     pub(super) lifted: usize,
     pub(super) derived_limits: Vec<DerivedLimit>,
+    /// The error that stopped the walk (see [`Scopes::visit`]).
+    failed: Option<Error>,
 }
 
 impl<'a> Scopes<'a> {
@@ -138,6 +141,7 @@ impl<'a> Scopes<'a> {
             transparent: Vec::new(),
             lifted: 0,
             derived_limits: Vec::new(),
+            failed: None,
         }
     }
 
@@ -148,9 +152,21 @@ impl<'a> Scopes<'a> {
     }
 
     pub(super) fn visit(&mut self, stmt: &Statement) -> Result<()> {
-        match stmt.visit(self) {
-            ControlFlow::Continue(()) => Ok(()),
-            ControlFlow::Break(e) => Err(e),
+        let _ = walk(stmt, self);
+        match self.failed.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// A hook's outcome for the walk: an error is kept and stops it.
+    fn stop(&mut self, outcome: ControlFlow<Error>) -> ControlFlow<()> {
+        match outcome {
+            ControlFlow::Continue(()) => ControlFlow::Continue(()),
+            ControlFlow::Break(e) => {
+                self.failed = Some(e);
+                ControlFlow::Break(())
+            }
         }
     }
 
@@ -437,9 +453,35 @@ impl<'a> Scopes<'a> {
     }
 }
 
-impl Visitor for Scopes<'_> {
-    type Break = Error;
+impl Walk for Scopes<'_> {
+    fn pre_query(&mut self, q: &Query) -> ControlFlow<()> {
+        let outcome = self.pre_visit_query(q);
+        self.stop(outcome)
+    }
+    fn post_query(&mut self, q: &Query) -> ControlFlow<()> {
+        let outcome = self.post_visit_query(q);
+        self.stop(outcome)
+    }
+    fn pre_select(&mut self, s: &Select) -> ControlFlow<()> {
+        let outcome = self.pre_visit_select(s);
+        self.stop(outcome)
+    }
+    fn post_select(&mut self, s: &Select) -> ControlFlow<()> {
+        let outcome = self.post_visit_select(s);
+        self.stop(outcome)
+    }
+    fn pre_relation(&mut self, r: &ObjectName) -> ControlFlow<()> {
+        let outcome = self.pre_visit_relation(r);
+        self.stop(outcome)
+    }
+    fn pre_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+        let outcome = self.pre_visit_expr(e);
+        self.stop(outcome)
+    }
+}
 
+/// The walk's hooks (see [`Walk`]), which stop it with an error.
+impl Scopes<'_> {
     fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<Error> {
         self.query_depth += 1;
         if self.is_transparent(query) {

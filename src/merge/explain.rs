@@ -13,7 +13,7 @@ use super::{OrderColumn, OrderTerm, RowMerge};
 use crate::value::Value;
 use sqlparser::ast::{
     Distinct, Expr, GroupByExpr, Ident, LimitClause, OrderByKind, Query, SelectItem, SetExpr,
-    Statement, Value as SqlValue, VisitMut, VisitorMut,
+    Statement, Value as SqlValue,
 };
 use sqlparser::dialect::SQLiteDialect;
 use sqlparser::parser::Parser;
@@ -45,43 +45,35 @@ fn short_declaration(decl: &str) -> String {
 
 /// Renames partial columns and replaces `?N` by the N-th parameter as an SQL literal;
 /// breaks on a parameter it cannot resolve.
-struct Inline<'a> {
-    params: &'a [Value],
-}
-
-impl VisitorMut for Inline<'_> {
-    type Break = ();
-
-    fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
-        match expr {
-            Expr::Identifier(id) => {
-                if let Some(short) = short_name(&id.value) {
-                    *id = Ident::new(short);
-                }
+fn inline(params: &[Value], expr: &mut Expr) -> ControlFlow<()> {
+    match expr {
+        Expr::Identifier(id) => {
+            if let Some(short) = short_name(&id.value) {
+                *id = Ident::new(short);
             }
-            Expr::Value(v) => {
-                if let SqlValue::Placeholder(p) = &v.value {
-                    let value = p
-                        .strip_prefix('?')
-                        .and_then(|n| n.parse::<usize>().ok())
-                        .and_then(|n| self.params.get(n.checked_sub(1)?));
-                    let Some(value) = value else {
-                        return ControlFlow::Break(());
-                    };
-                    let literal = value.sql_literal();
-                    // Parenthesized when negative: `- -1` must not print as `--1`.
-                    let literal = if literal.starts_with('-') {
-                        format!("({literal})")
-                    } else {
-                        literal
-                    };
-                    *expr = Expr::Identifier(Ident::new(literal));
-                }
-            }
-            _ => {}
         }
-        ControlFlow::Continue(())
+        Expr::Value(v) => {
+            if let SqlValue::Placeholder(p) = &v.value {
+                let value = p
+                    .strip_prefix('?')
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .and_then(|n| params.get(n.checked_sub(1)?));
+                let Some(value) = value else {
+                    return ControlFlow::Break(());
+                };
+                let literal = value.sql_literal();
+                // Parenthesized when negative: `- -1` must not print as `--1`.
+                let literal = if literal.starts_with('-') {
+                    format!("({literal})")
+                } else {
+                    literal
+                };
+                *expr = Expr::Identifier(Ident::new(literal));
+            }
+        }
+        _ => {}
     }
+    ControlFlow::Continue(())
 }
 
 /// `sql` read as one query, identifiers renamed and parameters inlined.
@@ -96,7 +88,7 @@ fn read_query(sql: &str, params: &[Value]) -> Option<Query> {
     else {
         return None;
     };
-    if query.visit(&mut Inline { params }).is_break() {
+    if crate::sql::walk::walk_exprs_mut(&mut query, &mut |e| inline(params, e)).is_break() {
         return None;
     }
     Some(*query)

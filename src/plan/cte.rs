@@ -10,8 +10,9 @@ use super::splice::{splice, Piece, Spliced};
 use crate::lex::{quote_ident, TokenKind};
 use crate::parse::Parsed;
 use crate::plan::params::Params;
+use crate::sql::walk::{walk, Walk};
 use crate::value::Value;
-use sqlparser::ast::{ObjectNamePart, Query, Statement, TableFactor, Visit, Visitor};
+use sqlparser::ast::{ObjectNamePart, Query, Statement, TableFactor};
 use std::ops::{ControlFlow, Range};
 
 /// The table references of a statement named like one of its CTEs: (token range, which
@@ -23,20 +24,19 @@ struct Refs<'p> {
     nested_with: bool,
     depth: usize,
 }
-impl Visitor for Refs<'_> {
-    type Break = ();
-    fn pre_visit_query(&mut self, q: &Query) -> ControlFlow<()> {
+impl Walk for Refs<'_> {
+    fn pre_query(&mut self, q: &Query) -> ControlFlow<()> {
         self.depth += 1;
         if self.depth > 1 && q.with.is_some() {
             self.nested_with = true;
         }
         ControlFlow::Continue(())
     }
-    fn post_visit_query(&mut self, _q: &Query) -> ControlFlow<()> {
+    fn post_query(&mut self, _q: &Query) -> ControlFlow<()> {
         self.depth -= 1;
         ControlFlow::Continue(())
     }
-    fn pre_visit_table_factor(&mut self, f: &TableFactor) -> ControlFlow<()> {
+    fn pre_table_factor(&mut self, f: &TableFactor) -> ControlFlow<()> {
         if let TableFactor::Table { name, alias, .. } = f {
             if let [ObjectNamePart::Identifier(id)] = name.0.as_slice() {
                 let lower = id.value.to_ascii_lowercase();
@@ -102,7 +102,7 @@ pub(crate) fn inline_ctes(parsed: &Parsed, params: &[Value]) -> Option<Spliced> 
         nested_with: false,
         depth: 0,
     };
-    let _ = q.visit(&mut refs);
+    let _ = walk(q.as_ref(), &mut refs);
     if refs.nested_with {
         return None;
     }

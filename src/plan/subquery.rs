@@ -25,9 +25,10 @@ use crate::merge::Collation;
 use crate::parse::Parsed;
 use crate::plan::params::Params;
 use crate::policy::{Policy, TableKind};
+use crate::sql::walk::{walk, Walk};
 use crate::sql::{object_name, strip_nested};
 use crate::value::{Affinity, Value};
-use sqlparser::ast::{Expr, GroupByExpr, ObjectName, SelectItem, SetExpr, Visit, Visitor};
+use sqlparser::ast::{Expr, GroupByExpr, ObjectName, SelectItem, SetExpr};
 use std::ops::{ControlFlow, Range};
 
 /// Most distinct values an `IN (SELECT …)` computed first may give (the statement with
@@ -93,17 +94,16 @@ pub(crate) fn scalar_subqueries(
             }
         }
     }
-    impl Visitor for Finder<'_, '_> {
-        type Break = ();
-        fn pre_visit_select(&mut self, s: &sqlparser::ast::Select) -> ControlFlow<()> {
+    impl Walk for Finder<'_, '_> {
+        fn pre_select(&mut self, s: &sqlparser::ast::Select) -> ControlFlow<()> {
             self.scopes.push(Scope::of(s, self.catalog));
             ControlFlow::Continue(())
         }
-        fn post_visit_select(&mut self, _: &sqlparser::ast::Select) -> ControlFlow<()> {
+        fn post_select(&mut self, _: &sqlparser::ast::Select) -> ControlFlow<()> {
             self.scopes.pop();
             ControlFlow::Continue(())
         }
-        fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
+        fn pre_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
             match expr {
                 Expr::Subquery(q) => self.add(q, SubqueryKind::Scalar),
                 Expr::Exists { subquery, .. } => self.add(subquery, SubqueryKind::Exists),
@@ -120,7 +120,7 @@ pub(crate) fn scalar_subqueries(
             }
             ControlFlow::Continue(())
         }
-        fn pre_visit_table_factor(&mut self, f: &sqlparser::ast::TableFactor) -> ControlFlow<()> {
+        fn pre_table_factor(&mut self, f: &sqlparser::ast::TableFactor) -> ControlFlow<()> {
             if let sqlparser::ast::TableFactor::Derived {
                 lateral: false,
                 subquery,
@@ -138,7 +138,7 @@ pub(crate) fn scalar_subqueries(
         scopes: Vec::new(),
         found: Vec::new(),
     };
-    let _ = q.visit(&mut finder);
+    let _ = walk(q, &mut finder);
     let mut found = finder.found;
     found.sort_by_key(|(r, _)| r.start);
     found
@@ -435,9 +435,8 @@ fn qualifies(sub: &Parsed, kind: SubqueryKind, policy: &Policy, catalog: &Catalo
         sharded: bool,
         refs: Vec<(Option<String>, String)>,
     }
-    impl Visitor for Names<'_> {
-        type Break = ();
-        fn pre_visit_relation(&mut self, relation: &ObjectName) -> ControlFlow<()> {
+    impl Walk for Names<'_> {
+        fn pre_relation(&mut self, relation: &ObjectName) -> ControlFlow<()> {
             let name = object_name(relation);
             self.sharded |= self.policy.table_kind(&name) == TableKind::Sharded;
             if let Some(t) = self.catalog.get(&name) {
@@ -446,7 +445,7 @@ fn qualifies(sub: &Parsed, kind: SubqueryKind, policy: &Policy, catalog: &Catalo
             }
             ControlFlow::Continue(())
         }
-        fn pre_visit_table_factor(&mut self, f: &sqlparser::ast::TableFactor) -> ControlFlow<()> {
+        fn pre_table_factor(&mut self, f: &sqlparser::ast::TableFactor) -> ControlFlow<()> {
             use sqlparser::ast::TableFactor as F;
             // A FROM item is named by its alias, or by its table's name without one.
             match f {
@@ -460,7 +459,7 @@ fn qualifies(sub: &Parsed, kind: SubqueryKind, policy: &Policy, catalog: &Catalo
             }
             ControlFlow::Continue(())
         }
-        fn pre_visit_select(&mut self, s: &sqlparser::ast::Select) -> ControlFlow<()> {
+        fn pre_select(&mut self, s: &sqlparser::ast::Select) -> ControlFlow<()> {
             for i in &s.projection {
                 if let SelectItem::ExprWithAlias { alias, .. } = i {
                     self.columns.push(alias.value.to_ascii_lowercase());
@@ -468,7 +467,7 @@ fn qualifies(sub: &Parsed, kind: SubqueryKind, policy: &Policy, catalog: &Catalo
             }
             ControlFlow::Continue(())
         }
-        fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+        fn pre_expr(&mut self, e: &Expr) -> ControlFlow<()> {
             match e {
                 Expr::Identifier(id) => self.refs.push((None, id.value.to_ascii_lowercase())),
                 Expr::CompoundIdentifier(p) if p.len() >= 2 => self.refs.push((
@@ -488,7 +487,7 @@ fn qualifies(sub: &Parsed, kind: SubqueryKind, policy: &Policy, catalog: &Catalo
         sharded: false,
         refs: Vec::new(),
     };
-    let _ = q.visit(&mut names);
+    let _ = walk(q, &mut names);
     // A name the subquery's own tables do not have may be the outer query's: correlated.
     names.sharded
         && names

@@ -2,11 +2,11 @@
 //! conditions, aggregates, and literals read as SQLite reads them.
 
 pub mod literal;
+pub mod walk;
 
-use sqlparser::ast::{
-    BinaryOperator, Expr, ObjectName, ObjectNamePart, Query, SetExpr, Visit, Visitor,
-};
+use sqlparser::ast::{BinaryOperator, Expr, ObjectName, ObjectNamePart, Query, SetExpr};
 use std::ops::ControlFlow;
+use walk::{walk, Walk};
 
 pub use literal::{parse_number_literal, KeyExpr};
 
@@ -22,15 +22,14 @@ pub fn object_name(name: &ObjectName) -> String {
 /// Whether a query body holds a query of its own (a subquery anywhere, a compound).
 pub fn has_nested_query(body: &SetExpr) -> bool {
     struct Finder(usize);
-    impl Visitor for Finder {
-        type Break = ();
-        fn pre_visit_query(&mut self, _q: &Query) -> ControlFlow<()> {
+    impl Walk for Finder {
+        fn pre_query(&mut self, _q: &Query) -> ControlFlow<()> {
             self.0 += 1;
             ControlFlow::Break(())
         }
     }
     let mut f = Finder(0);
-    let _ = body.visit(&mut f);
+    let _ = walk(body, &mut f);
     f.0 > 0 || !matches!(body, SetExpr::Select(_))
 }
 
@@ -87,20 +86,18 @@ pub fn is_aggregate(name: &str, argc: usize) -> bool {
 /// Whether `e` holds an aggregate call of its own query (not one inside a subquery, nor a
 /// window function).
 pub fn has_aggregate(e: &Expr) -> bool {
-    use sqlparser::ast::{FunctionArguments, Visit, Visitor};
-    use std::ops::ControlFlow;
+    use sqlparser::ast::FunctionArguments;
     struct Finder(bool, usize);
-    impl Visitor for Finder {
-        type Break = ();
-        fn pre_visit_query(&mut self, _q: &sqlparser::ast::Query) -> ControlFlow<()> {
+    impl Walk for Finder {
+        fn pre_query(&mut self, _q: &sqlparser::ast::Query) -> ControlFlow<()> {
             self.1 += 1;
             ControlFlow::Continue(())
         }
-        fn post_visit_query(&mut self, _q: &sqlparser::ast::Query) -> ControlFlow<()> {
+        fn post_query(&mut self, _q: &sqlparser::ast::Query) -> ControlFlow<()> {
             self.1 -= 1;
             ControlFlow::Continue(())
         }
-        fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+        fn pre_expr(&mut self, e: &Expr) -> ControlFlow<()> {
             if let Expr::Function(f) = e {
                 let argc = match &f.args {
                     FunctionArguments::List(l) => l.args.len(),
@@ -115,23 +112,21 @@ pub fn has_aggregate(e: &Expr) -> bool {
         }
     }
     let mut f = Finder(false, 0);
-    let _ = e.visit(&mut f);
+    let _ = walk(e, &mut f);
     f.0
 }
 
 /// `e` with each plain name (`x`, not `t.x`) for which `by` gives an expression replaced by
-/// it, in parentheses: how an output's alias reads where SQLite resolves one. One function
-/// for every caller, so the AST walk is compiled once (each closure type would be another
-/// copy of sqlparser's visitor in the Worker's module).
+/// it, in parentheses: how an output's alias reads where SQLite resolves one.
 pub fn replace_names(e: &Expr, by: &dyn Fn(&sqlparser::ast::Ident) -> Option<Expr>) -> Expr {
     let mut e = e.clone();
-    let _ = sqlparser::ast::visit_expressions_mut(&mut e, |x| {
+    let _ = walk::walk_exprs_mut(&mut e, &mut |x| {
         if let Expr::Identifier(id) = &*x {
             if let Some(replacement) = by(id) {
                 *x = Expr::Nested(Box::new(replacement));
             }
         }
-        std::ops::ControlFlow::<()>::Continue(())
+        ControlFlow::Continue(())
     });
     e
 }
