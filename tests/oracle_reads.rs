@@ -658,6 +658,14 @@ fn order_by_expressions_over_output_aliases_match_the_oracle() {
             "{sql} {params:?}"
         );
     }
+    // A FROM subquery's column keeps the subquery's name, however the outer query spells
+    // it, also where a subquery computed first makes d1plus run another spelling.
+    for sql in [
+        "SELECT TENANTID FROM (SELECT * FROM items) AS items WHERE qty IN (SELECT qty FROM items WHERE tag = 'a') AND tenantId = 'acme'",
+        "WITH x AS (SELECT * FROM items) SELECT x.TENANTID, ID FROM x WHERE tenantId = 'acme' ORDER BY 2",
+    ] {
+        assert_eq!(h.compare(sql, true), Ok(true), "{sql}");
+    }
     // Where the subquery has a column of that name, SQLite reads the column (here a bare
     // column over groups): refused, not read as the alias.
     let shadowed = "SELECT tag, count(*) AS c FROM (SELECT tag, 5 AS c FROM items) AS x GROUP BY tag HAVING c > 20 ORDER BY tag";

@@ -19,6 +19,8 @@ pub(crate) struct Scope<'c> {
     /// The column names of each FROM subquery whose names its text tells (a `*` over one
     /// table, named or plain column outputs); by position in `sources`.
     derived: Vec<(usize, Vec<String>)>,
+    /// Each FROM item's table name as written (lower-cased; empty for others), for CTEs.
+    cte_refs: Vec<String>,
 }
 
 impl<'c> Scope<'c> {
@@ -27,6 +29,7 @@ impl<'c> Scope<'c> {
     pub(crate) fn of(select: &Select, catalog: &'c Catalog) -> Scope<'c> {
         let mut sources = Vec::new();
         let mut derived = Vec::new();
+        let mut cte_refs = Vec::new();
         let mut add = |f: &TableFactor| match f {
             TableFactor::Derived {
                 subquery, alias, ..
@@ -43,6 +46,7 @@ impl<'c> Scope<'c> {
             }
             TableFactor::Table { name, alias, .. } => {
                 let table = object_name(name);
+                cte_refs.push((sources.len(), table.to_ascii_lowercase()));
                 let refer = alias
                     .as_ref()
                     .map(|a| a.name.value.clone())
@@ -61,7 +65,15 @@ impl<'c> Scope<'c> {
                 add(&j.relation);
             }
         }
-        Scope { sources, derived }
+        let mut refs = vec![String::new(); sources.len()];
+        for (i, name) in cte_refs {
+            refs[i] = name;
+        }
+        Scope {
+            sources,
+            derived,
+            cte_refs: refs,
+        }
     }
 
     /// The column a plain or qualified column reference names, if it is one.
@@ -94,6 +106,77 @@ impl<'c> Scope<'c> {
             }
         }
         (!unknown).then_some(false)
+    }
+
+    /// Makes the columns of the statement's CTEs known, where a FROM item names one.
+    pub(crate) fn with_ctes(
+        mut self,
+        with: Option<&sqlparser::ast::With>,
+        catalog: &Catalog,
+    ) -> Self {
+        let Some(with) = with else {
+            return self;
+        };
+        for cte in &with.cte_tables {
+            let names = if cte.alias.columns.is_empty() {
+                derived_columns(&cte.query, catalog)
+            } else {
+                Some(
+                    cte.alias
+                        .columns
+                        .iter()
+                        .map(|c| c.name.value.clone())
+                        .collect(),
+                )
+            };
+            let Some(names) = names else {
+                continue;
+            };
+            let cte_name = cte.alias.name.value.to_ascii_lowercase();
+            for (i, (_, table)) in self.sources.iter().enumerate() {
+                if table.is_none() && self.cte_refs.get(i).is_some_and(|r| *r == cte_name) {
+                    self.derived.push((i, names.clone()));
+                }
+            }
+        }
+        self
+    }
+
+    /// The name of the FROM subquery's column a plain or qualified reference names, as the
+    /// subquery names it (SQLite names such an output by it, not by the reference's
+    /// spelling), when the subquery's names are known.
+    pub(crate) fn derived_column_name(&self, e: &Expr) -> Option<String> {
+        let named = |i: usize, column: &str| {
+            let (_, names) = self.derived.iter().find(|(d, _)| *d == i)?;
+            names
+                .iter()
+                .find(|n| n.eq_ignore_ascii_case(column))
+                .cloned()
+        };
+        match e {
+            Expr::Identifier(id) => {
+                let mut found = (0..self.sources.len())
+                    .filter(|&i| self.sources[i].1.is_none())
+                    .filter_map(|i| named(i, &id.value));
+                let first = found.next()?;
+                // Known tables must not have it either (it would be ambiguous).
+                let tables = self
+                    .sources
+                    .iter()
+                    .any(|(_, t)| t.is_some_and(|t| t.column(&id.value).is_some()));
+                (found.next().is_none() && !tables).then_some(first)
+            }
+            Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
+                let qualifier = parts[parts.len() - 2].value.to_ascii_lowercase();
+                let i = self
+                    .sources
+                    .iter()
+                    .position(|(name, _)| *name == qualifier)?;
+                named(i, &parts[parts.len() - 1].value)
+            }
+            Expr::Nested(inner) => self.derived_column_name(inner),
+            _ => None,
+        }
     }
 
     /// The table and column a plain or qualified column reference names, if it is one.
@@ -189,9 +272,16 @@ fn derived_columns(q: &sqlparser::ast::Query, catalog: &Catalog) -> Option<Vec<S
                 _ => return None,
             },
             SelectItem::ExprWithAlias { alias, .. } => names.push(alias.value.clone()),
-            SelectItem::UnnamedExpr(Expr::Identifier(id)) => names.push(id.value.clone()),
-            SelectItem::UnnamedExpr(Expr::CompoundIdentifier(parts)) => {
-                names.push(parts.last()?.value.clone())
+            // A column is named as declared, as SQLite names it.
+            SelectItem::UnnamedExpr(e @ (Expr::Identifier(_) | Expr::CompoundIdentifier(_))) => {
+                let scope = Scope::of(select, catalog);
+                let name = match (scope.column(e), e) {
+                    (Some(c), _) => c.name.clone(),
+                    (None, Expr::Identifier(id)) => id.value.clone(),
+                    (None, Expr::CompoundIdentifier(parts)) => parts.last()?.value.clone(),
+                    _ => return None,
+                };
+                names.push(name);
             }
             _ => return None,
         }

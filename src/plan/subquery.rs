@@ -326,7 +326,7 @@ pub(crate) fn column_names(parsed: &Parsed, catalog: &Catalog) -> Option<Vec<Str
     if shape.items.len() != sel.projection.len() {
         return None;
     }
-    let scope = super::names::Scope::of(sel, catalog);
+    let scope = super::names::Scope::of(sel, catalog).with_ctes(q.with.as_ref(), catalog);
     sel.projection
         .iter()
         .zip(&shape.items)
