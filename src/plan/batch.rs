@@ -33,10 +33,8 @@ pub(crate) fn place_connection_state(statements: &[Statement], plans: &mut [Plan
     // The shards the previous row write ran on, and whether they hold identical copies.
     let mut written: Option<(Vec<ShardId>, bool)> = None;
     for (s, plan) in statements.iter().zip(plans.iter_mut()) {
-        let tokens = lex::significant(&s.sql);
-        let call = lex::connection_state_call(&s.sql, &tokens);
-        if let Some(call) = call.filter(|_| !plan.changes_schema) {
-            place_on_written(&call, &tokens, &s.sql, plan, written.as_ref())?;
+        if let Some(call) = plan.connection_state_call.clone() {
+            place_on_written(&call, &s.sql, plan, written.as_ref())?;
         }
         if lex::writes_rows(&s.sql) {
             let copies = plan.route.reason == Reason::ReferenceWrite;
@@ -49,7 +47,6 @@ pub(crate) fn place_connection_state(statements: &[Statement], plans: &mut [Plan
 /// [`place_connection_state`] for one statement making `call`.
 fn place_on_written(
     call: &str,
-    tokens: &[lex::Token],
     sql: &str,
     plan: &mut Plan,
     written: Option<&(Vec<ShardId>, bool)>,
@@ -67,7 +64,7 @@ fn place_on_written(
     }
     let movable = match plan.route.reason {
         Reason::ReferenceRead => true,
-        Reason::Unsharded => !tokens.iter().any(|t| t.is_keyword(sql, "FROM")),
+        Reason::Unsharded => !lex::tokens_of(sql).any(|t| t.is_keyword(sql, "FROM")),
         _ => false,
     };
     match plan.batches.as_mut_slice() {

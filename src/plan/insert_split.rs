@@ -124,12 +124,7 @@ pub(super) fn plan_insert(
     )?;
     let (batches, order) = layout.batches(&groups)?;
     let combine = combine_rows(ins, tname, batches.len(), order)?;
-    Ok(Plan {
-        route,
-        batches,
-        combine,
-        changes_schema: false,
-    })
+    Ok(Plan::new(route, batches, combine))
 }
 
 /// An INTEGER PRIMARY KEY left out of the column list gets an id from the shard's range:

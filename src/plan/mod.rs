@@ -258,20 +258,32 @@ pub struct Plan {
     pub combine: Combine,
     /// The statement changes the schema: the catalog must be reloaded after it.
     pub changes_schema: bool,
+    /// The statement's first call of a function that reads the connection's state
+    /// (`changes()`, …; see [`connection_state`]), for `batch()` to place it.
+    #[serde(skip)]
+    pub connection_state_call: Option<String>,
 }
 
 impl Plan {
-    /// One statement on one shard, its answer as it is.
-    pub(crate) fn one(route: Route, shard: ShardId, statement: ShardStatement) -> Plan {
+    /// A plan that leaves the schema as it is and reads no connection state (the planner
+    /// marks those).
+    pub(crate) fn new(route: Route, batches: Vec<ShardBatch>, combine: Combine) -> Plan {
         Plan {
             route,
-            batches: vec![ShardBatch {
-                shard,
-                statements: vec![statement],
-            }],
-            combine: Combine::Single,
+            batches,
+            combine,
             changes_schema: false,
+            connection_state_call: None,
         }
+    }
+
+    /// One statement on one shard, its answer as it is.
+    pub(crate) fn one(route: Route, shard: ShardId, statement: ShardStatement) -> Plan {
+        let batch = ShardBatch {
+            shard,
+            statements: vec![statement],
+        };
+        Plan::new(route, vec![batch], Combine::Single)
     }
 }
 
@@ -420,16 +432,19 @@ pub(crate) fn plan_reading(
     {
         route::check_key_not_assigned_tokens(parsed, table, cx)?;
     }
-    let reads_state = !matches!(analysis.class, C::Ddl | C::Explain | C::Introspection);
-    if reads_state && cx.options.connection_state == ConnectionState::Refused {
-        if let Some(call) = lex::connection_state_call(&parsed.sql, &parsed.tokens) {
+    // DDL (a trigger's body reads its own shard's connection) and EXPLAIN read no state.
+    let call = (!matches!(analysis.class, C::Ddl | C::Explain | C::Introspection))
+        .then(|| lex::connection_state_call(&parsed.sql, &parsed.tokens))
+        .flatten();
+    if let Some(call) = &call {
+        if cx.options.connection_state == ConnectionState::Refused {
             return Err(connection_state::refused(
-                &call,
+                call,
                 "it runs alone, with no write before it",
             ));
         }
     }
-    match &analysis.class {
+    let planned = match &analysis.class {
         C::Transaction => Err(Error::with_remedy(
             ErrorCode::TransactionStatement,
             format!(
@@ -470,7 +485,11 @@ pub(crate) fn plan_reading(
             Ok(p.unchanged(route.target, route.reason, combine))
         }
         C::Update { table } | C::Delete { table } => p.update_or_delete(table),
-    }
+    };
+    planned.map(|plan| Plan {
+        connection_state_call: call,
+        ..plan
+    })
 }
 
 /// One statement being planned, with its parameters and resolved hint.
@@ -486,18 +505,14 @@ impl Planner<'_> {
     /// The statement's own text on each shard of `target`.
     fn unchanged(&self, target: Target, reason: Reason, combine: Combine) -> Plan {
         let shards = target.shards(self.cx.shard_count());
-        Plan {
-            batches: shards
-                .into_iter()
-                .map(|shard| {
-                    let sql = self.parsed.sql.as_str().into();
-                    ShardBatch::one(shard, sql, self.params.carry_all())
-                })
-                .collect(),
-            route: Route { target, reason },
-            combine,
-            changes_schema: false,
-        }
+        let batches = shards
+            .into_iter()
+            .map(|shard| {
+                let sql = self.parsed.sql.as_str().into();
+                ShardBatch::one(shard, sql, self.params.carry_all())
+            })
+            .collect();
+        Plan::new(Route { target, reason }, batches, combine)
     }
 
     /// Scopes a hinted plan to the hinted key (see `scope`).
