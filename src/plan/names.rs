@@ -13,67 +13,72 @@ use crate::sql::{object_name, KeyExpr};
 use crate::value::{Affinity, Value};
 use sqlparser::ast::{Expr, Select, TableFactor, TableWithJoins, UnaryOperator};
 
-/// The FROM items of one SELECT: (the name it is referred to by, lower-cased; its table).
+/// The FROM items of one SELECT.
 pub(crate) struct Scope<'c> {
-    sources: Vec<(String, Option<&'c crate::catalog::Table>)>,
-    /// The column names of each FROM subquery whose names its text tells (a `*` over one
-    /// table, named or plain column outputs); by position in `sources`.
-    derived: Vec<(usize, Vec<String>)>,
-    /// Each FROM item's table name as written (lower-cased; empty for others), for CTEs.
-    cte_refs: Vec<String>,
+    sources: Vec<Source<'c>>,
+}
+
+/// One FROM item.
+struct Source<'c> {
+    /// The name it is referred to by (its alias, else its table's name), lower-cased.
+    refer: String,
+    /// Its table, when it is one the catalog has.
+    table: Option<&'c crate::catalog::Table>,
+    /// A FROM subquery's (or CTE's) column names, when its text tells them.
+    columns: Option<Vec<String>>,
+    /// The table name it is written with, lower-cased (a CTE's name); empty for others.
+    written: String,
 }
 
 impl<'c> Scope<'c> {
     /// The FROM items of `select` (derived tables and table functions have no catalog
     /// entry: their columns resolve to nothing).
     pub(crate) fn of(select: &Select, catalog: &'c Catalog) -> Scope<'c> {
-        let mut sources = Vec::new();
-        let mut derived = Vec::new();
-        let mut cte_refs = Vec::new();
-        let mut add = |f: &TableFactor| match f {
-            TableFactor::Derived {
-                subquery, alias, ..
-            } => {
-                let refer = alias.as_ref().map(|a| a.name.value.clone());
-                let names = match alias.as_ref().filter(|a| !a.columns.is_empty()) {
-                    Some(a) => Some(a.columns.iter().map(|c| c.name.value.clone()).collect()),
-                    None => derived_columns(subquery, catalog),
-                };
-                if let Some(names) = names {
-                    derived.push((sources.len(), names));
-                }
-                sources.push((refer.unwrap_or_default().to_ascii_lowercase(), None));
-            }
+        let lower = |a: Option<String>| a.unwrap_or_default().to_ascii_lowercase();
+        let source = |f: &TableFactor| match f {
             TableFactor::Table { name, alias, .. } => {
                 let table = object_name(name);
-                cte_refs.push((sources.len(), table.to_ascii_lowercase()));
-                let refer = alias
-                    .as_ref()
-                    .map(|a| a.name.value.clone())
-                    .unwrap_or_else(|| table.clone());
-                sources.push((refer.to_ascii_lowercase(), catalog.get(&table)));
-            }
-            TableFactor::TableFunction { alias, .. } => {
                 let refer = alias.as_ref().map(|a| a.name.value.clone());
-                sources.push((refer.unwrap_or_default().to_ascii_lowercase(), None));
+                Source {
+                    refer: lower(refer.or_else(|| Some(table.clone()))),
+                    table: catalog.get(&table),
+                    columns: None,
+                    written: table.to_ascii_lowercase(),
+                }
             }
-            _ => sources.push((String::new(), None)),
+            TableFactor::Derived {
+                subquery, alias, ..
+            } => Source {
+                refer: lower(alias.as_ref().map(|a| a.name.value.clone())),
+                table: None,
+                columns: match alias.as_ref().filter(|a| !a.columns.is_empty()) {
+                    Some(a) => Some(a.columns.iter().map(|c| c.name.value.clone()).collect()),
+                    None => derived_columns(subquery, catalog),
+                },
+                written: String::new(),
+            },
+            TableFactor::TableFunction { alias, .. } => Source {
+                refer: lower(alias.as_ref().map(|a| a.name.value.clone())),
+                table: None,
+                columns: None,
+                written: String::new(),
+            },
+            _ => Source {
+                refer: String::new(),
+                table: None,
+                columns: None,
+                written: String::new(),
+            },
         };
-        for TableWithJoins { relation, joins } in &select.from {
-            add(relation);
-            for j in joins {
-                add(&j.relation);
-            }
-        }
-        let mut refs = vec![String::new(); sources.len()];
-        for (i, name) in cte_refs {
-            refs[i] = name;
-        }
-        Scope {
-            sources,
-            derived,
-            cte_refs: refs,
-        }
+        let sources = select
+            .from
+            .iter()
+            .flat_map(|TableWithJoins { relation, joins }| {
+                std::iter::once(relation).chain(joins.iter().map(|j| &j.relation))
+            })
+            .map(source)
+            .collect();
+        Scope { sources }
     }
 
     /// The column a plain or qualified column reference names, if it is one.
@@ -90,10 +95,9 @@ impl<'c> Scope<'c> {
     /// Whether some FROM item has a column `name`: None when no table has it but a FROM
     /// item is a subquery, whose columns are not known here.
     pub(crate) fn has_column_named(&self, name: &str) -> Option<bool> {
-        let derived = |i: usize| self.derived.iter().find(|(d, _)| *d == i).map(|(_, n)| n);
         let mut unknown = false;
-        for (i, (_, table)) in self.sources.iter().enumerate() {
-            let has = match (table, derived(i)) {
+        for s in &self.sources {
+            let has = match (s.table, &s.columns) {
                 (Some(t), _) => t.column(name).is_some(),
                 (None, Some(names)) => names.iter().any(|n| n.eq_ignore_ascii_case(name)),
                 (None, None) => {
@@ -129,25 +133,39 @@ impl<'c> Scope<'c> {
                         .collect(),
                 )
             };
-            let Some(names) = names else {
-                continue;
-            };
             let cte_name = cte.alias.name.value.to_ascii_lowercase();
-            for (i, (_, table)) in self.sources.iter().enumerate() {
-                if table.is_none() && self.cte_refs.get(i).is_some_and(|r| *r == cte_name) {
-                    self.derived.push((i, names.clone()));
+            for s in &mut self.sources {
+                if s.table.is_none() && s.written == cte_name {
+                    s.columns.clone_from(&names);
                 }
             }
         }
         self
     }
 
+    /// The name SQLite gives an output that is a plain or qualified column reference: a
+    /// table's column as declared, a FROM subquery's as the subquery names it, else as
+    /// written. None for other expressions.
+    pub(crate) fn output_name(&self, e: &Expr) -> Option<String> {
+        if let Some(c) = self.column(e) {
+            return Some(c.name.clone());
+        }
+        if let Some(name) = self.derived_column_name(e) {
+            return Some(name);
+        }
+        match e {
+            Expr::Identifier(id) => Some(id.value.clone()),
+            Expr::CompoundIdentifier(p) => p.last().map(|i| i.value.clone()),
+            _ => None,
+        }
+    }
+
     /// The name of the FROM subquery's column a plain or qualified reference names, as the
     /// subquery names it (SQLite names such an output by it, not by the reference's
     /// spelling), when the subquery's names are known.
-    pub(crate) fn derived_column_name(&self, e: &Expr) -> Option<String> {
-        let named = |i: usize, column: &str| {
-            let (_, names) = self.derived.iter().find(|(d, _)| *d == i)?;
+    fn derived_column_name(&self, e: &Expr) -> Option<String> {
+        let named = |s: &Source<'_>, column: &str| {
+            let names = s.columns.as_ref().filter(|_| s.table.is_none())?;
             names
                 .iter()
                 .find(|n| n.eq_ignore_ascii_case(column))
@@ -155,24 +173,19 @@ impl<'c> Scope<'c> {
         };
         match e {
             Expr::Identifier(id) => {
-                let mut found = (0..self.sources.len())
-                    .filter(|&i| self.sources[i].1.is_none())
-                    .filter_map(|i| named(i, &id.value));
+                let mut found = self.sources.iter().filter_map(|s| named(s, &id.value));
                 let first = found.next()?;
                 // Known tables must not have it either (it would be ambiguous).
                 let tables = self
                     .sources
                     .iter()
-                    .any(|(_, t)| t.is_some_and(|t| t.column(&id.value).is_some()));
+                    .any(|s| s.table.is_some_and(|t| t.column(&id.value).is_some()));
                 (found.next().is_none() && !tables).then_some(first)
             }
             Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
                 let qualifier = parts[parts.len() - 2].value.to_ascii_lowercase();
-                let i = self
-                    .sources
-                    .iter()
-                    .position(|(name, _)| *name == qualifier)?;
-                named(i, &parts[parts.len() - 1].value)
+                let s = self.sources.iter().find(|s| s.refer == qualifier)?;
+                named(s, &parts[parts.len() - 1].value)
             }
             Expr::Nested(inner) => self.derived_column_name(inner),
             _ => None,
@@ -182,7 +195,7 @@ impl<'c> Scope<'c> {
     /// The table and column a plain or qualified column reference names, if it is one.
     pub(crate) fn table_column(&self, e: &Expr) -> Option<(&'c crate::catalog::Table, &'c Column)> {
         let (i, column) = self.source_column(e)?;
-        Some((self.sources[i].1?, column))
+        Some((self.sources[i].table?, column))
     }
 
     /// The FROM item (its position) and the column a plain or qualified column reference
@@ -192,10 +205,11 @@ impl<'c> Scope<'c> {
     pub(crate) fn source_column(&self, e: &Expr) -> Option<(usize, &'c Column)> {
         match e {
             Expr::Identifier(id) => {
-                let mut found = self.sources.iter().enumerate().filter_map(|(i, (_, t))| {
-                    let t = (*t)?;
-                    Some((i, t.column(&id.value)?.1))
-                });
+                let mut found = self
+                    .sources
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, s)| Some((i, s.table?.column(&id.value)?.1)));
                 let first = found.next()?;
                 // Two FROM items with that column: SQLite says "ambiguous column name".
                 found.next().is_none().then_some(first)
@@ -203,11 +217,8 @@ impl<'c> Scope<'c> {
             Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
                 let column = &parts[parts.len() - 1].value;
                 let qualifier = parts[parts.len() - 2].value.to_ascii_lowercase();
-                let i = self
-                    .sources
-                    .iter()
-                    .position(|(name, _)| *name == qualifier)?;
-                Some((i, self.sources[i].1?.column(column)?.1))
+                let i = self.sources.iter().position(|s| s.refer == qualifier)?;
+                Some((i, self.sources[i].table?.column(column)?.1))
             }
             Expr::Nested(inner) => self.source_column(inner),
             _ => None,
@@ -242,7 +253,7 @@ impl Scope<'_> {
     pub(crate) fn any_declared_collation(&self) -> Option<Collation> {
         self.sources
             .iter()
-            .filter_map(|(_, t)| *t)
+            .filter_map(|s| s.table)
             .flat_map(|t| &t.columns)
             .filter_map(|c| c.collation.as_deref())
             .filter_map(Collation::from_name)
@@ -259,6 +270,7 @@ fn derived_columns(q: &sqlparser::ast::Query, catalog: &Catalog) -> Option<Vec<S
         return None;
     };
     let mut names = Vec::new();
+    let mut inner = None;
     for item in &select.projection {
         match item {
             SelectItem::Wildcard(_) => match select.from.as_slice() {
@@ -272,16 +284,10 @@ fn derived_columns(q: &sqlparser::ast::Query, catalog: &Catalog) -> Option<Vec<S
                 _ => return None,
             },
             SelectItem::ExprWithAlias { alias, .. } => names.push(alias.value.clone()),
-            // A column is named as declared, as SQLite names it.
+            // A column is named as SQLite names that output.
             SelectItem::UnnamedExpr(e @ (Expr::Identifier(_) | Expr::CompoundIdentifier(_))) => {
-                let scope = Scope::of(select, catalog);
-                let name = match (scope.column(e), e) {
-                    (Some(c), _) => c.name.clone(),
-                    (None, Expr::Identifier(id)) => id.value.clone(),
-                    (None, Expr::CompoundIdentifier(parts)) => parts.last()?.value.clone(),
-                    _ => return None,
-                };
-                names.push(name);
+                let scope = inner.get_or_insert_with(|| Scope::of(select, catalog));
+                names.push(scope.output_name(e)?);
             }
             _ => return None,
         }

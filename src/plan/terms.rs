@@ -188,22 +188,9 @@ pub(crate) fn column_name(
 ) -> String {
     match item {
         SelectItem::ExprWithAlias { alias, .. } => alias.value.clone(),
-        SelectItem::UnnamedExpr(e @ (Expr::Identifier(_) | Expr::CompoundIdentifier(_))) => {
-            if let Some(c) = scope.column(e) {
-                return c.name.clone();
-            }
-            // A FROM subquery's column: named as the subquery names it.
-            if let Some(name) = scope.derived_column_name(e) {
-                return name;
-            }
-            match e {
-                Expr::Identifier(id) => id.value.clone(),
-                Expr::CompoundIdentifier(p) => {
-                    p.last().map(|i| i.value.clone()).unwrap_or_default()
-                }
-                _ => parsed.sql[range.clone()].to_string(),
-            }
-        }
+        SelectItem::UnnamedExpr(e @ (Expr::Identifier(_) | Expr::CompoundIdentifier(_))) => scope
+            .output_name(e)
+            .unwrap_or_else(|| parsed.sql[range.clone()].to_string()),
         _ => parsed.sql[range.clone()].to_string(),
     }
 }
