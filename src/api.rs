@@ -617,14 +617,20 @@ impl<B: Backend> Database<B> {
         Ok(Some(result))
     }
 
+    /// The options a batch's statements are planned with: a statement reading the
+    /// connection's state is placed by the batch (`plan::batch`), not refused.
+    fn batch_options(&self) -> PlanOptions {
+        PlanOptions {
+            connection_state: ConnectionState::PlacedByBatch,
+            ..self.shared.options.plan
+        }
+    }
+
     /// Runs statements as D1's `batch()`: each shard's statements run as one atomic batch;
     /// results come back in the caller's order. A batch spanning several shards is atomic
     /// per shard only (see [`Database::batch_atomic`] for the strict form).
     pub async fn batch(&self, statements: &[Statement]) -> Result<Vec<QueryResult>> {
-        let options = PlanOptions {
-            connection_state: ConnectionState::PlacedByBatch,
-            ..self.shared.options.plan
-        };
+        let options = self.batch_options();
         let mut plans = Vec::with_capacity(statements.len());
         for s in statements {
             plans.push(
@@ -710,10 +716,7 @@ impl<B: Backend> Database<B> {
     /// shard, so it is all-or-nothing like a transaction.
     pub async fn batch_atomic(&self, statements: &[Statement]) -> Result<Vec<QueryResult>> {
         let mut shards = std::collections::BTreeSet::new();
-        let options = PlanOptions {
-            connection_state: ConnectionState::PlacedByBatch,
-            ..self.shared.options.plan
-        };
+        let options = self.batch_options();
         for s in statements {
             let p = self
                 .plan_fresh(&s.sql, &s.params, s.hint.as_ref(), options)

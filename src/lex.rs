@@ -532,12 +532,14 @@ pub fn returns_rows_only(sql: &str) -> bool {
     if first.is_keyword(sql, "SELECT") || first.is_keyword(sql, "VALUES") {
         return true;
     }
-    first.is_keyword(sql, "WITH")
-        && !words.any(|t| {
-            ["INSERT", "UPDATE", "DELETE", "REPLACE"]
-                .iter()
-                .any(|k| t.is_keyword(sql, k))
-        })
+    first.is_keyword(sql, "WITH") && !words.any(|t| is_row_write(sql, &t))
+}
+
+/// The keywords that start a statement writing rows.
+const ROW_WRITES: [&str; 4] = ["INSERT", "UPDATE", "DELETE", "REPLACE"];
+
+fn is_row_write(sql: &str, t: &Token) -> bool {
+    ROW_WRITES.iter().any(|k| t.is_keyword(sql, k))
 }
 
 /// The first call, among a statement's significant `tokens`, of a function that reads the
@@ -563,12 +565,8 @@ pub fn writes_rows(sql: &str) -> bool {
     let Some(first) = words.next() else {
         return false;
     };
-    let write = |t: &Token| {
-        ["INSERT", "UPDATE", "DELETE", "REPLACE"]
-            .iter()
-            .any(|k| t.is_keyword(sql, k))
-    };
-    write(&first) || (first.is_keyword(sql, "WITH") && words.any(|t| write(&t)))
+    is_row_write(sql, &first)
+        || (first.is_keyword(sql, "WITH") && words.any(|t| is_row_write(sql, &t)))
 }
 
 /// Whether a column name is a JavaScript array index ("0" to "4294967294" without
