@@ -63,7 +63,7 @@ fn capture_sql(table: &Table, max_rows: u64) -> Vec<(String, String)> {
         format!("json_object({})", fields.join(", "))
     };
     let t = quote_ident(&table.name);
-    let name_literal = format!("'{}'", table.name.replace('\'', "''"));
+    let name_literal = crate::lex::quote_text(&table.name);
     let log = |op: &str, row: &str, old: &str| {
         format!(
             "INSERT INTO {CHANGES} (tbl, op, row, old, at) VALUES ({name_literal}, '{op}', {row}, {old}, CAST(unixepoch('subsec') * 1000 AS INTEGER)); \

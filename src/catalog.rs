@@ -247,11 +247,10 @@ impl Catalog {
 /// The guard statement of a schema whose [`FINGERPRINT_SQL`] text is `fingerprint` and whose
 /// layout record is `layout`.
 fn guard_sql(fingerprint: &str, layout: Option<&str>) -> Arc<str> {
-    let literal = |text: &str| format!("'{}'", text.replace('\'', "''"));
-    let layout = layout.map_or_else(|| "NULL".to_string(), literal);
+    let layout = layout.map_or_else(|| "NULL".to_string(), lex::quote_text);
     format!(
         "SELECT CASE WHEN ({FINGERPRINT_SQL}) IS {} AND ({LAYOUT_SQL}) IS {layout} THEN 1 ELSE json_extract('{{}}', '${GUARD_MARKER}') END AS \"__d1p_guard\"",
-        literal(fingerprint)
+        lex::quote_text(fingerprint)
     )
     .into()
 }

@@ -104,6 +104,11 @@ pub fn unquote(t: &str) -> String {
     }
 }
 
+/// `text` as an SQL string literal.
+pub fn quote_text(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
 /// Quotes `name` as an identifier when it needs quoting.
 pub fn quote_ident(name: &str) -> String {
     let plain = !name.is_empty()

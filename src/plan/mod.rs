@@ -200,7 +200,7 @@ impl fmt::Display for Reason {
 
 fn display_value(v: &Value) -> String {
     match v {
-        Value::Text(t) => format!("'{}'", t.replace('\'', "''")),
+        Value::Text(t) => lex::quote_text(t),
         other => other.to_string(),
     }
 }

@@ -144,9 +144,7 @@ fn unique_of(table: &str, rows: &[Vec<Value>]) -> Result<Vec<Vec<(String, String
 }
 
 /// A SQL string literal.
-pub(crate) fn literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
-}
+pub(crate) use crate::lex::quote_text as literal;
 
 pub(crate) fn trigger_name(kind: &str, op: &str, table: &str) -> String {
     quote_ident(&format!("_d1plus_split_{kind}_{op}_{table}"))

@@ -56,10 +56,6 @@ pub(super) fn norm(sql: &str) -> String {
         .join(" ")
 }
 
-pub(super) fn sql_string(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
 impl<'a> Builder<'a> {
     /// The token index of a function call's name.
     pub(super) fn call_start(&self, f: &sqlparser::ast::Function) -> Option<usize> {
@@ -323,9 +319,12 @@ impl<'a> Builder<'a> {
             _ => {
                 let sep = separator.unwrap_or_else(|| ",".into());
                 let mut p = part("group_concat", Wrap::Plain, Only::All);
-                p.extra = format!(", {}", sql_string(&sep));
+                p.extra = format!(", {}", crate::lex::quote_text(&sep));
                 let c = self.add_partial(p);
-                (format!("group_concat({c}, {})", sql_string(&sep)), None)
+                (
+                    format!("group_concat({c}, {})", crate::lex::quote_text(&sep)),
+                    None,
+                )
             }
         })
     }
