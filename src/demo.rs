@@ -72,7 +72,7 @@ pub fn run(dir: Option<PathBuf>) -> Result<(), Error> {
     reads(&db)?;
     refusals(&db)?;
     say!(
-        "\nThe demo database is in {}. Try (`cargo install --path .` puts d1plus on PATH; or write `cargo run --release --` for `d1plus`):",
+        "\nThe demo database is in {}. Try (`cargo install --path .` puts d1plus on PATH; or write `cargo run --` for `d1plus`):",
         dir.display()
     );
     say!(
