@@ -335,8 +335,9 @@ fn bad_input_is_refused_clearly_and_changes_nothing() {
     h.check_invariants();
     refused(
         &h,
-        // Its read (a bare column beside max() across shards) is refused: nothing written.
-        "INSERT INTO events (tenantId, id) SELECT tenantId, max(id) + 100 FROM events",
+        // Its read (a bare column beside count() across shards: SQLite takes it from any
+        // row) is refused: nothing written.
+        "INSERT INTO events (tenantId, id) SELECT tenantId, count(*) + 100 FROM events",
         &[],
         None,
         ErrorCode::Unsupported,

@@ -90,6 +90,8 @@ fn open() -> Result<Coordinator> {
     reg(conn.create_aggregate_function("__d1p_min", 2, flags, Best(Ordering::Less)))?;
     reg(conn.create_aggregate_function("__d1p_max", 2, flags, Best(Ordering::Greater)))?;
     reg(conn.create_aggregate_function("__d1p_json_arrays", 1, flags, JsonArrays))?;
+    reg(conn.create_aggregate_function("__d1p_bare_min", 3, flags, BareOf(Ordering::Less)))?;
+    reg(conn.create_aggregate_function("__d1p_bare_max", 3, flags, BareOf(Ordering::Greater)))?;
     Ok(Coordinator {
         conn,
         tables: Vec::new(),
@@ -303,6 +305,84 @@ impl Aggregate<Option<Value>, Option<Value>> for Best {
         best: Option<Option<Value>>,
     ) -> rusqlite::Result<Option<Value>> {
         Ok(best.flatten())
+    }
+}
+
+/// `__d1p_bare_max(m, b, collation)` (and `_min`): a column neither grouped nor aggregated
+/// beside the query's one `max(x)`, whose partial `m` each shard sent with the value `b`
+/// its SQLite took from the row of that maximum. The answer is the `b` of the partial row
+/// with the greatest `m`, as one SQLite takes it from the row with the greatest `x`. Where
+/// that row is not one (equal `m` on several shards with different `b`), or no row has a
+/// value (every `m` NULL, with different `b`; an empty shard of an ungrouped query sends
+/// NULL and NULL), one SQLite would take the row it meets first: refused, as that order is
+/// the shards'.
+struct BareOf(Ordering);
+
+#[derive(Default)]
+struct BareState {
+    /// The best `m` so far and its `b`.
+    best: Option<(Value, Value)>,
+    /// Another partial row has an `m` equal to the best one and another `b`.
+    tied: bool,
+    /// The `b` of the partial rows whose `m` is NULL, while they agree.
+    unset: Option<Value>,
+    unset_differs: bool,
+}
+
+impl Aggregate<BareState, Value> for BareOf {
+    fn init(&self, _: &mut Context<'_>) -> rusqlite::Result<BareState> {
+        Ok(BareState::default())
+    }
+
+    fn step(&self, ctx: &mut Context<'_>, state: &mut BareState) -> rusqlite::Result<()> {
+        let (m, b) = (Value::from(ctx.get_raw(0)), Value::from(ctx.get_raw(1)));
+        if m.is_null() {
+            match &state.unset {
+                None => state.unset = Some(b),
+                Some(u) => state.unset_differs |= *u != b,
+            }
+            return Ok(());
+        }
+        let collation = match ctx.get_raw(2) {
+            ValueRef::Text(t) => {
+                Collation::from_name(&String::from_utf8_lossy(t)).unwrap_or(Collation::Binary)
+            }
+            _ => Collation::Binary,
+        };
+        match &state.best {
+            Some((best, kept)) => match compare(&m, best, collation) {
+                o if o == self.0 => {
+                    state.best = Some((m, b));
+                    state.tied = false;
+                }
+                Ordering::Equal => state.tied |= *kept != b,
+                _ => {}
+            },
+            None => state.best = Some((m, b)),
+        }
+        Ok(())
+    }
+
+    fn finalize(&self, _: &mut Context<'_>, state: Option<BareState>) -> rusqlite::Result<Value> {
+        let state = state.unwrap_or_default();
+        let which = if self.0 == Ordering::Greater {
+            "max"
+        } else {
+            "min"
+        };
+        let remedy = "select the column in a second query keyed by the row found, or pin one shard with the key";
+        match state.best {
+            Some(_) if state.tied => Err(refusal(
+                &format!("a column beside {which}() across shards: several shards hold a row with the {which}imum and they differ in it; which row SQLite takes depends on row order"),
+                remedy,
+            )),
+            Some((_, b)) => Ok(b),
+            None if state.unset_differs => Err(refusal(
+                &format!("a column beside {which}() across shards, where every value is NULL: SQLite takes it from the row it meets first, which depends on row order"),
+                remedy,
+            )),
+            None => Ok(state.unset.unwrap_or(Value::Null)),
+        }
     }
 }
 

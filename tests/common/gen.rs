@@ -235,6 +235,16 @@ impl GenQuery {
             for _ in 0..1 + rng.below(3) {
                 q.items.push(rng.pick(sc.aggs).to_string());
             }
+            if rng.chance(15) {
+                // A bare column beside one min() or max(): SQLite takes it from the row of
+                // the extreme. Refused when another min()/max() joins it, or when shards
+                // tie on the extreme with different values.
+                q.items
+                    .retain(|i| !i.contains("min(") && !i.contains("max("));
+                let f = *rng.pick(&["min", "max"]);
+                q.items.push(format!("{f}({})", rng.pick(sc.columns)));
+                q.items.push(rng.pick(sc.columns).to_string());
+            }
             // DISTINCT over the groups' rows, ordered by output columns only.
             q.distinct = rng.chance(10);
             if !q.group.is_empty() && rng.chance(30) {

@@ -41,6 +41,54 @@ pub(super) struct Builder<'a> {
     pub(super) distinct: Vec<DistinctColumn>,
     /// Coordinator checks that refuse an answer depending on row order.
     pub(super) checks: Vec<(String, String)>,
+    /// The min() and max() aggregates met (one each for equal calls).
+    pub(super) extremes: Vec<Extreme>,
+    /// The columns met neither grouped nor aggregated.
+    pub(super) bare: Vec<BareColumn>,
+}
+
+/// A min() or max() aggregate: which, its partial column, its collation, and whether it
+/// is `DISTINCT`.
+pub(super) struct Extreme {
+    pub(super) kind: &'static str,
+    pub(super) partial: String,
+    pub(super) collation: Collation,
+    pub(super) distinct: bool,
+}
+
+/// A column neither grouped nor aggregated: its aggregate slot (its coordinator SQL is
+/// written once every clause is read), its partial column, and its text (for the
+/// refusal).
+pub(super) struct BareColumn {
+    pub(super) agg: usize,
+    pub(super) partial: String,
+    pub(super) text: String,
+}
+
+impl<'a> Builder<'a> {
+    pub(super) fn new(
+        parsed: &'a Parsed,
+        a: &'a Analysis,
+        scope: &'a Scope<'a>,
+        params: &'a Params<'a>,
+        group_exprs: Vec<Expr>,
+    ) -> Builder<'a> {
+        Builder {
+            parsed,
+            a,
+            scope,
+            params,
+            group_exprs,
+            partials: Vec::new(),
+            aggs: Vec::new(),
+            direct: Vec::new(),
+            agg_keys: Vec::new(),
+            distinct: Vec::new(),
+            checks: Vec::new(),
+            extremes: Vec::new(),
+            bare: Vec::new(),
+        }
+    }
 }
 
 /// The partial table's column of partial `i`.
@@ -205,6 +253,7 @@ impl<'a> Builder<'a> {
                 arg_expr,
                 filter,
                 separator,
+                distinct,
             };
             self.partial_aggregate(call)?
         };
@@ -280,6 +329,7 @@ impl<'a> Builder<'a> {
             arg_expr,
             filter,
             separator,
+            distinct,
         } = call;
         let part = |func, wrap, only| Partial {
             func,
@@ -307,6 +357,12 @@ impl<'a> Builder<'a> {
                 let func = if kind == "min" { "min" } else { "max" };
                 let m = self.add_partial(part(func, Wrap::Plain, Only::All));
                 let cname = format!("{c:?}").to_uppercase();
+                self.extremes.push(Extreme {
+                    kind: func,
+                    partial: m.clone(),
+                    collation: c,
+                    distinct,
+                });
                 (format!("__d1p_{kind}({m}, '{cname}')"), None)
             }
             "json_group_array" => {
@@ -529,12 +585,7 @@ impl<'a> Builder<'a> {
             Expr::Collate { expr, collation } => {
                 PostExpr::Collate(boxed(self, expr)?, object_name(collation))
             }
-            Expr::Identifier(_) | Expr::CompoundIdentifier(_) => {
-                return Err(refuse(
-                    &format!("column {e} that is neither grouped nor aggregated"),
-                    self.a,
-                ))
-            }
+            Expr::Identifier(_) | Expr::CompoundIdentifier(_) => self.bare_column(e)?,
             other => {
                 let text = other.to_string();
                 let short: String = text.chars().take(60).collect();
@@ -646,6 +697,8 @@ struct Call<'e> {
     arg_expr: Option<&'e Expr>,
     filter: Option<Range<usize>>,
     separator: Option<String>,
+    /// `kind(DISTINCT …)` (min() and max() only: other DISTINCT aggregates do not come here).
+    distinct: bool,
 }
 
 /// The text range of a call's first argument within `inner` (the text between its

@@ -10,6 +10,7 @@
 //!        count(*) AS "__d1p_a3" FROM events GROUP BY kind
 //! ```
 
+mod bare;
 mod builder;
 mod final_query;
 mod partial;
@@ -147,19 +148,7 @@ pub(crate) fn plan_aggregate(
     let scope = Scope::of(select, cx.catalog);
     let outputs = Outputs::of(parsed, select, shape, &scope, a)?;
     let groups = Groups::resolve(parsed, select, shape, &outputs, &scope, a)?;
-    let mut b = Builder {
-        parsed,
-        a,
-        scope: &scope,
-        params,
-        group_exprs: groups.exprs.clone(),
-        partials: Vec::new(),
-        aggs: Vec::new(),
-        direct: Vec::new(),
-        agg_keys: Vec::new(),
-        distinct: Vec::new(),
-        checks: Vec::new(),
-    };
+    let mut b = Builder::new(parsed, a, &scope, params, groups.exprs.clone());
     let output = outputs
         .exprs
         .iter()
@@ -199,6 +188,7 @@ pub(crate) fn plan_aggregate(
             a,
         ));
     }
+    b.finish_bare_columns()?;
     let (limit, offset) = super::terms::limit_offset(parsed, q.limit_clause.as_ref(), params, a)?;
     let aggs = std::mem::take(&mut b.aggs);
     let finals = FinalQuery {

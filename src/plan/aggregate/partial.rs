@@ -94,8 +94,25 @@ pub(super) fn group_keys(n: usize) -> Vec<String> {
 }
 
 impl Partial {
-    /// `func(wrap(arg)[extra]) [FILTER (WHERE …)]`, as pieces of the shard query.
+    /// A column neither grouped nor aggregated, sent as the shard's SQLite picks it (an
+    /// empty `func`).
+    pub(super) fn bare(column: Range<usize>) -> Partial {
+        Partial {
+            func: "",
+            arg: Some(column),
+            wrap: Wrap::Plain,
+            only: Only::All,
+            filter: None,
+            extra: String::new(),
+        }
+    }
+
+    /// `func(wrap(arg)[extra]) [FILTER (WHERE …)]`, as pieces of the shard query (the bare
+    /// column for an empty `func`).
     pub(super) fn pieces<'p>(&self) -> Vec<Piece<'p>> {
+        if let (true, Some(r)) = (self.func.is_empty(), &self.arg) {
+            return vec![Piece::Source(r.clone())];
+        }
         let mut call = vec![Piece::Owned(format!("{}(", self.func))];
         match &self.arg {
             None => call.push(Piece::Text("*")),

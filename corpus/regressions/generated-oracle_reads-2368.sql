@@ -1,0 +1,3 @@
+-- found by the query generator (oracle_reads, query 2368)
+-- 1 shards: rows differ
+SELECT max(tenantId), price FROM items;
