@@ -261,6 +261,16 @@ impl Aggregate<String, String> for JsonArrays {
     }
 }
 
+/// The collation a `__d1p_*` call names in argument `i` (`'NOCASE'`); BINARY otherwise.
+fn collation_arg(ctx: &Context<'_>, i: usize) -> Collation {
+    match ctx.get_raw(i) {
+        ValueRef::Text(t) => {
+            Collation::from_name(&String::from_utf8_lossy(t)).unwrap_or(Collation::Binary)
+        }
+        _ => Collation::Binary,
+    }
+}
+
 /// equal values that differ (`0` and `0.0`, `'A'` and `'a'` under NOCASE) are refused:
 /// which one SQLite keeps depends on the order it meets them.
 struct Best(Ordering);
@@ -275,12 +285,7 @@ impl Aggregate<Option<Value>, Option<Value>> for Best {
         if v.is_null() {
             return Ok(());
         }
-        let collation = match ctx.get_raw(1) {
-            ValueRef::Text(t) => {
-                Collation::from_name(&String::from_utf8_lossy(t)).unwrap_or(Collation::Binary)
-            }
-            _ => Collation::Binary,
-        };
+        let collation = collation_arg(ctx, 1);
         match best {
             None => *best = Some(v),
             Some(b) => {
@@ -343,12 +348,7 @@ impl Aggregate<BareState, Value> for BareOf {
             }
             return Ok(());
         }
-        let collation = match ctx.get_raw(2) {
-            ValueRef::Text(t) => {
-                Collation::from_name(&String::from_utf8_lossy(t)).unwrap_or(Collation::Binary)
-            }
-            _ => Collation::Binary,
-        };
+        let collation = collation_arg(ctx, 2);
         match &state.best {
             Some((best, kept)) => match compare(&m, best, collation) {
                 o if o == self.0 => {

@@ -90,11 +90,10 @@ impl Builder<'_> {
                 ))
             }
         };
-        let collation = format!("{:?}", ext.collation).to_uppercase();
         for bare in &self.bare {
             self.aggs[bare.agg] = format!(
-                "__d1p_bare_{}({}, {}, '{collation}')",
-                ext.kind, ext.partial, bare.partial
+                "__d1p_bare_{}({}, {}, '{}')",
+                ext.kind, ext.partial, bare.partial, ext.collation
             );
         }
         Ok(())

@@ -47,12 +47,12 @@ pub(super) struct Builder<'a> {
     pub(super) bare: Vec<BareColumn>,
 }
 
-/// A min() or max() aggregate: which, its partial column, its collation, and whether it
-/// is `DISTINCT`.
+/// A min() or max() aggregate: which, its partial column, its collation's name (as the
+/// coordinator's `__d1p_*` calls take it), and whether it is `DISTINCT`.
 pub(super) struct Extreme {
     pub(super) kind: &'static str,
     pub(super) partial: String,
-    pub(super) collation: Collation,
+    pub(super) collation: String,
     pub(super) distinct: bool,
 }
 
@@ -357,13 +357,14 @@ impl<'a> Builder<'a> {
                 let func = if kind == "min" { "min" } else { "max" };
                 let m = self.add_partial(part(func, Wrap::Plain, Only::All));
                 let cname = format!("{c:?}").to_uppercase();
+                let sql = format!("__d1p_{kind}({m}, '{cname}')");
                 self.extremes.push(Extreme {
                     kind: func,
-                    partial: m.clone(),
-                    collation: c,
+                    partial: m,
+                    collation: cname,
                     distinct,
                 });
-                (format!("__d1p_{kind}({m}, '{cname}')"), None)
+                (sql, None)
             }
             "json_group_array" => {
                 let c = self.add_partial(part("json_group_array", Wrap::Plain, Only::All));
