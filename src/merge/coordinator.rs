@@ -133,7 +133,12 @@ impl Coordinator {
 
     /// The final step over these rows, in one transaction that ends with the partial table
     /// emptied, whether the step succeeded or not.
-    fn run(&mut self, step: &FinalStep, rows: Vec<Row>) -> Result<Vec<Row>> {
+    fn run(
+        &mut self,
+        step: &FinalStep,
+        rows: Vec<Row>,
+        names: Option<&mut Vec<String>>,
+    ) -> Result<Vec<Row>> {
         let i = self.table(&step.columns)?;
         if !self.conn.is_autocommit() {
             // A COMMIT that failed before: end that transaction first.
@@ -141,7 +146,7 @@ impl Coordinator {
         }
         self.execute("BEGIN")?;
         let layout = &self.tables[i];
-        let result = self.fill_and_query(step, &rows, layout);
+        let result = self.fill_and_query(step, &rows, layout, names);
         let cleared = self.execute(&layout.delete);
         let committed = self.execute("COMMIT");
         if cleared.is_err() {
@@ -154,7 +159,15 @@ impl Coordinator {
         Ok(out)
     }
 
-    fn fill_and_query(&self, step: &FinalStep, rows: &[Row], layout: &Layout) -> Result<Vec<Row>> {
+    /// Fills the partial table and runs the step; `names`, when given, gets its result's
+    /// column names.
+    fn fill_and_query(
+        &self,
+        step: &FinalStep,
+        rows: &[Row],
+        layout: &Layout,
+        names: Option<&mut Vec<String>>,
+    ) -> Result<Vec<Row>> {
         let width = step.columns.len();
         {
             let mut insert = self
@@ -186,6 +199,9 @@ impl Coordinator {
         let sql = step.sql.replace(PARTIALS, &layout.quoted);
         let mut stmt = self.conn.prepare_cached(&sql).map_err(sql_error)?;
         let n = stmt.column_count();
+        if let Some(names) = names {
+            *names = stmt.column_names().into_iter().map(String::from).collect();
+        }
         let mut out = Vec::new();
         let mut it = stmt
             .query(rusqlite::params_from_iter(step.params.iter()))
@@ -211,6 +227,16 @@ fn next_table_id() -> u64 {
 
 /// Runs a final step over the partial rows of every shard.
 pub fn finish(step: &FinalStep, rows: Vec<Row>) -> Result<Vec<Row>> {
+    run_step(step, rows, None)
+}
+
+/// [`finish`] for a step whose result's column names are SQLite's own (a query over a
+/// FROM subquery's rows): its rows, and `names` filled with those.
+pub fn finish_named(step: &FinalStep, rows: Vec<Row>, names: &mut Vec<String>) -> Result<Vec<Row>> {
+    run_step(step, rows, Some(names))
+}
+
+fn run_step(step: &FinalStep, rows: Vec<Row>, names: Option<&mut Vec<String>>) -> Result<Vec<Row>> {
     COORDINATOR.with(|c| {
         let mut slot = c.try_borrow_mut().map_err(|_| {
             Error::internal("the coordinator database is already in use on this thread")
@@ -219,7 +245,7 @@ pub fn finish(step: &FinalStep, rows: Vec<Row>) -> Result<Vec<Row>> {
             *slot = Some(open()?);
         }
         let coordinator = slot.as_mut().expect("opened above");
-        coordinator.run(step, rows)
+        coordinator.run(step, rows, names)
     })
 }
 

@@ -5,6 +5,8 @@ mod aggregate;
 pub(crate) mod batch;
 pub mod connection_state;
 pub(crate) mod cte;
+mod derived_outer;
+pub(crate) mod derived_table;
 mod deterministic;
 pub(crate) mod distinct_groups;
 pub(crate) mod fanout;

@@ -18,6 +18,8 @@ use serde::Serialize;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+mod two_phase;
+
 /// Options of a [`Database`].
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -542,79 +544,6 @@ impl<B: Backend> Database<B> {
             shard: None,
             message: self.backend.prepare_error(&r.message, r.offset),
         }
-    }
-
-    /// A read refused because of its CTEs or a scalar subquery over sharded tables: runs it
-    /// with each CTE replaced by its body (`plan::cte`), or computes each such subquery
-    /// first, merged exactly across shards, then runs the read with the values in their
-    /// place (`plan::subquery`). None when neither applies.
-    async fn subqueries_first(
-        &self,
-        sql: &str,
-        params: &[Value],
-        hint: Option<&ShardHint>,
-        options: PlanOptions,
-    ) -> Result<Option<QueryResult>> {
-        let catalog = self.catalog();
-        let prepared = self.prepare(sql, &catalog)?;
-        let parsed = &prepared.parsed;
-        // INSERT … SELECT: read, then write (see `plan::insert_two_phase`).
-        if let (Some(split), None) = (plan::insert_two_phase::split(parsed, params), hint) {
-            let read =
-                Box::pin(self.query_with(&split.select.sql, &split.select.params, None, options))
-                    .await?;
-            let writes = split.writes(&read.rows)?;
-            let mut result = QueryResult::default();
-            result.meta.rows_read = read.meta.rows_read;
-            result.meta.duration = read.meta.duration;
-            for r in self.batch(&writes).await? {
-                result.meta.then(r.meta);
-            }
-            return Ok(Some(result));
-        }
-        // DISTINCT over NOCASE/RTRIM columns, as the GROUP BY it equals (see
-        // `plan::distinct_groups`); a refusal of that spelling leaves the original's.
-        if let Some(grouped) = plan::distinct_groups::as_group_by(parsed, params) {
-            match Box::pin(self.query_with(&grouped.sql, &grouped.params, hint, options)).await {
-                Ok(mut result) => {
-                    keep_original_names(&mut result, parsed, &catalog);
-                    return Ok(Some(result));
-                }
-                Err(e @ Error::Backend { .. }) => return Err(e),
-                Err(_) => {}
-            }
-        }
-        // CTEs are read like the subqueries they are (see `plan::cte`).
-        if let Some(inlined) = plan::cte::inline_ctes(parsed, params) {
-            let mut result =
-                Box::pin(self.query_with(&inlined.sql, &inlined.params, hint, options)).await?;
-            keep_original_names(&mut result, parsed, &catalog);
-            return Ok(Some(result));
-        }
-        let subs = plan::subquery::scalar_subqueries(parsed, params, &self.shared.policy, &catalog);
-        if subs.is_empty() {
-            return Ok(None);
-        }
-        let mut values = Vec::with_capacity(subs.len());
-        let mut rows_read = 0;
-        for sub in &subs {
-            let r = Box::pin(self.query_with(&sub.sql, &sub.params, None, options)).await?;
-            rows_read += r.meta.rows_read;
-            let mut computed = plan::subquery::Computed {
-                range: sub.range.clone(),
-                kind: sub.kind,
-                rows: r.rows,
-                columns: r.columns,
-            };
-            computed.check()?;
-            values.push(computed);
-        }
-        let rewritten = plan::subquery::substitute(parsed, params, &values)?;
-        let mut result =
-            Box::pin(self.query_with(&rewritten.sql, &rewritten.params, hint, options)).await?;
-        result.meta.rows_read += rows_read;
-        keep_original_names(&mut result, parsed, &catalog);
-        Ok(Some(result))
     }
 
     /// The options a batch's statements are planned with: a statement reading the

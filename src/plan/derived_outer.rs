@@ -1,0 +1,388 @@
+//! What the outer query over a FROM subquery read first may do (see `derived_table`).
+//!
+//! The coordinator meets the subquery's rows in the order the merge gave them; one
+//! database meets them in an order its planner chooses. So whatever in the outer query
+//! depends on that order is refused or checked on the rows:
+//! - refused: LIMIT/OFFSET (which rows among ties), window functions (their order among
+//!   ties), aggregates other than count, sum, total, avg, min and max or with an ORDER BY
+//!   inside (group_concat's order), a column neither grouped nor aggregated (the row it
+//!   comes from), a nested query;
+//! - checked: where values compare equal but differ (`'A'` and `'a'` under NOCASE, `1`
+//!   and `1.0`), one database shows the one it meets first (DISTINCT, a group's key,
+//!   min/max, a DISTINCT aggregate); a check on the rows refuses when any such expression
+//!   has such values. Integer sums whose positive or negative values alone pass 2^63
+//!   overflow (or leave exact arithmetic) at a point the order decides: refused on the rows.
+//!
+//! REAL sums are added in the coordinator's order and may differ from one database's in
+//! the last bit, as across shards (README: Merging).
+
+use crate::error::{Error, Result};
+use crate::merge::coordinator::PARTIALS;
+use crate::parse::{parse_expression, Parsed};
+use crate::sql::walk::{walk, Walk};
+use crate::sql::{is_aggregate, object_name, strip_nested};
+use sqlparser::ast::{
+    Distinct, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr,
+    OrderByKind, Query, Select, SelectItem, SetExpr, Statement,
+};
+use std::ops::ControlFlow;
+
+/// Aggregates whose answer is the same in any row order (given the checks below).
+const ORDER_FREE: [&str; 6] = ["count", "sum", "total", "avg", "min", "max"];
+
+/// The checks the outer query `sql` needs on the subquery's rows (each a query over
+/// [`PARTIALS`] that returns a row when the answer would depend on the row order, and the
+/// refusal's text), or its refusal; `names` are the subquery's columns.
+pub(crate) fn order_checks(sql: &str, names: &[String]) -> Result<Vec<(String, String)>> {
+    let parsed = Parsed::new(sql)?;
+    let Ok(Statement::Query(q)) = &parsed.ast else {
+        return Err(Error::internal(
+            "the outer query over a FROM subquery is not a SELECT",
+        ));
+    };
+    let SetExpr::Select(sel) = q.body.as_ref() else {
+        return Err(Error::internal(
+            "the outer query over a FROM subquery is not a SELECT",
+        ));
+    };
+    if q.limit_clause.is_some() || q.fetch.is_some() {
+        return Err(refuse(
+            "LIMIT or OFFSET",
+            "which rows it keeps among equal ORDER BY values is one database's choice",
+        ));
+    }
+    if matches!(sel.distinct, Some(Distinct::On(_))) || !sel.named_window.is_empty() {
+        return Err(refuse("DISTINCT ON or WINDOW", "not combinable"));
+    }
+    let calls = calls(q)?;
+    let keys = group_keys(sel, names);
+    let keys_ref: Vec<&Expr> = keys.iter().collect();
+    let aggregated = !keys.is_empty() || sel.having.is_some() || !calls.is_empty();
+    if aggregated {
+        if let Some(bare) = bare_column(q, sel, &keys) {
+            return Err(refuse(
+                &format!("the column {bare} neither grouped nor aggregated"),
+                "one database takes it from a row its order decides",
+            ));
+        }
+    }
+    let mut shown: Vec<&Expr> = keys_ref;
+    if matches!(sel.distinct, Some(Distinct::Distinct)) {
+        for item in &sel.projection {
+            match item {
+                SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
+                    if !crate::sql::has_aggregate(e) {
+                        shown.push(e);
+                    }
+                }
+                _ => {}
+            }
+        }
+        if sel.projection.iter().any(|i| {
+            matches!(
+                i,
+                SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..)
+            )
+        }) {
+            return Ok(checks_for_columns(names, &calls)?);
+        }
+    }
+    let mut checks = Vec::new();
+    for call in &calls {
+        let name = object_name(&call.name).to_ascii_lowercase();
+        let distinct =
+            matches!(&call.args, FunctionArguments::List(l) if l.duplicate_treatment.is_some());
+        let arg = argument(call);
+        if let Some(arg) = arg {
+            if name == "min" || name == "max" || (distinct && name != "count") {
+                shown.push(arg);
+            }
+            if matches!(name.as_str(), "sum" | "total" | "avg") {
+                checks.push(overflow_check(&text(arg, names)?));
+            }
+        }
+    }
+    for e in shown {
+        checks.push(spelling_check(&text(e, names)?));
+    }
+    Ok(checks)
+}
+
+/// `SELECT DISTINCT *`: every column is shown.
+fn checks_for_columns(names: &[String], calls: &[Function]) -> Result<Vec<(String, String)>> {
+    let mut checks: Vec<(String, String)> = names
+        .iter()
+        .map(|n| spelling_check(&crate::lex::quote_ident(n)))
+        .collect();
+    if !calls.is_empty() {
+        return Err(refuse("DISTINCT * beside aggregates", "not combinable"));
+    }
+    checks.dedup();
+    Ok(checks)
+}
+
+fn refuse(what: &str, why: &str) -> Error {
+    Error::unsupported(
+        format!("{what} in a query over a FROM subquery across shards ({why})"),
+        "pin one shard with the key or a hint, or run the subquery alone and finish in the app",
+    )
+}
+
+/// A row when two values of `e` compare equal but differ (`quote()` tells them apart).
+fn spelling_check(e: &str) -> (String, String) {
+    (
+        format!("SELECT 1 FROM {PARTIALS} GROUP BY ({e}) HAVING count(DISTINCT quote({e})) > 1 LIMIT 1"),
+        format!("over a FROM subquery across shards, {e} has values that compare equal but differ (in case, trailing spaces or type); which one SQLite shows depends on the order it meets them"),
+    )
+}
+
+/// A row when the integers `e` sums could pass 2^63 (positive or negative ones alone),
+/// read as sum() reads values (text that looks numeric counts).
+fn overflow_check(e: &str) -> (String, String) {
+    let v = format!("(({e}) + 0)");
+    (
+        format!(
+            "SELECT 1 FROM (SELECT total(CASE WHEN typeof({v}) = 'integer' AND {v} > 0 THEN {v} END) AS p, \
+             total(CASE WHEN typeof({v}) = 'integer' AND {v} < 0 THEN {v} END) AS n FROM {PARTIALS}) \
+             WHERE p > 9.0e18 OR n < -9.0e18"
+        ),
+        format!("over a FROM subquery across shards, the integers of {e} add up past 2^63, where SQLite's running sum overflows at a point its row order decides"),
+    )
+}
+
+/// An expression's text for a check, when it reads only the subquery's columns and
+/// prints back to itself (sqlparser prints some SQL that SQLite reads otherwise).
+fn text(e: &Expr, names: &[String]) -> Result<String> {
+    let printed = e.to_string();
+    let mut foreign = None;
+    let _ = walk(
+        e,
+        &mut NameFinder(&mut |n: &str| {
+            if !names.iter().any(|c| c.eq_ignore_ascii_case(n)) {
+                foreign = Some(n.to_string());
+            }
+        }),
+    );
+    let unsafe_text = foreign.is_some()
+        || printed.contains('?')
+        || parse_expression(&printed).as_ref() != Some(e);
+    if unsafe_text {
+        return Err(refuse(
+            &format!("the expression {printed}"),
+            "d1plus cannot check it on the subquery's rows",
+        ));
+    }
+    Ok(printed)
+}
+
+struct NameFinder<'f>(&'f mut dyn FnMut(&str));
+
+impl Walk for NameFinder<'_> {
+    fn pre_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+        match e {
+            Expr::Identifier(id) => (self.0)(&id.value),
+            Expr::CompoundIdentifier(p) => {
+                if let Some(last) = p.last() {
+                    (self.0)(&last.value)
+                }
+            }
+            _ => {}
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// The aggregate calls of the outer query; refused: window functions, aggregates whose
+/// answer depends on the row order, nested queries.
+fn calls(q: &Query) -> Result<Vec<Function>> {
+    struct Finder {
+        calls: Vec<Function>,
+        queries: usize,
+        refused: Option<Error>,
+    }
+    impl Walk for Finder {
+        fn pre_query(&mut self, _q: &Query) -> ControlFlow<()> {
+            self.queries += 1;
+            if self.queries > 1 {
+                self.refused = Some(refuse("a nested query", "not combinable yet"));
+                return ControlFlow::Break(());
+            }
+            ControlFlow::Continue(())
+        }
+        fn pre_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+            let Expr::Function(f) = e else {
+                return ControlFlow::Continue(());
+            };
+            let name = object_name(&f.name).to_ascii_lowercase();
+            if f.over.is_some() {
+                self.refused = Some(refuse(
+                    &format!("the window function {name}()"),
+                    "its order among equal rows is one database's choice",
+                ));
+                return ControlFlow::Break(());
+            }
+            if aggregate(f) {
+                let ordered = matches!(&f.args, FunctionArguments::List(l) if !l.clauses.is_empty())
+                    || !f.within_group.is_empty();
+                if !ORDER_FREE.contains(&name.as_str()) || ordered {
+                    self.refused = Some(refuse(
+                        &format!("the aggregate {name}()"),
+                        "its answer depends on the order it meets rows",
+                    ));
+                    return ControlFlow::Break(());
+                }
+                self.calls.push(f.clone());
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut finder = Finder {
+        calls: Vec::new(),
+        queries: 0,
+        refused: None,
+    };
+    let _ = walk(q, &mut finder);
+    match finder.refused {
+        Some(e) => Err(e),
+        None => Ok(finder.calls),
+    }
+}
+
+/// Whether a call is one of SQLite's aggregates.
+fn aggregate(f: &Function) -> bool {
+    let args = match &f.args {
+        FunctionArguments::List(l) => l.args.len(),
+        _ => 0,
+    };
+    f.over.is_none() && is_aggregate(&object_name(&f.name), args)
+}
+
+/// An aggregate's one argument expression (None for `count(*)`).
+fn argument(f: &Function) -> Option<&Expr> {
+    match &f.args {
+        FunctionArguments::List(l) => match l.args.as_slice() {
+            [FunctionArg::Unnamed(FunctionArgExpr::Expr(e))] => Some(e),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The GROUP BY terms as expressions: an ordinal or an output's alias (a name that is not
+/// one of the subquery's columns) stands for that output's expression.
+fn group_keys(sel: &Select, names: &[String]) -> Vec<Expr> {
+    let GroupByExpr::Expressions(terms, _) = &sel.group_by else {
+        return Vec::new();
+    };
+    let outputs: Vec<(Option<&str>, &Expr)> = sel
+        .projection
+        .iter()
+        .filter_map(|i| match i {
+            SelectItem::UnnamedExpr(e) => Some((None, e)),
+            SelectItem::ExprWithAlias { expr, alias } => Some((Some(alias.value.as_str()), expr)),
+            _ => None,
+        })
+        .collect();
+    terms
+        .iter()
+        .map(|t| {
+            let resolved = match strip_nested(t) {
+                Expr::Value(v) => v
+                    .value
+                    .to_string()
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|n| n.checked_sub(1))
+                    .and_then(|i| outputs.get(i).map(|(_, e)| *e)),
+                Expr::Identifier(id)
+                    if !names.iter().any(|n| n.eq_ignore_ascii_case(&id.value)) =>
+                {
+                    outputs
+                        .iter()
+                        .find(|(a, _)| a.is_some_and(|a| a.eq_ignore_ascii_case(&id.value)))
+                        .map(|(_, e)| *e)
+                }
+                _ => None,
+            };
+            resolved.unwrap_or(t).clone()
+        })
+        .collect()
+}
+
+/// A column read outside every aggregate and every group key, in the outputs, HAVING or
+/// ORDER BY (an ORDER BY output alias or ordinal is its output's).
+fn bare_column(q: &Query, sel: &Select, keys: &[Expr]) -> Option<String> {
+    let mut exprs: Vec<&Expr> = Vec::new();
+    for item in &sel.projection {
+        match item {
+            SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => exprs.push(e),
+            _ => return Some("*".to_string()),
+        }
+    }
+    exprs.extend(sel.having.iter());
+    let aliases: Vec<&str> = sel
+        .projection
+        .iter()
+        .filter_map(|i| match i {
+            SelectItem::ExprWithAlias { alias, .. } => Some(alias.value.as_str()),
+            _ => None,
+        })
+        .collect();
+    if let Some(OrderByKind::Expressions(terms)) = q.order_by.as_ref().map(|o| &o.kind) {
+        for t in terms {
+            let e = strip_nested(&t.expr);
+            let output = match e {
+                Expr::Value(_) => true,
+                Expr::Identifier(id) => aliases.iter().any(|a| a.eq_ignore_ascii_case(&id.value)),
+                _ => false,
+            };
+            if !output {
+                exprs.push(&t.expr);
+            }
+        }
+    }
+    exprs.into_iter().find_map(|e| bare(e, keys))
+}
+
+/// The first column `e` reads outside the group keys and aggregates.
+fn bare(e: &Expr, keys: &[Expr]) -> Option<String> {
+    if keys.iter().any(|k| k == e) {
+        return None;
+    }
+    match e {
+        Expr::Identifier(id) => Some(id.value.clone()),
+        Expr::CompoundIdentifier(p) => p.last().map(|i| i.value.clone()),
+        Expr::Value(_) => None,
+        Expr::Function(f) if aggregate(f) => None,
+        Expr::Nested(x)
+        | Expr::UnaryOp { expr: x, .. }
+        | Expr::Cast { expr: x, .. }
+        | Expr::Collate { expr: x, .. }
+        | Expr::IsNull(x)
+        | Expr::IsNotNull(x) => bare(x, keys),
+        Expr::BinaryOp { left, right, .. } => bare(left, keys).or_else(|| bare(right, keys)),
+        Expr::Function(f) => match &f.args {
+            FunctionArguments::List(l) if l.clauses.is_empty() => {
+                l.args.iter().find_map(|a| match a {
+                    FunctionArg::Unnamed(FunctionArgExpr::Expr(x)) => bare(x, keys),
+                    _ => any_column(e),
+                })
+            }
+            FunctionArguments::None => None,
+            _ => any_column(e),
+        },
+        other => any_column(other),
+    }
+}
+
+/// The first column an expression reads anywhere.
+fn any_column(e: &Expr) -> Option<String> {
+    let mut found = None;
+    let _ = walk(
+        e,
+        &mut NameFinder(&mut |n: &str| {
+            found.get_or_insert_with(|| n.to_string());
+        }),
+    );
+    found
+}
