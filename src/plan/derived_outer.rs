@@ -128,10 +128,11 @@ fn refuse(what: &str, why: &str) -> Error {
     )
 }
 
-/// A row when two values of `e` compare equal but differ (`quote()` tells them apart).
+/// A row when two values of `e` compare equal but differ (`quote()` tells them apart,
+/// compared as bytes: an explicit COLLATE inside `e` would pass up through `quote()`).
 fn spelling_check(e: &str) -> (String, String) {
     (
-        format!("SELECT 1 FROM {PARTIALS} GROUP BY ({e}) HAVING count(DISTINCT quote({e})) > 1 LIMIT 1"),
+        format!("SELECT 1 FROM {PARTIALS} GROUP BY ({e}) HAVING count(DISTINCT quote({e}) COLLATE BINARY) > 1 LIMIT 1"),
         format!("over a FROM subquery across shards, {e} has values that compare equal but differ (in case, trailing spaces or type); which one SQLite shows depends on the order it meets them"),
     )
 }
