@@ -119,6 +119,22 @@ const ANSWERED: &[(&str, bool)] = &[
     ("SELECT typeof(p), p FROM (SELECT tenant, max(price) AS p FROM items GROUP BY tenant) ORDER BY p, 1", false),
 ];
 
+/// A FROM subquery that only filters and projects is read like its table on each shard;
+/// its outputs' collation and affinity, read through an alias, must reach the merge (they
+/// did not: `max(c0)` over `n AS c0` of a NOCASE column merged as BINARY).
+const THROUGH_AN_ALIAS: &[(&str, bool)] = &[
+    ("SELECT min(c0), max(c0) FROM (SELECT i.name AS c0 FROM items i) AS d", false),
+    ("SELECT c0 FROM (SELECT name AS c0, id FROM items) AS d ORDER BY c0, id", false),
+    ("SELECT c0, count(*) FROM (SELECT name AS c0 FROM items WHERE qty > 1) AS d GROUP BY c0 ORDER BY 1", true),
+    ("SELECT c0, max(p) FROM (SELECT tag AS c0, price AS p FROM items) GROUP BY c0 ORDER BY c0", true),
+    ("SELECT max(q), min(q) FROM (SELECT num AS q FROM items) AS d", false),
+    ("SELECT q, count(*) FROM (SELECT num AS q FROM items) GROUP BY q ORDER BY q", true),
+    ("SELECT max(c0) FROM (SELECT name COLLATE BINARY AS c0 FROM items) AS d", false),
+    ("SELECT c0, count(*) FROM (SELECT CAST(qty AS TEXT) AS c0 FROM items) GROUP BY c0 ORDER BY c0", true),
+    ("SELECT max(c0), min(c0) FROM (SELECT +name AS c0 FROM items) AS d", false),
+    ("WITH w AS (SELECT name AS who, qty FROM items) SELECT max(who), min(who) FROM w", false),
+];
+
 /// Statements d1plus must refuse (the answer depends on the order one database meets the
 /// subquery's rows, or is not combinable yet).
 const REFUSED: &[&str] = &[
@@ -158,6 +174,19 @@ fn outer_queries_over_a_from_subquery_match_the_oracle() {
         "SELECT count(*) FROM (SELECT DISTINCT name FROM items WHERE qty > :q) WHERE name <> :n";
     let params = [Value::Integer(3), Value::Text("FIG".into())];
     assert_eq!(h.compare_with(sql, &params, false), Ok(true), "{sql}");
+}
+
+#[test]
+fn a_subquery_read_like_its_table_keeps_its_columns_collation_and_affinity() {
+    let mut rng = Rng::from_env(0xde1e);
+    let h = harness(&mut rng);
+    for (sql, ordered) in THROUGH_AN_ALIAS {
+        match h.compare(sql, *ordered) {
+            Ok(true) => {}
+            Ok(false) => panic!("refused: {sql}: {:?}", h.query_n(4, sql, &[]).err()),
+            Err(d) => panic!("{sql}\n{d}"),
+        }
+    }
 }
 
 #[test]

@@ -66,8 +66,11 @@ impl Scopes<'_> {
             && sel.qualify.is_none()
             && sel.top.is_none()
             && sel.projection.iter().all(|i| match i {
+                // An output the outer query reads with a type of its own (`CAST(x AS
+                // TEXT) AS y`, `x COLLATE NOCASE AS y`) is not the column it names: such a
+                // subquery is read first (`plan::derived_table`), where that type is kept.
                 SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
-                    !crate::sql::has_aggregate(e)
+                    !crate::sql::has_aggregate(e) && !crate::sql::carries_own_type(e)
                 }
                 _ => true,
             });

@@ -315,38 +315,11 @@ fn expression_type(e: &Expr, scope: &Scope<'_>) -> Option<ColumnType> {
             collation: expression_type(expr, scope)?.collation,
         }),
         Expr::Subquery(_) => None,
-        other => plain(other).then_some(ColumnType {
+        other => (!crate::sql::carries_own_type(other)).then_some(ColumnType {
             affinity: None,
             collation: Collation::Binary,
         }),
     }
-}
-
-/// Whether an expression of another kind has no collation of its own: no explicit
-/// COLLATE inside it (which SQLite passes up through operators and function arguments)
-/// and no `likely()`/`unlikely()`/`likelihood()` (which it sees through).
-fn plain(e: &Expr) -> bool {
-    struct Finder(bool);
-    impl Walk for Finder {
-        fn pre_expr(&mut self, e: &Expr) -> ControlFlow<()> {
-            let found = match e {
-                Expr::Collate { .. } => true,
-                Expr::Function(f) => matches!(
-                    object_name(&f.name).to_ascii_lowercase().as_str(),
-                    "likely" | "unlikely" | "likelihood"
-                ),
-                _ => false,
-            };
-            if found {
-                self.0 = true;
-                return ControlFlow::Break(());
-            }
-            ControlFlow::Continue(())
-        }
-    }
-    let mut f = Finder(false);
-    let _ = walk(e, &mut f);
-    !f.0
 }
 
 /// Whether a query reads a sharded table anywhere.

@@ -26,6 +26,11 @@ struct Source<'c> {
     table: Option<&'c crate::catalog::Table>,
     /// A FROM subquery's (or CTE's) column names, when its text tells them.
     columns: Option<Vec<String>>,
+    /// For each of those, the table column it reads when it is a plain column reference
+    /// (whose affinity and collation it keeps); None for an expression, which has neither
+    /// (the analyzer reads through no subquery whose outputs carry others: see
+    /// `sql::carries_type`).
+    resolved: Vec<Option<&'c Column>>,
     /// The table name it is written with, lower-cased (a CTE's name); empty for others.
     written: String,
 }
@@ -43,30 +48,40 @@ impl<'c> Scope<'c> {
                     refer: lower(refer.or_else(|| Some(table.clone()))),
                     table: catalog.get(&table),
                     columns: None,
+                    resolved: Vec::new(),
                     written: table.to_ascii_lowercase(),
                 }
             }
             TableFactor::Derived {
                 subquery, alias, ..
-            } => Source {
-                refer: lower(alias.as_ref().map(|a| a.name.value.clone())),
-                table: None,
-                columns: match alias.as_ref().filter(|a| !a.columns.is_empty()) {
-                    Some(a) => Some(a.columns.iter().map(|c| c.name.value.clone()).collect()),
-                    None => derived_columns(subquery, catalog),
-                },
-                written: String::new(),
-            },
+            } => {
+                let (columns, resolved) = match alias.as_ref().filter(|a| !a.columns.is_empty()) {
+                    Some(a) => (
+                        Some(a.columns.iter().map(|c| c.name.value.clone()).collect()),
+                        Vec::new(),
+                    ),
+                    None => split_columns(derived_columns(subquery, catalog)),
+                };
+                Source {
+                    refer: lower(alias.as_ref().map(|a| a.name.value.clone())),
+                    table: None,
+                    columns,
+                    resolved,
+                    written: String::new(),
+                }
+            }
             TableFactor::TableFunction { alias, .. } => Source {
                 refer: lower(alias.as_ref().map(|a| a.name.value.clone())),
                 table: None,
                 columns: None,
+                resolved: Vec::new(),
                 written: String::new(),
             },
             _ => Source {
                 refer: String::new(),
                 table: None,
                 columns: None,
+                resolved: Vec::new(),
                 written: String::new(),
             },
         };
@@ -82,8 +97,9 @@ impl<'c> Scope<'c> {
     }
 
     /// The column a plain or qualified column reference names, if it is one.
+    /// A FROM subquery's output that is a plain column reference is that column.
     pub(crate) fn column(&self, e: &Expr) -> Option<&'c Column> {
-        self.table_column(e).map(|(_, c)| c)
+        self.source_column(e).map(|(_, c)| c)
     }
 
     /// Whether a plain `name` may name a column of some FROM item: one a table has, or
@@ -116,27 +132,23 @@ impl<'c> Scope<'c> {
     pub(crate) fn with_ctes(
         mut self,
         with: Option<&sqlparser::ast::With>,
-        catalog: &Catalog,
+        catalog: &'c Catalog,
     ) -> Self {
         let Some(with) = with else {
             return self;
         };
         for cte in &with.cte_tables {
-            let names = if cte.alias.columns.is_empty() {
-                derived_columns(&cte.query, catalog)
+            let (names, resolved) = if cte.alias.columns.is_empty() {
+                split_columns(derived_columns(&cte.query, catalog))
             } else {
-                Some(
-                    cte.alias
-                        .columns
-                        .iter()
-                        .map(|c| c.name.value.clone())
-                        .collect(),
-                )
+                let names = cte.alias.columns.iter().map(|c| c.name.value.clone());
+                (Some(names.collect()), Vec::new())
             };
             let cte_name = cte.alias.name.value.to_ascii_lowercase();
             for s in &mut self.sources {
                 if s.table.is_none() && s.written == cte_name {
                     s.columns.clone_from(&names);
+                    s.resolved.clone_from(&resolved);
                 }
             }
         }
@@ -147,7 +159,7 @@ impl<'c> Scope<'c> {
     /// table's column as declared, a FROM subquery's as the subquery names it, else as
     /// written. None for other expressions.
     pub(crate) fn output_name(&self, e: &Expr) -> Option<String> {
-        if let Some(c) = self.column(e) {
+        if let Some((_, c)) = self.table_column(e) {
             return Some(c.name.clone());
         }
         if let Some(name) = self.derived_column_name(e) {
@@ -209,16 +221,16 @@ impl<'c> Scope<'c> {
                     .sources
                     .iter()
                     .enumerate()
-                    .filter_map(|(i, s)| Some((i, s.table?.column(&id.value)?.1)));
-                let first = found.next()?;
+                    .filter_map(|(i, s)| Some((i, s.named(&id.value)?)));
+                let (i, first) = found.next()?;
                 // Two FROM items with that column: SQLite says "ambiguous column name".
-                found.next().is_none().then_some(first)
+                found.next().is_none().then_some((i, first?))
             }
             Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
                 let column = &parts[parts.len() - 1].value;
                 let qualifier = parts[parts.len() - 2].value.to_ascii_lowercase();
                 let i = self.sources.iter().position(|s| s.refer == qualifier)?;
-                Some((i, self.sources[i].table?.column(column)?.1))
+                Some((i, self.sources[i].named(column)??))
             }
             Expr::Nested(inner) => self.source_column(inner),
             _ => None,
@@ -261,16 +273,47 @@ impl Scope<'_> {
     }
 }
 
+impl<'c> Source<'c> {
+    /// Whether this FROM item has a column `name` (Some), and the table column it is or
+    /// reads (None for a subquery's expression).
+    fn named(&self, name: &str) -> Option<Option<&'c Column>> {
+        if let Some(t) = self.table {
+            return t.column(name).map(|(_, c)| Some(c));
+        }
+        let names = self.columns.as_ref()?;
+        let i = names.iter().position(|n| n.eq_ignore_ascii_case(name))?;
+        Some(self.resolved.get(i).copied().flatten())
+    }
+}
+
+/// A subquery's column names, and the table column each reads.
+type DerivedColumns<'c> = Vec<(String, Option<&'c Column>)>;
+
+fn split_columns(
+    columns: Option<DerivedColumns<'_>>,
+) -> (Option<Vec<String>>, Vec<Option<&Column>>) {
+    match columns {
+        Some(c) => {
+            let (names, resolved) = c.into_iter().unzip();
+            (Some(names), resolved)
+        }
+        None => (None, Vec::new()),
+    }
+}
+
 /// The column names of a FROM subquery, when its text tells them: `*` over one table (all
 /// its columns, hidden ones too: a name too many only keeps a name read as a column), and
 /// outputs that are named (`AS n`) or plain column references. None otherwise.
-fn derived_columns(q: &sqlparser::ast::Query, catalog: &Catalog) -> Option<Vec<String>> {
+fn derived_columns<'c>(
+    q: &sqlparser::ast::Query,
+    catalog: &'c Catalog,
+) -> Option<DerivedColumns<'c>> {
     use sqlparser::ast::{SelectItem, SetExpr};
     let SetExpr::Select(select) = q.body.as_ref() else {
         return None;
     };
     let mut names = Vec::new();
-    let mut inner = None;
+    let inner = Scope::of(select, catalog);
     for item in &select.projection {
         match item {
             SelectItem::Wildcard(_) => match select.from.as_slice() {
@@ -279,20 +322,29 @@ fn derived_columns(q: &sqlparser::ast::Query, catalog: &Catalog) -> Option<Vec<S
                     joins,
                 }] if joins.is_empty() => {
                     let table = catalog.get(&object_name(name))?;
-                    names.extend(table.columns.iter().map(|c| c.name.clone()));
+                    names.extend(table.columns.iter().map(|c| (c.name.clone(), Some(c))));
                 }
                 _ => return None,
             },
-            SelectItem::ExprWithAlias { alias, .. } => names.push(alias.value.clone()),
+            SelectItem::ExprWithAlias { alias, expr } => {
+                names.push((alias.value.clone(), reads_column(&inner, expr)))
+            }
             // A column is named as SQLite names that output.
             SelectItem::UnnamedExpr(e @ (Expr::Identifier(_) | Expr::CompoundIdentifier(_))) => {
-                let scope = inner.get_or_insert_with(|| Scope::of(select, catalog));
-                names.push(scope.output_name(e)?);
+                names.push((inner.output_name(e)?, inner.column(e)));
             }
             _ => return None,
         }
     }
     Some(names)
+}
+
+/// The table column a subquery's output reads, when it is a plain column reference.
+fn reads_column<'c>(scope: &Scope<'c>, e: &Expr) -> Option<&'c Column> {
+    match crate::sql::strip_nested(e) {
+        e @ (Expr::Identifier(_) | Expr::CompoundIdentifier(_)) => scope.column(e),
+        _ => None,
+    }
 }
 
 /// The column type that gives a coordinator column this affinity.

@@ -33,6 +33,42 @@ pub fn has_nested_query(body: &SetExpr) -> bool {
     f.0 > 0 || !matches!(body, SetExpr::Select(_))
 }
 
+/// Whether SQLite gives `e`, as a result column of a subquery, an affinity or collation of
+/// its own that a plain column reference or a plain expression would not have: CAST,
+/// COLLATE or unary `+` at its head (`sqlite3ExprAffinity`, `sqlite3ExprCollSeq`), an
+/// explicit COLLATE anywhere inside (SQLite passes it up through operators and function
+/// arguments), or `likely()` and its kin (which it may see through).
+pub fn carries_own_type(e: &Expr) -> bool {
+    struct Finder(bool);
+    impl Walk for Finder {
+        fn pre_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+            self.0 |= match e {
+                Expr::Collate { .. } => true,
+                Expr::Function(f) => matches!(
+                    object_name(&f.name).to_ascii_lowercase().as_str(),
+                    "likely" | "unlikely" | "likelihood"
+                ),
+                _ => false,
+            };
+            if self.0 {
+                return ControlFlow::Break(());
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let head = matches!(
+        strip_nested(e),
+        Expr::Cast { .. }
+            | Expr::UnaryOp {
+                op: sqlparser::ast::UnaryOperator::Plus,
+                ..
+            }
+    );
+    let mut f = Finder(false);
+    let _ = walk(e, &mut f);
+    head || f.0
+}
+
 /// `e` without the parentheses around it.
 pub fn strip_nested(e: &Expr) -> &Expr {
     match e {

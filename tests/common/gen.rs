@@ -323,6 +323,59 @@ impl GenQuery {
         q
     }
 
+    /// This query, without its LIMIT and with its outputs named `c0`, `c1`, … (an alias
+    /// kept), as the FROM subquery of an outer query that reads nothing else; and whether
+    /// that outer query's order is total (SQL, ordered).
+    pub fn wrapped(&self, rng: &mut Rng) -> (String, bool) {
+        let mut inner = self.clone();
+        inner.limit = None;
+        let mut names = Vec::new();
+        for (i, item) in inner.items.iter_mut().enumerate() {
+            let alias = item
+                .rsplit_once(" AS ")
+                .map(|(_, a)| a)
+                .filter(|a| a.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+            match alias {
+                Some(alias) => names.push(alias.to_string()),
+                None => {
+                    names.push(format!("c{i}"));
+                    *item = format!("{item} AS c{i}");
+                }
+            }
+        }
+        let c = rng.pick(&names).clone();
+        let (outer, ordered) = match rng.below(9) {
+            0 => ("count(*) FROM d".to_string(), false),
+            1 => (
+                format!("count(*), count(DISTINCT {c}), min({c}), max({c}) FROM d"),
+                false,
+            ),
+            2 => (
+                format!("{c}, count(*) FROM d GROUP BY {c} ORDER BY 1"),
+                true,
+            ),
+            3 => (format!("DISTINCT {c} FROM d"), false),
+            4 => (format!("sum({c}), avg({c}), total({c}) FROM d"), false),
+            5 => (format!("* FROM d WHERE {c} IS NOT NULL AND {c} > 1"), false),
+            6 => (
+                format!("typeof({c}) AS t, count(*) FROM d GROUP BY t HAVING count(*) > 1"),
+                false,
+            ),
+            7 => (
+                format!("{c} FROM d WHERE {c} = '1' OR {c} = 1 OR {c} = 'abc'"),
+                false,
+            ),
+            _ => (format!("{c} || '' AS s, count(*) FROM d GROUP BY s"), false),
+        };
+        (
+            format!(
+                "SELECT {outer_sql} ",
+                outer_sql = outer.replace("FROM d", &format!("FROM ({}) AS d", inner.sql()))
+            ),
+            ordered,
+        )
+    }
+
     pub fn ordered(&self) -> bool {
         !self.order.is_empty()
     }
@@ -443,6 +496,17 @@ pub fn run_generated_for(
             }
             Ok(compare_bound(q)? && plain)
         };
+        if rng.chance(30) {
+            // The query as a FROM subquery under an outer query that reads nothing else.
+            let (sql, ordered) = q.wrapped(rng);
+            match h.compare_within(&sql, &[], ordered, schema.real_ulps.max(2)) {
+                Ok(true) => {}
+                Ok(false) => refused += 1,
+                Err(e) => panic!(
+                    "generated query {i} as a FROM subquery differs from the oracle:\n{sql}\n{e}"
+                ),
+            }
+        }
         match compare(&q) {
             Ok(true) => {}
             Ok(false) => refused += 1,
