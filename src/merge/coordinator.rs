@@ -200,7 +200,7 @@ impl Coordinator {
         let mut stmt = self.conn.prepare_cached(&sql).map_err(sql_error)?;
         let n = stmt.column_count();
         if let Some(names) = names {
-            *names = stmt.column_names().into_iter().map(String::from).collect();
+            *names = stmt.column_names().map(String::from).collect();
         }
         let mut out = Vec::new();
         let mut it = stmt

@@ -70,10 +70,10 @@ pub(crate) fn order_checks(sql: &str, names: &[String]) -> Result<Vec<(String, S
     if matches!(sel.distinct, Some(Distinct::Distinct)) {
         for item in &sel.projection {
             match item {
-                SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
-                    if !crate::sql::has_aggregate(e) {
-                        shown.push(e);
-                    }
+                SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. }
+                    if !crate::sql::has_aggregate(e) =>
+                {
+                    shown.push(e);
                 }
                 _ => {}
             }
@@ -84,7 +84,7 @@ pub(crate) fn order_checks(sql: &str, names: &[String]) -> Result<Vec<(String, S
                 SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..)
             )
         }) {
-            return Ok(checks_for_columns(names, &calls)?);
+            return checks_for_columns(names, &calls);
         }
     }
     let mut checks = Vec::new();
