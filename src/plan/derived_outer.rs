@@ -3,8 +3,8 @@
 //! The coordinator meets the subquery's rows in the order the merge gave them; one
 //! database meets them in an order its planner chooses. So whatever in the outer query
 //! depends on that order is refused or checked on the rows:
-//! - refused: LIMIT/OFFSET (which rows among ties), window functions (their order among
-//!   ties), aggregates other than count, sum, total, avg, min and max or with an ORDER BY
+//! - refused: LIMIT/OFFSET (which rows among ties), window functions other than ranks and
+//!   order-free aggregates over RANGE or GROUPS frames (their order among ties), aggregates other than count, sum, total, avg, min and max or with an ORDER BY
 //!   inside (group_concat's order), a column neither grouped nor aggregated (the row it
 //!   comes from), a nested query;
 //! - checked: where values compare equal but differ (`'A'` and `'a'` under NOCASE, `1`
@@ -23,7 +23,7 @@ use crate::sql::walk::{walk, Walk};
 use crate::sql::{is_aggregate, object_name, strip_nested};
 use sqlparser::ast::{
     Distinct, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr,
-    OrderByKind, Query, Select, SelectItem, SetExpr, Statement,
+    OrderByKind, Query, Select, SelectItem, SetExpr, Statement, WindowFrameUnits, WindowType,
 };
 use std::ops::ControlFlow;
 
@@ -57,7 +57,7 @@ pub(crate) fn order_checks(sql: &str, names: &[String]) -> Result<Vec<(String, S
     let calls = calls(q)?;
     let keys = group_keys(sel, names);
     let keys_ref: Vec<&Expr> = keys.iter().collect();
-    let aggregated = !keys.is_empty() || sel.having.is_some() || !calls.is_empty();
+    let aggregated = !keys.is_empty() || sel.having.is_some() || !calls.aggregates.is_empty();
     if aggregated {
         if let Some(bare) = bare_column(q, sel, &keys) {
             return Err(refuse(
@@ -84,16 +84,15 @@ pub(crate) fn order_checks(sql: &str, names: &[String]) -> Result<Vec<(String, S
                 SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..)
             )
         }) {
-            return checks_for_columns(names, &calls);
+            return checks_for_columns(names, &calls.aggregates);
         }
     }
     let mut checks = Vec::new();
-    for call in &calls {
+    for call in calls.aggregates.iter().chain(&calls.windows) {
         let name = object_name(&call.name).to_ascii_lowercase();
         let distinct =
             matches!(&call.args, FunctionArguments::List(l) if l.duplicate_treatment.is_some());
-        let arg = argument(call);
-        if let Some(arg) = arg {
+        if let Some(arg) = argument(call) {
             if name == "min" || name == "max" || (distinct && name != "count") {
                 shown.push(arg);
             }
@@ -195,9 +194,9 @@ impl Walk for NameFinder<'_> {
 
 /// The aggregate calls of the outer query; refused: window functions, aggregates whose
 /// answer depends on the row order, nested queries.
-fn calls(q: &Query) -> Result<Vec<Function>> {
+fn calls(q: &Query) -> Result<Calls> {
     struct Finder {
-        calls: Vec<Function>,
+        calls: Calls,
         queries: usize,
         refused: Option<Error>,
     }
@@ -215,30 +214,58 @@ fn calls(q: &Query) -> Result<Vec<Function>> {
                 return ControlFlow::Continue(());
             };
             let name = object_name(&f.name).to_ascii_lowercase();
-            if f.over.is_some() {
-                self.refused = Some(refuse(
-                    &format!("the window function {name}()"),
-                    "its order among equal rows is one database's choice",
-                ));
-                return ControlFlow::Break(());
-            }
-            if aggregate(f) {
-                let ordered = matches!(&f.args, FunctionArguments::List(l) if !l.clauses.is_empty())
-                    || !f.within_group.is_empty();
-                if !ORDER_FREE.contains(&name.as_str()) || ordered {
+            let args = match &f.args {
+                FunctionArguments::List(l) => l.args.len(),
+                _ => 0,
+            };
+            let ordered = matches!(&f.args, FunctionArguments::List(l) if !l.clauses.is_empty())
+                || !f.within_group.is_empty();
+            let order_free = ORDER_FREE.contains(&name.as_str()) && !ordered;
+            if let Some(over) = &f.over {
+                // Ranks give equal rows equal ranks; an order-free aggregate over a RANGE or
+                // GROUPS frame (the default is one) takes in every row equal to the current
+                // one: neither depends on the order among equal rows. Named windows, ROWS
+                // frames and the rest do.
+                let (spec, frame) = match over {
+                    WindowType::WindowSpec(s) => (
+                        s.window_name.is_none(),
+                        s.window_frame
+                            .as_ref()
+                            .is_none_or(|f| f.units != WindowFrameUnits::Rows),
+                    ),
+                    WindowType::NamedWindow(_) => (false, false),
+                };
+                let rank = args == 0
+                    && matches!(
+                        name.as_str(),
+                        "rank" | "dense_rank" | "percent_rank" | "cume_dist"
+                    );
+                let running = order_free && frame && is_aggregate(&name, args);
+                if !spec || !(rank || running) {
+                    self.refused = Some(refuse(
+                        &format!("the window function {name}()"),
+                        "its answer depends on the order among equal rows, one database's choice",
+                    ));
+                    return ControlFlow::Break(());
+                }
+                if running {
+                    self.calls.windows.push(f.clone());
+                }
+            } else if aggregate(f) {
+                if !order_free {
                     self.refused = Some(refuse(
                         &format!("the aggregate {name}()"),
                         "its answer depends on the order it meets rows",
                     ));
                     return ControlFlow::Break(());
                 }
-                self.calls.push(f.clone());
+                self.calls.aggregates.push(f.clone());
             }
             ControlFlow::Continue(())
         }
     }
     let mut finder = Finder {
-        calls: Vec::new(),
+        calls: Calls::default(),
         queries: 0,
         refused: None,
     };
@@ -247,6 +274,15 @@ fn calls(q: &Query) -> Result<Vec<Function>> {
         Some(e) => Err(e),
         None => Ok(finder.calls),
     }
+}
+
+/// The order-free aggregate calls of the outer query.
+#[derive(Default)]
+struct Calls {
+    /// Plain aggregates (they make the query an aggregate one).
+    aggregates: Vec<Function>,
+    /// Aggregates over a window.
+    windows: Vec<Function>,
 }
 
 /// Whether a call is one of SQLite's aggregates.

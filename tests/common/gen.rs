@@ -344,7 +344,7 @@ impl GenQuery {
             }
         }
         let c = rng.pick(&names).clone();
-        let (outer, ordered) = match rng.below(9) {
+        let (outer, ordered) = match rng.below(11) {
             0 => ("count(*) FROM d".to_string(), false),
             1 => (
                 format!("count(*), count(DISTINCT {c}), min({c}), max({c}) FROM d"),
