@@ -117,6 +117,9 @@ const ANSWERED: &[(&str, bool)] = &[
     // Sums of sums near 2^62 that stay within 2^63: checked, answered.
     ("SELECT sum(b) FROM (SELECT DISTINCT big AS b FROM items)", false),
     ("SELECT typeof(p), p FROM (SELECT tenant, max(price) AS p FROM items GROUP BY tenant) ORDER BY p, 1", false),
+    // Qualified by the subquery's alias, in the checked expressions too.
+    ("SELECT d.name, max(d.n), sum(d.n) FROM (SELECT tenant, name, count(*) AS n FROM items GROUP BY tenant, name) AS d GROUP BY d.name ORDER BY 1", true),
+    ("SELECT DISTINCT d.tag FROM (SELECT tag FROM items GROUP BY tag) d", false),
     // Ranks give equal rows equal ranks; order-free aggregates over the default frame take
     // in every row equal to the current one: no order among equal rows shows.
     ("SELECT name, n, rank() OVER (ORDER BY n DESC) FROM (SELECT name, count(*) AS n FROM items GROUP BY name)", false),
@@ -160,6 +163,8 @@ const REFUSED: &[&str] = &[
     "SELECT sum(b) FROM (SELECT DISTINCT tenant, big AS b FROM items WHERE big > 0)",
     // Two columns named alike.
     "SELECT count(*) FROM (SELECT name, name FROM items GROUP BY tenant, name)",
+    // A window function's values under DISTINCT.
+    "SELECT DISTINCT max(n) OVER (PARTITION BY tenant) FROM (SELECT DISTINCT tenant, mixed AS n FROM items)",
     // Reads a table besides the subquery.
     "SELECT count(*) FROM (SELECT DISTINCT name FROM items) d JOIN kinds k ON k.k = d.name",
 ];

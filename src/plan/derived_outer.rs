@@ -23,7 +23,8 @@ use crate::sql::walk::{walk, Walk};
 use crate::sql::{is_aggregate, object_name, strip_nested};
 use sqlparser::ast::{
     Distinct, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr,
-    OrderByKind, Query, Select, SelectItem, SetExpr, Statement, WindowFrameUnits, WindowType,
+    OrderByKind, Query, Select, SelectItem, SetExpr, Statement, TableFactor, WindowFrameUnits,
+    WindowType,
 };
 use std::ops::ControlFlow;
 
@@ -54,6 +55,13 @@ pub(crate) fn order_checks(sql: &str, names: &[String]) -> Result<Vec<(String, S
     if matches!(sel.distinct, Some(Distinct::On(_))) || !sel.named_window.is_empty() {
         return Err(refuse("DISTINCT ON or WINDOW", "not combinable"));
     }
+    // The checks read the rows under the outer query's name for them.
+    let from = match sel.from.first().map(|t| &t.relation) {
+        Some(TableFactor::Table { alias: Some(a), .. }) => {
+            format!("{PARTIALS} AS {}", crate::lex::quote_ident(&a.name.value))
+        }
+        _ => PARTIALS.to_string(),
+    };
     let calls = calls(q)?;
     let keys = group_keys(sel, names);
     let keys_ref: Vec<&Expr> = keys.iter().collect();
@@ -84,7 +92,7 @@ pub(crate) fn order_checks(sql: &str, names: &[String]) -> Result<Vec<(String, S
                 SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..)
             )
         }) {
-            return checks_for_columns(names, &calls.aggregates);
+            return checks_for_columns(names, &calls.aggregates, &from);
         }
     }
     let mut checks = Vec::new();
@@ -97,21 +105,25 @@ pub(crate) fn order_checks(sql: &str, names: &[String]) -> Result<Vec<(String, S
                 shown.push(arg);
             }
             if matches!(name.as_str(), "sum" | "total" | "avg") {
-                checks.push(overflow_check(&text(arg, names)?));
+                checks.push(overflow_check(&text(arg, names)?, &from));
             }
         }
     }
     for e in shown {
-        checks.push(spelling_check(&text(e, names)?));
+        checks.push(spelling_check(&text(e, names)?, &from));
     }
     Ok(checks)
 }
 
 /// `SELECT DISTINCT *`: every column is shown.
-fn checks_for_columns(names: &[String], calls: &[Function]) -> Result<Vec<(String, String)>> {
+fn checks_for_columns(
+    names: &[String],
+    calls: &[Function],
+    from: &str,
+) -> Result<Vec<(String, String)>> {
     let mut checks: Vec<(String, String)> = names
         .iter()
-        .map(|n| spelling_check(&crate::lex::quote_ident(n)))
+        .map(|n| spelling_check(&crate::lex::quote_ident(n), from))
         .collect();
     if !calls.is_empty() {
         return Err(refuse("DISTINCT * beside aggregates", "not combinable"));
@@ -129,21 +141,21 @@ fn refuse(what: &str, why: &str) -> Error {
 
 /// A row when two values of `e` compare equal but differ (`quote()` tells them apart,
 /// compared as bytes: an explicit COLLATE inside `e` would pass up through `quote()`).
-fn spelling_check(e: &str) -> (String, String) {
+fn spelling_check(e: &str, from: &str) -> (String, String) {
     (
-        format!("SELECT 1 FROM {PARTIALS} GROUP BY ({e}) HAVING count(DISTINCT quote({e}) COLLATE BINARY) > 1 LIMIT 1"),
+        format!("SELECT 1 FROM {from} GROUP BY ({e}) HAVING count(DISTINCT quote({e}) COLLATE BINARY) > 1 LIMIT 1"),
         format!("over a FROM subquery across shards, {e} has values that compare equal but differ (in case, trailing spaces or type); which one SQLite shows depends on the order it meets them"),
     )
 }
 
 /// A row when the integers `e` sums could pass 2^63 (positive or negative ones alone),
 /// read as sum() reads values (text that looks numeric counts).
-fn overflow_check(e: &str) -> (String, String) {
+fn overflow_check(e: &str, from: &str) -> (String, String) {
     let v = format!("(({e}) + 0)");
     (
         format!(
             "SELECT 1 FROM (SELECT total(CASE WHEN typeof({v}) = 'integer' AND {v} > 0 THEN {v} END) AS p, \
-             total(CASE WHEN typeof({v}) = 'integer' AND {v} < 0 THEN {v} END) AS n FROM {PARTIALS}) \
+             total(CASE WHEN typeof({v}) = 'integer' AND {v} < 0 THEN {v} END) AS n FROM {from}) \
              WHERE p > 9.0e18 OR n < -9.0e18"
         ),
         format!("over a FROM subquery across shards, the integers of {e} add up past 2^63, where SQLite's running sum overflows at a point its row order decides"),
@@ -164,6 +176,7 @@ fn text(e: &Expr, names: &[String]) -> Result<String> {
         }),
     );
     let unsafe_text = foreign.is_some()
+        || crate::sql::has_window(e)
         || printed.contains('?')
         || parse_expression(&printed).as_ref() != Some(e);
     if unsafe_text {

@@ -22,11 +22,12 @@ pub(crate) fn as_group_by(parsed: &Parsed, params: &[Value]) -> Option<Spliced> 
     let SetExpr::Select(sel) = q.body.as_ref() else {
         return None;
     };
-    let plain_items = sel.projection.iter().all(|i| {
-        matches!(
-            i,
-            SelectItem::UnnamedExpr(_) | SelectItem::ExprWithAlias { .. }
-        )
+    // A window function cannot be a group key (SQLite: "misuse of window function").
+    let plain_items = sel.projection.iter().all(|i| match i {
+        SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
+            !crate::sql::has_window(e)
+        }
+        _ => false,
     });
     if sel.distinct != Some(Distinct::Distinct)
         || q.with.is_some()

@@ -69,6 +69,20 @@ pub fn carries_own_type(e: &Expr) -> bool {
     head || f.0
 }
 
+/// Whether `e` calls a window function.
+pub fn has_window(e: &Expr) -> bool {
+    struct Finder(bool);
+    impl Walk for Finder {
+        fn pre_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+            self.0 |= matches!(e, Expr::Function(f) if f.over.is_some());
+            ControlFlow::Continue(())
+        }
+    }
+    let mut f = Finder(false);
+    let _ = walk(e, &mut f);
+    f.0
+}
+
 /// `e` without the parentheses around it.
 pub fn strip_nested(e: &Expr) -> &Expr {
     match e {
