@@ -3,14 +3,15 @@
 //! The coordinator meets the subquery's rows in the order the merge gave them; one
 //! database meets them in an order its planner chooses. So whatever in the outer query
 //! depends on that order is refused or checked on the rows:
-//! - refused: LIMIT/OFFSET (which rows among ties), window functions other than ranks and
+//! - refused: LIMIT/OFFSET over groups or DISTINCT rows (which rows among ties), window functions other than ranks and
 //!   order-free aggregates over RANGE or GROUPS frames (their order among ties), aggregates other than count, sum, total, avg, min and max or with an ORDER BY
 //!   inside (group_concat's order), a column neither grouped nor aggregated (the row it
 //!   comes from), a nested query;
 //! - checked: where values compare equal but differ (`'A'` and `'a'` under NOCASE, `1`
 //!   and `1.0`), one database shows the one it meets first (DISTINCT, a group's key,
 //!   min/max, a DISTINCT aggregate); a check on the rows refuses when any such expression
-//!   has such values. Integer sums whose positive or negative values alone pass 2^63
+//!   has such values. LIMIT/OFFSET over rows: a check refuses when a bound falls among
+//!   rows equal in the ORDER BY that differ. Integer sums whose positive or negative values alone pass 2^63
 //!   overflow (or leave exact arithmetic) at a point the order decides: refused on the rows.
 //!
 //! REAL sums are added in the coordinator's order and may differ from one database's in
@@ -20,11 +21,12 @@ use crate::error::{Error, Result};
 use crate::merge::coordinator::PARTIALS;
 use crate::parse::{parse_expression, Parsed};
 use crate::sql::walk::{walk, Walk};
-use crate::sql::{is_aggregate, object_name, strip_nested};
+use crate::sql::{is_aggregate, object_name, strip_nested, KeyExpr};
+use crate::value::Value;
 use sqlparser::ast::{
     Distinct, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr,
-    OrderByKind, Query, Select, SelectItem, SetExpr, Statement, TableFactor, WindowFrameUnits,
-    WindowType,
+    LimitClause, OrderByKind, OrderBySort, Query, Select, SelectItem, SetExpr, Statement,
+    TableFactor, WindowFrameUnits, WindowType,
 };
 use std::ops::ControlFlow;
 
@@ -34,7 +36,11 @@ const ORDER_FREE: [&str; 6] = ["count", "sum", "total", "avg", "min", "max"];
 /// The checks the outer query `sql` needs on the subquery's rows (each a query over
 /// [`PARTIALS`] that returns a row when the answer would depend on the row order, and the
 /// refusal's text), or its refusal; `names` are the subquery's columns.
-pub(crate) fn order_checks(sql: &str, names: &[String]) -> Result<Vec<(String, String)>> {
+pub(crate) fn order_checks(
+    sql: &str,
+    params: &[Value],
+    names: &[String],
+) -> Result<Vec<(String, String)>> {
     let parsed = Parsed::new(sql)?;
     let Ok(Statement::Query(q)) = &parsed.ast else {
         return Err(Error::internal(
@@ -46,11 +52,8 @@ pub(crate) fn order_checks(sql: &str, names: &[String]) -> Result<Vec<(String, S
             "the outer query over a FROM subquery is not a SELECT",
         ));
     };
-    if q.limit_clause.is_some() || q.fetch.is_some() {
-        return Err(refuse(
-            "LIMIT or OFFSET",
-            "which rows it keeps among equal ORDER BY values is one database's choice",
-        ));
+    if q.fetch.is_some() {
+        return Err(refuse("FETCH", "not combinable"));
     }
     if matches!(sel.distinct, Some(Distinct::On(_))) || !sel.named_window.is_empty() {
         return Err(refuse("DISTINCT ON or WINDOW", "not combinable"));
@@ -73,6 +76,22 @@ pub(crate) fn order_checks(sql: &str, names: &[String]) -> Result<Vec<(String, S
                 "one database takes it from a row its order decides",
             ));
         }
+    }
+    let mut limited = Vec::new();
+    // An aggregate without GROUP BY is one row: any LIMIT keeps it or not alike.
+    if let Some(limit) = q
+        .limit_clause
+        .as_ref()
+        .filter(|_| !aggregated || !keys.is_empty())
+    {
+        if aggregated || sel.distinct.is_some() {
+            return Err(refuse(
+                "LIMIT or OFFSET over groups or DISTINCT rows",
+                "which rows it keeps among equal ORDER BY values is one database's choice",
+            ));
+        }
+        let bounds = limit_bounds(&parsed, limit, params)?;
+        limited.push(limit_check(q, sel, names, &from, bounds)?);
     }
     let mut shown: Vec<&Expr> = keys_ref;
     if matches!(sel.distinct, Some(Distinct::Distinct)) {
@@ -112,7 +131,128 @@ pub(crate) fn order_checks(sql: &str, names: &[String]) -> Result<Vec<(String, S
     for e in shown {
         checks.push(spelling_check(&text(e, names)?, &from));
     }
+    checks.extend(limited);
     Ok(checks)
+}
+
+/// The positions after which LIMIT/OFFSET cuts the ordered rows: the offset, and the
+/// offset plus the limit (when there is one), from literals or bound parameters.
+fn limit_bounds(parsed: &Parsed, limit: &LimitClause, params: &[Value]) -> Result<Vec<u64>> {
+    let value = |e: &Expr| -> Result<i64> {
+        let v = match crate::analyze::key_literal(parsed, e) {
+            Some(KeyExpr::Literal(v)) => Some(v),
+            Some(KeyExpr::Param(i)) => params.get(i.wrapping_sub(1)).cloned(),
+            None => None,
+        };
+        match v {
+            Some(Value::Integer(n)) => Ok(n),
+            _ => Err(refuse(
+                &format!("the LIMIT or OFFSET {e}"),
+                "d1plus reads only integers there",
+            )),
+        }
+    };
+    let (limit, offset) = match limit {
+        LimitClause::LimitOffset { limit, offset, .. } => (
+            limit.as_ref().map(value).transpose()?,
+            offset.as_ref().map(|o| value(&o.value)).transpose()?,
+        ),
+        LimitClause::OffsetCommaLimit { offset, limit } => {
+            (Some(value(limit)?), Some(value(offset)?))
+        }
+    };
+    let offset = offset.unwrap_or(0).max(0) as u64;
+    let mut bounds = vec![offset];
+    if let Some(n) = limit.filter(|n| *n >= 0) {
+        bounds.push(offset.saturating_add(n as u64));
+    }
+    Ok(bounds)
+}
+
+/// A row when a LIMIT/OFFSET bound falls inside rows equal in the ORDER BY (every row,
+/// without one) that differ: which of them one database keeps depends on the order it
+/// meets them. Ranked as the outer query orders (an ordinal or an output's alias standing
+/// for that output), a set of equal rows of rank `r` holds positions `r` to `r + n - 1`.
+fn limit_check(
+    q: &Query,
+    sel: &Select,
+    names: &[String],
+    from: &str,
+    bounds: Vec<u64>,
+) -> Result<(String, String)> {
+    let mut outputs = Vec::new();
+    for item in &sel.projection {
+        match item {
+            SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
+                outputs.push(text(e, names)?)
+            }
+            _ => outputs.extend(names.iter().map(|n| crate::lex::quote_ident(n))),
+        }
+    }
+    let mut terms = Vec::new();
+    if let Some(order) = &q.order_by {
+        let OrderByKind::Expressions(order) = &order.kind else {
+            return Err(refuse("ORDER BY ALL", "not combinable"));
+        };
+        for t in order {
+            let output = |i: usize| match sel.projection.get(i) {
+                Some(SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. }) => {
+                    Some(e)
+                }
+                _ => None,
+            };
+            let resolved = match strip_nested(&t.expr) {
+                Expr::Value(v) => match v.value.to_string().parse::<usize>() {
+                    Ok(k) => k.checked_sub(1).and_then(output),
+                    Err(_) => None,
+                },
+                Expr::Identifier(id) => sel.projection.iter().position(|i| {
+                    matches!(i, SelectItem::ExprWithAlias { alias, .. } if alias.value.eq_ignore_ascii_case(&id.value))
+                }).and_then(output),
+                _ => None,
+            };
+            let mut term = text(resolved.unwrap_or(&t.expr), names)?;
+            match &t.options.sort {
+                Some(OrderBySort::Desc) => term.push_str(" DESC"),
+                Some(OrderBySort::Asc) | None => {}
+                Some(OrderBySort::Using(_)) => {
+                    return Err(refuse("ORDER BY … USING", "not SQLite's"))
+                }
+            }
+            match t.options.nulls_first {
+                Some(true) => term.push_str(" NULLS FIRST"),
+                Some(false) => term.push_str(" NULLS LAST"),
+                None => {}
+            }
+            terms.push(term);
+        }
+    }
+    let filter = match &sel.selection {
+        Some(w) => format!(" WHERE {}", text(w, names)?),
+        None => String::new(),
+    };
+    let row = outputs
+        .iter()
+        .map(|o| format!("quote({o})"))
+        .collect::<Vec<_>>()
+        .join(" || ',' || ");
+    let order = if terms.is_empty() {
+        String::new()
+    } else {
+        format!("ORDER BY {}", terms.join(", "))
+    };
+    let split = bounds
+        .iter()
+        .map(|b| format!("(r <= {b} AND r + count(*) - 1 > {b})"))
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    Ok((
+        format!(
+            "SELECT 1 FROM (SELECT rank() OVER ({order}) AS r, {row} AS w FROM {from}{filter}) \
+             GROUP BY r HAVING count(DISTINCT w COLLATE BINARY) > 1 AND ({split}) LIMIT 1"
+        ),
+        "over a FROM subquery across shards, LIMIT or OFFSET falls among rows equal in the ORDER BY that differ; which of them SQLite keeps depends on the order it meets them (add ORDER BY terms that tell them apart)".to_string(),
+    ))
 }
 
 /// `SELECT DISTINCT *`: every column is shown.

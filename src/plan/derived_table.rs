@@ -103,7 +103,11 @@ impl DerivedRead {
             columns,
             sql: self.outer.sql.clone(),
             params: self.outer.params.clone(),
-            ambiguity_checks: super::derived_outer::order_checks(&self.outer.sql, names)?,
+            ambiguity_checks: super::derived_outer::order_checks(
+                &self.outer.sql,
+                &self.outer.params,
+                names,
+            )?,
         })
     }
 }
