@@ -344,7 +344,7 @@ impl GenQuery {
             }
         }
         let c = rng.pick(&names).clone();
-        let (outer, ordered) = match rng.below(11) {
+        let (outer, ordered) = match rng.below(12) {
             0 => ("count(*) FROM d".to_string(), false),
             1 => (
                 format!("count(*), count(DISTINCT {c}), min({c}), max({c}) FROM d"),
@@ -364,6 +364,22 @@ impl GenQuery {
             7 => (
                 format!("{c} FROM d WHERE {c} = '1' OR {c} = 1 OR {c} = 'abc'"),
                 false,
+            ),
+            8 => (
+                format!(
+                    "{c}, rank() OVER (ORDER BY {c} DESC), dense_rank() OVER (ORDER BY {c}) FROM d"
+                ),
+                false,
+            ),
+            9 => (
+                format!(
+                    "{c}, count(*) OVER (PARTITION BY {c}), max({c}) OVER (ORDER BY {c}) FROM d"
+                ),
+                false,
+            ),
+            10 => (
+                format!("{c} FROM d ORDER BY {c} DESC LIMIT 3 OFFSET 1"),
+                true,
             ),
             _ => (format!("{c} || '' AS s, count(*) FROM d GROUP BY s"), false),
         };
