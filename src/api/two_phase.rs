@@ -99,8 +99,18 @@ impl<B: Backend> Database<B> {
         read: &plan::derived_table::DerivedRead,
         options: PlanOptions,
     ) -> Result<QueryResult> {
-        let inner =
-            Box::pin(self.query_with(&read.inner.sql, &read.inner.params, None, options)).await?;
+        // A failure inside the subquery (`integer overflow`) is refused, not answered: one
+        // database may never evaluate the rows that fail, as its planner can push the outer
+        // WHERE into the subquery first.
+        let inner = Box::pin(self.query_with(&read.inner.sql, &read.inner.params, None, options))
+            .await
+            .map_err(|e| match e {
+                Error::Backend { message, .. } => Error::unsupported(
+                    format!("a FROM subquery read first across shards failed ({message}), where one database may not evaluate the rows that fail"),
+                    "filter inside the subquery, or pin one shard with the key",
+                ),
+                other => other,
+            })?;
         let step = read.step(&inner.columns, inner.rows.len())?;
         let mut names = Vec::new();
         let rows = coordinator::finish_named(&step, inner.rows, &mut names)?;

@@ -536,33 +536,18 @@ fn bare_column(q: &Query, sel: &Select, keys: &[Expr]) -> Option<String> {
 
 /// The first column `e` reads outside the group keys and aggregates.
 fn bare(e: &Expr, keys: &[Expr]) -> Option<String> {
-    if keys.iter().any(|k| k == e) {
-        return None;
-    }
-    match e {
-        Expr::Identifier(id) => Some(id.value.clone()),
-        Expr::CompoundIdentifier(p) => p.last().map(|i| i.value.clone()),
-        Expr::Value(_) => None,
-        Expr::Function(f) if aggregate(f) => None,
-        Expr::Nested(x)
-        | Expr::UnaryOp { expr: x, .. }
-        | Expr::Cast { expr: x, .. }
-        | Expr::Collate { expr: x, .. }
-        | Expr::IsNull(x)
-        | Expr::IsNotNull(x) => bare(x, keys),
-        Expr::BinaryOp { left, right, .. } => bare(left, keys).or_else(|| bare(right, keys)),
-        Expr::Function(f) => match &f.args {
-            FunctionArguments::List(l) if l.clauses.is_empty() => {
-                l.args.iter().find_map(|a| match a {
-                    FunctionArg::Unnamed(FunctionArgExpr::Expr(x)) => bare(x, keys),
-                    _ => any_column(e),
-                })
-            }
-            FunctionArguments::None => None,
-            _ => any_column(e),
-        },
-        other => any_column(other),
-    }
+    // Inner expressions first: a group key or an aggregate call becomes NULL, then any
+    // column left is bare.
+    let mut e = e.clone();
+    let _ = crate::sql::walk::walk_exprs_mut(&mut e, &mut |x| {
+        let covered =
+            keys.iter().any(|k| k == &*x) || matches!(&*x, Expr::Function(f) if aggregate(f));
+        if covered {
+            *x = Expr::value(sqlparser::ast::Value::Null);
+        }
+        ControlFlow::Continue(())
+    });
+    any_column(&e)
 }
 
 /// The first column an expression reads anywhere.
