@@ -377,10 +377,19 @@ impl GenQuery {
                 ),
                 false,
             ),
-            10 => (
-                format!("{c} FROM d ORDER BY {c} DESC LIMIT 3 OFFSET 1"),
-                true,
-            ),
+            // A total order (quote() tells every two values apart): which rows LIMIT keeps
+            // among equal ones is no database's to choose. Without it, a subquery read
+            // first is refused and one read like its table keeps any of them.
+            10 => {
+                let all: Vec<String> = names.iter().map(|n| format!("quote({n})")).collect();
+                (
+                    format!(
+                        "{c} FROM d ORDER BY {c} DESC, {} LIMIT 3 OFFSET 1",
+                        all.join(", ")
+                    ),
+                    true,
+                )
+            }
             _ => (format!("{c} || '' AS s, count(*) FROM d GROUP BY s"), false),
         };
         (
