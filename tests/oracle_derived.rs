@@ -184,6 +184,8 @@ const REFUSED: &[&str] = &[
     "SELECT c0 FROM (SELECT tenant AS c0 FROM items GROUP BY tenant ORDER BY sum(big + 4611686018427387904)) ORDER BY c0",
     // A window function's values under DISTINCT.
     "SELECT DISTINCT max(n) OVER (PARTITION BY tenant) FROM (SELECT DISTINCT tenant, mixed AS n FROM items)",
+    // `*` under DISTINCT beside a window sum past 2^63.
+    "SELECT DISTINCT *, sum(b) OVER () FROM (SELECT DISTINCT tenant, big AS b FROM items WHERE big > 0)",
     // Reads a table besides the subquery.
     "SELECT count(*) FROM (SELECT DISTINCT name FROM items) d JOIN kinds k ON k.k = d.name",
 ];

@@ -3,16 +3,17 @@
 //! The coordinator meets the subquery's rows in the order the merge gave them; one
 //! database meets them in an order its planner chooses. So whatever in the outer query
 //! depends on that order is refused or checked on the rows:
-//! - refused: LIMIT/OFFSET over groups or DISTINCT rows (which rows among ties), window functions other than ranks and
-//!   order-free aggregates over RANGE or GROUPS frames (their order among ties), aggregates other than count, sum, total, avg, min and max or with an ORDER BY
-//!   inside (group_concat's order), a column neither grouped nor aggregated (the row it
-//!   comes from), a nested query;
-//! - checked: where values compare equal but differ (`'A'` and `'a'` under NOCASE, `1`
-//!   and `1.0`), one database shows the one it meets first (DISTINCT, a group's key,
-//!   min/max, a DISTINCT aggregate); a check on the rows refuses when any such expression
-//!   has such values. LIMIT/OFFSET over rows: a check refuses when a bound falls among
-//!   rows equal in the ORDER BY that differ. Integer sums whose positive or negative values alone pass 2^63
-//!   overflow (or leave exact arithmetic) at a point the order decides: refused on the rows.
+//! - refused: aggregates other than count, sum, total, avg, min and max, or with an ORDER
+//!   BY inside (`group_concat`'s order); window functions other than ranks and those
+//!   aggregates over RANGE or GROUPS frames (their order among equal rows); a column
+//!   neither grouped nor aggregated (the row it comes from); LIMIT/OFFSET over groups or
+//!   DISTINCT rows; a nested query;
+//! - checked on the rows, refused when they hold such values: values that compare equal
+//!   but differ (`'A'` and `'a'` under NOCASE, `1` and `1.0`), of which one database shows
+//!   the one it meets first (DISTINCT, a group's key, min/max, a DISTINCT aggregate);
+//!   integer sums whose positive or negative values alone pass 2^63 (they overflow, or
+//!   leave exact arithmetic, at a point the order decides); a LIMIT/OFFSET bound falling
+//!   among rows equal in the ORDER BY that differ.
 //!
 //! REAL sums are added in the coordinator's order and may differ from one database's in
 //! the last bit, as across shards (README: Merging).
@@ -94,27 +95,24 @@ pub(crate) fn order_checks(
         limited.push(limit_check(q, sel, names, &from, bounds)?);
     }
     let mut shown: Vec<&Expr> = keys_ref;
+    let mut checks = Vec::new();
     if matches!(sel.distinct, Some(Distinct::Distinct)) {
         for item in &sel.projection {
             match item {
-                SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. }
-                    if !crate::sql::has_aggregate(e) =>
-                {
-                    shown.push(e);
+                SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
+                    if !crate::sql::has_aggregate(e) {
+                        shown.push(e);
+                    }
                 }
-                _ => {}
+                // `*` and `t.*` show every column of the subquery.
+                _ => checks.extend(
+                    names
+                        .iter()
+                        .map(|n| spelling_check(&crate::lex::quote_ident(n), &from)),
+                ),
             }
         }
-        if sel.projection.iter().any(|i| {
-            matches!(
-                i,
-                SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..)
-            )
-        }) {
-            return checks_for_columns(names, &calls.aggregates, &from);
-        }
     }
-    let mut checks = Vec::new();
     for call in calls.aggregates.iter().chain(&calls.windows) {
         let name = object_name(&call.name).to_ascii_lowercase();
         let distinct =
@@ -253,23 +251,6 @@ fn limit_check(
         ),
         "over a FROM subquery across shards, LIMIT or OFFSET falls among rows equal in the ORDER BY that differ; which of them SQLite keeps depends on the order it meets them (add ORDER BY terms that tell them apart)".to_string(),
     ))
-}
-
-/// `SELECT DISTINCT *`: every column is shown.
-fn checks_for_columns(
-    names: &[String],
-    calls: &[Function],
-    from: &str,
-) -> Result<Vec<(String, String)>> {
-    let mut checks: Vec<(String, String)> = names
-        .iter()
-        .map(|n| spelling_check(&crate::lex::quote_ident(n), from))
-        .collect();
-    if !calls.is_empty() {
-        return Err(refuse("DISTINCT * beside aggregates", "not combinable"));
-    }
-    checks.dedup();
-    Ok(checks)
 }
 
 fn refuse(what: &str, why: &str) -> Error {
