@@ -28,6 +28,15 @@ impl Collation {
         }
     }
 
+    /// Its SQL name (`BINARY`, `NOCASE`, `RTRIM`), as `COLLATE` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Collation::Binary => "BINARY",
+            Collation::NoCase => "NOCASE",
+            Collation::RTrim => "RTRIM",
+        }
+    }
+
     fn compare_text(self, a: &str, b: &str) -> Ordering {
         match self {
             Collation::Binary => a.as_bytes().cmp(b.as_bytes()),

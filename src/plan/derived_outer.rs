@@ -18,6 +18,7 @@
 //! REAL sums are added in the coordinator's order and may differ from one database's in
 //! the last bit, as across shards (README: Merging).
 
+use super::names::ordinal;
 use crate::error::{Error, Result};
 use crate::merge::coordinator::PARTIALS;
 use crate::parse::{parse_expression, Parsed};
@@ -67,7 +68,7 @@ pub(crate) fn order_checks(
         _ => PARTIALS.to_string(),
     };
     let calls = calls(q)?;
-    let keys = group_keys(sel, names);
+    let keys = group_keys(&parsed, sel, names);
     let keys_ref: Vec<&Expr> = keys.iter().collect();
     let aggregated = !keys.is_empty() || sel.having.is_some() || !calls.aggregates.is_empty();
     if aggregated {
@@ -92,7 +93,7 @@ pub(crate) fn order_checks(
             ));
         }
         let bounds = limit_bounds(&parsed, limit, params)?;
-        limited.push(limit_check(q, sel, names, &from, bounds)?);
+        limited.push(limit_check(&parsed, q, sel, names, &from, bounds)?);
     }
     let mut shown: Vec<&Expr> = keys_ref;
     let mut checks = Vec::new();
@@ -172,6 +173,7 @@ fn limit_bounds(parsed: &Parsed, limit: &LimitClause, params: &[Value]) -> Resul
 /// meets them. Ranked as the outer query orders (an ordinal or an output's alias standing
 /// for that output), a set of equal rows of rank `r` holds positions `r` to `r + n - 1`.
 fn limit_check(
+    parsed: &Parsed,
     q: &Query,
     sel: &Select,
     names: &[String],
@@ -199,12 +201,12 @@ fn limit_check(
                 }
                 _ => None,
             };
-            let resolved = match strip_nested(&t.expr) {
-                Expr::Value(v) => match v.value.to_string().parse::<usize>() {
-                    Ok(k) => k.checked_sub(1).and_then(output),
-                    Err(_) => None,
-                },
-                Expr::Identifier(id) => sel.projection.iter().position(|i| {
+            let resolved = match (ordinal(parsed, &t.expr), strip_nested(&t.expr)) {
+                (Some(k), _) => usize::try_from(k)
+                    .ok()
+                    .and_then(|k| k.checked_sub(1))
+                    .and_then(output),
+                (None, Expr::Identifier(id)) => sel.projection.iter().position(|i| {
                     matches!(i, SelectItem::ExprWithAlias { alias, .. } if alias.value.eq_ignore_ascii_case(&id.value))
                 }).and_then(output),
                 _ => None,
@@ -441,7 +443,7 @@ fn argument(f: &Function) -> Option<&Expr> {
 
 /// The GROUP BY terms as expressions: an ordinal or an output's alias (a name that is not
 /// one of the subquery's columns) stands for that output's expression.
-fn group_keys(sel: &Select, names: &[String]) -> Vec<Expr> {
+fn group_keys(parsed: &Parsed, sel: &Select, names: &[String]) -> Vec<Expr> {
     let GroupByExpr::Expressions(terms, _) = &sel.group_by else {
         return Vec::new();
     };
@@ -457,15 +459,12 @@ fn group_keys(sel: &Select, names: &[String]) -> Vec<Expr> {
     terms
         .iter()
         .map(|t| {
-            let resolved = match strip_nested(t) {
-                Expr::Value(v) => v
-                    .value
-                    .to_string()
-                    .parse::<usize>()
+            let resolved = match (ordinal(parsed, t), strip_nested(t)) {
+                (Some(k), _) => usize::try_from(k)
                     .ok()
-                    .and_then(|n| n.checked_sub(1))
+                    .and_then(|k| k.checked_sub(1))
                     .and_then(|i| outputs.get(i).map(|(_, e)| *e)),
-                Expr::Identifier(id)
+                (None, Expr::Identifier(id))
                     if !names.iter().any(|n| n.eq_ignore_ascii_case(&id.value)) =>
                 {
                     outputs

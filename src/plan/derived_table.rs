@@ -95,7 +95,7 @@ impl DerivedRead {
                     "{} {} COLLATE {}",
                     crate::lex::quote_ident(name),
                     declared_type_of(t.affinity),
-                    collation_name(t.collation)
+                    t.collation.name()
                 )
             })
             .collect();
@@ -109,14 +109,6 @@ impl DerivedRead {
                 names,
             )?,
         })
-    }
-}
-
-fn collation_name(c: Collation) -> &'static str {
-    match c {
-        Collation::Binary => "BINARY",
-        Collation::NoCase => "NOCASE",
-        Collation::RTrim => "RTRIM",
     }
 }
 
@@ -154,7 +146,7 @@ pub(crate) fn split(
         return None;
     }
     let types = column_types(subquery, policy, catalog)?;
-    let range = parenthesized(parsed, subquery)?;
+    let range = super::subquery::parenthesized(parsed, subquery)?;
     let params = &Params::new(params);
     // The subquery as written, ORDER BY included: one database may or may not evaluate
     // it (its planner decides), so an error there is refused, never answered around.
@@ -173,26 +165,6 @@ pub(crate) fn split(
         outer: outer_sql,
         types,
     })
-}
-
-/// The `( … )` around the subquery.
-fn parenthesized(parsed: &Parsed, q: &Query) -> Option<std::ops::Range<usize>> {
-    let first = match q.with.as_ref() {
-        Some(w) => w.with_token.0.span.start,
-        None => match q.body.as_ref() {
-            SetExpr::Select(s) => s.select_token.0.span.start,
-            _ => return None,
-        },
-    };
-    let at = parsed.offset(first)?;
-    let toks = &parsed.tokens;
-    let i = toks.binary_search_by_key(&at, |t| t.start).ok()?;
-    let open = toks[..i].iter().rposition(|t| !t.is_trivia())?;
-    if toks[open].kind != crate::lex::TokenKind::LParen {
-        return None;
-    }
-    let close = parsed.closing_paren(open)?;
-    Some(toks[open].start..toks[close].end)
 }
 
 /// Each column of the subquery's result, when every one is known (see the module's

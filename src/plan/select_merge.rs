@@ -385,7 +385,7 @@ fn check_distinct_binary(
         };
         if collation != Collation::Binary {
             return Err(Error::unsupported(
-                format!("DISTINCT over a {} column across shards is not supported: which spelling of equal values SQLite keeps depends on row order", format!("{collation:?}").to_uppercase()),
+                format!("DISTINCT over a {} column across shards is not supported: which spelling of equal values SQLite keeps depends on row order", collation.name()),
                 "add COLLATE BINARY to the column, use GROUP BY with min() or max(), or pin one shard with the key",
             ));
         }

@@ -394,7 +394,7 @@ fn one_plain_row(q: &sqlparser::ast::Query, columns: Columns) -> bool {
 }
 
 /// The `( … )` around a subquery's SELECT, as a byte range.
-fn parenthesized(parsed: &Parsed, q: &sqlparser::ast::Query) -> Option<Range<usize>> {
+pub(super) fn parenthesized(parsed: &Parsed, q: &sqlparser::ast::Query) -> Option<Range<usize>> {
     let SetExpr::Select(sel) = q.body.as_ref() else {
         return None;
     };

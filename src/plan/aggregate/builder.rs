@@ -52,7 +52,7 @@ pub(super) struct Builder<'a> {
 pub(super) struct Extreme {
     pub(super) kind: &'static str,
     pub(super) partial: String,
-    pub(super) collation: String,
+    pub(super) collation: &'static str,
     pub(super) distinct: bool,
 }
 
@@ -278,7 +278,7 @@ impl<'a> Builder<'a> {
         let order_sensitive = matches!(kind, "sum" | "group_concat");
         if order_sensitive && collation != Collation::Binary {
             return Err(Error::unsupported(
-                format!("{name}(DISTINCT …) over a {} expression across shards: which of the equal spellings SQLite keeps depends on row order", format!("{collation:?}").to_uppercase()),
+                format!("{name}(DISTINCT …) over a {} expression across shards: which of the equal spellings SQLite keeps depends on row order", collation.name()),
                 "add COLLATE BINARY to the argument, or pin one shard with the key",
             ));
         }
@@ -356,12 +356,11 @@ impl<'a> Builder<'a> {
                 };
                 let func = if kind == "min" { "min" } else { "max" };
                 let m = self.add_partial(part(func, Wrap::Plain, Only::All));
-                let cname = format!("{c:?}").to_uppercase();
-                let sql = format!("__d1p_{kind}({m}, '{cname}')");
+                let sql = format!("__d1p_{kind}({m}, '{}')", c.name());
                 self.extremes.push(Extreme {
                     kind: func,
                     partial: m,
-                    collation: cname,
+                    collation: c.name(),
                     distinct,
                 });
                 (sql, None)
@@ -474,8 +473,7 @@ impl<'a> Builder<'a> {
             Some(i) => i,
             None => {
                 let ty = declared_type_of(self.scope.affinity(e));
-                let declaration =
-                    format!("{ty} COLLATE {}", format!("{collation:?}").to_uppercase());
+                let declaration = format!("{ty} COLLATE {}", collation.name());
                 self.distinct.push(DistinctColumn {
                     text,
                     range,

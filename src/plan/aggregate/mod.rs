@@ -396,7 +396,7 @@ impl Groups {
                 "\"__d1p_g{}\" {} COLLATE {}",
                 groups.exprs.len() + 1,
                 declared_type_of(scope.affinity(&expr)),
-                format!("{collation:?}").to_uppercase()
+                collation.name()
             ));
             groups.exprs.push(expr);
             groups.texts.push(text);
