@@ -29,7 +29,7 @@ struct Source<'c> {
     /// For each of those, the table column it reads when it is a plain column reference
     /// (whose affinity and collation it keeps); None for an expression, which has neither
     /// (the analyzer reads through no subquery whose outputs carry others: see
-    /// `sql::carries_type`).
+    /// `sql::carries_own_type`).
     resolved: Vec<Option<&'c Column>>,
     /// The table name it is written with, lower-cased (a CTE's name); empty for others.
     written: String,
