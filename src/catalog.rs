@@ -41,8 +41,10 @@ pub struct Column {
     pub collation: Option<String>,
     /// Part of the PRIMARY KEY.
     pub primary_key: bool,
-    /// Hidden or generated (not part of `SELECT *` / a column-less INSERT).
+    /// Hidden or generated (not part of a column-less INSERT).
     pub hidden: bool,
+    /// Generated (`GENERATED ALWAYS AS …`): part of `SELECT *`, unlike other hidden ones.
+    pub generated: bool,
     /// The DEFAULT expression's text, if the column has one.
     pub default: Option<String>,
     /// Declared NOT NULL.
@@ -71,6 +73,11 @@ impl Table {
             .iter()
             .enumerate()
             .find(|(_, c)| c.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Columns `SELECT *` gives, in order (generated ones included, hidden ones not).
+    pub fn star_columns(&self) -> impl Iterator<Item = &Column> {
+        self.columns.iter().filter(|c| !c.hidden || c.generated)
     }
 
     /// Columns a column-less `INSERT INTO t VALUES (...)` fills, in order.
@@ -190,6 +197,8 @@ impl Catalog {
                     declared_type,
                     primary_key: int(row.get(5)) > 0,
                     hidden: int(row.get(6)) != 0,
+                    // pragma_table_xinfo: 2 a VIRTUAL generated column, 3 a STORED one.
+                    generated: matches!(int(row.get(6)), 2 | 3),
                     default: match row.get(7) {
                         Some(Value::Text(d)) => Some(d.clone()),
                         _ => None,
@@ -418,6 +427,11 @@ mod tests {
             t.insertable_columns().count(),
             3,
             "generated column is hidden"
+        );
+        assert_eq!(
+            t.star_columns().count(),
+            4,
+            "SELECT * gives the generated column"
         );
         let w = c.get("W").unwrap();
         assert_eq!(w.rowid_alias, None);

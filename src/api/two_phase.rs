@@ -7,6 +7,7 @@ use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::execute::QueryResult;
 use crate::merge::coordinator;
+use crate::plan::derived_table::Origin;
 use crate::plan::{self, PlanOptions, ShardHint};
 use crate::value::Value;
 
@@ -15,8 +16,9 @@ impl<B: Backend> Database<B> {
     /// with each CTE replaced by its body (`plan::cte`), or computes each such subquery
     /// first, merged exactly across shards, then runs the read with the values in their
     /// place (`plan::subquery`), or reads its one FROM subquery first and runs the outer
-    /// query over those rows on the coordinator (`plan::derived_table`). None when none
-    /// applies.
+    /// query over those rows on the coordinator (`plan::derived_table`), or does so with
+    /// its table's rows when its window functions span shards (`plan::window_rows`). None
+    /// when none applies.
     pub(super) async fn subqueries_first(
         &self,
         sql: &str,
@@ -62,10 +64,10 @@ impl<B: Backend> Database<B> {
         }
         let subs = plan::subquery::scalar_subqueries(parsed, params, &self.shared.policy, &catalog);
         if subs.is_empty() {
-            return match (
-                plan::derived_table::split(parsed, params, &self.shared.policy, &catalog),
-                hint,
-            ) {
+            let policy = &self.shared.policy;
+            let read = plan::derived_table::split(parsed, params, policy, &catalog)
+                .or_else(|| plan::window_rows::split(parsed, params, policy, &catalog));
+            return match (read, hint) {
                 (Some(read), None) => self.derived_read(&read, options).await.map(Some),
                 _ => Ok(None),
             };
@@ -99,13 +101,14 @@ impl<B: Backend> Database<B> {
         read: &plan::derived_table::DerivedRead,
         options: PlanOptions,
     ) -> Result<QueryResult> {
-        // A failure inside the subquery (`integer overflow`) is refused, not answered: one
-        // database may never evaluate the rows that fail, as its planner can push the outer
-        // WHERE into the subquery first.
+        // A failure inside a FROM subquery (`integer overflow`) is refused, not answered:
+        // one database may never evaluate the rows that fail, as its planner can push the
+        // outer WHERE into the subquery first. A table's rows read for its windows are the
+        // statement's own WHERE, which one database evaluates alike.
         let inner = Box::pin(self.query_with(&read.inner.sql, &read.inner.params, None, options))
             .await
             .map_err(|e| match e {
-                Error::Backend { message, .. } => Error::unsupported(
+                Error::Backend { message, .. } if read.origin == Origin::Subquery => Error::unsupported(
                     format!("a FROM subquery read first across shards failed ({message}), where one database may not evaluate the rows that fail"),
                     "filter inside the subquery, or pin one shard with the key",
                 ),

@@ -30,10 +30,40 @@ pub struct FinalStep {
     pub sql: String,
     /// Its parameters (the statement's literals and bound values it uses).
     pub params: Vec<Value>,
-    /// Checks run before `sql`: each returns a row when the answer would depend on the
-    /// order rows are met (then the statement is refused with the given message).
-    pub ambiguity_checks: Vec<(String, String)>,
+    /// Checks run before `sql`.
+    pub ambiguity_checks: Vec<AmbiguityCheck>,
 }
+
+/// A query over the partial rows that returns a row when the answer would depend on the
+/// order the rows are met; then the statement is refused with its message and remedy.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AmbiguityCheck {
+    /// The query, over [`PARTIALS`].
+    pub sql: String,
+    /// What the refusal says.
+    pub message: String,
+    /// What the refusal suggests.
+    pub remedy: &'static str,
+}
+
+impl AmbiguityCheck {
+    /// A check for equal values that differ in type or spelling.
+    pub fn spelling(sql: String, message: String) -> AmbiguityCheck {
+        AmbiguityCheck {
+            sql,
+            message,
+            remedy: SPELLING_REMEDY,
+        }
+    }
+}
+
+/// The remedy for integers whose sum passes 2^63 at a point the row order decides.
+pub const OVERFLOW_REMEDY: &str =
+    "CAST the values to REAL (sum(CAST(x AS REAL)) or total(x)), or pin one shard with the key";
+
+/// The remedy for equal values that differ in type or spelling.
+pub const SPELLING_REMEDY: &str =
+    "CAST the column to one type (or COLLATE BINARY), or pin one shard with the key";
 
 /// The partial table's name in [`FinalStep::sql`]; replaced by the layout's own table.
 pub const PARTIALS: &str = "__d1p_partials";
@@ -186,14 +216,11 @@ impl Coordinator {
                     .map_err(sql_error)?;
             }
         }
-        for (check, message) in &step.ambiguity_checks {
-            let check = check.replace(PARTIALS, &layout.quoted);
-            let mut stmt = self.conn.prepare_cached(&check).map_err(sql_error)?;
+        for check in &step.ambiguity_checks {
+            let sql = check.sql.replace(PARTIALS, &layout.quoted);
+            let mut stmt = self.conn.prepare_cached(&sql).map_err(sql_error)?;
             if stmt.exists([]).map_err(sql_error)? {
-                return Err(Error::unsupported(
-                    message.clone(),
-                    "CAST the column to one type (or COLLATE BINARY), or pin one shard with the key",
-                ));
+                return Err(Error::unsupported(check.message.clone(), check.remedy));
             }
         }
         let sql = step.sql.replace(PARTIALS, &layout.quoted);
@@ -319,7 +346,7 @@ impl Aggregate<Option<Value>, Option<Value>> for Best {
                 if o == Ordering::Equal && v != *b {
                     return Err(refusal(
                         &format!("min()/max() across shards met equal values of different types or spellings ({} {b} and {} {v}); which one SQLite keeps depends on row order", b.type_name(), v.type_name()),
-                        "CAST the column to one type (or COLLATE BINARY), or pin one shard with the key",
+                        SPELLING_REMEDY,
                     ));
                 }
                 if o == self.0 {

@@ -203,8 +203,8 @@ impl FinalStep {
     /// The header and fields of the tree; None when the query does not read back.
     fn tree(&self) -> Option<(String, Vec<(&'static str, String)>)> {
         let mut out = fields(read_query(&self.sql, &self.params)?)?;
-        for (check, _) in &self.ambiguity_checks {
-            out.push(("refuse if", refusal(check)));
+        for check in &self.ambiguity_checks {
+            out.push(("refuse if", refusal(&check.sql)));
         }
         let columns: Vec<String> = self.columns.iter().map(|c| short_declaration(c)).collect();
         let header = format!("coordinator over partials ({})", columns.join(", "));
@@ -319,6 +319,7 @@ impl fmt::Display for RowMerge {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::merge::coordinator::AmbiguityCheck;
 
     fn step(sql: &str, params: Vec<Value>) -> FinalStep {
         FinalStep {
@@ -330,7 +331,7 @@ mod tests {
             ],
             sql: sql.into(),
             params,
-            ambiguity_checks: vec![(
+            ambiguity_checks: vec![AmbiguityCheck::spelling(
                 "SELECT 1 FROM __d1p_partials GROUP BY \"__d1p_g1\" HAVING max(\"__d1p_t1\") > 1 OR count(DISTINCT quote(\"__d1p_g1\")) > 1".into(),
                 "GROUP BY across shards met equal keys".into(),
             )],

@@ -1,26 +1,33 @@
-//! What the outer query over a FROM subquery read first may do (see `derived_table`).
+//! What the outer query over rows read first may do (see `derived_table`): the rows of a
+//! FROM subquery, or of a read whose window functions span shards (`window_rows`).
 //!
-//! The coordinator meets the subquery's rows in the order the merge gave them; one
-//! database meets them in an order its planner chooses. So whatever in the outer query
-//! depends on that order is refused or checked on the rows:
+//! The coordinator meets the rows in the order the merge gave them; one database meets
+//! them in an order its planner chooses. So whatever in the outer query depends on that
+//! order is refused or checked on the rows:
 //! - refused: aggregates other than count, sum, total, avg, min and max, or with an ORDER
-//!   BY inside (`group_concat`'s order); window functions other than ranks and those
-//!   aggregates over RANGE or GROUPS frames (their order among equal rows); a column
-//!   neither grouped nor aggregated (the row it comes from); LIMIT/OFFSET over groups or
-//!   DISTINCT rows; a nested query;
+//!   BY inside (`group_concat`'s order); window functions whose answer depends on the order
+//!   among equal rows (`row_number()`, `lag()`, ROWS frames, …) over groups, or over a named
+//!   window; a column neither grouped nor aggregated (the row it comes from); LIMIT/OFFSET
+//!   over groups or DISTINCT rows; a nested query;
 //! - checked on the rows, refused when they hold such values: values that compare equal
 //!   but differ (`'A'` and `'a'` under NOCASE, `1` and `1.0`), of which one database shows
 //!   the one it meets first (DISTINCT, a group's key, min/max, a DISTINCT aggregate);
 //!   integer sums whose positive or negative values alone pass 2^63 (they overflow, or
 //!   leave exact arithmetic, at a point the order decides); a LIMIT/OFFSET bound falling
-//!   among rows equal in the ORDER BY that differ.
+//!   among rows equal in the ORDER BY that differ; for a window function whose answer
+//!   depends on the order among equal rows, rows equal in its PARTITION BY and ORDER BY
+//!   that differ (rows alike in every column may come in any order: the answer's rows are
+//!   the same).
+//!
+//! Ranks, and count/sum/total/avg/min/max over RANGE or GROUPS frames, take in every row
+//! equal to the current one, so they need no such check.
 //!
 //! REAL sums are added in the coordinator's order and may differ from one database's in
 //! the last bit, as across shards (README: Merging).
 
 use super::names::ordinal;
 use crate::error::{Error, Result};
-use crate::merge::coordinator::PARTIALS;
+use crate::merge::coordinator::{AmbiguityCheck, OVERFLOW_REMEDY, PARTIALS};
 use crate::parse::{parse_expression, Parsed};
 use crate::sql::walk::{walk, Walk};
 use crate::sql::{is_aggregate, object_name, strip_nested, KeyExpr};
@@ -28,38 +35,71 @@ use crate::value::Value;
 use sqlparser::ast::{
     Distinct, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr,
     LimitClause, OrderByKind, OrderBySort, Query, Select, SelectItem, SetExpr, Statement,
-    TableFactor, WindowFrameUnits, WindowType,
+    TableFactor, WindowFrameUnits, WindowSpec, WindowType,
 };
 use std::ops::ControlFlow;
 
 /// Aggregates whose answer is the same in any row order (given the checks below).
 const ORDER_FREE: [&str; 6] = ["count", "sum", "total", "avg", "min", "max"];
 
-/// The checks the outer query `sql` needs on the subquery's rows (each a query over
+/// What the rows the outer query reads are, as its refusals name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// A FROM subquery of the statement.
+    Subquery,
+    /// The rows of the statement's one table, read first for its window functions.
+    Windows,
+}
+
+impl Origin {
+    fn phrase(self) -> &'static str {
+        match self {
+            Origin::Subquery => "over a FROM subquery across shards",
+            Origin::Windows => "with window functions across shards",
+        }
+    }
+
+    fn remedy(self) -> &'static str {
+        match self {
+            Origin::Subquery => {
+                "pin one shard with the key or a hint, or run the subquery alone and finish in the app"
+            }
+            Origin::Windows => {
+                "pin one shard with the key or a hint, or partition the window by the shard key"
+            }
+        }
+    }
+}
+
+/// The rows read first, as the checks read them.
+struct Rows<'a> {
+    /// Their columns.
+    names: &'a [String],
+    /// The FROM clause that reads them under the outer query's name for them.
+    from: String,
+    origin: Origin,
+}
+
+/// The checks the outer query `sql` needs on the rows read first (each a query over
 /// [`PARTIALS`] that returns a row when the answer would depend on the row order, and the
-/// refusal's text), or its refusal; `names` are the subquery's columns.
+/// refusal's text), or its refusal; `names` are the rows' columns.
 pub(crate) fn order_checks(
     sql: &str,
     params: &[Value],
     names: &[String],
-) -> Result<Vec<(String, String)>> {
+    origin: Origin,
+) -> Result<Vec<AmbiguityCheck>> {
     let parsed = Parsed::new(sql)?;
     let Ok(Statement::Query(q)) = &parsed.ast else {
         return Err(Error::internal(
-            "the outer query over a FROM subquery is not a SELECT",
+            "the outer query over rows read first is not a SELECT",
         ));
     };
     let SetExpr::Select(sel) = q.body.as_ref() else {
         return Err(Error::internal(
-            "the outer query over a FROM subquery is not a SELECT",
+            "the outer query over rows read first is not a SELECT",
         ));
     };
-    if q.fetch.is_some() {
-        return Err(refuse("FETCH", "not combinable"));
-    }
-    if matches!(sel.distinct, Some(Distinct::On(_))) || !sel.named_window.is_empty() {
-        return Err(refuse("DISTINCT ON or WINDOW", "not combinable"));
-    }
     // The checks read the rows under the outer query's name for them.
     let from = match sel.from.first().map(|t| &t.relation) {
         Some(TableFactor::Table { alias: Some(a), .. }) => {
@@ -67,15 +107,31 @@ pub(crate) fn order_checks(
         }
         _ => PARTIALS.to_string(),
     };
-    let calls = calls(q)?;
+    let rows = Rows {
+        names,
+        from,
+        origin,
+    };
+    if q.fetch.is_some() {
+        return Err(rows.refuse("FETCH", "not combinable"));
+    }
+    if matches!(sel.distinct, Some(Distinct::On(_))) || !sel.named_window.is_empty() {
+        return Err(rows.refuse("DISTINCT ON or WINDOW", "not combinable"));
+    }
+    let calls = calls(q, &rows)?;
     let keys = group_keys(&parsed, sel, names);
-    let keys_ref: Vec<&Expr> = keys.iter().collect();
     let aggregated = !keys.is_empty() || sel.having.is_some() || !calls.aggregates.is_empty();
     if aggregated {
         if let Some(bare) = bare_column(q, sel, &keys) {
-            return Err(refuse(
+            return Err(rows.refuse(
                 &format!("the column {bare} neither grouped nor aggregated"),
                 "one database takes it from a row its order decides",
+            ));
+        }
+        if let Some((name, _)) = calls.ordered.first() {
+            return Err(rows.refuse(
+                &format!("the window function {name}() over groups"),
+                "its answer depends on the order among equal groups, one database's choice",
             ));
         }
     }
@@ -87,48 +143,17 @@ pub(crate) fn order_checks(
         .filter(|_| !aggregated || !keys.is_empty())
     {
         if aggregated || sel.distinct.is_some() {
-            return Err(refuse(
+            return Err(rows.refuse(
                 "LIMIT or OFFSET over groups or DISTINCT rows",
                 "which rows it keeps among equal ORDER BY values is one database's choice",
             ));
         }
-        let bounds = limit_bounds(&parsed, limit, params)?;
-        limited.push(limit_check(&parsed, q, sel, names, &from, bounds)?);
+        let bounds = limit_bounds(&parsed, limit, params, &rows)?;
+        limited.push(rows.limit_check(&parsed, q, sel, bounds)?);
     }
-    let mut shown: Vec<&Expr> = keys_ref;
-    let mut checks = Vec::new();
-    if matches!(sel.distinct, Some(Distinct::Distinct)) {
-        for item in &sel.projection {
-            match item {
-                SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
-                    if !crate::sql::has_aggregate(e) {
-                        shown.push(e);
-                    }
-                }
-                // `*` and `t.*` show every column of the subquery.
-                _ => checks.extend(
-                    names
-                        .iter()
-                        .map(|n| spelling_check(&crate::lex::quote_ident(n), &from)),
-                ),
-            }
-        }
-    }
-    for call in calls.aggregates.iter().chain(&calls.windows) {
-        let name = object_name(&call.name).to_ascii_lowercase();
-        let distinct =
-            matches!(&call.args, FunctionArguments::List(l) if l.duplicate_treatment.is_some());
-        if let Some(arg) = argument(call) {
-            if name == "min" || name == "max" || (distinct && name != "count") {
-                shown.push(arg);
-            }
-            if matches!(name.as_str(), "sum" | "total" | "avg") {
-                checks.push(overflow_check(&text(arg, names)?, &from));
-            }
-        }
-    }
-    for e in shown {
-        checks.push(spelling_check(&text(e, names)?, &from));
+    let mut checks = rows.value_checks(sel, &calls, &keys)?;
+    for (name, spec) in &calls.ordered {
+        checks.push(rows.peer_check(name, spec, sel.selection.as_ref())?);
     }
     checks.extend(limited);
     Ok(checks)
@@ -136,7 +161,12 @@ pub(crate) fn order_checks(
 
 /// The positions after which LIMIT/OFFSET cuts the ordered rows: the offset, and the
 /// offset plus the limit (when there is one), from literals or bound parameters.
-fn limit_bounds(parsed: &Parsed, limit: &LimitClause, params: &[Value]) -> Result<Vec<u64>> {
+fn limit_bounds(
+    parsed: &Parsed,
+    limit: &LimitClause,
+    params: &[Value],
+    rows: &Rows<'_>,
+) -> Result<Vec<u64>> {
     let value = |e: &Expr| -> Result<i64> {
         let v = match crate::analyze::key_literal(parsed, e) {
             Some(KeyExpr::Literal(v)) => Some(v),
@@ -145,7 +175,7 @@ fn limit_bounds(parsed: &Parsed, limit: &LimitClause, params: &[Value]) -> Resul
         };
         match v {
             Some(Value::Integer(n)) => Ok(n),
-            _ => Err(refuse(
+            _ => Err(rows.refuse(
                 &format!("the LIMIT or OFFSET {e}"),
                 "d1plus reads only integers there",
             )),
@@ -168,147 +198,274 @@ fn limit_bounds(parsed: &Parsed, limit: &LimitClause, params: &[Value]) -> Resul
     Ok(bounds)
 }
 
-/// A row when a LIMIT/OFFSET bound falls inside rows equal in the ORDER BY (every row,
-/// without one) that differ: which of them one database keeps depends on the order it
-/// meets them. Ranked as the outer query orders (an ordinal or an output's alias standing
-/// for that output), a set of equal rows of rank `r` holds positions `r` to `r + n - 1`.
-fn limit_check(
-    parsed: &Parsed,
-    q: &Query,
-    sel: &Select,
-    names: &[String],
-    from: &str,
-    bounds: Vec<u64>,
-) -> Result<(String, String)> {
-    let mut outputs = Vec::new();
-    for item in &sel.projection {
-        match item {
-            SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
-                outputs.push(text(e, names)?)
-            }
-            _ => outputs.extend(names.iter().map(|n| crate::lex::quote_ident(n))),
-        }
+impl Rows<'_> {
+    fn refuse(&self, what: &str, why: &str) -> Error {
+        Error::unsupported(
+            format!("{what} in a query {} ({why})", self.origin.phrase()),
+            self.origin.remedy(),
+        )
     }
-    let mut terms = Vec::new();
-    if let Some(order) = &q.order_by {
-        let OrderByKind::Expressions(order) = &order.kind else {
-            return Err(refuse("ORDER BY ALL", "not combinable"));
+
+    /// Checks for values that compare equal but differ where one database shows the one it
+    /// meets first (DISTINCT outputs, group keys, min/max and DISTINCT aggregates), and for
+    /// integer sums that could pass 2^63.
+    fn value_checks(
+        &self,
+        sel: &Select,
+        calls: &Calls,
+        keys: &[Expr],
+    ) -> Result<Vec<AmbiguityCheck>> {
+        let mut shown: Vec<&Expr> = keys.iter().collect();
+        let mut checks = Vec::new();
+        if matches!(sel.distinct, Some(Distinct::Distinct)) {
+            for item in &sel.projection {
+                match item {
+                    SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
+                        if !crate::sql::has_aggregate(e) {
+                            shown.push(e);
+                        }
+                    }
+                    // `*` and `t.*` show every column of the subquery.
+                    _ => checks.extend(
+                        self.names
+                            .iter()
+                            .map(|n| self.spelling_check(&crate::lex::quote_ident(n))),
+                    ),
+                }
+            }
+        }
+        for call in calls.aggregates.iter().chain(&calls.windows) {
+            let name = object_name(&call.name).to_ascii_lowercase();
+            let distinct =
+                matches!(&call.args, FunctionArguments::List(l) if l.duplicate_treatment.is_some());
+            if let Some(arg) = argument(call) {
+                if name == "min" || name == "max" || (distinct && name != "count") {
+                    shown.push(arg);
+                }
+                if matches!(name.as_str(), "sum" | "total" | "avg") {
+                    checks.push(self.overflow_check(&self.text(arg)?));
+                }
+            }
+        }
+        for e in shown {
+            checks.push(self.spelling_check(&self.text(e)?));
+        }
+        Ok(checks)
+    }
+
+    /// The text of one row's every column, for telling rows apart (`quote()` tells every
+    /// two values apart; compared as bytes).
+    fn whole_row(&self) -> String {
+        self.names
+            .iter()
+            .map(|n| format!("quote({})", crate::lex::quote_ident(n)))
+            .collect::<Vec<_>>()
+            .join(" || ',' || ")
+    }
+
+    /// A row when a LIMIT/OFFSET bound falls inside rows equal in the ORDER BY (every row,
+    /// without one) that differ: which of them one database keeps depends on the order it
+    /// meets them. The outer query's outputs and ORDER BY terms (an ordinal or an output's
+    /// alias standing for that output) are computed first, without the LIMIT, window
+    /// functions included; ranked in that order, a set of equal rows of rank `r` holds
+    /// positions `r` to `r + n - 1`.
+    fn limit_check(
+        &self,
+        parsed: &Parsed,
+        q: &Query,
+        sel: &Select,
+        bounds: Vec<u64>,
+    ) -> Result<AmbiguityCheck> {
+        let mut columns = Vec::new();
+        for item in &sel.projection {
+            match item {
+                SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
+                    columns.push(self.text_with_windows(e)?)
+                }
+                _ => columns.extend(self.names.iter().map(|n| crate::lex::quote_ident(n))),
+            }
+        }
+        let outputs = columns.len();
+        let mut terms = Vec::new();
+        if let Some(order) = &q.order_by {
+            let OrderByKind::Expressions(order) = &order.kind else {
+                return Err(self.refuse("ORDER BY ALL", "not combinable"));
+            };
+            for t in order {
+                let output = |i: usize| match sel.projection.get(i) {
+                    Some(
+                        SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. },
+                    ) => Some(e),
+                    _ => None,
+                };
+                let resolved = match (ordinal(parsed, &t.expr), strip_nested(&t.expr)) {
+                    (Some(k), _) => usize::try_from(k)
+                        .ok()
+                        .and_then(|k| k.checked_sub(1))
+                        .and_then(output),
+                    (None, Expr::Identifier(id)) => sel.projection.iter().position(|i| {
+                        matches!(i, SelectItem::ExprWithAlias { alias, .. } if alias.value.eq_ignore_ascii_case(&id.value))
+                    }).and_then(output),
+                    _ => None,
+                };
+                columns.push(self.text_with_windows(resolved.unwrap_or(&t.expr))?);
+                let mut term = format!("__d1p_c{}", columns.len() - 1);
+                match &t.options.sort {
+                    Some(OrderBySort::Desc) => term.push_str(" DESC"),
+                    Some(OrderBySort::Asc) | None => {}
+                    Some(OrderBySort::Using(_)) => {
+                        return Err(self.refuse("ORDER BY … USING", "not SQLite's"))
+                    }
+                }
+                match t.options.nulls_first {
+                    Some(true) => term.push_str(" NULLS FIRST"),
+                    Some(false) => term.push_str(" NULLS LAST"),
+                    None => {}
+                }
+                terms.push(term);
+            }
+        }
+        let filter = match &sel.selection {
+            Some(w) => format!(" WHERE {}", self.text(w)?),
+            None => String::new(),
         };
-        for t in order {
-            let output = |i: usize| match sel.projection.get(i) {
-                Some(SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. }) => {
-                    Some(e)
-                }
-                _ => None,
-            };
-            let resolved = match (ordinal(parsed, &t.expr), strip_nested(&t.expr)) {
-                (Some(k), _) => usize::try_from(k)
-                    .ok()
-                    .and_then(|k| k.checked_sub(1))
-                    .and_then(output),
-                (None, Expr::Identifier(id)) => sel.projection.iter().position(|i| {
-                    matches!(i, SelectItem::ExprWithAlias { alias, .. } if alias.value.eq_ignore_ascii_case(&id.value))
-                }).and_then(output),
-                _ => None,
-            };
-            let mut term = text(resolved.unwrap_or(&t.expr), names)?;
-            match &t.options.sort {
-                Some(OrderBySort::Desc) => term.push_str(" DESC"),
-                Some(OrderBySort::Asc) | None => {}
-                Some(OrderBySort::Using(_)) => {
-                    return Err(refuse("ORDER BY … USING", "not SQLite's"))
-                }
+        // Each term keeps its collation as a subquery's column: a column reference its
+        // column's, COLLATE its own, any other expression none, as in the ORDER BY.
+        let computed = columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c} AS __d1p_c{i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let row = (0..outputs)
+            .map(|i| format!("quote(__d1p_c{i})"))
+            .collect::<Vec<_>>()
+            .join(" || ',' || ");
+        let order = if terms.is_empty() {
+            String::new()
+        } else {
+            format!("ORDER BY {}", terms.join(", "))
+        };
+        let split = bounds
+            .iter()
+            .map(|b| format!("(r <= {b} AND r + count(*) - 1 > {b})"))
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        Ok(AmbiguityCheck {
+            sql: format!(
+                "SELECT 1 FROM (SELECT rank() OVER ({order}) AS r, {row} AS w \
+                 FROM (SELECT {computed} FROM {}{filter})) \
+                 GROUP BY r HAVING count(DISTINCT w COLLATE BINARY) > 1 AND ({split}) LIMIT 1",
+                self.from
+            ),
+            message: format!("{}, LIMIT or OFFSET falls among rows equal in the ORDER BY that differ; which of them SQLite keeps depends on the order it meets them", self.origin.phrase()),
+            remedy: "add ORDER BY terms that tell equal rows apart (a unique column last), or pin one shard with the key",
+        })
+    }
+
+    /// A row when rows equal in the PARTITION BY and ORDER BY of the window function
+    /// `name` differ (among the rows WHERE keeps): which of them comes first is one
+    /// database's choice, and the function's answer depends on it.
+    fn peer_check(
+        &self,
+        name: &str,
+        spec: &WindowSpec,
+        selection: Option<&Expr>,
+    ) -> Result<AmbiguityCheck> {
+        let mut keys = Vec::new();
+        let order = spec.order_by.iter().map(|o| &o.expr);
+        for e in spec.partition_by.iter().chain(order) {
+            // A constant tells no rows apart (and would be read as an ordinal).
+            if !matches!(strip_nested(e), Expr::Value(_)) {
+                keys.push(format!("({})", self.text(e)?));
             }
-            match t.options.nulls_first {
-                Some(true) => term.push_str(" NULLS FIRST"),
-                Some(false) => term.push_str(" NULLS LAST"),
-                None => {}
-            }
-            terms.push(term);
+        }
+        let filter = match selection {
+            Some(w) => format!(" WHERE {}", self.text(w)?),
+            None => String::new(),
+        };
+        let row = self.whole_row();
+        let from = &self.from;
+        let sql = if keys.is_empty() {
+            format!(
+                "SELECT 1 FROM (SELECT count(DISTINCT {row} COLLATE BINARY) AS n FROM {from}{filter}) WHERE n > 1"
+            )
+        } else {
+            format!(
+                "SELECT 1 FROM {from}{filter} GROUP BY {} HAVING count(DISTINCT {row} COLLATE BINARY) > 1 LIMIT 1",
+                keys.join(", ")
+            )
+        };
+        Ok(AmbiguityCheck {
+            sql,
+            message: format!("{}, rows equal in the PARTITION BY and ORDER BY of {name}() differ; which of them comes first is one database's choice, and {name}() depends on it", self.origin.phrase()),
+            remedy: "add ORDER BY terms to the window that tell equal rows apart (a unique column last), or pin one shard with the key",
+        })
+    }
+
+    /// A row when two values of `e` compare equal but differ (`quote()` tells them apart,
+    /// compared as bytes: an explicit COLLATE inside `e` would pass up through `quote()`).
+    fn spelling_check(&self, e: &str) -> AmbiguityCheck {
+        AmbiguityCheck::spelling(
+            format!("SELECT 1 FROM {} GROUP BY ({e}) HAVING count(DISTINCT quote({e}) COLLATE BINARY) > 1 LIMIT 1", self.from),
+            format!("{}, {e} has values that compare equal but differ (in case, trailing spaces or type); which one SQLite shows depends on the order it meets them", self.origin.phrase()),
+        )
+    }
+
+    /// A row when the integers `e` sums could pass 2^63 (positive or negative ones alone),
+    /// read as sum() reads values (text that looks numeric counts).
+    fn overflow_check(&self, e: &str) -> AmbiguityCheck {
+        let v = format!("(({e}) + 0)");
+        AmbiguityCheck {
+            sql: format!(
+                "SELECT 1 FROM (SELECT total(CASE WHEN typeof({v}) = 'integer' AND {v} > 0 THEN {v} END) AS p, \
+                 total(CASE WHEN typeof({v}) = 'integer' AND {v} < 0 THEN {v} END) AS n FROM {}) \
+                 WHERE p > 9.0e18 OR n < -9.0e18",
+                self.from
+            ),
+            message: format!("{}, the integers of {e} add up past 2^63, where SQLite's running sum overflows at a point its row order decides", self.origin.phrase()),
+            remedy: OVERFLOW_REMEDY,
         }
     }
-    let filter = match &sel.selection {
-        Some(w) => format!(" WHERE {}", text(w, names)?),
-        None => String::new(),
-    };
-    let row = outputs
-        .iter()
-        .map(|o| format!("quote({o})"))
-        .collect::<Vec<_>>()
-        .join(" || ',' || ");
-    let order = if terms.is_empty() {
-        String::new()
-    } else {
-        format!("ORDER BY {}", terms.join(", "))
-    };
-    let split = bounds
-        .iter()
-        .map(|b| format!("(r <= {b} AND r + count(*) - 1 > {b})"))
-        .collect::<Vec<_>>()
-        .join(" OR ");
-    Ok((
-        format!(
-            "SELECT 1 FROM (SELECT rank() OVER ({order}) AS r, {row} AS w FROM {from}{filter}) \
-             GROUP BY r HAVING count(DISTINCT w COLLATE BINARY) > 1 AND ({split}) LIMIT 1"
-        ),
-        "over a FROM subquery across shards, LIMIT or OFFSET falls among rows equal in the ORDER BY that differ; which of them SQLite keeps depends on the order it meets them (add ORDER BY terms that tell them apart)".to_string(),
-    ))
-}
 
-fn refuse(what: &str, why: &str) -> Error {
-    Error::unsupported(
-        format!("{what} in a query over a FROM subquery across shards ({why})"),
-        "pin one shard with the key or a hint, or run the subquery alone and finish in the app",
-    )
-}
-
-/// A row when two values of `e` compare equal but differ (`quote()` tells them apart,
-/// compared as bytes: an explicit COLLATE inside `e` would pass up through `quote()`).
-fn spelling_check(e: &str, from: &str) -> (String, String) {
-    (
-        format!("SELECT 1 FROM {from} GROUP BY ({e}) HAVING count(DISTINCT quote({e}) COLLATE BINARY) > 1 LIMIT 1"),
-        format!("over a FROM subquery across shards, {e} has values that compare equal but differ (in case, trailing spaces or type); which one SQLite shows depends on the order it meets them"),
-    )
-}
-
-/// A row when the integers `e` sums could pass 2^63 (positive or negative ones alone),
-/// read as sum() reads values (text that looks numeric counts).
-fn overflow_check(e: &str, from: &str) -> (String, String) {
-    let v = format!("(({e}) + 0)");
-    (
-        format!(
-            "SELECT 1 FROM (SELECT total(CASE WHEN typeof({v}) = 'integer' AND {v} > 0 THEN {v} END) AS p, \
-             total(CASE WHEN typeof({v}) = 'integer' AND {v} < 0 THEN {v} END) AS n FROM {from}) \
-             WHERE p > 9.0e18 OR n < -9.0e18"
-        ),
-        format!("over a FROM subquery across shards, the integers of {e} add up past 2^63, where SQLite's running sum overflows at a point its row order decides"),
-    )
-}
-
-/// An expression's text for a check, when it reads only the subquery's columns and
-/// prints back to itself (sqlparser prints some SQL that SQLite reads otherwise).
-fn text(e: &Expr, names: &[String]) -> Result<String> {
-    let printed = e.to_string();
-    let mut foreign = None;
-    let _ = walk(
-        e,
-        &mut NameFinder(&mut |n: &str| {
-            if !names.iter().any(|c| c.eq_ignore_ascii_case(n)) {
-                foreign = Some(n.to_string());
-            }
-        }),
-    );
-    let unsafe_text = foreign.is_some()
-        || crate::sql::has_window(e)
-        || printed.contains('?')
-        || parse_expression(&printed).as_ref() != Some(e);
-    if unsafe_text {
-        return Err(refuse(
-            &format!("the expression {printed}"),
-            "d1plus cannot check it on the subquery's rows",
-        ));
+    /// An expression's text for a check, when it reads only the rows' columns, calls no
+    /// window function and prints back to itself (sqlparser prints some SQL that SQLite
+    /// reads otherwise).
+    fn text(&self, e: &Expr) -> Result<String> {
+        if crate::sql::has_window(e) {
+            return Err(self.cannot_check(e));
+        }
+        self.text_with_windows(e)
     }
-    Ok(printed)
+
+    /// [`Self::text`], window functions allowed (for a query over the rows, not a GROUP BY
+    /// term or an aggregate's argument).
+    fn text_with_windows(&self, e: &Expr) -> Result<String> {
+        let printed = e.to_string();
+        let mut foreign = None;
+        let _ = walk(
+            e,
+            &mut NameFinder(&mut |n: &str| {
+                if !self.names.iter().any(|c| c.eq_ignore_ascii_case(n)) {
+                    foreign = Some(n.to_string());
+                }
+            }),
+        );
+        let unsafe_text = foreign.is_some()
+            || printed.contains('?')
+            || parse_expression(&printed).as_ref() != Some(e);
+        if unsafe_text {
+            return Err(self.cannot_check(e));
+        }
+        Ok(printed)
+    }
+
+    fn cannot_check(&self, e: &Expr) -> Error {
+        self.refuse(
+            &format!("the expression {e}"),
+            "d1plus cannot check it on the rows read first",
+        )
+    }
 }
 
 struct NameFinder<'f>(&'f mut dyn FnMut(&str));
@@ -328,19 +485,20 @@ impl Walk for NameFinder<'_> {
     }
 }
 
-/// The aggregate calls of the outer query; refused: window functions, aggregates whose
-/// answer depends on the row order, nested queries.
-fn calls(q: &Query) -> Result<Calls> {
-    struct Finder {
+/// The aggregate and window calls of the outer query; refused: window functions over a
+/// named window, aggregates whose answer depends on the row order, nested queries.
+fn calls(q: &Query, rows: &Rows<'_>) -> Result<Calls> {
+    struct Finder<'r, 'n> {
         calls: Calls,
         queries: usize,
         refused: Option<Error>,
+        rows: &'r Rows<'n>,
     }
-    impl Walk for Finder {
+    impl Walk for Finder<'_, '_> {
         fn pre_query(&mut self, _q: &Query) -> ControlFlow<()> {
             self.queries += 1;
             if self.queries > 1 {
-                self.refused = Some(refuse("a nested query", "not combinable yet"));
+                self.refused = Some(self.rows.refuse("a nested query", "not combinable yet"));
                 return ControlFlow::Break(());
             }
             ControlFlow::Continue(())
@@ -360,36 +518,36 @@ fn calls(q: &Query) -> Result<Calls> {
             if let Some(over) = &f.over {
                 // Ranks give equal rows equal ranks; an order-free aggregate over a RANGE or
                 // GROUPS frame (the default is one) takes in every row equal to the current
-                // one: neither depends on the order among equal rows. Named windows, ROWS
-                // frames and the rest do.
-                let (spec, frame) = match over {
-                    WindowType::WindowSpec(s) => (
-                        s.window_name.is_none(),
-                        s.window_frame
-                            .as_ref()
-                            .is_none_or(|f| f.units != WindowFrameUnits::Rows),
-                    ),
-                    WindowType::NamedWindow(_) => (false, false),
+                // one: neither depends on the order among equal rows. ROWS frames and the
+                // rest do (checked on the rows); a named window is not read here.
+                let spec = match over {
+                    WindowType::WindowSpec(s) if s.window_name.is_none() => s,
+                    _ => {
+                        self.refused = Some(self.rows.refuse(
+                            &format!("the window function {name}() over a named window"),
+                            "not combinable yet; write the window in its OVER clause",
+                        ));
+                        return ControlFlow::Break(());
+                    }
                 };
+                let frame = spec
+                    .window_frame
+                    .as_ref()
+                    .is_none_or(|f| f.units != WindowFrameUnits::Rows);
                 let rank = args == 0
                     && matches!(
                         name.as_str(),
                         "rank" | "dense_rank" | "percent_rank" | "cume_dist"
                     );
-                let running = order_free && frame && is_aggregate(&name, args);
-                if !spec || !(rank || running) {
-                    self.refused = Some(refuse(
-                        &format!("the window function {name}()"),
-                        "its answer depends on the order among equal rows, one database's choice",
-                    ));
-                    return ControlFlow::Break(());
+                if !(rank || (order_free && frame && is_aggregate(&name, args))) {
+                    self.calls.ordered.push((name.clone(), spec.clone()));
                 }
-                if running {
+                if is_aggregate(&name, args) {
                     self.calls.windows.push(f.clone());
                 }
             } else if aggregate(f) {
                 if !order_free {
-                    self.refused = Some(refuse(
+                    self.refused = Some(self.rows.refuse(
                         &format!("the aggregate {name}()"),
                         "its answer depends on the order it meets rows",
                     ));
@@ -404,6 +562,7 @@ fn calls(q: &Query) -> Result<Calls> {
         calls: Calls::default(),
         queries: 0,
         refused: None,
+        rows,
     };
     let _ = walk(q, &mut finder);
     match finder.refused {
@@ -412,13 +571,15 @@ fn calls(q: &Query) -> Result<Calls> {
     }
 }
 
-/// The order-free aggregate calls of the outer query.
+/// The aggregate and window calls of the outer query.
 #[derive(Default)]
 struct Calls {
-    /// Plain aggregates (they make the query an aggregate one).
+    /// Plain aggregates, order-free (they make the query an aggregate one).
     aggregates: Vec<Function>,
     /// Aggregates over a window.
     windows: Vec<Function>,
+    /// Window functions whose answer depends on the order among equal rows, by name.
+    ordered: Vec<(String, WindowSpec)>,
 }
 
 /// Whether a call is one of SQLite's aggregates.

@@ -20,6 +20,8 @@
 //! table and no connection-state function. Anything else keeps the planner's refusal. At
 //! most [`MAX_ROWS`] rows are read.
 
+use super::derived_outer::order_checks;
+pub(crate) use super::derived_outer::Origin;
 use super::names::{declared_type_of, Scope};
 use super::splice::{splice, Piece, Spliced};
 use crate::catalog::Catalog;
@@ -52,6 +54,8 @@ pub(crate) struct DerivedRead {
     outer: Spliced,
     /// What each of the subquery's columns means to SQLite, in order.
     types: Vec<ColumnType>,
+    /// What the subquery stands for in the statement, as refusals name it.
+    pub origin: Origin,
 }
 
 /// A subquery column's affinity and collation.
@@ -67,10 +71,16 @@ impl DerivedRead {
     /// alike (SQLite would rename one `name:1`).
     pub(crate) fn step(&self, names: &[String], rows: usize) -> Result<FinalStep> {
         if rows > MAX_ROWS {
-            return Err(Error::unsupported(
-                format!("a FROM subquery across shards gives more than {MAX_ROWS} rows, which d1plus reads first and gives the outer query on the coordinator"),
-                "aggregate or filter inside the subquery, or pin one shard with the key",
-            ));
+            return Err(match self.origin {
+                Origin::Subquery => Error::unsupported(
+                    format!("a FROM subquery across shards gives more than {MAX_ROWS} rows, which d1plus reads first and gives the outer query on the coordinator"),
+                    "aggregate or filter inside the subquery, or pin one shard with the key",
+                ),
+                Origin::Windows => Error::unsupported(
+                    format!("window functions across shards over more than {MAX_ROWS} rows, which d1plus reads first and computes the windows over on the coordinator"),
+                    "filter the rows in WHERE, partition the window by the shard key, or pin one shard with the key",
+                ),
+            });
         }
         if names.len() != self.types.len() {
             return Err(Error::internal(format!(
@@ -103,10 +113,11 @@ impl DerivedRead {
             columns,
             sql: self.outer.sql.clone(),
             params: self.outer.params.clone(),
-            ambiguity_checks: super::derived_outer::order_checks(
+            ambiguity_checks: order_checks(
                 &self.outer.sql,
                 &self.outer.params,
                 names,
+                self.origin,
             )?,
         })
     }
@@ -164,6 +175,7 @@ pub(crate) fn split(
         inner,
         outer: outer_sql,
         types,
+        origin: Origin::Subquery,
     })
 }
 
@@ -228,9 +240,7 @@ fn star_types(
         _ => return None,
     };
     table
-        .columns
-        .iter()
-        .filter(|c| !c.hidden)
+        .star_columns()
         .map(|c| {
             Some(ColumnType {
                 affinity: Some(column_affinity(c)?),

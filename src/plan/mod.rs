@@ -26,6 +26,7 @@ mod splice;
 pub(crate) mod subquery;
 pub(crate) mod template;
 mod terms;
+pub(crate) mod window_rows;
 
 pub use connection_state::ConnectionState;
 pub use route::ShardHint;

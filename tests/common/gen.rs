@@ -401,6 +401,45 @@ impl GenQuery {
         )
     }
 
+    /// This query with a window function among its outputs, when it is a plain read of
+    /// one table (a window across shards reads the rows first); and whether its order is
+    /// total (SQL, ordered).
+    pub fn windowed(&self, rng: &mut Rng, sc: &Schema) -> Option<(String, bool)> {
+        let aggregated = !self.group.is_empty()
+            || self
+                .items
+                .iter()
+                .any(|i| sc.aggs.iter().any(|a| i.contains(a)));
+        if sc.table.contains(' ') || aggregated || self.distinct {
+            return None;
+        }
+        let c = rng.pick(sc.columns);
+        let d = if rng.chance(50) {
+            rng.pick(sc.columns)
+        } else {
+            rng.pick(sc.scalars)
+        };
+        let total = sc.total_order.join(", ");
+        let dir = *rng.pick(&["", " DESC", " NULLS FIRST", " DESC NULLS LAST"]);
+        let window = match rng.below(10) {
+            0 => format!("rank() OVER (ORDER BY {d}{dir})"),
+            1 => format!("dense_rank() OVER (PARTITION BY {c} ORDER BY {d}{dir}), percent_rank() OVER (ORDER BY {c})"),
+            2 => format!("count(*) OVER (PARTITION BY {d}), count({c}) OVER (ORDER BY {d}{dir})"),
+            3 => format!("max({c}) OVER (PARTITION BY {d}), min({d}) OVER (ORDER BY {c})"),
+            // A total order: the order-dependent functions are every database's.
+            4 => format!("row_number() OVER (ORDER BY {d}{dir}, {total})"),
+            5 => format!("lag({c}) OVER (ORDER BY {total}), lead({d}, 2, 'none') OVER (PARTITION BY {c} ORDER BY {total} DESC)"),
+            6 => format!("sum({d}) OVER (ORDER BY {total} ROWS BETWEEN 2 PRECEDING AND CURRENT ROW)"),
+            7 => format!("first_value({c}) OVER (PARTITION BY {d} ORDER BY {total}), ntile(3) OVER (ORDER BY {total})"),
+            // Ties in the window's order: refused when equal rows differ.
+            8 => format!("row_number() OVER (ORDER BY {d}{dir})"),
+            _ => format!("total({d}) OVER (ORDER BY {c} RANGE UNBOUNDED PRECEDING)"),
+        };
+        let mut q = self.clone();
+        q.items.push(window);
+        Some((q.sql(), q.ordered()))
+    }
+
     pub fn ordered(&self) -> bool {
         !self.order.is_empty()
     }
@@ -530,6 +569,17 @@ pub fn run_generated_for(
                 Err(e) => panic!(
                     "generated query {i} as a FROM subquery differs from the oracle:\n{sql}\n{e}"
                 ),
+            }
+        }
+        if rng.chance(20) {
+            if let Some((sql, ordered)) = q.windowed(rng, schema) {
+                match h.compare_within(&sql, &[], ordered, schema.real_ulps.max(2)) {
+                    Ok(true) => {}
+                    Ok(false) => refused += 1,
+                    Err(e) => panic!(
+                        "generated query {i} with a window differs from the oracle:\n{sql}\n{e}"
+                    ),
+                }
             }
         }
         match compare(&q) {

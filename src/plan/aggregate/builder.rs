@@ -5,7 +5,7 @@ use super::partial::{group_keys, Only, Partial, Wrap};
 use crate::analyze::{key_literal, Analysis};
 use crate::error::{Error, Result};
 use crate::lex::TokenKind;
-use crate::merge::coordinator::PARTIALS;
+use crate::merge::coordinator::{AmbiguityCheck, OVERFLOW_REMEDY, PARTIALS};
 use crate::merge::{connection_function, BinOp, Collation, Direct, PostExpr, SumKind};
 use crate::parse::Parsed;
 use crate::plan::fanout::refuse;
@@ -40,7 +40,7 @@ pub(super) struct Builder<'a> {
     pub(super) agg_keys: Vec<String>,
     pub(super) distinct: Vec<DistinctColumn>,
     /// Coordinator checks that refuse an answer depending on row order.
-    pub(super) checks: Vec<(String, String)>,
+    pub(super) checks: Vec<AmbiguityCheck>,
     /// The min() and max() aggregates met (one each for equal calls).
     pub(super) extremes: Vec<Extreme>,
     /// The columns met neither grouped nor aggregated.
@@ -288,7 +288,7 @@ impl<'a> Builder<'a> {
                 .iter()
                 .map(|k| format!("{k}, "))
                 .collect();
-            self.checks.push((
+            self.checks.push(AmbiguityCheck::spelling(
                 format!(
                     "SELECT 1 FROM {PARTIALS} GROUP BY {groups}{column} HAVING count(DISTINCT typeof({column}) || quote({column})) > 1"
                 ),
@@ -304,12 +304,13 @@ impl<'a> Builder<'a> {
             } else {
                 format!(" GROUP BY {}", keys.join(", "))
             };
-            self.checks.push((
-                format!(
+            self.checks.push(AmbiguityCheck {
+                sql: format!(
                     "SELECT count(*) FROM {PARTIALS}{group_by} HAVING total(DISTINCT {column}) FILTER (WHERE typeof({column}) = 'integer' AND {column} > 0) > 9.2e18 OR total(DISTINCT {column}) FILTER (WHERE typeof({column}) = 'integer' AND {column} < 0) < -9.2e18"
                 ),
-                format!("{name}(DISTINCT …) across shards of integers whose positive or negative values add up past 2^63: whether and where SQLite's running sum overflows depends on the order it meets them"),
-            ));
+                message: format!("{name}(DISTINCT …) across shards of integers whose positive or negative values add up past 2^63: whether and where SQLite's running sum overflows depends on the order it meets them"),
+                remedy: OVERFLOW_REMEDY,
+            });
         }
         Ok(if separator.is_some() {
             // SQLite refuses DISTINCT with a separator; the shards will say so.

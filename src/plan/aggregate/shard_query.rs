@@ -5,7 +5,7 @@ use super::builder::Builder;
 use super::partial::group_keys;
 use super::Groups;
 use crate::error::Result;
-use crate::merge::coordinator::PARTIALS;
+use crate::merge::coordinator::{AmbiguityCheck, PARTIALS};
 use crate::parse::Parsed;
 use crate::plan::fanout::refuse;
 use crate::plan::select_shape::SelectShape;
@@ -84,7 +84,7 @@ pub(super) fn shard_query(
                 format!("max(\"__d1p_t{i}\") > 1 OR count(DISTINCT quote(\"__d1p_g{i}\")) > 1")
             })
             .collect();
-        b.checks.push((
+        b.checks.push(AmbiguityCheck::spelling(
             format!(
                 "SELECT 1 FROM {PARTIALS} GROUP BY {} HAVING {}",
                 group_keys(g).join(", "),
