@@ -288,6 +288,12 @@ async function d1Calls(db) {
   await note("fan-out group", async () => result(await db.prepare(
     "SELECT k.name, count(*) AS n, sum(d.id) AS s FROM diff d JOIN kinds k ON k.k = d.id + 6 GROUP BY k.name ORDER BY k.name",
   ).all()));
+  await note("window across shards", async () => result(await db.prepare(
+    "SELECT tenantId, id, rank() OVER (ORDER BY id DESC) AS r, row_number() OVER (ORDER BY id, tenantId) AS rn FROM diff WHERE id > ? ORDER BY rn",
+  ).bind(0).all()));
+  await note("FROM subquery read first", async () => result(await db.prepare(
+    "SELECT count(*) AS n, max(c) AS m, sum(c) AS s FROM (SELECT tenantId, count(*) AS c FROM diff GROUP BY tenantId)",
+  ).all()));
   await note("join reference", async () => result(await db.prepare(
     "SELECT d.id, k.name FROM diff d JOIN kinds k ON k.k = d.id + 6 WHERE d.tenantId = ? ORDER BY d.id",
   ).bind("acme").all()));
