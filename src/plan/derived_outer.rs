@@ -5,10 +5,9 @@
 //! them in an order its planner chooses. So whatever in the outer query depends on that
 //! order is refused or checked on the rows:
 //! - refused: aggregates other than count, sum, total, avg, min and max, or with an ORDER
-//!   BY inside (`group_concat`'s order); window functions whose answer depends on the order
-//!   among equal rows (`row_number()`, `lag()`, ROWS frames, …) over groups, or over a named
-//!   window; a column neither grouped nor aggregated (the row it comes from); LIMIT/OFFSET
-//!   over groups or DISTINCT rows; a nested query;
+//!   BY inside (`group_concat`'s order); window functions over a named window; a column
+//!   neither grouped nor aggregated (the row it comes from); LIMIT/OFFSET over groups or
+//!   DISTINCT rows; a nested query;
 //! - checked on the rows, refused when they hold such values: values that compare equal
 //!   but differ (`'A'` and `'a'` under NOCASE, `1` and `1.0`), of which one database shows
 //!   the one it meets first (DISTINCT, a group's key, min/max, a DISTINCT aggregate);
@@ -17,7 +16,7 @@
 //!   among rows equal in the ORDER BY that differ; for a window function whose answer
 //!   depends on the order among equal rows, rows equal in its PARTITION BY and ORDER BY
 //!   that differ (rows alike in every column may come in any order: the answer's rows are
-//!   the same).
+//!   the same); over groups, two groups equal there.
 //!
 //! Ranks, and count/sum/total/avg/min/max over RANGE or GROUPS frames, take in every row
 //! equal to the current one, so they need no such check.
@@ -128,12 +127,6 @@ pub(crate) fn order_checks(
                 "one database takes it from a row its order decides",
             ));
         }
-        if let Some((name, _)) = calls.ordered.first() {
-            return Err(rows.refuse(
-                &format!("the window function {name}() over groups"),
-                "its answer depends on the order among equal groups, one database's choice",
-            ));
-        }
     }
     let mut limited = Vec::new();
     // An aggregate without GROUP BY is one row: any LIMIT keeps it or not alike.
@@ -152,8 +145,9 @@ pub(crate) fn order_checks(
         limited.push(rows.limit_check(&parsed, q, sel, bounds)?);
     }
     let mut checks = rows.value_checks(sel, &calls, &keys)?;
+    let groups = aggregated.then_some(keys.as_slice());
     for (name, spec) in &calls.ordered {
-        checks.push(rows.peer_check(name, spec, sel.selection.as_ref())?);
+        checks.extend(rows.peer_check(name, spec, sel, groups)?);
     }
     checks.extend(limited);
     Ok(checks)
@@ -365,42 +359,80 @@ impl Rows<'_> {
 
     /// A row when rows equal in the PARTITION BY and ORDER BY of the window function
     /// `name` differ (among the rows WHERE keeps): which of them comes first is one
-    /// database's choice, and the function's answer depends on it.
+    /// database's choice, and the function's answer depends on it. Over groups (`groups`,
+    /// the GROUP BY terms), the window's rows are the groups, which always differ: a row
+    /// when two are equal there. None when nothing can be equal (one group).
     fn peer_check(
         &self,
         name: &str,
         spec: &WindowSpec,
-        selection: Option<&Expr>,
-    ) -> Result<AmbiguityCheck> {
-        let mut keys = Vec::new();
+        sel: &Select,
+        groups: Option<&[Expr]>,
+    ) -> Result<Option<AmbiguityCheck>> {
+        let mut terms = Vec::new();
         let order = spec.order_by.iter().map(|o| &o.expr);
         for e in spec.partition_by.iter().chain(order) {
             // A constant tells no rows apart (and would be read as an ordinal).
             if !matches!(strip_nested(e), Expr::Value(_)) {
-                keys.push(format!("({})", self.text(e)?));
+                terms.push(self.text(e)?);
             }
         }
-        let filter = match selection {
+        let filter = match &sel.selection {
             Some(w) => format!(" WHERE {}", self.text(w)?),
             None => String::new(),
         };
-        let row = self.whole_row();
         let from = &self.from;
-        let sql = if keys.is_empty() {
-            format!(
-                "SELECT 1 FROM (SELECT count(DISTINCT {row} COLLATE BINARY) AS n FROM {from}{filter}) WHERE n > 1"
-            )
-        } else {
-            format!(
-                "SELECT 1 FROM {from}{filter} GROUP BY {} HAVING count(DISTINCT {row} COLLATE BINARY) > 1 LIMIT 1",
-                keys.join(", ")
-            )
+        let sql = match groups {
+            None if terms.is_empty() => format!(
+                "SELECT 1 FROM (SELECT count(DISTINCT {} COLLATE BINARY) AS n FROM {from}{filter}) WHERE n > 1",
+                self.whole_row()
+            ),
+            None => format!(
+                "SELECT 1 FROM {from}{filter} GROUP BY {} HAVING count(DISTINCT {} COLLATE BINARY) > 1 LIMIT 1",
+                terms.iter().map(|t| format!("({t})")).collect::<Vec<_>>().join(", "),
+                self.whole_row()
+            ),
+            Some([]) => return Ok(None),
+            Some(keys) => {
+                let keys = keys
+                    .iter()
+                    .map(|k| Ok(format!("({})", self.text(k)?)))
+                    .collect::<Result<Vec<_>>>()?;
+                let having = match &sel.having {
+                    Some(h) => format!(" HAVING {}", self.text(h)?),
+                    None => String::new(),
+                };
+                // Each term keeps its collation as a subquery's column, as in the window.
+                let columns = if terms.is_empty() {
+                    "1".to_string()
+                } else {
+                    terms
+                        .iter()
+                        .enumerate()
+                        .map(|(i, t)| format!("{t} AS __d1p_k{i}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                let groups = format!(
+                    "SELECT {columns} FROM {from}{filter} GROUP BY {}{having}",
+                    keys.join(", ")
+                );
+                let peers = (0..terms.len())
+                    .map(|i| format!("__d1p_k{i}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                if terms.is_empty() {
+                    format!("SELECT 1 FROM (SELECT count(*) AS n FROM ({groups})) WHERE n > 1")
+                } else {
+                    format!("SELECT 1 FROM ({groups}) GROUP BY {peers} HAVING count(*) > 1 LIMIT 1")
+                }
+            }
         };
-        Ok(AmbiguityCheck {
+        Ok(Some(AmbiguityCheck {
             sql,
             message: format!("{}, rows equal in the PARTITION BY and ORDER BY of {name}() differ; which of them comes first is one database's choice, and {name}() depends on it", self.origin.phrase()),
             remedy: "add ORDER BY terms to the window that tell equal rows apart (a unique column last), or pin one shard with the key",
-        })
+        }))
     }
 
     /// A row when two values of `e` compare equal but differ (`quote()` tells them apart,
