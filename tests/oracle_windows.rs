@@ -85,6 +85,9 @@ const ANSWERED: &[(&str, bool)] = &[
     ("SELECT lower(name) AS n, count(*), rank() OVER (ORDER BY count(*) DESC) FROM scores GROUP BY n", false),
     ("SELECT pts, sum(speed) AS s, dense_rank() OVER (ORDER BY pts DESC) FROM scores GROUP BY pts ORDER BY pts", true),
     ("SELECT tenant, count(*) AS n, row_number() OVER (ORDER BY count(*) DESC, tenant) AS rn FROM scores GROUP BY tenant ORDER BY rn", true),
+    // Aggregates inside a window's aggregate: checked per group.
+    ("SELECT pts, count(*), sum(count(*)) OVER (ORDER BY pts), max(min(speed)) OVER (), avg(max(id)) OVER (PARTITION BY pts > 50) FROM scores GROUP BY pts", false),
+    ("SELECT count(*), sum(count(*)) OVER () FROM scores", false),
     ("SELECT pts / 30 AS b, ntile(2) OVER (ORDER BY pts / 30), lead(count(*)) OVER (ORDER BY pts / 30) FROM scores WHERE pts IS NOT NULL GROUP BY b", false),
     // Rows no shard holds, and WHERE on the key.
     ("SELECT tenant, id, rank() OVER (ORDER BY pts) FROM scores WHERE pts > 1000", false),
@@ -116,6 +119,8 @@ const REFUSED: &[&str] = &[
     "SELECT pts * 2 AS p2, rank() OVER (ORDER BY pts) FROM scores WHERE p2 > 40",
     // 'Apple' and 'apple' in one NOCASE group: which one shows is the order's choice.
     "SELECT name, count(*), rank() OVER (ORDER BY count(*) DESC) FROM scores GROUP BY name",
+    // A running sum of the groups' maxima past 2^63.
+    "SELECT tenant, sum(max(big)) OVER (ORDER BY tenant) FROM scores GROUP BY tenant",
     // Groups equal in the window's ORDER BY.
     "SELECT tenant, row_number() OVER (ORDER BY count(*) > 0) FROM scores GROUP BY tenant",
     // A named window.

@@ -144,7 +144,7 @@ pub(crate) fn order_checks(
         let bounds = limit_bounds(&parsed, limit, params, &rows)?;
         limited.push(rows.limit_check(&parsed, q, sel, bounds)?);
     }
-    let mut checks = rows.value_checks(sel, &calls, &keys)?;
+    let mut checks = rows.value_checks(sel, &calls, &keys, aggregated)?;
     let groups = aggregated.then_some(keys.as_slice());
     for (name, spec) in &calls.ordered {
         checks.extend(rows.peer_check(name, spec, sel, groups)?);
@@ -202,12 +202,14 @@ impl Rows<'_> {
 
     /// Checks for values that compare equal but differ where one database shows the one it
     /// meets first (DISTINCT outputs, group keys, min/max and DISTINCT aggregates), and for
-    /// integer sums that could pass 2^63.
+    /// integer sums that could pass 2^63. A window function's argument in a query over
+    /// groups (`aggregated`, grouped by `keys`) is read per group.
     fn value_checks(
         &self,
         sel: &Select,
         calls: &Calls,
         keys: &[Expr],
+        aggregated: bool,
     ) -> Result<Vec<AmbiguityCheck>> {
         let mut shown: Vec<&Expr> = keys.iter().collect();
         let mut checks = Vec::new();
@@ -220,31 +222,70 @@ impl Rows<'_> {
                         }
                     }
                     // `*` and `t.*` show every column of the subquery.
-                    _ => checks.extend(
-                        self.names
-                            .iter()
-                            .map(|n| self.spelling_check(&crate::lex::quote_ident(n))),
-                    ),
+                    _ => checks.extend(self.names.iter().map(|n| {
+                        let n = crate::lex::quote_ident(n);
+                        self.spelling_check(&n, &n, &self.from)
+                    })),
                 }
             }
         }
-        for call in calls.aggregates.iter().chain(&calls.windows) {
+        let aggregates = calls.aggregates.iter().map(|c| (c, false));
+        for (call, window) in aggregates.chain(calls.windows.iter().map(|c| (c, true))) {
             let name = object_name(&call.name).to_ascii_lowercase();
             let distinct =
                 matches!(&call.args, FunctionArguments::List(l) if l.duplicate_treatment.is_some());
-            if let Some(arg) = argument(call) {
-                if name == "min" || name == "max" || (distinct && name != "count") {
-                    shown.push(arg);
+            let Some(arg) = argument(call) else {
+                continue;
+            };
+            let text = self.text(arg)?;
+            let (value, source) = match (window && aggregated, keys) {
+                (false, _) => (text.clone(), self.from.clone()),
+                // One group: the window sees one value.
+                (true, []) => continue,
+                (true, keys) => {
+                    let groups = self.groups_query(sel, keys, &format!("{text} AS __d1p_v"))?;
+                    ("__d1p_v".to_string(), format!("({groups})"))
                 }
-                if matches!(name.as_str(), "sum" | "total" | "avg") {
-                    checks.push(self.overflow_check(&self.text(arg)?));
-                }
+            };
+            if name == "min" || name == "max" || (distinct && name != "count") {
+                checks.push(self.spelling_check(&value, &text, &source));
+            }
+            if matches!(name.as_str(), "sum" | "total" | "avg") {
+                checks.push(self.overflow_check(&value, &text, &source));
             }
         }
         for e in shown {
-            checks.push(self.spelling_check(&self.text(e)?));
+            let e = self.text(e)?;
+            checks.push(self.spelling_check(&e, &e, &self.from));
         }
         Ok(checks)
+    }
+
+    /// `SELECT columns` over the groups of the outer query (its WHERE, GROUP BY `keys` and
+    /// HAVING).
+    fn groups_query(&self, sel: &Select, keys: &[Expr], columns: &str) -> Result<String> {
+        let keys = keys
+            .iter()
+            .map(|k| Ok(format!("({})", self.text(k)?)))
+            .collect::<Result<Vec<_>>>()?;
+        let having = match &sel.having {
+            Some(h) => format!(" HAVING {}", self.text(h)?),
+            None => String::new(),
+        };
+        Ok(format!(
+            "SELECT {columns} FROM {}{} GROUP BY {}{having}",
+            self.from,
+            self.filter(sel)?,
+            keys.join(", ")
+        ))
+    }
+
+    /// The outer query's WHERE clause, for a check.
+    fn filter(&self, sel: &Select) -> Result<String> {
+        Ok(match &sel.selection {
+            Some(w) => format!(" WHERE {}", self.text(w)?),
+            None => String::new(),
+        })
     }
 
     /// The text of one row's every column, for telling rows apart (`quote()` tells every
@@ -377,10 +418,7 @@ impl Rows<'_> {
                 terms.push(self.text(e)?);
             }
         }
-        let filter = match &sel.selection {
-            Some(w) => format!(" WHERE {}", self.text(w)?),
-            None => String::new(),
-        };
+        let filter = self.filter(sel)?;
         let from = &self.from;
         let sql = match groups {
             None if terms.is_empty() => format!(
@@ -394,14 +432,6 @@ impl Rows<'_> {
             ),
             Some([]) => return Ok(None),
             Some(keys) => {
-                let keys = keys
-                    .iter()
-                    .map(|k| Ok(format!("({})", self.text(k)?)))
-                    .collect::<Result<Vec<_>>>()?;
-                let having = match &sel.having {
-                    Some(h) => format!(" HAVING {}", self.text(h)?),
-                    None => String::new(),
-                };
                 // Each term keeps its collation as a subquery's column, as in the window.
                 let columns = if terms.is_empty() {
                     "1".to_string()
@@ -413,10 +443,7 @@ impl Rows<'_> {
                         .collect::<Vec<_>>()
                         .join(", ")
                 };
-                let groups = format!(
-                    "SELECT {columns} FROM {from}{filter} GROUP BY {}{having}",
-                    keys.join(", ")
-                );
+                let groups = self.groups_query(sel, keys, &columns)?;
                 let peers = (0..terms.len())
                     .map(|i| format!("__d1p_k{i}"))
                     .collect::<Vec<_>>()
@@ -435,27 +462,28 @@ impl Rows<'_> {
         }))
     }
 
-    /// A row when two values of `e` compare equal but differ (`quote()` tells them apart,
-    /// compared as bytes: an explicit COLLATE inside `e` would pass up through `quote()`).
-    fn spelling_check(&self, e: &str) -> AmbiguityCheck {
+    /// A row when two values of `e` (read from `source`; `shown` names it) compare equal
+    /// but differ (`quote()` tells them apart, compared as bytes: an explicit COLLATE
+    /// inside `e` would pass up through `quote()`).
+    fn spelling_check(&self, e: &str, shown: &str, source: &str) -> AmbiguityCheck {
         AmbiguityCheck::spelling(
-            format!("SELECT 1 FROM {} GROUP BY ({e}) HAVING count(DISTINCT quote({e}) COLLATE BINARY) > 1 LIMIT 1", self.from),
-            format!("{}, {e} has values that compare equal but differ (in case, trailing spaces or type); which one SQLite shows depends on the order it meets them", self.origin.phrase()),
+            format!("SELECT 1 FROM {source} GROUP BY ({e}) HAVING count(DISTINCT quote({e}) COLLATE BINARY) > 1 LIMIT 1"),
+            format!("{}, {shown} has values that compare equal but differ (in case, trailing spaces or type); which one SQLite shows depends on the order it meets them", self.origin.phrase()),
         )
     }
 
-    /// A row when the integers `e` sums could pass 2^63 (positive or negative ones alone),
-    /// read as sum() reads values (text that looks numeric counts).
-    fn overflow_check(&self, e: &str) -> AmbiguityCheck {
+    /// A row when the integers `e` (read from `source`; `shown` names it) sums could pass
+    /// 2^63 (positive or negative ones alone), read as sum() reads values (text that looks
+    /// numeric counts).
+    fn overflow_check(&self, e: &str, shown: &str, source: &str) -> AmbiguityCheck {
         let v = format!("(({e}) + 0)");
         AmbiguityCheck {
             sql: format!(
                 "SELECT 1 FROM (SELECT total(CASE WHEN typeof({v}) = 'integer' AND {v} > 0 THEN {v} END) AS p, \
-                 total(CASE WHEN typeof({v}) = 'integer' AND {v} < 0 THEN {v} END) AS n FROM {}) \
-                 WHERE p > 9.0e18 OR n < -9.0e18",
-                self.from
+                 total(CASE WHEN typeof({v}) = 'integer' AND {v} < 0 THEN {v} END) AS n FROM {source}) \
+                 WHERE p > 9.0e18 OR n < -9.0e18"
             ),
-            message: format!("{}, the integers of {e} add up past 2^63, where SQLite's running sum overflows at a point its row order decides", self.origin.phrase()),
+            message: format!("{}, the integers of {shown} add up past 2^63, where SQLite's running sum overflows at a point its row order decides", self.origin.phrase()),
             remedy: OVERFLOW_REMEDY,
         }
     }

@@ -410,8 +410,28 @@ impl GenQuery {
                 .items
                 .iter()
                 .any(|i| sc.aggs.iter().any(|a| i.contains(a)));
-        if sc.table.contains(' ') || aggregated || self.distinct {
+        if sc.table.contains(' ') || self.distinct {
             return None;
+        }
+        if aggregated {
+            // Windows over groups: their rows are the groups, told apart by the group keys.
+            if self.group.is_empty() {
+                return None;
+            }
+            let keys = self.group.join(", ");
+            let agg = rng.pick(&sc.aggs[..3]);
+            let window = match rng.below(4) {
+                0 => format!("rank() OVER (ORDER BY {agg} DESC)"),
+                1 => format!("row_number() OVER (ORDER BY {agg} DESC, {keys})"),
+                2 => {
+                    format!("sum({agg}) OVER (ORDER BY {keys}), lag({agg}) OVER (ORDER BY {keys})")
+                }
+                // Ties among groups: refused when two are equal.
+                _ => format!("row_number() OVER (ORDER BY {agg})"),
+            };
+            let mut q = self.clone();
+            q.items.push(window);
+            return Some((q.sql(), q.ordered()));
         }
         let c = rng.pick(sc.columns);
         let d = if rng.chance(50) {
