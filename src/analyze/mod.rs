@@ -109,9 +109,15 @@ pub struct Analysis {
     pub reference: Vec<String>,
     /// Views whose definition reads a sharded table.
     pub sharded_views: Vec<String>,
-    /// Constructs that cannot run across several shards (window functions, LIMIT in a
-    /// subquery, ...), for the planner to refuse if the statement fans out.
+    /// Constructs that cannot run across several shards (window functions, WITH
+    /// RECURSIVE, ...), for the planner to refuse if the statement fans out (see
+    /// [`Analysis::fanout_hazard`]).
     pub fanout_hazards: Vec<String>,
+    /// Nested queries with a LIMIT or OFFSET, each as the range of [`Analysis::refs`]
+    /// registered inside it: across shards, each shard would cut its own rows, unless every
+    /// sharded reference inside is co-located with the outer query's (correlated on the
+    /// key), whose shard then holds all the rows the subquery can see.
+    pub limited_subqueries: Vec<std::ops::Range<usize>>,
     /// Number of SELECTs in the outermost compound (1 for a plain SELECT).
     pub branches: usize,
     /// The LIMIT/OFFSET of FROM subqueries read as if their rows were the table's (see
@@ -133,6 +139,44 @@ pub struct DerivedLimit {
 }
 
 impl Analysis {
+    /// The first construct that cannot run across several shards, if any.
+    pub fn fanout_hazard(&self) -> Option<String> {
+        if let Some(h) = self.fanout_hazards.first() {
+            return Some(h.clone());
+        }
+        let class = self.classes();
+        let outer = |i: usize| {
+            self.refs
+                .iter()
+                .enumerate()
+                .any(|(j, r)| r.top_level && class[j] == class[i])
+        };
+        self.limited_subqueries
+            .iter()
+            .any(|inside| inside.is_empty() || !inside.clone().all(outer))
+            .then(|| "LIMIT or OFFSET inside a subquery".to_string())
+    }
+
+    /// For each of [`Analysis::refs`], the class of references co-located with it (joined
+    /// by [`Analysis::links`]), named by one of them.
+    pub fn classes(&self) -> Vec<usize> {
+        let mut parent: Vec<usize> = (0..self.refs.len()).collect();
+        fn find(p: &mut [usize], mut x: usize) -> usize {
+            while p[x] != x {
+                p[x] = p[p[x]];
+                x = p[x];
+            }
+            x
+        }
+        for &(x, y) in &self.links {
+            if x < parent.len() && y < parent.len() {
+                let (rx, ry) = (find(&mut parent, x), find(&mut parent, y));
+                parent[rx] = ry;
+            }
+        }
+        (0..parent.len()).map(|i| find(&mut parent, i)).collect()
+    }
+
     fn new(class: StatementClass, read_by: ReadBy) -> Analysis {
         Analysis {
             class,
@@ -143,6 +187,7 @@ impl Analysis {
             reference: Vec::new(),
             sharded_views: Vec::new(),
             fanout_hazards: Vec::new(),
+            limited_subqueries: Vec::new(),
             branches: 1,
             derived_limits: Vec::new(),
         }

@@ -111,6 +111,10 @@ pub(super) struct Scopes<'a> {
     pub(super) transparent: Vec<*const Query>,
     pub(super) lifted: usize,
     pub(super) derived_limits: Vec<DerivedLimit>,
+    /// For each query the visitor is inside: where its references start in `refs`, when
+    /// it is a nested query with a LIMIT or OFFSET.
+    limit_starts: Vec<Option<usize>>,
+    pub(super) limited_subqueries: Vec<std::ops::Range<usize>>,
     /// The error that stopped the walk (see [`Scopes::visit`]).
     failed: Option<Error>,
 }
@@ -141,6 +145,8 @@ impl<'a> Scopes<'a> {
             transparent: Vec::new(),
             lifted: 0,
             derived_limits: Vec::new(),
+            limit_starts: Vec::new(),
+            limited_subqueries: Vec::new(),
             failed: None,
         }
     }
@@ -208,6 +214,7 @@ impl<'a> Scopes<'a> {
         a.fanout_hazards = self.hazards;
         a.branches = self.top_selects.max(1);
         a.derived_limits = self.derived_limits;
+        a.limited_subqueries = self.limited_subqueries;
     }
 
     /// Records a table name outside any FROM (an INSERT target).
@@ -496,14 +503,15 @@ impl Scopes<'_> {
             }
         }
         let nested = self.level() > 1;
-        if nested && query.limit_clause.is_some() {
-            self.hazards
-                .push("LIMIT or OFFSET inside a subquery".into());
-        }
+        let limited = nested && (query.limit_clause.is_some() || query.fetch.is_some());
+        self.limit_starts.push(limited.then_some(self.refs.len()));
         ControlFlow::Continue(())
     }
 
     fn post_visit_query(&mut self, query: &Query) -> ControlFlow<Error> {
+        if let Some(Some(start)) = self.limit_starts.pop() {
+            self.limited_subqueries.push(start..self.refs.len());
+        }
         if self.is_transparent(query) {
             self.lifted -= 1;
         }

@@ -41,8 +41,8 @@ pub(crate) fn check_fanout_read(
     params: &Params<'_>,
     catalog: &crate::catalog::Catalog,
 ) -> Result<()> {
-    if let Some(h) = a.fanout_hazards.first() {
-        return Err(refuse(h, a));
+    if let Some(h) = a.fanout_hazard() {
+        return Err(refuse(&h, a));
     }
     // Every shard numbers the implicit rowid of a table without an INTEGER PRIMARY KEY
     // from 1: across shards `rowid` names several rows.

@@ -588,7 +588,7 @@ impl Planner<'_> {
         let route = if colocated {
             let mut r = route::route_read(analysis, params, None, cx)?;
             if !matches!(r.target, Target::One(_)) {
-                if let Some(h) = analysis.fanout_hazards.first() {
+                if let Some(h) = analysis.fanout_hazard() {
                     return Err(Error::unsupported(
                         format!("{h} in INSERT … SELECT across shards"),
                         "pin one shard with the key or a hint",

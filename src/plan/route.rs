@@ -129,24 +129,6 @@ fn ref_shards(
 }
 
 /// Union-find classes of references whose keys are equated.
-fn classes(a: &Analysis) -> Vec<usize> {
-    let mut parent: Vec<usize> = (0..a.refs.len()).collect();
-    fn find(p: &mut [usize], mut x: usize) -> usize {
-        while p[x] != x {
-            p[x] = p[p[x]];
-            x = p[x];
-        }
-        x
-    }
-    for &(x, y) in &a.links {
-        if x < parent.len() && y < parent.len() {
-            let (rx, ry) = (find(&mut parent, x), find(&mut parent, y));
-            parent[rx] = ry;
-        }
-    }
-    (0..parent.len()).map(|i| find(&mut parent, i)).collect()
-}
-
 fn names(v: &[String]) -> String {
     v.join(", ")
 }
@@ -248,7 +230,7 @@ type BranchShards<'a> = Option<(BTreeSet<ShardId>, Vec<Value>, &'a ShardedRef)>;
 /// 2. Otherwise, in each SELECT of a compound (or the one SELECT), the sharded references
 ///    must form one co-located class whose rows are the output's rows.
 fn co_located(a: &Analysis, params: &Params<'_>, cx: Context<'_>) -> Result<Route> {
-    let class = classes(a);
+    let class = a.classes();
     let mut set: Option<BTreeSet<ShardId>> = None;
     let mut values = Vec::new();
     let mut keyed = &a.refs[0];
