@@ -113,11 +113,12 @@ pub struct Analysis {
     /// RECURSIVE, ...), for the planner to refuse if the statement fans out (see
     /// [`Analysis::fanout_hazard`]).
     pub fanout_hazards: Vec<String>,
-    /// Nested queries with a LIMIT or OFFSET, each as the range of [`Analysis::refs`]
-    /// registered inside it: across shards, each shard would cut its own rows, unless every
-    /// sharded reference inside is co-located with the outer query's (correlated on the
-    /// key), whose shard then holds all the rows the subquery can see.
-    pub limited_subqueries: Vec<std::ops::Range<usize>>,
+    /// Constructs inside nested queries that cannot run across several shards (a LIMIT or
+    /// OFFSET, a window function), each with the range of [`Analysis::refs`] registered
+    /// inside its query: each shard would cut or number its own rows, unless every sharded
+    /// reference inside is co-located with the outer query's (correlated on the key), whose
+    /// shard then holds all the rows the subquery can see.
+    pub nested_hazards: Vec<(String, std::ops::Range<usize>)>,
     /// Number of SELECTs in the outermost compound (1 for a plain SELECT).
     pub branches: usize,
     /// The LIMIT/OFFSET of FROM subqueries read as if their rows were the table's (see
@@ -151,10 +152,10 @@ impl Analysis {
                 .enumerate()
                 .any(|(j, r)| r.top_level && class[j] == class[i])
         };
-        self.limited_subqueries
+        self.nested_hazards
             .iter()
-            .any(|inside| inside.is_empty() || !inside.clone().all(outer))
-            .then(|| "LIMIT or OFFSET inside a subquery".to_string())
+            .find(|(_, inside)| inside.is_empty() || !inside.clone().all(outer))
+            .map(|(h, _)| h.clone())
     }
 
     /// For each of [`Analysis::refs`], the class of references co-located with it (joined
@@ -187,7 +188,7 @@ impl Analysis {
             reference: Vec::new(),
             sharded_views: Vec::new(),
             fanout_hazards: Vec::new(),
-            limited_subqueries: Vec::new(),
+            nested_hazards: Vec::new(),
             branches: 1,
             derived_limits: Vec::new(),
         }

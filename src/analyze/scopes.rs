@@ -111,10 +111,9 @@ pub(super) struct Scopes<'a> {
     pub(super) transparent: Vec<*const Query>,
     pub(super) lifted: usize,
     pub(super) derived_limits: Vec<DerivedLimit>,
-    /// For each query the visitor is inside: where its references start in `refs`, when
-    /// it is a nested query with a LIMIT or OFFSET.
-    limit_starts: Vec<Option<usize>>,
-    pub(super) limited_subqueries: Vec<std::ops::Range<usize>>,
+    /// The queries the visitor is inside, innermost last.
+    queries: Vec<Visiting>,
+    pub(super) nested_hazards: Vec<(String, std::ops::Range<usize>)>,
     /// The error that stopped the walk (see [`Scopes::visit`]).
     failed: Option<Error>,
 }
@@ -145,8 +144,8 @@ impl<'a> Scopes<'a> {
             transparent: Vec::new(),
             lifted: 0,
             derived_limits: Vec::new(),
-            limit_starts: Vec::new(),
-            limited_subqueries: Vec::new(),
+            queries: Vec::new(),
+            nested_hazards: Vec::new(),
             failed: None,
         }
     }
@@ -214,7 +213,7 @@ impl<'a> Scopes<'a> {
         a.fanout_hazards = self.hazards;
         a.branches = self.top_selects.max(1);
         a.derived_limits = self.derived_limits;
-        a.limited_subqueries = self.limited_subqueries;
+        a.nested_hazards = self.nested_hazards;
     }
 
     /// Records a table name outside any FROM (an INSERT target).
@@ -487,6 +486,17 @@ impl Walk for Scopes<'_> {
     }
 }
 
+/// A query the visitor is inside.
+struct Visiting {
+    /// Nested in the statement's output query.
+    nested: bool,
+    /// Where its references start in `Scopes::refs`.
+    first_ref: usize,
+    /// What in it cannot run across several shards unless it is co-located with the
+    /// outer query.
+    hazards: Vec<String>,
+}
+
 /// The walk's hooks (see [`Walk`]), which stop it with an error.
 impl Scopes<'_> {
     fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<Error> {
@@ -503,14 +513,25 @@ impl Scopes<'_> {
             }
         }
         let nested = self.level() > 1;
-        let limited = nested && (query.limit_clause.is_some() || query.fetch.is_some());
-        self.limit_starts.push(limited.then_some(self.refs.len()));
+        let mut visiting = Visiting {
+            nested,
+            first_ref: self.refs.len(),
+            hazards: Vec::new(),
+        };
+        if nested && (query.limit_clause.is_some() || query.fetch.is_some()) {
+            visiting
+                .hazards
+                .push("LIMIT or OFFSET inside a subquery".into());
+        }
+        self.queries.push(visiting);
         ControlFlow::Continue(())
     }
 
     fn post_visit_query(&mut self, query: &Query) -> ControlFlow<Error> {
-        if let Some(Some(start)) = self.limit_starts.pop() {
-            self.limited_subqueries.push(start..self.refs.len());
+        if let Some(done) = self.queries.pop() {
+            let inside = done.first_ref..self.refs.len();
+            self.nested_hazards
+                .extend(done.hazards.into_iter().map(|h| (h, inside.clone())));
         }
         if self.is_transparent(query) {
             self.lifted -= 1;
@@ -579,10 +600,15 @@ impl Scopes<'_> {
     fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<Error> {
         if let Expr::Function(f) = expr {
             if f.over.is_some() && !self.partitioned_by_key(f.over.as_ref()) {
-                self.hazards.push(format!(
+                let hazard = format!(
                     "window function {}() OVER (...) not partitioned by the shard key",
                     object_name(&f.name)
-                ));
+                );
+                match self.queries.last_mut() {
+                    // Over a nested query's rows: see `Analysis::nested_hazards`.
+                    Some(q) if q.nested => q.hazards.push(hazard),
+                    _ => self.hazards.push(hazard),
+                }
             }
         }
         ControlFlow::Continue(())

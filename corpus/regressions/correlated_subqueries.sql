@@ -1,6 +1,7 @@
--- LIMIT or OFFSET inside a subquery correlated on the shard key (Drizzle's relational
--- queries with `with: { posts: { limit } }`): every row the subquery can see sits on the
--- outer row's shard, so each shard cuts the same rows one database would.
+-- LIMIT or OFFSET, or a window function, inside a subquery correlated on the shard key
+-- (Drizzle's relational queries with `with: { posts: { limit } }`, a rank within the
+-- tenant): every row the subquery can see sits on the outer row's shard, so each shard cuts
+-- and numbers the same rows one database would.
 INSERT INTO items VALUES ('acme', 7, 'Bolt', 9.5, 1, 'a'), ('acme', 8, 'nut', 0.5, 2, 'a'),
   ('globex', 9, 'Gear', 3, 3, 'a'), ('acme', 10, 'pin', 2.25, 4, 'b');
 SELECT tenantId, id, (SELECT coalesce(json_group_array(json_array(x.id, x.name)), json_array()) FROM (SELECT * FROM items x WHERE x.tenantId = i.tenantId AND x.id <> i.id ORDER BY x.price DESC, x.id LIMIT 2) x) AS top FROM items i;
@@ -9,7 +10,11 @@ SELECT tenantId, id, (SELECT price FROM items j WHERE j.tenantId = i.tenantId OR
 SELECT count(*) FROM items i WHERE price > (SELECT avg(price) FROM (SELECT price FROM items j WHERE j.tenantId = i.tenantId ORDER BY id LIMIT 2));
 -- ordered
 SELECT tenantId, id, EXISTS (SELECT 1 FROM items j WHERE j.tenantId = i.tenantId AND j.price > i.price LIMIT 1) AS beaten FROM items i ORDER BY tenantId, id;
--- Not correlated on the key: each shard would cut its own rows.
+SELECT tenantId, id, (SELECT r FROM (SELECT j.id, rank() OVER (ORDER BY j.price DESC) AS r FROM items j WHERE j.tenantId = i.tenantId) WHERE id = i.id) AS rank_in_tenant FROM items i;
+SELECT tenantId, id FROM items i WHERE price > (SELECT avg(p) FROM (SELECT price AS p, row_number() OVER (ORDER BY id) AS rn FROM items j WHERE j.tenantId = i.tenantId) WHERE rn <= 3);
+-- Not correlated on the key: each shard would cut or number its own rows.
+-- expect: D1PLUS_UNSUPPORTED
+SELECT tenantId, id, (SELECT max(r) FROM (SELECT rank() OVER (ORDER BY t.label) AS r FROM tags t)) FROM items i;
 -- expect: D1PLUS_UNSUPPORTED
 SELECT tenantId, id, (SELECT label FROM tags ORDER BY tag LIMIT 1) FROM items;
 -- expect: D1PLUS_CROSS_SHARD
