@@ -12,6 +12,11 @@ SELECT count(*) FROM items i WHERE price > (SELECT avg(price) FROM (SELECT price
 SELECT tenantId, id, EXISTS (SELECT 1 FROM items j WHERE j.tenantId = i.tenantId AND j.price > i.price LIMIT 1) AS beaten FROM items i ORDER BY tenantId, id;
 SELECT tenantId, id, (SELECT r FROM (SELECT j.id, rank() OVER (ORDER BY j.price DESC) AS r FROM items j WHERE j.tenantId = i.tenantId) WHERE id = i.id) AS rank_in_tenant FROM items i;
 SELECT tenantId, id FROM items i WHERE price > (SELECT avg(p) FROM (SELECT price AS p, row_number() OVER (ORDER BY id) AS rn FROM items j WHERE j.tenantId = i.tenantId) WHERE rn <= 3);
+-- An uncorrelated subquery inside a correlated one runs first; a qualifier names only
+-- the FROM items of its own query and those around it (`items` inside `FROM items j`
+-- is the outer query's, though a nested query reads `items` unaliased).
+SELECT tenantId, id, EXISTS (SELECT 1 FROM items j WHERE j.tenantId = items.tenantId AND id NOT IN (SELECT id FROM items WHERE price > 5)) AS e FROM items;
+SELECT count(*) FROM items WHERE EXISTS (SELECT 1 FROM items j WHERE j.tenantId = items.tenantId AND j.price > (SELECT avg(price) FROM items));
 -- Not correlated on the key: each shard would cut or number its own rows.
 -- expect: D1PLUS_UNSUPPORTED
 SELECT tenantId, id, (SELECT max(r) FROM (SELECT rank() OVER (ORDER BY t.label) AS r FROM tags t)) FROM items i;

@@ -28,7 +28,7 @@ use crate::policy::{Policy, TableKind};
 use crate::sql::walk::{walk, Walk};
 use crate::sql::{object_name, strip_nested};
 use crate::value::{Affinity, Value};
-use sqlparser::ast::{Expr, GroupByExpr, ObjectName, SelectItem, SetExpr};
+use sqlparser::ast::{Expr, GroupByExpr, ObjectName, Query, SelectItem, SetExpr};
 use std::ops::{ControlFlow, Range};
 
 /// Most distinct values an `IN (SELECT …)` computed first may give (the statement with
@@ -61,6 +61,60 @@ pub(crate) struct ScalarSubquery {
     pub kind: SubqueryKind,
 }
 
+/// The subqueries a SELECT may compute first, at any depth, with what each stands for.
+struct Finder<'p, 'c> {
+    parsed: &'p Parsed,
+    catalog: &'c Catalog,
+    /// The FROM items of the SELECTs enclosing the expression being visited.
+    scopes: Vec<Scope<'c>>,
+    found: Vec<(Range<usize>, SubqueryKind)>,
+}
+impl Finder<'_, '_> {
+    fn add(&mut self, q: &sqlparser::ast::Query, kind: SubqueryKind) {
+        if let Some(r) = parenthesized(self.parsed, q) {
+            self.found.push((r, kind));
+        }
+    }
+}
+impl Walk for Finder<'_, '_> {
+    fn pre_select(&mut self, s: &sqlparser::ast::Select) -> ControlFlow<()> {
+        self.scopes.push(Scope::of(s, self.catalog));
+        ControlFlow::Continue(())
+    }
+    fn post_select(&mut self, _: &sqlparser::ast::Select) -> ControlFlow<()> {
+        self.scopes.pop();
+        ControlFlow::Continue(())
+    }
+    fn pre_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
+        match expr {
+            Expr::Subquery(q) => self.add(q, SubqueryKind::Scalar),
+            Expr::Exists { subquery, .. } => self.add(subquery, SubqueryKind::Exists),
+            Expr::InSubquery { expr, subquery, .. } => {
+                let exact = self
+                    .scopes
+                    .last()
+                    .is_some_and(|outer| in_list_is_exact(outer, expr, subquery, self.catalog));
+                if exact {
+                    self.add(subquery, SubqueryKind::InList);
+                }
+            }
+            _ => {}
+        }
+        ControlFlow::Continue(())
+    }
+    fn pre_table_factor(&mut self, f: &sqlparser::ast::TableFactor) -> ControlFlow<()> {
+        if let sqlparser::ast::TableFactor::Derived {
+            lateral: false,
+            subquery,
+            ..
+        } = f
+        {
+            self.add(subquery, SubqueryKind::Derived);
+        }
+        ControlFlow::Continue(())
+    }
+}
+
 /// The uncorrelated subqueries over sharded tables of a SELECT that can be computed first
 /// (one-row scalars and FROM items, IN lists, EXISTS), not nested in one another, in text
 /// order.
@@ -74,64 +128,6 @@ pub(crate) fn scalar_subqueries(
     let Ok(sqlparser::ast::Statement::Query(q)) = &parsed.ast else {
         return Vec::new();
     };
-    struct Finder<'p, 'c> {
-        parsed: &'p Parsed,
-        catalog: &'c Catalog,
-        /// The FROM items of the SELECTs enclosing the expression being visited.
-        scopes: Vec<Scope<'c>>,
-        found: Vec<(Range<usize>, SubqueryKind)>,
-    }
-    impl Finder<'_, '_> {
-        fn add(&mut self, q: &sqlparser::ast::Query, kind: SubqueryKind) {
-            if let Some(r) = parenthesized(self.parsed, q) {
-                if !self
-                    .found
-                    .iter()
-                    .any(|(f, _)| f.start <= r.start && r.end <= f.end)
-                {
-                    self.found.push((r, kind));
-                }
-            }
-        }
-    }
-    impl Walk for Finder<'_, '_> {
-        fn pre_select(&mut self, s: &sqlparser::ast::Select) -> ControlFlow<()> {
-            self.scopes.push(Scope::of(s, self.catalog));
-            ControlFlow::Continue(())
-        }
-        fn post_select(&mut self, _: &sqlparser::ast::Select) -> ControlFlow<()> {
-            self.scopes.pop();
-            ControlFlow::Continue(())
-        }
-        fn pre_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
-            match expr {
-                Expr::Subquery(q) => self.add(q, SubqueryKind::Scalar),
-                Expr::Exists { subquery, .. } => self.add(subquery, SubqueryKind::Exists),
-                Expr::InSubquery { expr, subquery, .. } => {
-                    let exact = self
-                        .scopes
-                        .last()
-                        .is_some_and(|outer| in_list_is_exact(outer, expr, subquery, self.catalog));
-                    if exact {
-                        self.add(subquery, SubqueryKind::InList);
-                    }
-                }
-                _ => {}
-            }
-            ControlFlow::Continue(())
-        }
-        fn pre_table_factor(&mut self, f: &sqlparser::ast::TableFactor) -> ControlFlow<()> {
-            if let sqlparser::ast::TableFactor::Derived {
-                lateral: false,
-                subquery,
-                ..
-            } = f
-            {
-                self.add(subquery, SubqueryKind::Derived);
-            }
-            ControlFlow::Continue(())
-        }
-    }
     let mut finder = Finder {
         parsed,
         catalog,
@@ -141,9 +137,18 @@ pub(crate) fn scalar_subqueries(
     let _ = walk(q, &mut finder);
     let mut found = finder.found;
     found.sort_by_key(|(r, _)| r.start);
+    // Outermost first: a subquery inside one computed first goes with it; one inside a
+    // subquery that cannot be (correlated) may still be.
+    let mut taken: Vec<Range<usize>> = Vec::new();
     found
         .into_iter()
         .filter_map(|(outer, kind)| {
+            if taken
+                .iter()
+                .any(|t| t.start <= outer.start && outer.end <= t.end)
+            {
+                return None;
+            }
             let inner = outer.start + 1..outer.end - 1;
             let text = &parsed.sql[inner.clone()];
             let sub = Parsed::new(text).ok()?;
@@ -154,6 +159,7 @@ pub(crate) fn scalar_subqueries(
                 // Whether it has a row: one is enough.
                 s.sql.push_str(" LIMIT 1");
             }
+            taken.push(outer.clone());
             Some(ScalarSubquery {
                 sql: s.sql,
                 params: s.params,
@@ -412,6 +418,89 @@ pub(super) fn parenthesized(parsed: &Parsed, q: &sqlparser::ast::Query) -> Optio
     Some(toks[open].start..toks[close].end)
 }
 
+/// Every table and alias a subquery names, at any depth, and their columns. Each name is
+/// visible in the query that declares it and the queries nested in it: a table of a
+/// nested query does not name a column of the query around it.
+struct Names<'c> {
+    catalog: &'c Catalog,
+    policy: &'c Policy,
+    /// The queries being walked, innermost last, by number.
+    path: Vec<usize>,
+    queries: usize,
+    /// (query, name) of each FROM item's alias (or table name) and each column.
+    qualifiers: Vec<(usize, String)>,
+    columns: Vec<(usize, String)>,
+    sharded: bool,
+    /// Each column reference, with its qualifier and the queries it sits in.
+    refs: Vec<(Option<String>, String, Vec<usize>)>,
+}
+impl Names<'_> {
+    fn here(&self) -> usize {
+        self.path.last().copied().unwrap_or(0)
+    }
+}
+impl Walk for Names<'_> {
+    fn pre_query(&mut self, _q: &Query) -> ControlFlow<()> {
+        self.queries += 1;
+        self.path.push(self.queries);
+        ControlFlow::Continue(())
+    }
+    fn post_query(&mut self, _q: &Query) -> ControlFlow<()> {
+        self.path.pop();
+        ControlFlow::Continue(())
+    }
+    fn pre_relation(&mut self, relation: &ObjectName) -> ControlFlow<()> {
+        let name = object_name(relation);
+        self.sharded |= self.policy.table_kind(&name) == TableKind::Sharded;
+        if let Some(t) = self.catalog.get(&name) {
+            let here = self.here();
+            self.columns.extend(
+                t.columns
+                    .iter()
+                    .map(|c| (here, c.name.to_ascii_lowercase())),
+            );
+        }
+        ControlFlow::Continue(())
+    }
+    fn pre_table_factor(&mut self, f: &sqlparser::ast::TableFactor) -> ControlFlow<()> {
+        use sqlparser::ast::TableFactor as F;
+        // A FROM item is named by its alias, or by its table's name without one.
+        let name = match f {
+            F::Table { alias: Some(a), .. } | F::Derived { alias: Some(a), .. } => {
+                a.name.value.to_ascii_lowercase()
+            }
+            F::Table {
+                name, alias: None, ..
+            } => object_name(name).to_ascii_lowercase(),
+            _ => return ControlFlow::Continue(()),
+        };
+        let here = self.here();
+        self.qualifiers.push((here, name));
+        ControlFlow::Continue(())
+    }
+    fn pre_select(&mut self, s: &sqlparser::ast::Select) -> ControlFlow<()> {
+        let here = self.here();
+        for i in &s.projection {
+            if let SelectItem::ExprWithAlias { alias, .. } = i {
+                self.columns.push((here, alias.value.to_ascii_lowercase()));
+            }
+        }
+        ControlFlow::Continue(())
+    }
+    fn pre_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+        let (qualifier, column) = match e {
+            Expr::Identifier(id) => (None, id.value.to_ascii_lowercase()),
+            Expr::CompoundIdentifier(p) if p.len() >= 2 => (
+                Some(p[p.len() - 2].value.to_ascii_lowercase()),
+                p[p.len() - 1].value.to_ascii_lowercase(),
+            ),
+            _ => return ControlFlow::Continue(()),
+        };
+        self.refs.push((qualifier, column, self.path.clone()));
+        ControlFlow::Continue(())
+    }
+}
+
 /// Reads a sharded table, names nothing outside itself, and gives what its place needs
 /// (one plain row for a scalar or FROM item).
 fn qualifies(sub: &Parsed, kind: SubqueryKind, policy: &Policy, catalog: &Catalog) -> bool {
@@ -426,75 +515,30 @@ fn qualifies(sub: &Parsed, kind: SubqueryKind, policy: &Policy, catalog: &Catalo
     if !shape {
         return false;
     }
-    // Every table and alias the subquery names, at any depth, and their columns.
-    struct Names<'c> {
-        catalog: &'c Catalog,
-        policy: &'c Policy,
-        qualifiers: Vec<String>,
-        columns: Vec<String>,
-        sharded: bool,
-        refs: Vec<(Option<String>, String)>,
-    }
-    impl Walk for Names<'_> {
-        fn pre_relation(&mut self, relation: &ObjectName) -> ControlFlow<()> {
-            let name = object_name(relation);
-            self.sharded |= self.policy.table_kind(&name) == TableKind::Sharded;
-            if let Some(t) = self.catalog.get(&name) {
-                self.columns
-                    .extend(t.columns.iter().map(|c| c.name.to_ascii_lowercase()));
-            }
-            ControlFlow::Continue(())
-        }
-        fn pre_table_factor(&mut self, f: &sqlparser::ast::TableFactor) -> ControlFlow<()> {
-            use sqlparser::ast::TableFactor as F;
-            // A FROM item is named by its alias, or by its table's name without one.
-            match f {
-                F::Table { alias: Some(a), .. } | F::Derived { alias: Some(a), .. } => {
-                    self.qualifiers.push(a.name.value.to_ascii_lowercase())
-                }
-                F::Table {
-                    name, alias: None, ..
-                } => self.qualifiers.push(object_name(name).to_ascii_lowercase()),
-                _ => {}
-            }
-            ControlFlow::Continue(())
-        }
-        fn pre_select(&mut self, s: &sqlparser::ast::Select) -> ControlFlow<()> {
-            for i in &s.projection {
-                if let SelectItem::ExprWithAlias { alias, .. } = i {
-                    self.columns.push(alias.value.to_ascii_lowercase());
-                }
-            }
-            ControlFlow::Continue(())
-        }
-        fn pre_expr(&mut self, e: &Expr) -> ControlFlow<()> {
-            match e {
-                Expr::Identifier(id) => self.refs.push((None, id.value.to_ascii_lowercase())),
-                Expr::CompoundIdentifier(p) if p.len() >= 2 => self.refs.push((
-                    Some(p[p.len() - 2].value.to_ascii_lowercase()),
-                    p[p.len() - 1].value.to_ascii_lowercase(),
-                )),
-                _ => {}
-            }
-            ControlFlow::Continue(())
-        }
-    }
     let mut names = Names {
         catalog,
         policy,
+        path: Vec::new(),
+        queries: 0,
         qualifiers: Vec::new(),
         columns: Vec::new(),
         sharded: false,
         refs: Vec::new(),
     };
     let _ = walk(q, &mut names);
-    // A name the subquery's own tables do not have may be the outer query's: correlated.
+    // A name the subquery's own tables do not have where it is written may be the outer
+    // query's: correlated.
+    let visible = |declared: &[(usize, String)], name: &str, path: &[usize]| {
+        declared
+            .iter()
+            .any(|(query, n)| n == name && path.contains(query))
+    };
     names.sharded
         && names
             .refs
             .iter()
-            .all(|(qualifier, column)| match qualifier {
-                Some(q) => names.qualifiers.contains(q),
-                None => names.columns.contains(column),
+            .all(|(qualifier, column, path)| match qualifier {
+                Some(q) => visible(&names.qualifiers, q, path),
+                None => visible(&names.columns, column, path),
             })
 }

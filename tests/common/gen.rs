@@ -460,6 +460,48 @@ impl GenQuery {
         Some((q.sql(), q.ordered()))
     }
 
+    /// This query with an output that is a subquery correlated on the shard key, with a
+    /// LIMIT/OFFSET or a window function inside (each shard holds every row it can see);
+    /// for one-table schemas whose first total-order column is the key.
+    pub fn correlated(&self, rng: &mut Rng, sc: &Schema) -> Option<(String, bool)> {
+        if sc.table.contains(' ') || !self.group.is_empty() || self.distinct {
+            return None;
+        }
+        let (key, rest) = sc.total_order.split_first()?;
+        let t = sc.table;
+        let c = rng.pick(sc.columns);
+        let order = std::iter::once(format!("{c} DESC"))
+            .chain(rest.iter().map(|r| r.to_string()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let filter = if rng.chance(50) {
+            format!(" AND {}", rng.pick(sc.predicates))
+        } else {
+            String::new()
+        };
+        let correlated = format!("j.{key} = {t}.{key}{filter}");
+        let sub = match rng.below(4) {
+            0 => format!(
+                "(SELECT group_concat({c}, '|') FROM (SELECT {c} FROM {t} j WHERE {correlated} ORDER BY {order} LIMIT {} OFFSET {}))",
+                rng.below(4),
+                rng.below(3)
+            ),
+            1 => format!(
+                "(SELECT count(*) FROM (SELECT 1 FROM {t} j WHERE {correlated} LIMIT {}))",
+                rng.below(5)
+            ),
+            2 => format!(
+                "(SELECT max(r) FROM (SELECT rank() OVER (ORDER BY {c}) AS r FROM {t} j WHERE {correlated}))"
+            ),
+            _ => format!(
+                "EXISTS (SELECT 1 FROM {t} j WHERE {correlated} ORDER BY {order} LIMIT 1 OFFSET 1)"
+            ),
+        };
+        let mut q = self.clone();
+        q.items.push(sub);
+        Some((q.sql(), q.ordered()))
+    }
+
     pub fn ordered(&self) -> bool {
         !self.order.is_empty()
     }
@@ -557,7 +599,7 @@ pub fn run_generated_for(
     seed_label: &str,
     schema: &Schema,
 ) -> (usize, usize) {
-    let mut refused = 0;
+    let (mut ran, mut refused) = (n, 0);
     for i in 0..n {
         let q = GenQuery::random_for(rng, schema);
         let compare = |q: &GenQuery| h.compare_within(&q.sql(), &[], q.ordered(), schema.real_ulps);
@@ -580,26 +622,25 @@ pub fn run_generated_for(
             }
             Ok(compare_bound(q)? && plain)
         };
-        if rng.chance(30) {
-            // The query as a FROM subquery under an outer query that reads nothing else.
-            let (sql, ordered) = q.wrapped(rng);
+        // The query as a FROM subquery under an outer query that reads nothing else; with
+        // a subquery correlated on the key as an output; with a window function.
+        let variants = [
+            rng.chance(30)
+                .then(|| ("as a FROM subquery", Some(q.wrapped(rng)))),
+            rng.chance(10)
+                .then(|| ("with a correlated subquery", q.correlated(rng, schema))),
+            rng.chance(20)
+                .then(|| ("with a window", q.windowed(rng, schema))),
+        ];
+        for (what, variant) in variants.into_iter().flatten() {
+            let Some((sql, ordered)) = variant else {
+                continue;
+            };
+            ran += 1;
             match h.compare_within(&sql, &[], ordered, schema.real_ulps.max(2)) {
                 Ok(true) => {}
                 Ok(false) => refused += 1,
-                Err(e) => panic!(
-                    "generated query {i} as a FROM subquery differs from the oracle:\n{sql}\n{e}"
-                ),
-            }
-        }
-        if rng.chance(20) {
-            if let Some((sql, ordered)) = q.windowed(rng, schema) {
-                match h.compare_within(&sql, &[], ordered, schema.real_ulps.max(2)) {
-                    Ok(true) => {}
-                    Ok(false) => refused += 1,
-                    Err(e) => panic!(
-                        "generated query {i} with a window differs from the oracle:\n{sql}\n{e}"
-                    ),
-                }
+                Err(e) => panic!("generated query {i} {what} differs from the oracle:\n{sql}\n{e}"),
             }
         }
         match compare(&q) {
@@ -634,7 +675,7 @@ pub fn run_generated_for(
             }
         }
     }
-    (n, refused)
+    (ran, refused)
 }
 
 /// `acc` joined with reference table `kinds`: what outside checks broke before. One untyped
