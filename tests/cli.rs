@@ -803,6 +803,15 @@ fn explain_plans_without_values() {
     );
     let page = explain("SELECT id FROM events ORDER BY id LIMIT ?");
     assert!(page.starts_with("route: all shards\n"), "{page}");
+    // A read answered in two phases shows both: the rows read first, then the query over
+    // them on the coordinator.
+    let ranked = explain("SELECT id, rank() OVER (ORDER BY kind) FROM events WHERE id > 2");
+    assert!(
+        ranked.starts_with("two phases: the rows its window functions read first")
+            && ranked.contains("  shards 0-3: SELECT * FROM events WHERE id > 2 LIMIT 100001")
+            && ranked.contains("2. on the coordinator, over those rows (__d1p_partials): SELECT id, rank() OVER (ORDER BY kind) FROM __d1p_partials AS events"),
+        "{ranked}"
+    );
     assert!(
         page.contains("note:  the plan depends on the value of ?1"),
         "{page}"

@@ -131,13 +131,7 @@ const REFUSED: &[&str] = &[
 fn window_functions_across_shards_match_the_oracle() {
     let mut rng = Rng::from_env(0x1d0);
     let h = harness(&mut rng);
-    for (sql, ordered) in ANSWERED {
-        match h.compare_within(sql, &[], *ordered, 2) {
-            Ok(true) => {}
-            Ok(false) => panic!("refused: {sql}: {:?}", h.query_n(4, sql, &[]).err()),
-            Err(d) => panic!("{sql}\n{d}"),
-        }
-    }
+    h.assert_answered(ANSWERED);
     let sql = "SELECT tenant, id, rank() OVER (ORDER BY pts DESC) AS r FROM scores WHERE pts >= ? AND name <> ?2 ORDER BY r, tenant, id LIMIT ?3";
     let params = [
         Value::Integer(40),
@@ -151,13 +145,7 @@ fn window_functions_across_shards_match_the_oracle() {
 fn order_dependent_windows_across_shards_are_refused() {
     let mut rng = Rng::from_env(0x1d0);
     let h = harness(&mut rng);
-    for sql in REFUSED {
-        match h.compare(sql, false) {
-            Ok(false) => {}
-            Ok(true) => panic!("answered, where the answer depends on the row order: {sql}"),
-            Err(d) => panic!("{sql}\n{d}"),
-        }
-    }
+    h.assert_refused(REFUSED);
     let message = |sql: &str| h.query_n(4, sql, &[]).unwrap_err().to_string();
     let m = message(REFUSED[0]);
     assert!(

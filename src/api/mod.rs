@@ -287,7 +287,15 @@ impl<B: Backend> Database<B> {
         let catalog = self.catalog();
         let prepared = self.prepare(sql, &catalog)?;
         let cx = self.context(&catalog, self.shared.options.plan);
-        plan::template::describe_unbound(&prepared.parsed, &prepared.analysis, hint, cx)
+        match plan::template::describe_unbound(&prepared.parsed, &prepared.analysis, hint, cx) {
+            Err(e)
+                if hint.is_none()
+                    && matches!(e.code(), ErrorCode::CrossShard | ErrorCode::Unsupported) =>
+            {
+                self.explain_rows_first(&prepared.parsed)?.ok_or(e)
+            }
+            other => other,
+        }
     }
 
     fn plan_with(

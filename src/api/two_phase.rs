@@ -94,6 +94,44 @@ impl<B: Backend> Database<B> {
         Ok(Some(result))
     }
 
+    /// What `explain` shows for a read the planner refuses and [`Self::derived_read`]
+    /// answers: its rows read first (their plan), then the query over them on the
+    /// coordinator. None for other reads, and for reads with parameters (whose rows read
+    /// first depend on the values).
+    pub(super) fn explain_rows_first(
+        &self,
+        parsed: &crate::parse::Parsed,
+    ) -> Result<Option<String>> {
+        if parsed.params.count > 0 {
+            return Ok(None);
+        }
+        let catalog = self.catalog();
+        let policy = &self.shared.policy;
+        let read = plan::derived_table::split(parsed, &[], policy, &catalog)
+            .or_else(|| plan::window_rows::split(parsed, &[], policy, &catalog));
+        let Some(read) = read else {
+            return Ok(None);
+        };
+        let first = self.explain_unbound(&read.inner.sql, None)?;
+        let indented = first
+            .lines()
+            .map(|l| format!("  {l}"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let what = match read.origin {
+            Origin::Subquery => "its FROM subquery",
+            Origin::Windows => "the rows its window functions read",
+        };
+        Ok(Some(format!(
+            "two phases: {what} first (at most {} rows), then the rest on the coordinator\n\
+             1. rows read first:\n{indented}\n\
+             2. on the coordinator, over those rows ({}): {}\n",
+            plan::derived_table::MAX_ROWS,
+            coordinator::PARTIALS,
+            read.outer_sql()
+        )))
+    }
+
     /// A read whose only FROM item is a subquery over sharded tables: the subquery merged
     /// across shards, then the outer query over its rows on the coordinator.
     async fn derived_read(

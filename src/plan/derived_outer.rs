@@ -711,14 +711,7 @@ fn bare_column(q: &Query, sel: &Select, keys: &[Expr]) -> Option<String> {
         }
     }
     exprs.extend(sel.having.iter());
-    let aliases: Vec<&str> = sel
-        .projection
-        .iter()
-        .filter_map(|i| match i {
-            SelectItem::ExprWithAlias { alias, .. } => Some(alias.value.as_str()),
-            _ => None,
-        })
-        .collect();
+    let aliases = crate::sql::output_aliases(sel);
     if let Some(OrderByKind::Expressions(terms)) = q.order_by.as_ref().map(|o| &o.kind) {
         for t in terms {
             let e = strip_nested(&t.expr);

@@ -66,6 +66,11 @@ struct ColumnType {
 }
 
 impl DerivedRead {
+    /// The outer query, over [`PARTIALS`].
+    pub(crate) fn outer_sql(&self) -> &str {
+        &self.outer.sql
+    }
+
     /// The coordinator's step over the subquery's rows, whose result columns are `names`.
     /// Refused when the subquery gives more rows than [`MAX_ROWS`], or names two columns
     /// alike (SQLite would rename one `name:1`).

@@ -72,14 +72,7 @@ pub(crate) fn split(
         .map(|c| c.name.as_str())
         .collect();
     let refer = alias.as_ref().map_or(table, |a| a.name.value.clone());
-    let aliases: Vec<&str> = sel
-        .projection
-        .iter()
-        .filter_map(|i| match i {
-            SelectItem::ExprWithAlias { alias, .. } => Some(alias.value.as_str()),
-            _ => None,
-        })
-        .collect();
+    let aliases = crate::sql::output_aliases(sel);
     let outer = Names {
         columns: &columns,
         aliases: &aliases,

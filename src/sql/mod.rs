@@ -4,7 +4,9 @@
 pub mod literal;
 pub mod walk;
 
-use sqlparser::ast::{BinaryOperator, Expr, ObjectName, ObjectNamePart, Query, SetExpr};
+use sqlparser::ast::{
+    BinaryOperator, Expr, ObjectName, ObjectNamePart, Query, Select, SelectItem, SetExpr,
+};
 use std::ops::ControlFlow;
 use walk::{walk, Walk};
 
@@ -67,6 +69,17 @@ pub fn carries_own_type(e: &Expr) -> bool {
     let mut f = Finder(false);
     let _ = walk(e, &mut f);
     head || f.0
+}
+
+/// The aliases of a SELECT's outputs (`AS name`), in order.
+pub fn output_aliases(sel: &Select) -> Vec<&str> {
+    sel.projection
+        .iter()
+        .filter_map(|i| match i {
+            SelectItem::ExprWithAlias { alias, .. } => Some(alias.value.as_str()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Whether `e` calls a window function.

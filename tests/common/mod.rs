@@ -159,6 +159,30 @@ impl Harness {
         Outcome::Ok(expected)
     }
 
+    /// Each read (SQL, whether its order is total) must be answered as one SQLite answers
+    /// it on every shard count (REALs within 2 units in the last place, as a REAL sum over
+    /// shards may differ): a refusal or a difference panics, naming the statement.
+    pub fn assert_answered(&self, reads: &[(&str, bool)]) {
+        for (sql, ordered) in reads {
+            match self.compare_within(sql, &[], *ordered, 2) {
+                Ok(true) => {}
+                Ok(false) => panic!("refused: {sql}: {:?}", self.query_n(4, sql, &[]).err()),
+                Err(d) => panic!("{sql}\n{d}"),
+            }
+        }
+    }
+
+    /// Each read must be refused, and never answered otherwise than one SQLite answers it.
+    pub fn assert_refused(&self, reads: &[&str]) {
+        for sql in reads {
+            match self.compare(sql, false) {
+                Ok(false) => {}
+                Ok(true) => panic!("answered, where the answer depends on the row order: {sql}"),
+                Err(d) => panic!("{sql}\n{d}"),
+            }
+        }
+    }
+
     /// Compares one read on every shard count without panicking: Ok(true) when it matched,
     /// Ok(false) when d1plus refused it (a proxy error), Err(description) on a mismatch.
     pub fn compare(&self, sql: &str, ordered: bool) -> Result<bool, String> {
