@@ -97,6 +97,10 @@ const ANSWERED: &[(&str, bool)] = &[
     // The columns' affinity and collation in expressions beside the window.
     ("SELECT tenant, id, num = '5', pts > '30', name = 'APPLE', name < 'b', rank() OVER (ORDER BY num) FROM scores", false),
     ("SELECT tenant, id, name, max(pts) OVER (PARTITION BY name), rank() OVER (ORDER BY name, pts) FROM scores", false),
+    // DISTINCT over a window's values (checked for equal values that differ).
+    ("SELECT DISTINCT name COLLATE BINARY, count(*) OVER (PARTITION BY name) FROM scores", false),
+    ("SELECT DISTINCT tenant, max(pts) OVER (PARTITION BY tenant) FROM scores", false),
+    ("SELECT DISTINCT lower(name), rank() OVER (ORDER BY count(*) DESC) FROM scores GROUP BY lower(name)", false),
     // * and a window; `*` gives the generated column.
     ("SELECT *, rank() OVER (ORDER BY speed) FROM scores", false),
     ("SELECT tenant, id, lvl, lvl = 1, rank() OVER (ORDER BY lvl DESC) FROM scores", false),
@@ -123,6 +127,8 @@ const REFUSED: &[&str] = &[
     "SELECT tenant, sum(max(big)) OVER (ORDER BY tenant) FROM scores GROUP BY tenant",
     // Groups equal in the window's ORDER BY.
     "SELECT tenant, row_number() OVER (ORDER BY count(*) > 0) FROM scores GROUP BY tenant",
+    // Under DISTINCT, values of a window's expression that compare equal but differ.
+    "SELECT DISTINCT CASE WHEN rank() OVER (ORDER BY id, tenant) % 2 = 0 THEN 'A' ELSE 'a' END COLLATE NOCASE FROM scores",
     // A named window.
     "SELECT tenant, id, rank() OVER w FROM scores WINDOW w AS (ORDER BY pts)",
 ];

@@ -216,6 +216,22 @@ impl Rows<'_> {
         if matches!(sel.distinct, Some(Distinct::Distinct)) {
             for item in &sel.projection {
                 match item {
+                    SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. }
+                        if crate::sql::has_window(e) =>
+                    {
+                        // A window's values exist only in a query: computed first, over
+                        // the rows (or the groups) the window reads.
+                        let text = self.text_with_windows(e)?;
+                        let column = format!("{text} AS __d1p_v");
+                        let source = match (aggregated, keys) {
+                            (false, _) => {
+                                format!("(SELECT {column} FROM {}{})", self.from, self.filter(sel)?)
+                            }
+                            (true, []) => continue,
+                            (true, keys) => format!("({})", self.groups_query(sel, keys, &column)?),
+                        };
+                        checks.push(self.spelling_check("__d1p_v", &text, &source));
+                    }
                     SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
                         if !crate::sql::has_aggregate(e) {
                             shown.push(e);
