@@ -212,7 +212,7 @@ impl Rows<'_> {
         aggregated: bool,
     ) -> Result<Vec<AmbiguityCheck>> {
         let mut shown: Vec<&Expr> = keys.iter().collect();
-        let mut checks = Vec::new();
+        let (mut checks, mut overflows) = (Vec::new(), Vec::new());
         if matches!(sel.distinct, Some(Distinct::Distinct)) {
             for item in &sel.projection {
                 match item {
@@ -267,14 +267,17 @@ impl Rows<'_> {
                 checks.push(self.spelling_check(&value, &text, &source));
             }
             if matches!(name.as_str(), "sum" | "total" | "avg") {
-                checks.push(self.overflow_check(&value, &text, &source));
+                overflows.push(self.overflow_check(&value, &text, &source));
             }
         }
         for e in shown {
             let e = self.text(e)?;
             checks.push(self.spelling_check(&e, &e, &self.from));
         }
-        Ok(checks)
+        // The overflow checks first: they only add with total(), where the others may
+        // compute a sum that overflows (an error where the refusal is due).
+        overflows.extend(checks);
+        Ok(overflows)
     }
 
     /// `SELECT columns` over the groups of the outer query (its WHERE, GROUP BY `keys` and
