@@ -201,6 +201,10 @@ const REFUSED: &[&str] = &[
     "SELECT DISTINCT max(n) OVER (PARTITION BY tenant) FROM (SELECT DISTINCT tenant, mixed AS n FROM items)",
     // `*` under DISTINCT beside a window sum past 2^63.
     "SELECT DISTINCT *, sum(b) OVER () FROM (SELECT DISTINCT tenant, big AS b FROM items WHERE big > 0)",
+    // A column beside max(): SQLite takes it from a row holding the maximum, and among
+    // tied rows which one depends on the plan it runs the subquery with inside the
+    // statement (found by the generator: 1.0 where SQLite showed '1').
+    "SELECT c1 FROM (SELECT max(tenant) AS c0, mixed AS c1 FROM items) WHERE c1 = 1 OR c1 = '1'",
     // Reads a table besides the subquery.
     "SELECT count(*) FROM (SELECT DISTINCT name FROM items) d JOIN kinds k ON k.k = d.name",
     // An order-dependent window over groups, all equal in its ORDER BY (three tags of one
@@ -257,7 +261,7 @@ fn the_outer_query_names_the_construct_it_refuses() {
     assert!(message(REFUSED[2]).contains("LIMIT or OFFSET over groups"));
     assert!(message(REFUSED[3]).contains("LIMIT or OFFSET falls among rows equal"));
     assert!(message(REFUSED[5]).contains("PARTITION BY and ORDER BY of sum() differ"));
-    assert!(message(REFUSED[19]).contains("PARTITION BY and ORDER BY of row_number() differ"));
+    assert!(message(REFUSED[20]).contains("PARTITION BY and ORDER BY of row_number() differ"));
     assert!(message(REFUSED[7]).contains("column name neither grouped nor aggregated"));
     assert!(message(REFUSED[9]).contains("compare equal but differ"));
     assert!(message(REFUSED[12]).contains("past 2^63"));

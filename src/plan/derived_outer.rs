@@ -748,7 +748,7 @@ fn bare_column(q: &Query, sel: &Select, keys: &[Expr]) -> Option<String> {
 }
 
 /// The first column `e` reads outside the group keys and aggregates.
-fn bare(e: &Expr, keys: &[Expr]) -> Option<String> {
+pub(super) fn bare(e: &Expr, keys: &[Expr]) -> Option<String> {
     // Inner expressions first: a group key or an aggregate call becomes NULL, then any
     // column left is bare.
     let mut e = e.clone();

@@ -190,7 +190,11 @@ fn column_types(q: &Query, policy: &Policy, catalog: &Catalog) -> Option<Vec<Col
     let SetExpr::Select(select) = q.body.as_ref() else {
         return None;
     };
-    if q.with.is_some() || q.limit_clause.is_some() || !reads_sharded(q, policy) {
+    if q.with.is_some()
+        || q.limit_clause.is_some()
+        || !reads_sharded(q, policy)
+        || picks_a_row(select)
+    {
         return None;
     }
     let scope = Scope::of(select, catalog);
@@ -310,6 +314,47 @@ fn expression_type(e: &Expr, scope: &Scope<'_>) -> Option<ColumnType> {
             collation: Collation::Binary,
         }),
     }
+}
+
+/// Whether an aggregate query shows a column beside min() or max() that is neither grouped
+/// nor aggregated: SQLite takes it from the row holding the extreme, and among tied rows
+/// which one depends on the plan it runs the subquery with, which inside the statement may
+/// not be the plan of the subquery alone.
+fn picks_a_row(sel: &Select) -> bool {
+    struct MinMax(bool);
+    impl Walk for MinMax {
+        fn pre_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+            if let Expr::Function(f) = e {
+                let name = object_name(&f.name);
+                let args = match &f.args {
+                    sqlparser::ast::FunctionArguments::List(l) => l.args.len(),
+                    _ => 0,
+                };
+                // max(a, b) is a scalar function.
+                self.0 |= f.over.is_none()
+                    && args == 1
+                    && (name.eq_ignore_ascii_case("min") || name.eq_ignore_ascii_case("max"));
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut minmax = MinMax(false);
+    for item in &sel.projection {
+        let _ = walk(item, &mut minmax);
+    }
+    if !minmax.0 {
+        return false;
+    }
+    let keys: &[Expr] = match &sel.group_by {
+        sqlparser::ast::GroupByExpr::Expressions(keys, _) => keys,
+        _ => return true,
+    };
+    sel.projection.iter().any(|item| match item {
+        SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
+            super::derived_outer::bare(e, keys).is_some()
+        }
+        _ => true,
+    })
 }
 
 /// Whether a query reads a sharded table anywhere.

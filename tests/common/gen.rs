@@ -410,7 +410,7 @@ impl GenQuery {
                 .items
                 .iter()
                 .any(|i| sc.aggs.iter().any(|a| i.contains(a)));
-        if sc.table.contains(' ') || self.distinct {
+        if sc.table.contains(' ') {
             return None;
         }
         if aggregated {
