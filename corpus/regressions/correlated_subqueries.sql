@@ -17,6 +17,9 @@ SELECT tenantId, id FROM items i WHERE price > (SELECT avg(p) FROM (SELECT price
 -- is the outer query's, though a nested query reads `items` unaliased).
 SELECT tenantId, id, EXISTS (SELECT 1 FROM items j WHERE j.tenantId = items.tenantId AND id NOT IN (SELECT id FROM items WHERE price > 5)) AS e FROM items;
 SELECT count(*) FROM items WHERE EXISTS (SELECT 1 FROM items j WHERE j.tenantId = items.tenantId AND j.price > (SELECT avg(price) FROM items));
+-- A FROM subquery's columns are its query's: still uncorrelated, still run first.
+SELECT tenantId, id FROM items WHERE id IN (SELECT id FROM (SELECT id FROM items WHERE id < 3));
+SELECT tenantId, id FROM items WHERE price > (SELECT m FROM (SELECT avg(price) AS m FROM items));
 -- Not correlated on the key: each shard would cut or number its own rows.
 -- expect: D1PLUS_UNSUPPORTED
 SELECT tenantId, id, (SELECT max(r) FROM (SELECT rank() OVER (ORDER BY t.label) AS r FROM tags t)) FROM items i;

@@ -419,14 +419,19 @@ pub(super) fn parenthesized(parsed: &Parsed, q: &sqlparser::ast::Query) -> Optio
 }
 
 /// Every table and alias a subquery names, at any depth, and their columns. Each name is
-/// visible in the query that declares it and the queries nested in it: a table of a
-/// nested query does not name a column of the query around it.
+/// visible in the query that declares it and the queries nested in it (and a FROM
+/// subquery's in the query it is a FROM item of): a table of a subquery in an expression
+/// does not name a column of the query around it.
 struct Names<'c> {
     catalog: &'c Catalog,
     policy: &'c Policy,
     /// The queries being walked, innermost last, by number.
     path: Vec<usize>,
     queries: usize,
+    /// (FROM subquery, the query it is a FROM item of), and whether the next query entered
+    /// is a FROM subquery.
+    derived: Vec<(usize, usize)>,
+    next_derived: bool,
     /// (query, name) of each FROM item's alias (or table name) and each column.
     qualifiers: Vec<(usize, String)>,
     columns: Vec<(usize, String)>,
@@ -442,6 +447,9 @@ impl Names<'_> {
 impl Walk for Names<'_> {
     fn pre_query(&mut self, _q: &Query) -> ControlFlow<()> {
         self.queries += 1;
+        if std::mem::take(&mut self.next_derived) {
+            self.derived.push((self.queries, self.here()));
+        }
         self.path.push(self.queries);
         ControlFlow::Continue(())
     }
@@ -465,6 +473,7 @@ impl Walk for Names<'_> {
     fn pre_table_factor(&mut self, f: &sqlparser::ast::TableFactor) -> ControlFlow<()> {
         use sqlparser::ast::TableFactor as F;
         // A FROM item is named by its alias, or by its table's name without one.
+        self.next_derived = matches!(f, F::Derived { .. });
         let name = match f {
             F::Table { alias: Some(a), .. } | F::Derived { alias: Some(a), .. } => {
                 a.name.value.to_ascii_lowercase()
@@ -520,6 +529,8 @@ fn qualifies(sub: &Parsed, kind: SubqueryKind, policy: &Policy, catalog: &Catalo
         policy,
         path: Vec::new(),
         queries: 0,
+        derived: Vec::new(),
+        next_derived: false,
         qualifiers: Vec::new(),
         columns: Vec::new(),
         sharded: false,
@@ -528,10 +539,19 @@ fn qualifies(sub: &Parsed, kind: SubqueryKind, policy: &Policy, catalog: &Catalo
     let _ = walk(q, &mut names);
     // A name the subquery's own tables do not have where it is written may be the outer
     // query's: correlated.
+    let in_scope = |mut query: usize, path: &[usize]| loop {
+        if path.contains(&query) {
+            return true;
+        }
+        match names.derived.iter().find(|(d, _)| *d == query) {
+            Some((_, parent)) => query = *parent,
+            None => return false,
+        }
+    };
     let visible = |declared: &[(usize, String)], name: &str, path: &[usize]| {
         declared
             .iter()
-            .any(|(query, n)| n == name && path.contains(query))
+            .any(|(query, n)| n == name && in_scope(*query, path))
     };
     names.sharded
         && names
