@@ -145,6 +145,9 @@ impl Analysis {
         if let Some(h) = self.fanout_hazards.first() {
             return Some(h.clone());
         }
+        if self.nested_hazards.is_empty() {
+            return None;
+        }
         let class = self.classes();
         let outer = |i: usize| {
             self.refs
