@@ -65,8 +65,7 @@ impl<B: Backend> Database<B> {
         let subs = plan::subquery::scalar_subqueries(parsed, params, &self.shared.policy, &catalog);
         if subs.is_empty() {
             let policy = &self.shared.policy;
-            let read = plan::derived_table::split(parsed, params, policy, &catalog)
-                .or_else(|| plan::window_rows::split(parsed, params, policy, &catalog));
+            let read = plan::window_rows::rows_first(parsed, params, policy, &catalog);
             return match (read, hint) {
                 (Some(read), None) => self.derived_read(&read, options).await.map(Some),
                 _ => Ok(None),
@@ -107,8 +106,7 @@ impl<B: Backend> Database<B> {
         }
         let catalog = self.catalog();
         let policy = &self.shared.policy;
-        let read = plan::derived_table::split(parsed, &[], policy, &catalog)
-            .or_else(|| plan::window_rows::split(parsed, &[], policy, &catalog));
+        let read = plan::window_rows::rows_first(parsed, &[], policy, &catalog);
         let Some(read) = read else {
             return Ok(None);
         };

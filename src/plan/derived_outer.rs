@@ -662,7 +662,7 @@ struct Calls {
 }
 
 /// Whether a call is one of SQLite's aggregates.
-fn aggregate(f: &Function) -> bool {
+pub(super) fn aggregate(f: &Function) -> bool {
     let args = match &f.args {
         FunctionArguments::List(l) => l.args.len(),
         _ => 0,

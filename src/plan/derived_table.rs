@@ -324,15 +324,10 @@ fn picks_a_row(sel: &Select) -> bool {
     struct MinMax(bool);
     impl Walk for MinMax {
         fn pre_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+            // The aggregates (max(a, b) is a scalar function).
             if let Expr::Function(f) = e {
                 let name = object_name(&f.name);
-                let args = match &f.args {
-                    sqlparser::ast::FunctionArguments::List(l) => l.args.len(),
-                    _ => 0,
-                };
-                // max(a, b) is a scalar function.
-                self.0 |= f.over.is_none()
-                    && args == 1
+                self.0 |= super::derived_outer::aggregate(f)
                     && (name.eq_ignore_ascii_case("min") || name.eq_ignore_ascii_case("max"));
             }
             ControlFlow::Continue(())

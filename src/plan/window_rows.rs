@@ -30,9 +30,22 @@ use sqlparser::ast::{
 };
 use std::ops::ControlFlow;
 
+/// A read the planner refuses that runs on the coordinator over rows read first: its one
+/// FROM subquery's (`derived_table`), or its table's for its window functions (this
+/// module's); None when neither applies.
+pub(crate) fn rows_first(
+    parsed: &Parsed,
+    params: &[Value],
+    policy: &Policy,
+    catalog: &Catalog,
+) -> Option<DerivedRead> {
+    derived_table::split(parsed, params, policy, catalog)
+        .or_else(|| split(parsed, params, policy, catalog))
+}
+
 /// The read as its table's rows read first and the statement over them, when it has that
 /// shape (see the module's documentation); None otherwise.
-pub(crate) fn split(
+fn split(
     parsed: &Parsed,
     params: &[Value],
     policy: &Policy,
