@@ -11,6 +11,7 @@
 
 mod classify;
 mod derived;
+mod keyed;
 mod literal;
 mod pins;
 mod scopes;

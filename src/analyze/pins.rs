@@ -1,7 +1,7 @@
 //! Key pins and links: which shard-key values a condition fixes, and which sharded
 //! references it joins on their keys.
 
-use super::scopes::{Entry, Reach, Scopes};
+use super::scopes::{Columns, Entry, Reach, Scopes};
 use super::{key_literal, KeyExpr, Pin};
 use crate::sql::{split_and, split_or, strip_nested};
 use crate::value::Value;
@@ -165,6 +165,11 @@ impl Scopes<'_> {
     }
 
     pub(super) fn has_column(&self, entry: &Entry, column: &str) -> bool {
+        match &entry.columns {
+            Columns::Named(names) => return names.iter().any(|n| n.eq_ignore_ascii_case(column)),
+            Columns::Unknown => return true,
+            Columns::OfTable => {}
+        }
         if let Some(node) = entry.node {
             if self.refs[node].key_column.eq_ignore_ascii_case(column) {
                 return true;

@@ -70,6 +70,31 @@ pub(super) struct Entry {
     pub(super) table: String,
     /// The sharded reference it stands for.
     pub(super) node: Option<usize>,
+    /// Its columns.
+    pub(super) columns: Columns,
+}
+
+/// The columns of a FROM item.
+#[derive(Debug, Clone)]
+pub(super) enum Columns {
+    /// Those the catalog has for its table (any, for a table it does not have).
+    OfTable,
+    /// A keyed subquery's (`analyze::keyed`).
+    Named(Vec<String>),
+    /// A keyed subquery's, some of whose names are not known here.
+    Unknown,
+}
+
+/// A keyed FROM subquery (`analyze::keyed`) waiting for the walk to reach its own FROM,
+/// where the reference its key column reads is registered and linked to the subquery's.
+#[derive(Debug)]
+pub(super) struct PendingKeyed {
+    /// The subquery, by identity.
+    pub(super) query: *const Query,
+    /// The reference that stands for the subquery's rows in the query reading it.
+    pub(super) node: usize,
+    /// The name the subquery's key table is referred to by inside it.
+    pub(super) inner: String,
 }
 
 /// Walks the AST with a stack of FROM scopes, so that column references resolve to the
@@ -111,6 +136,8 @@ pub(super) struct Scopes<'a> {
     pub(super) transparent: Vec<*const Query>,
     pub(super) lifted: usize,
     pub(super) derived_limits: Vec<DerivedLimit>,
+    /// Keyed FROM subqueries whose own FROM the walk has not reached yet.
+    pub(super) pending_keyed: Vec<PendingKeyed>,
     /// The queries the visitor is inside, innermost last.
     queries: Vec<Visiting>,
     pub(super) nested_hazards: Vec<(String, std::ops::Range<usize>)>,
@@ -144,6 +171,7 @@ impl<'a> Scopes<'a> {
             transparent: Vec::new(),
             lifted: 0,
             derived_limits: Vec::new(),
+            pending_keyed: Vec::new(),
             queries: Vec::new(),
             nested_hazards: Vec::new(),
             failed: None,
@@ -357,6 +385,11 @@ impl<'a> Scopes<'a> {
     }
 
     pub(super) fn has_known_column(&self, entry: &Entry, column: &str) -> bool {
+        match &entry.columns {
+            Columns::Named(names) => return names.iter().any(|n| n.eq_ignore_ascii_case(column)),
+            Columns::Unknown => return false,
+            Columns::OfTable => {}
+        }
         entry
             .node
             .is_some_and(|n| self.refs[n].key_column.eq_ignore_ascii_case(column))
@@ -380,8 +413,18 @@ impl<'a> Scopes<'a> {
             self.add_joined(table_with_joins, level, frame, ons);
             return;
         }
-        if let TableFactor::Derived { .. } = factor {
-            // Made transparent (or not) by `pre_visit_select`, before its frame.
+        if let TableFactor::Derived {
+            lateral,
+            subquery,
+            alias,
+            ..
+        } = factor
+        {
+            // Made transparent (or not) by `pre_visit_select`, before its frame; else, a
+            // keyed subquery is read like a sharded table (`analyze::keyed`).
+            if !lateral {
+                frame.extend(self.keyed_subquery(subquery, alias.as_ref(), level));
+            }
             return;
         }
         let TableFactor::Table {
@@ -444,7 +487,12 @@ impl<'a> Scopes<'a> {
                 None
             }
         };
-        frame.push(Entry { alias, table, node });
+        frame.push(Entry {
+            alias,
+            table,
+            node,
+            columns: Columns::OfTable,
+        });
     }
 
     /// The frame for the target of an UPDATE or DELETE, whose WHERE pins the write.
@@ -488,6 +536,8 @@ impl Walk for Scopes<'_> {
 
 /// A query the visitor is inside.
 struct Visiting {
+    /// The query, by identity.
+    query: *const Query,
     /// Nested in the statement's output query.
     nested: bool,
     /// Where its references start in `Scopes::refs`.
@@ -514,6 +564,7 @@ impl Scopes<'_> {
         }
         let nested = self.level() > 1;
         let mut visiting = Visiting {
+            query,
             nested,
             first_ref: self.refs.len(),
             hazards: Vec::new(),
@@ -577,6 +628,9 @@ impl Scopes<'_> {
         let ons = self.push_frame(&from, level);
         for (on, role) in &ons {
             self.scan_condition(on, Reach::on(*role, level));
+        }
+        if let Some(query) = self.queries.last().map(|v| v.query) {
+            self.link_keyed(query);
         }
         if let Some(w) = &select.selection {
             self.scan_condition(w, Reach::filter(level));

@@ -502,6 +502,73 @@ impl GenQuery {
         Some((q.sql(), q.ordered()))
     }
 
+    /// This query over a FROM subquery keyed like its table (each row one key's, the key
+    /// shown), which d1plus reads like a sharded table: its first table replaced by such a
+    /// subquery under the same name (DISTINCT, grouped by the primary key, or ordered), or
+    /// joined `USING (key)` with per-key aggregates of its table (SQL, ordered).
+    pub fn keyed(&self, rng: &mut Rng, sc: &Schema) -> Option<(String, bool)> {
+        let (alias, key) = match sc.total_order.first()?.split_once('.') {
+            Some((a, k)) => (Some(a), k),
+            None => (None, *sc.total_order.first()?),
+        };
+        let pk: Vec<&str> = sc
+            .total_order
+            .iter()
+            .map(|c| c.rsplit('.').next().unwrap_or(c))
+            .collect();
+        let mut words = sc.table.splitn(3, ' ');
+        let name = words.next()?;
+        let rest = match alias {
+            Some(a) if words.next() == Some(a) => words.next().map(|r| format!(" {r}")),
+            Some(_) => return None,
+            None => Some(String::new()),
+        }
+        .unwrap_or_default();
+        let written = alias.unwrap_or(name);
+        let inner_alias = alias.map(|a| format!(" {a}")).unwrap_or_default();
+        // A filter only where its names are the table's own (no alias, no subquery).
+        let filter = match rng.pick(sc.predicates) {
+            p if alias.is_none() && !p.contains("SELECT") && rng.chance(40) => {
+                format!(" WHERE {p}")
+            }
+            _ => String::new(),
+        };
+        let mut q = self.clone();
+        q.derived = Some(match rng.below(4) {
+            0 => format!("(SELECT DISTINCT * FROM {name}{inner_alias}{filter}) AS {written}{rest}"),
+            1 => format!(
+                "(SELECT * FROM {name}{inner_alias}{filter} GROUP BY {}) AS {written}{rest}",
+                pk.join(", ")
+            ),
+            2 => format!(
+                "(SELECT * FROM {name}{inner_alias}{filter} ORDER BY {} DESC) AS {written}{rest}",
+                pk.join(" DESC, ")
+            ),
+            _ if alias.is_none() => {
+                // A NOCASE column under max() has no collation left (SQLite's rule).
+                let c = rng.pick(sc.columns).replace(" COLLATE BINARY", "");
+                let join = *rng.pick(&["JOIN", "LEFT JOIN"]);
+                let aggregated = !q.group.is_empty()
+                    || q.items
+                        .iter()
+                        .any(|i| sc.aggs.iter().any(|a| i.contains(a)));
+                q.items.push(
+                    if aggregated {
+                        "max(kc), min(km)"
+                    } else {
+                        "kc, km"
+                    }
+                    .into(),
+                );
+                format!(
+                    "{name} {join} (SELECT {key}, count(*) AS kc, max({c}) AS km FROM {name}{filter} GROUP BY {key}) AS k USING ({key})"
+                )
+            }
+            _ => return None,
+        });
+        Some((q.sql(), q.ordered()))
+    }
+
     pub fn ordered(&self) -> bool {
         !self.order.is_empty()
     }
@@ -631,6 +698,8 @@ pub fn run_generated_for(
                 .then(|| ("with a correlated subquery", q.correlated(rng, schema))),
             rng.chance(20)
                 .then(|| ("with a window", q.windowed(rng, schema))),
+            rng.chance(20)
+                .then(|| ("through a keyed subquery", q.keyed(rng, schema))),
         ];
         for (what, variant) in variants.into_iter().flatten() {
             let Some((sql, ordered)) = variant else {
