@@ -137,6 +137,19 @@ fn hinted_reads_see_only_the_hinted_key() {
         &acme,
         "WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM r WHERE x < 3) SELECT x, (SELECT count(*) FROM events WHERE id = x AND tenantId = 'acme') AS n FROM r",
     );
+    // A FROM subquery keyed like its table (`analyze::keyed`), alone and joined.
+    same(
+        &h,
+        "SELECT x.kind, x.n FROM (SELECT tenantId, kind, count(*) AS n FROM events GROUP BY tenantId, kind) x",
+        &acme,
+        "SELECT x.kind, x.n FROM (SELECT tenantId, kind, count(*) AS n FROM events WHERE tenantId = 'acme' GROUP BY tenantId, kind) x",
+    );
+    same(
+        &h,
+        "SELECT e.id, x.n FROM events e JOIN (SELECT tenantId, kind, count(*) AS n FROM events GROUP BY tenantId, kind) x ON x.tenantId = e.tenantId AND x.kind = e.kind",
+        &acme,
+        "SELECT e.id, x.n FROM events e JOIN (SELECT tenantId, kind, count(*) AS n FROM events WHERE tenantId = 'acme' GROUP BY tenantId, kind) x ON x.tenantId = e.tenantId AND x.kind = e.kind WHERE e.tenantId = 'acme'",
+    );
     // Another sharded table in the statement is scoped to the same key.
     same(
         &h,
