@@ -3,11 +3,9 @@
 use super::scopes::Scopes;
 use super::{key_literal, DerivedLimit};
 use crate::sql::has_nested_query;
-use crate::sql::walk::{walk, Walk};
 use sqlparser::ast::{
     Expr, GroupByExpr, LimitClause, Query, Select, SelectItem, SetExpr, TableFactor, TableWithJoins,
 };
-use std::ops::ControlFlow;
 
 impl Scopes<'_> {
     pub(super) fn is_transparent(&self, q: &Query) -> bool {
@@ -29,15 +27,7 @@ impl Scopes<'_> {
         else {
             return false;
         };
-        let nested = |e: &Expr| {
-            struct Finder;
-            impl Walk for Finder {
-                fn pre_query(&mut self, _q: &Query) -> ControlFlow<()> {
-                    ControlFlow::Break(())
-                }
-            }
-            walk(e, &mut Finder).is_break()
-        };
+        let nested = crate::sql::holds_query;
         joins.is_empty()
             && !sel.projection.iter().any(|i| match i {
                 SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => nested(e),

@@ -150,9 +150,15 @@ impl<B: Backend> Database<B> {
                 ),
                 other => other,
             })?;
-        let step = read.step(&inner.columns, inner.rows.len())?;
+        let step = read
+            .step(&inner.columns, inner.rows.len())
+            .map_err(|e| read.in_statement_names(e))?;
         let mut names = Vec::new();
-        let rows = coordinator::finish_named(&step, inner.rows, &mut names)?;
+        let rows = coordinator::finish_named(&step, inner.rows, &mut names)
+            .map_err(|e| read.in_statement_names(e))?;
+        if let Some(own) = read.names.as_ref().filter(|n| n.len() == names.len()) {
+            names.clone_from(own);
+        }
         Ok(QueryResult {
             columns: names.into(),
             rows,

@@ -56,6 +56,12 @@ pub(crate) struct DerivedRead {
     types: Vec<ColumnType>,
     /// What the subquery stands for in the statement, as refusals name it.
     pub origin: Origin,
+    /// The statement's column names, where the outer query's text is not the statement's
+    /// (`join_rows` rewrites its column references).
+    pub names: Option<Vec<String>>,
+    /// The outer query's names for columns the statement wrote otherwise, with the
+    /// statement's text for each (`d1p_0` for `u.name`), for refusals to name.
+    pub renamed: Vec<(String, String)>,
 }
 
 /// A subquery column's affinity and collation.
@@ -66,6 +72,33 @@ struct ColumnType {
 }
 
 impl DerivedRead {
+    /// A refusal as the statement writes its names (see [`DerivedRead::renamed`]).
+    pub(crate) fn in_statement_names(&self, e: Error) -> Error {
+        if self.renamed.is_empty() {
+            return e;
+        }
+        let rename = |text: String| {
+            // Longest first: `d1p_10` before `d1p_1`.
+            let mut order: Vec<&(String, String)> = self.renamed.iter().collect();
+            order.sort_by_key(|(from, _)| std::cmp::Reverse(from.len()));
+            order
+                .iter()
+                .fold(text, |t, (from, to)| t.replace(from.as_str(), to))
+        };
+        match e {
+            Error::Proxy {
+                code,
+                message,
+                remedy,
+            } => Error::Proxy {
+                code,
+                message: rename(message),
+                remedy: remedy.map(rename),
+            },
+            other => other,
+        }
+    }
+
     /// The outer query, over [`PARTIALS`].
     pub(crate) fn outer_sql(&self) -> &str {
         &self.outer.sql
@@ -181,6 +214,8 @@ pub(crate) fn split(
         outer: outer_sql,
         types,
         origin: Origin::Subquery,
+        names: None,
+        renamed: Vec::new(),
     })
 }
 

@@ -13,6 +13,7 @@ pub(crate) mod fanout;
 mod insert_select;
 mod insert_split;
 pub(crate) mod insert_two_phase;
+mod join_rows;
 mod names;
 pub mod output;
 pub(crate) mod params;

@@ -22,17 +22,16 @@ use crate::parse::Parsed;
 use crate::plan::params::Params;
 use crate::policy::{Policy, TableKind};
 use crate::sql::object_name;
-use crate::sql::walk::{walk, Walk};
+use crate::sql::walk::{calls_window, walk, TopLevel};
 use crate::value::Value;
 use sqlparser::ast::{
     Expr, GroupByExpr, OrderByKind, Query, SelectItem, SetExpr, Statement, TableFactor,
     TableWithJoins,
 };
-use std::ops::ControlFlow;
 
 /// A read the planner refuses that runs on the coordinator over rows read first: its one
 /// FROM subquery's (`derived_table`), or its table's for its window functions (this
-/// module's); None when neither applies.
+/// module's), or its joined tables' (`join_rows`); None when none applies.
 pub(crate) fn rows_first(
     parsed: &Parsed,
     params: &[Value],
@@ -41,6 +40,7 @@ pub(crate) fn rows_first(
 ) -> Option<DerivedRead> {
     derived_table::split(parsed, params, policy, catalog)
         .or_else(|| split(parsed, params, policy, catalog))
+        .or_else(|| super::join_rows::split(parsed, params, catalog, policy))
 }
 
 /// The read as its table's rows read first and the statement over them, when it has that
@@ -116,18 +116,6 @@ fn split(
     Some(read)
 }
 
-/// Whether the statement calls a window function outside its subqueries.
-fn calls_window(q: &Query) -> bool {
-    let mut found = false;
-    let _ = walk(
-        q,
-        &mut TopLevel::of_query(&mut |e: &Expr| {
-            found |= matches!(e, Expr::Function(f) if f.over.is_some());
-        }),
-    );
-    found
-}
-
 /// The names a part of the statement may read once its table is a subquery's rows.
 #[derive(Clone, Copy)]
 struct Names<'a> {
@@ -193,51 +181,5 @@ impl Names<'_> {
 
     fn known(&self, name: &str) -> bool {
         self.column(name) || self.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
-    }
-}
-
-/// Calls `f` on each expression outside nested queries.
-struct TopLevel<'f> {
-    f: &'f mut dyn FnMut(&Expr),
-    /// Queries entered.
-    depth: usize,
-    /// The depth of the expressions wanted.
-    wanted: usize,
-}
-
-impl<'f> TopLevel<'f> {
-    /// For a walk of a query: its own expressions.
-    fn of_query(f: &'f mut dyn FnMut(&Expr)) -> Self {
-        TopLevel {
-            f,
-            depth: 0,
-            wanted: 1,
-        }
-    }
-
-    /// For a walk of an expression: those outside its subqueries.
-    fn of_expr(f: &'f mut dyn FnMut(&Expr)) -> Self {
-        TopLevel {
-            f,
-            depth: 0,
-            wanted: 0,
-        }
-    }
-}
-
-impl Walk for TopLevel<'_> {
-    fn pre_query(&mut self, _q: &Query) -> ControlFlow<()> {
-        self.depth += 1;
-        ControlFlow::Continue(())
-    }
-    fn post_query(&mut self, _q: &Query) -> ControlFlow<()> {
-        self.depth -= 1;
-        ControlFlow::Continue(())
-    }
-    fn pre_expr(&mut self, e: &Expr) -> ControlFlow<()> {
-        if self.depth == self.wanted {
-            (self.f)(e);
-        }
-        ControlFlow::Continue(())
     }
 }

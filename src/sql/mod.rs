@@ -82,6 +82,17 @@ pub fn output_aliases(sel: &Select) -> Vec<&str> {
         .collect()
 }
 
+/// Whether `e` holds a query (a subquery anywhere inside).
+pub fn holds_query(e: &Expr) -> bool {
+    struct Finder;
+    impl Walk for Finder {
+        fn pre_query(&mut self, _q: &Query) -> ControlFlow<()> {
+            ControlFlow::Break(())
+        }
+    }
+    walk(e, &mut Finder).is_break()
+}
+
 /// Whether `e` calls a window function.
 pub fn has_window(e: &Expr) -> bool {
     struct Finder(bool);

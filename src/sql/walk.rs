@@ -92,3 +92,61 @@ pub fn walk_exprs_mut<T: VisitMut + ?Sized>(
 ) -> ControlFlow<()> {
     node.visit(&mut ForwardMut(f))
 }
+
+/// Whether the statement calls a window function outside its subqueries.
+pub fn calls_window(q: &Query) -> bool {
+    let mut found = false;
+    let _ = walk(
+        q,
+        &mut TopLevel::of_query(&mut |e: &Expr| {
+            found |= matches!(e, Expr::Function(f) if f.over.is_some());
+        }),
+    );
+    found
+}
+
+/// Calls `f` on each expression outside nested queries.
+pub struct TopLevel<'f> {
+    f: &'f mut dyn FnMut(&Expr),
+    /// Queries entered.
+    depth: usize,
+    /// The depth of the expressions wanted.
+    wanted: usize,
+}
+
+impl<'f> TopLevel<'f> {
+    /// For a walk of a query: its own expressions.
+    pub fn of_query(f: &'f mut dyn FnMut(&Expr)) -> Self {
+        TopLevel {
+            f,
+            depth: 0,
+            wanted: 1,
+        }
+    }
+
+    /// For a walk of an expression: those outside its subqueries.
+    pub fn of_expr(f: &'f mut dyn FnMut(&Expr)) -> Self {
+        TopLevel {
+            f,
+            depth: 0,
+            wanted: 0,
+        }
+    }
+}
+
+impl Walk for TopLevel<'_> {
+    fn pre_query(&mut self, _q: &Query) -> ControlFlow<()> {
+        self.depth += 1;
+        ControlFlow::Continue(())
+    }
+    fn post_query(&mut self, _q: &Query) -> ControlFlow<()> {
+        self.depth -= 1;
+        ControlFlow::Continue(())
+    }
+    fn pre_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+        if self.depth == self.wanted {
+            (self.f)(e);
+        }
+        ControlFlow::Continue(())
+    }
+}

@@ -401,18 +401,15 @@ impl GenQuery {
         )
     }
 
-    /// This query with a window function among its outputs, when it is a plain read of
-    /// one table (a window across shards reads the rows first); and whether its order is
-    /// total (SQL, ordered).
+    /// This query with a window function among its outputs (a window across shards reads
+    /// the rows first: one table's, or the joined tables' with their columns renamed); and
+    /// whether its order is total (SQL, ordered).
     pub fn windowed(&self, rng: &mut Rng, sc: &Schema) -> Option<(String, bool)> {
         let aggregated = !self.group.is_empty()
             || self
                 .items
                 .iter()
                 .any(|i| sc.aggs.iter().any(|a| i.contains(a)));
-        if sc.table.contains(' ') {
-            return None;
-        }
         if aggregated {
             // Windows over groups: their rows are the groups, told apart by the group keys.
             if self.group.is_empty() {
