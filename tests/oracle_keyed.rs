@@ -203,6 +203,11 @@ fn a_keyed_subquery_pins_one_shard_by_its_key() {
 /// Answered as one SQLite answers them, or refused where the shards' rows show equal values
 /// of different storage classes (3 and 3.0) whose order decides which one SQLite shows.
 const EXACT_OR_REFUSED: &[&str] = &[
+    // An ORDER BY inside decides which row a column beside max() comes from, and SQLite
+    // drops it or not by the shape of the query reading it (here: by its ORDER BY of a
+    // sum), so such a subquery is not read like its table (the generator found it).
+    "SELECT p.kind, max(p.author), p.id FROM (SELECT * FROM posts ORDER BY tenant DESC, id DESC) AS p GROUP BY p.kind ORDER BY sum(p.views) DESC, p.kind",
+    "SELECT p.kind, max(p.author), p.id FROM (SELECT * FROM posts ORDER BY tenant DESC, id DESC) AS p JOIN users u ON u.tenant = p.tenant AND u.id = p.author GROUP BY p.kind ORDER BY sum(p.views) DESC, p.kind",
     "SELECT DISTINCT m.s FROM (SELECT tenant, id, max(score) AS s FROM users GROUP BY tenant, id) m",
     "SELECT m.s, count(*) FROM (SELECT tenant, id, score AS s FROM users) m GROUP BY m.s",
 ];
@@ -212,7 +217,7 @@ fn equal_values_of_different_types_are_never_answered_wrong() {
     let mut rng = Rng::from_env(0x6e1);
     let h = harness(&mut rng);
     for sql in EXACT_OR_REFUSED {
-        if let Err(d) = h.compare(sql, false) {
+        if let Err(d) = h.compare(sql, sql.contains("ORDER BY")) {
             panic!("{sql}\n{d}");
         }
     }

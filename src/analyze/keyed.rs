@@ -10,8 +10,8 @@ use super::ShardedRef;
 use crate::policy::TableKind;
 use crate::sql::{carries_own_type, has_aggregate, has_window, object_name, strip_nested};
 use sqlparser::ast::{
-    Expr, GroupByExpr, JoinOperator, OrderByKind, Query, Select, SelectItem,
-    SelectItemQualifiedWildcardKind, SetExpr, TableAlias, TableFactor,
+    Expr, GroupByExpr, JoinOperator, Query, Select, SelectItem, SelectItemQualifiedWildcardKind,
+    SetExpr, TableAlias, TableFactor,
 };
 
 /// What makes a subquery keyed: its key table, how it is referred to inside, and the
@@ -82,8 +82,12 @@ impl Scopes<'_> {
         let SetExpr::Select(sel) = q.body.as_ref() else {
             return None;
         };
-        // A LIMIT would cut each shard's rows on its own; a window would number them.
+        // A LIMIT would cut each shard's rows on its own; a window would number them. An
+        // ORDER BY decides the order the query reading the subquery meets its rows in
+        // (which row a column beside max() comes from), and SQLite drops it or not by the
+        // shape of that query, which a fan-out rewrites.
         let plain = q.with.is_none()
+            && q.order_by.is_none()
             && q.limit_clause.is_none()
             && q.fetch.is_none()
             && alias.is_none_or(|a| a.columns.is_empty())
@@ -95,13 +99,6 @@ impl Scopes<'_> {
                     has_window(e) || carries_own_type(e)
                 }
                 _ => false,
-            })
-            && !q.order_by.as_ref().is_some_and(|ob| match &ob.kind {
-                // An aggregate in ORDER BY makes the SELECT an aggregate query.
-                OrderByKind::Expressions(terms) => terms
-                    .iter()
-                    .any(|t| has_window(&t.expr) || has_aggregate(&t.expr)),
-                OrderByKind::All(_) => true,
             });
         if !plain {
             return None;
