@@ -291,8 +291,17 @@ async function d1Calls(db) {
   await note("window across shards", async () => result(await db.prepare(
     "SELECT tenantId, id, rank() OVER (ORDER BY id DESC) AS r, row_number() OVER (ORDER BY id, tenantId) AS rn FROM diff WHERE id > ? ORDER BY rn",
   ).bind(0).all()));
-  await note("FROM subquery read first", async () => result(await db.prepare(
+  await note("FROM subquery keyed like its table", async () => result(await db.prepare(
     "SELECT count(*) AS n, max(c) AS m, sum(c) AS s FROM (SELECT tenantId, count(*) AS c FROM diff GROUP BY tenantId)",
+  ).all()));
+  await note("FROM subquery read first", async () => result(await db.prepare(
+    "SELECT count(*) AS n, max(c) AS m, sum(c) AS s FROM (SELECT typeof(v) AS t, count(*) AS c FROM diff GROUP BY typeof(v))",
+  ).all()));
+  await note("keyed subquery joined", async () => result(await db.prepare(
+    "SELECT d.tenantId, d.id, c.n FROM diff d JOIN (SELECT tenantId, count(*) AS n FROM diff GROUP BY tenantId) AS c ON c.tenantId = d.tenantId ORDER BY d.tenantId, d.id",
+  ).all()));
+  await note("window over a join", async () => result(await db.prepare(
+    "SELECT d.id, k.name, rank() OVER (ORDER BY k.name) AS r FROM diff d JOIN kinds k ON k.k = d.id + 6 ORDER BY d.tenantId, d.id",
   ).all()));
   await note("join reference", async () => result(await db.prepare(
     "SELECT d.id, k.name FROM diff d JOIN kinds k ON k.k = d.id + 6 WHERE d.tenantId = ? ORDER BY d.id",
