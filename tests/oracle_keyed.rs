@@ -294,6 +294,8 @@ const JOIN_WINDOWS: &[(&str, bool)] = &[
     ("SELECT u.name, p.id, p.tenant, count(*) OVER (PARTITION BY u.name) FROM posts p JOIN users u ON u.tenant = p.tenant AND u.id = p.author", false),
     ("SELECT u.tenant, u.id, count(p.id) AS n, rank() OVER (ORDER BY count(p.id) DESC) FROM users u LEFT JOIN posts p ON p.tenant = u.tenant AND p.author = u.id GROUP BY u.tenant, u.id ORDER BY n DESC, 1, 2", true),
     ("SELECT p.tenant, p.id, k.label, dense_rank() OVER (ORDER BY k.label) FROM posts p JOIN kinds k ON k.k = p.kind", false),
+    // A column of the grouped table beside the group's aggregates: one value per group.
+    ("SELECT u.name, u.score, count(p.id) AS n, rank() OVER (ORDER BY count(p.id) DESC) FROM users u LEFT JOIN posts p ON p.tenant = u.tenant AND p.author = u.id GROUP BY u.tenant, u.id ORDER BY n DESC, u.tenant, u.id", true),
     ("SELECT u.id, p.id, sum(p.views) OVER (ORDER BY u.id, p.tenant, p.id ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) FROM posts p JOIN users u ON u.tenant = p.tenant AND u.id = p.author", false),
     ("SELECT name, title, lag(title) OVER (ORDER BY views, p.tenant, p.id) FROM posts p JOIN users u ON u.tenant = p.tenant AND u.id = p.author", false),
     ("SELECT p.title, u.name, p.views * 2 AS w, rank() OVER (ORDER BY p.views * 2 DESC) AS r FROM posts p, users u WHERE u.tenant = p.tenant AND u.id = p.author AND p.views > 10 ORDER BY r, p.tenant, p.id LIMIT 7", true),

@@ -61,6 +61,10 @@ impl AmbiguityCheck {
 pub const OVERFLOW_REMEDY: &str =
     "CAST the values to REAL (sum(CAST(x AS REAL)) or total(x)), or pin one shard with the key";
 
+/// The remedy for a column neither grouped nor aggregated that differs within a group.
+pub const BARE_REMEDY: &str =
+    "add the column to GROUP BY or aggregate it (min(), max()), or pin one shard with the key";
+
 /// The remedy for equal values that differ in type or spelling.
 pub const SPELLING_REMEDY: &str =
     "CAST the column to one type (or COLLATE BINARY), or pin one shard with the key";

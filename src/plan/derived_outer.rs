@@ -1,14 +1,16 @@
 //! What the outer query over rows read first may do (see `derived_table`): the rows of a
-//! FROM subquery, or of a read whose window functions span shards (`window_rows`).
+//! FROM subquery, or of a read whose window functions span shards (`window_rows`,
+//! `join_rows`).
 //!
 //! The coordinator meets the rows in the order the merge gave them; one database meets
 //! them in an order its planner chooses. So whatever in the outer query depends on that
 //! order is refused or checked on the rows:
 //! - refused: aggregates other than count, sum, total, avg, min and max, or with an ORDER
-//!   BY inside (`group_concat`'s order); window functions over a named window; a column
-//!   neither grouped nor aggregated (the row it comes from); LIMIT/OFFSET over groups or
-//!   DISTINCT rows; a nested query;
-//! - checked on the rows, refused when they hold such values: values that compare equal
+//!   BY inside (`group_concat`'s order); window functions over a named window;
+//!   LIMIT/OFFSET over groups or DISTINCT rows; a nested query;
+//! - checked on the rows, refused when they hold such values: a column neither grouped nor
+//!   aggregated with two values in one group (one database takes it from a row its order
+//!   decides; `derived_bare`); values that compare equal
 //!   but differ (`'A'` and `'a'` under NOCASE, `1` and `1.0`), of which one database shows
 //!   the one it meets first (DISTINCT, a group's key, min/max, a DISTINCT aggregate);
 //!   integer sums whose positive or negative values alone pass 2^63 (they overflow, or
@@ -24,9 +26,10 @@
 //! REAL sums are added in the coordinator's order and may differ from one database's in
 //! the last bit, as across shards (README: Merging).
 
+use super::derived_bare::{aggregate, bare_columns};
 use super::names::ordinal;
 use crate::error::{Error, Result};
-use crate::merge::coordinator::{AmbiguityCheck, OVERFLOW_REMEDY, PARTIALS};
+use crate::merge::coordinator::{AmbiguityCheck, BARE_REMEDY, OVERFLOW_REMEDY, PARTIALS};
 use crate::parse::{parse_expression, Parsed};
 use crate::sql::walk::{walk, Walk};
 use crate::sql::{is_aggregate, object_name, strip_nested, KeyExpr};
@@ -120,12 +123,18 @@ pub(crate) fn order_checks(
     let calls = calls(q, &rows)?;
     let keys = group_keys(&parsed, sel, names);
     let aggregated = !keys.is_empty() || sel.having.is_some() || !calls.aggregates.is_empty();
+    // A column neither grouped nor aggregated comes from a row of its group that one
+    // database's order decides: answered when it has one value in every group.
+    let mut bare_checks = Vec::new();
     if aggregated {
-        if let Some(bare) = bare_column(q, sel, &keys) {
+        let Some(bare) = bare_columns(q, sel, &keys, names) else {
             return Err(rows.refuse(
-                &format!("the column {bare} neither grouped nor aggregated"),
+                "the column * neither grouped nor aggregated",
                 "one database takes it from a row its order decides",
             ));
+        };
+        for column in &bare {
+            bare_checks.push(rows.bare_check(sel, &keys, column)?);
         }
     }
     let mut limited = Vec::new();
@@ -150,6 +159,7 @@ pub(crate) fn order_checks(
         checks.extend(rows.peer_check(name, spec, sel, groups)?);
     }
     checks.extend(limited);
+    checks.extend(bare_checks);
     Ok(checks)
 }
 
@@ -484,6 +494,30 @@ impl Rows<'_> {
     /// A row when two values of `e` (read from `source`; `shown` names it) compare equal
     /// but differ (`quote()` tells them apart, compared as bytes: an explicit COLLATE
     /// inside `e` would pass up through `quote()`).
+    /// A row when a column neither grouped nor aggregated has two values (told apart by
+    /// `quote()`) in one group (over every row, without GROUP BY). HAVING is left out: it
+    /// may read that column itself.
+    fn bare_check(&self, sel: &Select, keys: &[Expr], column: &Expr) -> Result<AmbiguityCheck> {
+        let c = self.text(column)?;
+        let groups = keys
+            .iter()
+            .map(|k| Ok(format!("({})", self.text(k)?)))
+            .collect::<Result<Vec<_>>>()?;
+        let group_by = match groups.is_empty() {
+            true => String::new(),
+            false => format!(" GROUP BY {}", groups.join(", ")),
+        };
+        Ok(AmbiguityCheck {
+            sql: format!(
+                "SELECT 1 FROM (SELECT count(DISTINCT quote({c}) COLLATE BINARY) AS n FROM {}{}{group_by}) WHERE n > 1 LIMIT 1",
+                self.from,
+                self.filter(sel)?
+            ),
+            message: format!("{}, the column {column} neither grouped nor aggregated has different values in one group; one database takes it from a row its order decides", self.origin.phrase()),
+            remedy: BARE_REMEDY,
+        })
+    }
+
     fn spelling_check(&self, e: &str, shown: &str, source: &str) -> AmbiguityCheck {
         AmbiguityCheck::spelling(
             format!("SELECT 1 FROM {source} GROUP BY ({e}) HAVING count(DISTINCT quote({e}) COLLATE BINARY) > 1 LIMIT 1"),
@@ -661,15 +695,6 @@ struct Calls {
     ordered: Vec<(String, WindowSpec)>,
 }
 
-/// Whether a call is one of SQLite's aggregates.
-pub(super) fn aggregate(f: &Function) -> bool {
-    let args = match &f.args {
-        FunctionArguments::List(l) => l.args.len(),
-        _ => 0,
-    };
-    f.over.is_none() && is_aggregate(&object_name(&f.name), args)
-}
-
 /// An aggregate's one argument expression (None for `count(*)`).
 fn argument(f: &Function) -> Option<&Expr> {
     match &f.args {
@@ -717,60 +742,4 @@ fn group_keys(parsed: &Parsed, sel: &Select, names: &[String]) -> Vec<Expr> {
             resolved.unwrap_or(t).clone()
         })
         .collect()
-}
-
-/// A column read outside every aggregate and every group key, in the outputs, HAVING or
-/// ORDER BY (an ORDER BY output alias or ordinal is its output's).
-fn bare_column(q: &Query, sel: &Select, keys: &[Expr]) -> Option<String> {
-    let mut exprs: Vec<&Expr> = Vec::new();
-    for item in &sel.projection {
-        match item {
-            SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => exprs.push(e),
-            _ => return Some("*".to_string()),
-        }
-    }
-    exprs.extend(sel.having.iter());
-    let aliases = crate::sql::output_aliases(sel);
-    if let Some(OrderByKind::Expressions(terms)) = q.order_by.as_ref().map(|o| &o.kind) {
-        for t in terms {
-            let e = strip_nested(&t.expr);
-            let output = match e {
-                Expr::Value(_) => true,
-                Expr::Identifier(id) => aliases.iter().any(|a| a.eq_ignore_ascii_case(&id.value)),
-                _ => false,
-            };
-            if !output {
-                exprs.push(&t.expr);
-            }
-        }
-    }
-    exprs.into_iter().find_map(|e| bare(e, keys))
-}
-
-/// The first column `e` reads outside the group keys and aggregates.
-pub(super) fn bare(e: &Expr, keys: &[Expr]) -> Option<String> {
-    // Inner expressions first: a group key or an aggregate call becomes NULL, then any
-    // column left is bare.
-    let mut e = e.clone();
-    let _ = crate::sql::walk::walk_exprs_mut(&mut e, &mut |x| {
-        let covered =
-            keys.iter().any(|k| k == &*x) || matches!(&*x, Expr::Function(f) if aggregate(f));
-        if covered {
-            *x = Expr::value(sqlparser::ast::Value::Null);
-        }
-        ControlFlow::Continue(())
-    });
-    any_column(&e)
-}
-
-/// The first column an expression reads anywhere.
-fn any_column(e: &Expr) -> Option<String> {
-    let mut found = None;
-    let _ = walk(
-        e,
-        &mut NameFinder(&mut |n: &str| {
-            found.get_or_insert_with(|| n.to_string());
-        }),
-    );
-    found
 }

@@ -362,7 +362,7 @@ fn picks_a_row(sel: &Select) -> bool {
             // The aggregates (max(a, b) is a scalar function).
             if let Expr::Function(f) = e {
                 let name = object_name(&f.name);
-                self.0 |= super::derived_outer::aggregate(f)
+                self.0 |= super::derived_bare::aggregate(f)
                     && (name.eq_ignore_ascii_case("min") || name.eq_ignore_ascii_case("max"));
             }
             ControlFlow::Continue(())
@@ -381,7 +381,7 @@ fn picks_a_row(sel: &Select) -> bool {
     };
     sel.projection.iter().any(|item| match item {
         SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
-            super::derived_outer::bare(e, keys).is_some()
+            super::derived_bare::bare(e, keys).is_some()
         }
         _ => true,
     })

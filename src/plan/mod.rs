@@ -5,6 +5,7 @@ mod aggregate;
 pub(crate) mod batch;
 pub mod connection_state;
 pub(crate) mod cte;
+mod derived_bare;
 mod derived_outer;
 pub(crate) mod derived_table;
 mod deterministic;
