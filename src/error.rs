@@ -205,15 +205,24 @@ impl Error {
     /// A proxy error whose message says where it happened (`row 3 of …: `); other
     /// errors as they are.
     pub fn prefixed(self, prefix: impl fmt::Display) -> Error {
+        self.reworded(|message| format!("{prefix}: {message}"), |remedy| remedy)
+    }
+
+    /// A proxy error with its message and remedy rewritten; other errors as they are.
+    pub fn reworded(
+        self,
+        message: impl FnOnce(String) -> String,
+        remedy: impl FnOnce(Option<String>) -> Option<String>,
+    ) -> Error {
         match self {
             Error::Proxy {
                 code,
-                message,
-                remedy,
+                message: m,
+                remedy: r,
             } => Error::Proxy {
                 code,
-                message: format!("{prefix}: {message}"),
-                remedy,
+                message: message(m),
+                remedy: remedy(r),
             },
             other => other,
         }

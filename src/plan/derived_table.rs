@@ -85,18 +85,7 @@ impl DerivedRead {
                 .iter()
                 .fold(text, |t, (from, to)| t.replace(from.as_str(), to))
         };
-        match e {
-            Error::Proxy {
-                code,
-                message,
-                remedy,
-            } => Error::Proxy {
-                code,
-                message: rename(message),
-                remedy: remedy.map(rename),
-            },
-            other => other,
-        }
+        e.reworded(rename, |remedy| remedy.map(rename))
     }
 
     /// The outer query, over [`PARTIALS`].
