@@ -531,16 +531,26 @@ impl GenQuery {
             _ => String::new(),
         };
         let mut q = self.clone();
-        q.derived = Some(match rng.below(4) {
+        q.derived = Some(match rng.below(5) {
             0 => format!("(SELECT DISTINCT * FROM {name}{inner_alias}{filter}) AS {written}{rest}"),
             1 => format!(
                 "(SELECT * FROM {name}{inner_alias}{filter} GROUP BY {}) AS {written}{rest}",
                 pk.join(", ")
             ),
+            // Not keyed (its order is the reading query's): read first, or refused.
             2 => format!(
                 "(SELECT * FROM {name}{inner_alias}{filter} ORDER BY {} DESC) AS {written}{rest}",
                 pk.join(" DESC, ")
             ),
+            // A plain filter: keyed where a join keeps it from being read as the table.
+            3 => {
+                let filter = if filter.is_empty() {
+                    format!(" WHERE {key} IS NOT NULL")
+                } else {
+                    filter
+                };
+                format!("(SELECT * FROM {name}{inner_alias}{filter}) AS {written}{rest}")
+            }
             _ if alias.is_none() => {
                 // A NOCASE column under max() has no collation left (SQLite's rule).
                 let c = rng.pick(sc.columns).replace(" COLLATE BINARY", "");
