@@ -286,7 +286,7 @@ fn rewrite(
                 columns.push((r.item, &r.column));
                 renamed.push((
                     format!("d1p_{}", columns.len() - 1),
-                    parsed.sql[r.range.clone()].to_string(),
+                    parsed.sql.get(r.range.clone())?.to_string(),
                 ));
                 columns.len() - 1
             }
@@ -313,7 +313,10 @@ fn rewrite(
     let mut at = 0;
     let mut placed = false;
     for (r, n) in refs.iter().zip(&named) {
-        if r.range.start < end && r.range.end > from.start {
+        // Each reference outside FROM and WHERE, after the previous one (spans as
+        // sqlparser reports them; anything else is not rewritten).
+        let outside = r.range.end <= from.start || r.range.start >= end;
+        if !outside || r.range.start < at || r.range.start >= r.range.end {
             return None;
         }
         if !placed && r.range.start >= end {
