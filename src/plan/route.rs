@@ -327,8 +327,8 @@ fn not_co_located(first: &ShardedRef, other: &ShardedRef) -> Error {
                 other.table, other.table, other.key_column, first.table, first.key_column
             ),
             format!(
-                "correlate the subquery on {}, pin one shard with a key in WHERE or a hint, or declare {} as a reference table",
-                other.key_column, other.table
+                "correlate the subquery on {} (a FROM subquery: show {} and group by it, then join on it), pin one shard with a key in WHERE or a hint, or declare {} as a reference table",
+                other.key_column, other.key_column, other.table
             ),
         );
     }
