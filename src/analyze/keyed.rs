@@ -8,7 +8,9 @@
 use super::scopes::{Columns, Entry, Level, PendingKeyed, Scopes};
 use super::ShardedRef;
 use crate::policy::TableKind;
-use crate::sql::{carries_own_type, has_aggregate, has_window, object_name, strip_nested};
+use crate::sql::{
+    carries_own_type, column_name, has_aggregate, has_window, object_name, strip_nested,
+};
 use sqlparser::ast::{
     Expr, GroupByExpr, JoinOperator, Query, Select, SelectItem, SelectItemQualifiedWildcardKind,
     SetExpr, TableAlias, TableFactor,
@@ -204,10 +206,8 @@ impl Scopes<'_> {
                     alias.value.clone(),
                     names_key(expr, inner, key_column),
                 ))),
-                SelectItem::UnnamedExpr(e) => names.push(column_name(e).map(|n| {
-                    let is_key = names_key(e, inner, key_column);
-                    (n, is_key)
-                })),
+                SelectItem::UnnamedExpr(e) => names
+                    .push(column_name(e).map(|n| (n.to_string(), names_key(e, inner, key_column)))),
             }
         }
         Some(names)
@@ -226,15 +226,6 @@ fn aggregates(sel: &Select) -> bool {
             }
             _ => false,
         })
-}
-
-/// The name SQLite gives an output that is a plain column reference.
-fn column_name(e: &Expr) -> Option<String> {
-    match e {
-        Expr::Identifier(id) => Some(id.value.clone()),
-        Expr::CompoundIdentifier(parts) => parts.last().map(|p| p.value.clone()),
-        _ => None,
-    }
 }
 
 /// Whether `e` reads the key column of the table referred to as `inner` (unqualified, it

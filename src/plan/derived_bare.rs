@@ -4,7 +4,7 @@
 
 use crate::sql::is_aggregate;
 use crate::sql::walk::{walk, Walk};
-use crate::sql::{object_name, strip_nested};
+use crate::sql::{column_name, object_name, strip_nested};
 use sqlparser::ast::{Expr, Function, FunctionArguments, OrderByKind, Query, Select, SelectItem};
 use std::ops::ControlFlow;
 
@@ -72,7 +72,7 @@ fn bare_refs(e: &Expr, keys: &[Expr]) -> Vec<Expr> {
 }
 
 /// Finds column references (plain or qualified names).
-struct ColumnFinder<'f>(&'f mut dyn FnMut(&Expr));
+pub(super) struct ColumnFinder<'f>(pub(super) &'f mut dyn FnMut(&Expr));
 
 impl Walk for ColumnFinder<'_> {
     fn pre_expr(&mut self, e: &Expr) -> ControlFlow<()> {
@@ -85,7 +85,10 @@ impl Walk for ColumnFinder<'_> {
 
 /// The first column `e` reads outside the group keys and aggregates.
 pub(super) fn bare(e: &Expr, keys: &[Expr]) -> Option<String> {
-    any_column(&without_groups(e, keys))
+    bare_refs(e, keys)
+        .first()
+        .and_then(column_name)
+        .map(str::to_string)
 }
 
 /// `e` with its group keys and aggregate calls replaced by NULL (inner expressions first):
@@ -101,23 +104,4 @@ fn without_groups(e: &Expr, keys: &[Expr]) -> Expr {
         ControlFlow::Continue(())
     });
     e
-}
-
-/// The first column an expression reads anywhere.
-fn any_column(e: &Expr) -> Option<String> {
-    let mut found = None;
-    let _ = walk(
-        e,
-        &mut ColumnFinder(&mut |c: &Expr| {
-            let name = match c {
-                Expr::Identifier(id) => Some(id.value.clone()),
-                Expr::CompoundIdentifier(p) => p.last().map(|x| x.value.clone()),
-                _ => None,
-            };
-            if found.is_none() {
-                found = name;
-            }
-        }),
-    );
-    found
 }

@@ -26,13 +26,13 @@
 //! REAL sums are added in the coordinator's order and may differ from one database's in
 //! the last bit, as across shards (README: Merging).
 
-use super::derived_bare::{aggregate, bare_columns};
+use super::derived_bare::{aggregate, bare_columns, ColumnFinder};
 use super::names::ordinal;
 use crate::error::{Error, Result};
 use crate::merge::coordinator::{AmbiguityCheck, BARE_REMEDY, OVERFLOW_REMEDY, PARTIALS};
 use crate::parse::{parse_expression, Parsed};
 use crate::sql::walk::{walk, Walk};
-use crate::sql::{is_aggregate, object_name, strip_nested, KeyExpr};
+use crate::sql::{column_name, is_aggregate, object_name, strip_nested, KeyExpr};
 use crate::value::Value;
 use sqlparser::ast::{
     Distinct, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr,
@@ -293,10 +293,7 @@ impl Rows<'_> {
     /// `SELECT columns` over the groups of the outer query (its WHERE, GROUP BY `keys` and
     /// HAVING).
     fn groups_query(&self, sel: &Select, keys: &[Expr], columns: &str) -> Result<String> {
-        let keys = keys
-            .iter()
-            .map(|k| Ok(format!("({})", self.text(k)?)))
-            .collect::<Result<Vec<_>>>()?;
+        let keys = self.keys_text(keys)?;
         let having = match &sel.having {
             Some(h) => format!(" HAVING {}", self.text(h)?),
             None => String::new(),
@@ -307,6 +304,13 @@ impl Rows<'_> {
             self.filter(sel)?,
             keys.join(", ")
         ))
+    }
+
+    /// The group keys' texts for a check's GROUP BY, each parenthesized.
+    fn keys_text(&self, keys: &[Expr]) -> Result<Vec<String>> {
+        keys.iter()
+            .map(|k| Ok(format!("({})", self.text(k)?)))
+            .collect()
     }
 
     /// The outer query's WHERE clause, for a check.
@@ -499,10 +503,7 @@ impl Rows<'_> {
     /// may read that column itself.
     fn bare_check(&self, sel: &Select, keys: &[Expr], column: &Expr) -> Result<AmbiguityCheck> {
         let c = self.text(column)?;
-        let groups = keys
-            .iter()
-            .map(|k| Ok(format!("({})", self.text(k)?)))
-            .collect::<Result<Vec<_>>>()?;
+        let groups = self.keys_text(keys)?;
         let group_by = match groups.is_empty() {
             true => String::new(),
             false => format!(" GROUP BY {}", groups.join(", ")),
@@ -558,9 +559,11 @@ impl Rows<'_> {
         let mut foreign = None;
         let _ = walk(
             e,
-            &mut NameFinder(&mut |n: &str| {
-                if !self.names.iter().any(|c| c.eq_ignore_ascii_case(n)) {
-                    foreign = Some(n.to_string());
+            &mut ColumnFinder(&mut |c: &Expr| {
+                if let Some(n) = column_name(c) {
+                    if !self.names.iter().any(|c| c.eq_ignore_ascii_case(n)) {
+                        foreign = Some(n.to_string());
+                    }
                 }
             }),
         );
@@ -578,23 +581,6 @@ impl Rows<'_> {
             &format!("the expression {e}"),
             "d1plus cannot check it on the rows read first",
         )
-    }
-}
-
-struct NameFinder<'f>(&'f mut dyn FnMut(&str));
-
-impl Walk for NameFinder<'_> {
-    fn pre_expr(&mut self, e: &Expr) -> ControlFlow<()> {
-        match e {
-            Expr::Identifier(id) => (self.0)(&id.value),
-            Expr::CompoundIdentifier(p) => {
-                if let Some(last) = p.last() {
-                    (self.0)(&last.value)
-                }
-            }
-            _ => {}
-        }
-        ControlFlow::Continue(())
     }
 }
 

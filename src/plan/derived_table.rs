@@ -77,10 +77,10 @@ impl DerivedRead {
         if self.renamed.is_empty() {
             return e;
         }
+        // Longest first: `d1p_10` before `d1p_1`.
+        let mut order: Vec<&(String, String)> = self.renamed.iter().collect();
+        order.sort_by_key(|(from, _)| std::cmp::Reverse(from.len()));
         let rename = |text: String| {
-            // Longest first: `d1p_10` before `d1p_1`.
-            let mut order: Vec<&(String, String)> = self.renamed.iter().collect();
-            order.sort_by_key(|(from, _)| std::cmp::Reverse(from.len()));
             order
                 .iter()
                 .fold(text, |t, (from, to)| t.replace(from.as_str(), to))

@@ -23,16 +23,7 @@ pub fn object_name(name: &ObjectName) -> String {
 
 /// Whether a query body holds a query of its own (a subquery anywhere, a compound).
 pub fn has_nested_query(body: &SetExpr) -> bool {
-    struct Finder(usize);
-    impl Walk for Finder {
-        fn pre_query(&mut self, _q: &Query) -> ControlFlow<()> {
-            self.0 += 1;
-            ControlFlow::Break(())
-        }
-    }
-    let mut f = Finder(0);
-    let _ = walk(body, &mut f);
-    f.0 > 0 || !matches!(body, SetExpr::Select(_))
+    holds_query(body) || !matches!(body, SetExpr::Select(_))
 }
 
 /// Whether SQLite gives `e`, as a result column of a subquery, an affinity or collation of
@@ -82,15 +73,25 @@ pub fn output_aliases(sel: &Select) -> Vec<&str> {
         .collect()
 }
 
-/// Whether `e` holds a query (a subquery anywhere inside).
-pub fn holds_query(e: &Expr) -> bool {
+/// Whether `node` (an expression, a query body) holds a query (a subquery anywhere inside).
+pub fn holds_query<T: sqlparser::ast::Visit + ?Sized>(node: &T) -> bool {
     struct Finder;
     impl Walk for Finder {
         fn pre_query(&mut self, _q: &Query) -> ControlFlow<()> {
             ControlFlow::Break(())
         }
     }
-    walk(e, &mut Finder).is_break()
+    walk(node, &mut Finder).is_break()
+}
+
+/// The column a plain or qualified column reference names (its last part), as SQLite
+/// names an output that is one.
+pub fn column_name(e: &Expr) -> Option<&str> {
+    match e {
+        Expr::Identifier(id) => Some(&id.value),
+        Expr::CompoundIdentifier(parts) => parts.last().map(|p| p.value.as_str()),
+        _ => None,
+    }
 }
 
 /// Whether `e` calls a window function.
